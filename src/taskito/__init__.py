@@ -1,0 +1,1 @@
+"""taskito: a task queue for Python."""

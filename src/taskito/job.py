@@ -1,0 +1,190 @@
+"""Job statuses, the job record, what a run produces (``Outcome``) and the allowed transitions.
+
+Everything here is plain data: no I/O, no clock, no serializer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+def now_ms() -> int:
+    """Wall-clock time as integer milliseconds since the epoch, the unit storage uses."""
+    return time.time_ns() // 1_000_000
+
+
+class JobStatus(StrEnum):
+    """The six statuses a job can have; storage keeps them as the integer ``code``."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+    @property
+    def code(self) -> int:
+        return _CODES[self]
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+    @classmethod
+    def from_code(cls, code: int) -> JobStatus:
+        try:
+            return _BY_CODE[code]
+        except KeyError:
+            raise ValueError(f"Invalid status code: {code!r}") from None
+
+    @classmethod
+    def parse(cls, value: str | JobStatus) -> JobStatus:
+        """Parse a status filter; ``"completed"`` is accepted as an alias of ``complete``."""
+        if isinstance(value, JobStatus):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"Invalid status: {value!r} (expected a string)")
+        name = value.strip().lower()
+        if name == "completed":
+            return cls.COMPLETE
+        try:
+            return cls(name)
+        except ValueError:
+            choices = ", ".join(s.value for s in cls)
+            raise ValueError(f"Invalid status: {value!r} (expected one of {choices})") from None
+
+
+_CODES: dict[JobStatus, int] = {status: index for index, status in enumerate(JobStatus)}
+_BY_CODE: dict[int, JobStatus] = {index: status for status, index in _CODES.items()}
+
+TERMINAL_STATUSES = frozenset(
+    {JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.DEAD, JobStatus.CANCELLED}
+)
+
+#: Which status may follow which. Storage applies nothing else.
+#: pending -> running (claim), pending -> cancelled (cancel, expiry, purge, revoke,
+#: dependency failed); running -> pending (retry, expired lease), running -> any terminal.
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.PENDING: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED}),
+    JobStatus.RUNNING: frozenset(
+        {
+            JobStatus.PENDING,
+            JobStatus.COMPLETE,
+            JobStatus.FAILED,
+            JobStatus.DEAD,
+            JobStatus.CANCELLED,
+        }
+    ),
+    JobStatus.COMPLETE: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.DEAD: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
+}
+
+
+def can_transition(current: JobStatus, new: JobStatus) -> bool:
+    """True when storage may move a job from ``current`` to ``new``."""
+    return new in TRANSITIONS[current]
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job as the producer hands it to storage. Times are integer ms since the epoch."""
+
+    id: str
+    queue: str
+    task_name: str
+    payload: bytes
+    priority: int
+    created_at: int
+    scheduled_at: int
+    max_retries: int
+    timeout_ms: int | None
+    unique_key: str | None = None
+    metadata: str | None = None
+    depends_on: tuple[str, ...] = ()
+    expires_at: int | None = None
+    result_ttl_ms: int | None = None
+    namespace: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """One stored job. ``attempt`` counts claims and fences outcomes (DESIGN invariant 3)."""
+
+    id: str
+    queue: str
+    task_name: str
+    payload: bytes
+    status: JobStatus
+    priority: int
+    created_at: int
+    scheduled_at: int
+    retry_count: int
+    max_retries: int
+    timeout_ms: int | None
+    started_at: int | None = None
+    completed_at: int | None = None
+    result: bytes | None = None
+    error: str | None = None
+    unique_key: str | None = None
+    progress: int | None = None
+    metadata: str | None = None
+    cancel_requested: bool = False
+    expires_at: int | None = None
+    result_ttl_ms: int | None = None
+    namespace: str | None = None
+    worker_id: str | None = None
+    attempt: int = 0
+    lease_expires_at: int | None = None
+
+    @classmethod
+    def from_new(cls, job: NewJob) -> JobRecord:
+        """The record storage holds right after inserting ``job``."""
+        return cls(
+            id=job.id,
+            queue=job.queue,
+            task_name=job.task_name,
+            payload=job.payload,
+            status=JobStatus.PENDING,
+            priority=job.priority,
+            created_at=job.created_at,
+            scheduled_at=job.scheduled_at,
+            retry_count=0,
+            max_retries=job.max_retries,
+            timeout_ms=job.timeout_ms,
+            unique_key=job.unique_key,
+            metadata=job.metadata,
+            expires_at=job.expires_at,
+            result_ttl_ms=job.result_ttl_ms,
+            namespace=job.namespace,
+        )
+
+
+class OutcomeKind(StrEnum):
+    """How one run of a job ended."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What running a job produced, before any retry decision.
+
+    ``result`` is the encoded return value (SUCCESS only); ``error`` the traceback text;
+    ``retryable`` is False when ``retry_on``/``dont_retry_on`` rule the exception out or the
+    job can never succeed (unknown task, undecodable payload).
+    """
+
+    kind: OutcomeKind
+    result: bytes | None = None
+    error: str | None = None
+    retryable: bool = True
+    wall_time_ns: int = 0
+    exception_type: str | None = field(default=None, compare=False)

@@ -1,0 +1,141 @@
+"""What the engine knows about tasks: ``TaskSpec`` (a task's function and validated options),
+the queue-level ``Hooks``, and ``ExecutionEnv`` (everything ``execution.run_job`` needs from the
+Queue, without importing it)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from taskito.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from taskito.middleware import TaskMiddleware
+    from taskito.serializers import Serializer
+    from taskito.storage.base import Storage
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """``count`` jobs per ``period_s`` seconds, parsed from ``"N/s"``, ``"N/m"`` or ``"N/h"``."""
+
+    count: int
+    period_s: float
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.period_s
+
+
+_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*([a-z]+)\s*$")
+_PERIODS_S = {
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "h": 3600.0,
+    "hr": 3600.0,
+    "hour": 3600.0,
+}
+
+
+def parse_rate_limit(text: str) -> RateLimit:
+    """Parse ``"100/m"``; anything else raises ``ValueError`` naming the accepted forms."""
+    if not isinstance(text, str):
+        raise TypeError(f"rate_limit must be a string like '10/s', not {type(text).__name__}")
+    match = _RATE_RE.match(text.lower())
+    if match is None or match.group(2) not in _PERIODS_S:
+        raise ValueError(
+            f"invalid rate_limit {text!r}: expected 'N/s', 'N/m' or 'N/h' (e.g. '100/m')"
+        )
+    count = float(match.group(1))
+    if count <= 0 or not math.isfinite(count) or count != int(count):
+        raise ValueError(f"invalid rate_limit {text!r}: N must be a positive whole number")
+    return RateLimit(count=int(count), period_s=_PERIODS_S[match.group(2)])
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitBreakerConfig:
+    """Options of a task's circuit breaker (spec section 20)."""
+
+    threshold: int = 5
+    window_s: float = 60.0
+    cooldown_s: float = 300.0
+    half_open_probes: int = 5
+    half_open_success_rate: float = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """A registered task: the user's function and its validated options.
+
+    ``timeout_s``/``soft_timeout_s`` of None mean "none". ``serializer`` None means "the
+    queue's". ``middleware`` is the per-task list, run after the global one.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    is_async: bool = False
+    queue: str = "default"
+    priority: int = 0
+    max_retries: int = 3
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout_s: float | None = 300.0
+    soft_timeout_s: float | None = None
+    rate_limit: RateLimit | None = None
+    circuit_breaker: CircuitBreakerConfig | None = None
+    retry_on: tuple[type[BaseException], ...] = ()
+    dont_retry_on: tuple[type[BaseException], ...] = ()
+    middleware: tuple[TaskMiddleware, ...] = ()
+    inject: tuple[str, ...] = ()
+    serializer: Serializer | None = None
+    max_concurrent: int | None = None
+
+    def allows_retry(self, exc: BaseException) -> bool:
+        """``dont_retry_on`` wins; a non-empty ``retry_on`` retries only what it names."""
+        if self.dont_retry_on and isinstance(exc, self.dont_retry_on):
+            return False
+        if self.retry_on:
+            return isinstance(exc, self.retry_on)
+        return True
+
+
+@dataclass(slots=True)
+class Hooks:
+    """Queue-level hook lists, filled by ``@queue.before_task`` and friends (spec 3.3).
+
+    before_task(task_name, args, kwargs); after_task(task_name, args, kwargs, result, error);
+    on_success(task_name, args, kwargs, result); on_failure(task_name, args, kwargs, error).
+    """
+
+    before_task: list[Callable[..., Any]] = field(default_factory=list)
+    after_task: list[Callable[..., Any]] = field(default_factory=list)
+    on_success: list[Callable[..., Any]] = field(default_factory=list)
+    on_failure: list[Callable[..., Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ExecutionEnv:
+    """What ``execution.run_job`` needs from a Queue. The lists are the Queue's own, so a
+    middleware appended to ``queue._global_middleware`` is seen by the next job."""
+
+    storage: Storage
+    serializer: Serializer
+    tasks: dict[str, TaskSpec]
+    middleware: list[TaskMiddleware]
+    hooks: Hooks
+    namespace: str | None = None
+
+    def lookup(self, task_name: str) -> TaskSpec | None:
+        """The task for ``task_name``; a ``__main__.x`` name matches a task ending in ``.x``."""
+        spec = self.tasks.get(task_name)
+        if spec is not None or not task_name.startswith("__main__."):
+            return spec
+        suffix = task_name[len("__main__") :]
+        matches: Sequence[TaskSpec] = [s for n, s in self.tasks.items() if n.endswith(suffix)]
+        return matches[0] if len(matches) == 1 else None

@@ -1,0 +1,316 @@
+"""The storage contract every backend implements, and the plain records it deals in.
+
+Each method is one atomic operation. Storage deals in bytes and records: it never imports
+serializers, pools or the Queue, and it never reads the clock: callers pass ``now`` (integer
+ms since the epoch). Driver exceptions are translated into ``taskito.exceptions.StorageError``
+subclasses at the backend boundary.
+
+The methods come in families: jobs (enqueue, read, cancel, purge), the claim cycle (claim,
+extend leases, finish, requeue expired), the side tables (errors, dead letters, logs,
+progress), workers, and change notification.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from taskito.job import JobRecord, JobStatus, NewJob
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """An outcome to write for one claimed attempt (DESIGN invariant 3: fenced).
+
+    It applies only while the job is still ``running`` under ``attempt``; otherwise it is
+    dropped and ``finish_many`` reports False for it.
+
+    * ``COMPLETE``: store ``result``, set ``completed_at``.
+    * ``PENDING`` (a retry): ``retry_count += 1``, ``scheduled_at = retry_at``, clear
+      ``started_at``/``completed_at``/``error``/``cancel_requested``, and append a job error
+      row ``(attempt=old retry_count, error)``.
+    * ``DEAD``: set ``error`` and ``completed_at``, append a job error row and a dead-letter
+      row, and cancel pending dependents transitively with ``"dependency failed: <id>"``.
+    * ``CANCELLED``: set ``error`` (default ``"cancelled by request"``) and ``completed_at``,
+      and cancel pending dependents with ``"dependency cancelled: <id>"``.
+    * ``FAILED``: set ``error`` and ``completed_at`` (not produced by the normal flow).
+
+    In every case the lease and worker fields are cleared.
+    """
+
+    job_id: str
+    attempt: int
+    status: JobStatus
+    result: bytes | None = None
+    error: str | None = None
+    retry_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Which jobs ``list_jobs``/``count_jobs`` look at. ``None`` fields do not filter.
+
+    ``namespace`` filters only when ``any_namespace`` is False; then ``None`` means
+    "jobs without a namespace".
+    """
+
+    status: JobStatus | None = None
+    queue: str | None = None
+    task_name: str | None = None
+    namespace: str | None = None
+    any_namespace: bool = True
+    metadata_like: str | None = None
+    error_like: str | None = None
+    created_after: int | None = None
+    created_before: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobError:
+    """One failed attempt: ``attempt`` is the job's retry_count when it failed."""
+
+    id: int
+    job_id: str
+    attempt: int
+    error: str
+    failed_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A job whose retries ran out, kept with everything needed to enqueue it again."""
+
+    id: str
+    original_job_id: str
+    queue: str
+    task_name: str
+    payload: bytes
+    error: str | None
+    retry_count: int
+    failed_at: int
+    metadata: str | None
+    priority: int
+    max_retries: int
+    timeout_ms: int | None
+    result_ttl_ms: int | None
+    namespace: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A registered worker, as ``queue.workers()`` reports it."""
+
+    worker_id: str
+    hostname: str
+    pid: int
+    queues: tuple[str, ...] | None  # None: every queue
+    pool: str
+    threads: int
+    status: str
+    started_at: int
+    last_heartbeat: int
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """A task log line, or (``level == "result"``) a partial result published by the task."""
+
+    id: int
+    job_id: str
+    task_name: str
+    level: str
+    message: str
+    extra: str | None
+    logged_at: int
+
+
+class Storage(ABC):
+    """The one storage contract. A backend that passes ``tests/storage/`` is a backend."""
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections. Safe to call twice."""
+
+    # --- jobs: enqueue, read ------------------------------------------------------------
+
+    @abstractmethod
+    def enqueue(self, job: NewJob) -> JobRecord:
+        """Insert one job; return the stored record.
+
+        With a ``unique_key`` held by a pending or running job, insert nothing and return
+        that job instead (atomic under concurrent producers). ``depends_on`` ids must exist
+        and be neither dead nor cancelled, else ``DependencyError`` and nothing is stored.
+        """
+
+    @abstractmethod
+    def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
+        """Insert every job in one transaction; all or nothing.
+
+        Unique keys are not deduplicated: a key held by an active job (or repeated in the
+        batch) raises ``UniqueConflictError`` and nothing is inserted.
+        """
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> JobRecord | None: ...
+
+    @abstractmethod
+    def list_jobs(self, filter: JobFilter, limit: int, offset: int) -> list[JobRecord]:
+        """Matching jobs, newest first (``created_at`` then id, descending)."""
+
+    @abstractmethod
+    def count_jobs(self, queue: str | None = None) -> dict[JobStatus, int]:
+        """Jobs per status (every status present, zeros included), optionally for one queue."""
+
+    @abstractmethod
+    def count_jobs_by_queue(self) -> dict[str, dict[JobStatus, int]]:
+        """``count_jobs`` for every queue that has jobs."""
+
+    @abstractmethod
+    def dependencies(self, job_id: str) -> list[str]:
+        """Ids of the jobs ``job_id`` depends on."""
+
+    @abstractmethod
+    def dependents(self, job_id: str) -> list[str]:
+        """Ids of the jobs that depend on ``job_id``."""
+
+    # --- jobs: cancel and purge ---------------------------------------------------------
+
+    @abstractmethod
+    def cancel_pending(self, job_id: str, now: int) -> bool:
+        """A pending job becomes cancelled (no error), dependents cascade. False otherwise."""
+
+    @abstractmethod
+    def request_cancel(self, job_id: str) -> bool:
+        """Flag a running job for cancellation. False when it is not running."""
+
+    @abstractmethod
+    def cancel_requests(self, job_ids: Collection[str]) -> set[str]:
+        """Which of ``job_ids`` are running with a cancel request: the watcher's query."""
+
+    @abstractmethod
+    def purge_queue(self, queue: str, now: int) -> int:
+        """Cancel every pending job of ``queue`` with error ``"purged"``; return the count."""
+
+    @abstractmethod
+    def revoke_task(self, task_name: str, now: int) -> int:
+        """Cancel every pending job of ``task_name`` with error ``"revoked"``."""
+
+    @abstractmethod
+    def purge_completed(self, before: int) -> int:
+        """Delete complete jobs finished before ``before`` with their side rows."""
+
+    # --- the claim cycle ----------------------------------------------------------------
+
+    @abstractmethod
+    def claim(
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        namespace: str | None,
+        limit: int,
+        now: int,
+        lease_ms: int,
+    ) -> list[JobRecord]:
+        """Move up to ``limit`` due jobs to running for ``worker_id``; return them.
+
+        Due: pending, ``scheduled_at <= now``, every dependency complete, in one of
+        ``queues`` (None: any queue), with exactly ``namespace`` (None: no namespace).
+        Highest priority first, then oldest ``scheduled_at``. Each claimed job gets
+        ``attempt += 1``, ``started_at = now``, ``lease_expires_at = now + lease_ms``.
+        Pending jobs past ``expires_at`` met on the way are cancelled with
+        ``"expired before execution"``. Concurrent claimers get disjoint jobs.
+        """
+
+    @abstractmethod
+    def extend_leases(
+        self, worker_id: str, job_ids: Collection[str], now: int, lease_ms: int
+    ) -> set[str]:
+        """Push the lease of these running jobs of ``worker_id``; return the ids still held."""
+
+    @abstractmethod
+    def finish_many(self, finishes: Sequence[Finish], now: int) -> list[bool]:
+        """Apply outcomes in one transaction; True for each one that applied (fenced)."""
+
+    @abstractmethod
+    def requeue_expired(self, now: int) -> list[JobRecord]:
+        """Running jobs whose lease expired go back to pending (``retry_count += 1``, an
+        error row "lease expired: worker <id> stopped"), or to dead when their retries are
+        spent. Returns the records as they were before the requeue."""
+
+    # --- progress, logs, errors, dead letters -------------------------------------------
+
+    @abstractmethod
+    def update_progress(self, job_id: str, progress: int) -> bool:
+        """Set progress (0-100); False for an unknown job."""
+
+    @abstractmethod
+    def add_log(
+        self,
+        job_id: str,
+        task_name: str,
+        level: str,
+        message: str,
+        extra: str | None,
+        now: int,
+    ) -> None: ...
+
+    @abstractmethod
+    def task_logs(self, job_id: str) -> list[LogEntry]:
+        """Logs of one job, oldest first."""
+
+    @abstractmethod
+    def query_logs(
+        self, task_name: str | None, level: str | None, since: int, limit: int
+    ) -> list[LogEntry]:
+        """Logs at or after ``since``, newest first."""
+
+    @abstractmethod
+    def job_errors(self, job_id: str) -> list[JobError]:
+        """The job's failed attempts, by attempt."""
+
+    @abstractmethod
+    def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
+        """Newest first."""
+
+    @abstractmethod
+    def retry_dead(self, dead_id: str, new_job_id: str, now: int) -> JobRecord | None:
+        """Enqueue a fresh pending copy of the dead letter and delete the row; None when
+        there is no such dead letter."""
+
+    @abstractmethod
+    def purge_dead(self, before: int) -> int:
+        """Delete dead letters that failed before ``before``."""
+
+    # --- workers ------------------------------------------------------------------------
+
+    @abstractmethod
+    def register_worker(self, worker: WorkerInfo) -> None: ...
+
+    @abstractmethod
+    def heartbeat(self, worker_id: str, status: str, now: int) -> None: ...
+
+    @abstractmethod
+    def unregister_worker(self, worker_id: str) -> None: ...
+
+    @abstractmethod
+    def list_workers(self) -> list[WorkerInfo]: ...
+
+    @abstractmethod
+    def reap_workers(self, stale_before: int) -> list[str]:
+        """Remove workers whose last heartbeat is older than ``stale_before``; return ids."""
+
+    # --- change notification ------------------------------------------------------------
+
+    @abstractmethod
+    def wait_for_change(self, timeout_s: float) -> bool:
+        """Block until jobs may have changed (an enqueue, a cancel request, a finish in this
+        or another process) or ``timeout_s`` passes; True when woken by a change.
+
+        A hint, never a guarantee: callers still poll. Backends wake at once for changes
+        made through this same object, and cheaply detect others (SQLite: data_version;
+        Postgres: LISTEN; Redis: pub/sub).
+        """
