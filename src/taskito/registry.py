@@ -4,7 +4,6 @@ Queue, without importing it)."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ class RateLimit:
         return self.count / self.period_s
 
 
-_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*([a-z]+)\s*$")
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*([a-z]+)\s*$")
 _PERIODS_S = {
     "s": 1.0,
     "sec": 1.0,
@@ -53,10 +52,10 @@ def parse_rate_limit(text: str) -> RateLimit:
         raise ValueError(
             f"invalid rate_limit {text!r}: expected 'N/s', 'N/m' or 'N/h' (e.g. '100/m')"
         )
-    count = float(match.group(1))
-    if count <= 0 or not math.isfinite(count) or count != int(count):
+    count = int(match.group(1))
+    if count <= 0:
         raise ValueError(f"invalid rate_limit {text!r}: N must be a positive whole number")
-    return RateLimit(count=int(count), period_s=_PERIODS_S[match.group(2)])
+    return RateLimit(count=count, period_s=_PERIODS_S[match.group(2)])
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,6 @@ def decide(
         return Finish(job.id, job.attempt, JobStatus.CANCELLED, error=CANCELLED_ERROR)
     error = outcome.error or "task failed"
     if outcome.retryable and job.retry_count < job.max_retries:
-        delay_ms = round(policy.delay_s(job.retry_count, random) * 1000)
+        delay_ms = int(policy.delay_s(job.retry_count, random) * 1000)
         return Finish(job.id, job.attempt, JobStatus.PENDING, error=error, retry_at=now + delay_ms)
     return Finish(job.id, job.attempt, JobStatus.DEAD, error=error)

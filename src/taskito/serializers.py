@@ -1,8 +1,22 @@
-"""Payload serializers: the ``Serializer`` protocol and the built-in implementations."""
+"""Payload serializers: the ``Serializer`` protocol and the built-in implementations.
+
+Every serializer here is stateless after construction, so one instance may be shared by any
+number of threads. Optional backends (msgpack, cryptography) are imported when the serializer
+is constructed, never at module import (DESIGN invariant 9).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import pickle
 from typing import Any, Protocol, runtime_checkable
+
+import cloudpickle
+
+_NONCE_BYTES = 12
+_GCM_TAG_BYTES = 16
+_AES_KEY_SIZES = (16, 24, 32)
 
 
 @runtime_checkable
@@ -12,3 +26,129 @@ class Serializer(Protocol):
     def dumps(self, obj: Any) -> bytes: ...
 
     def loads(self, data: bytes) -> Any: ...
+
+
+def _require_bytes(data: object, serializer: str) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data)
+    raise TypeError(f"{serializer}.loads() expects bytes, not {type(data).__name__}")
+
+
+class CloudpickleSerializer:
+    """The default: any picklable object, including lambdas and locally defined functions.
+
+    Invalid bytes raise the pickle errors (``pickle.UnpicklingError``, ``EOFError`` ...).
+    """
+
+    def dumps(self, obj: Any) -> bytes:
+        data: bytes = cloudpickle.dumps(obj)
+        return data
+
+    def loads(self, data: bytes) -> Any:
+        # cloudpickle output is plain pickle; the stdlib loader reads it.
+        return pickle.loads(data)
+
+
+def _reject_for_json(obj: object) -> Any:
+    raise TypeError(f"JsonSerializer cannot serialize an object of type {type(obj).__qualname__}")
+
+
+class JsonSerializer:
+    """UTF-8 JSON. Tuples come back as lists and dict keys as strings, as JSON dictates."""
+
+    def dumps(self, obj: Any) -> bytes:
+        return json.dumps(obj, ensure_ascii=False, default=_reject_for_json).encode("utf-8")
+
+    def loads(self, data: bytes) -> Any:
+        raw = _require_bytes(data, "JsonSerializer")
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"JSON deserialization failed: {exc}") from exc
+
+
+class MsgPackSerializer:
+    """MessagePack through the ``msgpack`` package (the ``taskito[msgpack]`` extra).
+
+    Tuples come back as lists; ``bytes`` and ``str`` stay distinct.
+    """
+
+    def __init__(self) -> None:
+        try:
+            import msgpack
+        except ImportError as exc:
+            raise ImportError(
+                'MsgPackSerializer needs the msgpack package: pip install "taskito[msgpack]"'
+            ) from exc
+        self._msgpack = msgpack
+
+    def dumps(self, obj: Any) -> bytes:
+        data: bytes = self._msgpack.packb(obj, use_bin_type=True)
+        return data
+
+    def loads(self, data: bytes) -> Any:
+        raw = _require_bytes(data, "MsgPackSerializer")
+        try:
+            return self._msgpack.unpackb(raw, raw=False, strict_map_key=False)
+        except Exception as exc:  # msgpack raises several unrelated types for bad input
+            raise ValueError(f"MsgPack deserialization failed: {exc}") from exc
+
+
+class EncryptedSerializer:
+    """Wraps another serializer with AES-GCM (the ``taskito[encryption]`` extra).
+
+    Output is a random 12-byte nonce followed by the ciphertext and its tag, so equal inputs
+    never produce equal bytes. Tampered, truncated or wrongly keyed data raises
+    ``ValueError("Decryption failed")``.
+    """
+
+    def __init__(self, inner: Serializer, key: bytes) -> None:
+        if not isinstance(inner, Serializer):
+            raise TypeError(
+                f"inner must be a Serializer (with dumps and loads), not {type(inner).__name__}"
+            )
+        if not isinstance(key, bytes | bytearray):
+            raise TypeError(f"key must be bytes, not {type(key).__name__}")
+        if len(key) not in _AES_KEY_SIZES:
+            raise ValueError(f"key must be 16, 24 or 32 bytes long (AES), got {len(key)} bytes")
+        try:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        except ImportError as exc:
+            raise ImportError(
+                "EncryptedSerializer needs the cryptography package: "
+                'pip install "taskito[encryption]"'
+            ) from exc
+        self._inner = inner
+        # AESGCM keeps no per-call state, so one instance serves every thread.
+        self._aead = AESGCM(bytes(key))
+
+    def __repr__(self) -> str:
+        return f"EncryptedSerializer(inner={self._inner!r})"
+
+    def dumps(self, obj: Any) -> bytes:
+        plaintext = self._inner.dumps(obj)
+        nonce = os.urandom(_NONCE_BYTES)
+        ciphertext: bytes = self._aead.encrypt(nonce, plaintext, None)
+        return nonce + ciphertext
+
+    def loads(self, data: bytes) -> Any:
+        raw = _require_bytes(data, "EncryptedSerializer")
+        if len(raw) < _NONCE_BYTES + _GCM_TAG_BYTES:
+            raise ValueError("Decryption failed")
+        try:
+            plaintext: bytes = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], None)
+        except Exception:
+            # Never echo why: the cause (bad tag, wrong key) is the same to a caller.
+            raise ValueError("Decryption failed") from None
+        return self._inner.loads(plaintext)
+
+
+__all__ = [
+    "CloudpickleSerializer",
+    "EncryptedSerializer",
+    "JsonSerializer",
+    "MsgPackSerializer",
+    "Serializer",
+]

@@ -1,0 +1,158 @@
+"""Task registry records: rate-limit parsing, retry filters and task lookup."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+
+from taskito.registry import ExecutionEnv, Hooks, RateLimit, TaskSpec, parse_rate_limit
+from taskito.serializers import CloudpickleSerializer
+from taskito.storage.base import Storage
+
+
+@pytest.mark.parametrize(
+    ("text", "count", "period_s"),
+    [
+        ("10/s", 10, 1.0),
+        ("3/sec", 3, 1.0),
+        ("3/second", 3, 1.0),
+        ("100/m", 100, 60.0),
+        ("2/min", 2, 60.0),
+        ("2/minute", 2, 60.0),
+        ("5/h", 5, 3600.0),
+        ("1/hr", 1, 3600.0),
+        ("1/hour", 1, 3600.0),
+        (" 20 / S ", 20, 1.0),
+        ("7/Minute", 7, 60.0),
+    ],
+)
+def test_parse_rate_limit_accepts_the_documented_forms(
+    text: str, count: int, period_s: float
+) -> None:
+    assert parse_rate_limit(text) == RateLimit(count=count, period_s=period_s)
+
+
+def test_rate_limit_per_second() -> None:
+    assert parse_rate_limit("120/m").per_second == 2.0
+    assert parse_rate_limit("10/s").per_second == 10.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "10", "/s", "10/", "10/d", "10/day", "10/seconds", "ten/s", "1e3/s", "10//s", "10/s/m"],
+)
+def test_parse_rate_limit_rejects_malformed_text(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid rate_limit"):
+        parse_rate_limit(text)
+
+
+@pytest.mark.parametrize("text", ["0/s", "-1/s", "1.5/s", "0.0/m", "10.0/s"])
+def test_parse_rate_limit_rejects_non_positive_or_fractional_counts(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid rate_limit"):
+        parse_rate_limit(text)
+
+
+@pytest.mark.parametrize("value", [10, None, 1.5, b"10/s"])
+def test_parse_rate_limit_rejects_non_strings(value: object) -> None:
+    with pytest.raises(TypeError, match="rate_limit must be a string"):
+        parse_rate_limit(value)  # type: ignore[arg-type]
+
+
+def _spec(**options: Any) -> TaskSpec:
+    return TaskSpec(name="tasks.work", fn=lambda: None, **options)
+
+
+def test_allows_retry_by_default() -> None:
+    assert _spec().allows_retry(ValueError("x"))
+    assert _spec().allows_retry(KeyboardInterrupt())
+
+
+def test_retry_on_retries_only_what_it_names_and_subclasses() -> None:
+    spec = _spec(retry_on=(ConnectionError, ValueError))
+    assert spec.allows_retry(ConnectionResetError())  # subclass of ConnectionError
+    assert spec.allows_retry(UnicodeDecodeError("utf-8", b"", 0, 1, "bad"))  # a ValueError
+    assert not spec.allows_retry(KeyError("k"))
+
+
+def test_dont_retry_on_excludes_what_it_names() -> None:
+    spec = _spec(dont_retry_on=(PermissionError,))
+    assert not spec.allows_retry(PermissionError())
+    assert spec.allows_retry(TimeoutError())
+
+
+def test_dont_retry_on_wins_over_retry_on() -> None:
+    spec = _spec(retry_on=(OSError,), dont_retry_on=(PermissionError,))
+    assert spec.allows_retry(TimeoutError())  # an OSError
+    assert not spec.allows_retry(PermissionError())  # an OSError, but excluded
+    assert not spec.allows_retry(ValueError())  # not named by retry_on
+
+
+def test_task_spec_defaults() -> None:
+    spec = _spec()
+    assert (spec.queue, spec.priority, spec.max_retries) == ("default", 0, 3)
+    assert spec.timeout_s == 300.0
+    assert spec.soft_timeout_s is None
+    assert spec.serializer is None
+    assert spec.middleware == ()
+
+
+def _env(*names: str) -> ExecutionEnv:
+    tasks = {name: TaskSpec(name=name, fn=print) for name in names}
+    # lookup() never touches storage; a unit test holds none (no I/O).
+    return ExecutionEnv(
+        storage=cast(Storage, None),
+        serializer=CloudpickleSerializer(),
+        tasks=tasks,
+        middleware=[],
+        hooks=Hooks(),
+    )
+
+
+def test_lookup_finds_an_exact_name() -> None:
+    env = _env("app.tasks.add", "app.tasks.mul")
+    spec = env.lookup("app.tasks.add")
+    assert spec is not None
+    assert spec.name == "app.tasks.add"
+
+
+def test_lookup_of_an_unknown_name_is_none() -> None:
+    assert _env("app.tasks.add").lookup("app.tasks.sub") is None
+    assert _env("app.tasks.add").lookup("tasks.add") is None  # no suffix match outside __main__
+
+
+def test_lookup_maps_main_to_the_module_that_defines_the_task() -> None:
+    spec = _env("app.tasks.add", "app.tasks.mul").lookup("__main__.add")
+    assert spec is not None
+    assert spec.name == "app.tasks.add"
+
+
+def test_lookup_prefers_an_exact_main_name() -> None:
+    spec = _env("__main__.add", "app.tasks.add").lookup("__main__.add")
+    assert spec is not None
+    assert spec.name == "__main__.add"
+
+
+def test_lookup_of_an_ambiguous_main_name_is_none() -> None:
+    assert _env("a.add", "b.add").lookup("__main__.add") is None
+
+
+def test_lookup_main_suffix_matches_whole_name_parts_only() -> None:
+    assert _env("app.tasks.add").lookup("__main__.dd") is None
+    assert _env("app.tasks.add").lookup("__main__") is None
+
+
+def test_hooks_lists_are_not_shared_between_instances() -> None:
+    first, second = Hooks(), Hooks()
+    first.before_task.append(print)
+    assert second.before_task == []
+
+
+def test_env_sees_tasks_added_to_the_shared_dict() -> None:
+    env = _env()
+    env.tasks["late.task"] = TaskSpec(name="late.task", fn=lambda: None)
+    assert env.lookup("late.task") is not None
+
+
+def test_parse_rate_limit_keeps_large_counts_exact() -> None:
+    assert parse_rate_limit("99999999999999999/s").count == 99_999_999_999_999_999
