@@ -1,0 +1,342 @@
+"""The SQLite storage backend: the default, embedded in one WAL-mode file.
+
+Connections, transactions and change notification live in ``sqlite_connections``; the schema in
+``sqlite_schema``; SQL text in ``sqlite_queries``; multi-step transitions in
+``sqlite_transitions``. This module maps the ``Storage`` contract onto them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Collection, Sequence
+
+from taskito.job import JobRecord, JobStatus, NewJob
+from taskito.storage import sqlite_claim
+from taskito.storage import sqlite_queries as q
+from taskito.storage import sqlite_transitions as transitions
+from taskito.storage.base import (
+    DeadLetter,
+    Finish,
+    JobError,
+    JobFilter,
+    LogEntry,
+    Storage,
+    WorkerInfo,
+)
+from taskito.storage.sqlite_connections import SqliteConnections
+
+# Long enough for any caller, short enough for Condition.wait's timeout limit.
+_MAX_WAIT_STEP_S = 3600.0
+
+
+def _require_count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _require_lease(lease_ms: object) -> int:
+    if isinstance(lease_ms, bool) or not isinstance(lease_ms, int) or lease_ms <= 0:
+        raise ValueError(f"lease_ms must be a positive integer, got {lease_ms!r}")
+    return lease_ms
+
+
+def _require_new_job(job: object) -> NewJob:
+    if not isinstance(job, NewJob):
+        raise TypeError(f"expected a NewJob, got {type(job).__name__}")
+    if not isinstance(job.payload, bytes | bytearray | memoryview):
+        raise TypeError(f"job {job.id}: payload must be bytes, got {type(job.payload).__name__}")
+    return job
+
+
+class SqliteStorage(Storage):
+    """``Storage`` on one SQLite file (or ``":memory:"`` for a single process)."""
+
+    def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
+        if isinstance(path, os.PathLike):
+            path = os.fspath(path)
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"path must be a non-empty file path or ':memory:', got {path!r}")
+        _require_count("busy_timeout_ms", busy_timeout_ms)
+        self.path = path
+        self._conns = SqliteConnections(path, busy_timeout_ms)
+
+    def __repr__(self) -> str:
+        return f"<SqliteStorage path={self.path!r}>"
+
+    def close(self) -> None:
+        self._conns.close()
+
+    def _notify(self) -> None:
+        self._conns.notifier.notify()
+
+    # --- jobs: enqueue, read ------------------------------------------------------------
+
+    def enqueue(self, job: NewJob) -> JobRecord:
+        _require_new_job(job)
+        with self._conns.write(notify=False) as conn:
+            if job.unique_key is not None:
+                row = conn.execute(q.SELECT_ACTIVE_BY_UNIQUE_KEY, (job.unique_key,)).fetchone()
+                if row is not None:
+                    return q.row_to_job(row)
+            if job.depends_on:
+                transitions.check_dependencies(conn, job.depends_on)
+            conn.execute(*q.insert_job(job))
+            if job.depends_on:
+                transitions.insert_dependencies(conn, (job,))
+        self._notify()
+        return JobRecord.from_new(job)
+
+    def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
+        batch = [_require_new_job(job) for job in jobs]
+        if not batch:
+            return []
+        outside_dependencies = transitions.batch_outside_dependencies(batch)
+        with self._conns.write(notify=False) as conn:
+            transitions.check_dependencies(conn, outside_dependencies)
+            for sql, rows in q.insert_jobs(batch):
+                conn.executemany(sql, rows)
+            transitions.insert_dependencies(conn, batch)
+        self._notify()
+        return [JobRecord.from_new(job) for job in batch]
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        with self._conns.read() as conn:
+            row = conn.execute(q.SELECT_JOB, (job_id,)).fetchone()
+        return None if row is None else q.row_to_job(row)
+
+    def list_jobs(self, filter: JobFilter, limit: int, offset: int) -> list[JobRecord]:
+        """Matching jobs, newest first. ``created_after``/``created_before`` are inclusive;
+        ``*_like`` are case-insensitive substring matches."""
+        if not isinstance(filter, JobFilter):
+            raise TypeError(f"filter must be a JobFilter, got {type(filter).__name__}")
+        sql, params = q.list_jobs_query(
+            filter, _require_count("limit", limit), _require_count("offset", offset)
+        )
+        with self._conns.read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [q.row_to_job(row) for row in rows]
+
+    def count_jobs(self, queue: str | None = None) -> dict[JobStatus, int]:
+        counts = dict.fromkeys(JobStatus, 0)
+        with self._conns.read() as conn:
+            if queue is None:
+                rows = conn.execute(q.COUNT_BY_STATUS).fetchall()
+            else:
+                rows = conn.execute(q.COUNT_BY_STATUS_IN_QUEUE, (queue,)).fetchall()
+        for code, count in rows:
+            counts[JobStatus.from_code(code)] = count
+        return counts
+
+    def count_jobs_by_queue(self) -> dict[str, dict[JobStatus, int]]:
+        with self._conns.read() as conn:
+            rows = conn.execute(q.COUNT_BY_QUEUE_AND_STATUS).fetchall()
+        by_queue: dict[str, dict[JobStatus, int]] = {}
+        for queue, code, count in rows:
+            by_queue.setdefault(queue, dict.fromkeys(JobStatus, 0))[JobStatus.from_code(code)] = (
+                count
+            )
+        return by_queue
+
+    def dependencies(self, job_id: str) -> list[str]:
+        with self._conns.read() as conn:
+            return [row[0] for row in conn.execute(q.SELECT_DEPENDENCIES, (job_id,))]
+
+    def dependents(self, job_id: str) -> list[str]:
+        with self._conns.read() as conn:
+            return [row[0] for row in conn.execute(q.SELECT_DEPENDENTS, (job_id,))]
+
+    # --- jobs: cancel and purge ---------------------------------------------------------
+
+    def cancel_pending(self, job_id: str, now: int) -> bool:
+        with self._conns.write(notify=False) as conn:
+            if conn.execute(q.CANCEL_PENDING, (now, job_id)).rowcount != 1:
+                return False
+            transitions.cascade_cancel(conn, job_id, f"dependency cancelled: {job_id}", now)
+        self._notify()
+        return True
+
+    def request_cancel(self, job_id: str) -> bool:
+        with self._conns.write(notify=False) as conn:
+            requested = conn.execute(q.REQUEST_CANCEL, (job_id,)).rowcount == 1
+        if requested:
+            self._notify()
+        return requested
+
+    def cancel_requests(self, job_ids: Collection[str]) -> set[str]:
+        wanted = set(job_ids)
+        if not wanted:
+            return set()
+        with self._conns.read() as conn:
+            flagged = {row[0] for row in conn.execute(q.SELECT_CANCEL_REQUESTED)}
+        return flagged & wanted
+
+    def purge_queue(self, queue: str, now: int) -> int:
+        return self._bulk_cancel(q.PURGE_QUEUE, queue, now)
+
+    def revoke_task(self, task_name: str, now: int) -> int:
+        return self._bulk_cancel(q.REVOKE_TASK, task_name, now)
+
+    def _bulk_cancel(self, sql: str, key: str, now: int) -> int:
+        with self._conns.write(notify=False) as conn:
+            count = conn.execute(sql, (now, key)).rowcount
+        if count:
+            self._notify()
+        return count
+
+    def purge_completed(self, before: int) -> int:
+        with self._conns.write(notify=False) as conn:
+            return transitions.purge_completed(conn, before)
+
+    # --- the claim cycle ----------------------------------------------------------------
+
+    def claim(
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        namespace: str | None,
+        limit: int,
+        now: int,
+        lease_ms: int,
+    ) -> list[JobRecord]:
+        _require_count("limit", limit)
+        _require_lease(lease_ms)
+        if isinstance(queues, str):
+            raise TypeError(f"queues must be a list of queue names or None, not {queues!r}")
+        queue_names = None if queues is None else list(dict.fromkeys(queues))
+        if limit == 0 or queue_names == []:
+            return []
+        with self._conns.write(notify=False) as conn:
+            jobs, expired_any = sqlite_claim.claim(
+                conn, worker_id, queue_names, namespace, limit, now, lease_ms
+            )
+        if expired_any:
+            self._notify()
+        return jobs
+
+    def extend_leases(
+        self, worker_id: str, job_ids: Collection[str], now: int, lease_ms: int
+    ) -> set[str]:
+        _require_lease(lease_ms)
+        ids = list(job_ids)
+        if not ids:
+            return set()
+        with self._conns.write(notify=False) as conn:
+            rows = conn.execute(
+                q.EXTEND_LEASES, (now + lease_ms, worker_id, q.json_list(ids))
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def finish_many(self, finishes: Sequence[Finish], now: int) -> list[bool]:
+        batch = list(finishes)
+        transitions.validate_finishes(batch)
+        if not batch:
+            return []
+        with self._conns.write(notify=False) as conn:
+            applied = [transitions.finish_one(conn, finish, now) for finish in batch]
+        if any(applied):
+            self._notify()
+        return applied
+
+    def requeue_expired(self, now: int) -> list[JobRecord]:
+        with self._conns.write(notify=False) as conn:
+            expired = transitions.requeue_expired(conn, now)
+        if expired:
+            self._notify()
+        return expired
+
+    # --- progress, logs, errors, dead letters -------------------------------------------
+
+    def update_progress(self, job_id: str, progress: int) -> bool:
+        if isinstance(progress, bool) or not isinstance(progress, int) or not 0 <= progress <= 100:
+            raise ValueError(f"progress must be an integer from 0 to 100, got {progress!r}")
+        with self._conns.write(notify=False) as conn:
+            return conn.execute(q.UPDATE_PROGRESS, (progress, job_id)).rowcount == 1
+
+    def add_log(
+        self,
+        job_id: str,
+        task_name: str,
+        level: str,
+        message: str,
+        extra: str | None,
+        now: int,
+    ) -> None:
+        # Partial results ("result" lines) wake result streams; ordinary log lines do not.
+        with self._conns.write(notify=level == "result") as conn:
+            conn.execute(q.INSERT_LOG, (job_id, task_name, level, message, extra, now))
+
+    def task_logs(self, job_id: str) -> list[LogEntry]:
+        with self._conns.read() as conn:
+            return [q.row_to_log(row) for row in conn.execute(q.SELECT_JOB_LOGS, (job_id,))]
+
+    def query_logs(
+        self, task_name: str | None, level: str | None, since: int, limit: int
+    ) -> list[LogEntry]:
+        params = (since, task_name, task_name, level, level, _require_count("limit", limit))
+        with self._conns.read() as conn:
+            return [q.row_to_log(row) for row in conn.execute(q.QUERY_LOGS, params)]
+
+    def job_errors(self, job_id: str) -> list[JobError]:
+        with self._conns.read() as conn:
+            return [q.row_to_error(row) for row in conn.execute(q.SELECT_JOB_ERRORS, (job_id,))]
+
+    def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
+        params = (_require_count("limit", limit), _require_count("offset", offset))
+        with self._conns.read() as conn:
+            return [
+                q.row_to_dead_letter(row) for row in conn.execute(q.SELECT_DEAD_LETTERS, params)
+            ]
+
+    def retry_dead(self, dead_id: str, new_job_id: str, now: int) -> JobRecord | None:
+        with self._conns.write(notify=False) as conn:
+            row = conn.execute(q.SELECT_DEAD_LETTER, (dead_id,)).fetchone()
+            if row is None:
+                return None
+            job = q.new_job_from_dead_letter(q.row_to_dead_letter(row), new_job_id, now)
+            conn.execute(*q.insert_job(job))
+            conn.execute(q.DELETE_DEAD_LETTER, (dead_id,))
+        self._notify()
+        return JobRecord.from_new(job)
+
+    def purge_dead(self, before: int) -> int:
+        with self._conns.write(notify=False) as conn:
+            return conn.execute(q.PURGE_DEAD, (before,)).rowcount
+
+    # --- workers ------------------------------------------------------------------------
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        if not isinstance(worker, WorkerInfo):
+            raise TypeError(f"expected a WorkerInfo, got {type(worker).__name__}")
+        with self._conns.write(notify=False) as conn:
+            conn.execute(q.UPSERT_WORKER, q.worker_params(worker))
+
+    def heartbeat(self, worker_id: str, status: str, now: int) -> None:
+        with self._conns.write(notify=False) as conn:
+            conn.execute(q.HEARTBEAT, (now, status, worker_id))
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self._conns.write(notify=False) as conn:
+            conn.execute(q.DELETE_WORKER, (worker_id,))
+
+    def list_workers(self) -> list[WorkerInfo]:
+        with self._conns.read() as conn:
+            return [q.row_to_worker(row) for row in conn.execute(q.SELECT_WORKERS)]
+
+    def reap_workers(self, stale_before: int) -> list[str]:
+        with self._conns.write(notify=False) as conn:
+            return [row[0] for row in conn.execute(q.REAP_WORKERS, (stale_before,)).fetchall()]
+
+    # --- change notification ------------------------------------------------------------
+
+    def wait_for_change(self, timeout_s: float) -> bool:
+        """See ``Storage.wait_for_change``. Writes through this object wake waiters at once;
+        commits by other connections (threads, processes) are seen by polling
+        ``PRAGMA data_version`` every 1-2 ms. A change made since this thread's previous call
+        counts, so a caller that checks, then waits, misses nothing in between."""
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
+            raise TypeError(f"timeout_s must be a number of seconds, got {timeout_s!r}")
+        if math.isnan(timeout_s) or timeout_s < 0:
+            raise ValueError(f"timeout_s must be zero or positive, got {timeout_s!r}")
+        return self._conns.wait_for_change(min(float(timeout_s), _MAX_WAIT_STEP_S))

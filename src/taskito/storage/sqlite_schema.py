@@ -1,0 +1,207 @@
+"""The SQLite schema as a list of forward migrations, and the checks run when a file is opened.
+
+Migration N (1-based) is ``MIGRATIONS[N - 1]``; append new ones, never edit applied ones.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from taskito.exceptions import DatabaseCorruptError, SchemaVersionError
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+# Status codes inside SQL text are the integer JobStatus codes: pending 0, running 1,
+# complete 2, failed 3, dead 4, cancelled 5. Partial indexes only help queries whose WHERE
+# repeats the same literal terms, so the queries in sqlite_queries.py use the same literals.
+_MIGRATION_1 = (
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        queue TEXT NOT NULL,
+        task_name TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        status INTEGER NOT NULL DEFAULT 0,
+        priority INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        scheduled_at INTEGER NOT NULL,
+        retry_count INTEGER NOT NULL DEFAULT 0,
+        max_retries INTEGER NOT NULL DEFAULT 0,
+        timeout_ms INTEGER,
+        started_at INTEGER,
+        completed_at INTEGER,
+        result BLOB,
+        error TEXT,
+        unique_key TEXT,
+        progress INTEGER,
+        metadata TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        expires_at INTEGER,
+        result_ttl_ms INTEGER,
+        namespace TEXT,
+        worker_id TEXT,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        lease_expires_at INTEGER
+    )
+    """,
+    # Every index costs a page write per enqueue, so there are few. The claim index holds
+    # only pending rows, per queue in claim order (a claim on every queue walks the queues).
+    "CREATE INDEX idx_jobs_claim ON jobs (queue, priority DESC, scheduled_at, id) WHERE status = 0",
+    "CREATE INDEX idx_jobs_expiry ON jobs (expires_at) WHERE status = 0 AND expires_at IS NOT NULL",
+    "CREATE UNIQUE INDEX uq_jobs_unique_key ON jobs (unique_key)"
+    " WHERE unique_key IS NOT NULL AND status IN (0, 1)",
+    "CREATE INDEX idx_jobs_cancel_requested ON jobs (id) WHERE cancel_requested = 1",
+    "CREATE INDEX idx_jobs_lease ON jobs (lease_expires_at) WHERE status = 1",
+    "CREATE INDEX idx_jobs_created ON jobs (created_at, id)",
+    # counts per status and queue, purge_queue, purge_completed
+    "CREATE INDEX idx_jobs_status ON jobs (status, queue, completed_at)",
+    """
+    CREATE TABLE job_dependencies (
+        id INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        depends_on_job_id TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX idx_job_dependencies_job ON job_dependencies (job_id)",
+    "CREATE INDEX idx_job_dependencies_parent ON job_dependencies (depends_on_job_id)",
+    """
+    CREATE TABLE job_errors (
+        id INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        error TEXT NOT NULL,
+        failed_at INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX idx_job_errors_job ON job_errors (job_id, attempt)",
+    """
+    CREATE TABLE dead_letter (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        original_job_id TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        task_name TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        error TEXT,
+        retry_count INTEGER NOT NULL,
+        failed_at INTEGER NOT NULL,
+        metadata TEXT,
+        priority INTEGER NOT NULL,
+        max_retries INTEGER NOT NULL,
+        timeout_ms INTEGER,
+        result_ttl_ms INTEGER,
+        namespace TEXT
+    )
+    """,
+    "CREATE INDEX idx_dead_letter_failed ON dead_letter (failed_at, seq)",
+    """
+    CREATE TABLE workers (
+        worker_id TEXT PRIMARY KEY,
+        hostname TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        queues TEXT,
+        pool_type TEXT NOT NULL,
+        threads INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        last_heartbeat INTEGER NOT NULL,
+        tags TEXT NOT NULL,
+        resources TEXT,
+        resource_health TEXT
+    )
+    """,
+    """
+    CREATE TABLE task_logs (
+        id INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        task_name TEXT NOT NULL,
+        level TEXT NOT NULL,
+        message TEXT NOT NULL,
+        extra TEXT,
+        logged_at INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX idx_task_logs_job ON task_logs (job_id, logged_at)",
+    "CREATE INDEX idx_task_logs_time ON task_logs (logged_at)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def check_file_header(path: str) -> None:
+    """Refuse, without touching it, a non-empty file that is not a SQLite database."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise DatabaseCorruptError(f"{path} is a directory, not a taskito database") from None
+    except OSError as exc:
+        raise DatabaseCorruptError(f"cannot read database file {path}: {exc}") from exc
+    if header and header != _SQLITE_HEADER:
+        raise DatabaseCorruptError(f"{path} is not a SQLite database (or it is corrupt)")
+
+
+def stored_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in the file; 0 for a fresh database."""
+    has_table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if has_table is None:
+        return 0
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else 0
+
+
+def ensure_supported(conn: sqlite3.Connection, path: str) -> None:
+    """Raise ``SchemaVersionError`` when a newer taskito wrote the file. Reads only."""
+    version = stored_version(conn)
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"database {path} has schema version {version}, but this taskito only knows "
+            f"versions up to {SCHEMA_VERSION}: upgrade taskito to open it"
+        )
+
+
+def migrate(conn: sqlite3.Connection, path: str) -> None:
+    """Apply the missing migrations in one write transaction (safe under racing openers)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        ensure_supported(conn, path)
+        version = stored_version(conn)
+        if version == 0:
+            _refuse_foreign_tables(conn, path)
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[number - 1]:
+                conn.execute(statement)
+        if version < SCHEMA_VERSION:
+            conn.execute("DELETE FROM schema_version")
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _refuse_foreign_tables(conn: sqlite3.Connection, path: str) -> None:
+    """A file without ``schema_version`` may hold other tables, but not ones named like ours."""
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN"
+        " ('jobs', 'job_dependencies', 'job_errors', 'dead_letter', 'workers', 'task_logs')"
+    ).fetchall()
+    if rows:
+        names = ", ".join(sorted(row[0] for row in rows))
+        raise DatabaseCorruptError(
+            f"{path} is not a taskito database: it has tables named {names} but no schema_version"
+        )
+
+
+def parent_directory_ready(path: str) -> None:
+    """Create the directory that will hold the database file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)

@@ -1,0 +1,165 @@
+"""Multi-statement job transitions of the SQLite backend: dependency checks, fenced finish,
+dead-lettering, lease expiry, purge and the transitive dependent cascade. Each runs inside the
+caller's write transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+from taskito.exceptions import DependencyError
+from taskito.ids import new_job_id
+from taskito.job import JobRecord, JobStatus, NewJob
+from taskito.storage import sqlite_queries as q
+from taskito.storage.base import Finish
+
+_FINISH_COMPLETE = (
+    "UPDATE jobs SET status = 2, result = ?, completed_at = ?, worker_id = NULL,"
+    " lease_expires_at = NULL WHERE id = ? AND status = 1 AND attempt = ?"
+)
+_FINISH_TERMINAL = (
+    "UPDATE jobs SET status = ?, error = ?, completed_at = ?, worker_id = NULL,"
+    " lease_expires_at = NULL WHERE id = ? AND status = 1 AND attempt = ? RETURNING retry_count"
+)
+_FINISH_RETRY = (
+    "UPDATE jobs SET status = 0, retry_count = retry_count + 1, scheduled_at = ?,"
+    " started_at = NULL, completed_at = NULL, error = NULL, cancel_requested = 0,"
+    " worker_id = NULL, lease_expires_at = NULL"
+    " WHERE id = ? AND status = 1 AND attempt = ? RETURNING retry_count"
+)
+# A lease that expired keeps a pending cancel request: the next attempt honours it at once.
+_REQUEUE_EXPIRED = (
+    "UPDATE jobs SET status = 0, retry_count = retry_count + 1, scheduled_at = ?,"
+    " started_at = NULL, completed_at = NULL, error = NULL,"
+    " worker_id = NULL, lease_expires_at = NULL"
+    " WHERE id = ? AND status = 1 AND attempt = ? RETURNING retry_count"
+)
+_SELECT_DEPENDENCY_STATUSES = (
+    "SELECT id, status FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
+)
+_BLOCKING_DEPENDENCY_STATUSES = frozenset({JobStatus.DEAD.code, JobStatus.CANCELLED.code})
+_FINISHABLE = frozenset(
+    {
+        JobStatus.COMPLETE,
+        JobStatus.PENDING,
+        JobStatus.DEAD,
+        JobStatus.CANCELLED,
+        JobStatus.FAILED,
+    }
+)
+
+
+def validate_finishes(finishes: Sequence[Finish]) -> None:
+    """Reject outcomes that no transition allows before anything is written."""
+    for finish in finishes:
+        if not isinstance(finish, Finish):
+            raise TypeError(f"finish_many expects Finish records, got {type(finish).__name__}")
+        if not isinstance(finish.status, JobStatus) or finish.status not in _FINISHABLE:
+            raise ValueError(
+                f"cannot finish job {finish.job_id} with status {finish.status!r}: a finish"
+                " moves a running job to pending, complete, failed, dead or cancelled"
+            )
+
+
+def check_dependencies(conn: sqlite3.Connection, job_ids: Iterable[str]) -> None:
+    """Every id must name a job that is neither dead nor cancelled."""
+    wanted = list(dict.fromkeys(job_ids))
+    if not wanted:
+        return
+    found = dict(conn.execute(_SELECT_DEPENDENCY_STATUSES, (q.json_list(wanted),)).fetchall())
+    for job_id in wanted:
+        status = found.get(job_id)
+        if status is None or status in _BLOCKING_DEPENDENCY_STATUSES:
+            raise DependencyError(f"dependency not found or already dead/cancelled: {job_id}")
+
+
+def batch_outside_dependencies(batch: Sequence[NewJob]) -> list[str]:
+    """Dependencies of a batch that are not earlier jobs of the same batch (those must exist
+    already). A job may depend on an earlier job of its batch, never on itself or a later one."""
+    earlier: set[str] = set()
+    outside: list[str] = []
+    for job in batch:
+        for parent in job.depends_on:
+            if parent == job.id:
+                raise DependencyError(f"job {job.id} cannot depend on itself")
+            if parent not in earlier:
+                outside.append(parent)
+        earlier.add(job.id)
+    return outside
+
+
+def insert_dependencies(conn: sqlite3.Connection, jobs: Iterable[NewJob]) -> None:
+    edges = [(job.id, parent) for job in jobs for parent in dict.fromkeys(job.depends_on)]
+    if edges:
+        conn.executemany(q.INSERT_DEPENDENCY, edges)
+
+
+def cascade_cancel(conn: sqlite3.Connection, root_id: str, error: str, now: int) -> list[str]:
+    """Cancel the pending dependents of ``root_id`` with ``error``, and theirs in turn with
+    ``"dependency cancelled: <their cancelled dependency>"``; return every id cancelled."""
+    cancelled: list[str] = []
+    frontier = [(root_id, error)]
+    while frontier:
+        parent_id, reason = frontier.pop()
+        for (child_id,) in conn.execute(q.CANCEL_DEPENDENTS, (now, reason, parent_id)).fetchall():
+            cancelled.append(child_id)
+            frontier.append((child_id, f"dependency cancelled: {child_id}"))
+    return cancelled
+
+
+def _dead_letter(conn: sqlite3.Connection, job_id: str, now: int) -> None:
+    conn.execute(q.INSERT_DEAD_LETTER_FROM_JOB, (new_job_id(), now, job_id))
+
+
+def finish_one(conn: sqlite3.Connection, finish: Finish, now: int) -> bool:
+    """Apply one fenced outcome; False when the attempt no longer holds the job."""
+    job_id, attempt, status = finish.job_id, finish.attempt, finish.status
+    if status is JobStatus.COMPLETE:
+        result = None if finish.result is None else bytearray(finish.result)
+        cursor = conn.execute(_FINISH_COMPLETE, (result, now, job_id, attempt))
+        return cursor.rowcount == 1
+    if status is JobStatus.PENDING:
+        retry_at = now if finish.retry_at is None else finish.retry_at
+        row = conn.execute(_FINISH_RETRY, (retry_at, job_id, attempt)).fetchone()
+        if row is None:
+            return False
+        conn.execute(q.INSERT_JOB_ERROR, (job_id, row[0] - 1, finish.error or "", now))
+        return True
+    error = finish.error
+    if status is JobStatus.CANCELLED and error is None:
+        error = "cancelled by request"
+    row = conn.execute(_FINISH_TERMINAL, (status.code, error, now, job_id, attempt)).fetchone()
+    if row is None:
+        return False
+    if status is JobStatus.DEAD:
+        conn.execute(q.INSERT_JOB_ERROR, (job_id, row[0], error or "", now))
+        _dead_letter(conn, job_id, now)
+        cascade_cancel(conn, job_id, f"dependency failed: {job_id}", now)
+    elif status is JobStatus.CANCELLED:
+        cascade_cancel(conn, job_id, f"dependency cancelled: {job_id}", now)
+    return True
+
+
+def requeue_expired(conn: sqlite3.Connection, now: int) -> list[JobRecord]:
+    """Send running jobs with an expired lease back to pending, or to dead when their retries
+    are spent; return them as they were."""
+    expired = [q.row_to_job(row) for row in conn.execute(q.SELECT_EXPIRED_LEASES, (now,))]
+    for job in expired:
+        error = f"lease expired: worker {job.worker_id} stopped"
+        if job.retry_count >= job.max_retries:
+            finish_one(conn, Finish(job.id, job.attempt, JobStatus.DEAD, error=error), now)
+            continue
+        conn.execute(_REQUEUE_EXPIRED, (now, job.id, job.attempt))
+        conn.execute(q.INSERT_JOB_ERROR, (job.id, job.retry_count, error, now))
+    return expired
+
+
+def purge_completed(conn: sqlite3.Connection, before: int) -> int:
+    """Delete complete jobs finished before ``before`` with their errors, logs and edges."""
+    job_ids = [(row[0],) for row in conn.execute(q.SELECT_PURGEABLE, (before,))]
+    conn.executemany(q.DELETE_JOB_ERRORS, job_ids)
+    conn.executemany(q.DELETE_JOB_LOGS, job_ids)
+    conn.executemany(q.DELETE_JOB_EDGES, [(job_id, job_id) for (job_id,) in job_ids])
+    conn.executemany(q.DELETE_JOB, job_ids)
+    return len(job_ids)
