@@ -1,1 +1,103 @@
-"""taskito: a task queue for Python."""
+"""taskito: a task queue for Python. ``Queue`` is the entry point; everything listed in
+``__all__`` is the public API."""
+
+from __future__ import annotations
+
+from importlib import metadata as _metadata
+
+from taskito.app import Queue
+from taskito.canvas import Signature, chain, chord, chunks, group, starmap
+from taskito.context import current_job
+from taskito.events import EventType
+from taskito.exceptions import (
+    CircuitBreakerOpenError,
+    CircularDependencyError,
+    ConfigurationError,
+    DatabaseCorruptError,
+    DependencyError,
+    JobNotFoundError,
+    MaxRetriesExceededError,
+    ProxyCleanupError,
+    ProxyReconstructionError,
+    QueueError,
+    RateLimitExceededError,
+    ResourceError,
+    ResourceInitError,
+    ResourceNotFoundError,
+    ResourceUnavailableError,
+    SchemaVersionError,
+    SerializationError,
+    SoftTimeoutError,
+    StorageError,
+    StorageUnavailableError,
+    TaskCancelledError,
+    TaskFailedError,
+    TaskitoError,
+    TaskTimeoutError,
+    UniqueConflictError,
+)
+from taskito.middleware import TaskMiddleware
+from taskito.result import JobResult
+from taskito.serializers import (
+    CloudpickleSerializer,
+    EncryptedSerializer,
+    JsonSerializer,
+    MsgPackSerializer,
+    Serializer,
+)
+from taskito.task import TaskWrapper
+from taskito.testing import MockResource, TestMode, TestResult, TestResults
+
+try:
+    __version__ = _metadata.version("taskito")
+except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.1.0"
+
+__all__ = [
+    "CircuitBreakerOpenError",
+    "CircularDependencyError",
+    "CloudpickleSerializer",
+    "ConfigurationError",
+    "DatabaseCorruptError",
+    "DependencyError",
+    "EncryptedSerializer",
+    "EventType",
+    "JobNotFoundError",
+    "JobResult",
+    "JsonSerializer",
+    "MaxRetriesExceededError",
+    "MockResource",
+    "MsgPackSerializer",
+    "ProxyCleanupError",
+    "ProxyReconstructionError",
+    "Queue",
+    "QueueError",
+    "RateLimitExceededError",
+    "ResourceError",
+    "ResourceInitError",
+    "ResourceNotFoundError",
+    "ResourceUnavailableError",
+    "SchemaVersionError",
+    "SerializationError",
+    "Serializer",
+    "Signature",
+    "SoftTimeoutError",
+    "StorageError",
+    "StorageUnavailableError",
+    "TaskCancelledError",
+    "TaskFailedError",
+    "TaskMiddleware",
+    "TaskTimeoutError",
+    "TaskWrapper",
+    "TaskitoError",
+    "TestMode",
+    "TestResult",
+    "TestResults",
+    "UniqueConflictError",
+    "chain",
+    "chord",
+    "chunks",
+    "current_job",
+    "group",
+    "starmap",
+]

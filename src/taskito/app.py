@@ -1,0 +1,373 @@
+"""``Queue``, the object users hold: configuration, the task registry, hooks, events and the
+worker entry point. Enqueue, inspection, admin and the async mirrors live in the mixins."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from taskito import queue_validation as check
+from taskito.events import EventBus, EventCallback, EventType
+from taskito.exceptions import ConfigurationError
+from taskito.queue_async import AsyncMixin
+from taskito.registry import ExecutionEnv, Hooks, TaskSpec
+from taskito.serializers import CloudpickleSerializer
+from taskito.storage import BACKENDS, open_storage
+from taskito.task import TaskWrapper, check_task_options
+
+if TYPE_CHECKING:
+    from taskito.testing import TestMode
+    from taskito.worker import Worker
+
+logger = logging.getLogger("taskito.app")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+POOLS = ("thread", "prefork", "async")
+_SERVER_BACKENDS = ("postgres", "postgresql", "redis")
+
+
+class Queue(AsyncMixin):
+    """A task queue backed by one storage (SQLite by default).
+
+    Every argument is checked here, and storage is opened here, so a bad path, a corrupt
+    database or one written by a newer taskito fails at construction.
+    """
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str] = ".taskito/taskito.db",
+        workers: int = 0,
+        default_retry: int = 3,
+        default_timeout: float | None = 300,
+        default_priority: int = 0,
+        result_ttl: float | None = None,
+        serializer: Any = None,
+        middleware: list[Any] | None = None,
+        backend: str = "sqlite",
+        db_url: str | None = None,
+        schema: str = "taskito",
+        pool_size: int | None = None,
+        drain_timeout: float = 30,
+        async_concurrency: int = 100,
+        event_workers: int = 4,
+        scheduler_poll_interval_ms: float = 50,
+        scheduler_reap_interval: int = 100,
+        scheduler_cleanup_interval: int = 1200,
+        namespace: str | None = None,
+    ) -> None:
+        self._closed = True  # until storage is open, close() has nothing to do
+        if not isinstance(db_path, str | os.PathLike):
+            raise TypeError(f"db_path must be a str or path, not {type(db_path).__name__}")
+        self._db_path = os.fspath(db_path)
+        self._workers = check.check_int("workers", workers, minimum=0) or os.cpu_count() or 1
+        self._default_retry = check.check_int("default_retry", default_retry, minimum=0)
+        self._default_timeout = check.check_optional_seconds(
+            "default_timeout", default_timeout, allow_zero=False
+        )
+        self._default_timeout_ms = (
+            None if self._default_timeout is None else round(self._default_timeout * 1000)
+        )
+        self._default_priority = check.check_int("default_priority", default_priority)
+        self._result_ttl = check.check_optional_seconds("result_ttl", result_ttl)
+        self._serializer = (
+            CloudpickleSerializer()
+            if serializer is None
+            else check.check_serializer("serializer", serializer)
+        )
+        self._global_middleware = check.check_middleware("middleware", middleware)
+        self._backend = _check_backend(backend, db_url)
+        self._db_url = db_url
+        self._schema = check.check_name("schema", schema)
+        self._pool_size = check.check_optional_int("pool_size", pool_size, minimum=1)
+        self._drain_timeout = check.check_seconds("drain_timeout", drain_timeout)
+        self._async_concurrency = check.check_int("async_concurrency", async_concurrency, minimum=1)
+        event_workers = check.check_int("event_workers", event_workers, minimum=1)
+        self._scheduler_poll_interval_ms = check.check_seconds(
+            "scheduler_poll_interval_ms", scheduler_poll_interval_ms, allow_zero=False
+        )
+        self._scheduler_reap_interval = check.check_int(
+            "scheduler_reap_interval", scheduler_reap_interval, minimum=1
+        )
+        self._scheduler_cleanup_interval = check.check_int(
+            "scheduler_cleanup_interval", scheduler_cleanup_interval, minimum=1
+        )
+        self.namespace = None if namespace is None else check.check_name("namespace", namespace)
+        self._task_registry: dict[str, TaskSpec] = {}
+        self._hooks = Hooks()
+        self._test_mode_active = False
+        self._async_executor = None
+        self._running_workers: set[Worker] = set()
+        self._workers_lock = threading.Lock()
+
+        self._storage = open_storage(
+            self._backend,
+            db_path=self._db_path,
+            db_url=db_url,
+            schema=self._schema,
+            pool_size=self._pool_size,
+        )
+        try:
+            self._event_bus = EventBus(max_workers=event_workers)
+        except BaseException:
+            self._storage.close()
+            raise
+        self._closed = False
+
+    def __repr__(self) -> str:
+        where = self._db_path if self._backend == "sqlite" else self._backend
+        return f"<Queue {where!r} tasks={len(self._task_registry)}>"
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the event bus and the async executor, close storage. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._shutdown_async_executor()
+        self._event_bus.shutdown(wait=True)
+        self._storage.close()
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _execution_env(self) -> ExecutionEnv:
+        """What the engine needs, sharing this Queue's registry, middleware list and hooks."""
+        return ExecutionEnv(
+            storage=self._storage,
+            serializer=self._serializer,
+            tasks=self._task_registry,
+            middleware=self._global_middleware,
+            hooks=self._hooks,
+            namespace=self.namespace,
+        )
+
+    # --- tasks, hooks, events -----------------------------------------------------------
+
+    def task(
+        self,
+        name: str | None = None,
+        max_retries: int = 3,
+        retry_backoff: float = 1.0,
+        timeout: float | None = 300,
+        priority: int = 0,
+        rate_limit: str | None = None,
+        queue: str = "default",
+        circuit_breaker: dict[str, Any] | None = None,
+        retry_on: list[type[BaseException]] | None = None,
+        dont_retry_on: list[type[BaseException]] | None = None,
+        soft_timeout: float | None = None,
+        middleware: list[Any] | None = None,
+        retry_delays: list[float] | None = None,
+        inject: list[str] | None = None,
+        serializer: Any = None,
+        max_retry_delay: float | None = None,
+        max_concurrent: int | None = None,
+    ) -> Callable[[Callable[..., Any]], TaskWrapper]:
+        """Register a function as a task: ``@queue.task()`` (the parentheses are required).
+
+        Every option is checked now; a bad one raises ``TypeError``/``ValueError``.
+        """
+        options = check_task_options(
+            name=name,
+            max_retries=max_retries,
+            retry_backoff=retry_backoff,
+            timeout=timeout,
+            priority=priority,
+            rate_limit=rate_limit,
+            queue=queue,
+            circuit_breaker=circuit_breaker,
+            retry_on=retry_on,
+            dont_retry_on=dont_retry_on,
+            soft_timeout=soft_timeout,
+            middleware=middleware,
+            retry_delays=retry_delays,
+            inject=inject,
+            serializer=serializer,
+            max_retry_delay=max_retry_delay,
+            max_concurrent=max_concurrent,
+        )
+
+        def register(fn: Callable[..., Any]) -> TaskWrapper:
+            spec = options.spec_for(fn)
+            if spec.name in self._task_registry:
+                raise ConfigurationError(
+                    f"a task named {spec.name!r} is already registered on this queue; "
+                    "pass name= to register another"
+                )
+            self._task_registry[spec.name] = spec
+            return TaskWrapper(spec, self)
+
+        return register
+
+    def _add_hook(self, hooks: list[Callable[..., Any]], fn: F) -> F:
+        if not callable(fn):
+            raise TypeError(f"a hook must be callable, not {type(fn).__name__}")
+        hooks.append(fn)
+        return fn
+
+    def before_task(self, fn: F) -> F:
+        """``fn(task_name, args, kwargs)`` before each task runs."""
+        return self._add_hook(self._hooks.before_task, fn)
+
+    def after_task(self, fn: F) -> F:
+        """``fn(task_name, args, kwargs, result, error)`` after each task, error or not."""
+        return self._add_hook(self._hooks.after_task, fn)
+
+    def on_success(self, fn: F) -> F:
+        """``fn(task_name, args, kwargs, result)`` after each task that returned."""
+        return self._add_hook(self._hooks.on_success, fn)
+
+    def on_failure(self, fn: F) -> F:
+        """``fn(task_name, args, kwargs, error)`` after each task that raised."""
+        return self._add_hook(self._hooks.on_failure, fn)
+
+    def on_event(self, event_type: EventType, callback: EventCallback) -> None:
+        """Call ``callback(event_type, payload)`` on the event thread pool for each event."""
+        self._event_bus.on(event_type, callback)
+
+    def test_mode(
+        self, propagate_errors: bool = False, resources: dict[str, Any] | None = None
+    ) -> TestMode:
+        """A context manager that runs enqueued tasks at once, in this thread."""
+        from taskito.testing import TestMode
+
+        return TestMode(self, propagate_errors=propagate_errors, resources=resources)
+
+    # --- the worker ---------------------------------------------------------------------
+
+    def run_worker(
+        self,
+        queues: list[str] | None = None,
+        tags: list[str] | None = None,
+        pool: str = "thread",
+        app: str | None = None,
+    ) -> None:
+        """Consume jobs until ``request_shutdown()`` (or a signal handled by the CLI).
+
+        ``queues=None`` consumes every queue. ``pool`` is "thread", "prefork" (needs
+        ``app="module:attr"`` so children can import this Queue) or "async".
+        """
+        _check_pool(pool, app)
+        if queues is not None:
+            queues = list(check.check_names("queues", queues))
+            if not queues:
+                raise ConfigurationError("queues=[] consumes nothing: pass None for every queue")
+        tags = list(check.check_names("tags", tags))
+        from taskito.worker import Worker
+
+        worker = Worker(
+            self._execution_env(),
+            self._event_bus,
+            queues=queues,
+            tags=tags or (),
+            pool=pool,
+            app=app,
+            threads=self._workers,
+            drain_timeout_s=self._drain_timeout,
+            async_concurrency=self._async_concurrency,
+        )
+        with self._workers_lock:
+            self._running_workers.add(worker)
+        try:
+            worker.run()
+        finally:
+            with self._workers_lock:
+                self._running_workers.discard(worker)
+
+    def request_shutdown(self) -> None:
+        """Ask every worker running on this Queue to drain and stop. Any thread may call it."""
+        with self._workers_lock:
+            workers = list(self._running_workers)
+        for worker in workers:
+            worker.request_shutdown()
+
+    async def arun_worker(
+        self,
+        queues: list[str] | None = None,
+        tags: list[str] | None = None,
+        pool: str = "thread",
+        app: str | None = None,
+    ) -> None:
+        """``run_worker`` on a thread; SIGINT/SIGTERM (main thread) and task cancellation
+        request a graceful shutdown."""
+        loop = asyncio.get_running_loop()
+        run = functools.partial(self.run_worker, queues=queues, tags=tags, pool=pool, app=app)
+        done = loop.run_in_executor(None, run)
+        installed = _install_signal_handlers(loop, self.request_shutdown)
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            # The worker may not have registered yet: keep asking until it has stopped.
+            while not done.done():
+                self.request_shutdown()
+                await asyncio.wait({done}, timeout=0.05)
+            raise
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+
+def _check_backend(backend: object, db_url: object) -> str:
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a str, not {type(backend).__name__}")
+    if backend not in BACKENDS:
+        raise ConfigurationError(
+            f"Unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}"
+        )
+    if backend in _SERVER_BACKENDS and not db_url:
+        raise ConfigurationError(f"backend={backend!r} requires db_url= (the server's URL)")
+    check.check_optional_str("db_url", db_url)
+    return backend
+
+
+def _check_pool(pool: object, app: object) -> None:
+    if pool == "prefork":
+        if sys.platform == "win32":
+            raise NotImplementedError(
+                "pool='prefork' is not supported on Windows; use pool='thread'"
+            )
+        if not app:
+            raise ConfigurationError(
+                "app= is required when pool='prefork' (e.g. app='myapp.tasks:queue'), "
+                "so that child processes can import the Queue"
+            )
+    elif pool not in POOLS:
+        raise ConfigurationError(f"Unknown pool {pool!r}: expected one of {', '.join(POOLS)}")
+    if app is not None and not isinstance(app, str):
+        raise TypeError(f"app must be a 'module:attribute' string, not {type(app).__name__}")
+
+
+def _install_signal_handlers(
+    loop: asyncio.AbstractEventLoop, callback: Callable[[], None]
+) -> list[signal.Signals]:
+    """Route SIGINT/SIGTERM to ``callback`` where the loop can (main thread, not Windows)."""
+    if threading.current_thread() is not threading.main_thread() or sys.platform == "win32":
+        return []
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, callback)
+            installed.append(sig)
+    return installed
+
+
+__all__ = ["POOLS", "Queue"]

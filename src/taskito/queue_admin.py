@@ -1,0 +1,98 @@
+"""Changing jobs from the producer side: cancellation (``cancel`` for any state, and the
+reference's narrower ``cancel_job``/``cancel_running_job``), dead letters, and purges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskito import queue_validation as check
+from taskito.exceptions import StorageError
+from taskito.ids import new_job_id
+from taskito.job import now_ms
+from taskito.queue_base import QueueBase
+from taskito.storage.base import DeadLetter
+
+
+def _dead_letter_dict(dead: DeadLetter) -> dict[str, Any]:
+    return {
+        "id": dead.id,
+        "original_job_id": dead.original_job_id,
+        "queue": dead.queue,
+        "task_name": dead.task_name,
+        "error": dead.error,
+        "retry_count": dead.retry_count,
+        "failed_at": dead.failed_at,
+        "metadata": dead.metadata,
+    }
+
+
+def _cutoff_ms(older_than: object) -> int:
+    return now_ms() - round(check.check_seconds("older_than", older_than) * 1000)
+
+
+class AdminMixin(QueueBase):
+    """Cancelling, retrying dead letters, purging."""
+
+    def cancel(self, job_id: str, force: bool = False) -> bool:
+        """Cancel a job in any state: a pending job becomes cancelled and never starts (its
+        pending dependents too); a running job gets a cancel request that the worker delivers
+        to the pool running it. False when the job is finished or unknown.
+
+        ``force`` asks the pool to stop a job that never checks for cancellation. Storage
+        does not carry that flag yet, so for now every request reaches the pool as a
+        cooperative one.
+        """
+        check.check_name("job_id", job_id)
+        if not isinstance(force, bool):
+            raise TypeError(f"force must be a bool, not {type(force).__name__}")
+        storage = self._storage
+        if storage.cancel_pending(job_id, now_ms()):
+            return True
+        if storage.request_cancel(job_id):
+            return True
+        # A running attempt may have gone back to pending (a retry) between the two calls.
+        return storage.cancel_pending(job_id, now_ms())
+
+    def cancel_job(self, job_id: str) -> bool:
+        """Cancel a pending job (dependents cascade). False for any other state."""
+        return self._storage.cancel_pending(check.check_name("job_id", job_id), now_ms())
+
+    def cancel_running_job(self, job_id: str) -> bool:
+        """Ask a running job to stop. False for any other state."""
+        return self._storage.request_cancel(check.check_name("job_id", job_id))
+
+    def dead_letters(self, limit: int = 10, offset: int = 0) -> list[dict[str, Any]]:
+        """Dead-lettered jobs, newest first, as dicts with the reference's keys."""
+        page = self._storage.dead_letters(
+            check.check_int("limit", limit, minimum=0), check.check_int("offset", offset, minimum=0)
+        )
+        return [_dead_letter_dict(dead) for dead in page]
+
+    def retry_dead(self, dead_id: str) -> str:
+        """Enqueue a fresh copy of a dead letter (retry_count 0), delete the dead letter, and
+        return the new job's id. An unknown id raises ``StorageError`` (a RuntimeError)."""
+        record = self._storage.retry_dead(
+            check.check_name("dead_id", dead_id), new_job_id(), now_ms()
+        )
+        if record is None:
+            raise StorageError(f"dead letter not found: {dead_id}")
+        return record.id
+
+    def purge_dead(self, older_than: float = 86400) -> int:
+        """Delete dead letters older than ``older_than`` seconds; return how many."""
+        return self._storage.purge_dead(_cutoff_ms(older_than))
+
+    def purge_completed(self, older_than: float = 86400) -> int:
+        """Delete complete jobs finished more than ``older_than`` seconds ago."""
+        return self._storage.purge_completed(_cutoff_ms(older_than))
+
+    def purge(self, queue_name: str) -> int:
+        """Cancel every pending job of a queue (error ``"purged"``); return how many."""
+        return self._storage.purge_queue(check.check_name("queue_name", queue_name), now_ms())
+
+    def revoke_task(self, task_name: str) -> int:
+        """Cancel every pending job of a task (error ``"revoked"``); return how many."""
+        return self._storage.revoke_task(check.check_name("task_name", task_name), now_ms())
+
+
+__all__ = ["AdminMixin"]

@@ -1,0 +1,38 @@
+"""The state every part of ``Queue`` shares, declared once so the mixins (enqueue, inspection,
+admin, async) type-check against it; ``app.Queue`` fills it in ``__init__``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from taskito.events import EventBus
+    from taskito.middleware import TaskMiddleware
+    from taskito.registry import Hooks, TaskSpec
+    from taskito.serializers import Serializer
+    from taskito.storage.base import Storage
+
+
+class QueueBase:
+    """Attributes only; behaviour lives in the mixins and in ``app.Queue``."""
+
+    namespace: str | None
+    _storage: Storage
+    _serializer: Serializer
+    _task_registry: dict[str, TaskSpec]
+    _global_middleware: list[TaskMiddleware]
+    _hooks: Hooks
+    _event_bus: EventBus
+    _workers: int
+    _drain_timeout: float
+    _async_concurrency: int
+    _default_retry: int
+    _default_timeout: float | None
+    _default_timeout_ms: int | None
+    _default_priority: int
+    _result_ttl: float | None
+    _test_mode_active: bool
+    _async_executor: ThreadPoolExecutor | None
+    _closed: bool

@@ -1,0 +1,208 @@
+"""Read-only views of a Queue's storage: jobs, counts, errors, logs and workers, as the plain
+dicts and ``JobResult`` handles of the reference API (spec section 8)."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from taskito import queue_validation as check
+from taskito.exceptions import ConfigurationError, StorageError
+from taskito.job import JobStatus, now_ms
+from taskito.queue_base import QueueBase
+from taskito.result import JobResult
+from taskito.storage.base import JobError, JobFilter, LogEntry, WorkerInfo
+
+
+class _Unset(enum.Enum):
+    UNSET = "unset"
+
+
+#: The default of ``namespace=`` in listings: "this queue's namespace" (None means all).
+UNSET = _Unset.UNSET
+
+#: ``stats()`` spells ``complete`` as ``completed``, as the reference does.
+_STATS_KEYS = {
+    JobStatus.PENDING: "pending",
+    JobStatus.RUNNING: "running",
+    JobStatus.COMPLETE: "completed",
+    JobStatus.FAILED: "failed",
+    JobStatus.DEAD: "dead",
+    JobStatus.CANCELLED: "cancelled",
+}
+
+
+def _stats_dict(counts: dict[JobStatus, int]) -> dict[str, int]:
+    return {key: counts.get(status, 0) for status, key in _STATS_KEYS.items()}
+
+
+def _error_dict(error: JobError) -> dict[str, Any]:
+    return {
+        "id": error.id,
+        "job_id": error.job_id,
+        "attempt": error.attempt,
+        "error": error.error,
+        "failed_at": error.failed_at,
+    }
+
+
+def _log_dict(entry: LogEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "job_id": entry.job_id,
+        "task_name": entry.task_name,
+        "level": entry.level,
+        "message": entry.message,
+        "extra": entry.extra,
+        "logged_at": entry.logged_at,
+    }
+
+
+def _worker_dict(worker: WorkerInfo) -> dict[str, Any]:
+    return {
+        "worker_id": worker.worker_id,
+        "last_heartbeat": worker.last_heartbeat,
+        # A worker that consumes every queue registers no list; "*" says so.
+        "queues": "*" if worker.queues is None else ",".join(worker.queues),
+        "status": worker.status,
+        "tags": ",".join(worker.tags) if worker.tags else None,
+        "resources": None,
+        "resource_health": None,
+        "threads": worker.threads,
+        "started_at": worker.started_at,
+        "hostname": worker.hostname,
+        "pid": worker.pid,
+        # The reference reports None for the default thread pool.
+        "pool_type": None if worker.pool == "thread" else worker.pool,
+    }
+
+
+def _check_page(limit: object, offset: object) -> tuple[int, int]:
+    return (
+        check.check_int("limit", limit, minimum=0),
+        check.check_int("offset", offset, minimum=0),
+    )
+
+
+class InspectionMixin(QueueBase):
+    """Looking at jobs, counts, logs and workers."""
+
+    def get_job(self, job_id: str) -> JobResult | None:
+        """The job's handle, or None when there is no such job."""
+        record = self._storage.get_job(check.check_name("job_id", job_id))
+        return None if record is None else JobResult(record, self)  # type: ignore[arg-type]
+
+    def _namespace_filter(self, namespace: str | _Unset | None) -> tuple[str | None, bool]:
+        """(namespace, any_namespace) for a ``JobFilter``."""
+        if namespace is UNSET:
+            return self.namespace, False
+        if namespace is None:
+            return None, True
+        return check.check_name("namespace", namespace), False
+
+    def list_jobs(
+        self,
+        status: str | None = None,
+        queue: str | None = None,
+        task_name: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        namespace: str | _Unset | None = UNSET,
+    ) -> list[JobResult]:
+        """Jobs newest first. ``namespace`` defaults to this queue's; None lists every one."""
+        return self.list_jobs_filtered(
+            status=status,
+            queue=queue,
+            task_name=task_name,
+            limit=limit,
+            offset=offset,
+            namespace=namespace,
+        )
+
+    def list_jobs_filtered(
+        self,
+        status: str | None = None,
+        queue: str | None = None,
+        task_name: str | None = None,
+        metadata_like: str | None = None,
+        error_like: str | None = None,
+        created_after: int | None = None,
+        created_before: int | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        namespace: str | _Unset | None = UNSET,
+    ) -> list[JobResult]:
+        """``list_jobs`` with substring matches on metadata and error, and a creation window
+        (integer ms since the epoch)."""
+        limit, offset = _check_page(limit, offset)
+        ns, any_namespace = self._namespace_filter(namespace)
+        job_filter = JobFilter(
+            status=None if status is None else JobStatus.parse(status),
+            queue=check.check_optional_str("queue", queue),
+            task_name=check.check_optional_str("task_name", task_name),
+            namespace=ns,
+            any_namespace=any_namespace,
+            metadata_like=check.check_optional_str("metadata_like", metadata_like),
+            error_like=check.check_optional_str("error_like", error_like),
+            created_after=check.check_optional_int("created_after", created_after),
+            created_before=check.check_optional_int("created_before", created_before),
+        )
+        records = self._storage.list_jobs(job_filter, limit, offset)
+        return [JobResult(record, self) for record in records]  # type: ignore[arg-type]
+
+    def stats(self) -> dict[str, int]:
+        """Jobs per status over every queue and namespace: pending, running, completed,
+        failed, dead, cancelled."""
+        return _stats_dict(self._storage.count_jobs())
+
+    def stats_by_queue(self, queue_name: str) -> dict[str, int]:
+        return _stats_dict(self._storage.count_jobs(check.check_name("queue_name", queue_name)))
+
+    def stats_all_queues(self) -> dict[str, dict[str, int]]:
+        return {
+            queue: _stats_dict(counts)
+            for queue, counts in self._storage.count_jobs_by_queue().items()
+        }
+
+    def job_errors(self, job_id: str) -> list[dict[str, Any]]:
+        """Every failed attempt of the job: ``{id, job_id, attempt, error, failed_at}``."""
+        return [
+            _error_dict(e) for e in self._storage.job_errors(check.check_name("job_id", job_id))
+        ]
+
+    def update_progress(self, job_id: str, progress: int) -> None:
+        """Set a job's progress (0-100); an unknown job raises ``StorageError`` (RuntimeError)."""
+        check.check_name("job_id", job_id)
+        check.check_int("progress", progress, minimum=0)
+        if progress > 100:
+            raise ConfigurationError(f"progress must be between 0 and 100, got {progress}")
+        if not self._storage.update_progress(job_id, progress):
+            raise StorageError(f"job not found: {job_id}")
+
+    def task_logs(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's log lines, oldest first."""
+        return [_log_dict(e) for e in self._storage.task_logs(check.check_name("job_id", job_id))]
+
+    def query_logs(
+        self,
+        task_name: str | None = None,
+        level: str | None = None,
+        since: float = 3600,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Log lines of the last ``since`` seconds, newest first."""
+        since_s = check.check_seconds("since", since)
+        entries = self._storage.query_logs(
+            check.check_optional_str("task_name", task_name),
+            check.check_optional_str("level", level),
+            now_ms() - round(since_s * 1000),
+            check.check_int("limit", limit, minimum=0),
+        )
+        return [_log_dict(e) for e in entries]
+
+    def workers(self) -> list[dict[str, Any]]:
+        """Registered workers, with the reference's keys."""
+        return [_worker_dict(w) for w in self._storage.list_workers()]
+
+
+__all__ = ["UNSET", "InspectionMixin"]

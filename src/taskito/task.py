@@ -1,0 +1,282 @@
+"""The ``@queue.task()`` decorator's work: checking options into a ``TaskSpec`` at definition
+time (DESIGN invariant 8), and ``TaskWrapper``, the object users call ``.delay()`` on."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from taskito import queue_validation as check
+from taskito.canvas import Signature
+from taskito.exceptions import ConfigurationError
+from taskito.registry import CircuitBreakerConfig, RateLimit, TaskSpec, parse_rate_limit
+from taskito.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from taskito.app import Queue
+    from taskito.middleware import TaskMiddleware
+    from taskito.result import JobResult
+    from taskito.serializers import Serializer
+
+_BREAKER_KEYS = ("threshold", "window", "cooldown", "half_open_probes", "half_open_success_rate")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOptions:
+    """The decorator's options, checked; ``spec_for`` binds them to a function."""
+
+    name: str | None
+    max_retries: int
+    retry: RetryPolicy
+    timeout_s: float | None
+    soft_timeout_s: float | None
+    priority: int
+    rate_limit: RateLimit | None
+    queue: str
+    circuit_breaker: CircuitBreakerConfig | None
+    retry_on: tuple[type[BaseException], ...]
+    dont_retry_on: tuple[type[BaseException], ...]
+    middleware: tuple[TaskMiddleware, ...]
+    inject: tuple[str, ...]
+    serializer: Serializer | None
+    max_concurrent: int | None
+
+    def spec_for(self, fn: Callable[..., Any]) -> TaskSpec:
+        if not callable(fn):
+            raise TypeError(f"@queue.task() decorates a function, not {type(fn).__name__}")
+        return TaskSpec(
+            name=self.name or default_task_name(fn),
+            fn=fn,
+            is_async=inspect.iscoroutinefunction(fn),
+            queue=self.queue,
+            priority=self.priority,
+            max_retries=self.max_retries,
+            retry=self.retry,
+            timeout_s=self.timeout_s,
+            soft_timeout_s=self.soft_timeout_s,
+            rate_limit=self.rate_limit,
+            circuit_breaker=self.circuit_breaker,
+            retry_on=self.retry_on,
+            dont_retry_on=self.dont_retry_on,
+            middleware=self.middleware,
+            inject=self.inject,
+            serializer=self.serializer,
+            max_concurrent=self.max_concurrent,
+        )
+
+
+def check_task_options(
+    *,
+    name: object,
+    max_retries: object,
+    retry_backoff: object,
+    timeout: object,
+    priority: object,
+    rate_limit: object,
+    queue: object,
+    circuit_breaker: object,
+    retry_on: object,
+    dont_retry_on: object,
+    soft_timeout: object,
+    middleware: object,
+    retry_delays: object,
+    inject: object,
+    serializer: object,
+    max_retry_delay: object,
+    max_concurrent: object,
+) -> TaskOptions:
+    """Check every decorator option; raise ``TypeError``/``ValueError`` naming the bad one."""
+    if callable(name):
+        raise TypeError("@queue.task must be called with parentheses: use @queue.task()")
+    return TaskOptions(
+        name=None if name is None else check.check_name("name", name),
+        max_retries=check.check_int("max_retries", max_retries, minimum=0),
+        retry=RetryPolicy(
+            backoff_s=check.check_seconds("retry_backoff", retry_backoff),
+            delays_s=_check_retry_delays(retry_delays),
+            max_delay_s=check.check_optional_seconds("max_retry_delay", max_retry_delay),
+        ),
+        timeout_s=check.check_optional_seconds("timeout", timeout, allow_zero=False),
+        soft_timeout_s=check.check_optional_seconds("soft_timeout", soft_timeout, allow_zero=False),
+        priority=check.check_int("priority", priority),
+        rate_limit=None if rate_limit is None else parse_rate_limit(rate_limit),  # type: ignore[arg-type]
+        queue=check.check_name("queue", queue),
+        circuit_breaker=_check_circuit_breaker(circuit_breaker),
+        retry_on=check.check_exception_classes("retry_on", retry_on),
+        dont_retry_on=check.check_exception_classes("dont_retry_on", dont_retry_on),
+        middleware=tuple(check.check_middleware("middleware", middleware)),
+        inject=check.check_names("inject", inject),
+        serializer=None if serializer is None else check.check_serializer("serializer", serializer),
+        max_concurrent=check.check_optional_int("max_concurrent", max_concurrent, minimum=1),
+    )
+
+
+def _check_retry_delays(value: object) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"retry_delays must be a list of seconds, not {type(value).__name__}")
+    return tuple(check.check_seconds("retry_delays entries", item) for item in value)
+
+
+def _check_circuit_breaker(value: object) -> CircuitBreakerConfig | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError(f"circuit_breaker must be a dict, not {type(value).__name__}")
+    unknown = sorted(str(key) for key in value if key not in _BREAKER_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"circuit_breaker has unknown keys {unknown}: expected {', '.join(_BREAKER_KEYS)}"
+        )
+    defaults = CircuitBreakerConfig()
+    return CircuitBreakerConfig(
+        threshold=check.check_int(
+            "circuit_breaker['threshold']", value.get("threshold", defaults.threshold), minimum=1
+        ),
+        window_s=check.check_seconds(
+            "circuit_breaker['window']", value.get("window", defaults.window_s), allow_zero=False
+        ),
+        cooldown_s=check.check_seconds(
+            "circuit_breaker['cooldown']", value.get("cooldown", defaults.cooldown_s)
+        ),
+        half_open_probes=check.check_int(
+            "circuit_breaker['half_open_probes']",
+            value.get("half_open_probes", defaults.half_open_probes),
+            minimum=1,
+        ),
+        half_open_success_rate=check.check_fraction(
+            "circuit_breaker['half_open_success_rate']",
+            value.get("half_open_success_rate", defaults.half_open_success_rate),
+        ),
+    )
+
+
+def default_task_name(fn: Callable[..., Any]) -> str:
+    """``module.qualname``; a ``__main__`` module is named as it would be when imported, so a
+    worker that imports the script finds the same name."""
+    module = getattr(fn, "__module__", None) or "__main__"
+    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    if qualname is None:
+        raise TypeError(f"cannot derive a task name for {fn!r}: pass name=")
+    if module == "__main__":
+        module = _main_module_name()
+    return f"{module}.{qualname}"
+
+
+def _main_module_name() -> str:
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and getattr(spec, "name", None):
+        name: str = spec.name
+        return name
+    path = getattr(main, "__file__", None)
+    if isinstance(path, str) and path:
+        return os.path.splitext(os.path.basename(path))[0]
+    return "__main__"
+
+
+class TaskWrapper:
+    """A registered task: call it to run the function here, ``.delay()`` to enqueue it."""
+
+    # Copied from the function by functools.update_wrapper.
+    __name__: str
+    __wrapped__: Callable[..., Any]
+
+    def __init__(self, spec: TaskSpec, queue: Queue) -> None:
+        functools.update_wrapper(self, spec.fn)
+        self._spec = spec
+        self._queue = queue
+        self._taskito_is_async = spec.is_async
+        self._taskito_async_fn = spec.fn if spec.is_async else None
+        # The decorator defaults, read on every delay(): kept as plain attributes.
+        self._name = spec.name
+        self._task_queue = spec.queue
+        self._priority = spec.priority
+        self._max_retries = spec.max_retries
+        self._timeout_s = spec.timeout_s
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def inject(self) -> list[str]:
+        return list(self._spec.inject)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._spec.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<TaskWrapper {self._name!r}>"
+
+    def delay(self, *args: Any, **kwargs: Any) -> JobResult:
+        """Enqueue with the decorator's priority, queue, max_retries and timeout."""
+        return self._queue.enqueue(
+            self._name,
+            args,
+            kwargs or None,
+            priority=self._priority,
+            queue=self._task_queue,
+            max_retries=self._max_retries,
+            timeout=self._timeout_s,
+        )
+
+    def apply_async(
+        self,
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        priority: int | None = None,
+        delay: float | None = None,
+        queue: str | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        unique_key: str | None = None,
+        metadata: str | None = None,
+        depends_on: str | list[str] | None = None,
+        expires: float | None = None,
+        result_ttl: float | None = None,
+    ) -> JobResult:
+        """Enqueue with per-call options; each None falls back to the decorator's value."""
+        return self._queue.enqueue(
+            self._name,
+            args,
+            kwargs,
+            priority=self._priority if priority is None else priority,
+            delay=delay,
+            queue=self._task_queue if queue is None else queue,
+            max_retries=self._max_retries if max_retries is None else max_retries,
+            timeout=self._timeout_s if timeout is None else timeout,
+            unique_key=unique_key,
+            metadata=metadata,
+            depends_on=depends_on,
+            expires=expires,
+            result_ttl=result_ttl,
+        )
+
+    def map(self, iterable_of_arg_tuples: Iterable[tuple[Any, ...] | list[Any]]) -> list[JobResult]:
+        """Enqueue one job per argument tuple in a single transaction."""
+        return self._queue.enqueue_many(
+            self._name,
+            list(iterable_of_arg_tuples),
+            priority=self._priority,
+            queue=self._task_queue,
+            max_retries=self._max_retries,
+            timeout=self._timeout_s,
+        )
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """A signature whose args get the previous chain step's result prepended."""
+        return Signature(self, args, kwargs)
+
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
+        """An immutable signature: a chain passes it nothing."""
+        return Signature(self, args, kwargs, immutable=True)
+
+
+__all__ = ["TaskOptions", "TaskWrapper", "check_task_options", "default_task_name"]

@@ -1,0 +1,273 @@
+"""Test mode: ``with queue.test_mode() as results:`` runs each enqueued task at once, in the
+calling thread, through the engine's one execution path (``execution.invoke``), and records
+what happened. ``MockResource`` stands in for a worker resource."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+from taskito.context import ActiveJob
+from taskito.events import EventType
+from taskito.exceptions import ResourceNotFoundError
+from taskito.execution import invoke
+from taskito.job import now_ms
+from taskito.queue_enqueue import _as_args, _as_kwargs
+
+if TYPE_CHECKING:
+    from taskito.app import Queue
+    from taskito.registry import TaskSpec
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    """One task run in test mode."""
+
+    __test__ = False  # not a pytest test class
+
+    job_id: str
+    task_name: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    return_value: Any
+    error: BaseException | None
+    traceback: str | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+class TestResults(list[TestResult]):
+    """The runs recorded by one ``test_mode()`` block, in order."""
+
+    __test__ = False
+
+    def filter(self, task_name: str | None = None, succeeded: bool | None = None) -> TestResults:
+        """The runs of ``task_name`` (any when None) that succeeded or failed (any when None)."""
+        return TestResults(
+            r
+            for r in self
+            if (task_name is None or r.task_name == task_name)
+            and (succeeded is None or r.succeeded == succeeded)
+        )
+
+    @property
+    def succeeded(self) -> TestResults:
+        return self.filter(succeeded=True)
+
+    @property
+    def failed(self) -> TestResults:
+        return self.filter(succeeded=False)
+
+
+class MockResource:
+    """A stand-in for a worker resource: injected tasks receive ``get()``'s value, which is
+    ``wraps`` when given, else ``return_value``.
+
+    ``call_count`` counts hand-outs; with ``track_calls`` the ids of the jobs that received
+    the resource are kept in ``calls`` (None for a ``get()`` outside test mode).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        return_value: Any = None,
+        wraps: Any = None,
+        track_calls: bool = False,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError("MockResource needs a non-empty name")
+        self.name = name
+        self.return_value = return_value
+        self.wraps = wraps
+        self.track_calls = track_calls
+        self.call_count = 0
+        self.calls: list[str | None] = []
+
+    def __repr__(self) -> str:
+        return f"<MockResource {self.name!r} calls={self.call_count}>"
+
+    def get(self) -> Any:
+        return self._hand_out(None)
+
+    def _hand_out(self, job_id: str | None) -> Any:
+        self.call_count += 1
+        if self.track_calls:
+            self.calls.append(job_id)
+        return self.wraps if self.wraps is not None else self.return_value
+
+
+class EagerJob:
+    """What ``delay()`` returns in test mode: the finished job, with ``JobResult``'s surface."""
+
+    __test__ = False
+
+    def __init__(self, spec: TaskSpec, job_id: str, queue: str, run: TestResult) -> None:
+        self.id = job_id
+        self._spec = spec
+        self._queue_name = queue
+        self._run = run
+        self._finished_at = now_ms()
+        self.status = "complete" if run.succeeded else "failed"
+        self.error = None if run.error is None else f"{type(run.error).__name__}: {run.error}"
+        self.progress = 100 if run.succeeded else None
+
+    def __repr__(self) -> str:
+        return f"<EagerJob id={self.id} status={self.status}>"
+
+    def refresh(self) -> None:
+        """Nothing to re-read: the job already ran."""
+
+    def result(self, timeout: float = 30.0, *args: Any, **kwargs: Any) -> Any:
+        """The task's return value; ``RuntimeError`` when the task raised."""
+        if self._run.error is not None:
+            raise RuntimeError(f"Job {self.id} failed: {self.error}") from self._run.error
+        return self._run.return_value
+
+    async def aresult(self, timeout: float = 30.0, *args: Any, **kwargs: Any) -> Any:
+        return self.result(timeout)
+
+    def to_dict(self) -> dict[str, Any]:
+        spec = self._spec
+        return {
+            "id": self.id,
+            "queue": self._queue_name,
+            "task_name": spec.name,
+            "status": self.status,
+            "priority": spec.priority,
+            "progress": self.progress,
+            "retry_count": 0,
+            "max_retries": spec.max_retries,
+            "created_at": self._finished_at,
+            "scheduled_at": self._finished_at,
+            "started_at": self._finished_at,
+            "completed_at": self._finished_at,
+            "error": self.error,
+            "timeout_ms": None if spec.timeout_s is None else round(spec.timeout_s * 1000),
+            "unique_key": None,
+            "metadata": None,
+            "namespace": None,
+        }
+
+
+class TestMode:
+    """Context manager: while active, ``queue.enqueue`` (so ``delay``, ``apply_async`` and the
+    canvas) runs the task synchronously instead of storing a job. ``enqueue_many``/``map``
+    still store jobs. Middleware ``before``/``after``, hooks and the completed/failed events
+    run as they do in a worker; ``on_enqueue`` does not (nothing is enqueued).
+    """
+
+    __test__ = False
+
+    def __init__(
+        self,
+        queue: Queue,
+        propagate_errors: bool = False,
+        resources: dict[str, Any] | None = None,
+    ) -> None:
+        if resources is not None and not (
+            isinstance(resources, dict) and all(isinstance(k, str) for k in resources)
+        ):
+            raise TypeError("resources must be a dict of resource name to value or MockResource")
+        self._queue = queue
+        self._propagate_errors = bool(propagate_errors)
+        self._resources = dict(resources or {})
+        self._ids = itertools.count(1)
+        self._results = TestResults()
+        self._patch: Any = None
+        self._was_active = False
+
+    def __enter__(self) -> TestResults:
+        self._patch = mock.patch.object(self._queue, "enqueue", self._run_now)
+        self._patch.start()
+        self._was_active = self._queue._test_mode_active
+        self._queue._test_mode_active = True
+        return self._results
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._queue._test_mode_active = self._was_active
+        self._patch.stop()
+
+    def _inject(self, spec: TaskSpec, job_id: str, kwargs: dict[str, Any]) -> None:
+        for resource in spec.inject:
+            if resource in kwargs:
+                continue
+            if resource not in self._resources:
+                raise ResourceNotFoundError(
+                    f"task {spec.name!r} injects resource {resource!r}: "
+                    f"pass it with test_mode(resources={{{resource!r}: ...}})"
+                )
+            value = self._resources[resource]
+            kwargs[resource] = value._hand_out(job_id) if isinstance(value, MockResource) else value
+
+    def _run_now(
+        self,
+        task_name: str,
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        priority: int | None = None,
+        delay: float | None = None,
+        queue: str | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        unique_key: str | None = None,
+        metadata: str | None = None,
+        depends_on: str | list[str] | None = None,
+        expires: float | None = None,
+        result_ttl: float | None = None,
+    ) -> EagerJob:
+        """Stands in for ``Queue.enqueue``: the options are accepted and have no effect."""
+        owner = self._queue
+        spec = owner._task_registry.get(task_name)
+        if spec is None:
+            raise KeyError(f"task {task_name!r} is not registered on this queue")
+        call_args = _as_args(args)
+        call_kwargs = dict(_as_kwargs(kwargs))
+        job_id = f"test-{next(self._ids):06d}"
+        queue_name = queue or spec.queue
+        self._inject(spec, job_id, call_kwargs)
+        active = ActiveJob(job_id, spec.name, 0, queue_name, storage=None)
+        outcome = invoke(spec, owner._execution_env(), active, call_args, call_kwargs)
+        run = TestResult(
+            job_id,
+            spec.name,
+            call_args,
+            call_kwargs,
+            outcome.value,
+            outcome.error,
+            outcome.traceback,
+        )
+        self._results.append(run)
+        self._emit_outcome(run, queue_name)
+        if outcome.error is not None and self._propagate_errors:
+            raise outcome.error
+        return EagerJob(spec, job_id, queue_name, run)
+
+    def _emit_outcome(self, run: TestResult, queue_name: str) -> None:
+        bus = self._queue._event_bus
+        payload: dict[str, Any] = {
+            "task_name": run.task_name,
+            "job_id": run.job_id,
+            "queue": queue_name,
+        }
+        if run.error is None:
+            if bus.has_listeners(EventType.JOB_COMPLETED):
+                bus.emit(EventType.JOB_COMPLETED, payload)
+        elif bus.has_listeners(EventType.JOB_FAILED):
+            bus.emit(EventType.JOB_FAILED, {**payload, "error": str(run.error)})
+
+
+__all__ = ["EagerJob", "MockResource", "TestMode", "TestResult", "TestResults"]

@@ -1,0 +1,33 @@
+"""Fixtures for the façade tests: Queues on real SQLite files in ``tmp_path``, always closed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from taskito import Queue
+from tests.api.driving import MakeQueue
+
+
+@pytest.fixture
+def make_queue(tmp_path: Path) -> Iterator[MakeQueue]:
+    """Build Queues (default file: ``tmp_path/taskito.db``); every one is closed afterwards."""
+    opened: list[Queue] = []
+
+    def make(**kwargs: Any) -> Queue:
+        kwargs.setdefault("db_path", str(tmp_path / "taskito.db"))
+        queue = Queue(**kwargs)
+        opened.append(queue)
+        return queue
+
+    yield make
+    for queue in opened:
+        queue.close()
+
+
+@pytest.fixture
+def queue(make_queue: MakeQueue) -> Queue:
+    return make_queue()

@@ -1,0 +1,144 @@
+"""``queue.enqueue_many`` and ``TaskWrapper.map``: one transaction, per-job lists, per-job
+``on_enqueue`` through global and task middleware, and all-or-nothing on bad input."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from taskito import EventType, Queue, SerializationError, TaskMiddleware, UniqueConflictError
+from tests.api.driving import MakeQueue
+
+
+def stored_count(queue: Queue) -> int:
+    return sum(queue.stats().values())
+
+
+def test_map_enqueues_one_job_per_tuple_with_the_decorator_defaults(queue: Queue) -> None:
+    @queue.task(priority=2, queue="batch", max_retries=1, timeout=9)
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    jobs = add.map([(1, 2), (3, 4), [5, 6]])
+    assert [job.status for job in jobs] == ["pending"] * 3
+    ids = [job.id for job in jobs]
+    assert ids == sorted(ids)
+    for job, expected in zip(jobs, [(1, 2), (3, 4), (5, 6)], strict=True):
+        record = queue._storage.get_job(job.id)
+        assert record is not None
+        assert queue._serializer.loads(record.payload) == (expected, {})
+        assert (record.priority, record.queue, record.max_retries) == (2, "batch", 1)
+        assert record.timeout_ms == 9000
+
+
+def test_an_empty_batch_stores_nothing(queue: Queue) -> None:
+    assert queue.enqueue_many("t", []) == []
+    assert stored_count(queue) == 0
+
+
+def test_per_job_lists_override_the_shared_values(queue: Queue) -> None:
+    jobs = queue.enqueue_many(
+        "t",
+        [(1,), (2,)],
+        kwargs_list=[{"k": 1}, None],
+        delay=1,
+        delay_list=[None, 3],
+        unique_keys=["u1", None],
+        metadata="shared",
+        metadata_list=[None, "own"],
+        expires_list=[10, None],
+        result_ttl=5,
+        result_ttl_list=[None, 7],
+    )
+    first, second = (queue._storage.get_job(job.id) for job in jobs)
+    assert first is not None and second is not None
+    assert queue._serializer.loads(first.payload) == ((1,), {"k": 1})
+    assert queue._serializer.loads(second.payload) == ((2,), {})
+    assert first.scheduled_at - first.created_at == 1000
+    assert second.scheduled_at - second.created_at == 3000
+    assert (first.unique_key, second.unique_key) == ("u1", None)
+    assert (first.metadata, second.metadata) == ("shared", "own")
+    assert first.expires_at == first.created_at + 10_000 and second.expires_at is None
+    assert (first.result_ttl_ms, second.result_ttl_ms) == (5000, 7000)
+
+
+@pytest.mark.parametrize(
+    "name", ["kwargs_list", "delay_list", "unique_keys", "metadata_list", "expires_list"]
+)
+def test_a_list_of_the_wrong_length_is_refused(queue: Queue, name: str) -> None:
+    with pytest.raises(ValueError, match=f"{name} has 1 entries but args_list has 2"):
+        queue.enqueue_many("t", [(1,), (2,)], **{name: [None]})  # type: ignore[arg-type]
+    assert stored_count(queue) == 0
+
+
+def test_a_bad_delay_in_a_batch_is_refused_and_nothing_is_stored(queue: Queue) -> None:
+    with pytest.raises(ValueError, match="delay_seconds"):
+        queue.enqueue_many("t", [(1,), (2,)], delay_list=[1, -5])
+    assert stored_count(queue) == 0
+
+
+def test_one_unserializable_job_fails_the_whole_batch(queue: Queue) -> None:
+    @queue.task()
+    def work(x: Any) -> None: ...
+
+    with pytest.raises(SerializationError):
+        work.map([(1,), (2,), (threading.Lock(),)])
+    assert stored_count(queue) == 0
+
+
+def test_a_unique_key_held_by_an_active_job_fails_the_whole_batch(queue: Queue) -> None:
+    queue.enqueue("t", unique_key="taken")
+    with pytest.raises(UniqueConflictError) as caught:
+        queue.enqueue_many("t", [(1,), (2,)], unique_keys=["free", "taken"])
+    assert isinstance(caught.value, RuntimeError)
+    assert stored_count(queue) == 1
+
+
+@pytest.mark.parametrize(
+    ("args_list", "fragment"), [("abc", "args_list"), ([(1,), "x"], "args must be")]
+)
+def test_malformed_argument_lists_are_type_errors(
+    queue: Queue, args_list: Any, fragment: str
+) -> None:
+    with pytest.raises(TypeError, match=fragment):
+        queue.enqueue_many("t", args_list)
+    assert stored_count(queue) == 0
+
+
+class PriorityFromFirstArg(TaskMiddleware):
+    def __init__(self) -> None:
+        self.seen: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def on_enqueue(
+        self, task_name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]
+    ) -> None:
+        self.seen.append((args, kwargs))
+        options["priority"] = args[0]
+
+
+def test_on_enqueue_runs_per_job_through_global_and_task_middleware(
+    make_queue: MakeQueue,
+) -> None:
+    global_mw = PriorityFromFirstArg()
+    task_mw = PriorityFromFirstArg()
+    queue = make_queue(middleware=[global_mw])
+
+    @queue.task(middleware=[task_mw])
+    def work(level: int) -> None: ...
+
+    jobs = work.map([(3,), (7,)])
+    assert [job.to_dict()["priority"] for job in jobs] == [3, 7]
+    assert global_mw.seen == [((3,), {}), ((7,), {})]
+    assert task_mw.seen == [((3,), {}), ((7,), {})]
+
+
+def test_batch_events_carry_job_id_and_task_name(queue: Queue) -> None:
+    seen: list[dict[str, Any]] = []
+    queue.on_event(EventType.JOB_ENQUEUED, lambda kind, payload: seen.append(payload))
+    jobs = queue.enqueue_many("t", [(1,), (2,)])
+    assert queue._event_bus.flush(timeout_s=5)
+    assert sorted(seen, key=lambda p: p["job_id"]) == [
+        {"job_id": job.id, "task_name": "t"} for job in jobs
+    ]
