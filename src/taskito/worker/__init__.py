@@ -1,0 +1,7 @@
+"""The consuming side: ``Worker`` claims jobs, runs them in a pool and records their outcomes."""
+
+from __future__ import annotations
+
+from taskito.worker.worker import Worker
+
+__all__ = ["Worker"]

@@ -1,0 +1,323 @@
+"""The one place user code runs (DESIGN invariant 1): ``invoke`` calls a task with middleware and
+hooks around it, ``run_job`` turns a claimed ``JobRecord`` into an ``Outcome``.
+
+The thread pool, the async pool, the prefork child and test mode all call these two functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from taskito import context
+from taskito.context import ActiveJob, CancelFlag
+from taskito.exceptions import TaskCancelledError
+from taskito.job import JobRecord, Outcome, OutcomeKind
+
+if TYPE_CHECKING:
+    from taskito.middleware import TaskMiddleware
+    from taskito.registry import ExecutionEnv, TaskSpec
+
+logger = logging.getLogger("taskito.execution")
+
+#: Runs a coroutine to completion and returns its value (the async pool passes its own loop's).
+CoroutineRunner = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """What calling a task produced: its return value, or the exception and its traceback."""
+
+    value: Any
+    error: BaseException | None
+    traceback: str | None
+
+
+def invoke(
+    spec: TaskSpec,
+    env: ExecutionEnv,
+    active: ActiveJob,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    run_coroutine: CoroutineRunner | None = None,
+) -> Invocation:
+    """Call ``spec.fn`` with ``current_job`` bound to ``active``, middleware and hooks around it.
+
+    Order (spec section 11): ``mw.before`` (global, then per-task) → ``before_task`` hooks →
+    the function → ``on_success`` or ``on_failure`` hooks → ``after_task`` hooks →
+    ``mw.after``. A hook that raises fails the attempt; a middleware that raises is logged and
+    ignored (one whose ``before`` raised is left out of ``after``). Task errors never escape.
+    """
+    token = context.bind(active)
+    try:
+        entered = _middleware_before([*env.middleware, *spec.middleware], active)
+        result: Any = None
+        error: BaseException | None = None
+        hooks = env.hooks
+        try:
+            _call_hooks(hooks.before_task, spec.name, args, kwargs)
+            result = _call_task(spec.fn, args, kwargs, run_coroutine)
+            _call_hooks(hooks.on_success, spec.name, args, kwargs, result)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            result = None
+            error = _run_failure_hooks(hooks.on_failure, spec.name, args, kwargs, exc)
+        finally:
+            try:
+                _call_hooks(hooks.after_task, spec.name, args, kwargs, result, error)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                result, error = None, exc
+            _middleware_after(entered, result, error)
+        return Invocation(result, error, _format_traceback(error))
+    finally:
+        context.unbind(token)
+
+
+def run_job(
+    job: JobRecord,
+    env: ExecutionEnv,
+    cancel_flag: CancelFlag | None = None,
+    *,
+    run_coroutine: CoroutineRunner | None = None,
+) -> Outcome:
+    """Run one claimed job and classify what happened. Never raises for anything the job did.
+
+    An unknown task or an undecodable payload fails that job (not retryable); an unencodable
+    result fails it too. ``cancel_flag`` is what the pool sets on a cancel request; one set
+    before the start means the task never runs.
+    """
+    started_ns = time.perf_counter_ns()
+    if cancel_flag is not None and cancel_flag.is_set():
+        # The request arrived between claim and start: the task never runs.
+        return Outcome(
+            OutcomeKind.CANCELLED,
+            error=f"job {job.id} was cancelled before it started",
+            retryable=False,
+            wall_time_ns=time.perf_counter_ns() - started_ns,
+            exception_type="TaskCancelledError",
+        )
+    spec = env.lookup(job.task_name)
+    if spec is None:
+        return _fatal(f"task {job.task_name!r} is not registered", "QueueError", started_ns)
+    try:
+        args, kwargs = _decode_arguments(job.payload, spec, env)
+    except Exception as exc:
+        text = f"payload of job {job.id} could not be decoded: {type(exc).__name__}: {exc}"
+        return _fatal(text, "SerializationError", started_ns)
+    active = ActiveJob(
+        job_id=job.id,
+        task_name=job.task_name,
+        retry_count=job.retry_count,
+        queue_name=job.queue,
+        storage=env.storage,
+        soft_timeout_s=spec.soft_timeout_s,
+        cancel_flag=cancel_flag if cancel_flag is not None else threading.Event(),
+    )
+    invocation = invoke(spec, env, active, args, kwargs, run_coroutine=run_coroutine)
+    return _classify(invocation, spec, env, active, started_ns)
+
+
+# --- classification -------------------------------------------------------------------
+
+
+def _classify(
+    invocation: Invocation,
+    spec: TaskSpec,
+    env: ExecutionEnv,
+    active: ActiveJob,
+    started_ns: int,
+) -> Outcome:
+    error = invocation.error
+    if error is None:
+        return _encode_success(invocation.value, env, started_ns)
+    wall_time_ns = time.perf_counter_ns() - started_ns
+    error_text = invocation.traceback or repr(error)
+    if _is_cancellation(error, active):
+        return Outcome(
+            OutcomeKind.CANCELLED,
+            error=error_text,
+            retryable=False,
+            wall_time_ns=wall_time_ns,
+            exception_type=type(error).__name__,
+        )
+    return Outcome(
+        OutcomeKind.FAILURE,
+        error=error_text,
+        retryable=spec.allows_retry(error),
+        wall_time_ns=wall_time_ns,
+        exception_type=type(error).__name__,
+    )
+
+
+def _is_cancellation(error: BaseException, active: ActiveJob) -> bool:
+    if isinstance(error, TaskCancelledError):
+        return True
+    # A force-cancelled coroutine ends with CancelledError; only a requested cancel counts.
+    return isinstance(error, asyncio.CancelledError) and active.cancel_flag.is_set()
+
+
+def _encode_success(value: Any, env: ExecutionEnv, started_ns: int) -> Outcome:
+    if value is None:
+        encoded = None
+    else:
+        try:
+            encoded = env.serializer.dumps(value)
+        except Exception as exc:
+            text = (
+                f"result could not be serialized: {type(value).__name__} value "
+                f"({type(exc).__name__}: {exc})"
+            )
+            # The task already ran with its side effects; a retry would fail the same way.
+            return _fatal(text, "SerializationError", started_ns)
+    return Outcome(
+        OutcomeKind.SUCCESS,
+        result=encoded,
+        wall_time_ns=time.perf_counter_ns() - started_ns,
+    )
+
+
+def _fatal(error: str, exception_type: str, started_ns: int) -> Outcome:
+    return Outcome(
+        OutcomeKind.FAILURE,
+        error=error,
+        retryable=False,
+        wall_time_ns=time.perf_counter_ns() - started_ns,
+        exception_type=exception_type,
+    )
+
+
+def _decode_arguments(
+    payload: bytes, spec: TaskSpec, env: ExecutionEnv
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    serializer = spec.serializer or env.serializer
+    decoded = serializer.loads(payload)
+    if not isinstance(decoded, list | tuple) or len(decoded) != 2:
+        raise TypeError(f"expected an (args, kwargs) pair, got {type(decoded).__name__}")
+    args, kwargs = decoded
+    if not isinstance(args, list | tuple):
+        raise TypeError(f"args must be a list or tuple, got {type(args).__name__}")
+    if kwargs is None:
+        kwargs = {}
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise TypeError(f"kwargs must be a dict with string keys, got {type(kwargs).__name__}")
+    return tuple(args), dict(kwargs)
+
+
+def _format_traceback(error: BaseException | None) -> str | None:
+    if error is None:
+        return None
+    return "".join(traceback.format_exception(error)).rstrip()
+
+
+# --- calling the task -----------------------------------------------------------------
+
+
+def _call_task(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    run_coroutine: CoroutineRunner | None,
+) -> Any:
+    result = fn(*args, **kwargs)
+    if not inspect.iscoroutine(result):
+        return result
+    if run_coroutine is not None:
+        return run_coroutine(result)
+    return _run_coroutine_here(result)
+
+
+def _run_coroutine_here(coro: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run`` in this thread, or in a helper thread when a loop already runs here
+    (test mode called from async code); the helper sees the same ``current_job``."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    outcome: dict[str, Any] = {}
+    snapshot = contextvars.copy_context()
+
+    def run_elsewhere() -> None:
+        try:
+            outcome["value"] = snapshot.run(asyncio.run, coro)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    helper = threading.Thread(target=run_elsewhere, name="taskito-coroutine", daemon=True)
+    helper.start()
+    helper.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+# --- hooks and middleware ---------------------------------------------------------------
+
+
+def _call_hooks(hooks: Sequence[Callable[..., Any]], *args: Any) -> None:
+    for hook in list(hooks):
+        hook(*args)
+
+
+def _run_failure_hooks(
+    hooks: Sequence[Callable[..., Any]],
+    task_name: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    error: BaseException,
+) -> BaseException:
+    """Run ``on_failure`` hooks; a hook that raises replaces the error (chained to it)."""
+    for hook in list(hooks):
+        try:
+            hook(task_name, args, kwargs, error)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as hook_error:
+            if hook_error.__context__ is None:
+                hook_error.__context__ = error
+            error = hook_error
+    return error
+
+
+def _middleware_before(
+    middleware: Sequence[TaskMiddleware], active: ActiveJob
+) -> list[TaskMiddleware]:
+    entered: list[TaskMiddleware] = []
+    for mw in middleware:
+        try:
+            mw.before(context.current_job)
+        except Exception:
+            logger.exception(
+                "middleware before() raised; it is left out of after()",
+                extra={"job_id": active.job_id, "middleware": type(mw).__name__},
+            )
+            continue
+        entered.append(mw)
+    return entered
+
+
+def _middleware_after(
+    entered: Sequence[TaskMiddleware], result: Any, error: BaseException | None
+) -> None:
+    for mw in entered:
+        try:
+            mw.after(context.current_job, result, error)
+        except Exception:
+            logger.exception(
+                "middleware after() raised",
+                extra={"middleware": type(mw).__name__},
+            )
+
+
+__all__ = ["CancelFlag", "CoroutineRunner", "Invocation", "invoke", "run_job"]

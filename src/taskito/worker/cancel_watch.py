@@ -1,0 +1,103 @@
+"""The cancel watcher: a thread that finds cancel requests for the jobs running here and pushes
+them to the pool, and that relays storage change notifications to the worker loop.
+
+It asks storage every ``poll_s`` while jobs run, and at once when ``wait_for_change`` fires, so
+``check_cancelled()`` itself never does I/O (DESIGN invariant 5).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from taskito.storage.base import Storage
+from taskito.worker.running import HeldJobs
+
+logger = logging.getLogger("taskito.worker.cancel_watch")
+
+_ERROR_BACKOFF_S = 0.1
+
+
+class CancelWatcher:
+    """Delivers new cancel requests through ``deliver(job_id)``; calls ``on_change()`` when
+    storage reports a change (an enqueue, a cancel, a finish)."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        held: HeldJobs,
+        deliver: Callable[[str], object],
+        on_change: Callable[[], None],
+        *,
+        poll_s: float = 0.005,
+        idle_wait_s: float = 0.1,
+        min_interval_s: float = 0.001,
+        name: str = "taskito-cancel-watch",
+    ) -> None:
+        self._storage = storage
+        self._held = held
+        self._deliver = deliver
+        self._on_change = on_change
+        self._poll_s = poll_s
+        self._idle_wait_s = idle_wait_s
+        self._min_interval_s = min_interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop and join; returns within about ``idle_wait_s``."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _run(self) -> None:
+        last_round = 0.0
+        while not self._stop.is_set():
+            # Changes can arrive back to back under load: keep a floor between rounds.
+            pause = last_round + self._min_interval_s - time.monotonic()
+            if pause > 0 and self._stop.wait(pause):
+                return
+            last_round = time.monotonic()
+            running = self._held.executing_ids()
+            if running and not self._check(running):
+                continue
+            try:
+                changed = self._storage.wait_for_change(
+                    self._poll_s if running else self._idle_wait_s
+                )
+            except Exception:
+                logger.exception("wait_for_change failed; retrying")
+                self._stop.wait(_ERROR_BACKOFF_S)
+                continue
+            if changed:
+                self._notify()
+
+    def _check(self, running: list[str]) -> bool:
+        try:
+            requested = self._storage.cancel_requests(running)
+        except Exception:
+            logger.exception("reading cancel requests failed; retrying")
+            self._stop.wait(_ERROR_BACKOFF_S)
+            return False
+        if not requested:
+            return True
+        for job_id in self._held.mark_cancel_requested(requested):
+            try:
+                self._deliver(job_id)
+            except Exception:
+                logger.exception("delivering a cancel request failed", extra={"job_id": job_id})
+        return True
+
+    def _notify(self) -> None:
+        try:
+            self._on_change()
+        except Exception:
+            logger.exception("change callback raised")
+
+
+__all__ = ["CancelWatcher"]

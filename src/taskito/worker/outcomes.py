@@ -1,0 +1,168 @@
+"""Applying outcomes: the retry decision (``retry.decide``), one fenced ``finish_many`` write per
+batch, then the outcome events and middleware hooks, once, for the writes that applied
+(DESIGN invariants 3 and 6)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from taskito.events import EventType
+from taskito.job import JobStatus, OutcomeKind, now_ms
+from taskito.retry import CANCELLED_ERROR, RetryPolicy, decide
+from taskito.storage.base import Finish
+from taskito.worker.running import HeldJob
+
+if TYPE_CHECKING:
+    from taskito.events import EventBus
+    from taskito.middleware import TaskMiddleware
+    from taskito.registry import ExecutionEnv
+
+logger = logging.getLogger("taskito.worker.outcomes")
+
+_FAILED_KINDS = (OutcomeKind.FAILURE, OutcomeKind.TIMED_OUT)
+_DEFAULT_POLICY = RetryPolicy()
+
+
+class OutcomeApplier:
+    """Turns settled attempts into storage writes, events and hooks."""
+
+    def __init__(self, env: ExecutionEnv, events: EventBus | None) -> None:
+        self._env = env
+        self._storage = env.storage
+        self._events = events
+
+    def apply(self, settled: Sequence[HeldJob]) -> int | None:
+        """Write every outcome in one transaction and announce the ones that applied; return
+        the earliest ``retry_at`` written (ms since the epoch), so the caller can wake then.
+
+        Raises what storage raises; then nothing was written and the caller may try again.
+        """
+        if not settled:
+            return None
+        self._note_late_cancel_requests(settled)
+        now = now_ms()
+        finishes = [self._decide(held, now) for held in settled]
+        applied = self._storage.finish_many(finishes, now)
+        next_retry_at: int | None = None
+        for held, finish, ok in zip(settled, finishes, applied, strict=True):
+            if ok:
+                self._announce(held, finish)
+                if finish.retry_at is not None:
+                    next_retry_at = min(finish.retry_at, next_retry_at or finish.retry_at)
+            else:
+                logger.info(
+                    "outcome of job %s dropped: the attempt is no longer running here",
+                    held.job.id,
+                    extra={"job_id": held.job.id, "attempt": held.job.attempt},
+                )
+        return next_retry_at
+
+    # --- deciding -----------------------------------------------------------------------
+
+    def _note_late_cancel_requests(self, settled: Sequence[HeldJob]) -> None:
+        """A failure must not retry a job whose cancel request the watcher has not seen yet."""
+        unflagged = [
+            held.job.id
+            for held in settled
+            if held.outcome is not None
+            and held.outcome.kind in _FAILED_KINDS
+            and not held.cancel_requested
+        ]
+        if not unflagged:
+            return
+        requested = self._storage.cancel_requests(unflagged)
+        for held in settled:
+            if held.job.id in requested:
+                held.cancel_requested = True
+
+    def _decide(self, held: HeldJob, now: int) -> Finish:
+        job, outcome = held.job, held.outcome
+        if outcome is None:
+            raise ValueError(f"job {job.id} has no outcome yet")
+        if held.cancel_requested and outcome.kind in _FAILED_KINDS:
+            return Finish(job.id, job.attempt, JobStatus.CANCELLED, error=CANCELLED_ERROR)
+        spec = self._env.lookup(job.task_name)
+        policy = spec.retry if spec is not None else _DEFAULT_POLICY
+        return decide(job, outcome, policy, now)
+
+    # --- announcing ---------------------------------------------------------------------
+
+    def _announce(self, held: HeldJob, finish: Finish) -> None:
+        job, outcome = held.job, held.outcome
+        assert outcome is not None
+        if finish.status is JobStatus.COMPLETE:
+            self._emit(
+                EventType.JOB_COMPLETED,
+                lambda: {"task_name": job.task_name, "job_id": job.id, "queue": job.queue},
+            )
+            return
+        error = outcome.error or finish.error or ""
+        self._emit(
+            EventType.JOB_FAILED,
+            lambda: {
+                "task_name": job.task_name,
+                "job_id": job.id,
+                "queue": job.queue,
+                "error": error,
+            },
+        )
+        ctx = SimpleNamespace(
+            id=job.id, task_name=job.task_name, queue_name=job.queue, retry_count=job.retry_count
+        )
+        timed_out = outcome.kind is OutcomeKind.TIMED_OUT
+        middleware = self._middleware(job.task_name)
+        if finish.status is JobStatus.PENDING:
+            self._emit(
+                EventType.JOB_RETRYING,
+                lambda: {
+                    "job_id": job.id,
+                    "task_name": job.task_name,
+                    "error": error,
+                    "retry_count": job.retry_count,
+                },
+            )
+            if timed_out:
+                _call_hooks(middleware, "on_timeout", ctx)
+            _call_hooks(middleware, "on_retry", ctx, RuntimeError(error), job.retry_count)
+        elif finish.status is JobStatus.DEAD:
+            self._emit(
+                EventType.JOB_DEAD,
+                lambda: {"job_id": job.id, "task_name": job.task_name, "error": error},
+            )
+            if timed_out:
+                _call_hooks(middleware, "on_timeout", ctx)
+            _call_hooks(middleware, "on_dead_letter", ctx, RuntimeError(error))
+        elif finish.status is JobStatus.CANCELLED:
+            self._emit(
+                EventType.JOB_CANCELLED, lambda: {"job_id": job.id, "task_name": job.task_name}
+            )
+            _call_hooks(middleware, "on_cancel", ctx)
+
+    def _middleware(self, task_name: str) -> list[TaskMiddleware]:
+        spec = self._env.lookup(task_name)
+        per_task = spec.middleware if spec is not None else ()
+        return [*self._env.middleware, *per_task]
+
+    def _emit(self, event_type: EventType, payload: Callable[[], dict[str, Any]]) -> None:
+        bus = self._events
+        if bus is None:
+            return
+        try:
+            if bus.has_listeners(event_type):
+                bus.emit(event_type, payload())
+        except Exception:
+            logger.exception("emitting %s failed", event_type)
+
+
+def _call_hooks(middleware: Sequence[TaskMiddleware], hook: str, *args: Any) -> None:
+    for mw in middleware:
+        try:
+            getattr(mw, hook)(*args)
+        except Exception:
+            logger.warning("middleware %s.%s raised", type(mw).__name__, hook, exc_info=True)
+
+
+__all__ = ["OutcomeApplier"]

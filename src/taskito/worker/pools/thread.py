@@ -1,0 +1,205 @@
+"""The thread pool (the default): N threads in this process, each running one job at a time.
+
+A thread cannot be stopped from outside, so a hard timeout abandons the thread instead: the
+worker has already recorded the timeout, the pool starts a replacement so capacity stays at N,
+and the stuck thread exits when its job finally returns, its result unreported.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+
+from taskito.execution import run_job
+from taskito.job import JobRecord, Outcome
+from taskito.registry import ExecutionEnv
+from taskito.worker.pools.base import OnDone, Pool
+
+logger = logging.getLogger("taskito.worker.pools.thread")
+
+
+class CancelFlag:
+    """The flag ``current_job.check_cancelled()`` reads. Cheaper to make than a
+    ``threading.Event`` (one per job), and nothing ever waits on it."""
+
+    __slots__ = ("_is_set",)
+
+    def __init__(self) -> None:
+        self._is_set = False
+
+    def set(self) -> None:
+        self._is_set = True
+
+    def is_set(self) -> bool:
+        return self._is_set
+
+
+class _Slot:
+    """One submitted job, its cancel flag, and the thread running it once one took it."""
+
+    __slots__ = ("abandoned", "cancel_flag", "job", "on_done", "thread")
+
+    def __init__(self, job: JobRecord, on_done: OnDone) -> None:
+        self.job = job
+        self.on_done = on_done
+        self.cancel_flag = CancelFlag()
+        self.thread: threading.Thread | None = None
+        self.abandoned = False
+
+
+class ThreadPool(Pool):
+    """Runs jobs on ``threads`` daemon threads sharing one work queue."""
+
+    name = "thread"
+
+    def __init__(self, env: ExecutionEnv, threads: int, *, thread_name_prefix: str = "") -> None:
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        self._env = env
+        self._threads = threads
+        self._prefix = thread_name_prefix or "taskito-thread"
+        self._work: queue.SimpleQueue[_Slot | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._slots: dict[str, _Slot] = {}
+        self._live: set[threading.Thread] = set()
+        self._abandoned: set[threading.Thread] = set()
+        self._numbers = itertools.count(1)
+        self._started = False
+        self._closed = False
+
+    @property
+    def capacity(self) -> int:
+        return self._threads
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                raise RuntimeError("this ThreadPool was already started")
+            self._started = True
+            for _ in range(self._threads):
+                self._spawn_locked()
+
+    def submit(self, job: JobRecord, on_done: OnDone) -> None:
+        slot = _Slot(job, on_done)
+        with self._lock:
+            if not self._started or self._closed:
+                raise RuntimeError("the thread pool is not running")
+            if job.id in self._slots:
+                raise ValueError(f"job {job.id} is already running in this pool")
+            self._slots[job.id] = slot
+        self._work.put(slot)
+
+    def cancel(self, job_id: str, force: bool = False) -> bool:
+        with self._lock:
+            slot = self._slots.get(job_id)
+        if slot is None:
+            return False
+        slot.cancel_flag.set()
+        if force:
+            logger.info(
+                "the thread pool cannot stop a running thread; the cancel stays cooperative",
+                extra={"job_id": job_id},
+            )
+        return True
+
+    def abandon(self, job_id: str) -> bool:
+        with self._lock:
+            slot = self._slots.pop(job_id, None)
+            if slot is None:
+                return False
+            slot.abandoned = True
+            # Not started yet (the thread has not taken it): the thread will skip it.
+            stuck = slot.thread
+            if stuck is not None:
+                self._live.discard(stuck)
+                self._abandoned.add(stuck)
+                if not self._closed:
+                    self._spawn_locked()
+        # A task that checks for cancellation can still stop early.
+        slot.cancel_flag.set()
+        if stuck is not None:
+            logger.warning(
+                "job %s passed its hard timeout; its thread %s is abandoned and replaced",
+                job_id,
+                stuck.name,
+                extra={"job_id": job_id, "task_name": slot.job.task_name},
+            )
+        return True
+
+    def shutdown(self, drain_timeout_s: float) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            threads = list(self._live)
+            abandoned = [thread.name for thread in self._abandoned]
+            for _ in threads:
+                self._work.put(None)
+        deadline = time.monotonic() + max(0.0, drain_timeout_s)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        still_running = [t.name for t in threads if t.is_alive()]
+        if still_running:
+            logger.warning(
+                "thread pool shut down with %d thread(s) still running a job: %s",
+                len(still_running),
+                ", ".join(still_running),
+            )
+        if abandoned:
+            # Their jobs were already recorded as timed out; nothing is waiting for them.
+            logger.warning(
+                "thread pool shut down with %d abandoned (timed-out) thread(s) still running: %s",
+                len(abandoned),
+                ", ".join(abandoned),
+            )
+
+    # --- threads ------------------------------------------------------------------------
+
+    def _spawn_locked(self) -> None:
+        thread = threading.Thread(
+            target=self._serve,
+            name=f"{self._prefix}-{next(self._numbers)}",
+            daemon=True,
+        )
+        self._live.add(thread)
+        thread.start()
+
+    def _serve(self) -> None:
+        me = threading.current_thread()
+        while True:
+            slot = self._work.get()
+            if slot is None:
+                break
+            with self._lock:
+                if slot.abandoned:
+                    continue
+                slot.thread = me
+            outcome = run_job(slot.job, self._env, slot.cancel_flag)
+            with self._lock:
+                abandoned = slot.abandoned
+                if not abandoned:
+                    del self._slots[slot.job.id]
+            if abandoned:
+                logger.info(
+                    "abandoned job %s returned after its timeout; its result is dropped",
+                    slot.job.id,
+                    extra={"job_id": slot.job.id},
+                )
+                break
+            self._report(slot, outcome)
+        with self._lock:
+            self._live.discard(me)
+            self._abandoned.discard(me)
+
+    @staticmethod
+    def _report(slot: _Slot, outcome: Outcome) -> None:
+        try:
+            slot.on_done(slot.job, outcome)
+        except Exception:
+            logger.exception("on_done callback raised", extra={"job_id": slot.job.id})
+
+
+__all__ = ["ThreadPool"]

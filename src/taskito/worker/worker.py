@@ -1,0 +1,384 @@
+"""The worker loop: claim as many jobs as the pool has free slots, hand them to the pool, and
+write their outcomes in batches; drain or stop on request or on SIGINT/SIGTERM.
+
+One thread (the caller of ``run()``) owns every state change on the consuming side. Helper
+threads keep leases and heartbeats (``leases``) and watch for cancel requests and storage
+changes (``cancel_watch``); both only wake this loop or signal the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from taskito.events import EventType
+from taskito.job import JobRecord, Outcome, OutcomeKind, now_ms
+from taskito.storage.base import WorkerInfo
+from taskito.worker.cancel_watch import CancelWatcher
+from taskito.worker.leases import LeaseKeeper, LeaseTimings
+from taskito.worker.options import positive_int, positive_number, validate_names, validate_queues
+from taskito.worker.outcomes import OutcomeApplier
+from taskito.worker.pools import Pool, create_pool
+from taskito.worker.running import HeldJob, HeldJobs
+from taskito.worker.signals import install_shutdown_handlers
+
+if TYPE_CHECKING:
+    from taskito.events import EventBus
+    from taskito.registry import ExecutionEnv
+
+logger = logging.getLogger("taskito.worker")
+
+_STORAGE_BACKOFF_S = 0.1
+
+
+class Worker:
+    """Consumes jobs of ``queues`` (None: every queue) from ``env.storage`` until shut down."""
+
+    def __init__(
+        self,
+        env: ExecutionEnv,
+        event_bus: EventBus | None,
+        *,
+        queues: Iterable[str] | None = None,
+        tags: Iterable[str] = (),
+        pool: str | Pool = "thread",
+        app: str | None = None,
+        threads: int = 1,
+        drain_timeout_s: float = 30.0,
+        async_concurrency: int = 100,
+        lease_ms: int = 10_000,
+        heartbeat_interval_s: float = 2.0,
+        reap_interval_s: float = 1.0,
+        worker_stale_s: float = 30.0,
+        cancel_poll_s: float = 0.005,
+        idle_poll_s: float = 0.2,
+        install_signals: bool = True,
+    ) -> None:
+        self._env = env
+        self._storage = env.storage
+        self._events = event_bus
+        self._queues = validate_queues(queues)
+        self._tags = validate_names("tags", tags)
+        self._drain_timeout_s = positive_number("drain_timeout_s", drain_timeout_s, zero=True)
+        self._idle_poll_s = positive_number("idle_poll_s", idle_poll_s)
+        self._timings = LeaseTimings(
+            lease_ms, heartbeat_interval_s, reap_interval_s, worker_stale_s
+        )
+        if isinstance(pool, Pool):
+            self._pool = pool
+        else:
+            positive_int("threads", threads)
+            self._pool = create_pool(
+                pool, env, threads, app=app, async_concurrency=async_concurrency
+            )
+        self._install_signals = install_signals
+        self.worker_id = uuid.uuid4().hex
+        self._held = HeldJobs()
+        self._applier = OutcomeApplier(env, event_bus)
+        self._finished: queue.SimpleQueue[tuple[JobRecord, Outcome]] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._state_lock = threading.Lock()
+        self._ran = False
+        self._draining = False
+        self._stop_now = False
+        self._drain_deadline = float("inf")
+        self._storage_retry_at = 0.0
+        self._next_due_mono = float("inf")
+        self._watcher = CancelWatcher(
+            self._storage,
+            self._held,
+            deliver=self._pool.cancel,
+            on_change=self._wake.set,
+            poll_s=positive_number("cancel_poll_s", cancel_poll_s),
+        )
+        self._keeper = self._make_lease_keeper()
+
+    def _make_lease_keeper(self) -> LeaseKeeper:
+        return LeaseKeeper(
+            self._storage,
+            self.worker_id,
+            self._held,
+            self._timings,
+            status=lambda: self.status,
+            on_lost=self._leases_lost,
+            on_requeued=lambda _jobs: self._wake.set(),
+            on_reaped=self._workers_reaped,
+        )
+
+    # --- public surface -----------------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        return "draining" if self._draining else "active"
+
+    @property
+    def pool(self) -> Pool:
+        return self._pool
+
+    def request_shutdown(self, *, immediate: bool = False) -> None:
+        """Stop claiming and let running jobs finish (up to ``drain_timeout_s``); with
+        ``immediate`` stop without waiting for them. Safe from any thread, any number of times."""
+        with self._state_lock:
+            if not self._draining:
+                self._draining = True
+                self._drain_deadline = time.monotonic() + self._drain_timeout_s
+                logger.info("worker draining", extra={"worker_id": self.worker_id})
+                self._keeper.heartbeat_soon()
+            if immediate and not self._stop_now:
+                self._stop_now = True
+                logger.info("worker stopping now", extra={"worker_id": self.worker_id})
+        self._wake.set()
+
+    def run(self) -> None:
+        """Register, consume until shut down, then unregister. Blocks; call it once."""
+        with self._state_lock:
+            if self._ran:
+                raise RuntimeError("Worker.run() can only be called once")
+            self._ran = True
+        self._storage.register_worker(self._info())
+        restore = install_shutdown_handlers(self._on_signal) if self._install_signals else None
+        started = False
+        try:
+            self._emit(
+                EventType.WORKER_STARTED, {"worker_id": self.worker_id, **self._queues_payload()}
+            )
+            self._emit(
+                EventType.WORKER_ONLINE,
+                {"worker_id": self.worker_id, **self._queues_payload(), "pool": self._pool.name},
+            )
+            self._pool.start()
+            started = True
+            self._keeper.start()
+            self._watcher.start()
+            logger.info(
+                "worker started",
+                extra={
+                    "worker_id": self.worker_id,
+                    "queues": self._queues,
+                    "pool": self._pool.name,
+                },
+            )
+            self._loop()
+        finally:
+            self._wind_down(started)
+            if restore is not None:
+                restore()
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            self._collect_finished()
+            self._expire_overdue()
+            if not self._draining:
+                # Claim before writing outcomes: the pool runs the new jobs meanwhile.
+                self._claim()
+            self._flush()
+            if self._stop_now:
+                return
+            if self._draining and (
+                len(self._held) == 0 or time.monotonic() >= self._drain_deadline
+            ):
+                return
+            self._wake.wait(self._wait_s())
+
+    def _wait_s(self) -> float:
+        now = time.monotonic()
+        wait_s = self._idle_poll_s
+        deadline = self._held.next_deadline()
+        if deadline is not None:
+            wait_s = min(wait_s, deadline - now)
+        if self._draining:
+            wait_s = min(wait_s, self._drain_deadline - now)
+        if self._storage_retry_at > now:
+            wait_s = min(wait_s, self._storage_retry_at - now)
+        if self._next_due_mono <= now:
+            self._next_due_mono = float("inf")
+        else:
+            wait_s = min(wait_s, self._next_due_mono - now)
+        return max(0.0, wait_s)
+
+    def _claim(self) -> None:
+        free = self._pool.capacity - self._held.executing
+        if free <= 0 or time.monotonic() < self._storage_retry_at:
+            return
+        try:
+            jobs = self._storage.claim(
+                self.worker_id,
+                self._queues,
+                self._env.namespace,
+                free,
+                now_ms(),
+                self._timings.lease_ms,
+            )
+        except Exception:
+            logger.exception("claiming jobs failed; will try again")
+            self._storage_retry_at = time.monotonic() + _STORAGE_BACKOFF_S
+            return
+        started_mono = time.monotonic()
+        for job in jobs:
+            self._start(self._held.add(job, started_mono))
+
+    def _start(self, held: HeldJob) -> None:
+        job = held.job
+        try:
+            self._pool.submit(job, self._on_done)
+        except Exception as exc:
+            logger.exception("the pool could not start job %s", job.id, extra={"job_id": job.id})
+            self._held.settle(held, Outcome(OutcomeKind.FAILURE, error=f"pool error: {exc!r}"))
+            return
+        if held.cancel_requested:
+            self._pool.cancel(job.id)
+
+    def _on_done(self, job: JobRecord, outcome: Outcome) -> None:
+        """Called by the pool from its own threads."""
+        self._finished.put((job, outcome))
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def _collect_finished(self) -> None:
+        while True:
+            try:
+                job, outcome = self._finished.get_nowait()
+            except queue.Empty:
+                return
+            held = self._held.get(job.id, job.attempt)
+            if held is None or not self._held.settle(held, outcome):
+                logger.info(
+                    "late result of job %s dropped (timed out or no longer held)",
+                    job.id,
+                    extra={"job_id": job.id, "attempt": job.attempt},
+                )
+
+    def _expire_overdue(self) -> None:
+        now = time.monotonic()
+        for held in self._held.overdue(now):
+            job = held.job
+            outcome = Outcome(
+                OutcomeKind.TIMED_OUT,
+                error=f"job timed out after {job.timeout_ms}ms",
+                retryable=True,
+                wall_time_ns=round((now - held.started_mono) * 1e9),
+                exception_type="TaskTimeoutError",
+            )
+            if self._held.settle(held, outcome):
+                logger.warning(
+                    "job %s (%s) timed out after %sms",
+                    job.id,
+                    job.task_name,
+                    job.timeout_ms,
+                    extra={"job_id": job.id, "task_name": job.task_name},
+                )
+                self._pool.abandon(job.id)
+
+    def _flush(self) -> None:
+        settled = self._held.settled()
+        if not settled or time.monotonic() < self._storage_retry_at:
+            return
+        try:
+            next_retry_at = self._applier.apply(settled)
+        except Exception:
+            logger.exception("writing %d outcome(s) failed; will try again", len(settled))
+            self._storage_retry_at = time.monotonic() + _STORAGE_BACKOFF_S
+            return
+        self._held.release(settled)
+        if next_retry_at is not None:
+            # Wake when the retry is due rather than at the next idle poll.
+            due = time.monotonic() + max(0, next_retry_at - now_ms()) / 1000.0
+            self._next_due_mono = min(self._next_due_mono, due)
+
+    # --- start and stop -----------------------------------------------------------------
+
+    def _wind_down(self, started: bool) -> None:
+        if started:
+            self._collect_finished()
+            self._flush()
+            self._pool.shutdown(0.0 if self._stop_now else self._drain_remaining_s())
+            self._collect_finished()
+            self._flush()
+            self._watcher.stop()
+            self._keeper.stop()
+        left = self._held.ids()
+        if left:
+            logger.warning(
+                "worker stopped with %d job(s) unfinished; their leases will expire and "
+                "another worker will run them again",
+                len(left),
+                extra={"worker_id": self.worker_id, "job_ids": left},
+            )
+        self._emit(EventType.WORKER_STOPPED, {"worker_id": self.worker_id})
+        try:
+            self._storage.unregister_worker(self.worker_id)
+        except Exception:
+            logger.exception("unregistering the worker failed")
+        logger.info("worker stopped", extra={"worker_id": self.worker_id})
+
+    def _drain_remaining_s(self) -> float:
+        if not self._draining:
+            return self._drain_timeout_s
+        return max(0.0, self._drain_deadline - time.monotonic())
+
+    def _on_signal(self, signum: int) -> None:
+        if self._draining:
+            logger.warning("second signal %d: stopping now", signum)
+            self.request_shutdown(immediate=True)
+        else:
+            logger.warning("signal %d: draining; send it again to stop now", signum)
+            self.request_shutdown()
+
+    def _info(self) -> WorkerInfo:
+        now = now_ms()
+        return WorkerInfo(
+            worker_id=self.worker_id,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            queues=self._queues,
+            pool=self._pool.name,
+            threads=self._pool.capacity,
+            status=self.status,
+            started_at=now,
+            last_heartbeat=now,
+            tags=self._tags,
+        )
+
+    def _queues_payload(self) -> dict[str, Any]:
+        return {"queues": list(self._queues) if self._queues is not None else None}
+
+    # --- helper-thread callbacks ----------------------------------------------------------
+
+    def _leases_lost(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            logger.warning(
+                "lease of job %s was lost (requeued elsewhere); asking it to stop",
+                job_id,
+                extra={"job_id": job_id, "worker_id": self.worker_id},
+            )
+            self._pool.cancel(job_id)
+
+    def _workers_reaped(self, worker_ids: list[str]) -> None:
+        for worker_id in worker_ids:
+            if worker_id == self.worker_id:
+                # This worker stalled past the stale limit; it is alive, so register again.
+                self._storage.register_worker(self._info())
+                continue
+            logger.warning("worker %s stopped heartbeating; removed", worker_id)
+            self._emit(EventType.WORKER_OFFLINE, {"worker_id": worker_id})
+
+    def _emit(self, event_type: EventType, payload: dict[str, Any]) -> None:
+        if self._events is None:
+            return
+        try:
+            self._events.emit(event_type, payload)
+        except Exception:
+            logger.exception("emitting %s failed", event_type)
+
+
+__all__ = ["Worker"]
