@@ -1,0 +1,1 @@
+"""taskito's test suite; ``tests.helpers`` holds what every group shares."""

@@ -1,0 +1,111 @@
+"""A small project directory and a runner for the ``taskito`` command as a real subprocess.
+
+The directory holds ``app_module.py`` (a Queue on ``jobs.db`` beside it, tasks ``add`` and
+``sleep_for``) and a few broken modules; commands run with it as their working directory.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+COMMAND_TIMEOUT_S = 30.0
+
+APP_MODULE = """
+import os
+import time
+
+from taskito import Queue
+
+here = os.path.dirname(os.path.abspath(__file__))
+queue = Queue(db_path=os.path.join(here, "jobs.db"))
+
+
+@queue.task()
+def add(a, b):
+    return a + b
+
+
+@queue.task()
+def sleep_for(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+not_a_queue = {"db_path": "jobs.db"}
+"""
+
+BROKEN_MODULES = {
+    "raises_on_import.py": 'raise RuntimeError("boom while importing")\n',
+    "needs_missing_dependency.py": "import taskito_e2e_no_such_dependency\n",
+}
+
+
+@dataclass
+class Project:
+    """A directory the CLI runs in, and the commands started in it."""
+
+    root: Path
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "jobs.db"
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TASKITO_")}
+        env.update(overrides)
+        return env
+
+    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        """Run ``python -m taskito ARGS`` to completion and capture its output."""
+        return subprocess.run(
+            [sys.executable, "-m", "taskito", *args],
+            cwd=self.root,
+            env=self.env(**env),
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_S,
+            check=False,
+        )
+
+    def start(self, *args: str, name: str) -> subprocess.Popen[bytes]:
+        """Start ``python -m taskito ARGS`` in the background, output to ``name.out/.err``."""
+        with (
+            open(self.root / f"{name}.out", "wb") as stdout,
+            open(self.root / f"{name}.err", "wb") as stderr,
+        ):
+            process = subprocess.Popen(
+                [sys.executable, "-m", "taskito", *args],
+                cwd=self.root,
+                env=self.env(),
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+            )
+        self.processes.append(process)
+        return process
+
+    def output(self, name: str) -> tuple[str, str]:
+        """What a background command has written so far: (stdout, stderr)."""
+        return (
+            (self.root / f"{name}.out").read_text(errors="replace"),
+            (self.root / f"{name}.err").read_text(errors="replace"),
+        )
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=COMMAND_TIMEOUT_S)
+
+
+def make_project(root: Path) -> Project:
+    (root / "app_module.py").write_text(textwrap.dedent(APP_MODULE).lstrip())
+    for filename, source in BROKEN_MODULES.items():
+        (root / filename).write_text(source)
+    return Project(root)

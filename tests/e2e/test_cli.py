@@ -1,0 +1,176 @@
+"""The ``taskito`` command through real subprocesses: version, help, ``--app`` errors, ``info``."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import taskito
+from taskito import Queue
+from tests.e2e.cli_project import COMMAND_TIMEOUT_S, Project
+from tests.helpers import wait_until
+
+STAT_ROWS = ("pending", "running", "completed", "failed", "dead", "cancelled")
+
+
+def table_counts(output: str) -> dict[str, int]:
+    """The counts in one ``info`` table, by row label."""
+    assert output.startswith("taskito queue statistics"), output
+    counts = {}
+    for line in output.splitlines():
+        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        if match:
+            counts[match[1]] = int(match[2])
+    assert list(counts) == [*STAT_ROWS, "total"], output
+    return counts
+
+
+def test_version_prints_the_package_version(project: Project) -> None:
+    result = project.run("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"taskito {taskito.__version__}"
+
+
+def test_no_command_prints_help_and_exits_1(project: Project) -> None:
+    result = project.run()
+    assert result.returncode == 1
+    assert "usage: taskito" in result.stderr
+    assert "worker" in result.stderr and "info" in result.stderr
+
+
+def test_help_lists_the_commands(project: Project) -> None:
+    result = project.run("--help")
+    assert result.returncode == 0
+    assert "worker" in result.stdout and "info" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["info", "worker"])
+def test_app_is_required(project: Project, command: str) -> None:
+    result = project.run(command)
+    assert result.returncode == 2
+    assert "--app" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("app", "message"),
+    [
+        ("app_module", "expected 'module:attribute'"),
+        ("app_module:", "expected 'module:attribute'"),
+        (":queue", "expected 'module:attribute'"),
+        ("no_such_module:queue", "cannot import module 'no_such_module'"),
+        ("app_module.sub:queue", "cannot import module 'app_module.sub'"),
+        ("raises_on_import:queue", "RuntimeError: boom while importing"),
+        (
+            "needs_missing_dependency:queue",
+            "importing module 'needs_missing_dependency' failed: ModuleNotFoundError: "
+            "No module named 'taskito_e2e_no_such_dependency'",
+        ),
+        ("app_module:nope", "module 'app_module' has no attribute 'nope'"),
+        ("app_module:not_a_queue", "'not_a_queue' is a dict, not a taskito.Queue"),
+    ],
+)
+def test_bad_app_fails_with_a_clear_message(project: Project, app: str, message: str) -> None:
+    result = project.run("info", "--app", app)
+    assert result.returncode == 1, result.stdout
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_import_error_inside_the_app_shows_its_traceback(project: Project) -> None:
+    result = project.run("worker", "--app", "raises_on_import:queue")
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "raises_on_import.py" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["worker", "--workers", "0"], "--workers"),
+        (["worker", "--workers", "many"], "--workers"),
+        (["worker", "--pool", "fibers"], "--pool"),
+        (["worker", "--queues", " , "], "--queues"),
+        (["worker", "--drain-timeout", "-1"], "--drain-timeout"),
+        (["worker", "--drain-timeout", "nan"], "--drain-timeout"),
+        (["info", "--interval", "0"], "--interval"),
+        (["info", "--log-level", "LOUD"], "--log-level"),
+    ],
+)
+def test_bad_options_are_usage_errors(project: Project, args: list[str], complaint: str) -> None:
+    result = project.run(*args, "--app", "app_module:queue")
+    assert result.returncode == 2
+    assert complaint in result.stderr
+
+
+def test_info_prints_the_counts(project: Project, producer: Queue) -> None:
+    for a in range(3):
+        producer.enqueue("app_module.add", args=(a, 1))
+    result = project.run("info", "--app", "app_module:queue")
+    assert result.returncode == 0, result.stderr
+    counts = table_counts(result.stdout)
+    assert counts == {**dict.fromkeys(STAT_ROWS, 0), "pending": 3, "total": 3}
+
+
+def test_info_on_an_empty_queue(project: Project) -> None:
+    result = project.run("info", "--app", "app_module:queue")
+    assert result.returncode == 0, result.stderr
+    assert table_counts(result.stdout)["total"] == 0
+
+
+def test_app_can_come_from_the_environment(project: Project, producer: Queue) -> None:
+    producer.enqueue("app_module.add", args=(1, 1))
+    result = project.run("info", TASKITO_APP="app_module:queue")
+    assert result.returncode == 0, result.stderr
+    assert table_counts(result.stdout)["pending"] == 1
+
+
+def test_console_script_finds_the_app_in_the_working_directory(
+    project: Project, producer: Queue
+) -> None:
+    # Unlike `python -m`, the console script does not put the cwd on sys.path by itself.
+    script = Path(sys.executable).with_name("taskito")
+    assert script.is_file(), f"the console script is not installed next to {sys.executable}"
+    producer.enqueue("app_module.add", args=(2, 2))
+    result = subprocess.run(
+        [str(script), "info", "--app", "app_module:queue"],
+        cwd=project.root,
+        env=project.env(),
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert table_counts(result.stdout)["pending"] == 1
+
+
+def test_info_watch_refreshes_until_interrupted(project: Project, producer: Queue) -> None:
+    watcher = project.start(
+        "info", "--app", "app_module:queue", "--watch", "--interval", "0.05", name="watch"
+    )
+    wait_until(
+        lambda: project.output("watch")[0].count("taskito queue statistics") >= 2,
+        timeout_s=COMMAND_TIMEOUT_S,
+    )
+    producer.enqueue("app_module.add", args=(5, 5))
+    wait_until(
+        lambda: re.search(r"pending\s+1\n", project.output("watch")[0]),
+        timeout_s=COMMAND_TIMEOUT_S,
+    )
+    watcher.send_signal(signal.SIGINT)
+    assert watcher.wait(timeout=COMMAND_TIMEOUT_S) == 0, project.output("watch")[1]
+    stdout, _ = project.output("watch")
+    tables = [t for t in stdout.split("\n\n") if t.strip()]
+    assert "throughput" in tables[-1]
+    assert table_counts(tables[-1])["pending"] == 1
+
+
+def test_bad_log_level_in_the_environment_is_a_usage_error(project: Project) -> None:
+    result = project.run("info", "--app", "app_module:queue", TASKITO_LOG_LEVEL="chatty")
+    assert result.returncode == 2
+    assert "TASKITO_LOG_LEVEL='CHATTY'" in result.stderr

@@ -1,0 +1,91 @@
+"""``taskito worker`` as a real process: it runs the app's jobs and stops cleanly on a signal."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+
+from taskito import JobResult, Queue
+from tests.e2e.cli_project import COMMAND_TIMEOUT_S, Project
+from tests.helpers import wait_until
+
+JOB_TIMEOUT_S = 20.0
+
+
+def start_worker(project: Project, *options: str) -> subprocess.Popen[bytes]:
+    return project.start("worker", "--app", "app_module:queue", *options, name="worker")
+
+
+def result_of(job: JobResult, project: Project, worker: subprocess.Popen[bytes]) -> object:
+    """The job's result; if it does not come (or the worker dies), fail showing the worker's
+    stderr."""
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while worker.poll() is None and time.monotonic() < deadline:
+        try:
+            return job.result(timeout=0.25)
+        except TimeoutError:
+            continue
+    state = "still running" if worker.poll() is None else f"exited with {worker.returncode}"
+    stderr = project.output("worker")[1]
+    raise AssertionError(f"no result for job {job.id}; the worker {state}:\n{stderr}")
+
+
+def stop_worker(project: Project, worker: subprocess.Popen[bytes], process_signal: int) -> str:
+    """Signal the worker, wait (with a deadline) for it to exit 0, return its stderr."""
+    worker.send_signal(process_signal)
+    returncode = worker.wait(timeout=COMMAND_TIMEOUT_S)
+    stderr = project.output("worker")[1]
+    assert returncode == 0, stderr
+    return stderr
+
+
+@pytest.mark.parametrize("pool", ["thread"])  # prefork and async join with the pools issue
+def test_worker_runs_jobs_then_stops_on_sigterm(
+    project: Project, producer: Queue, pool: str
+) -> None:
+    jobs = [producer.enqueue("app_module.add", args=(n, 10)) for n in range(5)]
+    worker = start_worker(project, "--pool", pool, "--workers", "2")
+    assert [result_of(job, project, worker) for job in jobs] == [10, 11, 12, 13, 14]
+    stderr = stop_worker(project, worker, signal.SIGTERM)
+    assert f"pool={pool} workers=2" in stderr
+    assert producer.stats()["completed"] == 5
+
+
+def test_sigint_stops_the_worker_too(project: Project, producer: Queue) -> None:
+    job = producer.enqueue("app_module.add", args=(1, 2))
+    worker = start_worker(project, "--log-level", "warning")
+    assert result_of(job, project, worker) == 3
+    stderr = stop_worker(project, worker, signal.SIGINT)
+    assert "starting worker" not in stderr, "--log-level after the command was ignored"
+
+
+def test_warm_shutdown_finishes_the_running_job(project: Project, producer: Queue) -> None:
+    job = producer.enqueue("app_module.sleep_for", args=(1.0,))
+    worker = start_worker(project, "--drain-timeout", "20")
+    wait_until(lambda: producer.stats()["running"] == 1, timeout_s=JOB_TIMEOUT_S)
+    stop_worker(project, worker, signal.SIGTERM)
+    job.refresh()
+    assert job.status == "complete"
+    assert job.result(timeout=1) == 1.0
+
+
+def test_drain_timeout_bounds_the_shutdown(project: Project, producer: Queue) -> None:
+    producer.enqueue("app_module.sleep_for", args=(60,))
+    worker = start_worker(project, "--drain-timeout", "0.2")
+    wait_until(lambda: producer.stats()["running"] == 1, timeout_s=JOB_TIMEOUT_S)
+    signalled_at = time.monotonic()
+    stop_worker(project, worker, signal.SIGTERM)
+    assert time.monotonic() - signalled_at < 10, "the worker ignored --drain-timeout 0.2"
+
+
+def test_queues_option_limits_what_the_worker_takes(project: Project, producer: Queue) -> None:
+    wanted = producer.enqueue("app_module.add", args=(1, 1), queue="emails")
+    other = producer.enqueue("app_module.add", args=(2, 2), queue="reports")
+    worker = start_worker(project, "--queues", "emails")
+    assert result_of(wanted, project, worker) == 2
+    stop_worker(project, worker, signal.SIGTERM)
+    other.refresh()
+    assert other.status == "pending"
