@@ -4,6 +4,7 @@ a process, even for ids made in the same millisecond."""
 from __future__ import annotations
 
 import os
+import random
 import re
 import threading
 import time
@@ -21,12 +22,17 @@ _WIDTH_BIT = 1 << 128
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
+# Ids need uniqueness, not secrecy: a PRNG seeded from the OS per process costs ~0.1 us per
+# draw where os.urandom costs a system call.
+_random = random.Random(os.urandom(32))
 
 
 def _new_lock_after_fork() -> None:
     # A thread of the parent may have held the lock at fork time; the child would hang on it.
-    global _lock
+    # The child also needs its own random stream, or it would repeat the parent's ids.
+    global _lock, _random
     _lock = threading.Lock()
+    _random = random.Random(os.urandom(32))
 
 
 os.register_at_fork(after_in_child=_new_lock_after_fork)
@@ -42,7 +48,7 @@ def new_job_id() -> str:
     """
     global _last_ms, _counter
     # 80 random bits: the low 62 are rand_b, the next 11 seed a new millisecond's counter.
-    random_bits = int.from_bytes(os.urandom(10))
+    random_bits = _random.getrandbits(80)
     counter_seed = (random_bits >> 62) & _COUNTER_SEED_MASK
     now_ms = time.time_ns() // 1_000_000
     # acquire/release rather than ``with``: this is the hot path of every enqueue.

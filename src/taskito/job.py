@@ -90,7 +90,12 @@ def can_transition(current: JobStatus, new: JobStatus) -> bool:
     return new in TRANSITIONS[current]
 
 
-@dataclass(frozen=True, slots=True)
+# NewJob and JobRecord are built once per job on the enqueue and claim hot paths, where a
+# frozen dataclass costs ~5 us (every field goes through object.__setattr__) against ~0.6 us.
+# They are not frozen for that reason only: treat them as immutable.
+
+
+@dataclass(slots=True)
 class NewJob:
     """A job as the producer hands it to storage. Times are integer ms since the epoch."""
 
@@ -111,7 +116,7 @@ class NewJob:
     namespace: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JobRecord:
     """One stored job. ``attempt`` counts claims and fences outcomes (DESIGN invariant 3)."""
 
