@@ -38,9 +38,9 @@ class AdminMixin(QueueBase):
         pending dependents too); a running job gets a cancel request that the worker delivers
         to the pool running it. False when the job is finished or unknown.
 
-        ``force`` asks the pool to stop a job that never checks for cancellation. Storage
-        does not carry that flag yet, so for now every request reaches the pool as a
-        cooperative one.
+        ``force`` asks the pool to stop a task that never checks for cancellation: prefork
+        kills the child running it, async cancels the asyncio task; the thread pool cannot
+        stop a thread, so there it stays a cooperative request (the worker logs it).
         """
         check.check_name("job_id", job_id)
         if not isinstance(force, bool):
@@ -48,7 +48,7 @@ class AdminMixin(QueueBase):
         storage = self._storage
         if storage.cancel_pending(job_id, now_ms()):
             return True
-        if storage.request_cancel(job_id):
+        if storage.request_cancel(job_id, force):
             return True
         # A running attempt may have gone back to pending (a retry) between the two calls.
         return storage.cancel_pending(job_id, now_ms())

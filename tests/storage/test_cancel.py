@@ -99,17 +99,28 @@ def test_cancel_requests_names_the_flagged_running_jobs(storage: Storage) -> Non
     assert len(claimed) == 4
     assert storage.request_cancel(jobs[0].id) and storage.request_cancel(jobs[2].id)
     ids = [job.id for job in jobs]
-    assert storage.cancel_requests(ids) == {jobs[0].id, jobs[2].id}
-    assert storage.cancel_requests(ids[1:2]) == set()
-    assert storage.cancel_requests([]) == set()
-    assert storage.cancel_requests({"unknown", jobs[2].id}) == {jobs[2].id}
+    assert storage.cancel_requests(ids) == {jobs[0].id: False, jobs[2].id: False}
+    assert storage.cancel_requests(ids[1:2]) == {}
+    assert storage.cancel_requests([]) == {}
+    assert storage.cancel_requests({"unknown", jobs[2].id}) == {jobs[2].id: False}
+
+
+def test_a_forced_request_is_reported_and_never_downgraded(storage: Storage) -> None:
+    job = start_job(storage)
+    assert storage.request_cancel(job.id) is True
+    assert storage.cancel_requests([job.id]) == {job.id: False}
+    assert storage.request_cancel(job.id, force=True) is True
+    assert storage.cancel_requests([job.id]) == {job.id: True}
+    assert storage.request_cancel(job.id) is True
+    assert storage.cancel_requests([job.id]) == {job.id: True}
+    assert _get(storage, job.id).cancel_requested is True
 
 
 def test_cancel_requests_forgets_jobs_that_stopped_running(storage: Storage) -> None:
     job = start_job(storage)
     assert storage.request_cancel(job.id)
     assert finish(storage, job, JobStatus.CANCELLED)
-    assert storage.cancel_requests([job.id]) == set()
+    assert storage.cancel_requests([job.id]) == {}
 
 
 def test_purge_queue_cancels_its_pending_jobs_only(storage: Storage) -> None:

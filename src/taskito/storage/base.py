@@ -184,12 +184,14 @@ class Storage(ABC):
         """A pending job becomes cancelled (no error), dependents cascade. False otherwise."""
 
     @abstractmethod
-    def request_cancel(self, job_id: str) -> bool:
-        """Flag a running job for cancellation. False when it is not running."""
+    def request_cancel(self, job_id: str, force: bool = False) -> bool:
+        """Flag a running job for cancellation; ``force`` asks the pool to stop a task that
+        never checks (a forced request stays forced). False when the job is not running."""
 
     @abstractmethod
-    def cancel_requests(self, job_ids: Collection[str]) -> set[str]:
-        """Which of ``job_ids`` are running with a cancel request: the watcher's query."""
+    def cancel_requests(self, job_ids: Collection[str]) -> dict[str, bool]:
+        """Which of ``job_ids`` are running with a cancel request, each mapped to whether the
+        request is forced: the cancel watcher's query."""
 
     @abstractmethod
     def purge_queue(self, queue: str, now: int) -> int:

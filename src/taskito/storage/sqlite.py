@@ -157,20 +157,21 @@ class SqliteStorage(Storage):
         self._notify()
         return True
 
-    def request_cancel(self, job_id: str) -> bool:
+    def request_cancel(self, job_id: str, force: bool = False) -> bool:
+        level = 2 if force else 1
         with self._conns.write(notify=False) as conn:
-            requested = conn.execute(q.REQUEST_CANCEL, (job_id,)).rowcount == 1
+            requested = conn.execute(q.REQUEST_CANCEL, (level, job_id)).rowcount == 1
         if requested:
             self._notify()
         return requested
 
-    def cancel_requests(self, job_ids: Collection[str]) -> set[str]:
+    def cancel_requests(self, job_ids: Collection[str]) -> dict[str, bool]:
         wanted = set(job_ids)
         if not wanted:
-            return set()
+            return {}
         with self._conns.read() as conn:
-            flagged = {row[0] for row in conn.execute(q.SELECT_CANCEL_REQUESTED)}
-        return flagged & wanted
+            rows = conn.execute(q.SELECT_CANCEL_REQUESTED).fetchall()
+        return {job_id: level > 1 for job_id, level in rows if job_id in wanted}
 
     def purge_queue(self, queue: str, now: int) -> int:
         return self._bulk_cancel(q.PURGE_QUEUE, queue, now)

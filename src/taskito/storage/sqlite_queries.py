@@ -104,10 +104,13 @@ CANCEL_DEPENDENTS = (
     " (SELECT job_id FROM job_dependencies WHERE depends_on_job_id = ?)"
     " RETURNING id"
 )
-REQUEST_CANCEL = "UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND status = 1"
+# cancel_requested is 0 (none), 1 (cooperative) or 2 (forced); a request never downgrades.
+REQUEST_CANCEL = (
+    "UPDATE jobs SET cancel_requested = MAX(cancel_requested, ?) WHERE id = ? AND status = 1"
+)
 SELECT_CANCEL_REQUESTED = (
-    "SELECT id FROM jobs INDEXED BY idx_jobs_cancel_requested"
-    " WHERE cancel_requested = 1 AND status = 1"
+    "SELECT id, cancel_requested FROM jobs INDEXED BY idx_jobs_cancel_requested"
+    " WHERE cancel_requested > 0 AND status = 1"
 )
 PURGE_QUEUE = (
     "UPDATE jobs SET status = 5, completed_at = ?, error = 'purged' WHERE queue = ? AND status = 0"

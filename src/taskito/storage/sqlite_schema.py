@@ -51,7 +51,8 @@ _MIGRATION_1 = (
     "CREATE INDEX idx_jobs_expiry ON jobs (expires_at) WHERE status = 0 AND expires_at IS NOT NULL",
     "CREATE UNIQUE INDEX uq_jobs_unique_key ON jobs (unique_key)"
     " WHERE unique_key IS NOT NULL AND status IN (0, 1)",
-    "CREATE INDEX idx_jobs_cancel_requested ON jobs (id) WHERE cancel_requested = 1",
+    # cancel_requested: 0 none, 1 cooperative, 2 forced.
+    "CREATE INDEX idx_jobs_cancel_requested ON jobs (id) WHERE cancel_requested > 0",
     "CREATE INDEX idx_jobs_lease ON jobs (lease_expires_at) WHERE status = 1",
     "CREATE INDEX idx_jobs_created ON jobs (created_at, id)",
     # counts per status and queue, purge_queue, purge_completed

@@ -21,14 +21,14 @@ _ERROR_BACKOFF_S = 0.1
 
 
 class CancelWatcher:
-    """Delivers new cancel requests through ``deliver(job_id)``; calls ``on_change()`` when
+    """Delivers new cancel requests through ``deliver(job_id, force)``; calls ``on_change()`` when
     storage reports a change (an enqueue, a cancel, a finish)."""
 
     def __init__(
         self,
         storage: Storage,
         held: HeldJobs,
-        deliver: Callable[[str], object],
+        deliver: Callable[[str, bool], object],
         on_change: Callable[[], None],
         *,
         poll_s: float = 0.005,
@@ -86,9 +86,9 @@ class CancelWatcher:
             return False
         if not requested:
             return True
-        for job_id in self._held.mark_cancel_requested(requested):
+        for job_id, forced in self._held.mark_cancel_requested(requested):
             try:
-                self._deliver(job_id)
+                self._deliver(job_id, forced)
             except Exception:
                 logger.exception("delivering a cancel request failed", extra={"job_id": job_id})
         return True

@@ -4,7 +4,7 @@ storage write. Shared by the worker loop, the cancel watcher and the lease keepe
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from taskito.job import JobRecord, Outcome
@@ -18,6 +18,7 @@ class HeldJob:
     started_mono: float
     deadline_mono: float | None
     cancel_requested: bool = False
+    cancel_forced: bool = False
     outcome: Outcome | None = None
 
 
@@ -83,15 +84,20 @@ class HeldJobs:
         with self._lock:
             return [job_id for job_id, held in self._jobs.items() if held.outcome is None]
 
-    def mark_cancel_requested(self, job_ids: Iterable[str]) -> list[str]:
-        """Flag these running jobs; return those that were not flagged before."""
-        newly: list[str] = []
+    def mark_cancel_requested(self, requests: Mapping[str, bool]) -> list[tuple[str, bool]]:
+        """Flag these running jobs (id -> forced); return ``(id, forced)`` for each request
+        that is new, or that became forced since it was first seen."""
+        newly: list[tuple[str, bool]] = []
         with self._lock:
-            for job_id in job_ids:
+            for job_id, forced in requests.items():
                 held = self._jobs.get(job_id)
-                if held is not None and held.outcome is None and not held.cancel_requested:
-                    held.cancel_requested = True
-                    newly.append(job_id)
+                if held is None or held.outcome is not None:
+                    continue
+                if held.cancel_requested and (held.cancel_forced or not forced):
+                    continue
+                held.cancel_requested = True
+                held.cancel_forced = held.cancel_forced or forced
+                newly.append((job_id, forced))
         return newly
 
     def settled(self) -> list[HeldJob]:
