@@ -17,7 +17,7 @@ T = TypeVar("T")
 #: Where the server-backed tests look for their servers (override with these env vars).
 POSTGRES_URL_ENV = "TASKITO_TEST_POSTGRES_URL"
 REDIS_URL_ENV = "TASKITO_TEST_REDIS_URL"
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 
 

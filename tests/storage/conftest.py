@@ -14,6 +14,7 @@ import pytest
 
 from taskito.storage.base import Storage
 from taskito.storage.sqlite import SqliteStorage
+from tests.helpers import require_postgres, require_redis
 from tests.storage.factories import Backend
 
 
@@ -33,9 +34,23 @@ def sqlite_memory(tmp_path: Path) -> Backend:
     return Backend(name="sqlite-memory", opener=lambda: SqliteStorage(":memory:"), shared=False)
 
 
+def postgres(tmp_path: Path) -> Backend:
+    """A fresh schema on the test server (``tests.helpers.require_postgres``), dropped after."""
+    require_postgres()
+    pytest.skip("the postgres backend is being written")
+
+
+def redis(tmp_path: Path) -> Backend:
+    """A fresh key prefix on the test server (``tests.helpers.require_redis``), deleted after."""
+    require_redis()
+    pytest.skip("the redis backend is being written")
+
+
 BACKENDS: dict[str, Callable[[Path], Backend]] = {
     "sqlite-file": sqlite_file,
     "sqlite-memory": sqlite_memory,
+    "postgres": postgres,
+    "redis": redis,
 }
 
 

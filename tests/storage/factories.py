@@ -32,6 +32,7 @@ class Backend:
     opener: Callable[[], Storage]
     shared: bool = True
     process_opener: str | None = None
+    cleanup: Callable[[], None] | None = None  # drops the test database after the test
     opened: list[Storage] = field(default_factory=list)
 
     def first(self) -> Storage:
@@ -71,6 +72,8 @@ class Backend:
     def close_all(self) -> None:
         for storage in self.opened:
             storage.close()
+        if self.cleanup is not None:
+            self.cleanup()
 
 
 def make_job(**overrides: Any) -> NewJob:

@@ -10,6 +10,12 @@ from taskito.storage.base import Storage
 BACKENDS = ("sqlite", "postgres", "postgresql", "redis")
 
 
+def _require_url(backend: str, db_url: str | None) -> str:
+    if not db_url:
+        raise ValueError(f"backend={backend!r} requires db_url=")
+    return db_url
+
+
 def open_storage(
     backend: str,
     *,
@@ -23,12 +29,15 @@ def open_storage(
         from taskito.storage.sqlite import SqliteStorage
 
         return SqliteStorage(db_path)
-    if backend in ("postgres", "postgresql", "redis"):
-        if not db_url:
-            raise ValueError(f"backend={backend!r} requires db_url=")
-        raise NotImplementedError(
-            f"the {backend} backend is not available in this version of taskito"
-        )
+    if backend in ("postgres", "postgresql"):
+        from taskito.storage.postgres import PostgresStorage
+
+        return PostgresStorage(_require_url(backend, db_url), schema=schema, pool_size=pool_size)
+    if backend == "redis":
+        from taskito.storage.redis import RedisStorage
+
+        # ``schema`` names the Postgres schema, or the prefix of every Redis key.
+        return RedisStorage(_require_url(backend, db_url), prefix=schema)
     raise ValueError(f"Unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
 
 
