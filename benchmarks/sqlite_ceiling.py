@@ -28,7 +28,7 @@ def _open(directory: str, with_indexes: bool) -> tuple[sqlite3.Connection, str]:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     for statement in MIGRATIONS[0]:
-        if with_indexes or "CREATE INDEX" not in " ".join(statement.upper().split()):
+        if with_indexes or " INDEX " not in " ".join(statement.upper().split()):
             conn.execute(statement)
     return conn, path
 
