@@ -56,16 +56,18 @@ def start_workers(target: QueueTarget, root: Path, count: int) -> list[subproces
     env = {k: v for k, v in os.environ.items() if not k.startswith("TASKITO_")}
     env["TASKITO_E2E_QUEUE"] = target.as_json()
     command = [sys.executable, "-m", "taskito", "worker", "--app", "many_app:queue"]
-    return [
-        subprocess.Popen(
-            [*command, "--workers", "4"],
-            cwd=root,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for _ in range(count)
-    ]
+    # Logs go to a file, not a pipe nobody reads: a full pipe would block a worker.
+    with open(root / "workers.log", "ab") as log:
+        return [
+            subprocess.Popen(
+                [*command, "--workers", "4"],
+                cwd=root,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+            for _ in range(count)
+        ]
 
 
 def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
@@ -78,8 +80,6 @@ def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
-        if worker.stderr is not None:
-            worker.stderr.close()
 
 
 def completed(queue: Queue) -> int:

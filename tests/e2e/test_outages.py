@@ -100,13 +100,15 @@ def _start_worker(target: QueueTarget, root: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TASKITO_")}
     env["TASKITO_E2E_QUEUE"] = target.as_json()
     env["TASKITO_E2E_RUNS"] = str(root / "runs.log")
-    return subprocess.Popen(
-        [sys.executable, "-m", "taskito", "worker", "--app", "outage_app:queue", "--workers", "8"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # A file, not a pipe: an outage makes the worker log, and a full pipe would block it.
+    with open(root / "worker.log", "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "taskito", "worker", "--app", "outage_app:queue", "--workers", "8"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
 
 
 def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
