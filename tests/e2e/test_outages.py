@@ -103,7 +103,8 @@ def _start_worker(target: QueueTarget, root: Path) -> subprocess.Popen[bytes]:
     # A file, not a pipe: an outage makes the worker log, and a full pipe would block it.
     with open(root / "worker.log", "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "taskito", "worker", "--app", "outage_app:queue", "--workers", "8"],
+            [sys.executable, "-m", "taskito", "worker", "--app", "outage_app:queue"]
+            + ["--workers", "8"],
             cwd=root,
             env=env,
             stdout=subprocess.DEVNULL,
