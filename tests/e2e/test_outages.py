@@ -101,10 +101,10 @@ def _start_worker(target: QueueTarget, root: Path) -> subprocess.Popen[bytes]:
     env["TASKITO_E2E_QUEUE"] = target.as_json()
     env["TASKITO_E2E_RUNS"] = str(root / "runs.log")
     # A file, not a pipe: an outage makes the worker log, and a full pipe would block it.
+    command = [sys.executable, "-m", "taskito", "worker", "--app", "outage_app:queue"]
     with open(root / "worker.log", "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "taskito", "worker", "--app", "outage_app:queue"]
-            + ["--workers", "8"],
+            [*command, "--workers", "8"],
             cwd=root,
             env=env,
             stdout=subprocess.DEVNULL,
