@@ -1,0 +1,402 @@
+"""The Redis storage backend: any number of machines share one Redis; each operation that moves
+jobs is one Lua script (atomic, one round trip) and every change is announced over pub/sub.
+
+The client, error translation, scripts and server clock offset live in ``redis_client``; key
+names and script arguments in ``redis_keys``; record decoding in ``redis_records``; change
+notification in ``redis_notify``; inspection walks in ``redis_inspect``; the Lua scripts in
+``redis_lua/``. ``docs/redis.md`` describes the data model and the durable server settings.
+
+Clocks: ``now`` is honoured for every recorded time (created, scheduled, started, completed,
+failed, logged, heartbeat) and for the due and expiry checks. Leases alone are kept on the
+Redis server's clock: ``claim`` and ``extend_leases`` store ``now + lease_ms`` shifted by this
+host's offset to the server clock (measured with TIME), and ``requeue_expired(now)`` shifts
+``now`` the same way, so a host whose clock runs ahead or behind neither takes live jobs from
+others nor leaves dead ones be. Records show leases in the reader's clock: within one process
+``lease_expires_at == now + lease_ms`` exactly, as the contract says.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Collection, Sequence
+from typing import Any, cast
+
+from taskito.exceptions import SchemaVersionError
+from taskito.ids import new_job_id
+from taskito.job import JobRecord, JobStatus, NewJob
+from taskito.storage import redis_inspect, redis_workers
+from taskito.storage.base import (
+    DeadLetter,
+    Finish,
+    JobError,
+    JobFilter,
+    LogEntry,
+    Storage,
+    WorkerInfo,
+)
+from taskito.storage.redis_client import RedisConnection
+from taskito.storage.redis_keys import (
+    Keys,
+    check_batch,
+    check_new_job,
+    check_prefix,
+    finish_arguments,
+    job_arguments,
+    namespace_tag,
+    require_count,
+    require_lease,
+    require_time,
+)
+from taskito.storage.redis_notify import ChangeListener
+from taskito.storage.redis_records import (
+    dead_letter_from_fields,
+    encode_log,
+    job_error_from_entry,
+    job_from_packed,
+    pairs,
+)
+
+SCHEMA_VERSION = 1
+# Bulk operations run as several scripts of this many jobs, so one purge of a huge queue never
+# blocks the server for long; each chunk is atomic.
+_BULK_CHUNK = 1000
+_REQUEUE_CHUNK = 100
+_MAX_WAIT_STEP_S = 3600.0
+
+
+class RedisStorage(Storage):
+    """``Storage`` on a Redis server (6.2 or newer), every key under ``<prefix>:``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "taskito",
+        connect_timeout_s: float = 3.0,
+        socket_timeout_s: float = 10.0,
+        health_check_interval_s: float = 15,
+    ) -> None:
+        if not isinstance(url, str) or not url:
+            raise ValueError(f"url must be a redis:// URL, got {url!r}")
+        self.prefix = check_prefix(prefix)
+        self._keys = Keys(prefix)
+        self._token = uuid.uuid4().hex
+        self._conn = RedisConnection(
+            url,
+            connect_timeout_s=connect_timeout_s,
+            socket_timeout_s=socket_timeout_s,
+            health_check_interval_s=health_check_interval_s,
+            client_name=f"taskito-{prefix}",
+        )
+        self._listener = ChangeListener(self._conn, self._keys.changes, self._token)
+        try:
+            self._check_server()
+        except BaseException:
+            self.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"<RedisStorage {self._conn.where} prefix={self.prefix!r}>"
+
+    def _check_server(self) -> None:
+        self._conn.check_server()
+        recorded = int(self._run("schema", SCHEMA_VERSION, idempotent=True))
+        if recorded > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"prefix {self.prefix!r} on redis at {self._conn.where} was written by a newer"
+                f" taskito (schema {recorded}; this one knows {SCHEMA_VERSION})"
+            )
+
+    def _run(self, script: str, *args: Any, idempotent: bool = False) -> Any:
+        return self._conn.run_script(
+            script, (self.prefix, self._token, *args), idempotent=idempotent
+        )
+
+    def _offset(self) -> int:
+        return self._conn.clock_offset_ms()
+
+    def close(self) -> None:
+        self._listener.close()
+        self._conn.close()
+
+    # --- jobs: enqueue, read ------------------------------------------------------------
+
+    def enqueue(self, job: NewJob) -> JobRecord:
+        check_new_job(job)
+        reply = self._run("enqueue", "one", 1, job_arguments(job))
+        if reply[0] == b"existing":
+            return job_from_packed(reply[1], self._offset())
+        self._listener.notify()
+        return JobRecord.from_new(job)
+
+    def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
+        batch = [check_new_job(job) for job in jobs]
+        if not batch:
+            return []
+        check_batch(batch)
+        self._run("enqueue", "many", len(batch), *[job_arguments(job) for job in batch])
+        self._listener.notify()
+        return [JobRecord.from_new(job) for job in batch]
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        found = self._jobs([job_id])
+        return found[0] if found else None
+
+    def _jobs(self, job_ids: Sequence[str | bytes]) -> list[JobRecord]:
+        """The stored records of ``job_ids`` that exist, in the same order."""
+        if not job_ids:
+            return []
+        packed = self._run("get_jobs", *job_ids, idempotent=True)
+        offset = self._offset()
+        return [job_from_packed(job, offset) for job in packed if job is not None]
+
+    def list_jobs(self, filter: JobFilter, limit: int, offset: int) -> list[JobRecord]:
+        """See ``redis_redis_inspect.list_jobs`` for the cost of each filter."""
+        if not isinstance(filter, JobFilter):
+            raise TypeError(f"filter must be a JobFilter, got {type(filter).__name__}")
+        limit = require_count("limit", limit)
+        offset = require_count("offset", offset)
+        return self._jobs(redis_inspect.list_job_ids(self._conn, self._keys, filter, limit, offset))
+
+    def count_jobs(self, queue: str | None = None) -> dict[JobStatus, int]:
+        scope = ("all",) if queue is None else ("queue", queue)
+        counts = self._run("counts", *scope, idempotent=True)
+        return {status: int(counts[status.code]) for status in JobStatus}
+
+    def count_jobs_by_queue(self) -> dict[str, dict[JobStatus, int]]:
+        flat = self._run("counts", "by_queue", idempotent=True)
+        by_queue: dict[str, dict[JobStatus, int]] = {}
+        for start in range(0, len(flat), 7):
+            counts = flat[start + 1 : start + 7]
+            by_queue[flat[start].decode()] = {s: int(counts[s.code]) for s in JobStatus}
+        return by_queue
+
+    def dependencies(self, job_id: str) -> list[str]:
+        return self._read_list(self._keys.deps(job_id))
+
+    def dependents(self, job_id: str) -> list[str]:
+        return self._read_list(self._keys.dependents(job_id))
+
+    def _read_list(self, key: str) -> list[str]:
+        items = self._conn.call(lambda client: client.lrange(key, 0, -1), idempotent=True)
+        return [item.decode() for item in cast("list[bytes]", items)]
+
+    # --- jobs: cancel and purge ---------------------------------------------------------
+
+    def cancel_pending(self, job_id: str, now: int) -> bool:
+        cancelled: bool = self._run("cancel_pending", job_id, require_time("now", now)) == 1
+        if cancelled:
+            self._listener.notify()
+        return cancelled
+
+    def request_cancel(self, job_id: str, force: bool = False) -> bool:
+        level = 2 if force else 1
+        requested: bool = self._run("request_cancel", job_id, level, idempotent=True) == 1
+        if requested:
+            self._listener.notify()
+        return requested
+
+    def cancel_requests(self, job_ids: Collection[str]) -> dict[str, bool]:
+        wanted = list(dict.fromkeys(job_ids))
+        if not wanted:
+            return {}
+        key = self._keys.cancels
+        levels = self._conn.call(lambda client: client.hmget(key, wanted), idempotent=True)
+        return {
+            job_id: int(level) > 1
+            for job_id, level in zip(wanted, levels, strict=True)
+            if level is not None
+        }
+
+    def purge_queue(self, queue: str, now: int) -> int:
+        return self._bulk_cancel("queue", queue, now, "purged")
+
+    def revoke_task(self, task_name: str, now: int) -> int:
+        return self._bulk_cancel("task", task_name, now, "revoked")
+
+    def _bulk_cancel(self, by: str, name: str, now: int, error: str) -> int:
+        require_time("now", now)
+        total = 0
+        while True:
+            cancelled, looked_at = self._run("bulk_cancel", by, name, now, error, _BULK_CHUNK)
+            total += cancelled
+            if looked_at < _BULK_CHUNK:
+                break
+        if total:
+            self._listener.notify()
+        return int(total)
+
+    def purge_completed(self, before: int) -> int:
+        require_time("before", before)
+        total = 0
+        while True:
+            deleted, looked_at = self._run("purge_completed", before, _BULK_CHUNK)
+            total += deleted
+            if looked_at < _BULK_CHUNK:
+                return int(total)
+
+    # --- the claim cycle ----------------------------------------------------------------
+
+    def claim(
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        namespace: str | None,
+        limit: int,
+        now: int,
+        lease_ms: int,
+    ) -> list[JobRecord]:
+        require_count("limit", limit)
+        require_lease(lease_ms)
+        require_time("now", now)
+        if isinstance(queues, str):
+            raise TypeError(f"queues must be a list of queue names or None, not {queues!r}")
+        queue_names = None if queues is None else list(dict.fromkeys(queues))
+        if limit == 0 or queue_names == []:
+            return []
+        scope = ["all"] if queue_names is None else ["list", *queue_names]
+        offset = self._offset()
+        reply = self._run(
+            "claim",
+            worker_id,
+            now,
+            now + lease_ms + offset,
+            limit,
+            namespace_tag(namespace),
+            *scope,
+        )
+        if reply[0] == 1:
+            self._listener.notify()
+        return [job_from_packed(job, offset) for job in reply[1:]]
+
+    def extend_leases(
+        self, worker_id: str, job_ids: Collection[str], now: int, lease_ms: int
+    ) -> set[str]:
+        require_lease(lease_ms)
+        require_time("now", now)
+        ids = list(job_ids)
+        if not ids:
+            return set()
+        deadline = now + lease_ms + self._offset()
+        held = self._run("extend", worker_id, deadline, *ids, idempotent=True)
+        return {job_id.decode() for job_id in held}
+
+    def finish_many(self, finishes: Sequence[Finish], now: int) -> list[bool]:
+        batch = list(finishes)
+        arguments = [finish_arguments(finish) for finish in batch]
+        if not batch:
+            return []
+        flags = self._run("finish", require_time("now", now), len(batch), *arguments)
+        applied = [flag == 1 for flag in flags]
+        if any(applied):
+            self._listener.notify()
+        return applied
+
+    def requeue_expired(self, now: int) -> list[JobRecord]:
+        require_time("now", now)
+        offset = self._offset()
+        requeued: list[JobRecord] = []
+        while True:
+            dead_ids = [new_job_id() for _ in range(_REQUEUE_CHUNK)]
+            reply = self._run("requeue", now + offset, now, _REQUEUE_CHUNK, *dead_ids)
+            requeued += [job_from_packed(job, offset) for job in reply]
+            if len(reply) < _REQUEUE_CHUNK:
+                break
+        if requeued:
+            self._listener.notify()
+        return requeued
+
+    # --- progress, logs, errors, dead letters -------------------------------------------
+
+    def update_progress(self, job_id: str, progress: int) -> bool:
+        if isinstance(progress, bool) or not isinstance(progress, int) or not 0 <= progress <= 100:
+            raise ValueError(f"progress must be an integer from 0 to 100, got {progress!r}")
+        updated: bool = self._run("progress", job_id, progress, idempotent=True) == 1
+        return updated
+
+    def add_log(
+        self,
+        job_id: str,
+        task_name: str,
+        level: str,
+        message: str,
+        extra: str | None,
+        now: int,
+    ) -> None:
+        entry = encode_log(job_id, task_name, level, message, extra, require_time("now", now))
+        # Partial results ("result" lines) wake result streams; ordinary log lines do not.
+        wake = level == "result"
+        self._run("add_log", job_id, now, "1" if wake else "0", entry)
+        if wake:
+            self._listener.notify()
+
+    def task_logs(self, job_id: str) -> list[LogEntry]:
+        return redis_inspect.task_logs(self._conn, self._keys, job_id)
+
+    def query_logs(
+        self, task_name: str | None, level: str | None, since: int, limit: int
+    ) -> list[LogEntry]:
+        limit = require_count("limit", limit)
+        since = require_time("since", since)
+        return redis_inspect.query_logs(self._conn, self._keys, task_name, level, since, limit)
+
+    def job_errors(self, job_id: str) -> list[JobError]:
+        key = self._keys.errors(job_id)
+        entries = self._conn.call(lambda client: client.lrange(key, 0, -1), idempotent=True)
+        errors = [job_error_from_entry(job_id, entry) for entry in cast("list[bytes]", entries)]
+        return sorted(errors, key=lambda error: (error.attempt, error.id))
+
+    def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
+        limit = require_count("limit", limit)
+        offset = require_count("offset", offset)
+        if limit == 0:
+            return []
+        page = self._run("dead_letters", limit, offset, idempotent=True)
+        return [dead_letter_from_fields(pairs(flat)) for flat in page]
+
+    def retry_dead(self, dead_id: str, new_job_id: str, now: int) -> JobRecord | None:
+        packed = self._run("retry_dead", dead_id, new_job_id, require_time("now", now))
+        if packed is None:
+            return None
+        self._listener.notify()
+        return job_from_packed(packed, self._offset())
+
+    def purge_dead(self, before: int) -> int:
+        require_time("before", before)
+        total = 0
+        while True:
+            deleted = self._run("purge_dead", before, _BULK_CHUNK)
+            total += deleted
+            if deleted < _BULK_CHUNK:
+                return int(total)
+
+    # --- workers ------------------------------------------------------------------------
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        redis_workers.register(self._conn, self._keys, worker)
+
+    def heartbeat(self, worker_id: str, status: str, now: int) -> None:
+        self._run("heartbeat", worker_id, status, require_time("now", now), idempotent=True)
+
+    def unregister_worker(self, worker_id: str) -> None:
+        redis_workers.unregister(self._conn, self._keys, worker_id)
+
+    def list_workers(self) -> list[WorkerInfo]:
+        return redis_workers.list_all(self._conn, self._keys)
+
+    def reap_workers(self, stale_before: int) -> list[str]:
+        reaped = self._run("reap", require_time("stale_before", stale_before))
+        return [worker_id.decode() for worker_id in reaped]
+
+    # --- change notification ------------------------------------------------------------
+
+    def wait_for_change(self, timeout_s: float) -> bool:
+        """See ``Storage.wait_for_change``. Writes through this object wake waiters at once;
+        others arrive over pub/sub within a round trip. A change made since this thread's
+        previous call counts, so a caller that checks, then waits, misses nothing between."""
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
+            raise TypeError(f"timeout_s must be a number of seconds, got {timeout_s!r}")
+        if math.isnan(timeout_s) or timeout_s < 0:
+            raise ValueError(f"timeout_s must be zero or positive, got {timeout_s!r}")
+        return self._listener.wait(min(float(timeout_s), _MAX_WAIT_STEP_S))

@@ -1,0 +1,187 @@
+"""Records of the Redis backend as stored (hash fields, list entries, JSON) and back.
+
+A job hash holds the ``JobRecord`` fields under their own names, integers as decimal text and
+absent optional fields as missing fields; scripts return a job packed into one string.
+``lease_expires_at`` is on the server's clock (see ``RedisStorage``) and is shifted into the
+reader's clock here.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from taskito.job import JobRecord, JobStatus
+from taskito.storage.base import DeadLetter, JobError, LogEntry, WorkerInfo
+
+_STATUS_BY_CODE = {str(status.code).encode(): status for status in JobStatus}
+_LENGTHS = struct.Struct(">25i")
+
+
+def pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:
+    """An HGETALL reply returned by a script (a flat list) as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode()
+
+
+def _number(value: bytes | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def unpack_job(packed: bytes) -> list[Any]:
+    """The 25 JobRecord fields (bytes, or None when absent) of a job packed by ``pack_record``
+    (prelude.lua): the field lengths as 4-byte big-endian signed integers (-1: absent), then
+    the present values back to back."""
+    values: list[Any] = []
+    append = values.append
+    start = _LENGTHS.size
+    for length in _LENGTHS.unpack_from(packed):
+        if length < 0:
+            append(None)
+        else:
+            end = start + length
+            append(packed[start:end])
+            start = end
+    if start != len(packed):
+        raise ValueError(f"a packed job record is malformed: {packed[:120]!r}")
+    return values
+
+
+def job_from_packed(packed: bytes, clock_offset_ms: int) -> JobRecord:
+    """The ``JobRecord`` of a packed job (``clock_offset_ms``: server minus local clock).
+    Written out field by field: this runs for every claimed job."""
+    (
+        job_id, queue, task_name, payload, status, priority, created_at, scheduled_at,
+        retry_count, max_retries, timeout_ms, started_at, completed_at, result, error,
+        unique_key, progress, metadata, cancel_requested, expires_at, result_ttl_ms,
+        namespace, worker_id, attempt, lease_expires_at,
+    ) = unpack_job(packed)  # fmt: skip
+    return JobRecord(
+        job_id.decode(),
+        queue.decode(),
+        task_name.decode(),
+        payload,
+        _STATUS_BY_CODE[status],
+        int(priority),
+        int(created_at),
+        int(scheduled_at),
+        int(retry_count),
+        int(max_retries),
+        None if timeout_ms is None else int(timeout_ms),
+        None if started_at is None else int(started_at),
+        None if completed_at is None else int(completed_at),
+        result,
+        None if error is None else error.decode(),
+        None if unique_key is None else unique_key.decode(),
+        None if progress is None else int(progress),
+        None if metadata is None else metadata.decode(),
+        cancel_requested is not None and cancel_requested != b"0",
+        None if expires_at is None else int(expires_at),
+        None if result_ttl_ms is None else int(result_ttl_ms),
+        None if namespace is None else namespace.decode(),
+        None if worker_id is None else worker_id.decode(),
+        int(attempt),
+        None if lease_expires_at is None else int(lease_expires_at) - clock_offset_ms,
+    )
+
+
+def dead_letter_from_fields(fields: Mapping[bytes, bytes]) -> DeadLetter:
+    get = fields.get
+    return DeadLetter(
+        id=fields[b"id"].decode(),
+        original_job_id=fields[b"original_job_id"].decode(),
+        queue=fields[b"queue"].decode(),
+        task_name=fields[b"task_name"].decode(),
+        payload=fields[b"payload"],
+        error=_text(get(b"error")),
+        retry_count=int(fields[b"retry_count"]),
+        failed_at=int(fields[b"failed_at"]),
+        metadata=_text(get(b"metadata")),
+        priority=int(fields[b"priority"]),
+        max_retries=int(fields[b"max_retries"]),
+        timeout_ms=_number(get(b"timeout_ms")),
+        result_ttl_ms=_number(get(b"result_ttl_ms")),
+        namespace=_text(get(b"namespace")),
+    )
+
+
+def job_error_from_entry(job_id: str, entry: bytes) -> JobError:
+    """An error list entry: ``<id>|<attempt>|<failed_at>|<error text>``."""
+    error_id, attempt, failed_at, error = entry.split(b"|", 3)
+    return JobError(
+        id=int(error_id),
+        job_id=job_id,
+        attempt=int(attempt),
+        error=error.decode(),
+        failed_at=int(failed_at),
+    )
+
+
+def encode_log(
+    job_id: str, task_name: str, level: str, message: str, extra: str | None, logged_at: int
+) -> str:
+    return json.dumps([job_id, task_name, level, message, extra, logged_at], ensure_ascii=False)
+
+
+def log_from_entry(seq: bytes, entry: bytes) -> LogEntry:
+    job_id, task_name, level, message, extra, logged_at = json.loads(entry)
+    return LogEntry(
+        id=int(seq),
+        job_id=job_id,
+        task_name=task_name,
+        level=level,
+        message=message,
+        extra=extra,
+        logged_at=logged_at,
+    )
+
+
+def encode_worker(worker: WorkerInfo) -> str:
+    """The static part of a worker entry; status and heartbeat live in their own keys."""
+    return json.dumps(
+        {
+            "hostname": worker.hostname,
+            "pid": worker.pid,
+            "queues": None if worker.queues is None else list(worker.queues),
+            "pool": worker.pool,
+            "threads": worker.threads,
+            "started_at": worker.started_at,
+            "tags": list(worker.tags),
+        },
+        ensure_ascii=False,
+    )
+
+
+def worker_from_entry(worker_id: str, entry: bytes, status: str, heartbeat: int) -> WorkerInfo:
+    data: dict[str, Any] = json.loads(entry)
+    queues = data["queues"]
+    return WorkerInfo(
+        worker_id=worker_id,
+        hostname=data["hostname"],
+        pid=data["pid"],
+        queues=None if queues is None else tuple(queues),
+        pool=data["pool"],
+        threads=data["threads"],
+        status=status,
+        started_at=data["started_at"],
+        last_heartbeat=heartbeat,
+        tags=tuple(data["tags"]),
+    )
+
+
+__all__ = [
+    "dead_letter_from_fields",
+    "encode_log",
+    "encode_worker",
+    "job_error_from_entry",
+    "job_from_packed",
+    "log_from_entry",
+    "pairs",
+    "unpack_job",
+    "worker_from_entry",
+]
