@@ -7,12 +7,14 @@ returns a ``Backend`` (or calls ``pytest.skip`` when its server is missing, e.g.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from taskito.storage.base import Storage
+from taskito.storage.postgres import PostgresStorage
 from taskito.storage.sqlite import SqliteStorage
 from tests.helpers import require_postgres, require_redis
 from tests.storage.factories import Backend
@@ -36,14 +38,55 @@ def sqlite_memory(tmp_path: Path) -> Backend:
 
 def postgres(tmp_path: Path) -> Backend:
     """A fresh schema on the test server (``tests.helpers.require_postgres``), dropped after."""
-    require_postgres()
-    pytest.skip("the postgres backend is being written")
+    url = require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+
+    def drop_schema() -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+    return Backend(
+        name="postgres",
+        opener=lambda: PostgresStorage(url, schema=schema),
+        process_opener=(
+            "from taskito.storage.postgres import PostgresStorage\n"
+            f"storage = PostgresStorage({url!r}, schema={schema!r})\n"
+        ),
+        cleanup=drop_schema,
+    )
 
 
 def redis(tmp_path: Path) -> Backend:
     """A fresh key prefix on the test server (``tests.helpers.require_redis``), deleted after."""
-    require_redis()
-    pytest.skip("the redis backend is being written")
+    url = require_redis()
+    from taskito.storage.redis import RedisStorage  # after the skip: needs the redis extra
+
+    prefix = f"t{uuid.uuid4().hex}"
+
+    def delete_keys() -> None:
+        import redis as redis_py
+
+        client = redis_py.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
+        try:
+            batch = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+            while batch:
+                client.unlink(*batch[:1000])
+                del batch[:1000]
+        finally:
+            client.close()
+
+    return Backend(
+        name="redis",
+        opener=lambda: RedisStorage(url, prefix=prefix),
+        process_opener=(
+            "from taskito.storage.redis import RedisStorage\n"
+            f"storage = RedisStorage({url!r}, prefix={prefix!r})\n"
+        ),
+        cleanup=delete_keys,
+    )
 
 
 BACKENDS: dict[str, Callable[[Path], Backend]] = {

@@ -1,0 +1,343 @@
+"""The PostgreSQL storage backend: many machines share one database and one schema.
+
+The pool, error translation and clock offset live in ``postgres_connections``; the schema in
+``postgres_schema``; fixed SQL in ``postgres_queries``; row conversions in ``postgres_rows``;
+the claim in ``postgres_claim``; finish, cascade and requeue in ``postgres_transitions``;
+LISTEN/NOTIFY in ``postgres_listener``; enqueues and reads in the mixins ``postgres_enqueue``
+and ``postgres_reads``. This module maps the rest of the ``Storage`` contract onto them.
+psycopg is imported by the connection and listener modules only (the others touch it inside
+functions or for type checking), so without the driver this module still imports and the
+constructor names the extra to install (DESIGN invariant 9).
+
+Clocks: every ``now`` a caller passes is stored as given (``scheduled_at``, ``started_at``,
+``completed_at``, expiry, heartbeats), except for leases. Leases live on the server's clock so
+that hosts whose clocks disagree still agree on when a lease expires: each storage object
+measures how far the server's clock (``clock_timestamp()``) is ahead of its own, adds that to
+``now`` whenever it writes or compares a lease (``claim``, ``extend_leases``,
+``requeue_expired``), and subtracts it from ``lease_expires_at`` in the records it returns.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
+
+from taskito.job import JobRecord
+from taskito.storage import postgres_claim
+from taskito.storage import postgres_queries as q
+from taskito.storage import postgres_rows as convert
+from taskito.storage import postgres_transitions as transitions
+from taskito.storage.base import Finish, Storage, WorkerInfo
+from taskito.storage.postgres_enqueue import PostgresEnqueue
+from taskito.storage.postgres_reads import PostgresReads, require_count
+from taskito.storage.postgres_schema import validate_schema_name
+
+INSTALL_HINT = 'the postgres backend needs psycopg 3: pip install "taskito[postgres]"'
+_DRIVER_PACKAGES = frozenset({"psycopg", "psycopg_pool", "psycopg_binary", "psycopg_c"})
+
+_driver_missing: ImportError | None = None
+try:
+    from taskito.storage.postgres_connections import PgConnections, channel_name, conninfo_params
+    from taskito.storage.postgres_listener import ChangeFeed
+except ImportError as exc:  # the postgres extra is not installed
+    if (exc.name or "").partition(".")[0] not in _DRIVER_PACKAGES:
+        raise
+    _driver_missing = exc
+
+if TYPE_CHECKING:
+    from taskito.storage.postgres_connections import Cursor
+
+DEFAULT_POOL_SIZE = 10
+# Long enough for any caller, short enough for Condition.wait's timeout limit.
+_MAX_WAIT_STEP_S = 3600.0
+
+
+def _require_lease(lease_ms: object) -> int:
+    if isinstance(lease_ms, bool) or not isinstance(lease_ms, int) or lease_ms <= 0:
+        raise ValueError(f"lease_ms must be a positive integer, got {lease_ms!r}")
+    return lease_ms
+
+
+class PostgresStorage(PostgresEnqueue, PostgresReads, Storage):
+    """``Storage`` on a PostgreSQL schema, shared by any number of processes and hosts."""
+
+    def __init__(
+        self,
+        db_url: str,
+        *,
+        schema: str = "taskito",
+        pool_size: int | None = None,
+        connect_timeout_s: float = 5.0,
+    ) -> None:
+        if _driver_missing is not None:
+            raise ImportError(INSTALL_HINT) from _driver_missing
+        self.schema = validate_schema_name(schema)
+        size = DEFAULT_POOL_SIZE if pool_size is None else pool_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"pool_size must be a positive integer, got {pool_size!r}")
+        if (
+            isinstance(connect_timeout_s, bool)
+            or not isinstance(connect_timeout_s, int | float)
+            or not math.isfinite(connect_timeout_s)
+            or connect_timeout_s <= 0
+        ):
+            raise ValueError(
+                f"connect_timeout_s must be a positive number, got {connect_timeout_s!r}"
+            )
+        params = conninfo_params(db_url)
+        self._conns = PgConnections(params, schema, size, float(connect_timeout_s))
+        self.target = self._conns.target
+        self._channel = channel_name(schema)
+        self._token = uuid.uuid4().hex
+        self._stmts = q.Statements(schema, self._channel, self._token)
+        self._feed = ChangeFeed(self._conns.connect, self._channel, self._token, self.target)
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<PostgresStorage {self.target} schema={self.schema!r}>"
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._feed.close()
+        self._conns.close()
+
+    # --- jobs: cancel and purge ---------------------------------------------------------
+
+    def cancel_pending(self, job_id: str, now: int) -> bool:
+        def cancel(cursor: Cursor) -> bool:
+            if not cursor.execute(self._stmts.cancel_pending, (now, job_id)).fetchall():
+                return False
+            root = [(job_id, f"dependency cancelled: {job_id}")]
+            transitions.cascade_cancel(cursor, self._stmts, root, now)
+            return True
+
+        cancelled = self._conns.transact(cancel)
+        if cancelled:
+            self._feed.notify()
+        return cancelled
+
+    def request_cancel(self, job_id: str, force: bool = False) -> bool:
+        level = 2 if force else 1
+        row = self._conns.run(
+            lambda cursor: cursor.execute(self._stmts.request_cancel, (level, job_id)).fetchone(),
+            idempotent=True,
+        )
+        if row is not None:
+            self._feed.notify()
+        return row is not None
+
+    def purge_queue(self, queue: str, now: int) -> int:
+        return self._bulk_cancel(self._stmts.purge_queue, queue, now)
+
+    def revoke_task(self, task_name: str, now: int) -> int:
+        return self._bulk_cancel(self._stmts.revoke_task, task_name, now)
+
+    def _bulk_cancel(self, query: str, key: str, now: int) -> int:
+        count = self._scalar(query, (now, key))
+        if count:
+            self._feed.notify()
+        return count
+
+    def _scalar(self, query: str, params: tuple[Any, ...]) -> int:
+        def fetch(cursor: Cursor) -> int:
+            row = cursor.execute(query, params).fetchone()
+            return 0 if row is None else int(row[0])
+
+        return self._conns.run(fetch)
+
+    def purge_completed(self, before: int) -> int:
+        return self._scalar(self._stmts.purge_completed, (before,))
+
+    # --- the claim cycle ----------------------------------------------------------------
+
+    def claim(
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        namespace: str | None,
+        limit: int,
+        now: int,
+        lease_ms: int,
+    ) -> list[JobRecord]:
+        """See ``Storage.claim``: one statement locks due jobs with ``FOR UPDATE SKIP LOCKED``
+        (so claimers in any process get disjoint jobs) and marks them running.
+
+        ``now`` decides which jobs are due and expired and becomes ``started_at``. The lease
+        is written on the server's clock (``now`` plus the measured server-minus-local
+        offset); the records report it back on this host's clock, so ``lease_expires_at ==
+        now + lease_ms`` here while another host sees the same instant on its own clock.
+        Expired pending jobs in the claimed scope are cancelled, with their dependents, in a
+        transaction of their own right after the claim.
+        """
+        require_count("limit", limit)
+        _require_lease(lease_ms)
+        if isinstance(queues, str):
+            raise TypeError(f"queues must be a list of queue names or None, not {queues!r}")
+        queue_names = None if queues is None else list(dict.fromkeys(queues))
+        if limit == 0 or queue_names == []:
+            return []
+        offset_ms = self._conns.lease_offset_ms()
+        lease_until = now + offset_ms + lease_ms
+        mode, params = postgres_claim.claim_params(
+            worker_id, queue_names, namespace, limit, now, lease_until
+        )
+        jobs, expired_waiting = self._conns.run(
+            lambda cursor: postgres_claim.claim(cursor, self.schema, mode, params, offset_ms)
+        )
+        if expired_waiting:
+            expired = self._conns.transact(
+                lambda cursor: postgres_claim.expire(
+                    cursor, self._stmts, mode, params, self._channel, self._token
+                )
+            )
+            if expired:
+                self._feed.notify()
+        return jobs
+
+    def extend_leases(
+        self, worker_id: str, job_ids: Collection[str], now: int, lease_ms: int
+    ) -> set[str]:
+        """See ``Storage.extend_leases``; the new lease is ``now + lease_ms`` on this host's
+        clock, stored on the server's (see ``claim``)."""
+        _require_lease(lease_ms)
+        ids = list(job_ids)
+        if not ids:
+            return set()
+        until = now + self._conns.lease_offset_ms() + lease_ms
+        rows = self._conns.run(
+            lambda cursor: cursor.execute(
+                self._stmts.extend_leases, (until, ids, worker_id)
+            ).fetchall(),
+            idempotent=True,
+        )
+        return {row[0] for row in rows}
+
+    def finish_many(self, finishes: Sequence[Finish], now: int) -> list[bool]:
+        """See ``Storage.finish_many``: one statement applies the batch. Dead and cancelled
+        outcomes add their dependent cascade, and a job named twice a second statement, in
+        the same transaction."""
+        batch = list(finishes)
+        transitions.validate_finishes(batch)
+        if not batch:
+            return []
+        single_round = len({finish.job_id for finish in batch}) == len(batch)
+        if not single_round or any(finish.status in transitions.CASCADING for finish in batch):
+
+            def apply_and_cascade(cursor: Cursor) -> list[bool]:
+                applied, roots = transitions.finish(cursor, self._stmts, batch, now)
+                transitions.cascade_cancel(cursor, self._stmts, roots, now)
+                return applied
+
+            applied = self._conns.transact(apply_and_cascade)
+        else:
+            applied, _ = self._conns.run(
+                lambda cursor: transitions.finish(cursor, self._stmts, batch, now)
+            )
+        if any(applied):
+            self._feed.notify()
+        return applied
+
+    def requeue_expired(self, now: int) -> list[JobRecord]:
+        """See ``Storage.requeue_expired``: leases that expired before ``now`` (this host's
+        clock, compared on the server's; see ``claim``). ``now`` becomes the new
+        ``scheduled_at`` and the error rows' ``failed_at``."""
+        offset_ms = self._conns.lease_offset_ms()
+        expired = self._conns.transact(
+            lambda cursor: transitions.requeue_expired(
+                cursor, self._stmts, now, now + offset_ms, offset_ms
+            )
+        )
+        if expired:
+            self._feed.notify()
+        return expired
+
+    # --- progress, logs, errors, dead letters -------------------------------------------
+
+    def update_progress(self, job_id: str, progress: int) -> bool:
+        if isinstance(progress, bool) or not isinstance(progress, int) or not 0 <= progress <= 100:
+            raise ValueError(f"progress must be an integer from 0 to 100, got {progress!r}")
+        return self._conns.run(
+            lambda cursor: (
+                cursor.execute(self._stmts.update_progress, (progress, job_id)).rowcount == 1
+            ),
+            idempotent=True,
+        )
+
+    def add_log(
+        self,
+        job_id: str,
+        task_name: str,
+        level: str,
+        message: str,
+        extra: str | None,
+        now: int,
+    ) -> None:
+        # Partial results ("result" lines) wake result streams; ordinary log lines do not.
+        wakes = level == "result"
+        query = self._stmts.insert_result_log if wakes else self._stmts.insert_log
+        params = (job_id, task_name, level, message, extra, now)
+        self._conns.run(lambda cursor: cursor.execute(query, params))
+        if wakes:
+            self._feed.notify()
+
+    def retry_dead(self, dead_id: str, new_job_id: str, now: int) -> JobRecord | None:
+        params = {"dead_id": dead_id, "job_id": new_job_id, "now": now}
+        row = self._conns.run(
+            lambda cursor: cursor.execute(self._stmts.retry_dead, params).fetchone()
+        )
+        if row is None:
+            return None
+        self._feed.notify()
+        return self._jobs([row[:-1]])[0]
+
+    def purge_dead(self, before: int) -> int:
+        return self._conns.run(
+            lambda cursor: cursor.execute(self._stmts.purge_dead, (before,)).rowcount
+        )
+
+    # --- workers ------------------------------------------------------------------------
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        if not isinstance(worker, WorkerInfo):
+            raise TypeError(f"expected a WorkerInfo, got {type(worker).__name__}")
+        params = convert.worker_params(worker)
+        self._conns.run(
+            lambda cursor: cursor.execute(self._stmts.upsert_worker, params), idempotent=True
+        )
+
+    def heartbeat(self, worker_id: str, status: str, now: int) -> None:
+        params = (now, status, worker_id)
+        self._conns.run(
+            lambda cursor: cursor.execute(self._stmts.heartbeat, params), idempotent=True
+        )
+
+    def unregister_worker(self, worker_id: str) -> None:
+        self._conns.run(
+            lambda cursor: cursor.execute(self._stmts.delete_worker, (worker_id,)), idempotent=True
+        )
+
+    def reap_workers(self, stale_before: int) -> list[str]:
+        rows = self._conns.run(
+            lambda cursor: cursor.execute(self._stmts.reap_workers, (stale_before,)).fetchall()
+        )
+        return [row[0] for row in rows]
+
+    # --- change notification ------------------------------------------------------------
+
+    def wait_for_change(self, timeout_s: float) -> bool:
+        """See ``Storage.wait_for_change``. Writes through this object wake waiters at once;
+        writes by other objects and processes arrive by LISTEN/NOTIFY on a connection that
+        the first wait opens. A change made since this thread's previous call counts, so a
+        caller that checks, then waits, misses nothing in between. While the LISTEN
+        connection is down, waits simply time out (callers poll anyway)."""
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
+            raise TypeError(f"timeout_s must be a number of seconds, got {timeout_s!r}")
+        if math.isnan(timeout_s) or timeout_s < 0:
+            raise ValueError(f"timeout_s must be zero or positive, got {timeout_s!r}")
+        if self._closed:
+            return False
+        return self._feed.wait(min(float(timeout_s), _MAX_WAIT_STEP_S))

@@ -1,0 +1,142 @@
+"""The enqueue half of the PostgreSQL backend: one job (unique keys, dependencies) or a batch.
+
+A plain enqueue is one INSERT statement that also notifies listeners; a batch is one
+INSERT ... SELECT FROM unnest() per few thousand rows, all in one transaction.
+``PostgresEnqueue`` is a mixin of ``PostgresStorage``; like ``postgres_reads`` it imports no
+driver module at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from taskito.exceptions import DependencyError, StorageError
+from taskito.job import JobRecord, NewJob
+from taskito.storage import postgres_queries as q
+from taskito.storage import postgres_rows as convert
+from taskito.storage import postgres_transitions as transitions
+
+if TYPE_CHECKING:
+    from taskito.storage.postgres_connections import Cursor, PgConnections
+    from taskito.storage.postgres_listener import ChangeFeed
+
+# Rows per INSERT statement of enqueue_many (all in one transaction).
+_INSERT_CHUNK = 2000
+# A unique key whose holder finishes between our INSERT and SELECT is tried again.
+_UNIQUE_ATTEMPTS = 10
+
+
+def require_new_job(job: object) -> NewJob:
+    if not isinstance(job, NewJob):
+        raise TypeError(f"expected a NewJob, got {type(job).__name__}")
+    if not isinstance(job.payload, bytes | bytearray | memoryview):
+        raise TypeError(f"job {job.id}: payload must be bytes, got {type(job.payload).__name__}")
+    return job
+
+
+def _insert_params(job: NewJob) -> tuple[Any, ...]:
+    payload = job.payload if isinstance(job.payload, bytes) else bytes(job.payload)
+    return (
+        job.id,
+        job.queue,
+        job.task_name,
+        payload,
+        job.priority,
+        job.created_at,
+        job.scheduled_at,
+        job.max_retries,
+        job.timeout_ms,
+        job.unique_key,
+        job.metadata,
+        job.expires_at,
+        job.result_ttl_ms,
+        job.namespace,
+    )
+
+
+def _insert_columns(jobs: Sequence[NewJob]) -> list[list[Any]]:
+    """``_insert_params`` of every job, transposed into one list per column (for unnest)."""
+    return [list(column) for column in zip(*map(_insert_params, jobs), strict=True)]
+
+
+class PostgresEnqueue:
+    """``enqueue`` and ``enqueue_many`` of the ``Storage`` contract."""
+
+    _conns: PgConnections
+    _stmts: q.Statements
+    _feed: ChangeFeed
+
+    def enqueue(self, job: NewJob) -> JobRecord:
+        require_new_job(job)
+        if job.id in job.depends_on:
+            raise DependencyError(f"job {job.id} cannot depend on itself")
+        params = _insert_params(job)
+        if job.depends_on:
+            holder = self._conns.transact(
+                lambda cursor: self._insert_with_dependencies(cursor, job)
+            )
+        elif job.unique_key is not None:
+            holder = self._conns.run(
+                lambda cursor: self._insert_unless_key_held(cursor, job, params)
+            )
+        else:
+            self._conns.run(lambda cursor: cursor.execute(self._stmts.insert_job, params))
+            holder = None
+        if holder is not None:
+            return holder
+        self._feed.notify()
+        return JobRecord.from_new(job)
+
+    def _insert_unless_key_held(
+        self, cursor: Cursor, job: NewJob, params: tuple[Any, ...]
+    ) -> JobRecord | None:
+        """Insert ``job`` unless an active job holds its unique key; return that holder, or
+        None once inserted. Atomic under concurrent producers: the partial unique index
+        decides, and ON CONFLICT waits for a racing insert to commit or roll back."""
+        for _ in range(_UNIQUE_ATTEMPTS):
+            if cursor.execute(self._stmts.insert_job_unless_key_held, params).fetchone():
+                return None
+            rows = cursor.execute(self._stmts.select_active_by_unique_key, (job.unique_key,))
+            holders = [convert.row_to_job(row, self._conns.clock.offset_ms) for row in rows]
+            if holders:
+                return holders[0]
+        raise StorageError(f"unique_key {job.unique_key!r} kept changing hands; not enqueued")
+
+    def _insert_with_dependencies(self, cursor: Cursor, job: NewJob) -> JobRecord | None:
+        params = _insert_params(job)
+        if job.unique_key is not None:
+            holder = self._insert_unless_key_held(cursor, job, params)
+            if holder is not None:
+                return holder
+            transitions.lock_dependencies(cursor, self._stmts, job.depends_on)
+        else:
+            transitions.lock_dependencies(cursor, self._stmts, job.depends_on)
+            cursor.execute(self._stmts.insert_job, params)
+        transitions.insert_dependencies(cursor, self._stmts, (job,))
+        return None
+
+    def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
+        batch = [require_new_job(job) for job in jobs]
+        if not batch:
+            return []
+        outside_dependencies = transitions.batch_outside_dependencies(batch)
+        chunks = [
+            _insert_columns(batch[start : start + _INSERT_CHUNK])
+            for start in range(0, len(batch), _INSERT_CHUNK)
+        ]
+        has_dependencies = any(job.depends_on for job in batch)
+
+        def insert_all(cursor: Cursor) -> None:
+            transitions.lock_dependencies(cursor, self._stmts, outside_dependencies)
+            for columns in chunks:
+                cursor.execute(self._stmts.insert_jobs, columns)
+            if has_dependencies:
+                transitions.insert_dependencies(cursor, self._stmts, batch)
+
+        if len(chunks) == 1 and not has_dependencies:
+            self._conns.run(insert_all)  # one statement: atomic without a transaction block
+        else:
+            self._conns.transact(insert_all)
+        self._feed.notify()
+        return [JobRecord.from_new(job) for job in batch]
