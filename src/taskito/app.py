@@ -260,13 +260,21 @@ class Queue(AsyncMixin):
         tags: list[str] | None = None,
         pool: str = "thread",
         app: str | None = None,
+        *,
+        max_tasks_per_child: int = 0,
     ) -> None:
         """Consume jobs until ``request_shutdown()`` (or a signal handled by the CLI).
 
         ``queues=None`` consumes every queue. ``pool`` is "thread", "prefork" (needs
-        ``app="module:attr"`` so children can import this Queue) or "async".
+        ``app="module:attr"`` so children can import this Queue) or "async" (docs/pools.md).
+        ``max_tasks_per_child`` (prefork only; 0 = never) replaces a child after that many jobs.
         """
         _check_pool(pool, app)
+        check.check_int("max_tasks_per_child", max_tasks_per_child, minimum=0)
+        if max_tasks_per_child and pool != "prefork":
+            raise ConfigurationError(
+                f"max_tasks_per_child applies to pool='prefork' only, not pool={pool!r}"
+            )
         if queues is not None:
             queues = list(check.check_names("queues", queues))
             if not queues:
@@ -284,6 +292,7 @@ class Queue(AsyncMixin):
             threads=self._workers,
             drain_timeout_s=self._drain_timeout,
             async_concurrency=self._async_concurrency,
+            max_tasks_per_child=max_tasks_per_child,
         )
         with self._workers_lock:
             self._running_workers.add(worker)

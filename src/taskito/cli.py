@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_positive_int, default=None, help="threads or child processes"
     )
     worker.add_argument(
+        "--max-tasks-per-child",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="prefork: replace a child process after it ran K jobs",
+    )
+    worker.add_argument(
         "--drain-timeout",
         type=_non_negative_seconds,
         default=None,
@@ -147,6 +154,7 @@ def _worker_command(queue: taskito.Queue, args: argparse.Namespace, app_spec: st
         pool=args.pool,
         workers=args.workers,
         drain_timeout_s=args.drain_timeout,
+        max_tasks_per_child=args.max_tasks_per_child,
     )
     return EXIT_OK
 

@@ -31,8 +31,12 @@ def run_worker(
     pool: str,
     workers: int | None,
     drain_timeout_s: float | None,
+    max_tasks_per_child: int | None = None,
 ) -> None:
-    """Configure ``queue`` from the options that were given and block in ``run_worker``."""
+    """Configure ``queue`` from the options that were given and block in ``run_worker``.
+
+    ``max_tasks_per_child`` (``--max-tasks-per-child``) applies to ``--pool prefork`` only.
+    """
     if workers is not None:
         queue._workers = workers
     if drain_timeout_s is not None:
@@ -46,5 +50,6 @@ def run_worker(
         queue._workers,
         extra={"app": app, "queues": queue_names, "pool": pool, "workers": queue._workers},
     )
-    queue.run_worker(queues=queues, pool=pool, app=app)
+    recycle_after = max_tasks_per_child or 0
+    queue.run_worker(queues=queues, pool=pool, app=app, max_tasks_per_child=recycle_after)
     logger.info("worker stopped app=%s", app, extra={"app": app})

@@ -1,7 +1,8 @@
 """The one place user code runs (DESIGN invariant 1): ``invoke`` calls a task with middleware and
-hooks around it, ``run_job`` turns a claimed ``JobRecord`` into an ``Outcome``.
+hooks around it, ``run_job`` turns a claimed ``JobRecord`` into an ``Outcome``. Their ``_async``
+twins, for an event loop, drive the very same steps (``_invocation``) and classification.
 
-The thread pool, the async pool, the prefork child and test mode all call these two functions.
+The thread pool, the async pool, the prefork child and test mode all call these functions.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +57,67 @@ def invoke(
     the function → ``on_success`` or ``on_failure`` hooks → ``after_task`` hooks →
     ``mw.after``. A hook that raises fails the attempt; a middleware that raises is logged and
     ignored (one whose ``before`` raised is left out of ``after``). Task errors never escape.
+    A coroutine the function returns runs through ``run_coroutine`` (default: ``asyncio.run``
+    in this thread).
     """
+    runner = run_coroutine or _run_coroutine_here
+    steps = _invocation(spec, env, active, args, kwargs)
+    try:
+        coroutine = next(steps)
+        while True:
+            try:
+                value = runner(coroutine)
+            except BaseException as exc:
+                coroutine = steps.throw(exc)
+            else:
+                coroutine = steps.send(value)
+    except StopIteration as finished:
+        invocation: Invocation = finished.value
+        return invocation
+
+
+async def invoke_async(
+    spec: TaskSpec,
+    env: ExecutionEnv,
+    active: ActiveJob,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Invocation:
+    """``invoke`` for an event loop: the same steps, with the task's coroutine awaited in the
+    calling asyncio task (so ``current_job`` is that task's own, and ``Task.cancel()`` reaches
+    the coroutine as ``CancelledError``)."""
+    steps = _invocation(spec, env, active, args, kwargs)
+    try:
+        coroutine = next(steps)
+        while True:
+            try:
+                value = await coroutine
+            except BaseException as exc:
+                task = asyncio.current_task()
+                if isinstance(exc, asyncio.CancelledError) and task is not None:
+                    # The cancellation becomes the job's outcome; the task goes on to report it.
+                    task.uncancel()
+                coroutine = steps.throw(exc)
+            else:
+                coroutine = steps.send(value)
+    except StopIteration as finished:
+        invocation: Invocation = finished.value
+        return invocation
+
+
+#: What ``_invocation`` yields: a coroutine the driver must run, sending back its value (or
+#: throwing in its exception); it returns the ``Invocation`` when done.
+_Steps = Generator[Coroutine[Any, Any, Any], Any, Invocation]
+
+
+def _invocation(
+    spec: TaskSpec,
+    env: ExecutionEnv,
+    active: ActiveJob,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> _Steps:
+    """The one ordering of middleware, hooks and the call, written once for both drivers."""
     token = context.bind(active)
     try:
         entered = _middleware_before([*env.middleware, *spec.middleware], active)
@@ -65,7 +126,9 @@ def invoke(
         hooks = env.hooks
         try:
             _call_hooks(hooks.before_task, spec.name, args, kwargs)
-            result = _call_task(spec.fn, args, kwargs, run_coroutine)
+            result = spec.fn(*args, **kwargs)
+            if inspect.iscoroutine(result):
+                result = yield result
             _call_hooks(hooks.on_success, spec.name, args, kwargs, result)
         except KeyboardInterrupt:
             raise
@@ -99,6 +162,35 @@ def run_job(
     before the start means the task never runs.
     """
     started_ns = time.perf_counter_ns()
+    prepared = _prepare(job, env, cancel_flag, started_ns)
+    if isinstance(prepared, Outcome):
+        return prepared
+    spec, active, args, kwargs = prepared
+    invocation = invoke(spec, env, active, args, kwargs, run_coroutine=run_coroutine)
+    return _classify(invocation, spec, env, active, started_ns)
+
+
+async def run_job_async(
+    job: JobRecord, env: ExecutionEnv, cancel_flag: CancelFlag | None = None
+) -> Outcome:
+    """``run_job`` inside an asyncio task (the async pools): the task's coroutine is awaited
+    on the running loop instead of blocking a thread."""
+    started_ns = time.perf_counter_ns()
+    prepared = _prepare(job, env, cancel_flag, started_ns)
+    if isinstance(prepared, Outcome):
+        return prepared
+    spec, active, args, kwargs = prepared
+    invocation = await invoke_async(spec, env, active, args, kwargs)
+    return _classify(invocation, spec, env, active, started_ns)
+
+
+_Prepared = tuple["TaskSpec", ActiveJob, tuple[Any, ...], dict[str, Any]]
+
+
+def _prepare(
+    job: JobRecord, env: ExecutionEnv, cancel_flag: CancelFlag | None, started_ns: int
+) -> _Prepared | Outcome:
+    """Everything a run needs, or the outcome of a job that cannot (or must not) start."""
     if cancel_flag is not None and cancel_flag.is_set():
         # The request arrived between claim and start: the task never runs.
         return Outcome(
@@ -125,8 +217,7 @@ def run_job(
         soft_timeout_s=spec.soft_timeout_s,
         cancel_flag=cancel_flag if cancel_flag is not None else threading.Event(),
     )
-    invocation = invoke(spec, env, active, args, kwargs, run_coroutine=run_coroutine)
-    return _classify(invocation, spec, env, active, started_ns)
+    return spec, active, args, kwargs
 
 
 # --- classification -------------------------------------------------------------------
@@ -224,20 +315,6 @@ def _format_traceback(error: BaseException | None) -> str | None:
 # --- calling the task -----------------------------------------------------------------
 
 
-def _call_task(
-    fn: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    run_coroutine: CoroutineRunner | None,
-) -> Any:
-    result = fn(*args, **kwargs)
-    if not inspect.iscoroutine(result):
-        return result
-    if run_coroutine is not None:
-        return run_coroutine(result)
-    return _run_coroutine_here(result)
-
-
 def _run_coroutine_here(coro: Coroutine[Any, Any, Any]) -> Any:
     """``asyncio.run`` in this thread, or in a helper thread when a loop already runs here
     (test mode called from async code); the helper sees the same ``current_job``."""
@@ -320,4 +397,12 @@ def _middleware_after(
             )
 
 
-__all__ = ["CancelFlag", "CoroutineRunner", "Invocation", "invoke", "run_job"]
+__all__ = [
+    "CancelFlag",
+    "CoroutineRunner",
+    "Invocation",
+    "invoke",
+    "invoke_async",
+    "run_job",
+    "run_job_async",
+]

@@ -92,6 +92,7 @@ def test_import_error_inside_the_app_shows_its_traceback(project: Project) -> No
     ("args", "complaint"),
     [
         (["worker", "--workers", "0"], "--workers"),
+        (["worker", "--max-tasks-per-child", "0"], "--max-tasks-per-child"),
         (["worker", "--workers", "many"], "--workers"),
         (["worker", "--pool", "fibers"], "--pool"),
         (["worker", "--queues", " , "], "--queues"),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -42,7 +44,7 @@ def stop_worker(project: Project, worker: subprocess.Popen[bytes], process_signa
     return stderr
 
 
-@pytest.mark.parametrize("pool", ["thread"])  # prefork and async join with the pools issue
+@pytest.mark.parametrize("pool", ["thread", "prefork", "async"])
 def test_worker_runs_jobs_then_stops_on_sigterm(
     project: Project, producer: Queue, pool: str
 ) -> None:
@@ -89,3 +91,31 @@ def test_queues_option_limits_what_the_worker_takes(project: Project, producer: 
     stop_worker(project, worker, signal.SIGTERM)
     other.refresh()
     assert other.status == "pending"
+
+
+def test_ctrl_c_on_the_whole_process_group_drains_a_prefork_worker(
+    project: Project, producer: Queue
+) -> None:
+    job = producer.enqueue("app_module.sleep_for", args=(1.0,))
+    options = ["--app", "app_module:queue", "--pool", "prefork", "--workers", "1"]
+    with open(project.root / "group.err", "wb") as stderr:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "taskito", "worker", *options],
+            cwd=project.root,
+            env=project.env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    project.processes.append(worker)
+    wait_until(lambda: producer.stats()["running"] == 1, timeout_s=JOB_TIMEOUT_S)
+    # What Ctrl+C in a terminal does: SIGINT to every process of the group, children too.
+    # The children leave it to the worker, which drains: the running job completes.
+    os.killpg(worker.pid, signal.SIGINT)
+    returncode = worker.wait(timeout=COMMAND_TIMEOUT_S)
+    stderr_text = (project.root / "group.err").read_text(errors="replace")
+    assert returncode == 0, stderr_text
+    job.refresh()
+    assert job.status == "complete", stderr_text
+    assert "worker process died" not in stderr_text

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("taskito.worker")
 
 _STORAGE_BACKOFF_S = 0.1
+_WATCHDOG_S = 0.25
 
 
 class Worker:
@@ -53,6 +54,7 @@ class Worker:
         threads: int = 1,
         drain_timeout_s: float = 30.0,
         async_concurrency: int = 100,
+        max_tasks_per_child: int = 0,
         lease_ms: int = 10_000,
         heartbeat_interval_s: float = 2.0,
         reap_interval_s: float = 1.0,
@@ -76,7 +78,12 @@ class Worker:
         else:
             positive_int("threads", threads)
             self._pool = create_pool(
-                pool, env, threads, app=app, async_concurrency=async_concurrency
+                pool,
+                env,
+                threads,
+                app=app,
+                async_concurrency=async_concurrency,
+                max_tasks_per_child=max_tasks_per_child,
             )
         self._install_signals = install_signals
         self.worker_id = uuid.uuid4().hex
@@ -195,7 +202,8 @@ class Worker:
         wait_s = self._idle_poll_s
         deadline = self._held.next_deadline()
         if deadline is not None:
-            wait_s = min(wait_s, deadline - now)
+            # The hard-timeout watchdog: wake at the deadline, and at least every 250 ms.
+            wait_s = min(wait_s, deadline - now, _WATCHDOG_S)
         if self._draining:
             wait_s = min(wait_s, self._drain_deadline - now)
         if self._storage_retry_at > now:
@@ -207,7 +215,7 @@ class Worker:
         return max(0.0, wait_s)
 
     def _claim(self) -> None:
-        free = self._pool.capacity - self._held.executing
+        free = self._pool.free_slots(self._held.executing)
         if free <= 0 or time.monotonic() < self._storage_retry_at:
             return
         try:
@@ -226,6 +234,10 @@ class Worker:
         started_mono = time.monotonic()
         for job in jobs:
             self._start(self._held.add(job, started_mono))
+        if len(jobs) == free:
+            # A full batch: more may be waiting, and some slots (an event loop's) may still be
+            # free, so look again without waiting for the next wake-up.
+            self._wake.set()
 
     def _start(self, held: HeldJob) -> None:
         job = held.job
@@ -262,6 +274,8 @@ class Worker:
         now = time.monotonic()
         for held in self._held.overdue(now):
             job = held.job
+            if self._postponed(held, now):
+                continue
             outcome = Outcome(
                 OutcomeKind.TIMED_OUT,
                 error=f"job timed out after {job.timeout_ms}ms",
@@ -278,6 +292,21 @@ class Worker:
                     extra={"job_id": job.id, "task_name": job.task_name},
                 )
                 self._pool.abandon(job.id)
+
+    def _postponed(self, held: HeldJob, now: float) -> bool:
+        """A job that waited in the pool (prefork prefetch) is timed from its start: move
+        its deadline instead of expiring it. Only this thread reads or writes deadlines."""
+        delay_s = self._pool.start_delay_s(held.job.id)
+        if delay_s == 0.0 or held.job.timeout_ms is None:
+            return False
+        if delay_s is None:  # not started yet: look again at the next watchdog round
+            held.deadline_mono = now + _WATCHDOG_S
+            return True
+        deadline = held.started_mono + delay_s + held.job.timeout_ms / 1000.0
+        if deadline <= now:
+            return False
+        held.deadline_mono = deadline
+        return True
 
     def _flush(self) -> None:
         settled = self._held.settled()

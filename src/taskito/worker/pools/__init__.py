@@ -8,7 +8,8 @@ from taskito.registry import ExecutionEnv
 from taskito.worker.pools.base import OnDone, Pool
 
 #: name -> "module:class". Pools other than "thread" live in their own modules, imported only
-#: when selected; a pool class takes ``(env, threads, *, app=, async_concurrency=)``.
+#: when selected; a pool class takes ``(env, threads, *, app=, async_concurrency=)``, and the
+#: prefork pool also ``max_tasks_per_child=``.
 POOLS: dict[str, str] = {
     "thread": "taskito.worker.pools.thread:ThreadPool",
     "prefork": "taskito.worker.pools.prefork:PreforkPool",
@@ -23,18 +24,24 @@ def create_pool(
     *,
     app: str | None = None,
     async_concurrency: int = 100,
+    max_tasks_per_child: int = 0,
 ) -> Pool:
-    """The pool called ``name``; an unknown name raises ``ValueError`` listing the known ones."""
+    """The pool called ``name``; an unknown name raises ``ValueError`` listing the known ones.
+
+    ``max_tasks_per_child`` (0: never recycle) applies to the prefork pool only.
+    """
     if not isinstance(name, str):
         raise TypeError(f"pool must be a pool name string, not {type(name).__name__}")
     target = POOLS.get(name)
     if target is None:
         raise ValueError(f"Unknown pool {name!r}: expected one of {', '.join(POOLS)}")
     module_name, _, class_name = target.partition(":")
+    if max_tasks_per_child and name != "prefork":
+        raise ValueError(f"max_tasks_per_child applies to pool='prefork' only, not pool={name!r}")
     if name == "thread":
         from taskito.worker.pools.thread import ThreadPool
 
-        return ThreadPool(env, threads)
+        return ThreadPool(env, threads, async_concurrency=async_concurrency)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -44,7 +51,10 @@ def create_pool(
             f"pool={name!r} is not available in this version of taskito"
         ) from None
     pool_class = getattr(module, class_name)
-    pool: Pool = pool_class(env, threads, app=app, async_concurrency=async_concurrency)
+    options: dict[str, object] = {"app": app, "async_concurrency": async_concurrency}
+    if name == "prefork":
+        options["max_tasks_per_child"] = max_tasks_per_child
+    pool: Pool = pool_class(env, threads, **options)
     return pool
 
 

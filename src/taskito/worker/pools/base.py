@@ -1,7 +1,10 @@
 """The pool contract: a pool only moves jobs to where they run and signals to running jobs.
 
 The worker decides what to claim and how to record outcomes; a pool is four methods plus
-``abandon`` for a job whose hard deadline passed (huey's Environment classes are the model).
+``abandon`` for a job whose hard deadline passed (huey's Environment classes are the model),
+and two with defaults: ``free_slots`` (how much to claim) and ``start_delay_s`` (for a pool
+that lets claimed jobs wait, so timeouts count from the start). Also here: ``CancelFlag``, the
+per-run flag a pool sets and ``check_cancelled()`` reads.
 """
 
 from __future__ import annotations
@@ -15,6 +18,22 @@ from taskito.job import JobRecord, Outcome
 OnDone = Callable[[JobRecord, Outcome], None]
 
 
+class CancelFlag:
+    """The flag ``current_job.check_cancelled()`` reads. Cheaper to make than a
+    ``threading.Event`` (one per job), and nothing ever waits on it."""
+
+    __slots__ = ("_is_set",)
+
+    def __init__(self) -> None:
+        self._is_set = False
+
+    def set(self) -> None:
+        self._is_set = True
+
+    def is_set(self) -> bool:
+        return self._is_set
+
+
 class Pool(ABC):
     """Runs claimed jobs through ``execution.run_job`` and reports each outcome to ``on_done``."""
 
@@ -25,6 +44,18 @@ class Pool(ABC):
     @abstractmethod
     def capacity(self) -> int:
         """How many jobs the pool runs at once; the worker claims at most this many."""
+
+    def free_slots(self, executing: int) -> int:
+        """How many more jobs the worker may claim now, ``executing`` being the jobs of this
+        pool the worker counts as running. Every claimed job must be able to start at once; a
+        pool with more than one kind of slot (threads and an event loop) overrides this."""
+        return self.capacity - executing
+
+    def start_delay_s(self, job_id: str) -> float | None:
+        """How long ``job_id`` waited in the pool before it started, or None while it still
+        waits. Its hard timeout counts from its start. Pools that start every job at once
+        (the default) return 0.0."""
+        return 0.0
 
     @abstractmethod
     def start(self) -> None:
@@ -52,4 +83,4 @@ class Pool(ABC):
         """Take no more jobs; wait up to ``drain_timeout_s`` for running ones, then return."""
 
 
-__all__ = ["OnDone", "Pool"]
+__all__ = ["CancelFlag", "OnDone", "Pool"]

@@ -1,8 +1,11 @@
-"""The thread pool (the default): N threads in this process, each running one job at a time.
+"""The thread pool (the default): N threads in this process, each running one job at a time,
+and for ``async def`` tasks an event loop thread (started on the first one), at most
+``async_concurrency`` of them at once.
 
 A thread cannot be stopped from outside, so a hard timeout abandons the thread instead: the
 worker has already recorded the timeout, the pool starts a replacement so capacity stays at N,
-and the stuck thread exits when its job finally returns, its result unreported.
+and the stuck thread exits when its job finally returns, its result unreported. A forced cancel
+stays cooperative for the same reason (async tasks do get ``Task.cancel()``).
 """
 
 from __future__ import annotations
@@ -16,25 +19,10 @@ import time
 from taskito.execution import run_job
 from taskito.job import JobRecord, Outcome
 from taskito.registry import ExecutionEnv
-from taskito.worker.pools.base import OnDone, Pool
+from taskito.worker.pools.asyncio_loop import EventLoopRunner, TaskKinds, is_async_job
+from taskito.worker.pools.base import CancelFlag, OnDone, Pool
 
 logger = logging.getLogger("taskito.worker.pools.thread")
-
-
-class CancelFlag:
-    """The flag ``current_job.check_cancelled()`` reads. Cheaper to make than a
-    ``threading.Event`` (one per job), and nothing ever waits on it."""
-
-    __slots__ = ("_is_set",)
-
-    def __init__(self) -> None:
-        self._is_set = False
-
-    def set(self) -> None:
-        self._is_set = True
-
-    def is_set(self) -> bool:
-        return self._is_set
 
 
 class _Slot:
@@ -55,12 +43,23 @@ class ThreadPool(Pool):
 
     name = "thread"
 
-    def __init__(self, env: ExecutionEnv, threads: int, *, thread_name_prefix: str = "") -> None:
+    def __init__(
+        self,
+        env: ExecutionEnv,
+        threads: int,
+        *,
+        async_concurrency: int = 100,
+        thread_name_prefix: str = "",
+    ) -> None:
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
         self._env = env
         self._threads = threads
         self._prefix = thread_name_prefix or "taskito-thread"
+        # Built now so a bad value fails here; its thread starts with the first async job.
+        self._loop = EventLoopRunner(env, async_concurrency, thread_name=f"{self._prefix}-loop")
+        self._loop_started = False
+        self._kinds = TaskKinds(env)
         self._work: queue.SimpleQueue[_Slot | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._slots: dict[str, _Slot] = {}
@@ -74,6 +73,22 @@ class ThreadPool(Pool):
     def capacity(self) -> int:
         return self._threads
 
+    def free_slots(self, executing: int) -> int:
+        """Free threads and, with async tasks registered, free loop slots: no more than the
+        fewer of the two when both kinds are registered, since a claimed job may be of either
+        kind and must start at once. Never more than the worker's own count allows either: a
+        job finished here but not yet recorded holds its place until its outcome is written."""
+        has_sync, has_async = self._kinds.has_sync, self._kinds.has_async
+        if not has_async:
+            return self._threads - executing
+        free = min(self._threads + self._loop.concurrency - executing, self._loop.free())
+        return min(free, self.free_threads()) if has_sync else free
+
+    def free_threads(self) -> int:
+        """Threads not running or about to run a sync job."""
+        with self._lock:
+            return self._threads - len(self._slots)
+
     def start(self) -> None:
         with self._lock:
             if self._started:
@@ -83,6 +98,9 @@ class ThreadPool(Pool):
                 self._spawn_locked()
 
     def submit(self, job: JobRecord, on_done: OnDone) -> None:
+        if is_async_job(self._env, job):
+            self._start_loop().submit(job, on_done)
+            return
         slot = _Slot(job, on_done)
         with self._lock:
             if not self._started or self._closed:
@@ -92,11 +110,20 @@ class ThreadPool(Pool):
             self._slots[job.id] = slot
         self._work.put(slot)
 
+    def _start_loop(self) -> EventLoopRunner:
+        with self._lock:
+            if not self._started or self._closed:
+                raise RuntimeError("the thread pool is not running")
+            if not self._loop_started:
+                self._loop.start()
+                self._loop_started = True
+        return self._loop
+
     def cancel(self, job_id: str, force: bool = False) -> bool:
         with self._lock:
             slot = self._slots.get(job_id)
         if slot is None:
-            return False
+            return self._loop.cancel(job_id, force)
         slot.cancel_flag.set()
         if force:
             logger.info(
@@ -109,7 +136,7 @@ class ThreadPool(Pool):
         with self._lock:
             slot = self._slots.pop(job_id, None)
             if slot is None:
-                return False
+                return self._loop.abandon(job_id)
             slot.abandoned = True
             # Not started yet (the thread has not taken it): the thread will skip it.
             stuck = slot.thread
@@ -136,11 +163,15 @@ class ThreadPool(Pool):
             self._closed = True
             threads = list(self._live)
             abandoned = [thread.name for thread in self._abandoned]
+            loop_started = self._loop_started
             for _ in threads:
                 self._work.put(None)
         deadline = time.monotonic() + max(0.0, drain_timeout_s)
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if loop_started:
+            # Its tasks have been draining meanwhile; they get what is left of the timeout.
+            self._loop.shutdown(max(0.0, deadline - time.monotonic()))
         still_running = [t.name for t in threads if t.is_alive()]
         if still_running:
             logger.warning(
