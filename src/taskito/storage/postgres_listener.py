@@ -20,6 +20,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from taskito.storage.changes import ChangeNotifier
+
 logger = logging.getLogger("taskito.storage.postgres")
 
 _FIRST_BACKOFF_S = 0.05
@@ -29,25 +31,6 @@ _MAX_BACKOFF_S = 5.0
 _PING_AFTER_S = 15.0
 # How long a thread's first wait_for_change waits for the listener's first connection attempt.
 _FIRST_LISTEN_WAIT_S = 2.0
-
-
-class ChangeNotifier:
-    """A generation counter under a Condition: each change bumps it and wakes every waiter."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition(threading.Lock())
-        self.generation = 0
-
-    def notify(self) -> None:
-        with self._condition:
-            self.generation += 1
-            self._condition.notify_all()
-
-    def wait(self, seen: int, timeout_s: float) -> None:
-        """Return when the generation is no longer ``seen``, or after ``timeout_s``."""
-        with self._condition:
-            if self.generation == seen:
-                self._condition.wait(timeout_s)
 
 
 class Listener:

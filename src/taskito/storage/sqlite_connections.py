@@ -17,6 +17,7 @@ from types import TracebackType
 
 from taskito.exceptions import DatabaseCorruptError, StorageError, UniqueConflictError
 from taskito.storage import sqlite_schema
+from taskito.storage.changes import ChangeNotifier
 
 logger = logging.getLogger("taskito.storage.sqlite")
 
@@ -53,25 +54,6 @@ def translate_error(exc: sqlite3.Error, path: str) -> StorageError:
     if code == _SQLITE_BUSY:
         return StorageError(f"database {path} stayed locked past the busy timeout: {message}")
     return StorageError(f"storage error on {path}: {message}")
-
-
-class ChangeNotifier:
-    """A generation counter under a Condition: each change bumps it and wakes every waiter."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition(threading.Lock())
-        self.generation = 0
-
-    def notify(self) -> None:
-        with self._condition:
-            self.generation += 1
-            self._condition.notify_all()
-
-    def wait(self, seen: int, timeout_s: float) -> None:
-        """Return when the generation is no longer ``seen`` or after ``timeout_s``."""
-        with self._condition:
-            if self.generation == seen:
-                self._condition.wait(timeout_s)
 
 
 class _Connection:
