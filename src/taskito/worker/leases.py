@@ -118,9 +118,11 @@ class LeaseKeeper:
         )
         missing = set(job_ids) - kept
         if missing:
-            still_held = [job_id for job_id in self._held.ids() if job_id in missing]
-            if still_held:
-                self._on_lost(still_held)
+            # Only a job still running can be lost; a settled one is missing because its
+            # outcome was just written (or will be fenced out), and needs no cancel.
+            still_running = [job_id for job_id in self._held.executing_ids() if job_id in missing]
+            if still_running:
+                self._on_lost(still_running)
 
     def recover(self) -> None:
         """Requeue jobs of dead workers and reap worker rows that stopped heartbeating."""
