@@ -25,7 +25,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskito.job import JobRecord
-from taskito.storage import postgres_claim
+from taskito.storage import postgres_claim, validation
 from taskito.storage import postgres_queries as q
 from taskito.storage import postgres_rows as convert
 from taskito.storage import postgres_transitions as transitions
@@ -221,7 +221,7 @@ class PostgresStorage(PostgresEnqueue, PostgresReads, Storage):
         outcomes add their dependent cascade, and a job named twice a second statement, in
         the same transaction."""
         batch = list(finishes)
-        transitions.validate_finishes(batch)
+        validation.validate_finishes(batch)
         if not batch:
             return []
         single_round = len({finish.job_id for finish in batch}) == len(batch)

@@ -16,6 +16,7 @@ from taskito.job import JobRecord, NewJob
 from taskito.storage import postgres_queries as q
 from taskito.storage import postgres_rows as convert
 from taskito.storage import postgres_transitions as transitions
+from taskito.storage import validation
 
 if TYPE_CHECKING:
     from taskito.storage.postgres_connections import Cursor, PgConnections
@@ -120,7 +121,7 @@ class PostgresEnqueue:
         batch = [require_new_job(job) for job in jobs]
         if not batch:
             return []
-        outside_dependencies = transitions.batch_outside_dependencies(batch)
+        outside_dependencies = validation.batch_outside_dependencies(batch)
         chunks = [
             _insert_columns(batch[start : start + _INSERT_CHUNK])
             for start in range(0, len(batch), _INSERT_CHUNK)

@@ -12,7 +12,7 @@ import os
 from collections.abc import Collection, Sequence
 
 from taskito.job import JobRecord, JobStatus, NewJob
-from taskito.storage import sqlite_claim
+from taskito.storage import sqlite_claim, validation
 from taskito.storage import sqlite_queries as q
 from taskito.storage import sqlite_transitions as transitions
 from taskito.storage.base import (
@@ -92,7 +92,7 @@ class SqliteStorage(Storage):
         batch = [_require_new_job(job) for job in jobs]
         if not batch:
             return []
-        outside_dependencies = transitions.batch_outside_dependencies(batch)
+        outside_dependencies = validation.batch_outside_dependencies(batch)
         with self._conns.write(notify=False) as conn:
             transitions.check_dependencies(conn, outside_dependencies)
             for sql, rows in q.insert_jobs(batch):
@@ -231,7 +231,7 @@ class SqliteStorage(Storage):
 
     def finish_many(self, finishes: Sequence[Finish], now: int) -> list[bool]:
         batch = list(finishes)
-        transitions.validate_finishes(batch)
+        validation.validate_finishes(batch)
         if not batch:
             return []
         with self._conns.write(notify=False) as conn:

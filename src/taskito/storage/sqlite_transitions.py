@@ -6,7 +6,7 @@ caller's write transaction.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from taskito.exceptions import DependencyError
 from taskito.ids import new_job_id
@@ -39,27 +39,6 @@ _SELECT_DEPENDENCY_STATUSES = (
     "SELECT id, status FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
 )
 _BLOCKING_DEPENDENCY_STATUSES = frozenset({JobStatus.DEAD.code, JobStatus.CANCELLED.code})
-_FINISHABLE = frozenset(
-    {
-        JobStatus.COMPLETE,
-        JobStatus.PENDING,
-        JobStatus.DEAD,
-        JobStatus.CANCELLED,
-        JobStatus.FAILED,
-    }
-)
-
-
-def validate_finishes(finishes: Sequence[Finish]) -> None:
-    """Reject outcomes that no transition allows before anything is written."""
-    for finish in finishes:
-        if not isinstance(finish, Finish):
-            raise TypeError(f"finish_many expects Finish records, got {type(finish).__name__}")
-        if not isinstance(finish.status, JobStatus) or finish.status not in _FINISHABLE:
-            raise ValueError(
-                f"cannot finish job {finish.job_id} with status {finish.status!r}: a finish"
-                " moves a running job to pending, complete, failed, dead or cancelled"
-            )
 
 
 def check_dependencies(conn: sqlite3.Connection, job_ids: Iterable[str]) -> None:
@@ -72,21 +51,6 @@ def check_dependencies(conn: sqlite3.Connection, job_ids: Iterable[str]) -> None
         status = found.get(job_id)
         if status is None or status in _BLOCKING_DEPENDENCY_STATUSES:
             raise DependencyError(f"dependency not found or already dead/cancelled: {job_id}")
-
-
-def batch_outside_dependencies(batch: Sequence[NewJob]) -> list[str]:
-    """Dependencies of a batch that are not earlier jobs of the same batch (those must exist
-    already). A job may depend on an earlier job of its batch, never on itself or a later one."""
-    earlier: set[str] = set()
-    outside: list[str] = []
-    for job in batch:
-        for parent in job.depends_on:
-            if parent == job.id:
-                raise DependencyError(f"job {job.id} cannot depend on itself")
-            if parent not in earlier:
-                outside.append(parent)
-        earlier.add(job.id)
-    return outside
 
 
 def insert_dependencies(conn: sqlite3.Connection, jobs: Iterable[NewJob]) -> None:
