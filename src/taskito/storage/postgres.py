@@ -31,8 +31,9 @@ from taskito.storage import postgres_rows as convert
 from taskito.storage import postgres_transitions as transitions
 from taskito.storage.base import Finish, Storage, WorkerInfo
 from taskito.storage.postgres_enqueue import PostgresEnqueue
-from taskito.storage.postgres_reads import PostgresReads, require_count
+from taskito.storage.postgres_reads import PostgresReads
 from taskito.storage.postgres_schema import validate_schema_name
+from taskito.storage.validation import require_count, require_lease
 
 INSTALL_HINT = 'the postgres backend needs psycopg 3: pip install "taskito[postgres]"'
 _DRIVER_PACKAGES = frozenset({"psycopg", "psycopg_pool", "psycopg_binary", "psycopg_c"})
@@ -52,12 +53,6 @@ if TYPE_CHECKING:
 DEFAULT_POOL_SIZE = 10
 # Long enough for any caller, short enough for Condition.wait's timeout limit.
 _MAX_WAIT_STEP_S = 3600.0
-
-
-def _require_lease(lease_ms: object) -> int:
-    if isinstance(lease_ms, bool) or not isinstance(lease_ms, int) or lease_ms <= 0:
-        raise ValueError(f"lease_ms must be a positive integer, got {lease_ms!r}")
-    return lease_ms
 
 
 class PostgresStorage(PostgresEnqueue, PostgresReads, Storage):
@@ -174,7 +169,7 @@ class PostgresStorage(PostgresEnqueue, PostgresReads, Storage):
         transaction of their own right after the claim.
         """
         require_count("limit", limit)
-        _require_lease(lease_ms)
+        require_lease(lease_ms)
         if isinstance(queues, str):
             raise TypeError(f"queues must be a list of queue names or None, not {queues!r}")
         queue_names = None if queues is None else list(dict.fromkeys(queues))
@@ -203,7 +198,7 @@ class PostgresStorage(PostgresEnqueue, PostgresReads, Storage):
     ) -> set[str]:
         """See ``Storage.extend_leases``; the new lease is ``now + lease_ms`` on this host's
         clock, stored on the server's (see ``claim``)."""
-        _require_lease(lease_ms)
+        require_lease(lease_ms)
         ids = list(job_ids)
         if not ids:
             return set()

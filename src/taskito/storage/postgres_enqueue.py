@@ -17,6 +17,7 @@ from taskito.storage import postgres_queries as q
 from taskito.storage import postgres_rows as convert
 from taskito.storage import postgres_transitions as transitions
 from taskito.storage import validation
+from taskito.storage.validation import require_new_job
 
 if TYPE_CHECKING:
     from taskito.storage.postgres_connections import Cursor, PgConnections
@@ -26,14 +27,6 @@ if TYPE_CHECKING:
 _INSERT_CHUNK = 2000
 # A unique key whose holder finishes between our INSERT and SELECT is tried again.
 _UNIQUE_ATTEMPTS = 10
-
-
-def require_new_job(job: object) -> NewJob:
-    if not isinstance(job, NewJob):
-        raise TypeError(f"expected a NewJob, got {type(job).__name__}")
-    if not isinstance(job.payload, bytes | bytearray | memoryview):
-        raise TypeError(f"job {job.id}: payload must be bytes, got {type(job.payload).__name__}")
-    return job
 
 
 def _insert_params(job: NewJob) -> tuple[Any, ...]:

@@ -15,15 +15,10 @@ from taskito.job import JobRecord, JobStatus
 from taskito.storage import postgres_queries as q
 from taskito.storage import postgres_rows as convert
 from taskito.storage.base import DeadLetter, JobError, JobFilter, LogEntry, WorkerInfo
+from taskito.storage.validation import require_count
 
 if TYPE_CHECKING:
     from taskito.storage.postgres_connections import PgConnections
-
-
-def require_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return value
 
 
 class PostgresReads:

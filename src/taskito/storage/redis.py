@@ -44,8 +44,6 @@ from taskito.storage.redis_keys import (
     finish_arguments,
     job_arguments,
     namespace_tag,
-    require_count,
-    require_lease,
     require_time,
 )
 from taskito.storage.redis_notify import ChangeListener
@@ -56,6 +54,7 @@ from taskito.storage.redis_records import (
     job_from_packed,
     pairs,
 )
+from taskito.storage.validation import require_count, require_lease
 
 SCHEMA_VERSION = 1
 # Bulk operations run as several scripts of this many jobs, so one purge of a huge queue never

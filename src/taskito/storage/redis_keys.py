@@ -196,18 +196,6 @@ def job_arguments(job: NewJob) -> bytes:
     )
 
 
-def require_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return value
-
-
-def require_lease(lease_ms: object) -> int:
-    if isinstance(lease_ms, bool) or not isinstance(lease_ms, int) or lease_ms <= 0:
-        raise ValueError(f"lease_ms must be a positive integer, got {lease_ms!r}")
-    return lease_ms
-
-
 def require_time(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int (ms since the epoch), got {value!r}")
@@ -273,7 +261,5 @@ __all__ = [
     "pack_fields",
     "priority_code",
     "queue_key",
-    "require_count",
-    "require_lease",
     "require_time",
 ]

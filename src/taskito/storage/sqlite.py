@@ -25,29 +25,10 @@ from taskito.storage.base import (
     WorkerInfo,
 )
 from taskito.storage.sqlite_connections import SqliteConnections
+from taskito.storage.validation import require_count, require_lease, require_new_job
 
 # Long enough for any caller, short enough for Condition.wait's timeout limit.
 _MAX_WAIT_STEP_S = 3600.0
-
-
-def _require_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return value
-
-
-def _require_lease(lease_ms: object) -> int:
-    if isinstance(lease_ms, bool) or not isinstance(lease_ms, int) or lease_ms <= 0:
-        raise ValueError(f"lease_ms must be a positive integer, got {lease_ms!r}")
-    return lease_ms
-
-
-def _require_new_job(job: object) -> NewJob:
-    if not isinstance(job, NewJob):
-        raise TypeError(f"expected a NewJob, got {type(job).__name__}")
-    if not isinstance(job.payload, bytes | bytearray | memoryview):
-        raise TypeError(f"job {job.id}: payload must be bytes, got {type(job.payload).__name__}")
-    return job
 
 
 class SqliteStorage(Storage):
@@ -58,7 +39,7 @@ class SqliteStorage(Storage):
             path = os.fspath(path)
         if not isinstance(path, str) or not path:
             raise ValueError(f"path must be a non-empty file path or ':memory:', got {path!r}")
-        _require_count("busy_timeout_ms", busy_timeout_ms)
+        require_count("busy_timeout_ms", busy_timeout_ms)
         self.path = path
         self._conns = SqliteConnections(path, busy_timeout_ms)
 
@@ -74,7 +55,7 @@ class SqliteStorage(Storage):
     # --- jobs: enqueue, read ------------------------------------------------------------
 
     def enqueue(self, job: NewJob) -> JobRecord:
-        _require_new_job(job)
+        require_new_job(job)
         with self._conns.write(notify=False) as conn:
             if job.unique_key is not None:
                 row = conn.execute(q.SELECT_ACTIVE_BY_UNIQUE_KEY, (job.unique_key,)).fetchone()
@@ -89,7 +70,7 @@ class SqliteStorage(Storage):
         return JobRecord.from_new(job)
 
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
-        batch = [_require_new_job(job) for job in jobs]
+        batch = [require_new_job(job) for job in jobs]
         if not batch:
             return []
         outside_dependencies = validation.batch_outside_dependencies(batch)
@@ -112,7 +93,7 @@ class SqliteStorage(Storage):
         if not isinstance(filter, JobFilter):
             raise TypeError(f"filter must be a JobFilter, got {type(filter).__name__}")
         sql, params = q.list_jobs_query(
-            filter, _require_count("limit", limit), _require_count("offset", offset)
+            filter, require_count("limit", limit), require_count("offset", offset)
         )
         with self._conns.read() as conn:
             rows = conn.execute(sql, params).fetchall()
@@ -201,8 +182,8 @@ class SqliteStorage(Storage):
         now: int,
         lease_ms: int,
     ) -> list[JobRecord]:
-        _require_count("limit", limit)
-        _require_lease(lease_ms)
+        require_count("limit", limit)
+        require_lease(lease_ms)
         if isinstance(queues, str):
             raise TypeError(f"queues must be a list of queue names or None, not {queues!r}")
         queue_names = None if queues is None else list(dict.fromkeys(queues))
@@ -219,7 +200,7 @@ class SqliteStorage(Storage):
     def extend_leases(
         self, worker_id: str, job_ids: Collection[str], now: int, lease_ms: int
     ) -> set[str]:
-        _require_lease(lease_ms)
+        require_lease(lease_ms)
         ids = list(job_ids)
         if not ids:
             return set()
@@ -275,7 +256,7 @@ class SqliteStorage(Storage):
     def query_logs(
         self, task_name: str | None, level: str | None, since: int, limit: int
     ) -> list[LogEntry]:
-        params = (since, task_name, task_name, level, level, _require_count("limit", limit))
+        params = (since, task_name, task_name, level, level, require_count("limit", limit))
         with self._conns.read() as conn:
             return [q.row_to_log(row) for row in conn.execute(q.QUERY_LOGS, params)]
 
@@ -284,7 +265,7 @@ class SqliteStorage(Storage):
             return [q.row_to_error(row) for row in conn.execute(q.SELECT_JOB_ERRORS, (job_id,))]
 
     def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
-        params = (_require_count("limit", limit), _require_count("offset", offset))
+        params = (require_count("limit", limit), require_count("offset", offset))
         with self._conns.read() as conn:
             return [
                 q.row_to_dead_letter(row) for row in conn.execute(q.SELECT_DEAD_LETTERS, params)

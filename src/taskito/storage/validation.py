@@ -39,3 +39,24 @@ def batch_outside_dependencies(batch: Sequence[NewJob]) -> list[str]:
                 outside.append(parent)
         earlier.add(job.id)
     return outside
+
+
+def require_count(name: str, value: object) -> int:
+    """A limit, offset or count: a non-negative int (bool refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def require_lease(lease_ms: object) -> int:
+    if isinstance(lease_ms, bool) or not isinstance(lease_ms, int) or lease_ms <= 0:
+        raise ValueError(f"lease_ms must be a positive integer, got {lease_ms!r}")
+    return lease_ms
+
+
+def require_new_job(job: object) -> NewJob:
+    if not isinstance(job, NewJob):
+        raise TypeError(f"expected a NewJob, got {type(job).__name__}")
+    if not isinstance(job.payload, bytes | bytearray | memoryview):
+        raise TypeError(f"job {job.id}: payload must be bytes, got {type(job.payload).__name__}")
+    return job
