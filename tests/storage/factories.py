@@ -6,9 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -17,6 +18,8 @@ from taskito.job import JobRecord, JobStatus, NewJob, now_ms
 from taskito.storage.base import Finish, Storage, WorkerInfo
 
 LEASE_MS = 30_000
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -148,3 +151,55 @@ def status_of(storage: Storage, job_id: str) -> JobStatus:
     record = storage.get_job(job_id)
     assert record is not None, f"job {job_id} is missing"
     return record.status
+
+
+# --- flow-control helpers (tests/storage/test_control_*.py) ---------------------------------
+
+
+def start_at(storage: Storage, at: int, worker_id: str = "worker-1", **overrides: Any) -> JobRecord:
+    """Enqueue a job (in a queue of its own unless ``queue`` is given) and claim it at ``at``,
+    so its ``started_at`` is exactly ``at``."""
+    overrides.setdefault("queue", f"solo-{new_job_id()}")
+    overrides.setdefault("created_at", at)
+    overrides.setdefault("scheduled_at", at)
+    job = storage.enqueue(make_job(**overrides))
+    claimed = storage.claim(worker_id, [job.queue], job.namespace, 100, at, LEASE_MS)
+    assert [record.id for record in claimed] == [job.id], "give the job a queue of its own"
+    return claimed[0]
+
+
+def finish_at(storage: Storage, job: JobRecord, status: JobStatus, at: int, **fields: Any) -> None:
+    """Apply one outcome at ``at`` (its ``completed_at`` for a terminal status)."""
+    applied = storage.finish_many([Finish(job.id, job.attempt, status, **fields)], at)
+    assert applied == [True], f"the outcome of {job.id} was dropped"
+
+
+def open_storages(backend: Backend, count: int) -> list[Storage]:
+    """``count`` Storage objects of their own on the backend's database (the backend closes
+    them after the test; skips where a second object cannot reach the database)."""
+    return [backend.open_another() for _ in range(count)]
+
+
+def race(storages: list[Storage], action: Callable[[Storage], T]) -> list[T]:
+    """Run ``action`` once per Storage, each in a thread of its own, released together by a
+    barrier; return the results in the order of ``storages``. Re-raises a thread's error."""
+    barrier = threading.Barrier(len(storages))
+    results: list[T | None] = [None] * len(storages)
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = action(storages[index])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(storages))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a racer did not finish in 30 s"
+    if errors:
+        raise errors[0]
+    return results  # type: ignore[return-value]

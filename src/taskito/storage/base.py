@@ -17,6 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from taskito.job import JobRecord, JobStatus, NewJob
+from taskito.storage.control import ControlStorage
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +127,12 @@ class LogEntry:
     logged_at: int
 
 
-class Storage(ABC):
-    """The one storage contract. A backend that passes ``tests/storage/`` is a backend."""
+class Storage(ControlStorage, ABC):
+    """The one storage contract. A backend that passes ``tests/storage/`` is a backend.
+
+    The flow-control families (queue state, limits, breakers, schedules, locks, archive,
+    settings) are declared in ``storage/control.py``.
+    """
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -220,11 +225,12 @@ class Storage(ABC):
         """Move up to ``limit`` due jobs to running for ``worker_id``; return them.
 
         Due: pending, ``scheduled_at <= now``, every dependency complete, in one of
-        ``queues`` (None: any queue), with exactly ``namespace`` (None: no namespace).
-        Highest priority first, then oldest ``scheduled_at``. Each claimed job gets
-        ``attempt += 1``, ``started_at = now``, ``lease_expires_at = now + lease_ms``.
-        Pending jobs past ``expires_at`` met on the way are cancelled with
-        ``"expired before execution"``. Concurrent claimers get disjoint jobs.
+        ``queues`` (None: any queue) that is not paused (``set_queue_paused``), with exactly
+        ``namespace`` (None: no namespace). Highest priority first, then oldest
+        ``scheduled_at``. Each claimed job gets ``attempt += 1``, ``started_at = now``,
+        ``lease_expires_at = now + lease_ms``. Pending jobs past ``expires_at`` met on the
+        way are cancelled with ``"expired before execution"``. Concurrent claimers get
+        disjoint jobs.
         """
 
     @abstractmethod

@@ -4,7 +4,9 @@ The pool, error translation and clock offset live in ``postgres_connections``; t
 ``postgres_schema``; fixed SQL in ``postgres_queries``; row conversions in ``postgres_rows``;
 the claim in ``postgres_claim``; finish, cascade and requeue in ``postgres_transitions``;
 LISTEN/NOTIFY in ``postgres_listener``; enqueues and reads in the mixins ``postgres_enqueue``
-and ``postgres_reads``. This module maps the rest of the ``Storage`` contract onto them.
+and ``postgres_reads``; the flow-control half (``storage/control.py``) in the mixins
+``postgres_control`` and ``postgres_history``, with its SQL in ``postgres_control_queries``.
+This module maps the rest of the ``Storage`` contract onto them.
 psycopg is imported by the connection and listener modules only (the others touch it inside
 functions or for type checking), so without the driver this module still imports and the
 constructor names the extra to install (DESIGN invariant 9).
@@ -15,6 +17,8 @@ that hosts whose clocks disagree still agree on when a lease expires: each stora
 measures how far the server's clock (``clock_timestamp()``) is ahead of its own, adds that to
 ``now`` whenever it writes or compares a lease (``claim``, ``extend_leases``,
 ``requeue_expired``), and subtracts it from ``lease_expires_at`` in the records it returns.
+Locks, rate slots and breakers compare only times that callers passed, so they use ``now`` as
+given.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from taskito.job import JobRecord
 from taskito.storage import postgres_claim, validation
+from taskito.storage import postgres_control_queries as cq
 from taskito.storage import postgres_queries as q
 from taskito.storage import postgres_rows as convert
 from taskito.storage import postgres_transitions as transitions
 from taskito.storage.base import Finish, Storage, WorkerInfo
-from taskito.storage.postgres_enqueue import PostgresEnqueue
+from taskito.storage.postgres_control import PostgresControl
+from taskito.storage.postgres_history import PostgresHistory
 from taskito.storage.postgres_reads import PostgresReads
 from taskito.storage.postgres_schema import validate_schema_name
 from taskito.storage.validation import require_count, require_lease
@@ -55,7 +61,7 @@ DEFAULT_POOL_SIZE = 10
 _MAX_WAIT_STEP_S = 3600.0
 
 
-class PostgresStorage(PostgresEnqueue, PostgresReads, Storage):
+class PostgresStorage(PostgresHistory, PostgresControl, PostgresReads, Storage):
     """``Storage`` on a PostgreSQL schema, shared by any number of processes and hosts."""
 
     def __init__(
@@ -87,6 +93,7 @@ class PostgresStorage(PostgresEnqueue, PostgresReads, Storage):
         self._channel = channel_name(schema)
         self._token = uuid.uuid4().hex
         self._stmts = q.Statements(schema, self._channel, self._token)
+        self._control = cq.ControlStatements(schema, self._channel, self._token)
         self._feed = ChangeFeed(self._conns.connect, self._channel, self._token, self.target)
         self._closed = False
 
@@ -166,7 +173,8 @@ class PostgresStorage(PostgresEnqueue, PostgresReads, Storage):
         offset); the records report it back on this host's clock, so ``lease_expires_at ==
         now + lease_ms`` here while another host sees the same instant on its own clock.
         Expired pending jobs in the claimed scope are cancelled, with their dependents, in a
-        transaction of their own right after the claim.
+        transaction of their own right after the claim. Paused queues are skipped whole, their
+        expired jobs included (one probe of ``paused_queues`` per queue).
         """
         require_count("limit", limit)
         require_lease(lease_ms)

@@ -24,6 +24,16 @@ _DEPENDENCIES_DONE = (
 )
 
 
+def _not_paused(queue_term: str) -> str:
+    """The queue named by ``queue_term`` is not paused. ``queue_term`` never refers to the
+    scanned job row, so the planner evaluates this once per queue (an InitPlan or a one-time
+    filter): one probe of the tiny ``paused_queues`` table, not one per job."""
+    return (
+        "NOT EXISTS (SELECT 1 FROM {s}.paused_queues AS paused"
+        f" WHERE paused.queue = {queue_term})"
+    )
+
+
 def _scope(alias: str, queue_mode: str, has_namespace: bool) -> str:
     """Queue and namespace terms: ``queue_mode`` is "any", "one" or "many"."""
     terms = ""
@@ -44,15 +54,16 @@ def _expired_ids(queue_mode: str, has_namespace: bool) -> str:
     rather than every pending row of the queue."""
     return (
         "SELECT e.id FROM (SELECT x.id, x.queue, x.namespace FROM {s}.jobs AS x"
-        " WHERE x.status = 0 AND x.expires_at < %(now)b OFFSET 0) AS e WHERE TRUE"
+        " WHERE x.status = 0 AND x.expires_at < %(now)b OFFSET 0) AS e WHERE "
+        + _not_paused("e.queue")
         + _scope("e", queue_mode, has_namespace)
     )
 
 
 def _due(queue_term: str, has_namespace: bool) -> str:
     """Due jobs of one queue in claim order, locked; rows that other claimers hold are skipped,
-    not waited for. The queue equality makes this an ordered range scan of the claim index
-    that stops after ``limit`` rows."""
+    not waited for; none at all while the queue is paused. The queue equality makes this an
+    ordered range scan of the claim index that stops after ``limit`` rows."""
     namespace = "j.namespace = %(namespace)b" if has_namespace else "j.namespace IS NULL"
     return (
         "SELECT j.id, j.priority, j.scheduled_at FROM {s}.jobs AS j WHERE j.status = 0"
@@ -60,6 +71,8 @@ def _due(queue_term: str, has_namespace: bool) -> str:
         + queue_term
         + " AND "
         + namespace
+        + " AND "
+        + _not_paused(queue_term)
         + " AND j.scheduled_at <= %(now)b AND (j.expires_at IS NULL OR j.expires_at >= %(now)b)"
         " AND " + _DEPENDENCIES_DONE + " ORDER BY j.priority DESC, j.scheduled_at, j.id"
         " LIMIT %(limit)b FOR UPDATE OF j SKIP LOCKED"

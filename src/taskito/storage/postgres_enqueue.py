@@ -54,6 +54,14 @@ def _insert_columns(jobs: Sequence[NewJob]) -> list[list[Any]]:
     return [list(column) for column in zip(*map(_insert_params, jobs), strict=True)]
 
 
+def require_enqueueable(job: object) -> NewJob:
+    """The checks ``enqueue`` makes before touching the database."""
+    checked = require_new_job(job)
+    if checked.id in checked.depends_on:
+        raise DependencyError(f"job {checked.id} cannot depend on itself")
+    return checked
+
+
 class PostgresEnqueue:
     """``enqueue`` and ``enqueue_many`` of the ``Storage`` contract."""
 
@@ -62,9 +70,7 @@ class PostgresEnqueue:
     _feed: ChangeFeed
 
     def enqueue(self, job: NewJob) -> JobRecord:
-        require_new_job(job)
-        if job.id in job.depends_on:
-            raise DependencyError(f"job {job.id} cannot depend on itself")
+        require_enqueueable(job)
         params = _insert_params(job)
         if job.depends_on:
             holder = self._conns.transact(
@@ -82,6 +88,15 @@ class PostgresEnqueue:
         self._feed.notify()
         return JobRecord.from_new(job)
 
+    def _enqueue_in(self, cursor: Cursor, job: NewJob) -> tuple[JobRecord, bool]:
+        """``enqueue`` inside the caller's transaction (``require_enqueueable`` already
+        checked): the stored record, and whether ``job`` was inserted (False: an active job
+        holds its unique key and is returned instead)."""
+        holder = self._insert_with_dependencies(cursor, job)
+        if holder is not None:
+            return holder, False
+        return JobRecord.from_new(job), True
+
     def _insert_unless_key_held(
         self, cursor: Cursor, job: NewJob, params: tuple[Any, ...]
     ) -> JobRecord | None:
@@ -98,6 +113,8 @@ class PostgresEnqueue:
         raise StorageError(f"unique_key {job.unique_key!r} kept changing hands; not enqueued")
 
     def _insert_with_dependencies(self, cursor: Cursor, job: NewJob) -> JobRecord | None:
+        """Insert ``job`` (unique key and dependencies included; without either, a plain
+        insert); return the holder of its unique key instead when there is one."""
         params = _insert_params(job)
         if job.unique_key is not None:
             holder = self._insert_unless_key_held(cursor, job, params)

@@ -138,10 +138,128 @@ _MIGRATION_1 = (
     "CREATE INDEX idx_task_logs_time ON {s}.task_logs (logged_at)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1,)
+# Flow control (storage/control.py): queue state, rate slots, circuit breakers, periodic
+# schedules, locks, the archive, replay history and settings. Every table is small or
+# append-only; the one new index on jobs holds only finished jobs that carry a result TTL.
+_MIGRATION_2 = (
+    # A row per paused queue: the claim probes this (usually empty) table once per queue.
+    'CREATE TABLE {s}.paused_queues (queue TEXT COLLATE "C" PRIMARY KEY,'
+    " paused_at BIGINT NOT NULL)",
+    'CREATE TABLE {s}.rate_slots (key TEXT COLLATE "C" PRIMARY KEY, next_free_at BIGINT NOT NULL)',
+    """
+    CREATE TABLE {s}.circuit_breakers (
+        task_name TEXT COLLATE "C" PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('closed', 'open', 'half_open')),
+        failure_count BIGINT NOT NULL DEFAULT 0,
+        last_failure_at BIGINT,
+        opened_at BIGINT,
+        threshold BIGINT NOT NULL,
+        window_ms BIGINT NOT NULL,
+        cooldown_ms BIGINT NOT NULL,
+        half_open_probes BIGINT NOT NULL,
+        half_open_success_rate DOUBLE PRECISION NOT NULL,
+        probes_started BIGINT NOT NULL DEFAULT 0,
+        probe_successes BIGINT NOT NULL DEFAULT 0,
+        probe_failures BIGINT NOT NULL DEFAULT 0
+    )
+    """,
+    """
+    CREATE TABLE {s}.periodic_schedules (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        task_name TEXT COLLATE "C" NOT NULL,
+        cron TEXT NOT NULL,
+        timezone TEXT,
+        queue TEXT COLLATE "C" NOT NULL,
+        payload BYTEA NOT NULL,
+        next_run BIGINT NOT NULL,
+        last_run BIGINT,
+        enabled BOOLEAN NOT NULL
+    )
+    """,
+    "CREATE INDEX idx_periodic_due ON {s}.periodic_schedules (next_run) WHERE enabled",
+    """
+    CREATE TABLE {s}.locks (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        owner_id TEXT COLLATE "C" NOT NULL,
+        acquired_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    )
+    """,
+    # The jobs columns, without the claim-time indexes: archived rows are only listed.
+    """
+    CREATE TABLE {s}.archived_jobs (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        queue TEXT COLLATE "C" NOT NULL,
+        task_name TEXT COLLATE "C" NOT NULL,
+        payload BYTEA NOT NULL,
+        status SMALLINT NOT NULL,
+        priority BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        scheduled_at BIGINT NOT NULL,
+        retry_count BIGINT NOT NULL,
+        max_retries BIGINT NOT NULL,
+        timeout_ms BIGINT,
+        started_at BIGINT,
+        completed_at BIGINT,
+        result BYTEA,
+        error TEXT,
+        unique_key TEXT COLLATE "C",
+        progress SMALLINT,
+        metadata TEXT,
+        cancel_requested SMALLINT NOT NULL,
+        expires_at BIGINT,
+        result_ttl_ms BIGINT,
+        namespace TEXT COLLATE "C",
+        worker_id TEXT COLLATE "C",
+        attempt BIGINT NOT NULL,
+        lease_expires_at BIGINT
+    )
+    """,
+    "CREATE INDEX idx_archived_jobs_completed ON {s}.archived_jobs (completed_at, id)",
+    """
+    CREATE TABLE {s}.replay_history (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        original_job_id TEXT COLLATE "C" NOT NULL,
+        replay_job_id TEXT COLLATE "C" NOT NULL,
+        replayed_at BIGINT NOT NULL,
+        original_error TEXT
+    )
+    """,
+    "CREATE INDEX idx_replay_history_original ON {s}.replay_history (original_job_id, id)",
+    """
+    CREATE TABLE {s}.settings (
+        key TEXT COLLATE "C" PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    )
+    """,
+    # purge_expired_results: a job enters this index only when it finishes with a TTL. The
+    # TTL is capped at 2**62 ms so the sum cannot overflow BIGINT, which would fail the
+    # finish of a job with an absurd TTL (the cap is 146 million years).
+    "CREATE INDEX idx_jobs_result_expiry ON {s}.jobs"
+    " ((completed_at + LEAST(result_ttl_ms, 4611686018427387904)))"
+    " WHERE result_ttl_ms IS NOT NULL AND status >= 2",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_TABLE_NAMES = ("jobs", "job_dependencies", "job_errors", "dead_letter", "workers", "task_logs")
+_TABLE_NAMES = (
+    "jobs",
+    "job_dependencies",
+    "job_errors",
+    "dead_letter",
+    "workers",
+    "task_logs",
+    "paused_queues",
+    "rate_slots",
+    "circuit_breakers",
+    "periodic_schedules",
+    "locks",
+    "archived_jobs",
+    "replay_history",
+    "settings",
+)
 
 
 def validate_schema_name(schema: object) -> str:

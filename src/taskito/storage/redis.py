@@ -1,13 +1,16 @@
 """The Redis storage backend: any number of machines share one Redis; each operation that moves
 jobs is one Lua script (atomic, one round trip) and every change is announced over pub/sub.
 
-The client, error translation, scripts and server clock offset live in ``redis_client``; key
-names and script arguments in ``redis_keys``; record decoding in ``redis_records``; change
-notification in ``redis_notify``; inspection walks in ``redis_inspect``; the Lua scripts in
-``redis_lua/``. ``docs/redis.md`` describes the data model and the durable server settings.
+The client, error translation, scripts and server clock offset live in ``redis_client``; the
+storage object's connection, prefix and schema check in ``redis_core``; key names and script
+arguments in ``redis_keys``; record decoding in ``redis_records``; change notification in
+``redis_notify``; inspection walks in ``redis_inspect``; the flow-control half of the contract
+in ``redis_control`` and ``redis_history``; the Lua scripts in ``redis_lua/``.
+``docs/redis.md`` describes the data model and the durable server settings.
 
 Clocks: ``now`` is honoured for every recorded time (created, scheduled, started, completed,
-failed, logged, heartbeat) and for the due and expiry checks. Leases alone are kept on the
+failed, logged, heartbeat) and for the due and expiry checks; locks, rate slots and breakers
+use it as given. Leases alone are kept on the
 Redis server's clock: ``claim`` and ``extend_leases`` store ``now + lease_ms`` shifted by this
 host's offset to the server clock (measured with TIME), and ``requeue_expired(now)`` shifts
 ``now`` the same way, so a host whose clock runs ahead or behind neither takes live jobs from
@@ -18,11 +21,9 @@ others nor leaves dead ones be. Records show leases in the reader's clock: withi
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Collection, Sequence
-from typing import Any, cast
+from typing import cast
 
-from taskito.exceptions import SchemaVersionError
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob
 from taskito.storage import redis_inspect, redis_workers
@@ -35,18 +36,17 @@ from taskito.storage.base import (
     Storage,
     WorkerInfo,
 )
-from taskito.storage.redis_client import RedisConnection
+from taskito.storage.redis_control import RedisControl
+from taskito.storage.redis_core import CHUNK
+from taskito.storage.redis_history import RedisHistory
 from taskito.storage.redis_keys import (
-    Keys,
     check_batch,
     check_new_job,
-    check_prefix,
     finish_arguments,
     job_arguments,
     namespace_tag,
     require_time,
 )
-from taskito.storage.redis_notify import ChangeListener
 from taskito.storage.redis_records import (
     dead_letter_from_fields,
     encode_log,
@@ -56,78 +56,22 @@ from taskito.storage.redis_records import (
 )
 from taskito.storage.validation import require_count, require_lease
 
-SCHEMA_VERSION = 1
-# Bulk operations run as several scripts of this many jobs, so one purge of a huge queue never
-# blocks the server for long; each chunk is atomic.
-_BULK_CHUNK = 1000
 _REQUEUE_CHUNK = 100
 _MAX_WAIT_STEP_S = 3600.0
 
 
-class RedisStorage(Storage):
-    """``Storage`` on a Redis server (6.2 or newer), every key under ``<prefix>:``."""
+class RedisStorage(RedisControl, RedisHistory, Storage):
+    """``Storage`` on a Redis server (6.2 or newer), every key under ``<prefix>:``.
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        prefix: str = "taskito",
-        connect_timeout_s: float = 3.0,
-        socket_timeout_s: float = 10.0,
-        health_check_interval_s: float = 15,
-    ) -> None:
-        if not isinstance(url, str) or not url:
-            raise ValueError(f"url must be a redis:// URL, got {url!r}")
-        self.prefix = check_prefix(prefix)
-        self._keys = Keys(prefix)
-        self._token = uuid.uuid4().hex
-        self._conn = RedisConnection(
-            url,
-            connect_timeout_s=connect_timeout_s,
-            socket_timeout_s=socket_timeout_s,
-            health_check_interval_s=health_check_interval_s,
-            client_name=f"taskito-{prefix}",
-        )
-        self._listener = ChangeListener(self._conn, self._keys.changes, self._token)
-        try:
-            self._check_server()
-        except BaseException:
-            self.close()
-            raise
-
-    def __repr__(self) -> str:
-        return f"<RedisStorage {self._conn.where} prefix={self.prefix!r}>"
-
-    def _check_server(self) -> None:
-        self._conn.check_server()
-        recorded = int(self._run("schema", SCHEMA_VERSION, idempotent=True))
-        if recorded > SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"prefix {self.prefix!r} on redis at {self._conn.where} was written by a newer"
-                f" taskito (schema {recorded}; this one knows {SCHEMA_VERSION})"
-            )
-
-    def _run(self, script: str, *args: Any, idempotent: bool = False) -> Any:
-        return self._conn.run_script(
-            script, (self.prefix, self._token, *args), idempotent=idempotent
-        )
-
-    def _offset(self) -> int:
-        return self._conn.clock_offset_ms()
-
-    def close(self) -> None:
-        self._listener.close()
-        self._conn.close()
+    The connection and the prefix live in ``RedisCore``; the flow-control half of the
+    contract in ``RedisControl`` and ``RedisHistory``.
+    """
 
     # --- jobs: enqueue, read ------------------------------------------------------------
 
     def enqueue(self, job: NewJob) -> JobRecord:
         check_new_job(job)
-        reply = self._run("enqueue", "one", 1, job_arguments(job))
-        if reply[0] == b"existing":
-            return job_from_packed(reply[1], self._offset())
-        self._listener.notify()
-        return JobRecord.from_new(job)
+        return self._enqueued(job, self._run("enqueue", "one", 1, job_arguments(job)))
 
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
         batch = [check_new_job(job) for job in jobs]
@@ -142,16 +86,8 @@ class RedisStorage(Storage):
         found = self._jobs([job_id])
         return found[0] if found else None
 
-    def _jobs(self, job_ids: Sequence[str | bytes]) -> list[JobRecord]:
-        """The stored records of ``job_ids`` that exist, in the same order."""
-        if not job_ids:
-            return []
-        packed = self._run("get_jobs", *job_ids, idempotent=True)
-        offset = self._offset()
-        return [job_from_packed(job, offset) for job in packed if job is not None]
-
     def list_jobs(self, filter: JobFilter, limit: int, offset: int) -> list[JobRecord]:
-        """See ``redis_redis_inspect.list_jobs`` for the cost of each filter."""
+        """See ``redis_inspect.list_job_ids`` for the cost of each filter."""
         if not isinstance(filter, JobFilter):
             raise TypeError(f"filter must be a JobFilter, got {type(filter).__name__}")
         limit = require_count("limit", limit)
@@ -218,22 +154,16 @@ class RedisStorage(Storage):
         require_time("now", now)
         total = 0
         while True:
-            cancelled, looked_at = self._run("bulk_cancel", by, name, now, error, _BULK_CHUNK)
+            cancelled, looked_at = self._run("bulk_cancel", by, name, now, error, CHUNK)
             total += cancelled
-            if looked_at < _BULK_CHUNK:
+            if looked_at < CHUNK:
                 break
         if total:
             self._listener.notify()
         return int(total)
 
     def purge_completed(self, before: int) -> int:
-        require_time("before", before)
-        total = 0
-        while True:
-            deleted, looked_at = self._run("purge_completed", before, _BULK_CHUNK)
-            total += deleted
-            if looked_at < _BULK_CHUNK:
-                return int(total)
+        return self._in_chunks("purge_completed", require_time("before", before))
 
     # --- the claim cycle ----------------------------------------------------------------
 
@@ -365,9 +295,9 @@ class RedisStorage(Storage):
         require_time("before", before)
         total = 0
         while True:
-            deleted = self._run("purge_dead", before, _BULK_CHUNK)
+            deleted = self._run("purge_dead", before, CHUNK)
             total += deleted
-            if deleted < _BULK_CHUNK:
+            if deleted < CHUNK:
                 return int(total)
 
     # --- workers ------------------------------------------------------------------------

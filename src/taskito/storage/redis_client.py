@@ -39,25 +39,44 @@ T = TypeVar("T")
 
 SCRIPT_NAMES = (
     "add_log",
+    "archive",
+    "archived",
+    "breaker",
     "bulk_cancel",
     "cancel_pending",
     "claim",
     "counts",
     "dead_letters",
+    "defer",
     "enqueue",
+    "enqueue_replay",
     "extend",
     "finish",
+    "fire_periodic",
     "get_jobs",
     "heartbeat",
+    "lock",
+    "pause",
+    "periodic",
     "progress",
     "purge_completed",
     "purge_dead",
+    "purge_expired",
+    "rate_slot",
     "reap",
+    "replay_history",
     "request_cancel",
     "requeue",
     "retry_dead",
+    "running_ids",
     "schema",
 )
+# Shared Lua that some scripts include between the prelude and their own file.
+_LIBRARIES = {
+    "enqueue": ("lib_enqueue",),
+    "enqueue_replay": ("lib_enqueue",),
+    "fire_periodic": ("lib_enqueue",),
+}
 # Reads and writes that give the same result when repeated may be retried after a dropped
 # connection; the scripts that insert or move jobs are not, since a reply lost after the
 # server ran one cannot be told apart from a request that never arrived.
@@ -80,10 +99,11 @@ _clock_lock = threading.Lock()
 
 @cache
 def script_source(name: str) -> str:
-    """The Lua text of script ``name``: the shared prelude followed by its own file."""
+    """The Lua text of script ``name``: the shared prelude, the libraries it includes, then
+    its own file."""
     folder = importlib.resources.files("taskito.storage").joinpath("redis_lua")
-    prelude = folder.joinpath("prelude.lua").read_text(encoding="utf-8")
-    return prelude + "\n" + folder.joinpath(f"{name}.lua").read_text(encoding="utf-8")
+    parts = ["prelude", *_LIBRARIES.get(name, ()), name]
+    return "\n".join(folder.joinpath(f"{part}.lua").read_text(encoding="utf-8") for part in parts)
 
 
 def translate_error(exc: redis.RedisError, where: str) -> StorageError:

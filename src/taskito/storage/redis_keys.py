@@ -47,6 +47,8 @@ class Keys:
         self.worker_status = f"{prefix}:workerstatus"
         self.heartbeats = f"{prefix}:heartbeats"
         self.changes = f"{prefix}:changes"
+        self.paused = f"{prefix}:paused"
+        self.settings = f"{prefix}:settings"
 
     def job(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}"
@@ -68,6 +70,9 @@ class Keys:
 
     def job_logs(self, job_id: str) -> str:
         return f"{self.prefix}:joblogs:{job_id}"
+
+    def lock(self, name: str) -> str:
+        return f"{self.prefix}:lock:{name}"
 
 
 def namespace_tag(namespace: str | None) -> str:

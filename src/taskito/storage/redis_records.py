@@ -15,6 +15,7 @@ from typing import Any
 
 from taskito.job import JobRecord, JobStatus
 from taskito.storage.base import DeadLetter, JobError, LogEntry, WorkerInfo
+from taskito.storage.control import BreakerState, PeriodicSchedule, ReplayEntry
 
 _STATUS_BY_CODE = {str(status.code).encode(): status for status in JobStatus}
 _LENGTHS = struct.Struct(">25i")
@@ -174,7 +175,72 @@ def worker_from_entry(worker_id: str, entry: bytes, status: str, heartbeat: int)
     )
 
 
+def breaker_from_fields(fields: Mapping[bytes, bytes]) -> BreakerState:
+    """A ``breaker:<task>`` hash (with ``task_name`` added by the script)."""
+    get = fields.get
+    return BreakerState(
+        task_name=fields[b"task_name"].decode(),
+        state=fields[b"state"].decode(),
+        failure_count=int(fields[b"failure_count"]),
+        last_failure_at=_number(get(b"last_failure_at")),
+        opened_at=_number(get(b"opened_at")),
+        threshold=int(fields[b"threshold"]),
+        window_ms=int(fields[b"window_ms"]),
+        cooldown_ms=int(fields[b"cooldown_ms"]),
+        half_open_probes=int(fields[b"half_open_probes"]),
+        half_open_success_rate=float(fields[b"half_open_success_rate"]),
+        probes_started=int(fields[b"probes_started"]),
+        probe_successes=int(fields[b"probe_successes"]),
+        probe_failures=int(fields[b"probe_failures"]),
+    )
+
+
+def schedule_arguments(schedule: PeriodicSchedule) -> list[bytes | None]:
+    """The fields of a ``periodic:<name>`` hash in the order ``periodic.lua`` unpacks them."""
+    return [
+        schedule.name.encode(),
+        schedule.task_name.encode(),
+        schedule.cron.encode(),
+        None if schedule.timezone is None else schedule.timezone.encode(),
+        schedule.queue.encode(),
+        bytes(schedule.payload),
+        b"%d" % schedule.next_run,
+        None if schedule.last_run is None else b"%d" % schedule.last_run,
+        b"1" if schedule.enabled else b"0",
+    ]
+
+
+def schedule_from_fields(fields: Mapping[bytes, bytes]) -> PeriodicSchedule:
+    get = fields.get
+    return PeriodicSchedule(
+        name=fields[b"name"].decode(),
+        task_name=fields[b"task_name"].decode(),
+        cron=fields[b"cron"].decode(),
+        timezone=_text(get(b"timezone")),
+        queue=fields[b"queue"].decode(),
+        payload=fields[b"payload"],
+        next_run=int(fields[b"next_run"]),
+        last_run=_number(get(b"last_run")),
+        enabled=fields[b"enabled"] == b"1",
+    )
+
+
+def replay_from_entry(original_job_id: str, entry: Sequence[bytes | None]) -> ReplayEntry:
+    """One ``replay_history.lua`` entry: seq, replay id, replayed_at, the two errors."""
+    seq, replay_job_id, replayed_at, original_error, replay_error = entry
+    assert seq is not None and replay_job_id is not None and replayed_at is not None
+    return ReplayEntry(
+        id=int(seq),
+        original_job_id=original_job_id,
+        replay_job_id=replay_job_id.decode(),
+        replayed_at=int(replayed_at),
+        original_error=_text(original_error),
+        replay_error=_text(replay_error),
+    )
+
+
 __all__ = [
+    "breaker_from_fields",
     "dead_letter_from_fields",
     "encode_log",
     "encode_worker",
@@ -182,6 +248,9 @@ __all__ = [
     "job_from_packed",
     "log_from_entry",
     "pairs",
+    "replay_from_entry",
+    "schedule_arguments",
+    "schedule_from_fields",
     "unpack_job",
     "worker_from_entry",
 ]

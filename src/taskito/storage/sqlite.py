@@ -2,7 +2,8 @@
 
 Connections, transactions and change notification live in ``sqlite_connections``; the schema in
 ``sqlite_schema``; SQL text in ``sqlite_queries``; multi-step transitions in
-``sqlite_transitions``. This module maps the ``Storage`` contract onto them.
+``sqlite_transitions``; the flow-control half of the contract in ``sqlite_control``. This
+module maps the ``Storage`` contract onto them.
 """
 
 from __future__ import annotations
@@ -25,14 +26,16 @@ from taskito.storage.base import (
     WorkerInfo,
 )
 from taskito.storage.sqlite_connections import SqliteConnections
+from taskito.storage.sqlite_control import SqliteControl
 from taskito.storage.validation import require_count, require_lease, require_new_job
 
 # Long enough for any caller, short enough for Condition.wait's timeout limit.
 _MAX_WAIT_STEP_S = 3600.0
 
 
-class SqliteStorage(Storage):
-    """``Storage`` on one SQLite file (or ``":memory:"`` for a single process)."""
+class SqliteStorage(SqliteControl, Storage):
+    """``Storage`` on one SQLite file (or ``":memory:"`` for a single process). The
+    flow-control methods come from ``SqliteControl``."""
 
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
         if isinstance(path, os.PathLike):
@@ -57,17 +60,10 @@ class SqliteStorage(Storage):
     def enqueue(self, job: NewJob) -> JobRecord:
         require_new_job(job)
         with self._conns.write(notify=False) as conn:
-            if job.unique_key is not None:
-                row = conn.execute(q.SELECT_ACTIVE_BY_UNIQUE_KEY, (job.unique_key,)).fetchone()
-                if row is not None:
-                    return q.row_to_job(row)
-            if job.depends_on:
-                transitions.check_dependencies(conn, job.depends_on)
-            conn.execute(*q.insert_job(job))
-            if job.depends_on:
-                transitions.insert_dependencies(conn, (job,))
-        self._notify()
-        return JobRecord.from_new(job)
+            record, inserted = transitions.enqueue_one(conn, job)
+        if inserted:
+            self._notify()
+        return record
 
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
         batch = [require_new_job(job) for job in jobs]

@@ -4,6 +4,7 @@ ones, cancel expired ones met on the way, and move the picks to running in one U
 Due jobs are found per queue, one priority level at a time: within a level the claim index is
 ordered by ``scheduled_at``, so the scan stops at the first job that is not yet due, however
 many delayed jobs wait behind it. Picks from several queues are merged by priority.
+Queues paused with ``set_queue_paused`` are skipped.
 ``INDEXED BY`` pins the plans: on a fresh file SQLite has no statistics and would otherwise
 scan every pending job.
 """
@@ -56,6 +57,10 @@ _MARK_RUNNING = (
     " lease_expires_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND +status = 0"
     f" RETURNING {q.JOB_COLUMNS}"
 )
+
+# Usually empty, read in the claim's own transaction, so a pause by any process takes effect
+# at the next claim with no cache to go stale.
+_SELECT_PAUSED = "SELECT queue FROM paused_queues"
 
 Candidate = tuple[int, int, str]  # priority, scheduled_at, id
 
@@ -110,7 +115,13 @@ def claim(
     lease_ms: int,
 ) -> tuple[list[JobRecord], bool]:
     """Claim due jobs inside the caller's write transaction; also return whether expired
-    jobs were cancelled on the way."""
+    jobs were cancelled on the way. Paused queues are left untouched, expiry included."""
+    paused = {queue for (queue,) in conn.execute(_SELECT_PAUSED)}
+    if paused:
+        candidates = _pending_queues(conn) if queues is None else queues
+        queues = [queue for queue in candidates if queue not in paused]
+        if not queues:
+            return [], False
     expired_any = _expire(conn, queues, namespace, now)
     params: dict[str, Any] = {"now": now, "namespace": namespace}
     picked: list[Candidate] = []

@@ -127,7 +127,106 @@ _MIGRATION_1 = (
     "CREATE INDEX idx_task_logs_time ON task_logs (logged_at)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1,)
+# Flow control (storage/control.py): queue state, limits, breakers, schedules, locks, the
+# archive, replay history and settings. Each table is small or append-only; only one new
+# index touches the jobs table, and it holds finished jobs with a result TTL only.
+_MIGRATION_2 = (
+    # A row per paused queue: the claim reads this (usually empty) table in its transaction.
+    "CREATE TABLE paused_queues (queue TEXT PRIMARY KEY, paused_at INTEGER NOT NULL)",
+    "CREATE TABLE rate_slots (key TEXT PRIMARY KEY, next_free_at INTEGER NOT NULL)",
+    """
+    CREATE TABLE circuit_breakers (
+        task_name TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('closed', 'open', 'half_open')),
+        failure_count INTEGER NOT NULL DEFAULT 0,
+        last_failure_at INTEGER,
+        opened_at INTEGER,
+        threshold INTEGER NOT NULL,
+        window_ms INTEGER NOT NULL,
+        cooldown_ms INTEGER NOT NULL,
+        half_open_probes INTEGER NOT NULL,
+        half_open_success_rate REAL NOT NULL,
+        probes_started INTEGER NOT NULL DEFAULT 0,
+        probe_successes INTEGER NOT NULL DEFAULT 0,
+        probe_failures INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    """
+    CREATE TABLE periodic_schedules (
+        name TEXT PRIMARY KEY,
+        task_name TEXT NOT NULL,
+        cron TEXT NOT NULL,
+        timezone TEXT,
+        queue TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        next_run INTEGER NOT NULL,
+        last_run INTEGER,
+        enabled INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX idx_periodic_due ON periodic_schedules (next_run) WHERE enabled = 1",
+    """
+    CREATE TABLE locks (
+        name TEXT PRIMARY KEY,
+        owner_id TEXT NOT NULL,
+        acquired_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    )
+    """,
+    # The jobs columns, without the claim-time indexes: archived rows are only listed.
+    """
+    CREATE TABLE archived_jobs (
+        id TEXT PRIMARY KEY,
+        queue TEXT NOT NULL,
+        task_name TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        status INTEGER NOT NULL,
+        priority INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        scheduled_at INTEGER NOT NULL,
+        retry_count INTEGER NOT NULL,
+        max_retries INTEGER NOT NULL,
+        timeout_ms INTEGER,
+        started_at INTEGER,
+        completed_at INTEGER,
+        result BLOB,
+        error TEXT,
+        unique_key TEXT,
+        progress INTEGER,
+        metadata TEXT,
+        cancel_requested INTEGER NOT NULL,
+        expires_at INTEGER,
+        result_ttl_ms INTEGER,
+        namespace TEXT,
+        worker_id TEXT,
+        attempt INTEGER NOT NULL,
+        lease_expires_at INTEGER
+    )
+    """,
+    "CREATE INDEX idx_archived_jobs_completed ON archived_jobs (completed_at, id)",
+    """
+    CREATE TABLE replay_history (
+        id INTEGER PRIMARY KEY,
+        original_job_id TEXT NOT NULL,
+        replay_job_id TEXT NOT NULL,
+        replayed_at INTEGER NOT NULL,
+        original_error TEXT
+    )
+    """,
+    "CREATE INDEX idx_replay_history_original ON replay_history (original_job_id, id)",
+    """
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    )
+    """,
+    # purge_expired_results: a job enters this index only when it finishes with a TTL.
+    "CREATE INDEX idx_jobs_result_ttl ON jobs (completed_at)"
+    " WHERE result_ttl_ms IS NOT NULL AND status >= 2",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -193,7 +292,8 @@ def _refuse_foreign_tables(conn: sqlite3.Connection, path: str) -> None:
     """A file without ``schema_version`` may hold other tables, but not ones named like ours."""
     rows = conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN"
-        " ('jobs', 'job_dependencies', 'job_errors', 'dead_letter', 'workers', 'task_logs')"
+        " ('jobs', 'job_dependencies', 'job_errors', 'dead_letter', 'workers', 'task_logs',"
+        " 'archived_jobs', 'circuit_breakers', 'periodic_schedules', 'replay_history')"
     ).fetchall()
     if rows:
         names = ", ".join(sorted(row[0] for row in rows))

@@ -6,7 +6,7 @@ caller's write transaction.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from taskito.exceptions import DependencyError
 from taskito.ids import new_job_id
@@ -57,6 +57,21 @@ def insert_dependencies(conn: sqlite3.Connection, jobs: Iterable[NewJob]) -> Non
     edges = [(job.id, parent) for job in jobs for parent in dict.fromkeys(job.depends_on)]
     if edges:
         conn.executemany(q.INSERT_DEPENDENCY, edges)
+
+
+def enqueue_one(conn: sqlite3.Connection, job: NewJob) -> tuple[JobRecord, bool]:
+    """``Storage.enqueue`` inside the caller's transaction: the stored record and True, or
+    the active job that already holds ``job.unique_key`` and False."""
+    if job.unique_key is not None:
+        row = conn.execute(q.SELECT_ACTIVE_BY_UNIQUE_KEY, (job.unique_key,)).fetchone()
+        if row is not None:
+            return q.row_to_job(row), False
+    if job.depends_on:
+        check_dependencies(conn, job.depends_on)
+    conn.execute(*q.insert_job(job))
+    if job.depends_on:
+        insert_dependencies(conn, (job,))
+    return JobRecord.from_new(job), True
 
 
 def cascade_cancel(conn: sqlite3.Connection, root_id: str, error: str, now: int) -> list[str]:
@@ -121,9 +136,16 @@ def requeue_expired(conn: sqlite3.Connection, now: int) -> list[JobRecord]:
 
 def purge_completed(conn: sqlite3.Connection, before: int) -> int:
     """Delete complete jobs finished before ``before`` with their errors, logs and edges."""
-    job_ids = [(row[0],) for row in conn.execute(q.SELECT_PURGEABLE, (before,))]
-    conn.executemany(q.DELETE_JOB_ERRORS, job_ids)
-    conn.executemany(q.DELETE_JOB_LOGS, job_ids)
-    conn.executemany(q.DELETE_JOB_EDGES, [(job_id, job_id) for (job_id,) in job_ids])
-    conn.executemany(q.DELETE_JOB, job_ids)
+    job_ids = [row[0] for row in conn.execute(q.SELECT_PURGEABLE, (before,))]
+    delete_jobs(conn, job_ids)
     return len(job_ids)
+
+
+def delete_jobs(conn: sqlite3.Connection, job_ids: Sequence[str]) -> None:
+    """Delete jobs with their errors, logs and dependency edges in both directions (a pending
+    dependent of a deleted job no longer waits for it)."""
+    keys = [(job_id,) for job_id in job_ids]
+    conn.executemany(q.DELETE_JOB_ERRORS, keys)
+    conn.executemany(q.DELETE_JOB_LOGS, keys)
+    conn.executemany(q.DELETE_JOB_EDGES, [(job_id, job_id) for job_id in job_ids])
+    conn.executemany(q.DELETE_JOB, keys)

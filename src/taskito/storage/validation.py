@@ -1,5 +1,6 @@
 """Checks every backend applies to its input before writing anything: finishes that no
-transition allows, and batch dependencies that must already be stored."""
+transition allows, batch dependencies that must already be stored, and the arguments of the
+flow-control methods (``storage/control.py``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from taskito.exceptions import DependencyError
 from taskito.job import JobStatus, NewJob
 from taskito.storage.base import Finish
+from taskito.storage.control import BreakerConfig, Deferral, PeriodicSchedule
 
 _FINISHABLE = frozenset(
     {JobStatus.COMPLETE, JobStatus.PENDING, JobStatus.DEAD, JobStatus.CANCELLED, JobStatus.FAILED}
@@ -60,3 +62,79 @@ def require_new_job(job: object) -> NewJob:
     if not isinstance(job.payload, bytes | bytearray | memoryview):
         raise TypeError(f"job {job.id}: payload must be bytes, got {type(job.payload).__name__}")
     return job
+
+
+# --- flow control (storage/control.py) ------------------------------------------------------
+
+
+def require_text(name: str, value: object, *, allow_empty: bool = False) -> str:
+    """A name, key or value stored as text: a str, non-empty unless ``allow_empty``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+    if not value and not allow_empty:
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
+
+
+def require_optional_text(name: str, value: object) -> str | None:
+    return None if value is None else require_text(name, value)
+
+
+def require_positive(name: str, value: object) -> int:
+    """A duration that must be longer than zero, such as a lock's ``ttl_ms``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def require_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def require_deferrals(deferrals: Sequence[Deferral]) -> list[Deferral]:
+    """A batch for ``defer_many``, checked whole before anything is written."""
+    batch = list(deferrals)
+    for deferral in batch:
+        if not isinstance(deferral, Deferral):
+            raise TypeError(f"defer_many expects Deferral records, got {type(deferral).__name__}")
+        require_text("job_id", deferral.job_id)
+        _require_int(f"job {deferral.job_id}: attempt", deferral.attempt)
+        _require_int(f"job {deferral.job_id}: until", deferral.until)
+    return batch
+
+
+def require_breaker_config(config: object) -> BreakerConfig:
+    """Counts at least one, windows not negative, a success rate between 0 and 1."""
+    if not isinstance(config, BreakerConfig):
+        raise TypeError(f"config must be a BreakerConfig, got {type(config).__name__}")
+    require_positive("threshold", config.threshold)
+    require_count("window_ms", config.window_ms)
+    require_count("cooldown_ms", config.cooldown_ms)
+    require_positive("half_open_probes", config.half_open_probes)
+    rate = config.half_open_success_rate
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+        raise ValueError(f"half_open_success_rate must be a number from 0 to 1, got {rate!r}")
+    return config
+
+
+def require_schedule(schedule: object) -> PeriodicSchedule:
+    if not isinstance(schedule, PeriodicSchedule):
+        raise TypeError(f"schedule must be a PeriodicSchedule, got {type(schedule).__name__}")
+    for field in ("name", "task_name", "cron", "queue"):
+        require_text(field, getattr(schedule, field))
+    require_optional_text("timezone", schedule.timezone)
+    if not isinstance(schedule.payload, bytes | bytearray | memoryview):
+        raise TypeError(f"payload must be bytes, got {type(schedule.payload).__name__}")
+    _require_int("next_run", schedule.next_run)
+    if schedule.last_run is not None:
+        _require_int("last_run", schedule.last_run)
+    require_flag("enabled", schedule.enabled)
+    return schedule
+
+
+def _require_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    return value

@@ -1,7 +1,8 @@
 -- claim. ARGV: worker_id, now, lease deadline (server clock), limit, nstag, then either 'all'
 -- (every queue of the namespace) or 'list' followed by queue names.
--- Per queue: cancel expired pending jobs, then walk the priority levels (highest first), each
--- a sorted set by scheduled_at, taking due jobs until the limit; merge the queues' picks by
+-- Paused queues are skipped whole (their jobs stay pending, untouched). Per other queue:
+-- cancel expired pending jobs, then walk the priority levels (highest first), each a sorted
+-- set by scheduled_at, taking due jobs until the limit; merge the queues' picks by
 -- (priority, scheduled_at, id) and move the best ``limit`` to running.
 -- Returns {expired_any, packed job, packed job, ...}.
 
@@ -13,6 +14,18 @@ if ARGV[8] == 'all' then
 else
   queues = {}
   for i = 9, #ARGV do queues[#queues + 1] = ARGV[i] end
+end
+
+-- Usually empty: one cheap read per claim.
+local paused = redis.call('SMEMBERS', PAUSED_KEY)
+if #paused > 0 then
+  local is_paused = {}
+  for _, queue in ipairs(paused) do is_paused[queue] = true end
+  local open = {}
+  for _, queue in ipairs(queues) do
+    if not is_paused[queue] then open[#open + 1] = queue end
+  end
+  queues = open
 end
 
 local expired_any = 0

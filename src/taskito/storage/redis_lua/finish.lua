@@ -7,7 +7,9 @@ local now, count = ARGV[3], tonumber(ARGV[4])
 
 -- The fence, and all a completion needs (the common outcome): one short read. Other
 -- outcomes load the whole job.
-local FINISH_FIELDS = {'status', 'attempt', 'queue', 'created_at', 'unique_key', 'has_dependents'}
+local FINISH_FIELDS = {
+  'status', 'attempt', 'queue', 'created_at', 'unique_key', 'has_dependents', 'result_ttl_ms',
+}
 
 local applied = {}
 -- Completions (the common outcome) batch their index changes; the rest apply at once.
@@ -38,6 +40,9 @@ for n = 1, count do
       change(changes, 'ZREM', bystatus_key(RUNNING), id)
       change(changes, 'ZADD', bystatus_key(COMPLETE), job.created_at, id)
       change(changes, 'ZADD', DONE_KEY, now, id)
+      if head[7] then
+        change(changes, 'ZADD', RESULT_EXPIRY_KEY, int(tonumber(now) + tonumber(head[7])), id)
+      end
       release_unique(job)
       if job.has_dependents then release_dependents(id) end
     elseif code == PENDING then

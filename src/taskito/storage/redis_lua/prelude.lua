@@ -19,6 +19,14 @@ local DEAD_INDEX_KEY = P .. ':deadindex'
 local LOGS_KEY = P .. ':logs'
 local LOG_INDEX_KEY = P .. ':logindex'
 local CHANGES_CHANNEL = P .. ':changes'
+local ENDED_KEY = P .. ':ended'
+local RESULT_EXPIRY_KEY = P .. ':resultexpiry'
+local PAUSED_KEY = P .. ':paused'
+local ARCHIVE_KEY = P .. ':archive'
+local RATES_KEY = P .. ':rates'
+local BREAKERS_KEY = P .. ':breakers'
+local PERIODICS_KEY = P .. ':periodics'
+local PERIODIC_DUE_KEY = P .. ':periodicdue'
 
 local function job_key(id) return P .. ':job:' .. id end
 local function status_key(code, queue) return P .. ':status:' .. code .. ':' .. queue end
@@ -33,6 +41,12 @@ local function dependents_key(id) return P .. ':dependents:' .. id end
 local function errors_key(id) return P .. ':errors:' .. id end
 local function job_logs_key(id) return P .. ':joblogs:' .. id end
 local function dead_key(id) return P .. ':dead:' .. id end
+local function archived_key(id) return P .. ':archived:' .. id end
+local function replay_key(seq) return P .. ':replay:' .. seq end
+local function replays_key(id) return P .. ':replays:' .. id end
+local function breaker_key(task) return P .. ':breaker:' .. task end
+local function periodic_key(name) return P .. ':periodic:' .. name end
+local function lock_key(name) return P .. ':lock:' .. name end
 
 local function int(n) return string.format('%d', n) end
 
@@ -42,7 +56,7 @@ local function publish() redis.call('PUBLISH', CHANGES_CHANNEL, TOKEN) end
 local INDEX_FIELDS = {
   'status', 'queue', 'task_name', 'created_at', 'scheduled_at', 'expires_at', 'qk', 'pe',
   'wait', 'unique_key', 'attempt', 'retry_count', 'max_retries', 'worker_id',
-  'has_dependents', 'cancel_requested',
+  'has_dependents', 'cancel_requested', 'result_ttl_ms',
 }
 
 local function load_job(id)
@@ -73,6 +87,9 @@ local function load_record(id)
   if not record[1] then return nil end
   return record
 end
+
+-- Finished job statuses: the ones archive_jobs and purge_expired_results may remove.
+local FINISHED = {[COMPLETE] = true, [FAILED] = true, [DEAD] = true, [CANCELLED] = true}
 
 -- Arguments arrive packed the same way: ``count`` lengths, then the values (false: absent).
 local UNPACK_FORMATS = {}
@@ -115,6 +132,13 @@ end
 local function pack_job(id)
   local record = load_record(id)
   if not record then return false end
+  return pack_record(record)
+end
+
+-- A record stored under any key (an archived job), packed; false when there is none.
+local function pack_hash(key)
+  local record = redis.call('HMGET', key, unpack(RECORD_FIELDS))
+  if not record[1] then return false end
   return pack_record(record)
 end
 
@@ -187,6 +211,15 @@ local function leave_pending(job)
   redis.call('SREM', task_pending_key(job.task_name), job.id)
 end
 
+-- A job became failed, dead or cancelled at ``now`` (completions are indexed in DONE_KEY by
+-- finish): index it for archive_jobs and, with a result_ttl_ms, for purge_expired_results.
+local function index_ended(job, now)
+  redis.call('ZADD', ENDED_KEY, now, job.id)
+  if job.result_ttl_ms then
+    redis.call('ZADD', RESULT_EXPIRY_KEY, tonumber(now) + tonumber(job.result_ttl_ms), job.id)
+  end
+end
+
 local function leave_running(job)
   redis.call('ZREM', RUNNING_KEY, job.id)
   redis.call('HDEL', CANCELS_KEY, job.id)
@@ -205,6 +238,7 @@ local function cancel_pending_job(job, now, message)
     redis.call('HDEL', key, 'error')
   end
   release_unique(job)
+  index_ended(job, now)
 end
 
 -- Cancel the pending dependents of root_id with ``reason``, and theirs in turn with
@@ -284,6 +318,7 @@ local function end_running(job, code, message, now, dead_id)
   end
   move_status(job, RUNNING, code)
   release_unique(job)
+  index_ended(job, now)
   if code == DEAD then
     add_error(job.id, job.retry_count, message or '', now)
     add_dead_letter(job.id, dead_id, now)
@@ -291,4 +326,29 @@ local function end_running(job, code, message, now, dead_id)
   elseif code == CANCELLED then
     cascade_cancel(job.id, 'dependency cancelled: ' .. job.id, now)
   end
+end
+
+-- A finished job leaves the job indexes and loses its side rows as purge_completed has always
+-- treated them: error rows and logs deleted, dependency edges removed in both directions (a
+-- pending dependent of a complete job had its wait count lowered already, so it still runs).
+-- The job hash itself is left to the caller (deleted, or renamed into the archive).
+local function drop_finished(job)
+  local id = job.id
+  for _, seq in ipairs(redis.call('LRANGE', job_logs_key(id), 0, -1)) do
+    redis.call('HDEL', LOGS_KEY, seq)
+    redis.call('ZREM', LOG_INDEX_KEY, seq)
+  end
+  for _, parent in ipairs(redis.call('LRANGE', deps_key(id), 0, -1)) do
+    redis.call('LREM', dependents_key(parent), 0, id)
+  end
+  for _, child in ipairs(redis.call('LRANGE', dependents_key(id), 0, -1)) do
+    redis.call('LREM', deps_key(child), 0, id)
+  end
+  redis.call('DEL', errors_key(id), job_logs_key(id), deps_key(id), dependents_key(id))
+  redis.call('ZREM', CREATED_KEY, id)
+  redis.call('ZREM', status_key(job.status, job.queue), id)
+  redis.call('ZREM', bystatus_key(job.status), id)
+  redis.call('ZREM', DONE_KEY, id)
+  redis.call('ZREM', ENDED_KEY, id)
+  redis.call('ZREM', RESULT_EXPIRY_KEY, id)
 end

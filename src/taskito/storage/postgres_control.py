@@ -1,0 +1,217 @@
+"""The flow-control half of the PostgreSQL backend (``storage/control.py``): queue state, rate
+slots, running ids, deferrals, circuit breakers, locks and settings. Periodic schedules,
+archive, replay and result expiry live in ``postgres_history``.
+
+Each method is one statement in autocommit mode, or one transaction, on the backend's pool;
+races between hosts are settled by the database (INSERT ... ON CONFLICT, conditional UPDATE,
+row locks), never by reading first and writing after. ``now`` is used as the caller gives it,
+lease clock offset excluded: locks, rate slots and breakers compare times that their callers
+wrote. ``PostgresControl`` is a mixin of ``PostgresStorage``; it imports no driver module at
+import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from taskito.storage import breakers, postgres_breakers
+from taskito.storage import postgres_control_queries as cq
+from taskito.storage.control import BreakerConfig, BreakerState, Deferral, LockInfo
+from taskito.storage.validation import (
+    require_breaker_config,
+    require_deferrals,
+    require_flag,
+    require_optional_text,
+    require_positive,
+    require_text,
+)
+
+if TYPE_CHECKING:
+    from taskito.storage.postgres_connections import Cursor, PgConnections
+    from taskito.storage.postgres_listener import ChangeFeed
+
+
+class PostgresControl:
+    """Queue state, limits, breakers, locks and settings of ``ControlStorage``."""
+
+    schema: str
+    _conns: PgConnections
+    _control: cq.ControlStatements
+    _feed: ChangeFeed
+
+    def _fetch(self, query: str, params: Any, *, idempotent: bool = False) -> list[Any]:
+        """The rows of one autocommit statement."""
+        return self._conns.run(
+            lambda cursor: cursor.execute(query, params).fetchall(), idempotent=idempotent
+        )
+
+    # --- queue state --------------------------------------------------------------------
+
+    def set_queue_paused(self, queue: str, paused: bool, now: int) -> bool:
+        """See ``ControlStorage.set_queue_paused``. Resuming notifies listeners like an
+        enqueue, so idle workers on every host claim the queue's jobs at once."""
+        require_text("queue", queue)
+        require_flag("paused", paused)
+        if paused:
+            return bool(self._fetch(self._control.pause_queue, (queue, now)))
+        resumed = bool(self._fetch(self._control.resume_queue, (queue,)))
+        if resumed:
+            self._feed.notify()
+        return resumed
+
+    def paused_queues(self) -> list[str]:
+        return [row[0] for row in self._fetch(self._control.select_paused, (), idempotent=True)]
+
+    # --- limits checked right after claim -----------------------------------------------
+
+    def take_rate_slot(self, key: str, interval_ms: int, now: int) -> int | None:
+        """See ``ControlStorage.take_rate_slot``: one upsert that takes a free slot. When the
+        slot is taken, a second read says until when; the stored time only grows, so a value
+        read a moment later is still a correct (possibly later) time to try again."""
+        require_text("key", key)
+        require_positive("interval_ms", interval_ms)
+        params = {"key": key, "until": now + interval_ms, "now": now}
+
+        def take(cursor: Cursor) -> int | None:
+            if cursor.execute(self._control.take_rate_slot, params).fetchone() is not None:
+                return None
+            row = cursor.execute(self._control.select_rate_slot, (key,)).fetchone()
+            assert row is not None  # the upsert met this row: rows are never deleted
+            return int(row[0])
+
+        return self._conns.run(take)
+
+    def running_ids(self, task_name: str | None, queue: str | None) -> list[str]:
+        require_optional_text("task_name", task_name)
+        require_optional_text("queue", queue)
+        query = cq.running_ids_query(self.schema, task_name is not None, queue is not None)
+        params = [value for value in (task_name, queue) if value is not None]
+        return [row[0] for row in self._fetch(query, params, idempotent=True)]
+
+    def defer_many(self, deferrals: Sequence[Deferral], now: int) -> list[bool]:
+        """See ``ControlStorage.defer_many``: one fenced statement per round (a job named
+        twice needs a second round, in the same transaction, that sees the first)."""
+        batch = require_deferrals(deferrals)
+        if not batch:
+            return []
+        rounds = _rounds([deferral.job_id for deferral in batch])
+
+        def defer(cursor: Cursor) -> list[bool]:
+            applied = [False] * len(batch)
+            for positions in rounds:
+                params = {
+                    "ids": [batch[position].job_id for position in positions],
+                    "attempts": [batch[position].attempt for position in positions],
+                    "untils": [batch[position].until for position in positions],
+                    "now": now,
+                }
+                for ordinal, _ in cursor.execute(self._control.defer_many, params):
+                    applied[positions[ordinal - 1]] = True
+            return applied
+
+        # One round is one statement, atomic without a transaction block.
+        run = self._conns.run if len(rounds) == 1 else self._conns.transact
+        applied = run(defer)
+        if any(applied[i] and batch[i].until <= now for i in range(len(batch))):
+            self._feed.notify()
+        return applied
+
+    # --- circuit breakers ---------------------------------------------------------------
+
+    def breaker_admit(self, task_name: str, config: BreakerConfig, now: int) -> int | None:
+        require_text("task_name", task_name)
+        require_breaker_config(config)
+        return postgres_breakers.step(
+            self._conns,
+            self._control,
+            task_name,
+            config,
+            lambda breaker: breakers.admit(breaker, now),
+        )
+
+    def breaker_record(self, task_name: str, config: BreakerConfig, ok: bool, now: int) -> None:
+        require_text("task_name", task_name)
+        require_breaker_config(config)
+        require_flag("ok", ok)
+        postgres_breakers.step(
+            self._conns,
+            self._control,
+            task_name,
+            config,
+            lambda breaker: (breakers.record(breaker, ok, now), None),
+        )
+
+    def circuit_breakers(self) -> list[BreakerState]:
+        rows = self._fetch(self._control.select_breakers, (), idempotent=True)
+        return [cq.row_to_breaker(row) for row in rows]
+
+    # --- distributed locks --------------------------------------------------------------
+
+    def acquire_lock(self, name: str, owner_id: str, ttl_ms: int, now: int) -> bool:
+        params = _lock_params(name, owner_id, ttl_ms, now)
+        return bool(self._fetch(self._control.acquire_lock, params))
+
+    def extend_lock(self, name: str, owner_id: str, ttl_ms: int, now: int) -> bool:
+        params = _lock_params(name, owner_id, ttl_ms, now)
+        return self._conns.run(
+            lambda cursor: cursor.execute(self._control.extend_lock, params).rowcount == 1
+        )
+
+    def release_lock(self, name: str, owner_id: str) -> bool:
+        require_text("name", name)
+        require_text("owner_id", owner_id)
+        return self._conns.run(
+            lambda cursor: (
+                cursor.execute(self._control.release_lock, (name, owner_id)).rowcount == 1
+            )
+        )
+
+    def lock_info(self, name: str, now: int) -> LockInfo | None:
+        require_text("name", name)
+        rows = self._fetch(self._control.select_lock, (name, now), idempotent=True)
+        return cq.row_to_lock(rows[0]) if rows else None
+
+    # --- settings -----------------------------------------------------------------------
+
+    def get_setting(self, key: str) -> str | None:
+        require_text("key", key)
+        rows = self._fetch(self._control.select_setting, (key,), idempotent=True)
+        return rows[0][0] if rows else None
+
+    def set_setting(self, key: str, value: str, now: int) -> None:
+        require_text("key", key)
+        require_text("value", value, allow_empty=True)
+        self._conns.run(
+            lambda cursor: cursor.execute(self._control.upsert_setting, (key, value, now)),
+            idempotent=True,
+        )
+
+    def delete_setting(self, key: str) -> bool:
+        require_text("key", key)
+        return self._conns.run(
+            lambda cursor: cursor.execute(self._control.delete_setting, (key,)).rowcount == 1
+        )
+
+    def list_settings(self) -> dict[str, str]:
+        return dict(self._fetch(self._control.select_settings, (), idempotent=True))
+
+
+def _lock_params(name: str, owner_id: str, ttl_ms: int, now: int) -> dict[str, Any]:
+    require_text("name", name)
+    require_text("owner_id", owner_id)
+    require_positive("ttl_ms", ttl_ms)
+    return {"name": name, "owner": owner_id, "now": now, "until": now + ttl_ms}
+
+
+def _rounds(job_ids: Sequence[str]) -> list[list[int]]:
+    """Positions of ``job_ids`` split into rounds in which each id appears once, in order."""
+    rounds: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for position, job_id in enumerate(job_ids):
+        number = seen.get(job_id, 0)
+        seen[job_id] = number + 1
+        if number == len(rounds):
+            rounds.append([])
+        rounds[number].append(position)
+    return rounds

@@ -1,0 +1,197 @@
+"""The flow-control half of the Redis backend (``storage/control.py``): queue state, rate
+slots, concurrency reads, deferrals, circuit breakers, locks and settings.
+
+``RedisControl`` is a part of ``RedisStorage`` (a mixin on ``RedisCore``). Every change that
+touches more than one key is one Lua script (``pause``, ``rate_slot``, ``defer``,
+``breaker``, ``lock``); settings and lock reads are single commands. Times are the callers'
+``now``, used as given. ``docs/redis.md`` lists the keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import cast
+
+from taskito.storage.control import BreakerConfig, BreakerState, ControlStorage, Deferral, LockInfo
+from taskito.storage.redis_core import RedisCore
+from taskito.storage.redis_keys import MAX_SAFE_INTEGER, require_time
+from taskito.storage.redis_records import breaker_from_fields, pairs
+from taskito.storage.validation import (
+    require_breaker_config,
+    require_deferrals,
+    require_flag,
+    require_optional_text,
+    require_positive,
+    require_text,
+)
+
+# A lock key also carries a Redis expiry this long past the lock's own, so locks that nobody
+# released do not pile up. The lock's ``expires_at`` (callers' clock) alone decides who holds
+# it; the margin only has to exceed any sane difference between the clocks.
+_LOCK_KEY_GRACE_MS = 3_600_000
+
+
+def _require_duration(name: str, value: object) -> int:
+    """A positive duration in ms that the scripts hold exactly."""
+    require_positive(name, value)
+    value = cast(int, value)
+    if value > MAX_SAFE_INTEGER:
+        raise ValueError(f"{name} must be at most 2**53 ms, got {value}")
+    return value
+
+
+def _breaker_arguments(task_name: str, config: BreakerConfig, now: int) -> list[object]:
+    require_text("task_name", task_name)
+    require_breaker_config(config)
+    for name in ("window_ms", "cooldown_ms"):
+        if getattr(config, name) > MAX_SAFE_INTEGER:
+            raise ValueError(f"{name} must be at most 2**53 ms, got {getattr(config, name)}")
+    return [
+        task_name,
+        config.threshold,
+        config.window_ms,
+        config.cooldown_ms,
+        config.half_open_probes,
+        repr(float(config.half_open_success_rate)),
+        require_time("now", now),
+    ]
+
+
+class RedisControl(RedisCore, ControlStorage):
+    """Queue state, limits, breakers, locks and settings on Redis."""
+
+    # --- queue state --------------------------------------------------------------------
+
+    def set_queue_paused(self, queue: str, paused: bool, now: int) -> bool:
+        require_text("queue", queue)
+        require_flag("paused", paused)
+        require_time("now", now)
+        changed: bool = self._run("pause", queue, "1" if paused else "0") == 1
+        if changed and not paused:
+            self._listener.notify()  # the script told the other processes
+        return changed
+
+    def paused_queues(self) -> list[str]:
+        key = self._keys.paused
+        members = self._conn.call(lambda client: client.smembers(key), idempotent=True)
+        return sorted(member.decode() for member in cast("set[bytes]", members))
+
+    # --- limits checked right after claim -----------------------------------------------
+
+    def take_rate_slot(self, key: str, interval_ms: int, now: int) -> int | None:
+        require_text("key", key)
+        _require_duration("interval_ms", interval_ms)
+        next_free_at = self._run("rate_slot", key, interval_ms, require_time("now", now))
+        return None if next_free_at is None else int(next_free_at)
+
+    def running_ids(self, task_name: str | None, queue: str | None) -> list[str]:
+        require_optional_text("task_name", task_name)
+        require_optional_text("queue", queue)
+        ids = self._run(
+            "running_ids",
+            task_name or "",
+            "0" if task_name is None else "1",
+            queue or "",
+            "0" if queue is None else "1",
+            idempotent=True,
+        )
+        return [job_id.decode() for job_id in ids]
+
+    def defer_many(self, deferrals: Sequence[Deferral], now: int) -> list[bool]:
+        batch = require_deferrals(deferrals)
+        require_time("now", now)
+        if not batch:
+            return []
+        arguments: list[object] = []
+        for deferral in batch:
+            until = require_time(f"job {deferral.job_id}: until", deferral.until)
+            arguments += [deferral.job_id, deferral.attempt, until]
+        applied = [flag == 1 for flag in self._run("defer", now, *arguments)]
+        if any(applied):
+            self._listener.notify()
+        return applied
+
+    # --- circuit breakers ---------------------------------------------------------------
+
+    def breaker_admit(self, task_name: str, config: BreakerConfig, now: int) -> int | None:
+        arguments = _breaker_arguments(task_name, config, now)
+        retry_at = self._run("breaker", "admit", *arguments)
+        return None if retry_at is None else int(retry_at)
+
+    def breaker_record(self, task_name: str, config: BreakerConfig, ok: bool, now: int) -> None:
+        arguments = _breaker_arguments(task_name, config, now)
+        require_flag("ok", ok)
+        self._run("breaker", "record", *arguments, "1" if ok else "0")
+
+    def circuit_breakers(self) -> list[BreakerState]:
+        every = self._run("breaker", "list", idempotent=True)
+        return [breaker_from_fields(pairs(flat)) for flat in every]
+
+    # --- distributed locks --------------------------------------------------------------
+
+    def acquire_lock(self, name: str, owner_id: str, ttl_ms: int, now: int) -> bool:
+        return self._change_lock("acquire", name, owner_id, ttl_ms, now)
+
+    def extend_lock(self, name: str, owner_id: str, ttl_ms: int, now: int) -> bool:
+        return self._change_lock("extend", name, owner_id, ttl_ms, now)
+
+    def _change_lock(self, mode: str, name: str, owner_id: str, ttl_ms: int, now: int) -> bool:
+        require_text("name", name)
+        require_text("owner_id", owner_id)
+        _require_duration("ttl_ms", ttl_ms)
+        require_time("now", now)
+        keep_ms = ttl_ms + _LOCK_KEY_GRACE_MS
+        applied: bool = self._run("lock", mode, name, owner_id, ttl_ms, now, keep_ms) == 1
+        return applied
+
+    def release_lock(self, name: str, owner_id: str) -> bool:
+        require_text("name", name)
+        require_text("owner_id", owner_id)
+        released: bool = self._run("lock", "release", name, owner_id) == 1
+        return released
+
+    def lock_info(self, name: str, now: int) -> LockInfo | None:
+        require_text("name", name)
+        require_time("now", now)
+        key = self._keys.lock(name)
+        held = self._conn.call(
+            lambda client: client.hmget(key, ["owner_id", "acquired_at", "expires_at"]),
+            idempotent=True,
+        )
+        owner, acquired_at, expires_at = cast("list[bytes | None]", held)
+        if owner is None or acquired_at is None or expires_at is None or int(expires_at) <= now:
+            return None
+        return LockInfo(name, owner.decode(), int(acquired_at), int(expires_at))
+
+    # --- settings -----------------------------------------------------------------------
+
+    def get_setting(self, key: str) -> str | None:
+        require_text("key", key)
+        settings = self._keys.settings
+        value = self._conn.call(lambda client: client.hget(settings, key), idempotent=True)
+        return None if value is None else cast(bytes, value).decode()
+
+    def set_setting(self, key: str, value: str, now: int) -> None:
+        require_text("key", key)
+        require_text("value", value, allow_empty=True)
+        require_time("now", now)
+        settings = self._keys.settings
+        self._conn.call(lambda client: client.hset(settings, key, value), idempotent=True)
+
+    def delete_setting(self, key: str) -> bool:
+        require_text("key", key)
+        settings = self._keys.settings
+        # Not retried: a repeat after a lost reply would report False for a deleted key.
+        deleted = self._conn.call(lambda client: client.hdel(settings, key), idempotent=False)
+        return bool(deleted)
+
+    def list_settings(self) -> dict[str, str]:
+        settings = self._keys.settings
+        stored = self._conn.call(lambda client: client.hgetall(settings), idempotent=True)
+        return {
+            key.decode(): value.decode()
+            for key, value in sorted(cast("dict[bytes, bytes]", stored).items())
+        }
+
+
+__all__ = ["RedisControl"]

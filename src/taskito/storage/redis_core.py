@@ -1,0 +1,110 @@
+"""What every part of the Redis backend stands on: the connection, the prefix and its schema
+check, running a script, the server clock offset, reading packed jobs, and closing.
+
+``RedisStorage`` (``redis.py``) and its flow-control parts (``redis_control.py``,
+``redis_archive.py``) all derive from ``RedisCore``, so each part reaches the same client,
+key names and change listener.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from taskito.exceptions import SchemaVersionError
+from taskito.job import JobRecord, NewJob
+from taskito.storage.redis_client import RedisConnection
+from taskito.storage.redis_keys import Keys, check_prefix
+from taskito.storage.redis_notify import ChangeListener
+from taskito.storage.redis_records import job_from_packed
+
+SCHEMA_VERSION = 1
+# Purges and the archive run as several scripts of this many jobs, so one call over a huge
+# backlog never blocks the server for long; each chunk is atomic.
+CHUNK = 1000
+
+
+class RedisCore:
+    """The shared state of one Redis storage object: every key lives under ``<prefix>:``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "taskito",
+        connect_timeout_s: float = 3.0,
+        socket_timeout_s: float = 10.0,
+        health_check_interval_s: float = 15,
+    ) -> None:
+        if not isinstance(url, str) or not url:
+            raise ValueError(f"url must be a redis:// URL, got {url!r}")
+        self.prefix = check_prefix(prefix)
+        self._keys = Keys(prefix)
+        self._token = uuid.uuid4().hex
+        self._conn = RedisConnection(
+            url,
+            connect_timeout_s=connect_timeout_s,
+            socket_timeout_s=socket_timeout_s,
+            health_check_interval_s=health_check_interval_s,
+            client_name=f"taskito-{prefix}",
+        )
+        self._listener = ChangeListener(self._conn, self._keys.changes, self._token)
+        try:
+            self._check_server()
+        except BaseException:
+            self.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._conn.where} prefix={self.prefix!r}>"
+
+    def _check_server(self) -> None:
+        self._conn.check_server()
+        recorded = int(self._run("schema", SCHEMA_VERSION, idempotent=True))
+        if recorded > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"prefix {self.prefix!r} on redis at {self._conn.where} was written by a newer"
+                f" taskito (schema {recorded}; this one knows {SCHEMA_VERSION})"
+            )
+
+    def _run(self, script: str, *args: Any, idempotent: bool = False) -> Any:
+        """Run script ``script`` with the prefix and change token before ``args``."""
+        return self._conn.run_script(
+            script, (self.prefix, self._token, *args), idempotent=idempotent
+        )
+
+    def _offset(self) -> int:
+        return self._conn.clock_offset_ms()
+
+    def _jobs(self, job_ids: Sequence[str | bytes]) -> list[JobRecord]:
+        """The stored records of ``job_ids`` that exist, in the same order."""
+        if not job_ids:
+            return []
+        packed = self._run("get_jobs", *job_ids, idempotent=True)
+        offset = self._offset()
+        return [job_from_packed(job, offset) for job in packed if job is not None]
+
+    def _enqueued(self, job: NewJob, reply: list[bytes]) -> JobRecord:
+        """The record an enqueue reply stands for: ``job`` as inserted, or the holder of its
+        unique key."""
+        if reply[0] == b"existing":
+            return job_from_packed(reply[1], self._offset())
+        self._listener.notify()
+        return JobRecord.from_new(job)
+
+    def _in_chunks(self, script: str, cutoff: int) -> int:
+        """Run a removal script chunk after chunk until one looks at less than a chunk."""
+        total = 0
+        while True:
+            removed, looked_at = self._run(script, cutoff, CHUNK)
+            total += removed
+            if looked_at < CHUNK:
+                return int(total)
+
+    def close(self) -> None:
+        self._listener.close()
+        self._conn.close()
+
+
+__all__ = ["CHUNK", "SCHEMA_VERSION", "RedisCore"]

@@ -1,0 +1,179 @@
+"""The SQL text of the SQLite flow-control methods (``sqlite_control``), and the conversions
+from their rows to records. Status literals are ``JobStatus.code`` values (see sqlite_schema):
+finished means ``status >= 2`` (complete, failed, dead, cancelled).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskito.storage.control import LockInfo, PeriodicSchedule, ReplayEntry
+from taskito.storage.sqlite_queries import JOB_COLUMNS
+
+# --- queue state ------------------------------------------------------------------------
+
+PAUSE_QUEUE = "INSERT OR IGNORE INTO paused_queues (queue, paused_at) VALUES (?, ?)"
+RESUME_QUEUE = "DELETE FROM paused_queues WHERE queue = ?"
+SELECT_PAUSED = "SELECT queue FROM paused_queues ORDER BY queue"
+
+# --- limits checked right after claim -----------------------------------------------------
+
+# Takes the slot when it is free (a new key, or next_free_at <= now); changes nothing otherwise.
+TAKE_RATE_SLOT = (
+    "INSERT INTO rate_slots (key, next_free_at) VALUES (:key, :now + :interval)"
+    " ON CONFLICT (key) DO UPDATE SET next_free_at = excluded.next_free_at"
+    " WHERE next_free_at <= :now"
+)
+SELECT_RATE_SLOT = "SELECT next_free_at FROM rate_slots WHERE key = ?"
+# Running jobs are few: the partial lease index holds exactly them.
+SELECT_RUNNING_IDS = (
+    "SELECT id FROM jobs INDEXED BY idx_jobs_lease WHERE status = 1"
+    " AND (:task_name IS NULL OR task_name = :task_name) AND (:queue IS NULL OR queue = :queue)"
+    " ORDER BY started_at, id"
+)
+DEFER = (
+    "UPDATE jobs SET status = 0, scheduled_at = ?, started_at = NULL, worker_id = NULL,"
+    " lease_expires_at = NULL WHERE id = ? AND status = 1 AND attempt = ?"
+)
+
+# --- circuit breakers ---------------------------------------------------------------------
+
+BREAKER_COLUMNS = (
+    "task_name, state, failure_count, last_failure_at, opened_at, threshold, window_ms,"
+    " cooldown_ms, half_open_probes, half_open_success_rate, probes_started, probe_successes,"
+    " probe_failures"
+)
+# Creates the breaker closed on first use; the latest config always wins.
+UPSERT_BREAKER_CONFIG = (
+    "INSERT INTO circuit_breakers (task_name, state, threshold, window_ms, cooldown_ms,"
+    " half_open_probes, half_open_success_rate) VALUES (?, 'closed', ?, ?, ?, ?, ?)"
+    " ON CONFLICT (task_name) DO UPDATE SET threshold = excluded.threshold,"
+    " window_ms = excluded.window_ms, cooldown_ms = excluded.cooldown_ms,"
+    " half_open_probes = excluded.half_open_probes,"
+    " half_open_success_rate = excluded.half_open_success_rate"
+    f" RETURNING {BREAKER_COLUMNS}"
+)
+UPDATE_BREAKER = (
+    "UPDATE circuit_breakers SET state = ?, failure_count = ?, last_failure_at = ?,"
+    " opened_at = ?, probes_started = ?, probe_successes = ?, probe_failures = ?"
+    " WHERE task_name = ?"
+)
+SELECT_BREAKERS = f"SELECT {BREAKER_COLUMNS} FROM circuit_breakers ORDER BY task_name"
+
+# --- periodic schedules -------------------------------------------------------------------
+
+SCHEDULE_COLUMNS = "name, task_name, cron, timezone, queue, payload, next_run, last_run, enabled"
+# An unchanged cron and timezone keep the stored next_run and last_run (SET expressions read
+# the row as it was before the update).
+UPSERT_SCHEDULE = (
+    f"INSERT INTO periodic_schedules ({SCHEDULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET task_name = excluded.task_name,"
+    " queue = excluded.queue, payload = excluded.payload, enabled = excluded.enabled,"
+    " cron = excluded.cron, timezone = excluded.timezone,"
+    " next_run = CASE WHEN cron = excluded.cron AND timezone IS excluded.timezone"
+    " THEN next_run ELSE excluded.next_run END,"
+    " last_run = CASE WHEN cron = excluded.cron AND timezone IS excluded.timezone"
+    " THEN last_run ELSE excluded.last_run END"
+    f" RETURNING {SCHEDULE_COLUMNS}"
+)
+SELECT_DUE_SCHEDULES = (
+    f"SELECT {SCHEDULE_COLUMNS} FROM periodic_schedules INDEXED BY idx_periodic_due"
+    " WHERE enabled = 1 AND next_run <= ? ORDER BY next_run, name"
+)
+# The compare-and-set that makes a slot fire once among racing workers.
+ADVANCE_SCHEDULE = (
+    "UPDATE periodic_schedules SET last_run = :slot, next_run = :next_run"
+    " WHERE name = :name AND next_run = :slot"
+)
+SELECT_SCHEDULES = f"SELECT {SCHEDULE_COLUMNS} FROM periodic_schedules ORDER BY name"
+
+# --- distributed locks --------------------------------------------------------------------
+
+# A lock is held while now < expires_at; an expired row is taken over in place.
+ACQUIRE_LOCK = (
+    "INSERT INTO locks (name, owner_id, acquired_at, expires_at)"
+    " VALUES (:name, :owner, :now, :now + :ttl)"
+    " ON CONFLICT (name) DO UPDATE SET owner_id = excluded.owner_id,"
+    " acquired_at = excluded.acquired_at, expires_at = excluded.expires_at"
+    " WHERE expires_at <= :now"
+)
+EXTEND_LOCK = (
+    "UPDATE locks SET expires_at = :now + :ttl"
+    " WHERE name = :name AND owner_id = :owner AND expires_at > :now"
+)
+RELEASE_LOCK = "DELETE FROM locks WHERE name = ? AND owner_id = ?"
+SELECT_LOCK = (
+    "SELECT name, owner_id, acquired_at, expires_at FROM locks WHERE name = ? AND expires_at > ?"
+)
+
+# --- archive, replay, result expiry -------------------------------------------------------
+
+SELECT_ARCHIVABLE = "SELECT id FROM jobs WHERE status >= 2 AND completed_at < ?"
+ARCHIVE_JOBS = (
+    f"INSERT OR REPLACE INTO archived_jobs ({JOB_COLUMNS})"
+    f" SELECT {JOB_COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
+)
+SELECT_ARCHIVED = (
+    f"SELECT {JOB_COLUMNS} FROM archived_jobs ORDER BY completed_at DESC, id DESC LIMIT ? OFFSET ?"
+)
+SELECT_JOB_ERROR = "SELECT error FROM jobs WHERE id = ?"
+INSERT_REPLAY = (
+    "INSERT INTO replay_history (original_job_id, replay_job_id, replayed_at, original_error)"
+    " VALUES (?, ?, ?, ?)"
+)
+SELECT_REPLAYS = (
+    "SELECT r.id, r.original_job_id, r.replay_job_id, r.replayed_at, r.original_error, j.error"
+    " FROM replay_history AS r LEFT JOIN jobs AS j ON j.id = r.replay_job_id"
+    " WHERE r.original_job_id = ? ORDER BY r.id"
+)
+SELECT_EXPIRED_RESULTS = (
+    "SELECT id FROM jobs INDEXED BY idx_jobs_result_ttl"
+    " WHERE result_ttl_ms IS NOT NULL AND status >= 2 AND completed_at + result_ttl_ms <= ?"
+)
+
+# --- settings -----------------------------------------------------------------------------
+
+SELECT_SETTING = "SELECT value FROM settings WHERE key = ?"
+UPSERT_SETTING = (
+    "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+)
+DELETE_SETTING = "DELETE FROM settings WHERE key = ?"
+SELECT_SETTINGS = "SELECT key, value FROM settings ORDER BY key"
+
+
+def row_to_schedule(row: tuple[Any, ...]) -> PeriodicSchedule:
+    name, task_name, cron, timezone, queue, payload, next_run, last_run, enabled = row
+    return PeriodicSchedule(
+        name=name,
+        task_name=task_name,
+        cron=cron,
+        timezone=timezone,
+        queue=queue,
+        payload=bytes(payload),
+        next_run=next_run,
+        last_run=last_run,
+        enabled=bool(enabled),
+    )
+
+
+def schedule_params(schedule: PeriodicSchedule) -> tuple[Any, ...]:
+    return (
+        schedule.name,
+        schedule.task_name,
+        schedule.cron,
+        schedule.timezone,
+        schedule.queue,
+        bytes(schedule.payload),
+        schedule.next_run,
+        schedule.last_run,
+        int(schedule.enabled),
+    )
+
+
+def row_to_lock(row: tuple[Any, ...]) -> LockInfo:
+    return LockInfo(*row)
+
+
+def row_to_replay(row: tuple[Any, ...]) -> ReplayEntry:
+    return ReplayEntry(*row)
