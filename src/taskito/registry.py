@@ -118,6 +118,30 @@ class Hooks:
     on_failure: list[Callable[..., Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class QueueLimits:
+    """Queue-level limits (``Queue.set_queue_rate_limit`` / ``set_queue_concurrency``),
+    enforced by every worker right after it claims a job of that queue."""
+
+    rate_limit: RateLimit | None = None
+    max_concurrent: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicSpec:
+    """A ``@queue.periodic`` declaration: ``cron`` is the 6-field seconds-first expression
+    (optional 7th year field) already checked by ``taskito.cron``; ``timezone`` an IANA name
+    (None: UTC). ``args``/``kwargs`` are encoded with the queue's serializer when fired."""
+
+    name: str
+    task_name: str
+    cron: str
+    timezone: str | None
+    queue: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(slots=True)
 class ExecutionEnv:
     """What ``execution.run_job`` needs from a Queue. The lists are the Queue's own, so a
@@ -129,6 +153,12 @@ class ExecutionEnv:
     middleware: list[TaskMiddleware]
     hooks: Hooks
     namespace: str | None = None
+    #: Queue name -> limits; the Queue's own dict, so limits set later reach new workers.
+    queue_limits: dict[str, QueueLimits] = field(default_factory=dict)
+    #: Schedule name -> declaration; fired by the worker's scheduler.
+    periodic: dict[str, PeriodicSpec] = field(default_factory=dict)
+    #: ``Queue(result_ttl=...)`` in ms, for jobs the worker itself enqueues (periodic slots).
+    result_ttl_ms: int | None = None
 
     def lookup(self, task_name: str) -> TaskSpec | None:
         """The task for ``task_name``; a ``__main__.x`` name matches a task ending in ``.x``."""

@@ -18,6 +18,8 @@ from taskito.worker.running import HeldJobs
 logger = logging.getLogger("taskito.worker.cancel_watch")
 
 _ERROR_BACKOFF_S = 0.1
+#: How long ``start()`` waits for the watcher to begin counting changes.
+_READY_TIMEOUT_S = 5.0
 
 
 class CancelWatcher:
@@ -44,10 +46,17 @@ class CancelWatcher:
         self._idle_wait_s = idle_wait_s
         self._min_interval_s = min_interval_s
         self._stop = threading.Event()
+        self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
+        """Start the thread and wait until it counts changes, so a cancel request made right
+        after the worker's first claim is not missed (``wait_for_change`` counts the changes
+        since the calling thread's previous call; on a server backend the first call also
+        opens the LISTEN or pub/sub connection)."""
         self._thread.start()
+        if not self._ready.wait(_READY_TIMEOUT_S):
+            logger.warning("the cancel watcher is slow to start; cancels may wait for a poll")
 
     def stop(self) -> None:
         """Stop and join; returns within about ``idle_wait_s``."""
@@ -56,6 +65,7 @@ class CancelWatcher:
             self._thread.join()
 
     def _run(self) -> None:
+        self._begin_counting()
         last_round = 0.0
         while not self._stop.is_set():
             # Changes can arrive back to back under load: keep a floor between rounds.
@@ -76,6 +86,14 @@ class CancelWatcher:
                 continue
             if changed:
                 self._notify()
+
+    def _begin_counting(self) -> None:
+        try:
+            self._storage.wait_for_change(0)
+        except Exception:
+            logger.exception("wait_for_change failed; the watcher polls until it recovers")
+        finally:
+            self._ready.set()
 
     def _check(self, running: list[str]) -> bool:
         try:

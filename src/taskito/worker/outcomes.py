@@ -1,6 +1,6 @@
 """Applying outcomes: the retry decision (``retry.decide``), one fenced ``finish_many`` write per
-batch, then the outcome events and middleware hooks, once, for the writes that applied
-(DESIGN invariants 3 and 6)."""
+batch, then circuit-breaker bookkeeping, outcome events and middleware hooks, once, for the
+writes that applied (DESIGN invariants 3 and 6)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from taskito.events import EventType
 from taskito.job import JobStatus, OutcomeKind, now_ms
 from taskito.retry import CANCELLED_ERROR, RetryPolicy, decide
 from taskito.storage.base import Finish
+from taskito.worker.flow import breaker_config
 from taskito.worker.running import HeldJob
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ logger = logging.getLogger("taskito.worker.outcomes")
 
 _FAILED_KINDS = (OutcomeKind.FAILURE, OutcomeKind.TIMED_OUT)
 _DEFAULT_POLICY = RetryPolicy()
+#: Finish status -> "was the attempt a success" for circuit breakers (cancelled: not counted).
+_BREAKER_VERDICTS = {JobStatus.COMPLETE: True, JobStatus.PENDING: False, JobStatus.DEAD: False}
 
 
 class OutcomeApplier:
@@ -46,6 +49,7 @@ class OutcomeApplier:
         now = now_ms()
         finishes = [self._decide(held, now) for held in settled]
         applied = self._storage.finish_many(finishes, now)
+        self._record_breakers(settled, finishes, applied, now)
         next_retry_at: int | None = None
         for held, finish, ok in zip(settled, finishes, applied, strict=True):
             if ok:
@@ -87,6 +91,37 @@ class OutcomeApplier:
         spec = self._env.lookup(job.task_name)
         policy = spec.retry if spec is not None else _DEFAULT_POLICY
         return decide(job, outcome, policy, now)
+
+    def _record_breakers(
+        self,
+        settled: Sequence[HeldJob],
+        finishes: Sequence[Finish],
+        applied: Sequence[bool],
+        now: int,
+    ) -> None:
+        """Tell each applied attempt of a task with a circuit breaker to its breaker: a
+        completion is a success; a retry or a dead letter (failure, timeout) is a failure; a
+        cancellation is neither. The outcomes are already written, so an error here is
+        logged and not raised (raising would make the caller write them again)."""
+        for held, finish, ok in zip(settled, finishes, applied, strict=True):
+            if not ok or finish.status not in _BREAKER_VERDICTS:
+                continue
+            spec = self._env.lookup(held.job.task_name)
+            if spec is None or spec.circuit_breaker is None:
+                continue
+            try:
+                self._storage.breaker_record(
+                    held.job.task_name,
+                    breaker_config(spec.circuit_breaker),
+                    _BREAKER_VERDICTS[finish.status],
+                    now,
+                )
+            except Exception:
+                logger.exception(
+                    "recording an outcome in the circuit breaker of %s failed",
+                    held.job.task_name,
+                    extra={"job_id": held.job.id},
+                )
 
     # --- announcing ---------------------------------------------------------------------
 

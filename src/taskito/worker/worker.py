@@ -1,9 +1,12 @@
 """The worker loop: claim as many jobs as the pool has free slots, hand them to the pool, and
 write their outcomes in batches; drain or stop on request or on SIGINT/SIGTERM.
 
-One thread (the caller of ``run()``) owns every state change on the consuming side. Helper
-threads keep leases and heartbeats (``leases``) and watch for cancel requests and storage
-changes (``cancel_watch``); both only wake this loop or signal the pool.
+One thread (the caller of ``run()``) owns every state change on the consuming side; right
+after each claim it lets the flow gate (``flow``) hold back jobs that a limit, cap or circuit
+breaker does not let start yet. Helper threads keep leases and heartbeats (``leases``), watch
+for cancel requests and storage changes (``cancel_watch``), and fire periodic schedules and
+delete expired results (``scheduler``); they only write their own state, wake this loop or
+signal the pool.
 """
 
 from __future__ import annotations
@@ -21,13 +24,17 @@ from typing import TYPE_CHECKING, Any
 from taskito.events import EventType
 from taskito.job import JobRecord, Outcome, OutcomeKind, now_ms
 from taskito.storage.base import WorkerInfo
+from taskito.worker.alarms import Alarms
 from taskito.worker.cancel_watch import CancelWatcher
+from taskito.worker.flow import FlowGate
 from taskito.worker.leases import LeaseKeeper, LeaseTimings
 from taskito.worker.options import positive_int, positive_number, validate_names, validate_queues
 from taskito.worker.outcomes import OutcomeApplier
 from taskito.worker.pools import Pool, create_pool
 from taskito.worker.running import HeldJob, HeldJobs
+from taskito.worker.scheduler import PeriodicScheduler
 from taskito.worker.signals import install_shutdown_handlers
+from taskito.worker.watchdog import WATCHDOG_S, expire_overdue
 
 if TYPE_CHECKING:
     from taskito.events import EventBus
@@ -36,7 +43,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("taskito.worker")
 
 _STORAGE_BACKOFF_S = 0.1
-_WATCHDOG_S = 0.25
 
 
 class Worker:
@@ -61,6 +67,7 @@ class Worker:
         worker_stale_s: float = 30.0,
         cancel_poll_s: float = 0.005,
         idle_poll_s: float = 0.2,
+        cleanup_interval_s: float = 5.0,
         install_signals: bool = True,
     ) -> None:
         self._env = env
@@ -97,7 +104,7 @@ class Worker:
         self._stop_now = False
         self._drain_deadline = float("inf")
         self._storage_retry_at = 0.0
-        self._next_due_mono = float("inf")
+        self._alarms = Alarms()
         self._watcher = CancelWatcher(
             self._storage,
             self._held,
@@ -106,6 +113,12 @@ class Worker:
             poll_s=positive_number("cancel_poll_s", cancel_poll_s),
         )
         self._keeper = self._make_lease_keeper()
+        self._gate = FlowGate(env)
+        self._scheduler = PeriodicScheduler(
+            env,
+            cleanup_interval_s=positive_number("cleanup_interval_s", cleanup_interval_s),
+            on_fired=lambda _jobs: self._wake.set(),
+        )
 
     def _make_lease_keeper(self) -> LeaseKeeper:
         return LeaseKeeper(
@@ -164,6 +177,7 @@ class Worker:
             started = True
             self._keeper.start()
             self._watcher.start()
+            self._scheduler.start()
             logger.info(
                 "worker started",
                 extra={
@@ -184,7 +198,7 @@ class Worker:
         while True:
             self._wake.clear()
             self._collect_finished()
-            self._expire_overdue()
+            expire_overdue(self._held, self._pool)
             if not self._draining:
                 # Claim before writing outcomes: the pool runs the new jobs meanwhile.
                 self._claim()
@@ -203,36 +217,34 @@ class Worker:
         deadline = self._held.next_deadline()
         if deadline is not None:
             # The hard-timeout watchdog: wake at the deadline, and at least every 250 ms.
-            wait_s = min(wait_s, deadline - now, _WATCHDOG_S)
+            wait_s = min(wait_s, deadline - now, WATCHDOG_S)
         if self._draining:
             wait_s = min(wait_s, self._drain_deadline - now)
         if self._storage_retry_at > now:
             wait_s = min(wait_s, self._storage_retry_at - now)
-        if self._next_due_mono <= now:
-            self._next_due_mono = float("inf")
-        else:
-            wait_s = min(wait_s, self._next_due_mono - now)
+        alarm_s = self._alarms.seconds_left(now)
+        if alarm_s is not None:
+            wait_s = min(wait_s, alarm_s)
         return max(0.0, wait_s)
 
     def _claim(self) -> None:
         free = self._pool.free_slots(self._held.executing)
         if free <= 0 or time.monotonic() < self._storage_retry_at:
             return
+        now = now_ms()
         try:
             jobs = self._storage.claim(
-                self.worker_id,
-                self._queues,
-                self._env.namespace,
-                free,
-                now_ms(),
-                self._timings.lease_ms,
+                self.worker_id, self._queues, self._env.namespace, free, now, self._timings.lease_ms
             )
         except Exception:
             logger.exception("claiming jobs failed; will try again")
             self._storage_retry_at = time.monotonic() + _STORAGE_BACKOFF_S
             return
+        # Limits, caps and breakers hold some jobs back (to pending, no retry spent).
+        admission = self._gate.admit(jobs, now)
+        self._alarms.add_all(admission.due_again)
         started_mono = time.monotonic()
-        for job in jobs:
+        for job in admission.admitted:
             self._start(self._held.add(job, started_mono))
         if len(jobs) == free:
             # A full batch: more may be waiting, and some slots (an event loop's) may still be
@@ -270,44 +282,6 @@ class Worker:
                     extra={"job_id": job.id, "attempt": job.attempt},
                 )
 
-    def _expire_overdue(self) -> None:
-        now = time.monotonic()
-        for held in self._held.overdue(now):
-            job = held.job
-            if self._postponed(held, now):
-                continue
-            outcome = Outcome(
-                OutcomeKind.TIMED_OUT,
-                error=f"job timed out after {job.timeout_ms}ms",
-                retryable=True,
-                wall_time_ns=round((now - held.started_mono) * 1e9),
-                exception_type="TaskTimeoutError",
-            )
-            if self._held.settle(held, outcome):
-                logger.warning(
-                    "job %s (%s) timed out after %sms",
-                    job.id,
-                    job.task_name,
-                    job.timeout_ms,
-                    extra={"job_id": job.id, "task_name": job.task_name},
-                )
-                self._pool.abandon(job.id)
-
-    def _postponed(self, held: HeldJob, now: float) -> bool:
-        """A job that waited in the pool (prefork prefetch) is timed from its start: move
-        its deadline instead of expiring it. Only this thread reads or writes deadlines."""
-        delay_s = self._pool.start_delay_s(held.job.id)
-        if delay_s == 0.0 or held.job.timeout_ms is None:
-            return False
-        if delay_s is None:  # not started yet: look again at the next watchdog round
-            held.deadline_mono = now + _WATCHDOG_S
-            return True
-        deadline = held.started_mono + delay_s + held.job.timeout_ms / 1000.0
-        if deadline <= now:
-            return False
-        held.deadline_mono = deadline
-        return True
-
     def _flush(self) -> None:
         settled = self._held.settled()
         if not settled or time.monotonic() < self._storage_retry_at:
@@ -320,9 +294,7 @@ class Worker:
             return
         self._held.release(settled)
         if next_retry_at is not None:
-            # Wake when the retry is due rather than at the next idle poll.
-            due = time.monotonic() + max(0, next_retry_at - now_ms()) / 1000.0
-            self._next_due_mono = min(self._next_due_mono, due)
+            self._alarms.add(next_retry_at)  # wake when the retry is due, not at the idle poll
 
     # --- start and stop -----------------------------------------------------------------
 
@@ -333,6 +305,8 @@ class Worker:
             self._pool.shutdown(0.0 if self._stop_now else self._drain_remaining_s())
             self._collect_finished()
             self._flush()
+            self._gate.write_unwritten(now_ms())
+            self._scheduler.stop()
             self._watcher.stop()
             self._keeper.stop()
         left = self._held.ids()

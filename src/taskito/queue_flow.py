@@ -1,0 +1,165 @@
+"""Flow control on the Queue: periodic tasks, queue-level limits and circuit breakers.
+
+These only declare and inspect; the worker enforces them (``worker/flow.py`` checks limits
+right after each claim, ``worker/scheduler.py`` fires schedules), so everything set here
+holds across every worker on the database (docs/limits.md, docs/periodic.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from taskito import queue_validation as check
+from taskito.cron import CronSchedule
+from taskito.exceptions import ConfigurationError, SerializationError
+from taskito.queue_async import AsyncMixin
+from taskito.registry import PeriodicSpec, QueueLimits, parse_rate_limit
+from taskito.task import TaskWrapper, default_task_name
+
+if TYPE_CHECKING:
+    from taskito.storage.control import BreakerState
+
+    _TaskDecorator = Callable[[Callable[..., Any]], TaskWrapper]
+
+
+class FlowMixin(AsyncMixin):
+    """``periodic``, ``set_queue_rate_limit``, ``set_queue_concurrency``, ``circuit_breakers``."""
+
+    if TYPE_CHECKING:
+        # Defined by ``app.Queue``; ``periodic`` registers its function through it.
+        task: Callable[..., _TaskDecorator]
+
+    # --- periodic tasks -------------------------------------------------------------------
+
+    def periodic(
+        self,
+        cron: str,
+        name: str | None = None,
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        queue: str = "default",
+        timezone: str | None = None,
+    ) -> _TaskDecorator:
+        """Register the function as a task and run it on the schedule ``cron``.
+
+        ``cron`` has 6 fields, seconds first (``"0 */5 * * * *"``: every five minutes), with
+        an optional 7th year field; ``timezone`` is an IANA name (None: UTC). ``name`` names
+        both the task and the schedule (default: the task's default name). Each slot fires
+        once however many workers run; the job goes to ``queue`` with ``args``/``kwargs``.
+        Stacked on ``@queue.task(...)``, it schedules that task with its options.
+
+        Everything is checked now: a bad cron or timezone raises ``ValueError`` naming it,
+        arguments the serializer cannot encode raise ``SerializationError``. The decorated
+        function stays directly callable (a ``TaskWrapper``, as ``@queue.task()`` returns).
+        """
+        CronSchedule.parse(cron, timezone)  # raises ConfigurationError (a ValueError)
+        if name is not None:
+            check.check_name("name", name)
+        queue = check.check_name("queue", queue)
+        call_args = _periodic_args(args)
+        call_kwargs = _periodic_kwargs(kwargs)
+        try:
+            self._serializer.dumps((call_args, call_kwargs))
+        except Exception as exc:
+            raise SerializationError(
+                f"arguments of periodic schedule {name or cron!r} could not be serialized: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+        def register(fn: Callable[..., Any]) -> TaskWrapper:
+            if not callable(fn):
+                raise TypeError(f"@queue.periodic() decorates a function, not {type(fn).__name__}")
+            # Stacked on ``@queue.task(...)`` of this queue: schedule that task, options and all.
+            task = fn if isinstance(fn, TaskWrapper) and fn._queue is self else None
+            schedule_name = name or (task.name if task else default_task_name(fn))
+            if schedule_name in self._periodic:
+                raise ConfigurationError(
+                    f"a periodic schedule named {schedule_name!r} is already declared on this "
+                    "queue; pass name= to declare another"
+                )
+            wrapper = task or self.task(name=schedule_name)(fn)
+            self._periodic[schedule_name] = PeriodicSpec(
+                name=schedule_name,
+                task_name=wrapper.name,
+                cron=cron,
+                timezone=timezone,
+                queue=queue,
+                args=call_args,
+                kwargs=call_kwargs,
+            )
+            return wrapper
+
+        return register
+
+    # --- queue-level limits ---------------------------------------------------------------
+
+    def set_queue_rate_limit(self, queue_name: str, rate_limit: str | None) -> None:
+        """Start at most ``rate_limit`` jobs of ``queue_name`` across all workers, evenly
+        spaced (``"100/m"``: one every 0.6 s, no burst); None removes the limit.
+
+        Workers of this Queue object see the change at their next claim; worker processes
+        apply what their app sets when it is imported.
+        """
+        queue_name = check.check_name("queue_name", queue_name)
+        parsed = None if rate_limit is None else parse_rate_limit(rate_limit)
+        current = self._queue_limits.get(queue_name, QueueLimits())
+        self._store_limits(queue_name, dataclasses.replace(current, rate_limit=parsed))
+
+    def set_queue_concurrency(self, queue_name: str, max_concurrent: int | None) -> None:
+        """Run at most ``max_concurrent`` jobs of ``queue_name`` at once across all workers;
+        None removes the cap."""
+        queue_name = check.check_name("queue_name", queue_name)
+        cap = check.check_optional_int("max_concurrent", max_concurrent, minimum=1)
+        current = self._queue_limits.get(queue_name, QueueLimits())
+        self._store_limits(queue_name, dataclasses.replace(current, max_concurrent=cap))
+
+    def _store_limits(self, queue_name: str, limits: QueueLimits) -> None:
+        if limits == QueueLimits():
+            # No entry at all keeps the claim path free of limit checks for this queue.
+            self._queue_limits.pop(queue_name, None)
+        else:
+            self._queue_limits[queue_name] = limits
+
+    # --- circuit breakers -----------------------------------------------------------------
+
+    def circuit_breakers(self) -> list[dict[str, Any]]:
+        """Every task's circuit breaker as stored (created when a job of a task with
+        ``circuit_breaker=`` is first claimed); times are ms since the epoch."""
+        return [_breaker_dict(state) for state in self._storage.circuit_breakers()]
+
+    async def acircuit_breakers(self) -> list[dict[str, Any]]:
+        return await self._in_executor(self.circuit_breakers)
+
+
+def _periodic_args(args: object) -> tuple[Any, ...]:
+    if isinstance(args, tuple):
+        return args
+    if isinstance(args, list):
+        return tuple(args)
+    raise TypeError(f"args must be a tuple or list, not {type(args).__name__}")
+
+
+def _periodic_kwargs(kwargs: object) -> dict[str, Any]:
+    if kwargs is None:
+        return {}
+    if not isinstance(kwargs, dict):
+        raise TypeError(f"kwargs must be a dict or None, not {type(kwargs).__name__}")
+    return dict(kwargs)
+
+
+def _breaker_dict(state: BreakerState) -> dict[str, Any]:
+    return {
+        "task_name": state.task_name,
+        "state": state.state,
+        "failure_count": state.failure_count,
+        "last_failure_at": state.last_failure_at,
+        "opened_at": state.opened_at,
+        "threshold": state.threshold,
+        "window_ms": state.window_ms,
+        "cooldown_ms": state.cooldown_ms,
+    }
+
+
+__all__ = ["FlowMixin"]

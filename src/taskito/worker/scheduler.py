@@ -1,0 +1,209 @@
+"""The worker's scheduler thread: it fires the periodic schedules this worker's Queue declares
+and deletes results whose ``result_ttl`` ran out.
+
+Every worker runs one, so schedules keep firing while any worker lives. Exactly-once per slot
+comes from storage: ``fire_periodic`` compares and sets the schedule's ``next_run`` and
+enqueues the slot's job in one transaction, so when N workers see a slot due, one fires it.
+A slot missed while no worker ran fires once, and the schedule resumes at the next slot after
+now (never a burst of catch-up jobs).
+
+It is a thread of its own rather than a chore of the lease keeper: a slow storage call here
+(a large purge, a busy database) must never delay heartbeats or lease extensions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from taskito.cron import CronSchedule
+from taskito.ids import new_job_id
+from taskito.job import JobRecord, NewJob, now_ms
+from taskito.storage.control import PeriodicSchedule
+
+if TYPE_CHECKING:
+    from taskito.registry import ExecutionEnv, PeriodicSpec
+
+logger = logging.getLogger("taskito.worker.scheduler")
+
+#: The ``next_run`` of a schedule whose cron never fires again (its year field is past):
+#: 9999-12-31T23:59:59Z, a time no clock reaches.
+NEVER_MS = 253_402_300_799_000
+#: Options of a fired job whose task this worker does not know (the reference's defaults).
+_DEFAULT_PRIORITY = 0
+_DEFAULT_MAX_RETRIES = 3
+_DEFAULT_TIMEOUT_MS = 300_000
+
+
+class PeriodicScheduler:
+    """Fires ``env.periodic`` schedules and purges expired results on its own thread.
+
+    ``register``, ``fire_due`` and ``purge`` are also callable directly (tests drive them
+    with a chosen ``now``); the thread only calls them on a timer, and logs their errors.
+    """
+
+    def __init__(
+        self,
+        env: ExecutionEnv,
+        *,
+        poll_s: float = 0.1,
+        cleanup_interval_s: float = 5.0,
+        on_fired: Callable[[list[JobRecord]], None] | None = None,
+    ) -> None:
+        self._env = env
+        self._storage = env.storage
+        self._poll_s = poll_s
+        self._cleanup_interval_s = cleanup_interval_s
+        self._on_fired = on_fired
+        self._registered: set[str] = set()
+        self._failed: set[str] = set()  # declarations that cannot be registered (logged once)
+        self._crons: dict[tuple[str, str | None], CronSchedule] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="taskito-scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    # --- the timer ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        next_purge = time.monotonic()  # a starting worker cleans up at once
+        while not self._stop.is_set():
+            if self._env.periodic:
+                self._safely("registering periodic schedules", self.register)
+                self._safely("firing periodic schedules", self.fire_due)
+            if time.monotonic() >= next_purge:
+                self._safely("deleting expired results", self.purge)
+                next_purge = time.monotonic() + self._cleanup_interval_s
+            wait_s = next_purge - time.monotonic()
+            if self._env.periodic:
+                wait_s = min(wait_s, self._poll_s)
+            self._stop.wait(max(0.0, wait_s))
+
+    def _safely(self, what: str, chore: Callable[[int], object]) -> None:
+        try:
+            chore(now_ms())
+        except Exception:
+            logger.exception("%s failed; will try again", what)
+
+    # --- the chores -----------------------------------------------------------------------
+
+    def register(self, now: int) -> None:
+        """Store each declared schedule not stored by this worker yet, with ``next_run`` the
+        first slot after ``now``. A schedule already stored with the same cron and timezone
+        keeps its ``next_run`` (storage rule), so a restart neither re-fires nor skips."""
+        for name, spec in list(self._env.periodic.items()):
+            if name in self._registered or name in self._failed:
+                continue
+            try:
+                cron = self._cron(spec.cron, spec.timezone)
+                payload = self._payload(spec)
+            except Exception:
+                logger.exception("periodic schedule %r cannot be registered; skipped", name)
+                self._failed.add(name)
+                continue
+            first = cron.next_after(now)
+            self._storage.register_periodic(
+                PeriodicSchedule(
+                    name=name,
+                    task_name=spec.task_name,
+                    cron=spec.cron,
+                    timezone=spec.timezone,
+                    queue=spec.queue,
+                    payload=payload,
+                    next_run=NEVER_MS if first is None else first,
+                )
+            )
+            self._registered.add(name)
+
+    def fire_due(self, now: int) -> list[JobRecord]:
+        """Fire every due schedule this worker registered; return the jobs it enqueued (a
+        slot another worker fired first is not among them)."""
+        fired: list[JobRecord] = []
+        for schedule in self._storage.due_periodic(now):
+            if schedule.name not in self._registered:
+                continue  # declared by another app on this database: its workers fire it
+            try:
+                job = self._fire(schedule, now)
+            except Exception:
+                logger.exception("firing periodic schedule %r failed", schedule.name)
+                continue
+            if job is not None:
+                fired.append(job)
+        if fired and self._on_fired is not None:
+            self._on_fired(fired)
+        return fired
+
+    def purge(self, now: int) -> int:
+        """Delete finished jobs whose ``result_ttl`` has run out; return how many."""
+        deleted = self._storage.purge_expired_results(now)
+        if deleted:
+            logger.info("deleted %d job(s) whose result_ttl ran out", deleted)
+        return deleted
+
+    # --- firing one slot ------------------------------------------------------------------
+
+    def _fire(self, schedule: PeriodicSchedule, now: int) -> JobRecord | None:
+        slot = schedule.next_run
+        following = self._cron(schedule.cron, schedule.timezone).next_after(max(now, slot))
+        job = self._job_for(schedule, slot, now)
+        record = self._storage.fire_periodic(
+            schedule.name, slot, NEVER_MS if following is None else following, job
+        )
+        if record is not None:
+            logger.debug(
+                "periodic schedule %r fired slot %d",
+                schedule.name,
+                slot,
+                extra={"schedule": schedule.name, "slot": slot, "job_id": record.id},
+            )
+        return record
+
+    def _job_for(self, schedule: PeriodicSchedule, slot: int, now: int) -> NewJob:
+        """The slot's job, with the task's own priority, retries and timeout (the reference
+        uses fixed defaults; see docs/periodic.md) and a unique key per slot."""
+        spec = self._env.lookup(schedule.task_name)
+        priority, max_retries = _DEFAULT_PRIORITY, _DEFAULT_MAX_RETRIES
+        timeout_ms: int | None = _DEFAULT_TIMEOUT_MS
+        if spec is not None:
+            priority, max_retries = spec.priority, spec.max_retries
+            timeout_ms = None if spec.timeout_s is None else round(spec.timeout_s * 1000)
+        return NewJob(
+            id=new_job_id(),
+            queue=schedule.queue,
+            task_name=schedule.task_name,
+            payload=schedule.payload,
+            priority=priority,
+            created_at=now,
+            scheduled_at=now,
+            max_retries=max_retries,
+            timeout_ms=timeout_ms,
+            unique_key=f"periodic:{schedule.name}:{slot}",
+            result_ttl_ms=self._env.result_ttl_ms,
+            namespace=self._env.namespace,
+        )
+
+    def _cron(self, expression: str, timezone: str | None) -> CronSchedule:
+        key = (expression, timezone)
+        cron = self._crons.get(key)
+        if cron is None:
+            cron = self._crons[key] = CronSchedule.parse(expression, timezone)
+        return cron
+
+    def _payload(self, spec: PeriodicSpec) -> bytes:
+        """``(args, kwargs)`` encoded the way the job will be decoded: with the task's own
+        serializer when it has one, else the queue's."""
+        task = self._env.lookup(spec.task_name)
+        serializer = task.serializer if task is not None and task.serializer else None
+        return (serializer or self._env.serializer).dumps((spec.args, spec.kwargs))
+
+
+__all__ = ["NEVER_MS", "PeriodicScheduler"]
