@@ -150,3 +150,17 @@ def test_the_drawing_parser_reads_depth_and_extra_bases() -> None:
         DrawnClass("D", "C"),
         DrawnClass("E", "C", ["ValueError", "KeyError"]),
     ]
+
+
+def test_lock_names_live_in_taskito_locks() -> None:
+    """As in the reference, the lock classes are imported from ``taskito.locks``; the lock
+    error still derives from ``TaskitoError`` so ``except TaskitoError`` catches it."""
+    import taskito.locks
+
+    assert set(taskito.locks.__all__) == {
+        "DistributedLock",
+        "LockNotAcquiredError",
+        "default_owner_id",
+    }
+    assert issubclass(taskito.locks.LockNotAcquiredError, taskito.exceptions.TaskitoError)
+    assert not {"DistributedLock", "LockNotAcquiredError"} & set(taskito.__all__)
