@@ -1,9 +1,11 @@
-"""Enqueue throughput on the default SQLite backend: one ``delay()`` per job, then ``map()``.
+"""Enqueue throughput on one backend (SQLite by default): one ``delay()`` per job, then ``map()``.
 
-Each measurement uses a fresh database file in a temporary directory and checks afterwards that
-every job it timed is stored as pending. Nothing runs the jobs: this measures the producer side.
+Each measurement uses a fresh database (a file in a temporary directory, or a new Postgres
+schema / Redis key prefix, dropped afterwards) and checks that every job it timed is stored
+as pending. Nothing runs the jobs: this measures the producer side.
 
     python benchmarks/enqueue.py --jobs 20000
+    python benchmarks/enqueue.py --jobs 20000 --backend postgres [--db-url postgresql://...]
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from bench_backend import add_backend_arguments, describe, fresh_database
 
 from taskito import Queue, TaskWrapper
 
@@ -48,11 +52,18 @@ class Measurement:
 
 
 def measure(
-    label: str, jobs: int, target_per_s: int, enqueue: Callable[[TaskWrapper, int], None]
+    args: argparse.Namespace,
+    label: str,
+    target_per_s: int,
+    enqueue: Callable[[TaskWrapper, int], None],
 ) -> Measurement:
-    """Time ``enqueue(task, jobs)`` against a fresh queue and check every job was stored."""
-    with tempfile.TemporaryDirectory(prefix="taskito-bench-") as directory:
-        queue = Queue(db_path=os.path.join(directory, "bench.db"))
+    """Time ``enqueue(task, args.jobs)`` against a fresh queue and check every job was stored."""
+    jobs = args.jobs
+    with (
+        tempfile.TemporaryDirectory(prefix="taskito-bench-") as directory,
+        fresh_database(args, directory) as queue_kwargs,
+    ):
+        queue = Queue(**queue_kwargs)
         try:
             task = queue.task(name="bench.noop")(noop)
             enqueue(task, WARMUP_JOBS)
@@ -103,17 +114,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="exit 1 when a figure is below its target"
     )
+    add_backend_arguments(parser)
     args = parser.parse_args(argv)
     batch_size = args.batch_size or args.jobs
     print(
-        f"taskito enqueue benchmark: {args.jobs:,} jobs per measurement, SQLite in a temp dir; "
+        f"taskito enqueue benchmark: {args.jobs:,} jobs per measurement, "
+        f"{describe(args, 'SQLite in a temp dir')}; "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}"
     )
     results = [
-        measure("delay()", args.jobs, DELAY_TARGET_PER_S, enqueue_with_delay),
+        measure(args, "delay()", DELAY_TARGET_PER_S, enqueue_with_delay),
         measure(
+            args,
             "map()",
-            args.jobs,
             MAP_TARGET_PER_S,
             lambda task, jobs: enqueue_with_map(task, jobs, batch_size),
         ),

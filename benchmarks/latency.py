@@ -1,8 +1,10 @@
 """Latency benchmark: one job at a time, enqueue -> ``result()``, with the worker in ANOTHER
-process (``taskito worker`` on the same SQLite file). Prints p50/p95/p99.
+process (``taskito worker`` on the same database: a SQLite file, or with ``--backend`` a fresh
+Postgres schema / Redis key prefix, dropped after). Prints p50/p95/p99.
 Target: p50 <= 5 ms.
 
     .venv/bin/python benchmarks/latency.py --jobs 500
+    .venv/bin/python benchmarks/latency.py --jobs 500 --backend postgres [--db-url ...]
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import sys
 import tempfile
 import textwrap
 import time
+from typing import Any
+
+from bench_backend import add_backend_arguments, describe, fresh_database
 
 from taskito import Queue, TaskWrapper
 
@@ -23,7 +28,7 @@ APP_MODULE = textwrap.dedent(
     """
     from taskito import Queue
 
-    queue = Queue(db_path={db_path!r}, workers={threads})
+    queue = Queue(**{queue_kwargs!r}, workers={threads})
 
 
     @queue.task(name="echo")
@@ -38,6 +43,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=500, help="measured round trips (500)")
     parser.add_argument("--warmup", type=int, default=50, help="unmeasured round trips (50)")
     parser.add_argument("--threads", type=int, default=4, help="worker threads (4)")
+    add_backend_arguments(parser)
     return parser.parse_args()
 
 
@@ -87,33 +93,40 @@ def measure(echo: TaskWrapper, jobs: int, warmup: int) -> list[float]:
     return samples
 
 
+def run(app_dir: str, queue_kwargs: dict[str, Any], args: argparse.Namespace) -> list[float]:
+    """Start the worker process on ``queue_kwargs``, measure, stop it; the samples in ms."""
+    with open(os.path.join(app_dir, "bench_app.py"), "w") as module:
+        module.write(APP_MODULE.format(queue_kwargs=queue_kwargs, threads=args.threads))
+    queue = Queue(**queue_kwargs)
+
+    @queue.task(name="echo")
+    def echo(value: int) -> int:  # the same task as the worker's; it never runs here
+        return value
+
+    worker = start_worker(app_dir)
+    try:
+        deadline = time.monotonic() + 30
+        while not queue.workers():
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the worker process did not start")
+            time.sleep(0.05)
+        return measure(echo, args.jobs, args.warmup)
+    finally:
+        stop_worker(worker)
+        queue.close()
+
+
 def main() -> None:
     args = parse_args()
     if args.jobs < 1 or args.warmup < 0 or args.threads < 1:
         raise SystemExit("--jobs and --threads must be positive, --warmup zero or more")
-    with tempfile.TemporaryDirectory(prefix="taskito-latency-") as app_dir:
-        db_path = os.path.join(app_dir, "latency.db")
-        with open(os.path.join(app_dir, "bench_app.py"), "w") as module:
-            module.write(APP_MODULE.format(db_path=db_path, threads=args.threads))
-        queue = Queue(db_path=db_path)
-
-        @queue.task(name="echo")
-        def echo(value: int) -> int:  # the same task as the worker's; it never runs here
-            return value
-
-        worker = start_worker(app_dir)
-        try:
-            deadline = time.monotonic() + 30
-            while not queue.workers():
-                if worker.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the worker process did not start")
-                time.sleep(0.05)
-            samples = measure(echo, args.jobs, args.warmup)
-        finally:
-            stop_worker(worker)
-            queue.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="taskito-latency-") as app_dir,
+        fresh_database(args, app_dir, "latency.db") as queue_kwargs,
+    ):
+        samples = run(app_dir, queue_kwargs, args)
     print(
-        f"latency, enqueue -> result() with the worker in another process "
+        f"latency, enqueue -> result() with the worker in another process, {describe(args)} "
         f"({args.jobs} jobs, one at a time):\n"
         f"  p50 {percentile(samples, 0.50):.2f} ms   p95 {percentile(samples, 0.95):.2f} ms   "
         f"p99 {percentile(samples, 0.99):.2f} ms   max {max(samples):.2f} ms   "

@@ -13,9 +13,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.helpers import require_postgres, require_redis
+
+if TYPE_CHECKING:
+    from taskito.storage.base import Storage
 
 BACKEND_NAMES = ("sqlite", "postgres", "redis")
 
@@ -31,6 +34,21 @@ class QueueTarget:
     def as_json(self) -> str:
         """The kwargs for another process (``Queue(**json.loads(...))``)."""
         return json.dumps(self.kwargs)
+
+    def storage_kwargs(self) -> dict[str, Any]:
+        """The same database as keyword arguments of ``taskito.storage.open_storage``."""
+        return {
+            "backend": self.kwargs.get("backend", "sqlite"),
+            "db_path": self.kwargs.get("db_path", ""),
+            "db_url": self.kwargs.get("db_url"),
+            "schema": self.kwargs.get("schema", "taskito"),
+        }
+
+    def open_storage(self) -> Storage:
+        """A Storage of its own on this database (the caller closes it)."""
+        from taskito.storage import open_storage
+
+        return open_storage(**self.storage_kwargs())
 
 
 def queue_target(name: str, tmp_path: Path) -> QueueTarget:

@@ -1,5 +1,6 @@
-"""A real worker on a real SQLite file, without the Queue façade: tasks, enqueue, and a burst
-runner that runs a worker in a thread until a condition holds, then shuts it down and joins."""
+"""A real worker on a real database (SQLite, Postgres or Redis; see ``tests/backends.py``),
+without the Queue façade: tasks, enqueue, and a burst runner that runs a worker in a thread
+until a condition holds, then shuts it down and joins."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from taskito.job import JobRecord, JobStatus, NewJob, now_ms
 from taskito.middleware import TaskMiddleware
 from taskito.registry import ExecutionEnv, Hooks, TaskSpec
 from taskito.serializers import CloudpickleSerializer, Serializer
-from taskito.storage.sqlite import SqliteStorage
 from taskito.worker import Worker
+from tests.backends import QueueTarget
 from tests.helpers import wait_until
 
 WORKER_SCRIPT = Path(__file__).with_name("worker_process.py")
@@ -49,11 +50,12 @@ class EventLog:
 
 
 class Harness:
-    """One database, its task table, middleware, hooks and event bus."""
+    """One database, its task table, middleware, hooks and event bus. ``close()`` closes the
+    storage only; whoever made ``target`` drops the database afterwards."""
 
-    def __init__(self, path: Path, serializer: Serializer | None = None) -> None:
-        self.path = path
-        self.storage = SqliteStorage(str(path))
+    def __init__(self, target: QueueTarget, serializer: Serializer | None = None) -> None:
+        self.target = target
+        self.storage = target.open_storage()
         self.serializer: Serializer = serializer or CloudpickleSerializer()
         self.tasks: dict[str, TaskSpec] = {}
         self.middleware: list[TaskMiddleware] = []
@@ -154,10 +156,25 @@ class Harness:
 
 
 @contextmanager
+def harness_on(target: QueueTarget) -> Iterator[Harness]:
+    """A Harness on ``target`` for the block; then it is closed and the database dropped."""
+    try:
+        harness = Harness(target)
+        try:
+            yield harness
+        finally:
+            harness.close()
+    finally:
+        target.cleanup()
+
+
+@contextmanager
 def worker_process(harness: Harness, log: Path, **options: Any) -> Iterator[subprocess.Popen[str]]:
-    """A worker in its own process; killed and waited for at the end of the block."""
+    """A worker in its own process on the harness's database; killed and waited for at the
+    end of the block."""
+    storage_json = json.dumps(harness.target.storage_kwargs())
     process = subprocess.Popen(
-        [sys.executable, str(WORKER_SCRIPT), str(harness.path), str(log), json.dumps(options)],
+        [sys.executable, str(WORKER_SCRIPT), storage_json, str(log), json.dumps(options)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

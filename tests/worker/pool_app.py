@@ -1,10 +1,12 @@
 """An app module on disk for the pool tests, run through ``queue.run_worker``: ``PoolApp``
 (prefork children import the same file), ``pool_apps`` (the body of a ``make_app`` fixture),
-and ``Canceller``, a second process that calls ``queue.cancel``."""
+and ``Canceller``, a second process that calls ``queue.cancel``. The app's Queue opens a
+``QueueTarget`` (``tests/backends.py``), so these suites run on any backend."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 import threading
@@ -19,10 +21,11 @@ import pytest
 
 from taskito import Queue, TaskWrapper
 from taskito.worker import Worker
+from tests.backends import QueueTarget, queue_target
 from tests.helpers import wait_until
 
 POOL_APP_SOURCE = '''
-"""An app for the pool tests, written by tests/worker/harness.py. The prefork children import
+"""An app for the pool tests, written by tests/worker/pool_app.py. The prefork children import
 this same file; marks (files named JOB_ID.EVENT) tell the test what ran where and when."""
 
 import asyncio
@@ -72,7 +75,7 @@ class OutcomeHooks(TaskMiddleware):
 
 
 hooks = OutcomeHooks()
-queue = Queue(db_path=str(HERE / "taskito.db"), middleware=[hooks], **QUEUE_OPTIONS)
+queue = Queue(**TARGET_KWARGS, middleware=[hooks], **QUEUE_OPTIONS)
 
 
 @queue.task(max_retries=0)
@@ -240,13 +243,15 @@ async def auntimed(seconds):
 
 class PoolApp:
     """``POOL_APP_SOURCE`` written to ``root`` under a unique module name and imported here;
-    run the tests with ``root`` as the working directory so prefork children find it too."""
+    run the tests with ``root`` as the working directory so prefork children find it too.
+    Its Queue opens ``target`` (written into the source, so every child opens the same)."""
 
-    def __init__(self, root: Path, **queue_options: Any) -> None:
+    def __init__(self, root: Path, target: QueueTarget, **queue_options: Any) -> None:
         self.root = root
         self.name = f"pool_app_{uuid.uuid4().hex[:12]}"
         path = root / f"{self.name}.py"
-        path.write_text(POOL_APP_SOURCE.replace("QUEUE_OPTIONS", repr(queue_options)))
+        source = POOL_APP_SOURCE.replace("TARGET_KWARGS", repr(target.kwargs))
+        path.write_text(source.replace("QUEUE_OPTIONS", repr(queue_options)))
         spec = importlib.util.spec_from_file_location(self.name, path)
         assert spec is not None and spec.loader is not None
         self.module = importlib.util.module_from_spec(spec)
@@ -346,10 +351,10 @@ def stop_worker_thread(queue: Queue, thread: threading.Thread, timeout_s: float 
 
 
 CANCELLER_SOURCE = """
-import sys, time
+import json, sys, time
 from taskito import Queue
 
-queue = Queue(db_path=sys.argv[1])
+queue = Queue(**json.loads(sys.argv[1]))
 print("ready", flush=True)
 for line in sys.stdin:
     job_id, force = line.split()
@@ -361,12 +366,12 @@ queue.close()
 
 
 class Canceller:
-    """A second process holding its own Queue on the same database; ``cancel(id)`` has it
-    call ``queue.cancel`` and returns (``time.monotonic()`` just before the call, result)."""
+    """A second process holding its own Queue on ``target``; ``cancel(id)`` has it call
+    ``queue.cancel`` and returns (``time.monotonic()`` just before the call, result)."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, target: QueueTarget) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-c", CANCELLER_SOURCE, str(db_path)],
+            [sys.executable, "-c", CANCELLER_SOURCE, json.dumps(target.kwargs)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -402,14 +407,18 @@ class Canceller:
 MakeApp = Callable[..., PoolApp]
 
 
-def pool_apps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeApp]:
+def pool_apps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: QueueTarget | None = None
+) -> Iterator[MakeApp]:
     """The body of a ``make_app`` fixture: ``make_app(**queue_options)`` writes and imports a
-    ``PoolApp`` in ``tmp_path``, made the working directory so prefork children find it."""
+    ``PoolApp`` in ``tmp_path``, made the working directory so prefork children find it. The
+    apps share ``target`` (default: a SQLite file in ``tmp_path``; the caller drops others)."""
     monkeypatch.chdir(tmp_path)
+    shared = target or queue_target("sqlite", tmp_path)
     apps: list[PoolApp] = []
 
     def make(**queue_options: Any) -> PoolApp:
-        app = PoolApp(tmp_path, **queue_options)
+        app = PoolApp(tmp_path, shared, **queue_options)
         apps.append(app)
         return app
 

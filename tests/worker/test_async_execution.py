@@ -17,6 +17,12 @@ from tests.worker.harness import Harness
 from tests.worker.test_execution import Recorder, job_for
 
 
+@pytest.fixture
+def harness(sqlite_harness: Harness) -> Harness:
+    """SQLite only: ``run_job_async`` is the subject here; storage only hands out jobs."""
+    return sqlite_harness
+
+
 def hooked(harness: Harness, calls: list[str]) -> None:
     """Record middleware and hook calls into ``calls`` (replacing any recorded before)."""
     harness.middleware.clear()

@@ -24,6 +24,12 @@ from tests.worker.pool_app import MakeApp, pool_apps
 
 
 @pytest.fixture
+def harness(sqlite_harness: Harness) -> Harness:
+    """SQLite only: the pools are the subject here; storage only hands out jobs."""
+    return sqlite_harness
+
+
+@pytest.fixture
 def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeApp]:
     yield from pool_apps(tmp_path, monkeypatch)
 

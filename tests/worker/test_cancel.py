@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -21,10 +22,10 @@ from tests.worker.harness import Harness
 
 CANCEL_FROM_ANOTHER_PROCESS = textwrap.dedent(
     """
-    import sys, time
-    from taskito.storage.sqlite import SqliteStorage
+    import json, sys, time
+    from taskito.storage import open_storage
 
-    storage = SqliteStorage(sys.argv[1])
+    storage = open_storage(**json.loads(sys.argv[1]))
     sent_at = time.time()
     ok = storage.request_cancel(sys.argv[2])
     print(repr(sent_at), ok, flush=True)
@@ -60,6 +61,11 @@ def test_a_cooperative_task_stops_on_a_cancel_request(harness: Harness) -> None:
     assert harness.events.of(EventType.JOB_CANCELLED) == [{"job_id": job_id, "task_name": "loop"}]
 
 
+def storage_json(harness: Harness) -> str:
+    """The harness's database, for ``open_storage(**json.loads(...))`` in another process."""
+    return json.dumps(harness.target.storage_kwargs())
+
+
 def cancel_in_another_process(harness: Harness) -> float:
     """Cancel a cooperative job from a second process; return the seconds until the task
     saw ``TaskCancelledError``, counted from just before the request was written."""
@@ -70,7 +76,7 @@ def cancel_in_another_process(harness: Harness) -> float:
         job_id = harness.enqueue("loop")
         assert started.wait(5)
         done = subprocess.run(
-            [sys.executable, "-c", CANCEL_FROM_ANOTHER_PROCESS, str(harness.path), job_id],
+            [sys.executable, "-c", CANCEL_FROM_ANOTHER_PROCESS, storage_json(harness), job_id],
             capture_output=True,
             text=True,
             timeout=30,

@@ -18,6 +18,7 @@ import pytest
 from taskito import EventType, TaskCancelledError
 from taskito.job import JobRecord, Outcome, OutcomeKind, now_ms
 from taskito.worker.pools import create_pool
+from tests.backends import QueueTarget
 from tests.helpers import wait_until
 from tests.worker.pool_app import Canceller, MakeApp, PoolApp, pool_apps
 
@@ -31,13 +32,16 @@ POOLS = [
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeApp]:
-    yield from pool_apps(tmp_path, monkeypatch)
+def make_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: QueueTarget
+) -> Iterator[MakeApp]:
+    """Apps on ``target``: every test here runs on each pool and each backend."""
+    yield from pool_apps(tmp_path, monkeypatch, target)
 
 
 @pytest.fixture
-def canceller(tmp_path: Path) -> Iterator[Canceller]:
-    process = Canceller(tmp_path / "taskito.db")
+def canceller(target: QueueTarget) -> Iterator[Canceller]:
+    process = Canceller(target)
     try:
         yield process
     finally:

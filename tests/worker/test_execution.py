@@ -18,6 +18,12 @@ from taskito.serializers import JsonSerializer
 from tests.worker.harness import Harness
 
 
+@pytest.fixture
+def harness(sqlite_harness: Harness) -> Harness:
+    """SQLite only: ``run_job`` is the subject here; storage only hands out job records."""
+    return sqlite_harness
+
+
 def record(h: Harness, task_name: str, payload: bytes, retry_count: int = 0) -> JobRecord:
     return JobRecord(
         id="job-1",

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from taskito import EventType
+from tests.backends import QueueTarget
 from tests.helpers import wait_until
 from tests.worker.pool_app import MakeApp, pool_apps, process_gone
 
@@ -29,8 +30,11 @@ HANGING = [
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeApp]:
-    yield from pool_apps(tmp_path, monkeypatch)
+def make_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: QueueTarget
+) -> Iterator[MakeApp]:
+    """Apps on ``target``: every test here runs on each pool and each backend."""
+    yield from pool_apps(tmp_path, monkeypatch, target)
 
 
 @pytest.mark.parametrize(("pool", "task_name", "hang_s"), HANGING)

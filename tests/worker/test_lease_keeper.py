@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from taskito.ids import new_job_id
 from taskito.job import NewJob, Outcome, OutcomeKind, now_ms
-from taskito.storage.sqlite import SqliteStorage
 from taskito.worker.leases import LeaseKeeper, LeaseTimings
 from taskito.worker.running import HeldJobs
+from tests.backends import QueueTarget
 
 
 def _job() -> NewJob:
@@ -17,8 +16,8 @@ def _job() -> NewJob:
     return NewJob(new_job_id(), "default", "t", b"x", 0, now, now, 0, None)
 
 
-def test_only_running_jobs_are_reported_lost(tmp_path: Path) -> None:
-    storage = SqliteStorage(str(tmp_path / "leases.db"))
+def test_only_running_jobs_are_reported_lost(target: QueueTarget) -> None:
+    storage = target.open_storage()
     try:
         for _ in range(2):
             storage.enqueue(_job())

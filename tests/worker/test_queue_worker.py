@@ -1,5 +1,6 @@
 """The worker driven through the Queue façade: ``queue.run_worker()`` in a thread or in a
-process of its own, ``queue.cancel()`` from another process, events and hooks."""
+process of its own, ``queue.cancel()`` from another process, events and hooks; on every
+backend (the ``target`` fixture)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from typing import Any
 import pytest
 
 from taskito import EventType, Queue, TaskCancelledError, TaskMiddleware, current_job
+from tests.backends import QueueTarget
 from tests.helpers import wait_until
 
 
 @pytest.fixture
-def queue(tmp_path: Path) -> Iterator[Queue]:
-    q = Queue(db_path=str(tmp_path / "queue.db"), workers=2)
+def queue(target: QueueTarget) -> Iterator[Queue]:
+    q = Queue(**target.kwargs, workers=2)
     try:
         yield q
     finally:
@@ -103,10 +105,10 @@ def test_outcome_hooks_and_events_through_the_queue(queue: Queue) -> None:
 
 CANCEL_WITH_A_QUEUE = textwrap.dedent(
     """
-    import sys, time
+    import json, sys, time
     from taskito import Queue
 
-    queue = Queue(db_path=sys.argv[1])
+    queue = Queue(**json.loads(sys.argv[1]))
     sent_at = time.time()
     ok = queue.cancel(sys.argv[2])
     print(repr(sent_at), ok, flush=True)
@@ -115,7 +117,9 @@ CANCEL_WITH_A_QUEUE = textwrap.dedent(
 )
 
 
-def test_queue_cancel_from_another_process_reaches_the_task(tmp_path: Path, queue: Queue) -> None:
+def test_queue_cancel_from_another_process_reaches_the_task(
+    target: QueueTarget, queue: Queue
+) -> None:
     seen: dict[str, float] = {}
     started = threading.Event()
 
@@ -134,7 +138,7 @@ def test_queue_cancel_from_another_process_reaches_the_task(tmp_path: Path, queu
         job = patient.delay()
         assert started.wait(10)
         done = subprocess.run(
-            [sys.executable, "-c", CANCEL_WITH_A_QUEUE, str(tmp_path / "queue.db"), job.id],
+            [sys.executable, "-c", CANCEL_WITH_A_QUEUE, target.as_json(), job.id],
             capture_output=True,
             text=True,
             timeout=30,
@@ -150,11 +154,11 @@ def test_queue_cancel_from_another_process_reaches_the_task(tmp_path: Path, queu
 
 APP_MODULE = textwrap.dedent(
     """
-    import sys, time
+    import json, sys, time
     from pathlib import Path
     from taskito import Queue
 
-    queue = Queue(db_path=sys.argv[1], workers=2, drain_timeout={drain_timeout})
+    queue = Queue(**json.loads(sys.argv[1]), workers=2, drain_timeout={drain_timeout})
     marker = Path(sys.argv[2])
 
 
@@ -173,12 +177,12 @@ APP_MODULE = textwrap.dedent(
 
 
 @contextmanager
-def app_process(tmp_path: Path, drain_timeout: float) -> Iterator[Any]:
+def app_process(target: QueueTarget, tmp_path: Path, drain_timeout: float) -> Iterator[Any]:
     module = tmp_path / "worker_app.py"
     module.write_text(APP_MODULE.format(drain_timeout=drain_timeout))
     marker = tmp_path / "started.txt"
     process = subprocess.Popen(
-        [sys.executable, str(module), str(tmp_path / "queue.db"), str(marker)],
+        [sys.executable, str(module), target.as_json(), str(marker)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -196,10 +200,10 @@ def enqueue_slow(queue: Queue, seconds: float) -> str:
 
 
 def test_sigint_drains_an_app_worker_and_a_second_signal_stops_it(
-    tmp_path: Path, queue: Queue
+    target: QueueTarget, tmp_path: Path, queue: Queue
 ) -> None:
     first = enqueue_slow(queue, 0.5)
-    with app_process(tmp_path, drain_timeout=30) as (process, marker):
+    with app_process(target, tmp_path, drain_timeout=30) as (process, marker):
         wait_until(marker.exists, timeout_s=20)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=20)
@@ -210,7 +214,7 @@ def test_sigint_drains_an_app_worker_and_a_second_signal_stops_it(
     marker = tmp_path / "started.txt"
     marker.unlink()
     stuck = enqueue_slow(queue, 60)
-    with app_process(tmp_path, drain_timeout=60) as (process, marker):
+    with app_process(target, tmp_path, drain_timeout=60) as (process, marker):
         wait_until(marker.exists, timeout_s=20)
         process.send_signal(signal.SIGINT)
         wait_until(lambda: [w["status"] for w in queue.workers()] == ["draining"])

@@ -14,6 +14,12 @@ from tests.helpers import wait_until
 from tests.worker.harness import Harness
 
 
+@pytest.fixture
+def harness(sqlite_harness: Harness) -> Harness:
+    """SQLite only: the thread pool is the subject here; storage only hands out jobs."""
+    return sqlite_harness
+
+
 def claim_one(harness: Harness, task_name: str, *args: Any) -> JobRecord:
     harness.enqueue(task_name, *args)
     (job,) = harness.storage.claim("pool-test", None, None, 1, now_ms(), 10_000)

@@ -13,8 +13,9 @@ import pytest
 from taskito.events import EventType
 from taskito.job import JobStatus
 from taskito.worker import Worker
+from tests.backends import queue_target
 from tests.helpers import wait_until
-from tests.worker.harness import Harness
+from tests.worker.harness import Harness, harness_on
 
 
 def test_a_burst_runs_every_job_and_stores_results(harness: Harness) -> None:
@@ -196,9 +197,11 @@ def test_run_from_a_non_main_thread_leaves_signal_handlers_alone(harness: Harnes
     assert harness.result(job_id) == "ok"
 
 
-def test_two_workers_on_two_databases_in_one_process(tmp_path: Path) -> None:
-    first, second = Harness(tmp_path / "one.db"), Harness(tmp_path / "two.db")
-    try:
+def test_two_workers_on_two_databases_in_one_process(harness: Harness, tmp_path: Path) -> None:
+    (tmp_path / "two").mkdir()
+    first = harness
+    # The same backend, a fresh database of its own.
+    with harness_on(queue_target(harness.target.name, tmp_path / "two")) as second:
         for h, label in ((first, "one"), (second, "two")):
             h.task(lambda x, label=label: f"{label}:{x}", name="where")
         ids_one = [first.enqueue("where", i) for i in range(20)]
@@ -211,9 +214,6 @@ def test_two_workers_on_two_databases_in_one_process(tmp_path: Path) -> None:
         assert first.events.of(EventType.WORKER_STARTED) == [
             {"worker_id": w1.worker_id, "queues": None}
         ]
-    finally:
-        first.close()
-        second.close()
 
 
 @pytest.mark.parametrize(
@@ -236,7 +236,8 @@ def test_two_workers_on_two_databases_in_one_process(tmp_path: Path) -> None:
     ],
 )
 def test_bad_options_raise_clear_errors(
-    harness: Harness, options: dict[str, Any], error: type[Exception], match: str
+    sqlite_harness: Harness, options: dict[str, Any], error: type[Exception], match: str
 ) -> None:
+    # SQLite only: options are checked before the worker touches storage.
     with pytest.raises(error, match=match):
-        Worker(harness.env, harness.bus, **options)
+        Worker(sqlite_harness.env, sqlite_harness.bus, **options)

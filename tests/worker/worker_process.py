@@ -1,6 +1,8 @@
 """A worker process for the recovery and signal tests, run as
-``python worker_process.py DB LOG OPTIONS_JSON``: it owns its main thread, so the worker
-installs its signal handlers. The ``record`` task appends ``start``/``end`` lines to LOG."""
+``python worker_process.py STORAGE_JSON LOG OPTIONS_JSON``: it owns its main thread, so the
+worker installs its signal handlers. STORAGE_JSON holds the keyword arguments of
+``taskito.storage.open_storage`` (``QueueTarget.storage_kwargs()``), so any backend works.
+The ``record`` task appends ``start``/``end`` lines to LOG."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from taskito.events import EventBus
 from taskito.registry import ExecutionEnv, Hooks, TaskSpec
 from taskito.serializers import CloudpickleSerializer
-from taskito.storage.sqlite import SqliteStorage
+from taskito.storage import open_storage
 from taskito.worker import Worker
 
 
@@ -39,8 +41,12 @@ def make_record_task(log_path: str) -> Callable[[float], int]:
 
 
 def main() -> None:
-    db_path, log_path, options = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-    storage = SqliteStorage(db_path)
+    storage_kwargs, log_path, options = (
+        json.loads(sys.argv[1]),
+        sys.argv[2],
+        json.loads(sys.argv[3]),
+    )
+    storage = open_storage(**storage_kwargs)
     bus = EventBus()
     env = ExecutionEnv(
         storage=storage,
