@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskito import queue_validation as check
+from taskito.enqueue_args import as_args, as_kwargs, check_same_length, serialize_args, to_ms
 from taskito.events import EventType
-from taskito.exceptions import ConfigurationError, SerializationError
+from taskito.exceptions import ConfigurationError
 from taskito.ids import new_job_id
 from taskito.job import NewJob, now_ms
 from taskito.queue_base import QueueBase
@@ -48,44 +49,6 @@ _PER_JOB_LISTS = (
     "expires_list",
     "result_ttl_list",
 )
-
-
-def _as_args(args: object) -> tuple[Any, ...]:
-    if isinstance(args, tuple):
-        return args
-    if isinstance(args, list):
-        return tuple(args)
-    raise TypeError(f"args must be a tuple or list, not {type(args).__name__}")
-
-
-def _as_kwargs(kwargs: object) -> dict[str, Any]:
-    if kwargs is None:
-        return {}
-    if not isinstance(kwargs, dict):
-        raise TypeError(f"kwargs must be a dict or None, not {type(kwargs).__name__}")
-    return kwargs
-
-
-def _serialize(
-    serializer: Serializer, task_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> bytes:
-    try:
-        payload = serializer.dumps((args, kwargs))
-    except Exception as exc:
-        raise SerializationError(
-            f"arguments of task {task_name!r} could not be serialized: {type(exc).__name__}: {exc}"
-        ) from exc
-    if type(payload) is not bytes:
-        if not isinstance(payload, bytes | bytearray | memoryview):
-            raise SerializationError(
-                f"{type(serializer).__name__}.dumps() returned {type(payload).__name__}, not bytes"
-            )
-        payload = bytes(payload)
-    return payload
-
-
-def _ms(seconds: float) -> int:
-    return round(seconds * 1000)
 
 
 class EnqueueMixin(QueueBase):
@@ -140,7 +103,7 @@ class EnqueueMixin(QueueBase):
         result_ttl: Any = None,
     ) -> NewJob:
         """Check every option of one job (cheap for the usual values) and encode its args."""
-        payload = _serialize(serializer, task_name, args, kwargs)
+        payload = serialize_args(serializer, task_name, args, kwargs)
         if priority is None:
             priority = self._default_priority
         elif type(priority) is not int:
@@ -156,7 +119,7 @@ class EnqueueMixin(QueueBase):
         if timeout is None:
             timeout_ms = self._default_timeout_ms
         else:
-            timeout_ms = _ms(check.check_seconds("timeout", timeout, allow_zero=False))
+            timeout_ms = to_ms(check.check_seconds("timeout", timeout, allow_zero=False))
         if unique_key is not None:
             unique_key = check.check_name("unique_key", unique_key)
         if metadata is not None and type(metadata) is not str:
@@ -168,16 +131,22 @@ class EnqueueMixin(QueueBase):
             payload,
             priority,
             now,
-            now if not delay else now + _ms(check.check_delay(delay)),
+            now if not delay else now + to_ms(check.check_delay(delay)),
             max_retries,
             timeout_ms,
             unique_key,
             metadata,
             () if depends_on is None else check.check_depends_on(depends_on),
-            None if expires is None else now + _ms(check.check_seconds("expires", expires)),
-            None if result_ttl is None else _ms(check.check_seconds("result_ttl", result_ttl)),
+            None if expires is None else now + to_ms(check.check_seconds("expires", expires)),
+            self._default_result_ttl_ms()
+            if result_ttl is None
+            else to_ms(check.check_seconds("result_ttl", result_ttl)),
             self.namespace,
         )
+
+    def _default_result_ttl_ms(self) -> int | None:
+        """``Queue(result_ttl=...)`` for jobs enqueued without their own."""
+        return None if self._result_ttl is None else to_ms(self._result_ttl)
 
     def enqueue(
         self,
@@ -205,8 +174,8 @@ class EnqueueMixin(QueueBase):
         if type(task_name) is not str or not task_name:
             check.check_name("task_name", task_name)
         if type(args) is not tuple:
-            args = _as_args(args)
-        kwargs = _as_kwargs(kwargs)
+            args = as_args(args)
+        kwargs = as_kwargs(kwargs)
         if self._global_middleware:
             options = {
                 "priority": priority,
@@ -288,7 +257,7 @@ class EnqueueMixin(QueueBase):
             "result_ttl_list": result_ttl_list,
         }
         for name in _PER_JOB_LISTS:
-            _check_same_length(name, per_job[name], len(args_list))
+            check_same_length(name, per_job[name], len(args_list))
         shared = {
             "priority": priority,
             "delay": delay,
@@ -338,8 +307,8 @@ class EnqueueMixin(QueueBase):
         kwargs_list = per_job["kwargs_list"]
         jobs: list[NewJob] = []
         for index, raw_args in enumerate(args_list):
-            args = _as_args(raw_args)
-            kwargs = _as_kwargs(kwargs_list[index] if kwargs_list is not None else None)
+            args = as_args(raw_args)
+            kwargs = as_kwargs(kwargs_list[index] if kwargs_list is not None else None)
             options = dict(shared)
             for key, values in overrides:
                 if values is not None and values[index] is not None:
@@ -375,13 +344,13 @@ class EnqueueMixin(QueueBase):
         jobs: list[NewJob] = []
         append = jobs.append
         for raw_args in args_list:
-            args = raw_args if type(raw_args) is tuple else _as_args(raw_args)
+            args = raw_args if type(raw_args) is tuple else as_args(raw_args)
             append(
                 NewJob(
                     new_job_id(),
                     queue,
                     task_name,
-                    _serialize(serializer, task_name, args, empty),
+                    serialize_args(serializer, task_name, args, empty),
                     priority,
                     now,
                     scheduled_at,
@@ -396,17 +365,6 @@ class EnqueueMixin(QueueBase):
                 )
             )
         return jobs
-
-
-def _check_same_length(name: str, values: object, expected: int) -> None:
-    if values is None:
-        return
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-        raise TypeError(f"{name} must be a list, not {type(values).__name__}")
-    if len(values) != expected:
-        raise ConfigurationError(
-            f"{name} has {len(values)} entries but args_list has {expected}: they must match"
-        )
 
 
 __all__ = ["ENQUEUE_OPTIONS", "EnqueueMixin"]

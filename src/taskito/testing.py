@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 from taskito.context import ActiveJob
+from taskito.enqueue_args import as_args, as_kwargs
 from taskito.events import EventType
 from taskito.exceptions import ResourceNotFoundError
 from taskito.execution import invoke
 from taskito.job import now_ms
-from taskito.queue_enqueue import _as_args, _as_kwargs
 
 if TYPE_CHECKING:
     from taskito.app import Queue
@@ -234,8 +234,8 @@ class TestMode:
         spec = owner._task_registry.get(task_name)
         if spec is None:
             raise KeyError(f"task {task_name!r} is not registered on this queue")
-        call_args = _as_args(args)
-        call_kwargs = dict(_as_kwargs(kwargs))
+        call_args = as_args(args)
+        call_kwargs = dict(as_kwargs(kwargs))
         job_id = f"test-{next(self._ids):06d}"
         queue_name = queue or spec.queue
         self._inject(spec, job_id, call_kwargs)

@@ -105,6 +105,19 @@ def test_apply_async_overrides_and_falls_back(queue: Queue) -> None:
     assert record.result_ttl_ms == 30_000
 
 
+def test_queue_result_ttl_is_the_default_for_every_enqueue_path(make_queue: MakeQueue) -> None:
+    queue = make_queue(result_ttl=90)
+
+    @queue.task()
+    def work(x: int) -> None: ...
+
+    single = work.delay(1)
+    own = work.apply_async(args=(2,), result_ttl=5)
+    batch = work.map([(3,), (4,)])
+    ttls = [queue._storage.get_job(j.id).result_ttl_ms for j in (single, own, *batch)]  # type: ignore[union-attr]
+    assert ttls == [90_000, 5_000, 90_000, 90_000]
+
+
 def test_per_task_serializer_encodes_the_arguments(queue: Queue) -> None:
     @queue.task(serializer=JsonSerializer())
     def as_json(x: int) -> None: ...
