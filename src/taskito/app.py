@@ -19,14 +19,16 @@ from taskito import queue_validation as check
 from taskito.events import EventBus, EventCallback, EventType
 from taskito.exceptions import ConfigurationError
 from taskito.queue_async import AsyncMixin
-from taskito.registry import ExecutionEnv, Hooks, TaskSpec
+from taskito.queue_flow import FlowMixin
+from taskito.queue_ops import OpsMixin
+from taskito.queue_workers import RunningWorkers
+from taskito.registry import ExecutionEnv, Hooks, PeriodicSpec, QueueLimits, TaskSpec
 from taskito.serializers import CloudpickleSerializer
 from taskito.storage import BACKENDS, open_storage
 from taskito.task import TaskWrapper, check_task_options
 
 if TYPE_CHECKING:
     from taskito.testing import TestMode
-    from taskito.worker import Worker
 
 logger = logging.getLogger("taskito.app")
 
@@ -36,7 +38,7 @@ POOLS = ("thread", "prefork", "async")
 _SERVER_BACKENDS = ("postgres", "postgresql", "redis")
 
 
-class Queue(AsyncMixin):
+class Queue(FlowMixin, OpsMixin, AsyncMixin):
     """A task queue backed by one storage (SQLite by default).
 
     Every argument is checked here, and storage is opened here, so a bad path, a corrupt
@@ -103,11 +105,12 @@ class Queue(AsyncMixin):
         )
         self.namespace = None if namespace is None else check.check_name("namespace", namespace)
         self._task_registry: dict[str, TaskSpec] = {}
+        self._queue_limits: dict[str, QueueLimits] = {}
+        self._periodic: dict[str, PeriodicSpec] = {}
         self._hooks = Hooks()
         self._test_mode_active = False
         self._async_executor = None
-        self._running_workers: set[Worker] = set()
-        self._workers_lock = threading.Lock()
+        self._running_workers = RunningWorkers()
 
         self._storage = open_storage(
             self._backend,
@@ -158,6 +161,9 @@ class Queue(AsyncMixin):
             middleware=self._global_middleware,
             hooks=self._hooks,
             namespace=self.namespace,
+            queue_limits=self._queue_limits,
+            periodic=self._periodic,
+            result_ttl_ms=None if self._result_ttl is None else round(self._result_ttl * 1000),
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------
@@ -282,32 +288,35 @@ class Queue(AsyncMixin):
         tags = list(check.check_names("tags", tags))
         from taskito.worker import Worker
 
-        worker = Worker(
-            self._execution_env(),
-            self._event_bus,
-            queues=queues,
-            tags=tags or (),
-            pool=pool,
-            app=app,
-            threads=self._workers,
-            drain_timeout_s=self._drain_timeout,
-            async_concurrency=self._async_concurrency,
-            max_tasks_per_child=max_tasks_per_child,
-        )
-        with self._workers_lock:
-            self._running_workers.add(worker)
+        with self._running_workers.starting():
+            worker = Worker(
+                self._execution_env(),
+                self._event_bus,
+                queues=queues,
+                tags=tags or (),
+                pool=pool,
+                app=app,
+                threads=self._workers,
+                drain_timeout_s=self._drain_timeout,
+                async_concurrency=self._async_concurrency,
+                max_tasks_per_child=max_tasks_per_child,
+                cleanup_interval_s=self._cleanup_interval_s(),
+            )
+            self._running_workers.register(worker)
         try:
             worker.run()
         finally:
-            with self._workers_lock:
-                self._running_workers.discard(worker)
+            self._running_workers.discard(worker)
+
+    def _cleanup_interval_s(self) -> float:
+        """Expired results are deleted every ``scheduler_cleanup_interval`` scheduler ticks of
+        ``scheduler_poll_interval_ms`` (the reference's units: 1200 x 50 ms = 60 s)."""
+        return self._scheduler_cleanup_interval * self._scheduler_poll_interval_ms / 1000
 
     def request_shutdown(self) -> None:
-        """Ask every worker running on this Queue to drain and stop. Any thread may call it."""
-        with self._workers_lock:
-            workers = list(self._running_workers)
-        for worker in workers:
-            worker.request_shutdown()
+        """Ask every worker running on this Queue to drain and stop, including one whose
+        ``run_worker`` call is still starting. Any thread may call it."""
+        self._running_workers.request_shutdown()
 
     async def arun_worker(
         self,
@@ -315,11 +324,20 @@ class Queue(AsyncMixin):
         tags: list[str] | None = None,
         pool: str = "thread",
         app: str | None = None,
+        *,
+        max_tasks_per_child: int = 0,
     ) -> None:
         """``run_worker`` on a thread; SIGINT/SIGTERM (main thread) and task cancellation
         request a graceful shutdown."""
         loop = asyncio.get_running_loop()
-        run = functools.partial(self.run_worker, queues=queues, tags=tags, pool=pool, app=app)
+        run = functools.partial(
+            self.run_worker,
+            queues=queues,
+            tags=tags,
+            pool=pool,
+            app=app,
+            max_tasks_per_child=max_tasks_per_child,
+        )
         done = loop.run_in_executor(None, run)
         installed = _install_signal_handlers(loop, self.request_shutdown)
         try:

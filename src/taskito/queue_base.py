@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
     from taskito.events import EventBus
     from taskito.middleware import TaskMiddleware
-    from taskito.registry import Hooks, TaskSpec
+    from taskito.registry import Hooks, PeriodicSpec, QueueLimits, TaskSpec
     from taskito.serializers import Serializer
     from taskito.storage.base import Storage
 
@@ -22,6 +22,8 @@ class QueueBase:
     _storage: Storage
     _serializer: Serializer
     _task_registry: dict[str, TaskSpec]
+    _queue_limits: dict[str, QueueLimits]
+    _periodic: dict[str, PeriodicSpec]
     _global_middleware: list[TaskMiddleware]
     _hooks: Hooks
     _event_bus: EventBus

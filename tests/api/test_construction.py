@@ -217,7 +217,7 @@ def test_run_worker_runs_jobs_until_request_shutdown(queue: Queue) -> None:
         thread.join(timeout=15)
     assert not thread.is_alive()
     assert errors == []
-    assert queue._running_workers == set()
+    assert not queue._running_workers
 
 
 def test_a_memory_database_can_be_constructed() -> None:
@@ -240,4 +240,44 @@ def test_arun_worker_runs_jobs_and_stops_when_cancelled(queue: Queue) -> None:
         return value  # type: ignore[no-any-return]
 
     assert asyncio.run(scenario()) == 49
-    assert queue._running_workers == set()
+    assert not queue._running_workers
+
+
+def test_arun_worker_checks_max_tasks_per_child_like_run_worker(queue: Queue) -> None:
+    async def scenario() -> None:
+        await queue.arun_worker(pool="thread", max_tasks_per_child=5)
+
+    with pytest.raises(ConfigurationError, match="max_tasks_per_child applies to pool='prefork'"):
+        asyncio.run(scenario())
+
+
+def test_request_shutdown_reaches_a_worker_that_is_still_starting(
+    queue: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request lands while run_worker is building its Worker: it must not be lost."""
+    import taskito.worker as worker_module
+
+    building = threading.Event()
+    proceed = threading.Event()
+    real_worker = worker_module.Worker
+
+    def slow_worker(*args: Any, **kwargs: Any) -> Any:
+        building.set()
+        assert proceed.wait(10), "the test never let the worker finish starting"
+        return real_worker(*args, **kwargs)
+
+    monkeypatch.setattr(worker_module, "Worker", slow_worker)
+    thread = threading.Thread(target=queue.run_worker, name="test-worker")
+    thread.start()
+    try:
+        assert building.wait(10)
+        queue.request_shutdown()  # no worker registered yet
+        proceed.set()
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "the shutdown requested during start-up was lost"
+    finally:
+        proceed.set()
+        if thread.is_alive():
+            queue.request_shutdown()
+            thread.join(timeout=15)
+    assert not queue._running_workers
