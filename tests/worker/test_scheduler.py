@@ -8,6 +8,7 @@ the others run a real worker.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any
 
@@ -237,3 +238,18 @@ def test_purge_deletes_only_expired_results(harness: Harness) -> None:
     assert scheduler.purge(completed_at + 59_000) == 0
     assert scheduler.purge(completed_at + 60_000) == 2
     assert all(harness.storage.get_job(i) is None for i in ids)
+
+
+def test_namespaces_keep_schedules_of_the_same_name_apart(harness: Harness) -> None:
+    declare(harness)
+    tenant_env = dataclasses.replace(harness.env, namespace="tenant-a")
+    plain, tenant = PeriodicScheduler(harness.env), PeriodicScheduler(tenant_env)
+    plain.register(T0)
+    tenant.register(T0)
+    names = sorted(schedule.name for schedule in harness.storage.periodic_schedules())
+    assert names == ["tenant-a:tick", "tick"]
+    fired = plain.fire_due(T0 + 1000) + tenant.fire_due(T0 + 1000)
+    assert sorted((r.namespace or "", r.unique_key) for r in fired) == [
+        ("", f"periodic:tick:{T0 + 1000}"),
+        ("tenant-a", f"periodic:tenant-a:tick:{T0 + 1000}"),
+    ]

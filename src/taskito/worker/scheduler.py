@@ -101,7 +101,8 @@ class PeriodicScheduler:
         first slot after ``now``. A schedule already stored with the same cron and timezone
         keeps its ``next_run`` (storage rule), so a restart neither re-fires nor skips."""
         for name, spec in list(self._env.periodic.items()):
-            if name in self._registered or name in self._failed:
+            stored_name = self.stored_name(name)
+            if stored_name in self._registered or name in self._failed:
                 continue
             try:
                 cron = self._cron(spec.cron, spec.timezone)
@@ -113,7 +114,7 @@ class PeriodicScheduler:
             first = cron.next_after(now)
             self._storage.register_periodic(
                 PeriodicSchedule(
-                    name=name,
+                    name=stored_name,
                     task_name=spec.task_name,
                     cron=spec.cron,
                     timezone=spec.timezone,
@@ -122,7 +123,13 @@ class PeriodicScheduler:
                     next_run=NEVER_MS if first is None else first,
                 )
             )
-            self._registered.add(name)
+            self._registered.add(stored_name)
+
+    def stored_name(self, name: str) -> str:
+        """The schedule's name in storage: a Queue with a namespace keeps its schedules apart
+        from another namespace's schedule of the same name on the same database."""
+        namespace = self._env.namespace
+        return name if namespace is None else f"{namespace}:{name}"
 
     def fire_due(self, now: int) -> list[JobRecord]:
         """Fire every due schedule this worker registered; return the jobs it enqueued (a
