@@ -5,34 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from taskito import EventType, Queue
 from taskito.job import JobStatus, now_ms
-from tests.api.backend_support import BACKEND_NAMES, Backend, open_backend, worker_thread
+from tests.api.backends.support import (
+    Backend,
+    record_of,
+    worker_thread,
+)
 from tests.api.driving import drive
 from tests.helpers import wait_until
-
-
-@pytest.fixture(params=BACKEND_NAMES)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    with open_backend(request.param, tmp_path) as opened:
-        yield opened
-
-
-@pytest.fixture
-def queue(backend: Backend) -> Queue:
-    return backend.queue()
-
-
-def record_of(queue: Queue, job_id: str) -> Any:
-    record = queue._storage.get_job(job_id)
-    assert record is not None, f"no job {job_id}"
-    return record
 
 
 def wait_past(timestamp_ms: int) -> None:
@@ -60,9 +45,13 @@ def test_archive_moves_finished_jobs_out_of_the_jobs_table(queue: Queue) -> None
     archived = queue.list_archived()
     assert {job.id for job in archived} == set(finished.values())
     by_id = {job.id: job for job in archived}
-    for status, job_id in finished.items():
+    for status_name, job_id in finished.items():
         view = by_id[job_id].to_dict()  # a handle on the archived row: no refresh needed
-        assert (view["status"], view["metadata"], view["task_name"]) == (status, '{"k": 1}', "t")
+        assert (view["status"], view["metadata"], view["task_name"]) == (
+            status_name,
+            '{"k": 1}',
+            "t",
+        )
     completed_at = [job.to_dict()["completed_at"] for job in archived]
     assert completed_at == sorted(completed_at, reverse=True)
     assert queue.archive(older_than=0) == 0

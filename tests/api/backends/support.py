@@ -1,14 +1,8 @@
 """Façade tests that run on every backend: Queues on one fresh database per test, and a worker
 in a background thread.
 
-A test module declares its own fixture::
-
-    @pytest.fixture(params=BACKEND_NAMES)
-    def backend(request, tmp_path):
-        with open_backend(request.param, tmp_path) as opened:
-            yield opened
-
-and then opens as many Queues on that database as it needs with ``backend.queue()``.
+The ``backend`` and ``queue`` fixtures (``conftest.py`` here) give each test a fresh database;
+a test opens as many Queues on it as it needs with ``backend.queue()``.
 """
 
 from __future__ import annotations
@@ -23,7 +17,14 @@ from taskito import Queue
 from tests.backends import BACKEND_NAMES, QueueTarget, queue_target
 from tests.helpers import wait_until
 
-__all__ = ["BACKEND_NAMES", "Backend", "open_backend", "status_of", "worker_thread"]
+__all__ = [
+    "BACKEND_NAMES",
+    "Backend",
+    "open_backend",
+    "record_of",
+    "status_of",
+    "worker_thread",
+]
 
 
 class Backend:
@@ -84,3 +85,10 @@ def status_of(queue: Queue, job_id: str) -> str:
     job = queue.get_job(job_id)
     assert job is not None, f"no job {job_id}"
     return job.status
+
+
+def record_of(queue: Queue, job_id: str) -> Any:
+    """The stored record of ``job_id`` (fails the test when there is none)."""
+    record = queue._storage.get_job(job_id)
+    assert record is not None, f"no job {job_id}"
+    return record

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,26 +16,12 @@ from taskito.job import now_ms
 from taskito.registry import PeriodicSpec, QueueLimits, RateLimit
 from taskito.storage.control import BreakerConfig
 from taskito.task import TaskWrapper
-from tests.api.backend_support import (
-    BACKEND_NAMES,
+from tests.api.backends.support import (
     Backend,
-    open_backend,
     status_of,
     worker_thread,
 )
 from tests.helpers import wait_until
-
-
-@pytest.fixture(params=BACKEND_NAMES)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    with open_backend(request.param, tmp_path) as opened:
-        yield opened
-
-
-@pytest.fixture
-def queue(backend: Backend) -> Queue:
-    return backend.queue()
-
 
 # --- @queue.periodic ----------------------------------------------------------------------
 

@@ -4,21 +4,13 @@ shared, with events), purge, revoke_task, and namespace isolation (spec section 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from taskito import EventType, Queue
-from tests.api.backend_support import BACKEND_NAMES, Backend, open_backend, worker_thread
+from tests.api.backends.support import Backend, worker_thread
 from tests.api.driving import claim
-
-
-@pytest.fixture(params=BACKEND_NAMES)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    with open_backend(request.param, tmp_path) as opened:
-        yield opened
 
 
 def job_of(queue: Queue, job_id: str) -> dict[str, Any]:

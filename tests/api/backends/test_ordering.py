@@ -5,41 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from taskito import DependencyError, Queue
 from taskito.job import JobStatus, now_ms
 from taskito.result import job_to_dict
-from tests.api.backend_support import (
-    BACKEND_NAMES,
+from tests.api.backends.support import (
     Backend,
-    open_backend,
+    record_of,
     status_of,
     worker_thread,
 )
 from tests.api.driving import LEASE_MS, claim, drive, finish
 from tests.helpers import wait_until
-
-
-@pytest.fixture(params=BACKEND_NAMES)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    with open_backend(request.param, tmp_path) as opened:
-        yield opened
-
-
-@pytest.fixture
-def queue(backend: Backend) -> Queue:
-    return backend.queue()
-
-
-def record_of(queue: Queue, job_id: str) -> Any:
-    record = queue._storage.get_job(job_id)
-    assert record is not None, f"no job {job_id}"
-    return record
 
 
 def claim_one(queue: Queue, queue_name: str) -> str | None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,19 +13,8 @@ import pytest
 from taskito import Queue, TaskitoError
 from taskito.job import now_ms
 from taskito.locks import DistributedLock, LockNotAcquiredError
-from tests.api.backend_support import BACKEND_NAMES, Backend, open_backend
+from tests.api.backends.support import Backend
 from tests.helpers import wait_until
-
-
-@pytest.fixture(params=BACKEND_NAMES)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    with open_backend(request.param, tmp_path) as opened:
-        yield opened
-
-
-@pytest.fixture
-def queue(backend: Backend) -> Queue:
-    return backend.queue()
 
 
 @pytest.fixture
