@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskito import queue_validation as check
 from taskito.cron import CronSchedule
+from taskito.enqueue_args import as_args, as_kwargs
 from taskito.exceptions import ConfigurationError, SerializationError
 from taskito.queue_async import AsyncMixin
 from taskito.registry import PeriodicSpec, QueueLimits, parse_rate_limit
@@ -58,8 +59,8 @@ class FlowMixin(AsyncMixin):
         if name is not None:
             check.check_name("name", name)
         queue = check.check_name("queue", queue)
-        call_args = _periodic_args(args)
-        call_kwargs = _periodic_kwargs(kwargs)
+        call_args = as_args(args)
+        call_kwargs = dict(as_kwargs(kwargs))
         try:
             self._serializer.dumps((call_args, call_kwargs))
         except Exception as exc:
@@ -131,22 +132,6 @@ class FlowMixin(AsyncMixin):
 
     async def acircuit_breakers(self) -> list[dict[str, Any]]:
         return await self._in_executor(self.circuit_breakers)
-
-
-def _periodic_args(args: object) -> tuple[Any, ...]:
-    if isinstance(args, tuple):
-        return args
-    if isinstance(args, list):
-        return tuple(args)
-    raise TypeError(f"args must be a tuple or list, not {type(args).__name__}")
-
-
-def _periodic_kwargs(kwargs: object) -> dict[str, Any]:
-    if kwargs is None:
-        return {}
-    if not isinstance(kwargs, dict):
-        raise TypeError(f"kwargs must be a dict or None, not {type(kwargs).__name__}")
-    return dict(kwargs)
 
 
 def _breaker_dict(state: BreakerState) -> dict[str, Any]:
