@@ -354,7 +354,7 @@ def _scores(client: Redis, key: bytes) -> dict[bytes, float]:
     return dict(cast("list[tuple[bytes, float]]", client.zrange(key, 0, -1, withscores=True)))
 
 
-def _control_index_problems(client: Redis, prefix: str) -> list[str]:
+def control_index_problems(client: Redis, prefix: str) -> list[str]:
     """Every way the archive and expiry indexes disagree with the job hashes."""
     p = prefix.encode()
     jobs = {key[len(p) + 5 :]: client.hgetall(key) for key in client.scan_iter(match=p + b":job:*")}
@@ -421,7 +421,7 @@ def test_a_random_workload_keeps_the_archive_and_expiry_indexes_consistent(
     for step in range(1, 301):
         _random_control_step(storage, rng, now)
         if step % 25 == 0:
-            problems += _control_index_problems(client, storage.prefix)
+            problems += control_index_problems(client, storage.prefix)
             most_ended = max(most_ended, client.zcard(f"{storage.prefix}:ended"))
             most_expiring = max(most_expiring, client.zcard(f"{storage.prefix}:resultexpiry"))
     assert problems == []
@@ -429,4 +429,4 @@ def test_a_random_workload_keeps_the_archive_and_expiry_indexes_consistent(
     assert storage.list_archived(1, 0) and most_ended > 0 and most_expiring > 0
     # The checker is not vacuous: a stray entry is reported.
     client.zadd(f"{storage.prefix}:resultexpiry", {"no-such-job": 1})
-    assert _control_index_problems(client, storage.prefix) == ["stale expiry b'no-such-job'"]
+    assert control_index_problems(client, storage.prefix) == ["stale expiry b'no-such-job'"]

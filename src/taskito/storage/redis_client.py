@@ -56,6 +56,7 @@ SCRIPT_NAMES = (
     "get_jobs",
     "heartbeat",
     "lock",
+    "migrate_v1",
     "pause",
     "periodic",
     "progress",

@@ -1,13 +1,15 @@
 """What every part of the Redis backend stands on: the connection, the prefix and its schema
-check, running a script, the server clock offset, reading packed jobs, and closing.
+check (migrating a prefix of an older schema), running a script, the server clock offset,
+reading packed jobs, and closing.
 
 ``RedisStorage`` (``redis.py``) and its flow-control parts (``redis_control.py``,
-``redis_archive.py``) all derive from ``RedisCore``, so each part reaches the same client,
+``redis_history.py``) all derive from ``RedisCore``, so each part reaches the same client,
 key names and change listener.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -19,10 +21,16 @@ from taskito.storage.redis_keys import Keys, check_prefix
 from taskito.storage.redis_notify import ChangeListener
 from taskito.storage.redis_records import job_from_packed
 
-SCHEMA_VERSION = 1
+logger = logging.getLogger("taskito.storage.redis")
+
+#: The layout this code writes. 2 added the ``ended`` and ``resultexpiry`` indexes; opening a
+#: prefix of version 1 migrates it (``migrate_v1.lua``, docs/redis.md "Schema versions").
+SCHEMA_VERSION = 2
 # Purges and the archive run as several scripts of this many jobs, so one call over a huge
 # backlog never blocks the server for long; each chunk is atomic.
 CHUNK = 1000
+# Each step of a migration looks at about this many jobs, for the same reason.
+MIGRATION_BATCH = CHUNK
 
 
 class RedisCore:
@@ -60,13 +68,55 @@ class RedisCore:
         return f"<{type(self).__name__} {self._conn.where} prefix={self.prefix!r}>"
 
     def _check_server(self) -> None:
+        """Refuse a server or prefix this code cannot work with; migrate an older prefix."""
         self._conn.check_server()
-        recorded = int(self._run("schema", SCHEMA_VERSION, idempotent=True))
+        recorded = self._schema_version(self._run("schema", SCHEMA_VERSION, idempotent=True))
+        if recorded == 1:
+            recorded = self._migrate_from_v1()
         if recorded > SCHEMA_VERSION:
             raise SchemaVersionError(
                 f"prefix {self.prefix!r} on redis at {self._conn.where} was written by a newer"
                 f" taskito (schema {recorded}; this one knows {SCHEMA_VERSION})"
             )
+
+    def _schema_version(self, recorded: Any) -> int:
+        """The version a script read from ``<prefix>:meta``; one no taskito writes is refused."""
+        try:
+            version = int(recorded)
+        except (TypeError, ValueError):
+            version = 0
+        if version < 1:
+            if isinstance(recorded, bytes):
+                recorded = recorded.decode(errors="replace")
+            raise SchemaVersionError(
+                f"prefix {self.prefix!r} on redis at {self._conn.where} records schema version"
+                f" {recorded!r} in {self.prefix}:meta, which no taskito writes"
+            )
+        return version
+
+    def _migrate_from_v1(self) -> int:
+        """Index the jobs a version-1 prefix finished (``migrate_v1.lua``), one short step
+        after another, until a step writes version 2. Processes opening the prefix at once
+        share the steps (the walk's position is in the prefix), and none of them returns
+        before the last step is done. Returns the version recorded at the end."""
+        logger.info(
+            "migrating redis prefix %r from schema 1 to %d",
+            self.prefix,
+            SCHEMA_VERSION,
+            extra={"redis": self._conn.where, "prefix": self.prefix},
+        )
+        recorded, steps = 1, 0
+        while recorded == 1:
+            reply = self._run("migrate_v1", MIGRATION_BATCH, idempotent=True)
+            recorded, steps = self._schema_version(reply), steps + 1
+        logger.info(
+            "redis prefix %r is at schema %d (%d migration steps run by this process)",
+            self.prefix,
+            recorded,
+            steps,
+            extra={"redis": self._conn.where, "prefix": self.prefix, "steps": steps},
+        )
+        return recorded
 
     def _run(self, script: str, *args: Any, idempotent: bool = False) -> Any:
         """Run script ``script`` with the prefix and change token before ``args``."""
@@ -107,4 +157,4 @@ class RedisCore:
         self._conn.close()
 
 
-__all__ = ["CHUNK", "SCHEMA_VERSION", "RedisCore"]
+__all__ = ["CHUNK", "MIGRATION_BATCH", "SCHEMA_VERSION", "RedisCore"]
