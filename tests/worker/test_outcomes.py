@@ -202,3 +202,44 @@ def test_each_outcome_event_fires_once_per_job(harness: Harness) -> None:
     harness.burst(lambda: harness.is_terminal(*ids), threads=4)
     completed = [p["job_id"] for p in harness.events.of(EventType.JOB_COMPLETED)]
     assert sorted(completed) == sorted(ids)
+
+
+def test_an_outcome_whose_write_reply_was_lost_is_announced_once(
+    harness: Harness, monkeypatch: Any
+) -> None:
+    """The write commits but its reply is lost (a dropped connection): the worker writes
+    again, storage says "not applied" (the attempt is no longer running), and the worker must
+    still see that its own first write applied it: events and hooks fire once, not never."""
+    from taskito.exceptions import StorageUnavailableError
+
+    real_finish_many = harness.storage.finish_many
+    lost_replies: list[int] = []
+
+    def finish_then_lose_the_reply(finishes: Any, now: int) -> list[bool]:
+        applied = real_finish_many(finishes, now)
+        if not lost_replies:
+            lost_replies.append(len(finishes))
+            raise StorageUnavailableError("connection dropped before the reply")
+        return applied
+
+    monkeypatch.setattr(harness.storage, "finish_many", finish_then_lose_the_reply)
+    hooks = HookLog()
+    harness.middleware.append(hooks)
+
+    def doomed() -> None:
+        raise ValueError("always")
+
+    harness.task(lambda: 42, name="answer")
+    harness.task(doomed)
+    done = harness.enqueue("answer")
+    dead = harness.enqueue("doomed", max_retries=0)
+    harness.burst(
+        lambda: harness.is_terminal(done, dead) and len(harness.events.of(EventType.JOB_DEAD)) == 1,
+        threads=1,
+    )
+    assert lost_replies, "the lost reply was never simulated"
+    assert harness.result(done) == 42
+    completed = [e["job_id"] for e in harness.events.of(EventType.JOB_COMPLETED)]
+    assert completed == [done]
+    assert [e["job_id"] for e in harness.events.of(EventType.JOB_DEAD)] == [dead]
+    assert [call[:2] for call in hooks.calls] == [("dead", dead)]

@@ -36,6 +36,9 @@ class OutcomeApplier:
         self._env = env
         self._storage = env.storage
         self._events = events
+        # (job id, attempt) of outcomes whose last write raised: it may have committed with
+        # only the reply lost, so the retry tells "applied by that write" from "dropped".
+        self._unsure: set[tuple[str, int]] = set()
 
     def apply(self, settled: Sequence[HeldJob]) -> int | None:
         """Write every outcome in one transaction and announce the ones that applied; return
@@ -48,7 +51,7 @@ class OutcomeApplier:
         self._note_late_cancel_requests(settled)
         now = now_ms()
         finishes = [self._decide(held, now) for held in settled]
-        applied = self._storage.finish_many(finishes, now)
+        applied = self._write(finishes, now)
         self._record_breakers(settled, finishes, applied, now)
         next_retry_at: int | None = None
         for held, finish, ok in zip(settled, finishes, applied, strict=True):
@@ -63,6 +66,34 @@ class OutcomeApplier:
                     extra={"job_id": held.job.id, "attempt": held.job.attempt},
                 )
         return next_retry_at
+
+    def _write(self, finishes: Sequence[Finish], now: int) -> list[bool]:
+        """``finish_many``, made safe to repeat after a lost reply: an outcome that a write
+        which raised had in fact applied counts as applied, so its hooks and events fire
+        (once) instead of being dropped as someone else's."""
+        keys = [(finish.job_id, finish.attempt) for finish in finishes]
+        try:
+            applied = self._storage.finish_many(finishes, now)
+        except Exception:
+            self._unsure.update(keys)
+            raise
+        if self._unsure:
+            applied = [
+                ok or (key in self._unsure and self._already_written(finish))
+                for finish, key, ok in zip(finishes, keys, applied, strict=True)
+            ]
+            self._unsure.difference_update(keys)
+        return applied
+
+    def _already_written(self, finish: Finish) -> bool:
+        """The job holds this attempt's outcome: the earlier write applied it."""
+        record = self._storage.get_job(finish.job_id)
+        return (
+            record is not None
+            and record.attempt == finish.attempt
+            and record.status is finish.status
+            and record.worker_id is None
+        )
 
     # --- deciding -----------------------------------------------------------------------
 
