@@ -14,17 +14,22 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Coroutine, Generator, Sequence
+from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from taskito import context
 from taskito.context import ActiveJob, CancelFlag
 from taskito.exceptions import TaskCancelledError
+from taskito.execution_hooks import (
+    call_hooks,
+    middleware_after,
+    middleware_before,
+    run_failure_hooks,
+)
 from taskito.job import JobRecord, Outcome, OutcomeKind
 
 if TYPE_CHECKING:
-    from taskito.middleware import TaskMiddleware
     from taskito.registry import ExecutionEnv, TaskSpec
 
 logger = logging.getLogger("taskito.execution")
@@ -120,29 +125,29 @@ def _invocation(
     """The one ordering of middleware, hooks and the call, written once for both drivers."""
     token = context.bind(active)
     try:
-        entered = _middleware_before([*env.middleware, *spec.middleware], active)
+        entered = middleware_before([*env.middleware, *spec.middleware], active)
         result: Any = None
         error: BaseException | None = None
         hooks = env.hooks
         try:
-            _call_hooks(hooks.before_task, spec.name, args, kwargs)
+            call_hooks(hooks.before_task, spec.name, args, kwargs)
             result = spec.fn(*args, **kwargs)
             if inspect.iscoroutine(result):
                 result = yield result
-            _call_hooks(hooks.on_success, spec.name, args, kwargs, result)
+            call_hooks(hooks.on_success, spec.name, args, kwargs, result)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
             result = None
-            error = _run_failure_hooks(hooks.on_failure, spec.name, args, kwargs, exc)
+            error = run_failure_hooks(hooks.on_failure, spec.name, args, kwargs, exc)
         finally:
             try:
-                _call_hooks(hooks.after_task, spec.name, args, kwargs, result, error)
+                call_hooks(hooks.after_task, spec.name, args, kwargs, result, error)
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:
                 result, error = None, exc
-            _middleware_after(entered, result, error)
+            middleware_after(entered, result, error)
         return Invocation(result, error, _format_traceback(error))
     finally:
         context.unbind(token)
@@ -337,64 +342,6 @@ def _run_coroutine_here(coro: Coroutine[Any, Any, Any]) -> Any:
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
-
-
-# --- hooks and middleware ---------------------------------------------------------------
-
-
-def _call_hooks(hooks: Sequence[Callable[..., Any]], *args: Any) -> None:
-    for hook in list(hooks):
-        hook(*args)
-
-
-def _run_failure_hooks(
-    hooks: Sequence[Callable[..., Any]],
-    task_name: str,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    error: BaseException,
-) -> BaseException:
-    """Run ``on_failure`` hooks; a hook that raises replaces the error (chained to it)."""
-    for hook in list(hooks):
-        try:
-            hook(task_name, args, kwargs, error)
-        except KeyboardInterrupt:
-            raise
-        except BaseException as hook_error:
-            if hook_error.__context__ is None:
-                hook_error.__context__ = error
-            error = hook_error
-    return error
-
-
-def _middleware_before(
-    middleware: Sequence[TaskMiddleware], active: ActiveJob
-) -> list[TaskMiddleware]:
-    entered: list[TaskMiddleware] = []
-    for mw in middleware:
-        try:
-            mw.before(context.current_job)
-        except Exception:
-            logger.exception(
-                "middleware before() raised; it is left out of after()",
-                extra={"job_id": active.job_id, "middleware": type(mw).__name__},
-            )
-            continue
-        entered.append(mw)
-    return entered
-
-
-def _middleware_after(
-    entered: Sequence[TaskMiddleware], result: Any, error: BaseException | None
-) -> None:
-    for mw in entered:
-        try:
-            mw.after(context.current_job, result, error)
-        except Exception:
-            logger.exception(
-                "middleware after() raised",
-                extra={"middleware": type(mw).__name__},
-            )
 
 
 __all__ = [

@@ -39,6 +39,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     # The rest of storage/: the backends, and the factory that imports them lazily.
     ("storage/*", "backends"),
     ("execution.py", "engine"),
+    ("execution_*.py", "engine"),
     ("execution/*", "engine"),
     ("worker/*", "engine"),
     ("scheduler/*", "engine"),
