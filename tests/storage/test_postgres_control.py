@@ -22,17 +22,7 @@ from taskito.storage.control import BreakerConfig, Deferral, PeriodicSchedule
 from taskito.storage.postgres import PostgresStorage
 from tests.helpers import require_postgres
 from tests.storage.factories import LEASE_MS, Backend, make_job, race, start_job
-
-#: Runs a test that takes the ``backend``/``storage`` fixtures on Postgres only.
-on_postgres = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
-
-
-def _sql(url: str, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-        cursor = conn.execute(statement, params)
-        return cursor.fetchall() if cursor.description else []
+from tests.storage.postgres_support import on_postgres, run_sql
 
 
 @pytest.fixture
@@ -43,7 +33,7 @@ def schema_name() -> Iterator[str]:
     try:
         yield name
     finally:
-        _sql(url, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        run_sql(url, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 # --- migration from the previous schema version ---------------------------------------------
@@ -69,17 +59,17 @@ def test_a_version_1_schema_migrates_forward_keeping_its_jobs(
         failed = old.enqueue(make_job(queue="reports"))
     finally:
         old.close()
-    assert _sql(url, f"SELECT version FROM {schema_name}.schema_version") == [(1,)]
+    assert run_sql(url, f"SELECT version FROM {schema_name}.schema_version") == [(1,)]
     # The claim path of this version reads the new tables, so the old rows are written as the
     # previous version's finish would have left them.
     finished_at = now_ms() - 1_000
-    _sql(
+    run_sql(
         url,
         f"UPDATE {schema_name}.jobs SET status = 4, completed_at = %s, error = 'boom'"
         " WHERE id = %s",
         (finished_at, failed.id),
     )
-    _sql(
+    run_sql(
         url,
         f"INSERT INTO {schema_name}.job_errors (job_id, attempt, error, failed_at)"
         " VALUES (%s, 0, 'boom', %s)",
@@ -89,7 +79,7 @@ def test_a_version_1_schema_migrates_forward_keeping_its_jobs(
     storage = PostgresStorage(url, schema=schema_name)
     try:
         version = postgres_schema.SCHEMA_VERSION
-        assert _sql(url, f"SELECT version FROM {schema_name}.schema_version") == [(version,)]
+        assert run_sql(url, f"SELECT version FROM {schema_name}.schema_version") == [(version,)]
         assert storage.dependencies(child.id) == [parent.id]
         assert [e.error for e in storage.job_errors(failed.id)] == ["boom"]
         assert storage.set_queue_paused("emails", True, now_ms())
@@ -131,7 +121,7 @@ def test_storages_opening_a_version_1_schema_at_once_migrate_it_once(
         assert len(opened) == 4
         assert all(storage.get_job(job.id) is not None for storage in opened)
         version = postgres_schema.SCHEMA_VERSION
-        assert _sql(url, f"SELECT version FROM {schema_name}.schema_version") == [(version,)]
+        assert run_sql(url, f"SELECT version FROM {schema_name}.schema_version") == [(version,)]
     finally:
         for storage in opened:
             storage.close()
@@ -335,7 +325,7 @@ def test_expired_results_are_found_through_their_index(backend: Backend) -> None
 def test_driver_errors_of_control_methods_are_storage_errors(backend: Backend) -> None:
     storage = backend.first()
     schema = _schema_of(backend)
-    _sql(require_postgres(), f'DROP TABLE "{schema}".locks')
+    run_sql(require_postgres(), f'DROP TABLE "{schema}".locks')
     with pytest.raises(StorageError, match="tables are missing"):
         storage.acquire_lock("nightly", "worker-1", 1_000, now_ms())
     assert storage.set_queue_paused("still-works", True, now_ms())
