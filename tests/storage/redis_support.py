@@ -5,9 +5,12 @@ expiry indexes agree with the jobs."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -118,3 +121,43 @@ def control_index_problems(client: Redis, prefix: str) -> list[str]:
         if not archived or job_id in jobs or int(archived[b"completed_at"]) != score:
             problems.append(f"archive entry {job_id!r} does not match its archived job")
     return problems
+
+
+def run_released_together(
+    source: str, count: int, handshake: Sequence[tuple[str, str]] = (("ready", "go"),)
+) -> list[Any]:
+    """Run ``count`` interpreters on ``source`` in lock step and return each one's JSON output.
+
+    For each ``(expected, reply)`` of ``handshake``, every child must print ``expected`` and
+    then all of them are sent ``reply`` together: the children reach each step at the same
+    time. Children left running (a failed assertion) are killed.
+    """
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", source],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    try:
+        for expected, reply in handshake:
+            for child in children:
+                assert child.stdout is not None and child.stdout.readline().strip() == expected
+            for child in children:
+                assert child.stdin is not None
+                child.stdin.write(reply + "\n")
+                child.stdin.flush()
+        outputs = []
+        for child in children:
+            out, err = child.communicate(timeout=60)
+            assert child.returncode == 0, err
+            outputs.append(json.loads(out))
+        return outputs
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()

@@ -8,9 +8,6 @@ The version-1 prefixes are written key by key, as the version-1 scripts wrote th
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,6 +24,7 @@ from tests.storage.redis_support import (  # noqa: F401  (fixtures)
     delete_prefixes,
     fixture_client,
     fixture_redis_url,
+    run_released_together,
 )
 from tests.storage.redis_v1_prefix import (
     BASE,
@@ -242,46 +240,12 @@ print(json.dumps(len(steps)))
 """
 
 
-def _tell(children: list[subprocess.Popen[str]], line: str) -> None:
-    for child in children:
-        assert child.stdin is not None
-        child.stdin.write(line + "\n")
-        child.stdin.flush()
-
-
 def _open_in_processes(url: str, prefix: str, count: int) -> list[int]:
     """Open the prefix in ``count`` interpreters released together and held after their first
     migration step until every one has taken it (so their steps surely interleave); return
     each one's number of migration steps."""
     source = textwrap.dedent(_OPENER.format(url=url, prefix=prefix))
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", source],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(count)
-    ]
-    try:
-        for child in children:
-            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-        _tell(children, "go")
-        for child in children:
-            assert child.stdout is not None and child.stdout.readline().strip() == "stepped"
-        _tell(children, "continue")
-        steps = []
-        for child in children:
-            out, err = child.communicate(timeout=60)
-            assert child.returncode == 0, err
-            steps.append(json.loads(out))
-        return steps
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+    return run_released_together(source, count, (("ready", "go"), ("stepped", "continue")))
 
 
 def test_two_processes_opening_a_version_1_prefix_at_once_both_succeed(

@@ -7,7 +7,6 @@ clock)."""
 from __future__ import annotations
 
 import itertools
-import json
 import statistics
 import subprocess
 import sys
@@ -23,13 +22,14 @@ from tests.storage.redis_support import (  # noqa: F401  (fixtures)
     fixture_open_redis,
     fixture_redis_url,
     make_schedule,
+    run_released_together,
 )
 
 # --- across processes ---------------------------------------------------------------------
 
 
-def _start_child(redis_url: str, prefix: str, body: str) -> subprocess.Popen[str]:
-    source = (
+def _child_source(redis_url: str, prefix: str, body: str) -> str:
+    return (
         "import json, os, sys, time\n"
         "from taskito.job import now_ms\n"
         "from taskito.storage.redis import RedisStorage\n"
@@ -37,8 +37,11 @@ def _start_child(redis_url: str, prefix: str, body: str) -> subprocess.Popen[str
         + textwrap.dedent(body)
         + "\nstorage.close()\n"
     )
+
+
+def _start_child(redis_url: str, prefix: str, body: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", source],
+        [sys.executable, "-c", _child_source(redis_url, prefix, body)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -58,22 +61,7 @@ def test_four_claiming_processes_get_disjoint_jobs(open_redis: OpenRedis, redis_
             mine += [job.id for job in batch]
         print(json.dumps(mine), flush=True)
     """
-    children = [_start_child(redis_url, storage.prefix, body) for _ in range(4)]
-    try:
-        for child in children:
-            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-        for child in children:
-            assert child.stdin is not None
-            child.stdin.write("go\n")
-            child.stdin.flush()
-        outputs = [child.communicate(timeout=60) for child in children]
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-    assert all(child.returncode == 0 for child in children), [err for _, err in outputs]
-    claimed = [json.loads(out) for out, _ in outputs]
+    claimed = run_released_together(_child_source(redis_url, storage.prefix, body), 4)
     every = [job_id for ids in claimed for job_id in ids]
     assert len(every) == len(set(every)) == len(jobs)
     assert set(every) == {job.id for job in jobs}
@@ -155,34 +143,7 @@ def _race_processes(url: str, prefix: str, body: str, base: int, count: int = 4)
     """Start ``count`` interpreters that run ``body`` on the prefix, released together once
     all are connected; return what each put in ``done``."""
     source = _CHILD.format(url=url, prefix=prefix, base=base, body=textwrap.dedent(body))
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", source],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(count)
-    ]
-    try:
-        for child in children:
-            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-        for child in children:
-            assert child.stdin is not None
-            child.stdin.write("go\n")
-            child.stdin.flush()
-        results = []
-        for child in children:
-            out, err = child.communicate(timeout=60)
-            assert child.returncode == 0, err
-            results.append(json.loads(out))
-        return results
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+    return run_released_together(source, count)
 
 
 def test_processes_racing_over_periodic_slots_fire_each_slot_once(
