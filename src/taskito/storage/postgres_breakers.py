@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from taskito.storage import control_rows
 from taskito.storage import postgres_control_queries as cq
 from taskito.storage.control import BreakerConfig, BreakerState
 
@@ -51,7 +52,7 @@ def step(
 def _load(cursor: Cursor, stmts: cq.ControlStatements, params: tuple[object, ...]) -> BreakerState:
     row = cursor.execute(stmts.upsert_breaker, params).fetchone()
     assert row is not None  # an upsert always returns its row
-    return cq.row_to_breaker(row)
+    return control_rows.row_to_breaker(row)
 
 
 def _config_params(task_name: str, config: BreakerConfig) -> tuple[object, ...]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from taskito.storage import breakers, postgres_breakers
+from taskito.storage import breakers, control_rows, postgres_breakers
 from taskito.storage import postgres_control_queries as cq
 from taskito.storage.control import BreakerConfig, BreakerState, Deferral, LockInfo
 from taskito.storage.validation import (
@@ -144,7 +144,7 @@ class PostgresControl:
 
     def circuit_breakers(self) -> list[BreakerState]:
         rows = self._fetch(self._control.select_breakers, (), idempotent=True)
-        return [cq.row_to_breaker(row) for row in rows]
+        return [control_rows.row_to_breaker(row) for row in rows]
 
     # --- distributed locks --------------------------------------------------------------
 
@@ -170,7 +170,7 @@ class PostgresControl:
     def lock_info(self, name: str, now: int) -> LockInfo | None:
         require_text("name", name)
         rows = self._fetch(self._control.select_lock, (name, now), idempotent=True)
-        return cq.row_to_lock(rows[0]) if rows else None
+        return control_rows.row_to_lock(rows[0]) if rows else None
 
     # --- settings -----------------------------------------------------------------------
 

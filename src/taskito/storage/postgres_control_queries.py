@@ -9,9 +9,7 @@ imports no driver module at import time.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
-from taskito.storage.control import BreakerState, LockInfo, PeriodicSchedule, ReplayEntry
 from taskito.storage.postgres_queries import (
     JOB_COLUMNS,
     NOTIFIED,
@@ -251,47 +249,3 @@ def running_ids_query(schema: str, by_task: bool, by_queue: bool) -> str:
         terms.append("queue = %b")
     template = "SELECT id FROM {s}.jobs WHERE " + " AND ".join(terms) + " ORDER BY started_at, id"
     return render(template, schema)
-
-
-# --- rows -----------------------------------------------------------------------------------
-
-
-def schedule_params(schedule: PeriodicSchedule) -> tuple[Any, ...]:
-    return (
-        schedule.name,
-        schedule.task_name,
-        schedule.cron,
-        schedule.timezone,
-        schedule.queue,
-        bytes(schedule.payload),
-        schedule.next_run,
-        schedule.last_run,
-        schedule.enabled,
-    )
-
-
-def row_to_schedule(row: tuple[Any, ...]) -> PeriodicSchedule:
-    name, task_name, cron, timezone, queue, payload, next_run, last_run, enabled = row
-    return PeriodicSchedule(
-        name=name,
-        task_name=task_name,
-        cron=cron,
-        timezone=timezone,
-        queue=queue,
-        payload=bytes(payload),
-        next_run=next_run,
-        last_run=last_run,
-        enabled=bool(enabled),
-    )
-
-
-def row_to_breaker(row: tuple[Any, ...]) -> BreakerState:
-    return BreakerState(*row)
-
-
-def row_to_lock(row: tuple[Any, ...]) -> LockInfo:
-    return LockInfo(*row)
-
-
-def row_to_replay(row: tuple[Any, ...]) -> ReplayEntry:
-    return ReplayEntry(*row)

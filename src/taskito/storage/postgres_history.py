@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from taskito.job import JobRecord, NewJob
+from taskito.storage import control_rows
 from taskito.storage import postgres_control_queries as cq
 from taskito.storage import postgres_rows as convert
 from taskito.storage.control import PeriodicSchedule, ReplayEntry
@@ -32,20 +33,20 @@ class PostgresHistory(PostgresEnqueue):
 
     def register_periodic(self, schedule: PeriodicSchedule) -> PeriodicSchedule:
         require_schedule(schedule)
-        params = cq.schedule_params(schedule)
+        params = control_rows.schedule_params(schedule)
         row = self._conns.run(
             lambda cursor: cursor.execute(self._control.upsert_schedule, params).fetchone(),
             idempotent=True,
         )
         assert row is not None  # an upsert always returns its row
-        return cq.row_to_schedule(row)
+        return control_rows.row_to_schedule(row)
 
     def due_periodic(self, now: int) -> list[PeriodicSchedule]:
         rows = self._conns.run(
             lambda cursor: cursor.execute(self._control.select_due_schedules, (now,)).fetchall(),
             idempotent=True,
         )
-        return [cq.row_to_schedule(row) for row in rows]
+        return [control_rows.row_to_schedule(row) for row in rows]
 
     def fire_periodic(self, name: str, slot: int, next_run: int, job: NewJob) -> JobRecord | None:
         """See ``ControlStorage.fire_periodic``. The compare-and-set holds the schedule's row
@@ -71,7 +72,7 @@ class PostgresHistory(PostgresEnqueue):
             lambda cursor: cursor.execute(self._control.select_schedules).fetchall(),
             idempotent=True,
         )
-        return [cq.row_to_schedule(row) for row in rows]
+        return [control_rows.row_to_schedule(row) for row in rows]
 
     # --- archive, replay, result expiry -------------------------------------------------
 
@@ -122,4 +123,4 @@ class PostgresHistory(PostgresEnqueue):
             lambda cursor: cursor.execute(self._control.select_replays, (job_id,)).fetchall(),
             idempotent=True,
         )
-        return [cq.row_to_replay(row) for row in rows]
+        return [control_rows.row_to_replay(row) for row in rows]

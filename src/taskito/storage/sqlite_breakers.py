@@ -6,8 +6,8 @@ closed, storing the latest config) and save it back; the state machine between t
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
+from taskito.storage import control_rows
 from taskito.storage import sqlite_control_queries as cq
 from taskito.storage.control import BreakerConfig, BreakerState
 
@@ -25,7 +25,7 @@ def load(conn: sqlite3.Connection, task_name: str, config: BreakerConfig) -> Bre
             float(config.half_open_success_rate),
         ),
     ).fetchone()
-    return row_to_breaker(row)
+    return control_rows.row_to_breaker(row)
 
 
 def save(conn: sqlite3.Connection, before: BreakerState, after: BreakerState) -> None:
@@ -45,7 +45,3 @@ def save(conn: sqlite3.Connection, before: BreakerState, after: BreakerState) ->
             after.task_name,
         ),
     )
-
-
-def row_to_breaker(row: tuple[Any, ...]) -> BreakerState:
-    return BreakerState(*row)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from taskito.job import JobRecord, NewJob
-from taskito.storage import breakers, sqlite_breakers
+from taskito.storage import breakers, control_rows, sqlite_breakers
 from taskito.storage import sqlite_control_queries as cq
 from taskito.storage import sqlite_queries as q
 from taskito.storage import sqlite_transitions as transitions
@@ -117,20 +117,21 @@ class SqliteControl(ControlStorage):
 
     def circuit_breakers(self) -> list[BreakerState]:
         with self._conns.read() as conn:
-            return [sqlite_breakers.row_to_breaker(row) for row in conn.execute(cq.SELECT_BREAKERS)]
+            return [control_rows.row_to_breaker(row) for row in conn.execute(cq.SELECT_BREAKERS)]
 
     # --- periodic schedules -------------------------------------------------------------
 
     def register_periodic(self, schedule: PeriodicSchedule) -> PeriodicSchedule:
-        params = cq.schedule_params(require_schedule(schedule))
+        params = control_rows.schedule_params(require_schedule(schedule))
         with self._conns.write(notify=False) as conn:
             row = conn.execute(cq.UPSERT_SCHEDULE, params).fetchone()
-        return cq.row_to_schedule(row)
+        return control_rows.row_to_schedule(row)
 
     def due_periodic(self, now: int) -> list[PeriodicSchedule]:
         with self._conns.read() as conn:
             return [
-                cq.row_to_schedule(row) for row in conn.execute(cq.SELECT_DUE_SCHEDULES, (now,))
+                control_rows.row_to_schedule(row)
+                for row in conn.execute(cq.SELECT_DUE_SCHEDULES, (now,))
             ]
 
     def fire_periodic(self, name: str, slot: int, next_run: int, job: NewJob) -> JobRecord | None:
@@ -147,7 +148,7 @@ class SqliteControl(ControlStorage):
 
     def periodic_schedules(self) -> list[PeriodicSchedule]:
         with self._conns.read() as conn:
-            return [cq.row_to_schedule(row) for row in conn.execute(cq.SELECT_SCHEDULES)]
+            return [control_rows.row_to_schedule(row) for row in conn.execute(cq.SELECT_SCHEDULES)]
 
     # --- distributed locks --------------------------------------------------------------
 
@@ -170,7 +171,7 @@ class SqliteControl(ControlStorage):
         require_text("name", name)
         with self._conns.read() as conn:
             row = conn.execute(cq.SELECT_LOCK, (name, now)).fetchone()
-        return None if row is None else cq.row_to_lock(row)
+        return None if row is None else control_rows.row_to_lock(row)
 
     # --- archive, replay, result expiry -------------------------------------------------
 
@@ -202,7 +203,10 @@ class SqliteControl(ControlStorage):
     def replay_history(self, job_id: str) -> list[ReplayEntry]:
         require_text("job_id", job_id)
         with self._conns.read() as conn:
-            return [cq.row_to_replay(row) for row in conn.execute(cq.SELECT_REPLAYS, (job_id,))]
+            return [
+                control_rows.row_to_replay(row)
+                for row in conn.execute(cq.SELECT_REPLAYS, (job_id,))
+            ]
 
     def purge_expired_results(self, now: int) -> int:
         with self._conns.write(notify=False) as conn:

@@ -5,9 +5,6 @@ finished means ``status >= 2`` (complete, failed, dead, cancelled).
 
 from __future__ import annotations
 
-from typing import Any
-
-from taskito.storage.control import LockInfo, PeriodicSchedule, ReplayEntry
 from taskito.storage.sqlite_queries import JOB_COLUMNS
 
 # --- queue state ------------------------------------------------------------------------
@@ -140,40 +137,3 @@ UPSERT_SETTING = (
 )
 DELETE_SETTING = "DELETE FROM settings WHERE key = ?"
 SELECT_SETTINGS = "SELECT key, value FROM settings ORDER BY key"
-
-
-def row_to_schedule(row: tuple[Any, ...]) -> PeriodicSchedule:
-    name, task_name, cron, timezone, queue, payload, next_run, last_run, enabled = row
-    return PeriodicSchedule(
-        name=name,
-        task_name=task_name,
-        cron=cron,
-        timezone=timezone,
-        queue=queue,
-        payload=bytes(payload),
-        next_run=next_run,
-        last_run=last_run,
-        enabled=bool(enabled),
-    )
-
-
-def schedule_params(schedule: PeriodicSchedule) -> tuple[Any, ...]:
-    return (
-        schedule.name,
-        schedule.task_name,
-        schedule.cron,
-        schedule.timezone,
-        schedule.queue,
-        bytes(schedule.payload),
-        schedule.next_run,
-        schedule.last_run,
-        int(schedule.enabled),
-    )
-
-
-def row_to_lock(row: tuple[Any, ...]) -> LockInfo:
-    return LockInfo(*row)
-
-
-def row_to_replay(row: tuple[Any, ...]) -> ReplayEntry:
-    return ReplayEntry(*row)
