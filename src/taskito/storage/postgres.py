@@ -39,7 +39,7 @@ from taskito.storage.postgres_control import PostgresControl
 from taskito.storage.postgres_history import PostgresHistory
 from taskito.storage.postgres_reads import PostgresReads
 from taskito.storage.postgres_schema import validate_schema_name
-from taskito.storage.validation import require_count, require_lease
+from taskito.storage.validation import claim_queue_names, require_lease
 
 INSTALL_HINT = 'the postgres backend needs psycopg 3: pip install "taskito[postgres]"'
 _DRIVER_PACKAGES = frozenset({"psycopg", "psycopg_pool", "psycopg_binary", "psycopg_c"})
@@ -176,11 +176,7 @@ class PostgresStorage(PostgresHistory, PostgresControl, PostgresReads, Storage):
         transaction of their own right after the claim. Paused queues are skipped whole, their
         expired jobs included (one probe of ``paused_queues`` per queue).
         """
-        require_count("limit", limit)
-        require_lease(lease_ms)
-        if isinstance(queues, str):
-            raise TypeError(f"queues must be a list of queue names or None, not {queues!r}")
-        queue_names = None if queues is None else list(dict.fromkeys(queues))
+        queue_names = claim_queue_names(queues, limit, lease_ms)
         if limit == 0 or queue_names == []:
             return []
         offset_ms = self._conns.lease_offset_ms()

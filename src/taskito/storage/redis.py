@@ -54,7 +54,7 @@ from taskito.storage.redis_records import (
     job_from_packed,
     pairs,
 )
-from taskito.storage.validation import require_count, require_lease
+from taskito.storage.validation import claim_queue_names, require_count, require_lease
 
 _REQUEUE_CHUNK = 100
 _MAX_WAIT_STEP_S = 3600.0
@@ -176,12 +176,8 @@ class RedisStorage(RedisControl, RedisHistory, Storage):
         now: int,
         lease_ms: int,
     ) -> list[JobRecord]:
-        require_count("limit", limit)
-        require_lease(lease_ms)
+        queue_names = claim_queue_names(queues, limit, lease_ms)
         require_time("now", now)
-        if isinstance(queues, str):
-            raise TypeError(f"queues must be a list of queue names or None, not {queues!r}")
-        queue_names = None if queues is None else list(dict.fromkeys(queues))
         if limit == 0 or queue_names == []:
             return []
         scope = ["all"] if queue_names is None else ["list", *queue_names]

@@ -27,7 +27,12 @@ from taskito.storage.base import (
 )
 from taskito.storage.sqlite_connections import SqliteConnections
 from taskito.storage.sqlite_control import SqliteControl
-from taskito.storage.validation import require_count, require_lease, require_new_job
+from taskito.storage.validation import (
+    claim_queue_names,
+    require_count,
+    require_lease,
+    require_new_job,
+)
 
 # Long enough for any caller, short enough for Condition.wait's timeout limit.
 _MAX_WAIT_STEP_S = 3600.0
@@ -178,11 +183,7 @@ class SqliteStorage(SqliteControl, Storage):
         now: int,
         lease_ms: int,
     ) -> list[JobRecord]:
-        require_count("limit", limit)
-        require_lease(lease_ms)
-        if isinstance(queues, str):
-            raise TypeError(f"queues must be a list of queue names or None, not {queues!r}")
-        queue_names = None if queues is None else list(dict.fromkeys(queues))
+        queue_names = claim_queue_names(queues, limit, lease_ms)
         if limit == 0 or queue_names == []:
             return []
         with self._conns.write(notify=False) as conn:

@@ -4,7 +4,8 @@ flow-control methods (``storage/control.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import cast
 
 from taskito.exceptions import DependencyError
 from taskito.job import JobStatus, NewJob
@@ -54,6 +55,16 @@ def require_lease(lease_ms: object) -> int:
     if isinstance(lease_ms, bool) or not isinstance(lease_ms, int) or lease_ms <= 0:
         raise ValueError(f"lease_ms must be a positive integer, got {lease_ms!r}")
     return lease_ms
+
+
+def claim_queue_names(queues: object, limit: object, lease_ms: object) -> list[str] | None:
+    """Check ``claim``'s arguments; return its queue names, deduplicated in order (None: every
+    queue). A claim with ``limit`` 0 or no queue at all has nothing to do (callers check)."""
+    require_count("limit", limit)
+    require_lease(lease_ms)
+    if isinstance(queues, str):
+        raise TypeError(f"queues must be a list of queue names or None, not {queues!r}")
+    return None if queues is None else list(dict.fromkeys(cast("Iterable[str]", queues)))
 
 
 def require_new_job(job: object) -> NewJob:
