@@ -24,6 +24,7 @@ from taskito.queue_ops import OpsMixin
 from taskito.queue_workers import RunningWorkers
 from taskito.registry import ExecutionEnv, Hooks, PeriodicSpec, QueueLimits, TaskSpec
 from taskito.serializers import CloudpickleSerializer
+from taskito.signing import signer_from_settings
 from taskito.storage import BACKENDS, open_storage
 from taskito.task import TaskWrapper, check_task_options
 
@@ -66,6 +67,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         scheduler_reap_interval: int = 100,
         scheduler_cleanup_interval: int = 1200,
         namespace: str | None = None,
+        signing_key: str | bytes | list[str | bytes] | None = None,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
         if not isinstance(db_path, str | os.PathLike):
@@ -86,6 +88,8 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             if serializer is None
             else check.check_serializer("serializer", serializer)
         )
+        # Read here, never at import: None falls back to $TASKITO_SIGNING_KEY.
+        self._signer = signer_from_settings(signing_key)
         self._global_middleware = check.check_middleware("middleware", middleware)
         self._backend = _check_backend(backend, db_url)
         self._db_url = db_url
@@ -164,6 +168,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             queue_limits=self._queue_limits,
             periodic=self._periodic,
             result_ttl_ms=None if self._result_ttl is None else round(self._result_ttl * 1000),
+            signer=self._signer,
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------
@@ -303,6 +308,11 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
                 cleanup_interval_s=self._cleanup_interval_s(),
             )
             self._running_workers.register(worker)
+        if self._signer is None:
+            logger.warning(
+                "no signing_key is set: anyone who can write to this queue's database can run "
+                "code in this worker (see docs/security.md)"
+            )
         try:
             worker.run()
         finally:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskito.exceptions import ConfigurationError, SerializationError
+from taskito.serializers import dumps_bound
 
 if TYPE_CHECKING:
     from taskito.serializers import Serializer
@@ -29,10 +30,20 @@ def as_kwargs(kwargs: object) -> dict[str, Any]:
 
 
 def serialize_args(
-    serializer: Serializer, task_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    serializer: Serializer,
+    task_name: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    context: bytes = b"",
 ) -> bytes:
+    """``(args, kwargs)`` encoded; ``context`` (the job's bound context) goes to a serializer
+    that binds one (``EncryptedSerializer``)."""
     try:
-        payload = serializer.dumps((args, kwargs))
+        payload = (
+            dumps_bound(serializer, (args, kwargs), context)
+            if context
+            else serializer.dumps((args, kwargs))
+        )
     except Exception as exc:
         raise SerializationError(
             f"arguments of task {task_name!r} could not be serialized: {type(exc).__name__}: {exc}"

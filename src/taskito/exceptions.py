@@ -7,6 +7,7 @@
     ├── TaskFailedError                  JobResult.result() of a failed job
     │   └── MaxRetriesExceededError      ... of a dead-lettered job
     ├── SerializationError               arguments or a result could not be (de)serialized
+    │   └── SignatureError               a payload or result failed its signature check
     ├── CircuitBreakerOpenError
     ├── RateLimitExceededError
     ├── QueueError                       misuse of a Queue (unknown task, bad option)
@@ -59,6 +60,11 @@ class MaxRetriesExceededError(TaskFailedError):
 
 class SerializationError(TaskitoError):
     """Arguments or a result could not be serialized or deserialized."""
+
+
+class SignatureError(SerializationError):
+    """A payload or a result failed its signature check (``Queue(signing_key=...)``): it was
+    not deserialised."""
 
 
 class CircuitBreakerOpenError(TaskitoError):
@@ -151,6 +157,7 @@ __all__ = [
     "ResourceUnavailableError",
     "SchemaVersionError",
     "SerializationError",
+    "SignatureError",
     "SoftTimeoutError",
     "StorageError",
     "StorageUnavailableError",

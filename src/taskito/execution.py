@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskito import context
 from taskito.context import ActiveJob, CancelFlag
-from taskito.exceptions import TaskCancelledError
+from taskito.exceptions import SignatureError, TaskCancelledError
 from taskito.execution_hooks import (
     call_hooks,
     middleware_after,
@@ -28,6 +28,8 @@ from taskito.execution_hooks import (
     run_failure_hooks,
 )
 from taskito.job import JobRecord, Outcome, OutcomeKind
+from taskito.serializers import dumps_bound, loads_bound
+from taskito.signing import payload_context, result_context, seal, unseal
 
 if TYPE_CHECKING:
     from taskito.registry import ExecutionEnv, TaskSpec
@@ -209,7 +211,10 @@ def _prepare(
     if spec is None:
         return _fatal(f"task {job.task_name!r} is not registered", "QueueError", started_ns)
     try:
-        args, kwargs = _decode_arguments(job.payload, spec, env)
+        args, kwargs = _decode_arguments(job, spec, env)
+    except SignatureError as exc:
+        # Checked before anything is deserialised: the bytes are never loaded.
+        return _fatal(f"payload signature check failed: {exc}", "SignatureError", started_ns)
     except Exception as exc:
         text = f"payload of job {job.id} could not be decoded: {type(exc).__name__}: {exc}"
         return _fatal(text, "SerializationError", started_ns)
@@ -237,7 +242,7 @@ def _classify(
 ) -> Outcome:
     error = invocation.error
     if error is None:
-        return _encode_success(invocation.value, env, started_ns)
+        return _encode_success(invocation.value, env, active, started_ns)
     wall_time_ns = time.perf_counter_ns() - started_ns
     error_text = invocation.traceback or repr(error)
     if _is_cancellation(error, active):
@@ -264,12 +269,13 @@ def _is_cancellation(error: BaseException, active: ActiveJob) -> bool:
     return isinstance(error, asyncio.CancelledError) and active.cancel_flag.is_set()
 
 
-def _encode_success(value: Any, env: ExecutionEnv, started_ns: int) -> Outcome:
+def _encode_success(value: Any, env: ExecutionEnv, active: ActiveJob, started_ns: int) -> Outcome:
     if value is None:
         encoded = None
     else:
         try:
-            encoded = env.serializer.dumps(value)
+            context = result_context(active.job_id, active.task_name)
+            encoded = seal(env.signer, context, dumps_bound(env.serializer, value, context))
         except Exception as exc:
             text = (
                 f"result could not be serialized: {type(value).__name__} value "
@@ -295,10 +301,11 @@ def _fatal(error: str, exception_type: str, started_ns: int) -> Outcome:
 
 
 def _decode_arguments(
-    payload: bytes, spec: TaskSpec, env: ExecutionEnv
+    job: JobRecord, spec: TaskSpec, env: ExecutionEnv
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     serializer = spec.serializer or env.serializer
-    decoded = serializer.loads(payload)
+    context = payload_context(job.id, job.task_name)
+    decoded = loads_bound(serializer, unseal(env.signer, context, job.payload), context)
     if not isinstance(decoded, list | tuple) or len(decoded) != 2:
         raise TypeError(f"expected an (args, kwargs) pair, got {type(decoded).__name__}")
     args, kwargs = decoded

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from taskito import queue_validation as check
-from taskito.exceptions import StorageError
+from taskito.exceptions import SerializationError, SignatureError, StorageError
 from taskito.ids import new_job_id
 from taskito.job import now_ms
 from taskito.queue_base import QueueBase
+from taskito.signing import payload_context, rebind
 from taskito.storage.base import DeadLetter
 
 
@@ -32,6 +33,28 @@ def _cutoff_ms(older_than: object) -> int:
 
 class AdminMixin(QueueBase):
     """Cancelling, retrying dead letters, purging."""
+
+    def _rebound_payload(self, task_name: str, payload: bytes, old_id: str, new_id: str) -> bytes:
+        """A stored payload made valid for a copy under ``new_id`` (replay, retried dead
+        letter): verified for ``old_id`` first, then re-encrypted and re-signed (signing.rebind).
+        Unchanged when the queue neither signs nor binds its payloads."""
+        spec = self._task_registry.get(task_name)
+        serializer = (
+            self._serializer if spec is None or spec.serializer is None else spec.serializer
+        )
+        if self._signer is None and getattr(serializer, "binds_context", False) is not True:
+            return payload
+        old, new = payload_context(old_id, task_name), payload_context(new_id, task_name)
+        try:
+            return rebind(serializer, self._signer, payload, old, new)
+        except SignatureError as exc:
+            raise SignatureError(
+                f"job {old_id} cannot be copied: payload signature check failed: {exc}"
+            ) from None
+        except ValueError as exc:
+            raise SerializationError(
+                f"job {old_id} cannot be copied: its payload could not be re-encrypted: {exc}"
+            ) from None
 
     def cancel(self, job_id: str, force: bool = False) -> bool:
         """Cancel a job in any state: a pending job becomes cancelled and never starts (its

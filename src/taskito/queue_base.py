@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from taskito.middleware import TaskMiddleware
     from taskito.registry import Hooks, PeriodicSpec, QueueLimits, TaskSpec
     from taskito.serializers import Serializer
+    from taskito.signing import Signer
     from taskito.storage.base import Storage
 
 
@@ -21,6 +22,7 @@ class QueueBase:
     namespace: str | None
     _storage: Storage
     _serializer: Serializer
+    _signer: Signer | None
     _task_registry: dict[str, TaskSpec]
     _queue_limits: dict[str, QueueLimits]
     _periodic: dict[str, PeriodicSpec]

@@ -18,6 +18,7 @@ from taskito.ids import new_job_id
 from taskito.job import NewJob, now_ms
 from taskito.queue_base import QueueBase
 from taskito.result import JobResult
+from taskito.signing import payload_context, seal
 
 if TYPE_CHECKING:
     from taskito.middleware import TaskMiddleware
@@ -59,6 +60,22 @@ class EnqueueMixin(QueueBase):
         if spec is None or spec.serializer is None:
             return self._serializer
         return spec.serializer
+
+    def _encode_payload(
+        self,
+        serializer: Serializer,
+        job_id: str,
+        task_name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> bytes:
+        """The job's payload, bound to its id and task name when the queue signs or the
+        serializer encrypts (docs/security.md); plain bytes otherwise (the fast path)."""
+        signer = self._signer
+        if signer is None and getattr(serializer, "binds_context", False) is not True:
+            return serialize_args(serializer, task_name, args, kwargs)
+        context = payload_context(job_id, task_name)
+        return seal(signer, context, serialize_args(serializer, task_name, args, kwargs, context))
 
     def _run_on_enqueue(
         self,
@@ -103,7 +120,8 @@ class EnqueueMixin(QueueBase):
         result_ttl: Any = None,
     ) -> NewJob:
         """Check every option of one job (cheap for the usual values) and encode its args."""
-        payload = serialize_args(serializer, task_name, args, kwargs)
+        job_id = new_job_id()
+        payload = self._encode_payload(serializer, job_id, task_name, args, kwargs)
         if priority is None:
             priority = self._default_priority
         elif type(priority) is not int:
@@ -125,7 +143,7 @@ class EnqueueMixin(QueueBase):
         if metadata is not None and type(metadata) is not str:
             raise TypeError(f"metadata must be a str (e.g. JSON), not {type(metadata).__name__}")
         return NewJob(
-            new_job_id(),
+            job_id,
             queue,
             task_name,
             payload,
@@ -343,14 +361,16 @@ class EnqueueMixin(QueueBase):
         empty: dict[str, Any] = {}
         jobs: list[NewJob] = []
         append = jobs.append
+        encode = self._encode_payload
         for raw_args in args_list:
             args = raw_args if type(raw_args) is tuple else as_args(raw_args)
+            job_id = new_job_id()
             append(
                 NewJob(
-                    new_job_id(),
+                    job_id,
                     queue,
                     task_name,
-                    serialize_args(serializer, task_name, args, empty),
+                    encode(serializer, job_id, task_name, args, empty),
                     priority,
                     now,
                     scheduled_at,

@@ -122,12 +122,17 @@ class OpsMixin(AsyncMixin):
     def replay(self, job_id: str) -> JobResult:
         """Enqueue a copy of a job under a new id (see ``replay_job``) and record it in the
         job's replay history. Any job may be replayed, whatever its status; an unknown id
-        raises ``ValueError("Job not found: <id>")``."""
+        raises ``ValueError("Job not found: <id>")``. With a signing key, the stored payload
+        is verified, then signed again for the new id (``SignatureError`` when it fails)."""
         original = self._storage.get_job(check.check_name("job_id", job_id))
         if original is None:
             raise ValueError(f"Job not found: {job_id}")
         now = now_ms()
-        record = self._storage.enqueue_replay(replay_job(original, now), original.id, now)
+        job = replay_job(original, now)
+        job.payload = self._rebound_payload(
+            original.task_name, original.payload, original.id, job.id
+        )
+        record = self._storage.enqueue_replay(job, original.id, now)
         self._event_bus.emit(
             EventType.JOB_ENQUEUED,
             {"task_name": record.task_name, "job_id": record.id, "queue": record.queue},

@@ -14,6 +14,7 @@ from taskito.retry import RetryPolicy
 if TYPE_CHECKING:
     from taskito.middleware import TaskMiddleware
     from taskito.serializers import Serializer
+    from taskito.signing import Signer
     from taskito.storage.base import Storage
 
 
@@ -159,6 +160,9 @@ class ExecutionEnv:
     periodic: dict[str, PeriodicSpec] = field(default_factory=dict)
     #: ``Queue(result_ttl=...)`` in ms, for jobs the worker itself enqueues (periodic slots).
     result_ttl_ms: int | None = None
+    #: ``Queue(signing_key=...)``: signs results and periodic payloads, verifies payloads
+    #: before they are deserialised. None: nothing is signed or verified.
+    signer: Signer | None = None
 
     def lookup(self, task_name: str) -> TaskSpec | None:
         """The task for ``task_name``; a ``__main__.x`` name matches a task ending in ``.x``."""

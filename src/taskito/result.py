@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING, Any
 from taskito.exceptions import (
     MaxRetriesExceededError,
     SerializationError,
+    SignatureError,
     TaskCancelledError,
     TaskFailedError,
 )
 from taskito.job import JobRecord, JobStatus
+from taskito.serializers import loads_bound
+from taskito.signing import result_context, unseal
 
 if TYPE_CHECKING:
     from taskito.app import Queue
@@ -128,8 +131,17 @@ class JobResult:
     def _decode_result(self, data: bytes | None) -> Any:
         if data is None:
             return None
+        queue = self._queue
+        context = result_context(self.id, self._record.task_name)
         try:
-            return self._queue._serializer.loads(data)
+            # Checked before anything is deserialised: a forged result is never loaded.
+            data = unseal(queue._signer, context, data)
+        except SignatureError as exc:
+            raise SignatureError(
+                f"result of job {self.id}: signature check failed: {exc}"
+            ) from None
+        try:
+            return loads_bound(queue._serializer, data, context)
         except Exception as exc:
             raise SerializationError(
                 f"result of job {self.id} could not be deserialized: {type(exc).__name__}: {exc}"

@@ -21,11 +21,32 @@ _AES_KEY_SIZES = (16, 24, 32)
 
 @runtime_checkable
 class Serializer(Protocol):
-    """Turns a Python object into bytes and back."""
+    """Turns a Python object into bytes and back.
+
+    A serializer that sets ``binds_context = True`` also accepts a keyword ``context`` (bytes)
+    in both methods: the framed job id, task name and purpose of the bytes (see
+    ``taskito.signing.bound_context``), which it may bind to its output (``EncryptedSerializer``
+    uses it as AES-GCM associated data). Other serializers never see it.
+    """
 
     def dumps(self, obj: Any) -> bytes: ...
 
     def loads(self, data: bytes) -> Any: ...
+
+
+def dumps_bound(serializer: Serializer, obj: Any, context: bytes) -> bytes:
+    """``serializer.dumps(obj)``, with ``context`` when the serializer binds one."""
+    if getattr(serializer, "binds_context", False) is True:
+        data: bytes = serializer.dumps(obj, context=context)  # type: ignore[call-arg]
+        return data
+    return serializer.dumps(obj)
+
+
+def loads_bound(serializer: Serializer, data: bytes, context: bytes) -> Any:
+    """``serializer.loads(data)``, with ``context`` when the serializer binds one."""
+    if getattr(serializer, "binds_context", False) is True:
+        return serializer.loads(data, context=context)  # type: ignore[call-arg]
+    return serializer.loads(data)
 
 
 def _require_bytes(data: object, serializer: str) -> bytes:
@@ -137,19 +158,22 @@ class EncryptedSerializer:
     """Wraps another serializer with AES-GCM (the ``taskito[encryption]`` extra).
 
     Output is a random 12-byte nonce followed by the ciphertext and its tag, so equal inputs
-    never produce equal bytes. Tampered, truncated or wrongly keyed data raises
+    never produce equal bytes. ``key`` is one AES key or a list of them for rotation: the
+    first encrypts, every one is tried to decrypt. A ``context`` (the job id, task name and
+    purpose the queue passes) is bound as associated data, so bytes moved to another job or
+    task do not decrypt. Tampered, truncated, wrongly keyed or moved data raises
     ``ValueError("Decryption failed")``.
     """
 
-    def __init__(self, inner: Serializer, key: bytes) -> None:
+    #: ``dumps``/``loads`` take ``context=`` (see ``Serializer``).
+    binds_context = True
+
+    def __init__(self, inner: Serializer, key: bytes | list[bytes] | tuple[bytes, ...]) -> None:
         if not isinstance(inner, Serializer):
             raise TypeError(
                 f"inner must be a Serializer (with dumps and loads), not {type(inner).__name__}"
             )
-        if not isinstance(key, bytes | bytearray):
-            raise TypeError(f"key must be bytes, not {type(key).__name__}")
-        if len(key) not in _AES_KEY_SIZES:
-            raise ValueError(f"key must be 16, 24 or 32 bytes long (AES), got {len(key)} bytes")
+        keys = _aes_keys(key)
         try:
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
         except ImportError as exc:
@@ -158,28 +182,80 @@ class EncryptedSerializer:
                 'pip install "taskito[encryption]"'
             ) from exc
         self._inner = inner
-        # AESGCM keeps no per-call state, so one instance serves every thread.
-        self._aead = AESGCM(bytes(key))
+        # AESGCM keeps no per-call state, so one instance per key serves every thread.
+        self._aeads = tuple(AESGCM(k) for k in keys)
 
     def __repr__(self) -> str:
         return f"EncryptedSerializer(inner={self._inner!r})"
 
-    def dumps(self, obj: Any) -> bytes:
-        plaintext = self._inner.dumps(obj)
+    def dumps(self, obj: Any, *, context: bytes = b"") -> bytes:
+        plaintext = dumps_bound(self._inner, obj, context)
         nonce = os.urandom(_NONCE_BYTES)
-        ciphertext: bytes = self._aead.encrypt(nonce, plaintext, None)
+        ciphertext: bytes = self._aeads[0].encrypt(nonce, plaintext, _associated(context))
         return nonce + ciphertext
 
-    def loads(self, data: bytes) -> Any:
+    def loads(self, data: bytes, *, context: bytes = b"") -> Any:
         raw = _require_bytes(data, "EncryptedSerializer")
         if len(raw) < _NONCE_BYTES + _GCM_TAG_BYTES:
             raise ValueError("Decryption failed")
-        try:
-            plaintext: bytes = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], None)
-        except Exception:
-            # Never echo why: the cause (bad tag, wrong key) is the same to a caller.
-            raise ValueError("Decryption failed") from None
-        return self._inner.loads(plaintext)
+        nonce, sealed, associated = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _associated(context)
+        for aead in self._aeads:
+            try:
+                plaintext: bytes = aead.decrypt(nonce, sealed, associated)
+            except Exception:
+                continue
+            return loads_bound(self._inner, plaintext, context)
+        # Never echo why: the cause (bad tag, wrong key, other job) is the same to a caller.
+        raise ValueError("Decryption failed") from None
+
+    def rebind(self, data: bytes, old_context: bytes, new_context: bytes) -> bytes:
+        """``data`` (bound to ``old_context``) re-encrypted for ``new_context`` with the first
+        key, without deserialising it: how a replayed or retried job gets its new id."""
+        raw = _require_bytes(data, "EncryptedSerializer")
+        nonce, sealed = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
+        for aead in self._aeads:
+            try:
+                plaintext: bytes = aead.decrypt(nonce, sealed, _associated(old_context))
+            except Exception:
+                continue
+            if getattr(self._inner, "binds_context", False) is True:
+                plaintext = rebind_bound(self._inner, plaintext, old_context, new_context)
+            fresh = os.urandom(_NONCE_BYTES)
+            ciphertext: bytes = self._aeads[0].encrypt(fresh, plaintext, _associated(new_context))
+            return fresh + ciphertext
+        raise ValueError("Decryption failed") from None
+
+
+def rebind_bound(serializer: Serializer, data: bytes, old_context: bytes, new: bytes) -> bytes:
+    """Bytes a context-binding serializer made for ``old_context``, made valid for ``new``
+    (its ``rebind`` when it has one, else a decode and encode); other bytes unchanged."""
+    if getattr(serializer, "binds_context", False) is not True:
+        return data
+    rebind = getattr(serializer, "rebind", None)
+    if callable(rebind):
+        rebound: bytes = rebind(data, old_context, new)
+        return rebound
+    return dumps_bound(serializer, loads_bound(serializer, data, old_context), new)
+
+
+def _associated(context: bytes) -> bytes | None:
+    # No context (a direct call) keeps the original format: AES-GCM without associated data.
+    return context or None
+
+
+def _aes_keys(key: object) -> list[bytes]:
+    keys = list(key) if isinstance(key, list | tuple) else [key]
+    if not keys:
+        raise ValueError("key is an empty list: give at least one AES key")
+    checked: list[bytes] = []
+    for index, one in enumerate(keys):
+        name = "key" if len(keys) == 1 and not isinstance(key, list | tuple) else f"key[{index}]"
+        if not isinstance(one, bytes | bytearray):
+            raise TypeError(f"{name} must be bytes, not {type(one).__name__}")
+        if len(one) not in _AES_KEY_SIZES:
+            raise ValueError(f"{name} must be 16, 24 or 32 bytes long (AES), got {len(one)} bytes")
+        checked.append(bytes(one))
+    return checked
 
 
 __all__ = [
@@ -188,4 +264,7 @@ __all__ = [
     "JsonSerializer",
     "MsgPackSerializer",
     "Serializer",
+    "dumps_bound",
+    "loads_bound",
+    "rebind_bound",
 ]

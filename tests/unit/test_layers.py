@@ -27,6 +27,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("serializers.py", "foundation"),
     ("serializers/*", "foundation"),
     ("ids.py", "foundation"),
+    ("signing.py", "foundation"),
     ("storage/base.py", "contracts"),
     ("storage/control.py", "contracts"),
     ("context.py", "contracts"),
@@ -174,6 +175,7 @@ def test_the_package_is_where_the_checker_looks() -> None:
     [
         ("exceptions.py", "foundation"),
         ("ids.py", "foundation"),
+    ("signing.py", "foundation"),
         ("storage/base.py", "contracts"),
         ("storage/control.py", "contracts"),
         ("registry.py", "contracts"),

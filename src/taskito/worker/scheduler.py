@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING
 from taskito.cron import CronSchedule
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, NewJob, now_ms
+from taskito.serializers import dumps_bound
+from taskito.signing import payload_context, seal
 from taskito.storage.control import PeriodicSchedule
 
 if TYPE_CHECKING:
     from taskito.registry import ExecutionEnv, PeriodicSpec
+    from taskito.serializers import Serializer
 
 logger = logging.getLogger("taskito.worker.scheduler")
 
@@ -59,6 +62,8 @@ class PeriodicScheduler:
         self._cleanup_interval_s = cleanup_interval_s
         self._on_fired = on_fired
         self._registered: set[str] = set()
+        #: Stored name -> this worker's declaration: what a fired slot is built from.
+        self._declared: dict[str, PeriodicSpec] = {}
         self._failed: set[str] = set()  # declarations that cannot be registered (logged once)
         self._crons: dict[tuple[str, str | None], CronSchedule] = {}
         self._stop = threading.Event()
@@ -124,6 +129,7 @@ class PeriodicScheduler:
                 )
             )
             self._registered.add(stored_name)
+            self._declared[stored_name] = spec
 
     def stored_name(self, name: str) -> str:
         """The schedule's name in storage: a Queue with a namespace keeps its schedules apart
@@ -177,17 +183,25 @@ class PeriodicScheduler:
     def _job_for(self, schedule: PeriodicSchedule, slot: int, now: int) -> NewJob:
         """The slot's job, with the task's own priority, retries and timeout (the reference
         uses fixed defaults; see docs/periodic.md) and a unique key per slot."""
-        spec = self._env.lookup(schedule.task_name)
+        declared = self._declared.get(schedule.name)
+        # The declaration in code, not the stored row, says which task runs with which args.
+        task_name = schedule.task_name if declared is None else declared.task_name
+        queue = schedule.queue if declared is None else declared.queue
+        spec = self._env.lookup(task_name)
         priority, max_retries = _DEFAULT_PRIORITY, _DEFAULT_MAX_RETRIES
         timeout_ms: int | None = _DEFAULT_TIMEOUT_MS
         if spec is not None:
             priority, max_retries = spec.priority, spec.max_retries
             timeout_ms = None if spec.timeout_s is None else round(spec.timeout_s * 1000)
+        job_id = new_job_id()
+        payload = schedule.payload
+        if declared is not None:
+            payload = self._bound_payload(declared, job_id)
         return NewJob(
-            id=new_job_id(),
-            queue=schedule.queue,
-            task_name=schedule.task_name,
-            payload=schedule.payload,
+            id=job_id,
+            queue=queue,
+            task_name=task_name,
+            payload=payload,
             priority=priority,
             created_at=now,
             scheduled_at=now,
@@ -205,12 +219,26 @@ class PeriodicScheduler:
             cron = self._crons[key] = CronSchedule.parse(expression, timezone)
         return cron
 
-    def _payload(self, spec: PeriodicSpec) -> bytes:
-        """``(args, kwargs)`` encoded the way the job will be decoded: with the task's own
-        serializer when it has one, else the queue's."""
+    def _serializer(self, spec: PeriodicSpec) -> Serializer:
+        """The serializer the job will be decoded with: the task's own, else the queue's."""
         task = self._env.lookup(spec.task_name)
         serializer = task.serializer if task is not None and task.serializer else None
-        return (serializer or self._env.serializer).dumps((spec.args, spec.kwargs))
+        return serializer or self._env.serializer
+
+    def _payload(self, spec: PeriodicSpec) -> bytes:
+        """``(args, kwargs)`` as stored with the schedule (for inspection)."""
+        return self._serializer(spec).dumps((spec.args, spec.kwargs))
+
+    def _bound_payload(self, spec: PeriodicSpec, job_id: str) -> bytes:
+        """The fired job's payload. When the queue signs (or its serializer binds the job), it
+        is encoded for this job id from the declaration and signed: the stored copy is never
+        signed on a worker's behalf, so a row rewritten in the store gains nothing."""
+        serializer = self._serializer(spec)
+        signer = self._env.signer
+        if signer is None and getattr(serializer, "binds_context", False) is not True:
+            return self._payload(spec)
+        context = payload_context(job_id, spec.task_name)
+        return seal(signer, context, dumps_bound(serializer, (spec.args, spec.kwargs), context))
 
 
 __all__ = ["NEVER_MS", "PeriodicScheduler"]
