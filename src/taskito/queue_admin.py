@@ -3,7 +3,7 @@ reference's narrower ``cancel_job``/``cancel_running_job``), dead letters, and p
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskito import queue_validation as check
 from taskito.exceptions import SerializationError, SignatureError, StorageError
@@ -12,6 +12,9 @@ from taskito.job import now_ms
 from taskito.queue_base import QueueBase
 from taskito.signing import payload_context, rebind
 from taskito.storage.base import DeadLetter
+
+if TYPE_CHECKING:
+    from taskito.serializers import Serializer
 
 
 def _dead_letter_dict(dead: DeadLetter) -> dict[str, Any]:
@@ -34,15 +37,22 @@ def _cutoff_ms(older_than: object) -> int:
 class AdminMixin(QueueBase):
     """Cancelling, retrying dead letters, purging."""
 
+    def _payload_serializer(self, task_name: str) -> Serializer:
+        spec = self._task_registry.get(task_name)
+        return self._serializer if spec is None or spec.serializer is None else spec.serializer
+
+    def _binds_payloads(self, task_name: str) -> bool:
+        """True when a payload is only valid for its own job id: the queue signs, or the
+        task's serializer binds the job (``EncryptedSerializer``)."""
+        serializer = self._payload_serializer(task_name)
+        return self._signer is not None or getattr(serializer, "binds_context", False) is True
+
     def _rebound_payload(self, task_name: str, payload: bytes, old_id: str, new_id: str) -> bytes:
         """A stored payload made valid for a copy under ``new_id`` (replay, retried dead
         letter): verified for ``old_id`` first, then re-encrypted and re-signed (signing.rebind).
         Unchanged when the queue neither signs nor binds its payloads."""
-        spec = self._task_registry.get(task_name)
-        serializer = (
-            self._serializer if spec is None or spec.serializer is None else spec.serializer
-        )
-        if self._signer is None and getattr(serializer, "binds_context", False) is not True:
+        serializer = self._payload_serializer(task_name)
+        if not self._binds_payloads(task_name):
             return payload
         old, new = payload_context(old_id, task_name), payload_context(new_id, task_name)
         try:
@@ -93,10 +103,20 @@ class AdminMixin(QueueBase):
 
     def retry_dead(self, dead_id: str) -> str:
         """Enqueue a fresh copy of a dead letter (retry_count 0), delete the dead letter, and
-        return the new job's id. An unknown id raises ``StorageError`` (a RuntimeError)."""
-        record = self._storage.retry_dead(
-            check.check_name("dead_id", dead_id), new_job_id(), now_ms()
-        )
+        return the new job's id. An unknown id raises ``StorageError`` (a RuntimeError).
+
+        With a signing key the letter's payload is verified and signed again for the new id;
+        one that fails the check raises ``SignatureError`` and the letter stays."""
+        dead_id = check.check_name("dead_id", dead_id)
+        job_id = new_job_id()
+        payload: bytes | None = None
+        # An admin call: one more read, so that a letter is never copied unverified.
+        letter = self._storage.dead_letter(dead_id)
+        if letter is not None and self._binds_payloads(letter.task_name):
+            payload = self._rebound_payload(
+                letter.task_name, letter.payload, letter.original_job_id, job_id
+            )
+        record = self._storage.retry_dead(dead_id, job_id, now_ms(), payload)
         if record is None:
             raise StorageError(f"dead letter not found: {dead_id}")
         return record.id

@@ -144,6 +144,37 @@ def test_retry_dead_enqueues_a_fresh_copy_and_drops_the_letter(storage: Storage)
     assert [j.id for j in storage.claim("w", [job.queue], "ns", 10, now, 1_000)] == [new_id]
 
 
+def test_dead_letter_reads_one_letter_by_id(storage: Storage) -> None:
+    job = _dead_job(storage, error="boom", namespace="ns")
+    (letter,) = storage.dead_letters(10, 0)
+    assert storage.dead_letter(letter.id) == letter
+    assert (letter.original_job_id, letter.payload, letter.error) == (job.id, job.payload, "boom")
+    assert storage.dead_letter("no-such-letter") is None
+    with pytest.raises(TypeError):
+        storage.dead_letter(None)  # type: ignore[arg-type]
+
+
+def test_retry_dead_with_a_payload_stores_it_in_place_of_the_letters(storage: Storage) -> None:
+    job = _dead_job(storage)
+    (letter,) = storage.dead_letters(10, 0)
+    new_id = new_job_id()
+    record = storage.retry_dead(letter.id, new_id, now_ms(), b"re-signed\x00\xff")
+    assert record is not None and record.payload == b"re-signed\x00\xff"
+    assert _get(storage, new_id).payload == b"re-signed\x00\xff"
+    assert _get(storage, job.id).payload == job.payload  # the dead original is untouched
+    assert storage.dead_letters(10, 0) == []
+
+
+def test_retry_dead_payload_must_be_bytes(storage: Storage) -> None:
+    _dead_job(storage)
+    (letter,) = storage.dead_letters(10, 0)
+    with pytest.raises(TypeError):
+        storage.retry_dead(letter.id, new_job_id(), now_ms(), "text")  # type: ignore[arg-type]
+    assert storage.dead_letters(10, 0) == [letter]
+    record = storage.retry_dead(letter.id, new_job_id(), now_ms(), bytearray(b"copy"))
+    assert record is not None and record.payload == b"copy"
+
+
 def test_retry_dead_of_an_unknown_letter_is_none(storage: Storage) -> None:
     assert storage.retry_dead("no-such-letter", new_job_id(), now_ms()) is None
     assert sum(storage.count_jobs().values()) == 0

@@ -285,9 +285,16 @@ class Storage(ControlStorage, ABC):
         """Newest first."""
 
     @abstractmethod
-    def retry_dead(self, dead_id: str, new_job_id: str, now: int) -> JobRecord | None:
+    def dead_letter(self, dead_id: str) -> DeadLetter | None:
+        """One dead letter by its id; None when there is none."""
+
+    @abstractmethod
+    def retry_dead(
+        self, dead_id: str, new_job_id: str, now: int, payload: bytes | None = None
+    ) -> JobRecord | None:
         """Enqueue a fresh pending copy of the dead letter and delete the row; None when
-        there is no such dead letter."""
+        there is no such dead letter. ``payload``, when given, replaces the letter's (a
+        signed payload made valid for the new id, see taskito.signing.rebind)."""
 
     @abstractmethod
     def purge_dead(self, before: int) -> int:

@@ -283,8 +283,15 @@ class PostgresStorage(PostgresHistory, PostgresControl, PostgresReads, Storage):
         if wakes:
             self._feed.notify()
 
-    def retry_dead(self, dead_id: str, new_job_id: str, now: int) -> JobRecord | None:
-        params = {"dead_id": dead_id, "job_id": new_job_id, "now": now}
+    def retry_dead(
+        self, dead_id: str, new_job_id: str, now: int, payload: bytes | None = None
+    ) -> JobRecord | None:
+        params = {
+            "dead_id": dead_id,
+            "job_id": new_job_id,
+            "now": now,
+            "payload": validation.require_optional_bytes("payload", payload),
+        }
         row = self._conns.run(
             lambda cursor: cursor.execute(self._stmts.retry_dead, params).fetchone()
         )

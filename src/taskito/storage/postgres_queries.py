@@ -222,14 +222,15 @@ SELECT_DEAD_LETTERS = (
     "SELECT " + DEAD_LETTER_COLUMNS + " FROM {s}.dead_letter"
     " ORDER BY failed_at DESC, seq DESC LIMIT %b OFFSET %b"
 )
+SELECT_DEAD_LETTER = "SELECT " + DEAD_LETTER_COLUMNS + " FROM {s}.dead_letter WHERE id = %b"
 # Deleting the letter and inserting the copy in one statement: a taken job id fails both.
 RETRY_DEAD = (
     "WITH letter AS (DELETE FROM {s}.dead_letter WHERE id = %(dead_id)b"
     " RETURNING " + DEAD_LETTER_COLUMNS + "),"
     " copied AS (INSERT INTO {s}.jobs (id, queue, task_name, payload, priority, created_at,"
     " scheduled_at, max_retries, timeout_ms, metadata, result_ttl_ms, namespace)"
-    " SELECT %(job_id)b, queue, task_name, payload, priority, %(now)b, %(now)b, max_retries,"
-    " timeout_ms, metadata, result_ttl_ms, namespace FROM letter RETURNING "
+    " SELECT %(job_id)b, queue, task_name, COALESCE(%(payload)b, payload), priority, %(now)b,"
+    " %(now)b, max_retries, timeout_ms, metadata, result_ttl_ms, namespace FROM letter RETURNING "
     + JOB_COLUMNS
     + ")"
     + notify_if("copied")
@@ -308,6 +309,7 @@ class Statements:
     select_job_logs: str
     select_job_errors: str
     select_dead_letters: str
+    select_dead_letter: str
     retry_dead: str
     purge_dead: str
     upsert_worker: str

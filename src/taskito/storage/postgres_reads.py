@@ -15,7 +15,7 @@ from taskito.job import JobRecord, JobStatus
 from taskito.storage import postgres_queries as q
 from taskito.storage import postgres_rows as convert
 from taskito.storage.base import DeadLetter, JobError, JobFilter, LogEntry, WorkerInfo
-from taskito.storage.validation import require_count
+from taskito.storage.validation import require_count, require_text
 
 if TYPE_CHECKING:
     from taskito.storage.postgres_connections import PgConnections
@@ -103,6 +103,10 @@ class PostgresReads:
         params = (require_count("limit", limit), require_count("offset", offset))
         rows = self._rows(self._stmts.select_dead_letters, params)
         return [convert.row_to_dead_letter(row) for row in rows]
+
+    def dead_letter(self, dead_id: str) -> DeadLetter | None:
+        rows = self._rows(self._stmts.select_dead_letter, (require_text("dead_id", dead_id),))
+        return convert.row_to_dead_letter(rows[0]) if rows else None
 
     def list_workers(self) -> list[WorkerInfo]:
         return [convert.row_to_worker(row) for row in self._rows(self._stmts.select_workers, ())]

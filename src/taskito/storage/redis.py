@@ -54,7 +54,13 @@ from taskito.storage.redis_records import (
     job_from_packed,
     pairs,
 )
-from taskito.storage.validation import claim_queue_names, require_count, require_lease
+from taskito.storage.validation import (
+    claim_queue_names,
+    require_count,
+    require_lease,
+    require_optional_bytes,
+    require_text,
+)
 
 _REQUEUE_CHUNK = 100
 _MAX_WAIT_STEP_S = 3600.0
@@ -280,8 +286,19 @@ class RedisStorage(RedisControl, RedisHistory, Storage):
         page = self._run("dead_letters", limit, offset, idempotent=True)
         return [dead_letter_from_fields(pairs(flat)) for flat in page]
 
-    def retry_dead(self, dead_id: str, new_job_id: str, now: int) -> JobRecord | None:
-        packed = self._run("retry_dead", dead_id, new_job_id, require_time("now", now))
+    def dead_letter(self, dead_id: str) -> DeadLetter | None:
+        key = f"{self.prefix}:dead:{require_text('dead_id', dead_id)}"
+        fields = self._conn.call(lambda client: client.hgetall(key), idempotent=True)
+        return dead_letter_from_fields(cast("dict[bytes, bytes]", fields)) if fields else None
+
+    def retry_dead(
+        self, dead_id: str, new_job_id: str, now: int, payload: bytes | None = None
+    ) -> JobRecord | None:
+        args: list[object] = [dead_id, new_job_id, require_time("now", now)]
+        replacement = require_optional_bytes("payload", payload)
+        if replacement is not None:
+            args.append(replacement)
+        packed = self._run("retry_dead", *args)
         if packed is None:
             return None
         self._listener.notify()

@@ -32,6 +32,8 @@ from taskito.storage.validation import (
     require_count,
     require_lease,
     require_new_job,
+    require_optional_bytes,
+    require_text,
 )
 
 # Long enough for any caller, short enough for Condition.wait's timeout limit.
@@ -268,12 +270,22 @@ class SqliteStorage(SqliteControl, Storage):
                 q.row_to_dead_letter(row) for row in conn.execute(q.SELECT_DEAD_LETTERS, params)
             ]
 
-    def retry_dead(self, dead_id: str, new_job_id: str, now: int) -> JobRecord | None:
+    def dead_letter(self, dead_id: str) -> DeadLetter | None:
+        with self._conns.read() as conn:
+            row = conn.execute(q.SELECT_DEAD_LETTER, (require_text("dead_id", dead_id),)).fetchone()
+        return None if row is None else q.row_to_dead_letter(row)
+
+    def retry_dead(
+        self, dead_id: str, new_job_id: str, now: int, payload: bytes | None = None
+    ) -> JobRecord | None:
+        payload = require_optional_bytes("payload", payload)
         with self._conns.write(notify=False) as conn:
             row = conn.execute(q.SELECT_DEAD_LETTER, (dead_id,)).fetchone()
             if row is None:
                 return None
             job = q.new_job_from_dead_letter(q.row_to_dead_letter(row), new_job_id, now)
+            if payload is not None:
+                job.payload = payload
             conn.execute(*q.insert_job(job))
             conn.execute(q.DELETE_DEAD_LETTER, (dead_id,))
         self._notify()

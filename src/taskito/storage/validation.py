@@ -91,6 +91,15 @@ def require_optional_text(name: str, value: object) -> str | None:
     return None if value is None else require_text(name, value)
 
 
+def require_optional_bytes(name: str, value: object) -> bytes | None:
+    """None, or bytes (a bytearray or memoryview is copied to bytes)."""
+    if value is None or type(value) is bytes:
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    raise TypeError(f"{name} must be bytes or None, got {type(value).__name__}")
+
+
 def require_positive(name: str, value: object) -> int:
     """A duration that must be longer than zero, such as a lock's ``ttl_ms``."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:

@@ -1,8 +1,8 @@
--- retry_dead. ARGV: dead letter id, new job id, now. Enqueues a fresh pending copy of the
--- dead letter and deletes it. Returns the new job, packed, or false when there is no such
--- dead letter.
+-- retry_dead. ARGV: dead letter id, new job id, now[, payload]. Enqueues a fresh pending copy
+-- of the dead letter (with the given payload in place of the letter's) and deletes it.
+-- Returns the new job, packed, or false when there is no such dead letter.
 
-local dead_id, id, now = ARGV[3], ARGV[4], ARGV[5]
+local dead_id, id, now, payload = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local letter_key = dead_key(dead_id)
 if redis.call('EXISTS', letter_key) == 0 then return false end
 if redis.call('EXISTS', job_key(id)) == 1 then
@@ -26,6 +26,7 @@ for i, name in ipairs(COPIED) do
 end
 local key = job_key(id)
 redis.call('HSET', key, unpack(fields))
+if payload then redis.call('HSET', key, 'payload', payload) end
 
 local job = load_job(id)
 redis.call('ZADD', CREATED_KEY, now, id)
