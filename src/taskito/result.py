@@ -135,7 +135,7 @@ class JobResult:
         context = result_context(self.id, self._record.task_name)
         try:
             # Checked before anything is deserialised: a forged result is never loaded.
-            data = unseal(queue._signer, context, data)
+            data = unseal(queue._signer, context, data, "result")
         except SignatureError as exc:
             raise SignatureError(
                 f"result of job {self.id}: signature check failed: {exc}"

@@ -101,13 +101,14 @@ class Signer:
         """``data`` in an envelope signed with the first key."""
         return _HEADER + _tag(self._keys[0], context, data) + data
 
-    def verify(self, context: bytes, envelope: bytes) -> bytes:
+    def verify(self, context: bytes, envelope: bytes, what: str = "payload") -> bytes:
         """The data inside ``envelope`` once its tag matches under one of the keys; otherwise
-        ``SignatureError`` saying why (never what the bytes or the keys are)."""
+        ``SignatureError`` saying why (never what the bytes or the keys are); ``what`` names
+        the bytes in the message ("unsigned payload", "unsigned result")."""
         if not is_signed(envelope):
             if envelope[: len(MAGIC)] == MAGIC and len(envelope) > len(MAGIC):
                 raise SignatureError(f"unknown envelope version {envelope[len(MAGIC)]}")
-            raise SignatureError("unsigned payload")
+            raise SignatureError(f"unsigned {what}")
         if len(envelope) < _PREFIX_BYTES:
             raise SignatureError("truncated envelope")
         tag = envelope[len(_HEADER) : _PREFIX_BYTES]
@@ -126,10 +127,10 @@ def seal(signer: Signer | None, context: bytes, data: bytes) -> bytes:
     return data if signer is None else signer.sign(context, data)
 
 
-def unseal(signer: Signer | None, context: bytes, data: bytes) -> bytes:
+def unseal(signer: Signer | None, context: bytes, data: bytes, what: str = "payload") -> bytes:
     """The verified data of an envelope (``SignatureError`` when it fails); without a key,
     the data as stored, an envelope's prefix dropped unchecked (see ``strip_unverified``)."""
-    return strip_unverified(data) if signer is None else signer.verify(context, data)
+    return strip_unverified(data) if signer is None else signer.verify(context, data, what)
 
 
 def rebind(

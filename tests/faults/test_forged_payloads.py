@@ -8,6 +8,8 @@ could write them: the worker and the producer must not trust the row.
 
 from __future__ import annotations
 
+import logging
+import os
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +32,7 @@ from tests.api.backends.support import worker_thread
 from tests.backends import QueueTarget
 from tests.helpers import wait_until
 from tests.storage.factories import claim_job, finish
+from tests.worker.pool_app import MakeApp, pool_apps
 
 KEY = b"current-signing-key-0123456789ab"
 OLD_KEY = b"previous-signing-key-0123456789a"
@@ -242,7 +245,9 @@ def test_a_forged_result_raises_in_the_producer_and_is_never_unpickled(
     claimed = claim_job(queue._storage, forged.id)
     assert finish(queue._storage, claimed, JobStatus.COMPLETE, result=pickle.dumps(_Marker(marker)))
 
-    with pytest.raises(SignatureError, match=r"result of job .*: signature check failed: unsigned"):
+    with pytest.raises(
+        SignatureError, match=r"^result of job .*: signature check failed: unsigned result$"
+    ):
         forged.result(timeout=5)
     assert not marker.exists()
 
@@ -330,3 +335,101 @@ def test_every_enqueue_path_signs_for_the_final_job_id(
     for job_id in (retried, replayed.id, chained.id, *(job.id for job in mapped)):
         stored = record(queue, job_id)
         Signer([KEY]).verify(payload_context(job_id, stored.task_name), stored.payload)
+
+
+# --- the prefork pool -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: QueueTarget
+) -> Iterator[MakeApp]:
+    yield from pool_apps(tmp_path, monkeypatch, target)
+
+
+def test_prefork_children_verify_payloads_and_sign_results_with_the_environment_key(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The key reaches the children through the environment and the app module's Queue.
+    monkeypatch.setenv("TASKITO_SIGNING_KEY", f"{KEY.decode()},{OLD_KEY.decode()}")
+    app = make_app()
+    pid_task = app.task("pid")
+    marker = tmp_path / "prefork-ran"
+    forged = forge(app.queue, pid_task.name, evil_pickle(marker))
+    old_id = new_job_id()
+    stranger = forge(
+        app.queue,
+        pid_task.name,
+        Signer([STRANGER_KEY]).sign(payload_context(old_id, pid_task.name), evil_pickle(marker)),
+        job_id=old_id,
+    )
+    genuine = pid_task.delay()
+
+    with app.running("prefork"):
+        child_pid = genuine.result(timeout=20)
+        assert child_pid != os.getpid()
+        command_line = Path(f"/proc/{child_pid}/cmdline").read_bytes()
+        assert KEY not in command_line and OLD_KEY not in command_line
+        wait_terminal(app.queue, forged, stranger, timeout_s=20)
+
+    assert not marker.exists()
+    assert_dead(app.queue, forged, "unsigned payload")
+    assert_dead(app.queue, stranger, "not signed by a known key")
+    stored = record(app.queue, genuine.id).result
+    assert stored is not None
+    Signer([KEY]).verify(result_context(genuine.id, pid_task.name), stored)
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+def test_bad_keys_fail_at_construction_without_echoing_them(
+    target: QueueTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValueError, match=r"^signing_key is 9 bytes long") as info:
+        Queue(**target.kwargs, signing_key="short-key")
+    assert "short-key" not in str(info.value)
+    with pytest.raises(TypeError, match=r"^signing_key must be bytes, a str or a list"):
+        Queue(**target.kwargs, signing_key=1234)  # type: ignore[arg-type]
+    monkeypatch.setenv("TASKITO_SIGNING_KEY", "")
+    with pytest.raises(ValueError, match=r"^TASKITO_SIGNING_KEY is set but empty"):
+        Queue(**target.kwargs)
+
+
+def test_the_worker_warns_once_at_start_when_no_key_is_set(
+    target: QueueTarget, queues: list[Queue], caplog: pytest.LogCaptureFixture
+) -> None:
+    unsigned = open_queue(target, queues)
+    signed = open_queue(target, queues, signing_key=KEY)
+    caplog.set_level(logging.WARNING, logger="taskito")
+
+    with worker_thread(signed):
+        pass
+    assert not [r for r in caplog.records if "signing_key" in r.getMessage()]
+    with worker_thread(unsigned):
+        pass
+
+    warnings = [r for r in caplog.records if "signing_key" in r.getMessage()]
+    assert len(warnings) == 1
+    assert warnings[0].levelno == logging.WARNING
+    assert "can run code in this worker" in warnings[0].getMessage()
+    assert "\n" not in warnings[0].getMessage()
+
+
+def test_producers_can_sign_before_workers_verify(target: QueueTarget, queues: list[Queue]) -> None:
+    """The migration path of docs/security.md: a keyless worker runs signed jobs (it trusts
+    its store anyway), so producers get the key first and workers after the backlog drains."""
+    producer = open_queue(target, queues, signing_key=KEY)
+    add_task(producer)
+    job = producer.enqueue("tests.add", (5, 6))
+    keyless_worker = open_queue(target, queues)
+    add_task(keyless_worker)
+
+    with worker_thread(keyless_worker):
+        wait_terminal(keyless_worker, job.id)
+
+    assert record(keyless_worker, job.id).status is JobStatus.COMPLETE
+    assert keyless_worker.get_job(job.id).result(timeout=5) == 11  # type: ignore[union-attr]
+    # The keyless worker's result is unsigned: a producer with the key refuses it.
+    with pytest.raises(SignatureError, match="unsigned result"):
+        job.result(timeout=5)
