@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-PAGES = ("ordering", "limits", "queue-control", "periodic", "canvas", "locks", "operations")
+PAGES = (
+    "ordering",
+    "limits",
+    "queue-control",
+    "periodic",
+    "canvas",
+    "locks",
+    "operations",
+    "security",
+)
 #: The example section's heading, its first python block, and the output block after it.
 _EXAMPLE = re.compile(
     r"^## (?:A complete )?[Ee]xample\b.*?^```python\n(?P<code>.*?)^```\n", re.M | re.S
