@@ -85,10 +85,12 @@ class Signer:
     """Signs with the first key and verifies with any of them. Holds no per-call state, so
     one instance serves every thread. Its repr never shows a key."""
 
-    __slots__ = ("_keys",)
+    __slots__ = ("_keys", "_macs")
 
     def __init__(self, keys: Sequence[bytes]) -> None:
         self._keys = tuple(parse_keys(keys, "signing_key"))
+        # One keyed HMAC per key, copied per call: cheaper than keying a new one each time.
+        self._macs = tuple(hmac.new(key, digestmod=hashlib.sha256) for key in self._keys)
 
     def __repr__(self) -> str:
         return f"<Signer keys={len(self._keys)}>"
@@ -99,7 +101,7 @@ class Signer:
 
     def sign(self, context: bytes, data: bytes) -> bytes:
         """``data`` in an envelope signed with the first key."""
-        return _HEADER + _tag(self._keys[0], context, data) + data
+        return _HEADER + _tag(self._macs[0], context, data) + data
 
     def verify(self, context: bytes, envelope: bytes, what: str = "payload") -> bytes:
         """The data inside ``envelope`` once its tag matches under one of the keys; otherwise
@@ -115,8 +117,8 @@ class Signer:
         data = envelope[_PREFIX_BYTES:]
         matched = False
         # Every key is tried, so the time taken does not say which one matched.
-        for key in self._keys:
-            matched |= hmac.compare_digest(tag, _tag(key, context, data))
+        for keyed in self._macs:
+            matched |= hmac.compare_digest(tag, _tag(keyed, context, data))
         if not matched:
             raise SignatureError("not signed by a known key")
         return data
@@ -143,8 +145,9 @@ def rebind(
     return seal(signer, new, rebind_bound(serializer, inner, old, new))
 
 
-def _tag(key: bytes, context: bytes, data: bytes) -> bytes:
-    mac = hmac.new(key, context, hashlib.sha256)
+def _tag(keyed: hmac.HMAC, context: bytes, data: bytes) -> bytes:
+    mac = keyed.copy()
+    mac.update(context)
     mac.update(len(data).to_bytes(8, "big"))
     mac.update(data)
     return mac.digest()
