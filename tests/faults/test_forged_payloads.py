@@ -8,6 +8,7 @@ could write them: the worker and the producer must not trust the row.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import pickle
@@ -28,6 +29,7 @@ from taskito import (
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob, now_ms
 from taskito.signing import Signer, payload_context, result_context
+from taskito.storage.base import JobFilter
 from tests.api.backends.support import worker_thread
 from tests.backends import QueueTarget
 from tests.helpers import wait_until
@@ -433,3 +435,43 @@ def test_producers_can_sign_before_workers_verify(target: QueueTarget, queues: l
     # The keyless worker's result is unsigned: a producer with the key refuses it.
     with pytest.raises(SignatureError, match="unsigned result"):
         job.result(timeout=5)
+
+
+def test_a_rewritten_schedule_row_never_reaches_a_worker(
+    target: QueueTarget, queues: list[Queue], tmp_path: Path
+) -> None:
+    """Periodic jobs are built and signed by the firing worker from its own declaration: a
+    schedule row rewritten in the store (another task, a pickle) changes nothing."""
+    queue = open_queue(target, queues, signing_key=KEY)
+    marker = tmp_path / "schedule-ran"
+    add_task(queue)
+
+    @queue.periodic(cron="* * * * * *", name="tests.tick", args=(7,))
+    def tick(value: int) -> int:
+        return value * 6
+
+    with worker_thread(queue):
+        wait_until(lambda: queue._storage.periodic_schedules(), 10, message="the schedule row")
+        (stored,) = queue._storage.periodic_schedules()
+        queue._storage.register_periodic(
+            dataclasses.replace(stored, task_name="tests.add", payload=evil_pickle(marker))
+        )
+        rewritten_at = now_ms()
+        wait_until(
+            lambda: [
+                job
+                for job in queue._storage.list_jobs(JobFilter(status=JobStatus.COMPLETE), 50, 0)
+                if job.created_at > rewritten_at
+            ],
+            10,
+            message="a slot fired after the rewrite",
+        )
+
+    fired = queue._storage.list_jobs(JobFilter(), 50, 0)
+    assert fired and not marker.exists()
+    for job in fired:
+        assert job.task_name == tick.name
+        Signer([KEY]).verify(payload_context(job.id, tick.name), job.payload)
+        assert job.status in (JobStatus.COMPLETE, JobStatus.PENDING, JobStatus.RUNNING)
+    completed = [job for job in fired if job.status is JobStatus.COMPLETE]
+    assert {queue.get_job(job.id).result(timeout=5) for job in completed} == {42}  # type: ignore[union-attr]

@@ -340,3 +340,25 @@ def test_encryption_key_lists_are_checked(
 ) -> None:
     with pytest.raises(error, match=message):
         EncryptedSerializer(JsonSerializer(), key)  # type: ignore[arg-type]
+
+
+def test_one_signer_serves_many_threads() -> None:
+    import threading
+
+    signer = Signer([KEY, OLD_KEY])
+    contexts = [payload_context(f"job-{i}", "task") for i in range(200)]
+    expected = [signer.sign(context, b"data") for context in contexts]
+    failures: list[int] = []
+
+    def work() -> None:
+        for index, context in enumerate(contexts):
+            envelope = signer.sign(context, b"data")
+            if envelope != expected[index] or signer.verify(context, envelope) != b"data":
+                failures.append(index)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
