@@ -24,7 +24,7 @@ from taskito.queue_ops import OpsMixin
 from taskito.queue_workers import RunningWorkers
 from taskito.registry import ExecutionEnv, Hooks, PeriodicSpec, QueueLimits, TaskSpec
 from taskito.serializers import CloudpickleSerializer
-from taskito.signing import signer_from_settings
+from taskito.signing import signer_from_settings, warn_if_unsigned
 from taskito.storage import BACKENDS, open_storage
 from taskito.task import TaskWrapper, check_task_options
 
@@ -308,11 +308,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
                 cleanup_interval_s=self._cleanup_interval_s(),
             )
             self._running_workers.register(worker)
-        if self._signer is None:
-            logger.warning(
-                "no signing_key is set: anyone who can write to this queue's database can run "
-                "code in this worker (see docs/security.md)"
-            )
+        warn_if_unsigned(self._signer)
         try:
             worker.run()
         finally:

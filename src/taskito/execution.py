@@ -28,8 +28,8 @@ from taskito.execution_hooks import (
     run_failure_hooks,
 )
 from taskito.job import JobRecord, Outcome, OutcomeKind
-from taskito.serializers import dumps_bound, loads_bound
-from taskito.signing import payload_context, result_context, seal, unseal
+from taskito.serializers import binds_context, dumps_bound, loads_bound
+from taskito.signing import payload_context, result_context, seal, strip_unverified, unseal
 
 if TYPE_CHECKING:
     from taskito.registry import ExecutionEnv, TaskSpec
@@ -274,8 +274,7 @@ def _encode_success(value: Any, env: ExecutionEnv, active: ActiveJob, started_ns
         encoded = None
     else:
         try:
-            context = result_context(active.job_id, active.task_name)
-            encoded = seal(env.signer, context, dumps_bound(env.serializer, value, context))
+            encoded = _encode_result(value, env, active)
         except Exception as exc:
             text = (
                 f"result could not be serialized: {type(value).__name__} value "
@@ -288,6 +287,14 @@ def _encode_success(value: Any, env: ExecutionEnv, active: ActiveJob, started_ns
         result=encoded,
         wall_time_ns=time.perf_counter_ns() - started_ns,
     )
+
+
+def _encode_result(value: Any, env: ExecutionEnv, active: ActiveJob) -> bytes:
+    """The return value's bytes, bound to the job and signed when the queue signs."""
+    if env.signer is None and not binds_context(env.serializer):
+        return env.serializer.dumps(value)
+    context = result_context(active.job_id, active.task_name)
+    return seal(env.signer, context, dumps_bound(env.serializer, value, context))
 
 
 def _fatal(error: str, exception_type: str, started_ns: int) -> Outcome:
@@ -304,8 +311,12 @@ def _decode_arguments(
     job: JobRecord, spec: TaskSpec, env: ExecutionEnv
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     serializer = spec.serializer or env.serializer
-    context = payload_context(job.id, job.task_name)
-    decoded = loads_bound(serializer, unseal(env.signer, context, job.payload), context)
+    if env.signer is None and not binds_context(serializer):
+        decoded = serializer.loads(strip_unverified(job.payload))
+    else:
+        # Signature first (SignatureError): nothing is deserialised before it checks.
+        context = payload_context(job.id, job.task_name)
+        decoded = loads_bound(serializer, unseal(env.signer, context, job.payload), context)
     if not isinstance(decoded, list | tuple) or len(decoded) != 2:
         raise TypeError(f"expected an (args, kwargs) pair, got {type(decoded).__name__}")
     args, kwargs = decoded

@@ -10,6 +10,7 @@ from taskito.exceptions import SerializationError, SignatureError, StorageError
 from taskito.ids import new_job_id
 from taskito.job import now_ms
 from taskito.queue_base import QueueBase
+from taskito.serializers import binds_context
 from taskito.signing import payload_context, rebind
 from taskito.storage.base import DeadLetter
 
@@ -45,7 +46,7 @@ class AdminMixin(QueueBase):
         """True when a payload is only valid for its own job id: the queue signs, or the
         task's serializer binds the job (``EncryptedSerializer``)."""
         serializer = self._payload_serializer(task_name)
-        return self._signer is not None or getattr(serializer, "binds_context", False) is True
+        return self._signer is not None or binds_context(serializer)
 
     def _rebound_payload(self, task_name: str, payload: bytes, old_id: str, new_id: str) -> bytes:
         """A stored payload made valid for a copy under ``new_id`` (replay, retried dead

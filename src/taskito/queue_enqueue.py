@@ -18,6 +18,7 @@ from taskito.ids import new_job_id
 from taskito.job import NewJob, now_ms
 from taskito.queue_base import QueueBase
 from taskito.result import JobResult
+from taskito.serializers import binds_context
 from taskito.signing import payload_context, seal
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ class EnqueueMixin(QueueBase):
         """The job's payload, bound to its id and task name when the queue signs or the
         serializer encrypts (docs/security.md); plain bytes otherwise (the fast path)."""
         signer = self._signer
-        if signer is None and getattr(serializer, "binds_context", False) is not True:
+        if signer is None and not binds_context(serializer):
             return serialize_args(serializer, task_name, args, kwargs)
         context = payload_context(job_id, task_name)
         return seal(signer, context, serialize_args(serializer, task_name, args, kwargs, context))

@@ -34,9 +34,14 @@ class Serializer(Protocol):
     def loads(self, data: bytes) -> Any: ...
 
 
+def binds_context(serializer: Serializer) -> bool:
+    """True for a serializer whose methods take ``context=`` (see ``Serializer``)."""
+    return getattr(serializer, "binds_context", False) is True
+
+
 def dumps_bound(serializer: Serializer, obj: Any, context: bytes) -> bytes:
     """``serializer.dumps(obj)``, with ``context`` when the serializer binds one."""
-    if getattr(serializer, "binds_context", False) is True:
+    if binds_context(serializer):
         data: bytes = serializer.dumps(obj, context=context)  # type: ignore[call-arg]
         return data
     return serializer.dumps(obj)
@@ -44,7 +49,7 @@ def dumps_bound(serializer: Serializer, obj: Any, context: bytes) -> bytes:
 
 def loads_bound(serializer: Serializer, data: bytes, context: bytes) -> Any:
     """``serializer.loads(data)``, with ``context`` when the serializer binds one."""
-    if getattr(serializer, "binds_context", False) is True:
+    if binds_context(serializer):
         return serializer.loads(data, context=context)  # type: ignore[call-arg]
     return serializer.loads(data)
 
@@ -218,7 +223,7 @@ class EncryptedSerializer:
                 plaintext: bytes = aead.decrypt(nonce, sealed, _associated(old_context))
             except Exception:
                 continue
-            if getattr(self._inner, "binds_context", False) is True:
+            if binds_context(self._inner):
                 plaintext = rebind_bound(self._inner, plaintext, old_context, new_context)
             fresh = os.urandom(_NONCE_BYTES)
             ciphertext: bytes = self._aeads[0].encrypt(fresh, plaintext, _associated(new_context))
@@ -229,7 +234,7 @@ class EncryptedSerializer:
 def rebind_bound(serializer: Serializer, data: bytes, old_context: bytes, new: bytes) -> bytes:
     """Bytes a context-binding serializer made for ``old_context``, made valid for ``new``
     (its ``rebind`` when it has one, else a decode and encode); other bytes unchanged."""
-    if getattr(serializer, "binds_context", False) is not True:
+    if not binds_context(serializer):
         return data
     rebind = getattr(serializer, "rebind", None)
     if callable(rebind):
@@ -264,6 +269,7 @@ __all__ = [
     "JsonSerializer",
     "MsgPackSerializer",
     "Serializer",
+    "binds_context",
     "dumps_bound",
     "loads_bound",
     "rebind_bound",

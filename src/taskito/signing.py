@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Final
 
 from taskito.exceptions import SignatureError
 from taskito.serializers import Serializer, rebind_bound
+
+logger = logging.getLogger("taskito.signing")
 
 #: The environment variable a Queue reads when ``signing_key`` is not given: one key, or a
 #: comma-separated list (the first signs, all verify).
@@ -183,6 +186,15 @@ def _parse_key(key: object, name: str) -> bytes:
     return raw
 
 
+def warn_if_unsigned(signer: Signer | None) -> None:
+    """The one-line WARNING a worker logs at start when its Queue has no signing key."""
+    if signer is None:
+        logger.warning(
+            "no signing_key is set: anyone who can write to this queue's database can run "
+            "code in this worker (see docs/security.md)"
+        )
+
+
 def signer_from_settings(value: object, environ: Mapping[str, str] | None = None) -> Signer | None:
     """The Signer for ``Queue(signing_key=value)``; when ``value`` is None, the one named by
     ``TASKITO_SIGNING_KEY`` (comma-separated for rotation); None when neither is set."""
@@ -210,4 +222,5 @@ __all__ = [
     "signer_from_settings",
     "strip_unverified",
     "unseal",
+    "warn_if_unsigned",
 ]

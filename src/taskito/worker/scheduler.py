@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from taskito.cron import CronSchedule
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, NewJob, now_ms
-from taskito.serializers import dumps_bound
+from taskito.serializers import binds_context, dumps_bound
 from taskito.signing import payload_context, seal
 from taskito.storage.control import PeriodicSchedule
 
@@ -235,7 +235,7 @@ class PeriodicScheduler:
         signed on a worker's behalf, so a row rewritten in the store gains nothing."""
         serializer = self._serializer(spec)
         signer = self._env.signer
-        if signer is None and getattr(serializer, "binds_context", False) is not True:
+        if signer is None and not binds_context(serializer):
             return self._payload(spec)
         context = payload_context(job_id, spec.task_name)
         return seal(signer, context, dumps_bound(serializer, (spec.args, spec.kwargs), context))
