@@ -475,3 +475,33 @@ def test_a_rewritten_schedule_row_never_reaches_a_worker(
         assert job.status in (JobStatus.COMPLETE, JobStatus.PENDING, JobStatus.RUNNING)
     completed = [job for job in fired if job.status is JobStatus.COMPLETE]
     assert {queue.get_job(job.id).result(timeout=5) for job in completed} == {42}  # type: ignore[union-attr]
+
+
+def test_signed_and_encrypted_json_jobs_run_and_a_moved_one_fails_its_signature_first(
+    target: QueueTarget, queues: list[Queue]
+) -> None:
+    queue = open_queue(
+        target,
+        queues,
+        signing_key=KEY,
+        serializer=EncryptedSerializer(JsonSerializer(), [AES_KEY, bytes(32)]),
+    )
+    task = add_task(queue)
+    kept = queue.enqueue(task, (1, 2), delay=3600)
+    moved = forge(queue, task, record(queue, kept.id).payload)
+    ran = queue.enqueue(task, (20, 22))
+
+    with worker_thread(queue):
+        assert ran.result(timeout=10) == 42
+        wait_terminal(queue, moved)
+
+    assert_dead(queue, moved, "not signed by a known key")
+    stored = record(queue, ran.id).result
+    assert stored is not None and b"42" not in stored
+    inner = Signer([KEY]).verify(result_context(ran.id, task), stored, "result")
+    assert (
+        EncryptedSerializer(JsonSerializer(), AES_KEY).loads(
+            inner, context=result_context(ran.id, task)
+        )
+        == 42
+    )
