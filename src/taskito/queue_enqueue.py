@@ -18,6 +18,7 @@ from taskito.ids import new_job_id
 from taskito.job import NewJob, now_ms
 from taskito.queue_base import QueueBase
 from taskito.result import JobResult
+from taskito.storable import check_storable, is_storable
 
 if TYPE_CHECKING:
     from taskito.middleware import TaskMiddleware
@@ -110,7 +111,7 @@ class EnqueueMixin(QueueBase):
             priority = check.check_int("priority", priority)
         if queue is None:
             queue = "default"
-        elif type(queue) is not str or not queue:
+        elif type(queue) is not str or not queue or not is_storable(queue):
             queue = check.check_name("queue", queue)
         if max_retries is None:
             max_retries = self._default_retry
@@ -122,8 +123,13 @@ class EnqueueMixin(QueueBase):
             timeout_ms = to_ms(check.check_seconds("timeout", timeout, allow_zero=False))
         if unique_key is not None:
             unique_key = check.check_name("unique_key", unique_key)
-        if metadata is not None and type(metadata) is not str:
-            raise TypeError(f"metadata must be a str (e.g. JSON), not {type(metadata).__name__}")
+        if metadata is not None:
+            if type(metadata) is not str:
+                raise TypeError(
+                    f"metadata must be a str (e.g. JSON), not {type(metadata).__name__}"
+                )
+            # Refused rather than escaped: the caller's text (often JSON) must stay as given.
+            check_storable("metadata", metadata)
         return NewJob(
             new_job_id(),
             queue,
