@@ -30,12 +30,15 @@ def _escape(match: re.Match[str]) -> str:
 def storable_text(text: str) -> str:
     """``text`` with each NUL and surrogate replaced by a visible escape; the same object
     when there is none (the usual case, checked in C: this runs on every outcome)."""
-    if text.isascii():
-        # isascii() is O(1) in CPython; a NUL is ASCII, so look for it only then.
-        if "\x00" not in text:
+    if "\x00" not in text:
+        if text.isascii():  # O(1) in CPython
             return text
-    elif _UNSTORABLE.search(text) is None:
-        return text
+        try:
+            text.encode("utf-8")  # in C, several times faster than the regex search
+        except UnicodeEncodeError:
+            pass
+        else:
+            return text
     return _UNSTORABLE.sub(_escape, text)
 
 
