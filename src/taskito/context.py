@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from taskito.exceptions import SoftTimeoutError, TaskCancelledError
 from taskito.job import now_ms
+from taskito.storable import storable_text
 
 if TYPE_CHECKING:
     from taskito.storage.base import Storage
@@ -84,10 +85,11 @@ def _require_active() -> ActiveJob:
 
 def _encode_extra(value: Any) -> str:
     try:
+        # ensure_ascii (the default) escapes NUL and surrogates: the JSON is always storable.
         return json.dumps(value)
     except (TypeError, ValueError):
         # Not JSON (or circular): keep something readable rather than lose the log line.
-        return str(value)
+        return storable_text(str(value))
 
 
 class JobContext:
@@ -130,7 +132,8 @@ class JobContext:
             active.storage.update_progress(active.job_id, progress)
 
     def log(self, message: str, level: str = "info", extra: Any = None) -> None:
-        """Store a log line for this job; ``extra`` is kept as JSON (or its ``str()``)."""
+        """Store a log line for this job; ``extra`` is kept as JSON (or its ``str()``). A NUL
+        or a lone surrogate in the text is stored as a visible escape (``taskito.storable``)."""
         active = _require_active()
         if not isinstance(message, str):
             raise TypeError(f"message must be a str, not {type(message).__name__}")
@@ -139,7 +142,12 @@ class JobContext:
         extra_text = None if extra is None else _encode_extra(extra)
         if active.storage is not None:
             active.storage.add_log(
-                active.job_id, active.task_name, level, message, extra_text, now_ms()
+                active.job_id,
+                active.task_name,
+                storable_text(level),
+                storable_text(message),
+                extra_text,
+                now_ms(),
             )
 
     def publish(self, data: Any) -> None:

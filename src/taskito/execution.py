@@ -57,18 +57,23 @@ def invoke(
     kwargs: dict[str, Any],
     *,
     run_coroutine: CoroutineRunner | None = None,
+    contain_interrupts: bool = False,
 ) -> Invocation:
     """Call ``spec.fn`` with ``current_job`` bound to ``active``, middleware and hooks around it.
 
     Order (spec section 11): ``mw.before`` (global, then per-task) → ``before_task`` hooks →
     the function → ``on_success`` or ``on_failure`` hooks → ``after_task`` hooks →
     ``mw.after``. A hook that raises fails the attempt; a middleware that raises is logged and
-    ignored (one whose ``before`` raised is left out of ``after``). Task errors never escape.
+    ignored (one whose ``before`` raised is left out of ``after``). Task errors never escape,
+    whatever they derive from, except ``KeyboardInterrupt`` unless ``contain_interrupts``:
+    test mode runs tasks in the caller's thread, where Ctrl+C must still stop the program; a
+    worker contains it too (it can only come from the task, since a worker's pool threads and
+    prefork children never receive SIGINT as an exception), and it fails the attempt.
     A coroutine the function returns runs through ``run_coroutine`` (default: ``asyncio.run``
     in this thread).
     """
     runner = run_coroutine or _run_coroutine_here
-    steps = _invocation(spec, env, active, args, kwargs)
+    steps = _invocation(spec, env, active, args, kwargs, contain_interrupts)
     try:
         coroutine = next(steps)
         while True:
@@ -92,8 +97,8 @@ async def invoke_async(
 ) -> Invocation:
     """``invoke`` for an event loop: the same steps, with the task's coroutine awaited in the
     calling asyncio task (so ``current_job`` is that task's own, and ``Task.cancel()`` reaches
-    the coroutine as ``CancelledError``)."""
-    steps = _invocation(spec, env, active, args, kwargs)
+    the coroutine as ``CancelledError``). Every exception is contained: only workers call it."""
+    steps = _invocation(spec, env, active, args, kwargs, contain_interrupts=True)
     try:
         coroutine = next(steps)
         while True:
@@ -123,8 +128,13 @@ def _invocation(
     active: ActiveJob,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    contain_interrupts: bool,
 ) -> _Steps:
     """The one ordering of middleware, hooks and the call, written once for both drivers."""
+    # ``except ()`` matches nothing: with contain_interrupts every exception is the task's.
+    passthrough: tuple[type[BaseException], ...] = (
+        () if contain_interrupts else (KeyboardInterrupt,)
+    )
     token = context.bind(active)
     try:
         entered = middleware_before([*env.middleware, *spec.middleware], active)
@@ -137,15 +147,17 @@ def _invocation(
             if inspect.iscoroutine(result):
                 result = yield result
             call_hooks(hooks.on_success, spec.name, args, kwargs, result)
-        except KeyboardInterrupt:
+        except passthrough:
             raise
         except BaseException as exc:
             result = None
-            error = run_failure_hooks(hooks.on_failure, spec.name, args, kwargs, exc)
+            error = run_failure_hooks(
+                hooks.on_failure, spec.name, args, kwargs, exc, passthrough=passthrough
+            )
         finally:
             try:
                 call_hooks(hooks.after_task, spec.name, args, kwargs, result, error)
-            except KeyboardInterrupt:
+            except passthrough:
                 raise
             except BaseException as exc:
                 result, error = None, exc
@@ -173,7 +185,9 @@ def run_job(
     if isinstance(prepared, Outcome):
         return prepared
     spec, active, args, kwargs = prepared
-    invocation = invoke(spec, env, active, args, kwargs, run_coroutine=run_coroutine)
+    invocation = invoke(
+        spec, env, active, args, kwargs, run_coroutine=run_coroutine, contain_interrupts=True
+    )
     return _classify(invocation, spec, env, active, started_ns)
 
 
@@ -215,7 +229,7 @@ def _prepare(
     except SignatureError as exc:
         # Checked before anything is deserialised: the bytes are never loaded.
         return _fatal(f"payload signature check failed: {exc}", "SignatureError", started_ns)
-    except Exception as exc:
+    except BaseException as exc:  # unpickling runs code that may raise anything
         text = f"payload of job {job.id} could not be decoded: {type(exc).__name__}: {exc}"
         return _fatal(text, "SerializationError", started_ns)
     active = ActiveJob(
@@ -275,7 +289,7 @@ def _encode_success(value: Any, env: ExecutionEnv, active: ActiveJob, started_ns
     else:
         try:
             encoded = _encode_result(value, env, active)
-        except Exception as exc:
+        except BaseException as exc:  # pickling runs the value's own code
             text = (
                 f"result could not be serialized: {type(value).__name__} value "
                 f"({type(exc).__name__}: {exc})"
@@ -329,6 +343,16 @@ def _decode_arguments(
     return tuple(args), dict(kwargs)
 
 
+def escaped_outcome(error: BaseException) -> Outcome:
+    """The failed attempt of a job whose run raised past ``run_job`` (a pool's last guard:
+    the slot stays usable and the job is retried per its policy)."""
+    return Outcome(
+        OutcomeKind.FAILURE,
+        error=_format_traceback(error) or repr(error),
+        exception_type=type(error).__name__,
+    )
+
+
 def _format_traceback(error: BaseException | None) -> str | None:
     if error is None:
         return None
@@ -366,6 +390,7 @@ __all__ = [
     "CancelFlag",
     "CoroutineRunner",
     "Invocation",
+    "escaped_outcome",
     "invoke",
     "invoke_async",
     "run_job",

@@ -28,12 +28,15 @@ def run_failure_hooks(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     error: BaseException,
+    *,
+    passthrough: tuple[type[BaseException], ...] = (KeyboardInterrupt,),
 ) -> BaseException:
-    """Run ``on_failure`` hooks; a hook that raises replaces the error (chained to it)."""
+    """Run ``on_failure`` hooks; a hook that raises replaces the error (chained to it), unless
+    it raises one of ``passthrough``, which propagates."""
     for hook in list(hooks):
         try:
             hook(task_name, args, kwargs, error)
-        except KeyboardInterrupt:
+        except passthrough:
             raise
         except BaseException as hook_error:
             if hook_error.__context__ is None:

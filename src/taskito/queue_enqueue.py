@@ -20,6 +20,7 @@ from taskito.queue_base import QueueBase
 from taskito.result import JobResult
 from taskito.serializers import binds_context
 from taskito.signing import payload_context, seal
+from taskito.storable import check_storable, is_storable
 
 if TYPE_CHECKING:
     from taskito.middleware import TaskMiddleware
@@ -129,7 +130,7 @@ class EnqueueMixin(QueueBase):
             priority = check.check_int("priority", priority)
         if queue is None:
             queue = "default"
-        elif type(queue) is not str or not queue:
+        elif type(queue) is not str or not queue or not is_storable(queue):
             queue = check.check_name("queue", queue)
         if max_retries is None:
             max_retries = self._default_retry
@@ -141,8 +142,13 @@ class EnqueueMixin(QueueBase):
             timeout_ms = to_ms(check.check_seconds("timeout", timeout, allow_zero=False))
         if unique_key is not None:
             unique_key = check.check_name("unique_key", unique_key)
-        if metadata is not None and type(metadata) is not str:
-            raise TypeError(f"metadata must be a str (e.g. JSON), not {type(metadata).__name__}")
+        if metadata is not None:
+            if type(metadata) is not str:
+                raise TypeError(
+                    f"metadata must be a str (e.g. JSON), not {type(metadata).__name__}"
+                )
+            # Refused rather than escaped: the caller's text (often JSON) must stay as given.
+            check_storable("metadata", metadata)
         return NewJob(
             job_id,
             queue,

@@ -14,6 +14,7 @@ from taskito.job import JobRecord, NewJob, now_ms
 from taskito.locks import DistributedLock
 from taskito.queue_async import AsyncMixin
 from taskito.result import JobResult, job_to_dict
+from taskito.storable import check_storable
 from taskito.storage.control import ReplayEntry
 
 
@@ -156,7 +157,7 @@ class OpsMixin(AsyncMixin):
         check.check_name("key", key)
         if not isinstance(value, str):
             raise TypeError(f"setting value must be a str, not {type(value).__name__}")
-        self._storage.set_setting(key, value, now_ms())
+        self._storage.set_setting(key, check_storable("setting value", value), now_ms())
 
     def delete_setting(self, key: str) -> bool:
         """Remove ``key``; False when it was not set."""

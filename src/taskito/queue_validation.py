@@ -9,6 +9,7 @@ from typing import Any
 from taskito.exceptions import ConfigurationError
 from taskito.middleware import TaskMiddleware
 from taskito.serializers import Serializer
+from taskito.storable import check_storable
 
 
 def _is_number(value: object) -> bool:
@@ -56,12 +57,12 @@ def check_fraction(name: str, value: object) -> float:
 
 
 def check_name(name: str, value: object) -> str:
-    """A non-empty string (queue names, task names, keys)."""
+    """A non-empty string (queue names, task names, keys) that storage can keep as it is."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     if not value:
         raise ConfigurationError(f"{name} must be a non-empty string")
-    return value
+    return check_storable(name, value)
 
 
 def check_optional_str(name: str, value: object) -> str | None:

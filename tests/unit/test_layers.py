@@ -28,6 +28,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("serializers/*", "foundation"),
     ("ids.py", "foundation"),
     ("signing.py", "foundation"),
+    ("storable.py", "foundation"),
     ("storage/base.py", "contracts"),
     ("storage/control.py", "contracts"),
     ("context.py", "contracts"),

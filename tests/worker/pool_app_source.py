@@ -140,8 +140,6 @@ def dies(how):
             ctypes.string_at(0)
         elif how == "os_exit":
             os._exit(7)
-        elif how == "interrupt":
-            raise KeyboardInterrupt
         time.sleep(3600)  # "external": the test kills this process
     return os.getpid()
 

@@ -30,9 +30,10 @@ DEATHS = {
     "sigkill": "was killed by SIGKILL",
     "segfault": "was killed by SIGSEGV",
     "os_exit": "exited with status 7",
-    "interrupt": "",  # KeyboardInterrupt escapes the task: the interpreter itself fails
     "external": "was killed by SIGKILL",  # the test kills the child from outside
 }
+# A KeyboardInterrupt from the task no longer takes the child down: it fails the attempt
+# like any exception (tests/faults/test_base_exceptions.py).
 
 
 @pytest.mark.parametrize("how", list(DEATHS))

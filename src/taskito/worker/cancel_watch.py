@@ -13,11 +13,10 @@ import time
 from collections.abc import Callable
 
 from taskito.storage.base import Storage
+from taskito.worker.backoff import Backoff
 from taskito.worker.running import HeldJobs
 
 logger = logging.getLogger("taskito.worker.cancel_watch")
-
-_ERROR_BACKOFF_S = 0.1
 #: How long ``start()`` waits for the watcher to begin counting changes.
 _READY_TIMEOUT_S = 5.0
 
@@ -45,6 +44,7 @@ class CancelWatcher:
         self._poll_s = poll_s
         self._idle_wait_s = idle_wait_s
         self._min_interval_s = min_interval_s
+        self._backoff = Backoff("watching for cancel requests", logger)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -80,28 +80,28 @@ class CancelWatcher:
                 changed = self._storage.wait_for_change(
                     self._poll_s if running else self._idle_wait_s
                 )
-            except Exception:
-                logger.exception("wait_for_change failed; retrying")
-                self._stop.wait(_ERROR_BACKOFF_S)
+            except Exception as exc:
+                self._stop.wait(self._backoff.failed(exc, "waiting for storage changes"))
                 continue
+            self._backoff.succeeded()
             if changed:
                 self._notify()
 
     def _begin_counting(self) -> None:
         try:
             self._storage.wait_for_change(0)
-        except Exception:
-            logger.exception("wait_for_change failed; the watcher polls until it recovers")
+        except Exception as exc:
+            self._backoff.failed(exc, "waiting for storage changes")
         finally:
             self._ready.set()
 
     def _check(self, running: list[str]) -> bool:
         try:
             requested = self._storage.cancel_requests(running)
-        except Exception:
-            logger.exception("reading cancel requests failed; retrying")
-            self._stop.wait(_ERROR_BACKOFF_S)
+        except Exception as exc:
+            self._stop.wait(self._backoff.failed(exc, "reading cancel requests"))
             return False
+        self._backoff.succeeded()
         if not requested:
             return True
         for job_id, forced in self._held.mark_cancel_requested(requested):

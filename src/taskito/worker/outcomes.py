@@ -1,6 +1,12 @@
 """Applying outcomes: the retry decision (``retry.decide``), one fenced ``finish_many`` write per
-batch, then circuit-breaker bookkeeping, outcome events and middleware hooks, once, for the
-writes that applied (DESIGN invariants 3 and 6)."""
+batch, then circuit-breaker bookkeeping, outcome events, middleware hooks and the outcome's log
+line, once, for the writes that applied (DESIGN invariants 3 and 6).
+
+Every error text is made storable first (``taskito.storable``). A batch that storage refuses
+twice for a reason other than being unreachable is written in halves, down to the one job it
+refuses: that job is written as dead with an error saying why, or, if storage refuses even
+that, given up here (its lease expires and it is rescued). No write is repeated forever.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,13 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from taskito.events import EventType
+from taskito.exceptions import StorageUnavailableError
 from taskito.job import JobStatus, OutcomeKind, now_ms
 from taskito.retry import CANCELLED_ERROR, RetryPolicy, decide
+from taskito.storable import error_line, storable_text
 from taskito.storage.base import Finish
 from taskito.worker.flow import breaker_config
+from taskito.worker.outcome_log import log_outcome
 from taskito.worker.running import HeldJob
 
 if TYPE_CHECKING:
@@ -39,6 +48,14 @@ class OutcomeApplier:
         # (job id, attempt) of outcomes whose last write raised: it may have committed with
         # only the reply lost, so the retry tells "applied by that write" from "dropped".
         self._unsure: set[tuple[str, int]] = set()
+        # (job id, attempt) of outcomes in a batch that storage refused (not unreachable):
+        # refused again, the batch is split to find the one it cannot take.
+        self._refused: set[tuple[str, int]] = set()
+        # Outcomes refused even as dead in a split where nothing else was written either: the
+        # storage may refuse everything (a database locked past its timeout), so such a job
+        # is given up only when it happens to it a second time.
+        self._refused_as_dead: set[tuple[str, int]] = set()
+        self._split_wrote = False
 
     def apply(self, settled: Sequence[HeldJob]) -> int | None:
         """Write every outcome in one transaction and announce the ones that applied; return
@@ -51,21 +68,118 @@ class OutcomeApplier:
         self._note_late_cancel_requests(settled)
         now = now_ms()
         finishes = [self._decide(held, now) for held in settled]
-        applied = self._write(finishes, now)
+        written = self._write_or_split(finishes, now)
+        applied = [ok is True for ok in written]
         self._record_breakers(settled, finishes, applied, now)
         next_retry_at: int | None = None
-        for held, finish, ok in zip(settled, finishes, applied, strict=True):
+        for held, finish, ok in zip(settled, finishes, written, strict=True):
             if ok:
+                log_outcome(held, finish, now)
                 self._announce(held, finish)
                 if finish.retry_at is not None:
                     next_retry_at = min(finish.retry_at, next_retry_at or finish.retry_at)
-            else:
+            elif ok is False:
                 logger.info(
                     "outcome of job %s dropped: the attempt is no longer running here",
                     held.job.id,
                     extra={"job_id": held.job.id, "attempt": held.job.attempt},
                 )
         return next_retry_at
+
+    def _write_or_split(self, finishes: list[Finish], now: int) -> list[bool | None]:
+        """``_write``, or, when storage refuses a batch that holds an outcome it refused
+        before, the batch written in halves; a refused outcome is replaced in ``finishes``.
+        Per outcome: applied, dropped (False), or given up (None)."""
+        keys = [(finish.job_id, finish.attempt) for finish in finishes]
+        try:
+            written: list[bool | None] = list(self._write(finishes, now))
+        except StorageUnavailableError:
+            raise
+        except Exception as exc:
+            if self._refused.isdisjoint(keys):
+                self._refused.update(keys)
+                raise
+            logger.warning(
+                "storage refused the outcomes of %d job(s) twice (%s); writing them in parts "
+                "to find the one it cannot take",
+                len(finishes),
+                error_line(exc),
+            )
+            written = [None] * len(finishes)
+            self._split_wrote = False
+            try:
+                middle = (len(finishes) + 1) // 2
+                self._write_part(finishes, written, 0, middle, now)
+                self._write_part(finishes, written, middle, len(finishes), now)
+            except BaseException:
+                # Some parts may have committed: the next attempt must recognise them.
+                self._unsure.update(keys)
+                raise
+        self._refused.difference_update(keys)
+        self._refused_as_dead.difference_update(keys)
+        return written
+
+    def _write_part(
+        self, finishes: list[Finish], written: list[bool | None], start: int, end: int, now: int
+    ) -> None:
+        """Write ``finishes[start:end]``; refused, split it again, down to one outcome."""
+        if start >= end:
+            return
+        try:
+            written[start:end] = self._write(finishes[start:end], now)
+            self._split_wrote = True
+            return
+        except StorageUnavailableError:
+            raise
+        except Exception as exc:
+            if end - start == 1:
+                written[start] = self._write_refused(finishes, start, exc, now)
+                return
+        middle = (start + end) // 2
+        self._write_part(finishes, written, start, middle, now)
+        self._write_part(finishes, written, middle, end, now)
+
+    def _write_refused(
+        self, finishes: list[Finish], index: int, refusal: Exception, now: int
+    ) -> bool | None:
+        """Write the job whose outcome storage refuses as dead, its result dropped; None when
+        storage refuses that too (the job is given up here: its lease brings it back)."""
+        refused = finishes[index]
+        reason = error_line(refusal, 500)
+        replacement = Finish(
+            refused.job_id,
+            refused.attempt,
+            JobStatus.DEAD,
+            error=f"outcome could not be stored: {reason}",
+        )
+        finishes[index] = replacement
+        logger.error(
+            "storage refused the outcome of job %s (%s); writing it as dead instead",
+            refused.job_id,
+            reason,
+            extra={"job_id": refused.job_id, "attempt": refused.attempt},
+        )
+        key = (refused.job_id, refused.attempt)
+        try:
+            applied = self._write([replacement], now)[0]
+        except StorageUnavailableError:
+            raise
+        except Exception as again:
+            if not self._split_wrote and key not in self._refused_as_dead:
+                # Nothing at all was written: maybe storage refuses every write just now.
+                self._refused_as_dead.add(key)
+                raise
+            logger.error(
+                "storage refused job %s even as dead (%s); giving up on it in this worker: "
+                "its lease will expire and it will be rescued",
+                refused.job_id,
+                error_line(again),
+                extra={"job_id": refused.job_id, "attempt": refused.attempt},
+            )
+            self._unsure.discard(key)
+            return None
+        self._split_wrote = True
+        return applied
 
     def _write(self, finishes: Sequence[Finish], now: int) -> list[bool]:
         """``finish_many``, made safe to repeat after a lost reply: an outcome that a write
@@ -121,7 +235,14 @@ class OutcomeApplier:
             return Finish(job.id, job.attempt, JobStatus.CANCELLED, error=CANCELLED_ERROR)
         spec = self._env.lookup(job.task_name)
         policy = spec.retry if spec is not None else _DEFAULT_POLICY
-        return decide(job, outcome, policy, now)
+        finish = decide(job, outcome, policy, now)
+        if finish.error is not None:
+            error = storable_text(finish.error)
+            if error is not finish.error:
+                return Finish(
+                    finish.job_id, finish.attempt, finish.status, None, error, finish.retry_at
+                )
+        return finish
 
     def _record_breakers(
         self,

@@ -25,6 +25,7 @@ from taskito.job import JobRecord, NewJob, now_ms
 from taskito.serializers import binds_context, dumps_bound
 from taskito.signing import payload_context, seal
 from taskito.storage.control import PeriodicSchedule
+from taskito.worker.backoff import Backoff
 
 if TYPE_CHECKING:
     from taskito.registry import ExecutionEnv, PeriodicSpec
@@ -66,6 +67,7 @@ class PeriodicScheduler:
         self._declared: dict[str, PeriodicSpec] = {}
         self._failed: set[str] = set()  # declarations that cannot be registered (logged once)
         self._crons: dict[tuple[str, str | None], CronSchedule] = {}
+        self._backoff = Backoff("the scheduler's storage calls", logger)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="taskito-scheduler", daemon=True)
 
@@ -82,22 +84,32 @@ class PeriodicScheduler:
     def _run(self) -> None:
         next_purge = time.monotonic()  # a starting worker cleans up at once
         while not self._stop.is_set():
+            ok = True
             if self._env.periodic:
-                self._safely("registering periodic schedules", self.register)
-                self._safely("firing periodic schedules", self.fire_due)
-            if time.monotonic() >= next_purge:
-                self._safely("deleting expired results", self.purge)
-                next_purge = time.monotonic() + self._cleanup_interval_s
-            wait_s = next_purge - time.monotonic()
-            if self._env.periodic:
-                wait_s = min(wait_s, self._poll_s)
+                ok = self._safely("registering periodic schedules", self.register) and (
+                    self._safely("firing periodic schedules", self.fire_due)
+                )
+            if ok and time.monotonic() >= next_purge:
+                ok = self._safely("deleting expired results", self.purge)
+                if ok:
+                    next_purge = time.monotonic() + self._cleanup_interval_s
+            if ok:
+                self._backoff.succeeded()
+                wait_s = next_purge - time.monotonic()
+                if self._env.periodic:
+                    wait_s = min(wait_s, self._poll_s)
+            else:
+                wait_s = self._backoff.seconds_left()
             self._stop.wait(max(0.0, wait_s))
 
-    def _safely(self, what: str, chore: Callable[[int], object]) -> None:
+    def _safely(self, what: str, chore: Callable[[int], object]) -> bool:
+        """Run ``chore``; a failure is logged once per back-off step and returns False."""
         try:
             chore(now_ms())
-        except Exception:
-            logger.exception("%s failed; will try again", what)
+        except Exception as exc:
+            self._backoff.failed(exc, what)
+            return False
+        return True
 
     # --- the chores -----------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from taskito.events import EventType
 from taskito.job import JobRecord, Outcome, OutcomeKind, now_ms
 from taskito.storage.base import WorkerInfo
 from taskito.worker.alarms import Alarms
+from taskito.worker.backoff import FIRST_S, MAX_S, Backoff
 from taskito.worker.cancel_watch import CancelWatcher
 from taskito.worker.flow import FlowGate
 from taskito.worker.leases import LeaseKeeper, LeaseTimings
@@ -41,8 +42,6 @@ if TYPE_CHECKING:
     from taskito.registry import ExecutionEnv
 
 logger = logging.getLogger("taskito.worker")
-
-_STORAGE_BACKOFF_S = 0.1
 
 
 class Worker:
@@ -69,6 +68,8 @@ class Worker:
         idle_poll_s: float = 0.2,
         cleanup_interval_s: float = 5.0,
         install_signals: bool = True,
+        storage_backoff_s: float = FIRST_S,
+        storage_backoff_max_s: float = MAX_S,
     ) -> None:
         self._env = env
         self._storage = env.storage
@@ -103,7 +104,15 @@ class Worker:
         self._draining = False
         self._stop_now = False
         self._drain_deadline = float("inf")
-        self._storage_retry_at = 0.0
+        # Claims and outcome writes back off apart: one failing must not hold up the other.
+        backoff_s = positive_number("storage_backoff_s", storage_backoff_s)
+        backoff_max_s = positive_number("storage_backoff_max_s", storage_backoff_max_s)
+        self._claim_backoff = Backoff(
+            "claiming jobs", logger, first_s=backoff_s, max_s=max(backoff_s, backoff_max_s)
+        )
+        self._flush_backoff = Backoff(
+            "writing outcomes", logger, first_s=backoff_s, max_s=max(backoff_s, backoff_max_s)
+        )
         self._alarms = Alarms()
         self._watcher = CancelWatcher(
             self._storage,
@@ -220,8 +229,9 @@ class Worker:
             wait_s = min(wait_s, deadline - now, WATCHDOG_S)
         if self._draining:
             wait_s = min(wait_s, self._drain_deadline - now)
-        if self._storage_retry_at > now:
-            wait_s = min(wait_s, self._storage_retry_at - now)
+        for backoff in (self._claim_backoff, self._flush_backoff):
+            if backoff.retry_at > now:
+                wait_s = min(wait_s, backoff.retry_at - now)
         alarm_s = self._alarms.seconds_left(now)
         if alarm_s is not None:
             wait_s = min(wait_s, alarm_s)
@@ -229,17 +239,17 @@ class Worker:
 
     def _claim(self) -> None:
         free = self._pool.free_slots(self._held.executing)
-        if free <= 0 or time.monotonic() < self._storage_retry_at:
+        if free <= 0 or not self._claim_backoff.ready():
             return
         now = now_ms()
         try:
             jobs = self._storage.claim(
                 self.worker_id, self._queues, self._env.namespace, free, now, self._timings.lease_ms
             )
-        except Exception:
-            logger.exception("claiming jobs failed; will try again")
-            self._storage_retry_at = time.monotonic() + _STORAGE_BACKOFF_S
+        except Exception as exc:
+            self._claim_backoff.failed(exc)
             return
+        self._claim_backoff.succeeded()
         # Limits, caps and breakers hold some jobs back (to pending, no retry spent).
         admission = self._gate.admit(jobs, now)
         self._alarms.add_all(admission.due_again)
@@ -284,14 +294,15 @@ class Worker:
 
     def _flush(self) -> None:
         settled = self._held.settled()
-        if not settled or time.monotonic() < self._storage_retry_at:
+        if not settled or not self._flush_backoff.ready():
             return
         try:
             next_retry_at = self._applier.apply(settled)
-        except Exception:
-            logger.exception("writing %d outcome(s) failed; will try again", len(settled))
-            self._storage_retry_at = time.monotonic() + _STORAGE_BACKOFF_S
+        except Exception as exc:
+            # Nothing written: the outcomes stay held and are written after the back-off.
+            self._flush_backoff.failed(exc)
             return
+        self._flush_backoff.succeeded()
         self._held.release(settled)
         if next_retry_at is not None:
             self._alarms.add(next_retry_at)  # wake when the retry is due, not at the idle poll

@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from taskito.execution import run_job_async
+from taskito.execution import escaped_outcome, run_job_async
 from taskito.job import JobRecord, Outcome, OutcomeKind
 from taskito.registry import ExecutionEnv
 from taskito.worker.pools.base import CancelFlag, OnDone
@@ -172,7 +172,7 @@ class EventLoopRunner:
             return
         loop = asyncio.get_running_loop()
         task = loop.create_task(
-            run_job_async(slot.job, self._env, slot.cancel_flag),
+            _run_contained(slot.job, self._env, slot.cancel_flag),
             name=f"taskito-job-{slot.job.id}",
         )
         slot.task = task
@@ -200,6 +200,18 @@ class EventLoopRunner:
             return
         with contextlib.suppress(RuntimeError):  # closed: nothing runs there any more
             loop.call_soon_threadsafe(callback, *args)
+
+
+async def _run_contained(job: JobRecord, env: ExecutionEnv, cancel_flag: CancelFlag) -> Outcome:
+    """``run_job_async``, with anything that still escapes it made the job's outcome: a
+    ``KeyboardInterrupt`` or ``SystemExit`` reaching the asyncio task would stop the loop."""
+    try:
+        return await run_job_async(job, env, cancel_flag)
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:
+        logger.exception("running job %s raised", job.id, extra={"job_id": job.id})
+        return escaped_outcome(exc)
 
 
 def _outcome_of(task: asyncio.Task[Outcome], slot: _AsyncSlot) -> Outcome:

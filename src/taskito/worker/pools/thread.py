@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 
-from taskito.execution import run_job
+from taskito.execution import escaped_outcome, run_job
 from taskito.job import JobRecord, Outcome
 from taskito.registry import ExecutionEnv
 from taskito.worker.pools.asyncio_loop import EventLoopRunner, TaskKinds, is_async_job
@@ -208,7 +208,15 @@ class ThreadPool(Pool):
                 if slot.abandoned:
                     continue
                 slot.thread = me
-            outcome = run_job(slot.job, self._env, slot.cancel_flag)
+            try:
+                outcome = run_job(slot.job, self._env, slot.cancel_flag)
+            except BaseException as exc:
+                # run_job contains what the task raises; this guard keeps the thread (and
+                # the slot) alive whatever else escapes, and the job gets an outcome.
+                logger.exception(
+                    "running job %s raised", slot.job.id, extra={"job_id": slot.job.id}
+                )
+                outcome = escaped_outcome(exc)
             with self._lock:
                 abandoned = slot.abandoned
                 if not abandoned:
