@@ -72,14 +72,14 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             raise TypeError(f"db_path must be a str or path, not {type(db_path).__name__}")
         self._db_path = os.fspath(db_path)
         self._workers = check.check_int("workers", workers, minimum=0) or os.cpu_count() or 1
-        self._default_retry = check.check_int("default_retry", default_retry, minimum=0)
+        self._default_retry = check.check_count("default_retry", default_retry)
         self._default_timeout = check.check_optional_seconds(
             "default_timeout", default_timeout, allow_zero=False
         )
         self._default_timeout_ms = (
             None if self._default_timeout is None else round(self._default_timeout * 1000)
         )
-        self._default_priority = check.check_int("default_priority", default_priority)
+        self._default_priority = check.check_priority("default_priority", default_priority)
         self._result_ttl = check.check_optional_seconds("result_ttl", result_ttl)
         self._serializer = (
             CloudpickleSerializer()
