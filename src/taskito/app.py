@@ -66,6 +66,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         scheduler_reap_interval: int = 100,
         scheduler_cleanup_interval: int = 1200,
         namespace: str | None = None,
+        unknown_task_window: float = 3600,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
         if not isinstance(db_path, str | os.PathLike):
@@ -104,6 +105,10 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             "scheduler_cleanup_interval", scheduler_cleanup_interval, minimum=1
         )
         self.namespace = None if namespace is None else check.check_name("namespace", namespace)
+        # How long a worker that does not know a job's task puts it back for one that does.
+        self._unknown_task_window_ms = round(
+            check.check_seconds("unknown_task_window", unknown_task_window) * 1000
+        )
         self._task_registry: dict[str, TaskSpec] = {}
         self._queue_limits: dict[str, QueueLimits] = {}
         self._periodic: dict[str, PeriodicSpec] = {}
@@ -164,6 +169,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             queue_limits=self._queue_limits,
             periodic=self._periodic,
             result_ttl_ms=None if self._result_ttl is None else round(self._result_ttl * 1000),
+            unknown_task_window_ms=self._unknown_task_window_ms,
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------

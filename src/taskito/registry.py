@@ -244,6 +244,9 @@ class ExecutionEnv:
     periodic: dict[str, PeriodicSpec] = field(default_factory=dict)
     #: ``Queue(result_ttl=...)`` in ms, for jobs the worker itself enqueues (periodic slots).
     result_ttl_ms: int | None = None
+    #: ``Queue(unknown_task_window=...)`` in ms: how long a job of a task this worker does not
+    #: know is put back for a worker that knows it (``worker/unknown_tasks.py``); 0: fail now.
+    unknown_task_window_ms: int = 3_600_000
 
     def lookup(self, task_name: str) -> TaskSpec | None:
         """The task for ``task_name``; a ``__main__.x`` name matches a task ending in ``.x``."""
