@@ -54,16 +54,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AppLoadError as exc:
         if exc.details:
             print(exc.details, file=sys.stderr, end="")
+        elif exc.__context__ is not None:
+            logger.debug("loading --app failed", exc_info=exc.__context__)
         print(f"taskito: error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_USAGE if exc.configuration else EXIT_FAILURE
     command: Callable[[taskito.Queue, argparse.Namespace, str], int] = args.handler
     try:
         return command(queue, args, app_spec)
     except (ValueError, NotImplementedError, taskito.TaskitoError) as exc:
-        # A refused option or an unavailable feature: one line says it; DEBUG shows where.
+        # A refused option or an unavailable feature (exit 2), or a storage failure (exit 1):
+        # one line says it; DEBUG shows where.
         logger.debug("%s failed", args.command, exc_info=True)
         print(f"taskito {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_USAGE if isinstance(exc, ValueError | NotImplementedError) else EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:
