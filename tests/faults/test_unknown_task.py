@@ -6,10 +6,13 @@ every backend."""
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 import pytest
 
-from taskito.job import JobStatus
+from taskito.job import JobRecord, JobStatus
+from taskito.registry import ExecutionEnv, Hooks
+from taskito.worker.unknown_tasks import MAX_BACKOFF_MS, UnknownTaskHold
 from tests.backends import QueueTarget
 from tests.helpers import wait_until
 from tests.worker.harness import Harness
@@ -99,3 +102,65 @@ def test_a_window_of_zero_dead_letters_at_once(harness: Harness) -> None:
     job = harness.job(job_id)
     assert (job.status, job.retry_count, job.attempt) == (JobStatus.DEAD, 0, 1)
     assert job.error == f"task {UNKNOWN!r} is not registered"
+
+
+# --- the rules, without storage -------------------------------------------------------------
+
+
+def claimed(job_id: str, task_name: str = UNKNOWN, created_at: int = 0) -> JobRecord:
+    return JobRecord(
+        id=job_id,
+        queue="default",
+        task_name=task_name,
+        payload=b"",
+        status=JobStatus.RUNNING,
+        priority=0,
+        created_at=created_at,
+        scheduled_at=created_at,
+        retry_count=0,
+        max_retries=0,
+        timeout_ms=None,
+        attempt=1,
+    )
+
+
+def hold_for(window_ms: int, jitter: float = 0.0) -> UnknownTaskHold:
+    env = ExecutionEnv(
+        storage=cast(Any, None),
+        serializer=cast(Any, None),
+        tasks={},
+        middleware=[],
+        hooks=Hooks(),
+        unknown_task_window_ms=window_ms,
+    )
+    return UnknownTaskHold(env, lambda: jitter)
+
+
+def test_the_back_off_doubles_from_one_second_to_a_minute_with_jitter() -> None:
+    steady, stretched = hold_for(3_600_000), hold_for(3_600_000, jitter=1.0)
+    now, waits, stretched_waits = 0, [], []
+    for _ in range(9):
+        waits.append(steady.hold([claimed("a")], now)["a"] - now)
+        stretched_waits.append(stretched.hold([claimed("a")], now)["a"] - now)
+        now += 1_000
+    assert waits == [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]
+    assert stretched_waits == [round(w * 1.25) for w in waits]
+
+
+def test_the_window_counts_from_when_this_worker_first_claimed_the_job() -> None:
+    hold = hold_for(10_000)
+    old = claimed("a", created_at=0)  # enqueued long before this worker started
+    assert "a" in hold.hold([old], 50_000)  # first sight: held, a backlog gets the full window
+    assert "a" in hold.hold([old], 59_999)
+    assert hold.hold([old], 60_000) == {}  # 10 s after the first sight: let through
+
+
+def test_one_warning_per_task_per_minute(caplog: pytest.LogCaptureFixture) -> None:
+    hold = hold_for(3_600_000)
+    caplog.set_level(logging.WARNING, logger=WARNING_LOGGER)
+    hold.hold([claimed("a"), claimed("b"), claimed("c", "other.task")], 0)
+    hold.hold([claimed("d")], MAX_BACKOFF_MS - 1)
+    assert len(caplog.records) == 2  # one per task name
+    assert "put 2 job(s) back" in caplog.records[0].getMessage()
+    hold.hold([claimed("e")], MAX_BACKOFF_MS)
+    assert len(caplog.records) == 3

@@ -6,11 +6,12 @@ exponential back-off, so a worker that knows the task can take it, for up to the
 ``unknown_task_window``. Past the window it is let through and fails as before: dead-lettered
 with "task 'x' is not registered". A window of 0 lets it through at once.
 
-The window is measured from the time the job was due when this worker first saw it: the later
-of its ``created_at`` and its ``scheduled_at`` at that first sight, so a job enqueued with
-``delay=`` is not punished for its delay. The first sight is this worker's memory (a restart or
-another old worker starts its own count), so the window is a lower bound: a job waits at least
-that long, plus at most one back-off step per worker that holds it.
+The window is measured from the moment this worker first claimed the job. A claimed job is
+due, so a job enqueued with ``delay=`` is not punished for its delay, and a backlog an old
+worker finds after an outage gets the whole window rather than none (``created_at`` would have
+dead-lettered it at once). The first sight is this worker's memory: a restart, or another old
+worker, starts its own count, so the window is a lower bound: a job of an unknown task waits at
+least that long, then the next worker past its own window dead-letters it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ JITTER_FRACTION = 0.25
 
 @dataclass(slots=True)
 class _Seen:
-    due_since: int  # ms: when the window started for this job
+    first_seen: int  # ms: when this worker first claimed the job; its window starts here
     holds: int  # how many times this worker held it back
 
 
@@ -63,8 +64,8 @@ class UnknownTaskHold:
                 continue
             seen = self._seen.get(job.id)
             if seen is None:
-                seen = self._seen[job.id] = _Seen(max(job.created_at, job.scheduled_at), 0)
-            if now - seen.due_since >= window_ms:
+                seen = self._seen[job.id] = _Seen(now, 0)
+            if now - seen.first_seen >= window_ms:
                 del self._seen[job.id]  # let it through: it fails as not registered
                 continue
             held[job.id] = now + self._backoff_ms(seen.holds)
@@ -99,7 +100,7 @@ class UnknownTaskHold:
         if len(self._seen) < 1024:
             return
         horizon = now - window_ms - 2 * MAX_BACKOFF_MS
-        for job_id in [job_id for job_id, seen in self._seen.items() if seen.due_since < horizon]:
+        for job_id in [job_id for job_id, seen in self._seen.items() if seen.first_seen < horizon]:
             del self._seen[job_id]
 
 

@@ -155,3 +155,17 @@ def test_the_limits_themselves_are_stored_exactly(queue: Queue) -> None:
     assert high.scheduled_at == high.created_at + round(MAX_SECONDS * 1000)
     assert high.expires_at == high.created_at + round(MAX_SECONDS * 1000)
     assert high.scheduled_at <= MAX_EXACT_INT
+
+
+def test_a_periodic_schedule_with_arguments_the_task_cannot_take_fails_at_definition(
+    queue: Queue,
+) -> None:
+    with pytest.raises(TypeError, match="too many positional arguments"):
+        queue.periodic(cron="0 0 * * * *", name="p.bad", args=(1, 2, 3))(add)
+    task = queue.task(name="t.add")(add)
+    with pytest.raises(TypeError, match="missing a required argument"):
+        queue.periodic(cron="0 0 * * * *", name="p.stacked")(task)
+    assert queue._periodic == {}
+    assert list(queue._task_registry) == ["t.add"]  # the refused schedule registered nothing
+    queue.periodic(cron="0 0 * * * *", name="p.good", args=(1,))(task)
+    assert list(queue._periodic) == ["p.good"]
