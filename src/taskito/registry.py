@@ -95,7 +95,9 @@ class CallShape:
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         try:
-            signature: inspect.Signature | None = inspect.signature(fn)
+            # The function the worker calls, not the one a decorator's ``functools.wraps``
+            # names: a wrapper may take arguments of its own.
+            signature: inspect.Signature | None = inspect.signature(fn, follow_wrapped=False)
         except (TypeError, ValueError):  # a builtin or C function without a readable signature
             signature = None
         self._signature = signature

@@ -205,3 +205,16 @@ def test_call_shape_of_a_function_without_a_signature_accepts_anything() -> None
     shape = TaskSpec(name="t", fn=max).call_shape
     shape.check("t", (), {})
     shape.check("t", (1, 2, 3), {"x": 1})
+
+
+def test_call_shape_reads_the_function_the_worker_calls_not_the_one_it_wraps() -> None:
+    import functools
+
+    def inner(a: int) -> int:
+        return a
+
+    @functools.wraps(inner)
+    def wrapper(*args: Any, trace: bool = False, **kwargs: Any) -> int:
+        return inner(*args, **kwargs)
+
+    TaskSpec(name="t", fn=wrapper).call_shape.check("t", (1,), {"trace": True})
