@@ -10,11 +10,21 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import sysconfig
 import traceback
 
 import taskito
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(taskito.__file__))
+#: Where code that is not the user's lives: taskito itself, the standard library, and the
+#: installed packages. The user's line that failed is the innermost frame outside them.
+_NOT_USER_CODE = tuple(
+    os.path.join(os.path.abspath(directory), "")
+    for directory in (
+        os.path.dirname(taskito.__file__),
+        *(sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")),
+    )
+    if directory
+)
 
 
 class AppLoadError(Exception):
@@ -104,11 +114,11 @@ def _import_failed(module_name: str, spec: str, exc: Exception) -> AppLoadError:
 
 
 def _user_frame(exc: BaseException) -> str | None:
-    """``file:line`` of the innermost frame outside taskito and importlib: the user's line
-    that raised, or that called the taskito function that did."""
+    """``file:line`` of the innermost frame of the user's code: the line that raised, or that
+    called the taskito (or library) function that did."""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         filename = frame.filename
-        if filename.startswith("<") or filename.startswith(_PACKAGE_DIR + os.sep):
+        if filename.startswith("<") or os.path.abspath(filename).startswith(_NOT_USER_CODE):
             continue
         try:
             shown = os.path.relpath(filename)

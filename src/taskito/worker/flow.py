@@ -277,7 +277,7 @@ class FlowGate:
             self._unwritten.extend(deferrals)
             return
         logger.debug(
-            "held back %d job(s) by limits",
+            "held back %d job(s) by limits or for a worker that knows their task",
             sum(applied),
             extra={"job_ids": [d.job_id for d, ok in zip(deferrals, applied, strict=True) if ok]},
         )
