@@ -92,7 +92,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         self._db_url = db_url
         self._schema = check.check_name("schema", schema)
         self._pool_size = check.check_optional_int("pool_size", pool_size, minimum=1)
-        self._drain_timeout = check.check_seconds("drain_timeout", drain_timeout)
+        self._drain_timeout = check.check_seconds("drain_timeout", drain_timeout, maximum=1e9)
         self._async_concurrency = check.check_int("async_concurrency", async_concurrency, minimum=1)
         event_workers = check.check_int("event_workers", event_workers, minimum=1)
         self._scheduler_poll_interval_ms = check.check_seconds(

@@ -26,6 +26,8 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+#: The longest duration an option takes (about 31 years; a thread cannot wait much longer).
+MAX_SECONDS = 1e9
 
 logger = logging.getLogger("taskito.cli")
 
@@ -206,6 +208,10 @@ def _seconds(value: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
     if not math.isfinite(seconds):
         raise argparse.ArgumentTypeError(f"expected a finite number of seconds, got {value!r}")
+    if seconds > MAX_SECONDS:  # longer than a thread can wait
+        raise argparse.ArgumentTypeError(
+            f"expected at most {MAX_SECONDS:.0e} seconds, got {value!r}"
+        )
     return seconds
 
 

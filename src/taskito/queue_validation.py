@@ -60,9 +60,11 @@ def check_priority(name: str, value: object) -> int:
     return value
 
 
-def check_seconds(name: str, value: object, *, allow_zero: bool = True) -> float:
+def check_seconds(
+    name: str, value: object, *, allow_zero: bool = True, maximum: float = MAX_SECONDS
+) -> float:
     """A finite number of seconds, non-negative (or positive when ``allow_zero`` is False), at
-    most ``MAX_SECONDS``."""
+    most ``maximum``."""
     if not _is_number(value):
         raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
     number: float = value  # type: ignore[assignment]
@@ -75,12 +77,14 @@ def check_seconds(name: str, value: object, *, allow_zero: bool = True) -> float
         raise ConfigurationError(
             f"{name} must be a finite {bound} number of seconds, got {value!r}"
         )
-    if number > MAX_SECONDS:  # compared before float(): a huge int would overflow it
-        raise _too_long(name, value)
+    if number > maximum:  # compared before float(): a huge int would overflow it
+        raise _too_long(name, value, maximum)
     return float(number)
 
 
-def _too_long(name: str, value: object) -> ConfigurationError:
+def _too_long(name: str, value: object, maximum: float = MAX_SECONDS) -> ConfigurationError:
+    if maximum != MAX_SECONDS:
+        return ConfigurationError(f"{name} must be at most {maximum:.0e} seconds, got {value!r}")
     return ConfigurationError(
         f"{name} must be at most {MAX_SECONDS:.0e} seconds (about 31,700 years; every backend "
         f"stores times as whole milliseconds below 2**53), got {value!r}"

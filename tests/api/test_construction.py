@@ -112,6 +112,7 @@ BAD_ARGUMENTS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"default_priority": 2**63}, ValueError, "64-bit"),
     ({"default_retry": 2**53}, ValueError, "default_retry"),
     ({"default_timeout": 1e300}, ValueError, "at most"),
+    ({"drain_timeout": 1e11}, ValueError, "drain_timeout must be at most 1e\\+09 seconds"),
     ({"db_path": 123}, TypeError, "db_path"),
 ]
 

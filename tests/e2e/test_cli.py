@@ -130,6 +130,8 @@ def test_import_error_inside_the_app_shows_its_traceback(project: Project) -> No
         (["worker", "--queues", " , "], "--queues"),
         (["worker", "--drain-timeout", "-1"], "--drain-timeout"),
         (["worker", "--drain-timeout", "nan"], "--drain-timeout"),
+        (["worker", "--drain-timeout", "1e11"], "at most 1e+09 seconds"),
+        (["info", "--interval", "1e300"], "at most 1e+09 seconds"),
         (["info", "--interval", "0"], "--interval"),
         (["info", "--log-level", "LOUD"], "--log-level"),
     ],
