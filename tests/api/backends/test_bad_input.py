@@ -130,9 +130,8 @@ def test_out_of_range_numbers_raise_the_same_value_error_and_store_nothing(
         task.apply_async((1,), **options)
     with pytest.raises(ValueError, match=message):
         queue.enqueue("t.add", (1,), **options)
-    batch_options = {key: value for key, value in options.items()}
     with pytest.raises(ValueError, match=message):
-        queue.enqueue_many("t.add", [(1,), (2,)], **batch_options)
+        queue.enqueue_many("t.add", [(1,), (2,)], **options)
     assert stored_jobs(queue) == 0
 
 
