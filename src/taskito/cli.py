@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 import taskito
 from taskito.cli_app import AppLoadError, load_queue
@@ -75,8 +76,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         queue.close()
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the usage itself is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="taskito",
         description="taskito: run workers for a taskito Queue and inspect it.",
         epilog="--app takes 'module:attribute', the module importable from the current directory.",

@@ -140,6 +140,9 @@ def test_bad_options_are_usage_errors(project: Project, args: list[str], complai
     result = project.run(*args, "--app", "app_module:queue")
     assert result.returncode == 2
     assert complaint in result.stderr
+    [line] = result.stderr.splitlines()  # one line, not argparse's usage block
+    assert line.startswith(f"taskito {args[0]}: error: ")
+    assert line.endswith(f"(see 'taskito {args[0]} --help')")
 
 
 def test_info_prints_the_counts(project: Project, producer: Queue) -> None:
