@@ -68,20 +68,21 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         scheduler_cleanup_interval: int = 1200,
         namespace: str | None = None,
         signing_key: str | bytes | list[str | bytes] | None = None,
+        unknown_task_window: float = 3600,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
         if not isinstance(db_path, str | os.PathLike):
             raise TypeError(f"db_path must be a str or path, not {type(db_path).__name__}")
         self._db_path = os.fspath(db_path)
         self._workers = check.check_int("workers", workers, minimum=0) or os.cpu_count() or 1
-        self._default_retry = check.check_int("default_retry", default_retry, minimum=0)
+        self._default_retry = check.check_count("default_retry", default_retry)
         self._default_timeout = check.check_optional_seconds(
             "default_timeout", default_timeout, allow_zero=False
         )
         self._default_timeout_ms = (
             None if self._default_timeout is None else round(self._default_timeout * 1000)
         )
-        self._default_priority = check.check_int("default_priority", default_priority)
+        self._default_priority = check.check_priority("default_priority", default_priority)
         self._result_ttl = check.check_optional_seconds("result_ttl", result_ttl)
         self._serializer = (
             CloudpickleSerializer()
@@ -95,7 +96,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         self._db_url = db_url
         self._schema = check.check_name("schema", schema)
         self._pool_size = check.check_optional_int("pool_size", pool_size, minimum=1)
-        self._drain_timeout = check.check_seconds("drain_timeout", drain_timeout)
+        self._drain_timeout = check.check_seconds("drain_timeout", drain_timeout, maximum=1e9)
         self._async_concurrency = check.check_int("async_concurrency", async_concurrency, minimum=1)
         event_workers = check.check_int("event_workers", event_workers, minimum=1)
         self._scheduler_poll_interval_ms = check.check_seconds(
@@ -108,6 +109,10 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             "scheduler_cleanup_interval", scheduler_cleanup_interval, minimum=1
         )
         self.namespace = None if namespace is None else check.check_name("namespace", namespace)
+        # How long a worker that does not know a job's task puts it back for one that does.
+        self._unknown_task_window_ms = round(
+            check.check_seconds("unknown_task_window", unknown_task_window) * 1000
+        )
         self._task_registry: dict[str, TaskSpec] = {}
         self._queue_limits: dict[str, QueueLimits] = {}
         self._periodic: dict[str, PeriodicSpec] = {}
@@ -169,6 +174,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             periodic=self._periodic,
             result_ttl_ms=None if self._result_ttl is None else round(self._result_ttl * 1000),
             signer=self._signer,
+            unknown_task_window_ms=self._unknown_task_window_ms,
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------

@@ -76,6 +76,10 @@ class Signature:
         }
         return target.enqueue(task.name, args, dict(self.kwargs) or None, **options)
 
+    def _check_call(self) -> None:
+        """Raise ``TypeError`` now when the task could not take this signature's arguments."""
+        self.task._spec.call_shape.check(self.task.name, self.args, self.kwargs)
+
     def _args_after(self, previous: Any) -> tuple[Any, ...]:
         """This step's args once the previous step returned ``previous``."""
         if self.immutable or previous is None:
@@ -155,9 +159,15 @@ class group:
         size = self.max_concurrency or len(self.signatures)
         return [self.signatures[i : i + size] for i in range(0, len(self.signatures), size)]
 
+    def _check_calls(self) -> None:
+        """Every signature's arguments, before the first job is stored."""
+        for sig in self.signatures:
+            sig._check_call()
+
     def apply(self, queue: Queue | None = None) -> list[JobResult]:
         """Enqueue every signature; with ``max_concurrency``, wait for each wave to finish
         before enqueueing the next."""
+        self._check_calls()
         jobs: list[JobResult] = []
         waves = self._waves()
         for index, wave in enumerate(waves):
@@ -169,6 +179,7 @@ class group:
         return jobs
 
     async def apply_async(self, queue: Queue | None = None) -> list[JobResult]:
+        self._check_calls()
         jobs: list[JobResult] = []
         waves = self._waves()
         for index, wave in enumerate(waves):

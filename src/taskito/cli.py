@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 import taskito
 from taskito.cli_app import AppLoadError, load_queue
@@ -26,6 +27,8 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+#: The longest duration an option takes (about 31 years; a thread cannot wait much longer).
+MAX_SECONDS = 1e9
 
 logger = logging.getLogger("taskito.cli")
 
@@ -54,24 +57,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AppLoadError as exc:
         if exc.details:
             print(exc.details, file=sys.stderr, end="")
+        elif exc.__context__ is not None:
+            logger.debug("loading --app failed", exc_info=exc.__context__)
         print(f"taskito: error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_USAGE if exc.configuration else EXIT_FAILURE
     command: Callable[[taskito.Queue, argparse.Namespace, str], int] = args.handler
     try:
         return command(queue, args, app_spec)
     except (ValueError, NotImplementedError, taskito.TaskitoError) as exc:
-        # A refused option or an unavailable feature: one line says it; DEBUG shows where.
+        # A refused option or an unavailable feature (exit 2), or a storage failure (exit 1):
+        # one line says it; DEBUG shows where.
         logger.debug("%s failed", args.command, exc_info=True)
         print(f"taskito {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_USAGE if isinstance(exc, ValueError | NotImplementedError) else EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:
         queue.close()
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the usage itself is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="taskito",
         description="taskito: run workers for a taskito Queue and inspect it.",
         epilog="--app takes 'module:attribute', the module importable from the current directory.",
@@ -203,6 +216,10 @@ def _seconds(value: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
     if not math.isfinite(seconds):
         raise argparse.ArgumentTypeError(f"expected a finite number of seconds, got {value!r}")
+    if seconds > MAX_SECONDS:  # longer than a thread can wait
+        raise argparse.ArgumentTypeError(
+            f"expected at most {MAX_SECONDS:.0e} seconds, got {value!r}"
+        )
     return seconds
 
 

@@ -24,11 +24,14 @@ from taskito.storable import check_storable, is_storable
 
 if TYPE_CHECKING:
     from taskito.middleware import TaskMiddleware
+    from taskito.registry import CallShape
     from taskito.serializers import Serializer
 
 logger = logging.getLogger("taskito.enqueue")
 
 _ENQUEUED = EventType.JOB_ENQUEUED
+_PRIORITY_MIN, _PRIORITY_MAX = check.PRIORITY_MIN, check.PRIORITY_MAX
+_MAX_COUNT = check.MAX_EXACT_INT
 #: The ``options`` dict that ``on_enqueue`` middleware sees and may change.
 ENQUEUE_OPTIONS = frozenset(
     {
@@ -56,6 +59,17 @@ _PER_JOB_LISTS = (
 
 class EnqueueMixin(QueueBase):
     """Putting jobs into storage."""
+
+    def _check_call(
+        self, task_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Serializer:
+        """Refuse a call the task's function could not bind (``TypeError``, nothing stored)
+        and return the task's serializer. A task not registered here cannot be checked."""
+        spec = self._task_registry.get(task_name)
+        if spec is None:
+            return self._serializer
+        spec.call_shape.check(task_name, args, kwargs)
+        return self._serializer if spec.serializer is None else spec.serializer
 
     def _serializer_for(self, task_name: str) -> Serializer:
         spec = self._task_registry.get(task_name)
@@ -126,16 +140,16 @@ class EnqueueMixin(QueueBase):
         payload = self._encode_payload(serializer, job_id, task_name, args, kwargs)
         if priority is None:
             priority = self._default_priority
-        elif type(priority) is not int:
-            priority = check.check_int("priority", priority)
+        elif type(priority) is not int or not _PRIORITY_MIN <= priority <= _PRIORITY_MAX:
+            priority = check.check_priority("priority", priority)
         if queue is None:
             queue = "default"
         elif type(queue) is not str or not queue or not is_storable(queue):
             queue = check.check_name("queue", queue)
         if max_retries is None:
             max_retries = self._default_retry
-        elif type(max_retries) is not int or max_retries < 0:
-            max_retries = check.check_int("max_retries", max_retries, minimum=0)
+        elif type(max_retries) is not int or not 0 <= max_retries <= _MAX_COUNT:
+            max_retries = check.check_count("max_retries", max_retries)
         if timeout is None:
             timeout_ms = self._default_timeout_ms
         else:
@@ -215,15 +229,14 @@ class EnqueueMixin(QueueBase):
                 "result_ttl": result_ttl,
             }
             self._run_on_enqueue(self._global_middleware, task_name, args, kwargs, options)
-            job = self._build_job(
-                task_name, args, kwargs, self._serializer_for(task_name), now_ms(), **options
-            )
+            serializer = self._check_call(task_name, args, kwargs)
+            job = self._build_job(task_name, args, kwargs, serializer, now_ms(), **options)
         else:
             job = self._build_job(
                 task_name,
                 args,
                 kwargs,
-                self._serializer_for(task_name),
+                self._check_call(task_name, args, kwargs),
                 now_ms(),
                 priority,
                 delay,
@@ -298,13 +311,14 @@ class EnqueueMixin(QueueBase):
         spec = self._task_registry.get(task_name)
         chain = [*self._global_middleware, *(spec.middleware if spec is not None else ())]
         serializer = self._serializer_for(task_name)
+        shape = None if spec is None else spec.call_shape
         now = now_ms()
         if chain or any(values is not None for values in per_job.values()):
             jobs = self._build_jobs_one_by_one(
-                task_name, args_list, per_job, shared, chain, serializer, now
+                task_name, args_list, per_job, shared, chain, serializer, now, shape
             )
         else:
-            jobs = self._build_uniform_jobs(task_name, args_list, shared, serializer, now)
+            jobs = self._build_uniform_jobs(task_name, args_list, shared, serializer, now, shape)
         records = self._storage.enqueue_many(jobs)
         if self._event_bus.has_listeners(_ENQUEUED):
             for record in records:
@@ -320,6 +334,7 @@ class EnqueueMixin(QueueBase):
         chain: Sequence[TaskMiddleware],
         serializer: Serializer,
         now: int,
+        shape: CallShape | None,
     ) -> list[NewJob]:
         """The general batch path: per-job lists and ``on_enqueue`` middleware."""
         overrides = (
@@ -341,6 +356,8 @@ class EnqueueMixin(QueueBase):
             if chain:
                 self._run_on_enqueue(chain, task_name, args, kwargs, options)
                 options["depends_on"] = None  # batches carry no dependencies
+            if shape is not None:
+                shape.check(task_name, args, kwargs)
             jobs.append(self._build_job(task_name, args, kwargs, serializer, now, **options))
         return jobs
 
@@ -351,6 +368,7 @@ class EnqueueMixin(QueueBase):
         shared: dict[str, Any],
         serializer: Serializer,
         now: int,
+        shape: CallShape | None,
     ) -> list[NewJob]:
         """The ``map()`` path: options checked once, then only arguments vary per job."""
         template = self._build_job(task_name, (), {}, serializer, now, **shared)
@@ -372,6 +390,8 @@ class EnqueueMixin(QueueBase):
         for raw_args in args_list:
             args = raw_args if type(raw_args) is tuple else as_args(raw_args)
             job_id = new_job_id()
+            if shape is not None:
+                shape.check(task_name, args, empty)
             append(
                 NewJob(
                     job_id,

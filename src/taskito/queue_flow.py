@@ -16,7 +16,7 @@ from taskito.cron import CronSchedule
 from taskito.enqueue_args import as_args, as_kwargs
 from taskito.exceptions import ConfigurationError, SerializationError
 from taskito.queue_async import AsyncMixin
-from taskito.registry import PeriodicSpec, QueueLimits, parse_rate_limit
+from taskito.registry import CallShape, PeriodicSpec, QueueLimits, parse_rate_limit
 from taskito.task import TaskWrapper, default_task_name
 
 if TYPE_CHECKING:
@@ -80,6 +80,9 @@ class FlowMixin(AsyncMixin):
                     f"a periodic schedule named {schedule_name!r} is already declared on this "
                     "queue; pass name= to declare another"
                 )
+            # Arguments the function cannot take fail now, not at every firing.
+            shape = task._spec.call_shape if task else CallShape(fn)
+            shape.check(task.name if task else schedule_name, call_args, call_kwargs)
             wrapper = task or self.task(name=schedule_name)(fn)
             self._periodic[schedule_name] = PeriodicSpec(
                 name=schedule_name,

@@ -11,17 +11,32 @@ from taskito.middleware import TaskMiddleware
 from taskito.serializers import Serializer
 from taskito.storable import check_storable
 
+#: The largest integer every backend stores and compares exactly: Redis keeps times and counts
+#: as Lua numbers (doubles); SQLite and Postgres hold 64 bits. Counts stay at or below it.
+MAX_EXACT_INT = 2**53 - 1
+#: Priorities are 64-bit signed integers everywhere (SQLite INTEGER, Postgres BIGINT, and the
+#: 64-bit code Redis orders a queue's priority levels by).
+PRIORITY_MIN = -(2**63)
+PRIORITY_MAX = 2**63 - 1
+#: The longest duration any option takes (about 31,700 years): in milliseconds and added to the
+#: current time it stays below ``MAX_EXACT_INT``, so every backend stores the time exactly.
+MAX_SECONDS = 1e12
+
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
-    """An int (bools refused) of at least ``minimum``."""
+def check_int(
+    name: str, value: object, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """An int (bools refused) of at least ``minimum`` and at most ``maximum``."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if minimum is not None and value < minimum:
         raise ConfigurationError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigurationError(f"{name} must be <= {maximum}, got {value}")
     return value
 
 
@@ -29,17 +44,52 @@ def check_optional_int(name: str, value: object, *, minimum: int | None = None) 
     return None if value is None else check_int(name, value, minimum=minimum)
 
 
-def check_seconds(name: str, value: object, *, allow_zero: bool = True) -> float:
-    """A finite number of seconds, non-negative (or positive when ``allow_zero`` is False)."""
+def check_count(name: str, value: object) -> int:
+    """A count such as ``max_retries``: 0 up to ``MAX_EXACT_INT``, held exactly everywhere."""
+    return check_int(name, value, minimum=0, maximum=MAX_EXACT_INT)
+
+
+def check_priority(name: str, value: object) -> int:
+    """A priority: a 64-bit signed integer, which every backend orders exactly."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not PRIORITY_MIN <= value <= PRIORITY_MAX:
+        raise ConfigurationError(
+            f"{name} must be a 64-bit integer, between {PRIORITY_MIN} and {PRIORITY_MAX}, "
+            f"got {value}"
+        )
+    return value
+
+
+def check_seconds(
+    name: str, value: object, *, allow_zero: bool = True, maximum: float = MAX_SECONDS
+) -> float:
+    """A finite number of seconds, non-negative (or positive when ``allow_zero`` is False), at
+    most ``maximum``."""
     if not _is_number(value):
         raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    seconds = float(value)  # type: ignore[arg-type]
-    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
+    number: float = value  # type: ignore[assignment]
+    if (
+        (isinstance(number, float) and not math.isfinite(number))
+        or number < 0
+        or (number == 0 and not allow_zero)
+    ):
         bound = "non-negative" if allow_zero else "positive"
         raise ConfigurationError(
             f"{name} must be a finite {bound} number of seconds, got {value!r}"
         )
-    return seconds
+    if number > maximum:  # compared before float(): a huge int would overflow it
+        raise _too_long(name, value, maximum)
+    return float(number)
+
+
+def _too_long(name: str, value: object, maximum: float = MAX_SECONDS) -> ConfigurationError:
+    if maximum != MAX_SECONDS:
+        return ConfigurationError(f"{name} must be at most {maximum:.0e} seconds, got {value!r}")
+    return ConfigurationError(
+        f"{name} must be at most {MAX_SECONDS:.0e} seconds (about 31,700 years; every backend "
+        f"stores times as whole milliseconds below 2**53), got {value!r}"
+    )
 
 
 def check_optional_seconds(name: str, value: object, *, allow_zero: bool = True) -> float | None:
@@ -120,8 +170,10 @@ def check_delay(value: Any) -> float:
     """``delay`` in seconds; the message is the reference package's own."""
     if not _is_number(value):
         raise TypeError(f"delay must be a number of seconds, not {type(value).__name__}")
-    if not math.isfinite(value) or value < 0:
+    if value < 0 or (isinstance(value, float) and not math.isfinite(value)):
         raise ConfigurationError("delay_seconds must be a finite non-negative number")
+    if value > MAX_SECONDS:
+        raise _too_long("delay", value)
     return float(value)
 
 

@@ -4,8 +4,10 @@ Queue, without importing it)."""
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +72,86 @@ class CircuitBreakerConfig:
     half_open_success_rate: float = 0.8
 
 
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+class CallShape:
+    """How a task may be called, read once from its function's signature.
+
+    ``check`` raises ``TypeError`` at ``delay()`` for a call the function would refuse when it
+    runs (DESIGN invariant 8). The common calls are accepted without ``Signature.bind`` (about
+    1-2 us): only a call the fast rules cannot accept is bound, for its exact verdict and
+    message. A function whose signature cannot be read (some builtins) is never refused.
+    """
+
+    __slots__ = (
+        "_keyword_ok",
+        "_max_positional",
+        "_min_positional",
+        "_positional_index",
+        "_required_keywords",
+        "_required_positional",
+        "_signature",
+    )
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        try:
+            # The function the worker calls, not the one a decorator's ``functools.wraps``
+            # names: a wrapper may take arguments of its own.
+            signature: inspect.Signature | None = inspect.signature(fn, follow_wrapped=False)
+        except (TypeError, ValueError):  # a builtin or C function without a readable signature
+            signature = None
+        self._signature = signature
+        params = [] if signature is None else list(signature.parameters.values())
+        positional = [p for p in params if p.kind in _POSITIONAL]
+        kind = inspect.Parameter
+        self._positional_index = {p.name: index for index, p in enumerate(positional)}
+        self._required_positional = tuple(p.name for p in positional if p.default is p.empty)
+        self._min_positional = len(self._required_positional)
+        self._max_positional = len(positional)
+        if signature is None or any(p.kind is kind.VAR_POSITIONAL for p in params):
+            self._max_positional = sys.maxsize
+        self._required_keywords = tuple(
+            p.name for p in params if p.kind is kind.KEYWORD_ONLY and p.default is p.empty
+        )
+        self._keyword_ok = frozenset(
+            p.name for p in params if p.kind in (kind.POSITIONAL_OR_KEYWORD, kind.KEYWORD_ONLY)
+        )
+
+    def check(self, task_name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+        """Raise ``TypeError`` naming the task when ``fn(*args, **kwargs)`` cannot bind."""
+        count = len(args)
+        if count <= self._max_positional and (
+            self._accepts(count) if not kwargs else self._accepts_keywords(count, kwargs)
+        ):
+            return
+        if self._signature is None:
+            return
+        try:
+            self._signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(
+                f"task {task_name!r} cannot be called with these arguments: {exc}"
+            ) from None
+
+    def _accepts(self, count: int) -> bool:
+        return count >= self._min_positional and not self._required_keywords
+
+    def _accepts_keywords(self, count: int, kwargs: Mapping[str, Any]) -> bool:
+        """Sound, not complete: True only for a call that surely binds."""
+        keyword_ok, index = self._keyword_ok, self._positional_index
+        for key in kwargs:
+            if key not in keyword_ok or (key in index and index[key] < count):
+                return False  # unknown, positional-only or given twice: let bind() decide
+        for name in self._required_positional[count:]:
+            if name not in kwargs:
+                return False
+        for name in self._required_keywords:  # noqa: SIM110 (all() and a generator: 3x slower)
+            if name not in kwargs:
+                return False
+        return True
+
+
 @dataclass(frozen=True, slots=True)
 class TaskSpec:
     """A registered task: the user's function and its validated options.
@@ -95,6 +177,11 @@ class TaskSpec:
     inject: tuple[str, ...] = ()
     serializer: Serializer | None = None
     max_concurrent: int | None = None
+    #: How ``fn`` may be called; read from its signature once, here.
+    call_shape: CallShape = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "call_shape", CallShape(self.fn))
 
     def allows_retry(self, exc: BaseException) -> bool:
         """``dont_retry_on`` wins; a non-empty ``retry_on`` retries only what it names."""
@@ -163,6 +250,9 @@ class ExecutionEnv:
     #: ``Queue(signing_key=...)``: signs results and periodic payloads, verifies payloads
     #: before they are deserialised. None: nothing is signed or verified.
     signer: Signer | None = None
+    #: ``Queue(unknown_task_window=...)`` in ms: how long a job of a task this worker does not
+    #: know is put back for a worker that knows it (``worker/unknown_tasks.py``); 0: fail now.
+    unknown_task_window_ms: int = 3_600_000
 
     def lookup(self, task_name: str) -> TaskSpec | None:
         """The task for ``task_name``; a ``__main__.x`` name matches a task ending in ``.x``."""

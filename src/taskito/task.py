@@ -95,7 +95,7 @@ def check_task_options(
         raise TypeError("@queue.task must be called with parentheses: use @queue.task()")
     return TaskOptions(
         name=None if name is None else check.check_name("name", name),
-        max_retries=check.check_int("max_retries", max_retries, minimum=0),
+        max_retries=check.check_count("max_retries", max_retries),
         retry=RetryPolicy(
             backoff_s=check.check_seconds("retry_backoff", retry_backoff),
             delays_s=_check_retry_delays(retry_delays),
@@ -103,17 +103,29 @@ def check_task_options(
         ),
         timeout_s=check.check_optional_seconds("timeout", timeout, allow_zero=False),
         soft_timeout_s=check.check_optional_seconds("soft_timeout", soft_timeout, allow_zero=False),
-        priority=check.check_int("priority", priority),
+        priority=check.check_priority("priority", priority),
         rate_limit=None if rate_limit is None else parse_rate_limit(rate_limit),  # type: ignore[arg-type]
         queue=check.check_name("queue", queue),
         circuit_breaker=_check_circuit_breaker(circuit_breaker),
         retry_on=check.check_exception_classes("retry_on", retry_on),
         dont_retry_on=check.check_exception_classes("dont_retry_on", dont_retry_on),
         middleware=tuple(check.check_middleware("middleware", middleware)),
-        inject=check.check_names("inject", inject),
+        inject=_check_inject(inject),
         serializer=None if serializer is None else check.check_serializer("serializer", serializer),
         max_concurrent=check.check_optional_int("max_concurrent", max_concurrent, minimum=1),
     )
+
+
+def _check_inject(value: object) -> tuple[str, ...]:
+    """``inject=`` names worker resources, which taskito cannot provide yet: refuse it here
+    rather than let every worker call the task without them."""
+    names = check.check_names("inject", value)
+    if names:
+        raise ConfigurationError(
+            f"inject={list(names)!r} needs worker resources (dependency injection), which "
+            "taskito does not support yet; pass these values as task arguments instead"
+        )
+    return names
 
 
 def _check_retry_delays(value: object) -> tuple[float, ...] | None:

@@ -239,6 +239,7 @@ class TestMode:
         job_id = f"test-{next(self._ids):06d}"
         queue_name = queue or spec.queue
         self._inject(spec, job_id, call_kwargs)
+        spec.call_shape.check(spec.name, call_args, call_kwargs)  # as a real enqueue would
         active = ActiveJob(job_id, spec.name, 0, queue_name, storage=None)
         outcome = invoke(spec, owner._execution_env(), active, call_args, call_kwargs)
         run = TestResult(

@@ -59,6 +59,12 @@ def test_explicit_settings_are_kept(make_queue: MakeQueue) -> None:
     assert queue.namespace == "tenant-a"
 
 
+def test_the_unknown_task_window_reaches_the_worker(make_queue: MakeQueue) -> None:
+    assert make_queue()._execution_env().unknown_task_window_ms == 3_600_000  # 1 h by default
+    assert make_queue(unknown_task_window=2.5)._execution_env().unknown_task_window_ms == 2_500
+    assert make_queue(unknown_task_window=0)._execution_env().unknown_task_window_ms == 0
+
+
 def test_parent_directories_of_db_path_are_created(make_queue: MakeQueue, tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "jobs.db"
     make_queue(db_path=path)
@@ -100,6 +106,13 @@ BAD_ARGUMENTS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"scheduler_cleanup_interval": -1}, ValueError, "scheduler_cleanup_interval"),
     ({"namespace": ""}, ValueError, "namespace"),
     ({"namespace": 5}, TypeError, "namespace"),
+    ({"unknown_task_window": -1}, ValueError, "unknown_task_window"),
+    ({"unknown_task_window": float("nan")}, ValueError, "unknown_task_window"),
+    ({"unknown_task_window": "1h"}, TypeError, "unknown_task_window"),
+    ({"default_priority": 2**63}, ValueError, "64-bit"),
+    ({"default_retry": 2**53}, ValueError, "default_retry"),
+    ({"default_timeout": 1e300}, ValueError, "at most"),
+    ({"drain_timeout": 1e11}, ValueError, "drain_timeout must be at most 1e\\+09 seconds"),
     ({"db_path": 123}, TypeError, "db_path"),
 ]
 

@@ -120,7 +120,7 @@ def test_queue_result_ttl_is_the_default_for_every_enqueue_path(make_queue: Make
 
 def test_per_task_serializer_encodes_the_arguments(queue: Queue) -> None:
     @queue.task(serializer=JsonSerializer())
-    def as_json(x: int) -> None: ...
+    def as_json(x: int, y: list[int]) -> None: ...
 
     record = queue._storage.get_job(as_json.delay(5, y=[1]).id)
     assert record is not None

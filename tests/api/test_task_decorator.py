@@ -89,7 +89,7 @@ def test_options_become_the_task_spec(queue: Queue) -> None:
         soft_timeout=5,
         middleware=[mw],
         retry_delays=[1, 2.5],
-        inject=["db"],
+        inject=[],
         serializer=serializer,
         max_retry_delay=60,
         max_concurrent=2,
@@ -108,11 +108,11 @@ def test_options_become_the_task_spec(queue: Queue) -> None:
     assert spec.retry_on == (ConnectionError,)
     assert spec.dont_retry_on == (KeyError,)
     assert spec.middleware == (mw,)
-    assert spec.inject == ("db",)
+    assert spec.inject == ()
     assert spec.serializer is serializer
     assert spec.max_concurrent == 2
     assert spec.is_async is False
-    assert full.inject == ["db"]
+    assert full.inject == []
 
 
 def test_defaults_become_the_task_spec(queue: Queue) -> None:
@@ -152,6 +152,12 @@ BAD_OPTIONS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"retry_delays": 5}, TypeError, "retry_delays"),
     ({"inject": "db"}, TypeError, "inject"),
     ({"inject": [""]}, ValueError, "inject"),
+    ({"inject": ["db"]}, ValueError, "needs worker resources"),
+    ({"priority": 2**63}, ValueError, "64-bit"),
+    ({"priority": -(2**63) - 1}, ValueError, "64-bit"),
+    ({"max_retries": 2**53}, ValueError, "max_retries"),
+    ({"timeout": 1e300}, ValueError, "at most"),
+    ({"timeout": float("nan")}, ValueError, "timeout"),
     ({"serializer": object()}, TypeError, "serializer"),
     ({"max_retry_delay": -1}, ValueError, "max_retry_delay"),
     ({"max_concurrent": 0}, ValueError, "max_concurrent"),

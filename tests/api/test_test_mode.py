@@ -4,6 +4,7 @@ middleware/hooks/events behave as in a worker, resources are injected, nothing i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import pytest
@@ -192,10 +193,24 @@ def test_results_filter_by_task_and_outcome(queue: Queue) -> None:
     assert [r.job_id for r in results.failed] == ["test-000002"]
 
 
+def _with_inject(queue: Queue, task_name: str, *names: str) -> None:
+    """``@queue.task(inject=...)`` is refused until worker resources exist (issue 15); test
+    mode's injection is kept for then, and driven here through the registered spec."""
+    spec = queue._task_registry[task_name]
+    queue._task_registry[task_name] = dataclasses.replace(spec, inject=names)
+
+
+def test_inject_is_refused_at_decoration_in_test_mode_too(queue: Queue) -> None:
+    with queue.test_mode(resources={"db": "x"}), pytest.raises(ValueError, match="resources"):
+        queue.task(inject=["db"])
+
+
 def test_resources_are_injected_unless_passed(queue: Queue) -> None:
-    @queue.task(inject=["db", "cache"])
+    @queue.task()
     def use(db: Any = None, cache: Any = None) -> tuple[Any, Any]:
         return db, cache
+
+    _with_inject(queue, use.name, "db", "cache")
 
     db = MockResource("db", return_value="connection", track_calls=True)
     with queue.test_mode(resources={"db": db, "cache": {"plain": "value"}}):
@@ -206,8 +221,10 @@ def test_resources_are_injected_unless_passed(queue: Queue) -> None:
 
 
 def test_a_missing_resource_is_a_clear_error(queue: Queue) -> None:
-    @queue.task(inject=["db"])
+    @queue.task()
     def use(db: Any = None) -> None: ...
+
+    _with_inject(queue, use.name, "db")
 
     with queue.test_mode(), pytest.raises(ResourceNotFoundError, match="db"):
         use.delay()
@@ -246,3 +263,13 @@ def test_test_mode_can_be_used_directly(queue: Queue) -> None:
 def test_resources_must_be_a_dict_of_names(queue: Queue) -> None:
     with pytest.raises(TypeError, match="resources"):
         queue.test_mode(resources=["db"])  # type: ignore[arg-type]
+
+
+def test_a_call_the_task_cannot_take_raises_at_delay_as_outside_test_mode(queue: Queue) -> None:
+    @queue.task()
+    def one(a: int) -> int:
+        return a
+
+    with queue.test_mode() as results, pytest.raises(TypeError, match="too many positional"):
+        one.delay(1, 2)
+    assert list(results) == []

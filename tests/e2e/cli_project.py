@@ -42,6 +42,8 @@ not_a_queue = {"db_path": "jobs.db"}
 BROKEN_MODULES = {
     "raises_on_import.py": 'raise RuntimeError("boom while importing")\n',
     "needs_missing_dependency.py": "import taskito_e2e_no_such_dependency\n",
+    "invalid_queue_option.py": 'from taskito import Queue\n\nqueue = Queue(backend="mongo")\n',
+    "invalid_queue_type.py": 'from taskito import Queue\n\nqueue = Queue(workers="four")\n',
 }
 
 

@@ -56,6 +56,7 @@ def test_app_is_required(project: Project, command: str) -> None:
     assert "--app" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["info", "worker"])
 @pytest.mark.parametrize(
     ("app", "message"),
     [
@@ -64,28 +65,59 @@ def test_app_is_required(project: Project, command: str) -> None:
         (":queue", "expected 'module:attribute'"),
         ("no_such_module:queue", "cannot import module 'no_such_module'"),
         ("app_module.sub:queue", "cannot import module 'app_module.sub'"),
-        ("raises_on_import:queue", "RuntimeError: boom while importing"),
         (
             "needs_missing_dependency:queue",
             "importing module 'needs_missing_dependency' failed: ModuleNotFoundError: "
-            "No module named 'taskito_e2e_no_such_dependency'",
+            "No module named 'taskito_e2e_no_such_dependency' (at needs_missing_dependency.py:1)",
         ),
         ("app_module:nope", "module 'app_module' has no attribute 'nope'"),
         ("app_module:not_a_queue", "'not_a_queue' is a dict, not a taskito.Queue"),
+        (
+            "invalid_queue_option:queue",
+            "importing module 'invalid_queue_option' failed: ConfigurationError: "
+            "Unknown backend 'mongo'",
+        ),
+        (
+            "invalid_queue_type:queue",
+            "TypeError: workers must be an int, not str (at invalid_queue_type.py:3)",
+        ),
     ],
 )
-def test_bad_app_fails_with_a_clear_message(project: Project, app: str, message: str) -> None:
-    result = project.run("info", "--app", app)
-    assert result.returncode == 1, result.stdout
+def test_a_bad_app_is_a_configuration_error_of_one_line(
+    project: Project, command: str, app: str, message: str
+) -> None:
+    result = project.run(command, "--app", app)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("taskito: error: ")
     assert message in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr  # no traceback
     assert result.stdout == ""
 
 
+def test_debug_logging_shows_where_a_configuration_error_came_from(project: Project) -> None:
+    result = project.run("--log-level", "DEBUG", "info", "--app", "invalid_queue_option:queue")
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr and "invalid_queue_option.py" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("taskito: error: --app ")
+
+
+def test_a_configuration_error_of_the_command_itself_is_one_line(project: Project) -> None:
+    result = project.run("worker", "--app", "app_module:queue", "--max-tasks-per-child", "3")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "taskito worker: error: max_tasks_per_child applies to pool='prefork' only, "
+        "not pool='thread'"
+    )
+
+
 def test_import_error_inside_the_app_shows_its_traceback(project: Project) -> None:
+    # Not a configuration error: the module crashed, and its traceback is what helps.
     result = project.run("worker", "--app", "raises_on_import:queue")
     assert result.returncode == 1
     assert "Traceback" in result.stderr
     assert "raises_on_import.py" in result.stderr
+    assert "RuntimeError: boom while importing" in result.stderr.splitlines()[-1]
 
 
 @pytest.mark.parametrize(
@@ -98,6 +130,8 @@ def test_import_error_inside_the_app_shows_its_traceback(project: Project) -> No
         (["worker", "--queues", " , "], "--queues"),
         (["worker", "--drain-timeout", "-1"], "--drain-timeout"),
         (["worker", "--drain-timeout", "nan"], "--drain-timeout"),
+        (["worker", "--drain-timeout", "1e11"], "at most 1e+09 seconds"),
+        (["info", "--interval", "1e300"], "at most 1e+09 seconds"),
         (["info", "--interval", "0"], "--interval"),
         (["info", "--log-level", "LOUD"], "--log-level"),
     ],
@@ -106,6 +140,9 @@ def test_bad_options_are_usage_errors(project: Project, args: list[str], complai
     result = project.run(*args, "--app", "app_module:queue")
     assert result.returncode == 2
     assert complaint in result.stderr
+    [line] = result.stderr.splitlines()  # one line, not argparse's usage block
+    assert line.startswith(f"taskito {args[0]}: error: ")
+    assert line.endswith(f"(see 'taskito {args[0]} --help')")
 
 
 def test_info_prints_the_counts(project: Project, producer: Queue) -> None:

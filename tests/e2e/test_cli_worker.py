@@ -119,3 +119,18 @@ def test_ctrl_c_on_the_whole_process_group_drains_a_prefork_worker(
     job.refresh()
     assert job.status == "complete", stderr_text
     assert "worker process died" not in stderr_text
+
+
+def test_the_banner_says_what_the_worker_does_and_warns_of_an_unused_queue(
+    project: Project, producer: Queue
+) -> None:
+    job = producer.enqueue("app_module.add", args=(2, 3), queue="emails")
+    worker = start_worker(project, "--queues", "default,emails", "--workers", "2")
+    assert result_of(job, project, worker) == 5  # an unused queue is consumed all the same
+    stderr = stop_worker(project, worker, signal.SIGTERM)
+    [banner] = [line for line in stderr.splitlines() if " started: database " in line]
+    assert "INFO" in banner
+    assert "pool thread with 2 slot(s); consuming default, emails;" in banner
+    assert banner.endswith("2 task(s) known: app_module.add, app_module.sleep_for")
+    warnings = [line for line in stderr.splitlines() if "no registered task uses queue" in line]
+    assert len(warnings) == 1 and "WARNING" in warnings[0] and "'emails'" in warnings[0]

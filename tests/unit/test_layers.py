@@ -176,7 +176,7 @@ def test_the_package_is_where_the_checker_looks() -> None:
     [
         ("exceptions.py", "foundation"),
         ("ids.py", "foundation"),
-    ("signing.py", "foundation"),
+        ("signing.py", "foundation"),
         ("storage/base.py", "contracts"),
         ("storage/control.py", "contracts"),
         ("registry.py", "contracts"),

@@ -156,3 +156,65 @@ def test_env_sees_tasks_added_to_the_shared_dict() -> None:
 
 def test_parse_rate_limit_keeps_large_counts_exact() -> None:
     assert parse_rate_limit("99999999999999999/s").count == 99_999_999_999_999_999
+
+
+# --- CallShape: the fast rules agree with Signature.bind ----------------------------------
+
+
+def _plain(a: int, b: int = 1) -> None: ...
+def _keyword_only(a: int, *, key: int, opt: int = 0) -> None: ...
+def _positional_only(a: int, /, b: int = 2) -> None: ...
+def _variadic(a: int, *rest: int, **extra: int) -> None: ...
+def _no_args() -> None: ...
+
+
+_FUNCTIONS = (_plain, _keyword_only, _positional_only, _variadic, _no_args)
+_CALLS: tuple[tuple[tuple[int, ...], dict[str, int]], ...] = (
+    ((), {}),
+    ((1,), {}),
+    ((1, 2), {}),
+    ((1, 2, 3), {}),
+    ((), {"a": 1}),
+    ((1,), {"a": 1}),
+    ((1,), {"b": 2}),
+    ((), {"a": 1, "b": 2}),
+    ((1,), {"key": 1}),
+    ((1,), {"key": 1, "opt": 2}),
+    ((1,), {"opt": 2}),
+    ((1,), {"other": 1}),
+    ((1, 2), {"b": 3}),
+)
+
+
+@pytest.mark.parametrize("fn", _FUNCTIONS, ids=lambda fn: fn.__name__)
+def test_call_shape_refuses_exactly_what_bind_refuses(fn: Any) -> None:
+    import inspect
+
+    shape = TaskSpec(name="t", fn=fn).call_shape
+    for args, kwargs in _CALLS:
+        try:
+            inspect.signature(fn).bind(*args, **kwargs)
+        except TypeError as exc:
+            with pytest.raises(TypeError, match=f"task 't' cannot be called .*: {exc}"):
+                shape.check("t", args, kwargs)
+        else:
+            shape.check("t", args, kwargs)
+
+
+def test_call_shape_of_a_function_without_a_signature_accepts_anything() -> None:
+    shape = TaskSpec(name="t", fn=max).call_shape
+    shape.check("t", (), {})
+    shape.check("t", (1, 2, 3), {"x": 1})
+
+
+def test_call_shape_reads_the_function_the_worker_calls_not_the_one_it_wraps() -> None:
+    import functools
+
+    def inner(a: int) -> int:
+        return a
+
+    @functools.wraps(inner)
+    def wrapper(*args: Any, trace: bool = False, **kwargs: Any) -> int:
+        return inner(*args, **kwargs)
+
+    TaskSpec(name="t", fn=wrapper).call_shape.check("t", (1,), {"trace": True})

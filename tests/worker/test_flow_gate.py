@@ -70,6 +70,7 @@ def gate_for(fake: FakeControl, *specs: Any, jitter: float = 0.0) -> tuple[FlowG
         tasks={},
         middleware=[],
         hooks=Hooks(),
+        unknown_task_window_ms=0,  # unknown tasks: tests/faults/test_unknown_task.py
     )
     for options in specs:
         spec = TaskSpec(fn=lambda: None, **options)

@@ -118,6 +118,7 @@ def test_a_filtered_exception_dead_letters_with_retries_left(harness: Harness) -
 
 
 def test_an_unknown_task_dead_letters_with_a_clear_error(harness: Harness) -> None:
+    harness.env.unknown_task_window_ms = 0  # no wait for a worker that knows it
     job_id = harness.enqueue("missing.task", max_retries=3)
     harness.burst(lambda: harness.is_terminal(job_id))
     record = harness.job(job_id)

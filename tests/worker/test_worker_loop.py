@@ -233,6 +233,7 @@ def test_two_workers_on_two_databases_in_one_process(harness: Harness, tmp_path:
         ({"lease_ms": 1.5}, TypeError, "lease_ms must be an int"),
         ({"heartbeat_interval_s": 0}, ValueError, "heartbeat_interval_s"),
         ({"idle_poll_s": float("nan")}, ValueError, "idle_poll_s"),
+        ({"drain_timeout_s": 1e11}, ValueError, "drain_timeout_s must be at most"),
     ],
 )
 def test_bad_options_raise_clear_errors(

@@ -1,5 +1,6 @@
 """The flow gate: right after ``claim``, hold back the claimed jobs that a concurrency cap, a
-rate limit or a circuit breaker does not let start yet.
+rate limit or a circuit breaker does not let start yet, and the jobs of tasks this worker does
+not know (``unknown_tasks``: left for a worker that knows them).
 
 Checks run in this order for each job: the task's and the queue's ``max_concurrent``, then the
 task's and the queue's rate limit, then the task's circuit breaker. The breaker comes last so
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from taskito.storage.control import BreakerConfig, Deferral
+from taskito.worker.unknown_tasks import UnknownTaskHold
 
 if TYPE_CHECKING:
     from taskito.job import JobRecord
@@ -96,6 +98,7 @@ class FlowGate:
         self._env = env
         self._storage = env.storage
         self._jitter = jitter
+        self._unknown = UnknownTaskHold(env, jitter)
         #: Deferrals whose write failed; retried before the next batch (fenced, so safe).
         self._unwritten: list[Deferral] = []
 
@@ -104,18 +107,24 @@ class FlowGate:
         now and those that go back to pending. Never raises for a storage error: a limit
         that cannot be checked holds its job back, and a failed write is retried later."""
         self.write_unwritten(now)
-        limited = [(job, limits) for job in jobs if (limits := self._limits_of(job)) is not None]
-        if not limited:
+        held = self._unknown.hold(jobs, now)
+        limited = [
+            (job, limits)
+            for job in jobs
+            if job.id not in held and (limits := self._limits_of(job)) is not None
+        ]
+        if not limited and not held:
             return Admission(list(jobs))
-        batch = _Batch(limited, frozenset(job.id for job in jobs), now)
-        self._check_caps(batch)
-        self._check_rates(batch)
-        self._check_breakers(batch)
+        batch = _Batch(limited, frozenset(job.id for job in jobs), now, dict(held))
+        if limited:
+            self._check_caps(batch)
+            self._check_rates(batch)
+            self._check_breakers(batch)
         if not batch.denied:
             return Admission(list(jobs))
         deferrals = [
             Deferral(job.id, job.attempt, batch.denied[job.id])
-            for job, _ in limited
+            for job in jobs
             if job.id in batch.denied
         ]
         self._write(deferrals, now)
@@ -268,7 +277,7 @@ class FlowGate:
             self._unwritten.extend(deferrals)
             return
         logger.debug(
-            "held back %d job(s) by limits",
+            "held back %d job(s) by limits or for a worker that knows their task",
             sum(applied),
             extra={"job_ids": [d.job_id for d, ok in zip(deferrals, applied, strict=True) if ok]},
         )

@@ -34,12 +34,19 @@ def positive_int(what: str, value: Any) -> int:
     return value
 
 
+#: The longest a worker waits for anything (about 31 years): a thread cannot wait longer than
+#: ``threading.TIMEOUT_MAX`` (about 292 years on Linux) from now.
+MAX_WAIT_S = 1e9
+
+
 def positive_number(what: str, value: Any, *, zero: bool = False) -> float:
     valid = isinstance(value, int | float) and not isinstance(value, bool)
     if not valid or value != value or value < 0 or (value == 0 and not zero):
         bound = "zero or more" if zero else "a positive number"
         raise ValueError(f"{what} must be {bound} of seconds, got {value!r}")
+    if value > MAX_WAIT_S:
+        raise ValueError(f"{what} must be at most {MAX_WAIT_S:.0e} seconds, got {value!r}")
     return float(value)
 
 
-__all__ = ["positive_int", "positive_number", "validate_names", "validate_queues"]
+__all__ = ["MAX_WAIT_S", "positive_int", "positive_number", "validate_names", "validate_queues"]

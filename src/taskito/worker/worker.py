@@ -26,6 +26,7 @@ from taskito.job import JobRecord, Outcome, OutcomeKind, now_ms
 from taskito.storage.base import WorkerInfo
 from taskito.worker.alarms import Alarms
 from taskito.worker.backoff import FIRST_S, MAX_S, Backoff
+from taskito.worker.banner import log_start
 from taskito.worker.cancel_watch import CancelWatcher
 from taskito.worker.flow import FlowGate
 from taskito.worker.leases import LeaseKeeper, LeaseTimings
@@ -187,14 +188,7 @@ class Worker:
             self._keeper.start()
             self._watcher.start()
             self._scheduler.start()
-            logger.info(
-                "worker started",
-                extra={
-                    "worker_id": self.worker_id,
-                    "queues": self._queues,
-                    "pool": self._pool.name,
-                },
-            )
+            log_start(self._env, self._pool, self._queues, self.worker_id)
             self._loop()
         finally:
             self._wind_down(started)
