@@ -114,7 +114,7 @@ class FlowGate:
         if not batch.denied:
             return Admission(list(jobs))
         deferrals = [
-            Deferral(job.id, job.attempt, batch.denied[job.id])
+            Deferral(job.id, job.attempt, batch.denied[job.id], worker_id=job.worker_id or "")
             for job, _ in limited
             if job.id in batch.denied
         ]

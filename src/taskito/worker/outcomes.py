@@ -118,7 +118,13 @@ class OutcomeApplier:
         if outcome is None:
             raise ValueError(f"job {job.id} has no outcome yet")
         if held.cancel_requested and outcome.kind in _FAILED_KINDS:
-            return Finish(job.id, job.attempt, JobStatus.CANCELLED, error=CANCELLED_ERROR)
+            return Finish(
+                job.id,
+                job.attempt,
+                JobStatus.CANCELLED,
+                error=CANCELLED_ERROR,
+                worker_id=job.worker_id or "",
+            )
         spec = self._env.lookup(job.task_name)
         policy = spec.retry if spec is not None else _DEFAULT_POLICY
         return decide(job, outcome, policy, now)
