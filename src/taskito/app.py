@@ -25,6 +25,7 @@ from taskito.queue_workers import RunningWorkers
 from taskito.registry import ExecutionEnv, Hooks, PeriodicSpec, QueueLimits, TaskSpec
 from taskito.serializers import CloudpickleSerializer
 from taskito.storage import BACKENDS, open_storage
+from taskito.storage.base import DEFAULT_MAX_RESCUES
 from taskito.task import TaskWrapper, check_task_options
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         scheduler_reap_interval: int = 100,
         scheduler_cleanup_interval: int = 1200,
         namespace: str | None = None,
+        max_rescues: int = DEFAULT_MAX_RESCUES,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
         if not isinstance(db_path, str | os.PathLike):
@@ -104,6 +106,8 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             "scheduler_cleanup_interval", scheduler_cleanup_interval, minimum=1
         )
         self.namespace = None if namespace is None else check.check_name("namespace", namespace)
+        # Rescues (a job's worker died or gave it up) before the job is a poison pill.
+        self._max_rescues = check.check_int("max_rescues", max_rescues, minimum=0)
         self._task_registry: dict[str, TaskSpec] = {}
         self._queue_limits: dict[str, QueueLimits] = {}
         self._periodic: dict[str, PeriodicSpec] = {}
@@ -164,6 +168,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             queue_limits=self._queue_limits,
             periodic=self._periodic,
             result_ttl_ms=None if self._result_ttl is None else round(self._result_ttl * 1000),
+            max_rescues=self._max_rescues,
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------

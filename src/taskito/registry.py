@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from taskito.retry import RetryPolicy
+from taskito.storage.base import DEFAULT_MAX_RESCUES
 
 if TYPE_CHECKING:
     from taskito.middleware import TaskMiddleware
@@ -159,6 +160,8 @@ class ExecutionEnv:
     periodic: dict[str, PeriodicSpec] = field(default_factory=dict)
     #: ``Queue(result_ttl=...)`` in ms, for jobs the worker itself enqueues (periodic slots).
     result_ttl_ms: int | None = None
+    #: ``Queue(max_rescues=...)``: rescues of a job before it is dead-lettered as a poison pill.
+    max_rescues: int = DEFAULT_MAX_RESCUES
 
     def lookup(self, task_name: str) -> TaskSpec | None:
         """The task for ``task_name``; a ``__main__.x`` name matches a task ending in ``.x``."""

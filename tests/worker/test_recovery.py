@@ -1,5 +1,5 @@
 """Crash recovery: leases are extended while a worker lives; when it dies, another worker
-requeues its jobs and nothing is lost (DESIGN invariant 4)."""
+rescues its jobs (no retry spent) and nothing is lost (DESIGN invariant 4)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,9 @@ def test_a_killed_worker_loses_nothing(harness: Harness, tmp_path: Path) -> None
     assert len(rerun) <= 4  # ... and only those the killed worker held ran twice
     for job_id in rerun:
         errors = harness.storage.job_errors(job_id)
-        assert [e.error for e in errors] and "lease expired" in errors[0].error
+        assert [e.error for e in errors] and errors[0].error.startswith("rescued: worker")
+        record = harness.job(job_id)
+        assert (record.retry_count, record.rescue_count) == (0, 1)
 
 
 @pytest.mark.slow
@@ -82,7 +84,9 @@ def test_jobs_of_a_vanished_worker_are_requeued_and_run(harness: Harness) -> Non
     assert {job.id for job in claimed} == set(ids)
     harness.burst(lambda: harness.is_terminal(*ids))
     assert [harness.result(job_id) for job_id in ids] == ["recovered"] * 3
-    assert all(harness.job(job_id).retry_count == 1 for job_id in ids)
+    # A rescue, not a failed attempt: the retries are kept.
+    assert all(harness.job(job_id).retry_count == 0 for job_id in ids)
+    assert all(harness.job(job_id).rescue_count == 1 for job_id in ids)
 
 
 def test_stale_workers_are_reaped_with_worker_offline(harness: Harness) -> None:

@@ -27,7 +27,7 @@ from taskito.storage.base import WorkerInfo
 from taskito.worker.alarms import Alarms
 from taskito.worker.cancel_watch import CancelWatcher
 from taskito.worker.flow import FlowGate
-from taskito.worker.leases import LeaseKeeper, LeaseTimings
+from taskito.worker.leases import LeaseKeeper, LeaseTimings, release
 from taskito.worker.options import positive_int, positive_number, validate_names, validate_queues
 from taskito.worker.outcomes import OutcomeApplier
 from taskito.worker.pools import Pool, create_pool
@@ -61,10 +61,11 @@ class Worker:
         drain_timeout_s: float = 30.0,
         async_concurrency: int = 100,
         max_tasks_per_child: int = 0,
-        lease_ms: int = 10_000,
-        heartbeat_interval_s: float = 2.0,
-        reap_interval_s: float = 1.0,
-        worker_stale_s: float = 30.0,
+        lease_ms: int = 4_000,
+        heartbeat_interval_s: float = 1.0,
+        reap_interval_s: float = 0.5,
+        worker_stale_s: float = 10.0,
+        check_pids: bool = True,
         cancel_poll_s: float = 0.005,
         idle_poll_s: float = 0.2,
         cleanup_interval_s: float = 5.0,
@@ -93,6 +94,7 @@ class Worker:
                 max_tasks_per_child=max_tasks_per_child,
             )
         self._install_signals = install_signals
+        self._check_pids = bool(check_pids)
         self.worker_id = uuid.uuid4().hex
         self._held = HeldJobs()
         self._applier = OutcomeApplier(env, event_bus)
@@ -130,6 +132,8 @@ class Worker:
             on_lost=self._leases_lost,
             on_requeued=lambda _jobs: self._wake.set(),
             on_reaped=self._workers_reaped,
+            max_rescues=self._env.max_rescues,
+            check_pids=self._check_pids,
         )
 
     # --- public surface -----------------------------------------------------------------
@@ -239,6 +243,7 @@ class Worker:
         except Exception:
             logger.exception("claiming jobs failed; will try again")
             self._storage_retry_at = time.monotonic() + _STORAGE_BACKOFF_S
+            self._release_unheld("its claim reply was lost")
             return
         # Limits, caps and breakers hold some jobs back (to pending, no retry spent).
         admission = self._gate.admit(jobs, now)
@@ -311,18 +316,36 @@ class Worker:
             self._keeper.stop()
         left = self._held.ids()
         if left:
-            logger.warning(
-                "worker stopped with %d job(s) unfinished; their leases will expire and "
-                "another worker will run them again",
-                len(left),
-                extra={"worker_id": self.worker_id, "job_ids": left},
-            )
+            self._release_unfinished(left)
         self._emit(EventType.WORKER_STOPPED, {"worker_id": self.worker_id})
         try:
             self._storage.unregister_worker(self.worker_id)
         except Exception:
             logger.exception("unregistering the worker failed")
         logger.info("worker stopped", extra={"worker_id": self.worker_id})
+
+    def _release_unheld(self, why: str) -> None:
+        """Rescue the rows running under this worker that it does not hold: a claim that
+        committed but whose reply was lost (the worker never saw them). If this fails too,
+        their leases, never extended here, expire and another worker rescues them."""
+        reason = f"rescued: worker {self.worker_id} never saw the job ({why})"
+        held = self._held.ids()
+        if not release(self._storage, self.worker_id, held, self._env.max_rescues, why, reason):
+            logger.warning("releasing unseen claimed jobs failed; their leases will expire")
+
+    def _release_unfinished(self, left: list[str]) -> None:
+        """The drain timeout ran out: give the unfinished jobs back at once, as rescues, so
+        they run again elsewhere without waiting for their leases to expire."""
+        why = "its drain timeout ran out with the job unfinished"
+        reason = f"rescued: worker {self.worker_id} stopped ({why})"
+        if not release(self._storage, self.worker_id, (), self._env.max_rescues, why, reason):
+            logger.warning(
+                "worker stopped with %d job(s) unfinished and could not release them; their"
+                " leases will expire and another worker will run them again: %s",
+                len(left),
+                ", ".join(left),
+                extra={"worker_id": self.worker_id, "job_ids": left},
+            )
 
     def _drain_remaining_s(self) -> float:
         if not self._draining:
@@ -360,7 +383,7 @@ class Worker:
     def _leases_lost(self, job_ids: list[str]) -> None:
         for job_id in job_ids:
             logger.warning(
-                "lease of job %s was lost (requeued elsewhere); asking it to stop",
+                "lease of job %s was lost (rescued for another worker); asking it to stop",
                 job_id,
                 extra={"job_id": job_id, "worker_id": self.worker_id},
             )
@@ -372,7 +395,6 @@ class Worker:
                 # This worker stalled past the stale limit; it is alive, so register again.
                 self._storage.register_worker(self._info())
                 continue
-            logger.warning("worker %s stopped heartbeating; removed", worker_id)
             self._emit(EventType.WORKER_OFFLINE, {"worker_id": worker_id})
 
     def _emit(self, event_type: EventType, payload: dict[str, Any]) -> None:
