@@ -122,6 +122,11 @@ class FlowGate:
         admitted = [job for job in jobs if job.id not in batch.denied]
         return Admission(admitted, list(batch.denied.values()))
 
+    def unwritten_ids(self) -> list[str]:
+        """Jobs held back whose deferral is not written yet: still running under this worker,
+        though the pool does not hold them."""
+        return [deferral.job_id for deferral in self._unwritten]
+
     def write_unwritten(self, now: int) -> None:
         """Try again to put back the jobs of an earlier failed ``defer_many``."""
         if self._unwritten:

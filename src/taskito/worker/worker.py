@@ -329,7 +329,7 @@ class Worker:
         committed but whose reply was lost (the worker never saw them). If this fails too,
         their leases, never extended here, expire and another worker rescues them."""
         reason = f"rescued: worker {self.worker_id} never saw the job ({why})"
-        held = self._held.ids()
+        held = [*self._held.ids(), *self._gate.unwritten_ids()]
         if not release(self._storage, self.worker_id, held, self._env.max_rescues, why, reason):
             logger.warning("releasing unseen claimed jobs failed; their leases will expire")
 
