@@ -6,8 +6,8 @@ ms since the epoch). Driver exceptions are translated into ``taskito.exceptions.
 subclasses at the backend boundary.
 
 The methods come in families: jobs (enqueue, read, cancel, purge), the claim cycle (claim,
-extend leases, finish, requeue expired), the side tables (errors, dead letters, logs,
-progress), workers, and change notification.
+extend leases, finish, and rescue: requeue expired, release), the side tables (errors, dead
+letters, logs, progress), workers, and change notification.
 """
 
 from __future__ import annotations
