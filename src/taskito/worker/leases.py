@@ -97,11 +97,18 @@ def release(
     reason: str,
 ) -> bool:
     """``Storage.release_jobs`` now, logged (``why`` in the log line, ``reason`` in the error
-    rows); False when storage failed."""
+    rows). When storage fails the jobs' leases, no longer extended, expire instead."""
     try:
         released = storage.release_jobs(worker_id, keep, now_ms(), max_rescues, reason)
-    except Exception:
-        logger.debug("release_jobs failed", exc_info=True)
+    except Exception as exc:
+        logger.warning(
+            "could not release the jobs of worker %s (%s): %s; their leases will expire and"
+            " another worker will run them again",
+            worker_id,
+            why,
+            exc,
+            extra={"worker_id": worker_id},
+        )
         return False
     log_rescued(released, max_rescues, why)
     return True

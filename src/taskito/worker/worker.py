@@ -314,9 +314,8 @@ class Worker:
             self._scheduler.stop()
             self._watcher.stop()
             self._keeper.stop()
-        left = self._held.ids()
-        if left:
-            self._release_unfinished(left)
+        if self._held.ids():
+            self._release_unfinished()
         self._emit(EventType.WORKER_STOPPED, {"worker_id": self.worker_id})
         try:
             self._storage.unregister_worker(self.worker_id)
@@ -330,22 +329,17 @@ class Worker:
         their leases, never extended here, expire and another worker rescues them."""
         reason = f"rescued: worker {self.worker_id} never saw the job ({why})"
         held = [*self._held.ids(), *self._gate.unwritten_ids()]
-        if not release(self._storage, self.worker_id, held, self._env.max_rescues, why, reason):
-            logger.warning("releasing unseen claimed jobs failed; their leases will expire")
+        release(self._storage, self.worker_id, held, self._env.max_rescues, why, reason)
 
-    def _release_unfinished(self, left: list[str]) -> None:
-        """The drain timeout ran out: give the unfinished jobs back at once, as rescues, so
-        they run again elsewhere without waiting for their leases to expire."""
-        why = "its drain timeout ran out with the job unfinished"
+    def _release_unfinished(self) -> None:
+        """Stopping with jobs unfinished (drain timeout, or a second signal): give them back at
+        once, as rescues, so they run again elsewhere without waiting for their leases."""
+        if self._stop_now:
+            why = "it was told to stop now with the job unfinished"
+        else:
+            why = "its drain timeout ran out with the job unfinished"
         reason = f"rescued: worker {self.worker_id} stopped ({why})"
-        if not release(self._storage, self.worker_id, (), self._env.max_rescues, why, reason):
-            logger.warning(
-                "worker stopped with %d job(s) unfinished and could not release them; their"
-                " leases will expire and another worker will run them again: %s",
-                len(left),
-                ", ".join(left),
-                extra={"worker_id": self.worker_id, "job_ids": left},
-            )
+        release(self._storage, self.worker_id, (), self._env.max_rescues, why, reason)
 
     def _drain_remaining_s(self) -> float:
         if not self._draining:
