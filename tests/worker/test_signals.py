@@ -40,4 +40,6 @@ def test_second_signal_stops_without_waiting(harness: Harness, tmp_path: Path) -
     # The job was interrupted: the worker released it as it stopped (a rescue, no retry spent).
     record = harness.job(stuck)
     assert (record.status, record.retry_count, record.rescue_count) == (JobStatus.PENDING, 0, 1)
+    (error,) = harness.storage.job_errors(stuck)
+    assert error.error.endswith("(it was told to stop now with the job unfinished)")
     assert harness.storage.list_workers() == []
