@@ -41,8 +41,12 @@ def test_a_killed_worker_loses_nothing(harness: Harness, tmp_path: Path) -> None
     assert set(results) == {victim.pid, os.getpid()}
     starts = Counter(line[1] for line in log_lines(log) if line[0] == "start")
     assert set(starts) == set(ids)  # every job ran ...
-    rerun = [job_id for job_id, count in starts.items() if count > 1]
-    assert len(rerun) <= 4  # ... and only those the killed worker held ran twice
+    rerun = {job_id for job_id, count in starts.items() if count > 1}
+    # ... and only those the killed worker held ran twice: its 4 running jobs, and any it had
+    # finished but not yet recorded (a loaded machine batches more outcomes per write).
+    by_victim = {line[1] for line in log_lines(log) if line[2] == str(victim.pid)}
+    assert rerun == {job_id for job_id in by_victim if harness.result(job_id) != victim.pid}
+    assert len(rerun) <= 16
     for job_id in rerun:
         errors = harness.storage.job_errors(job_id)
         assert [e.error for e in errors] and errors[0].error.startswith("rescued: worker")
