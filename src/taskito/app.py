@@ -26,6 +26,7 @@ from taskito.registry import ExecutionEnv, Hooks, PeriodicSpec, QueueLimits, Tas
 from taskito.serializers import CloudpickleSerializer
 from taskito.signing import signer_from_settings, warn_if_unsigned
 from taskito.storage import BACKENDS, open_storage
+from taskito.storage.base import DEFAULT_MAX_RESCUES
 from taskito.task import TaskWrapper, check_task_options
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         namespace: str | None = None,
         signing_key: str | bytes | list[str | bytes] | None = None,
         unknown_task_window: float = 3600,
+        max_rescues: int = DEFAULT_MAX_RESCUES,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
         if not isinstance(db_path, str | os.PathLike):
@@ -113,6 +115,8 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         self._unknown_task_window_ms = round(
             check.check_seconds("unknown_task_window", unknown_task_window) * 1000
         )
+        # Rescues (a job's worker died or gave it up) before the job is a poison pill.
+        self._max_rescues = check.check_int("max_rescues", max_rescues, minimum=0)
         self._task_registry: dict[str, TaskSpec] = {}
         self._queue_limits: dict[str, QueueLimits] = {}
         self._periodic: dict[str, PeriodicSpec] = {}
@@ -175,6 +179,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             result_ttl_ms=None if self._result_ttl is None else round(self._result_ttl * 1000),
             signer=self._signer,
             unknown_task_window_ms=self._unknown_task_window_ms,
+            max_rescues=self._max_rescues,
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------

@@ -118,7 +118,9 @@ class NewJob:
 
 @dataclass(slots=True)
 class JobRecord:
-    """One stored job. ``attempt`` counts claims and fences outcomes (DESIGN invariant 3)."""
+    """One stored job. ``attempt`` counts claims and fences outcomes (DESIGN invariant 3);
+    ``rescue_count`` counts the times the job went back to pending because its worker died or
+    gave it up (never a retry: DESIGN invariant 4). New fields go last (positional rows)."""
 
     id: str
     queue: str
@@ -145,6 +147,7 @@ class JobRecord:
     worker_id: str | None = None
     attempt: int = 0
     lease_expires_at: int | None = None
+    rescue_count: int = 0
 
     @classmethod
     def from_new(cls, job: NewJob) -> JobRecord:

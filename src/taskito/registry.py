@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from taskito.retry import RetryPolicy
+from taskito.storage.base import DEFAULT_MAX_RESCUES
 
 if TYPE_CHECKING:
     from taskito.middleware import TaskMiddleware
@@ -253,6 +254,8 @@ class ExecutionEnv:
     #: ``Queue(unknown_task_window=...)`` in ms: how long a job of a task this worker does not
     #: know is put back for a worker that knows it (``worker/unknown_tasks.py``); 0: fail now.
     unknown_task_window_ms: int = 3_600_000
+    #: ``Queue(max_rescues=...)``: rescues of a job before it is dead-lettered as a poison pill.
+    max_rescues: int = DEFAULT_MAX_RESCUES
 
     def lookup(self, task_name: str) -> TaskSpec | None:
         """The task for ``task_name``; a ``__main__.x`` name matches a task ending in ``.x``."""

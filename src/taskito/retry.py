@@ -44,13 +44,22 @@ def decide(
     """The storage write for ``outcome``: complete, cancelled, a retry, or dead.
 
     ``job.max_retries`` is the job's own budget: 0 means no retries (DESIGN differences).
+    ``job`` is the claimed record: its ``(worker_id, attempt)`` fences the write.
     """
+    worker = job.worker_id or ""
     if outcome.kind is OutcomeKind.SUCCESS:
-        return Finish(job.id, job.attempt, JobStatus.COMPLETE, result=outcome.result)
+        return Finish(
+            job.id, job.attempt, JobStatus.COMPLETE, result=outcome.result, worker_id=worker
+        )
     if outcome.kind is OutcomeKind.CANCELLED:
-        return Finish(job.id, job.attempt, JobStatus.CANCELLED, error=CANCELLED_ERROR)
+        return Finish(
+            job.id, job.attempt, JobStatus.CANCELLED, error=CANCELLED_ERROR, worker_id=worker
+        )
     error = outcome.error or "task failed"
     if outcome.retryable and job.retry_count < job.max_retries:
         delay_ms = int(policy.delay_s(job.retry_count, random) * 1000)
-        return Finish(job.id, job.attempt, JobStatus.PENDING, error=error, retry_at=now + delay_ms)
-    return Finish(job.id, job.attempt, JobStatus.DEAD, error=error)
+        retry_at = now + delay_ms
+        return Finish(
+            job.id, job.attempt, JobStatus.PENDING, error=error, retry_at=retry_at, worker_id=worker
+        )
+    return Finish(job.id, job.attempt, JobStatus.DEAD, error=error, worker_id=worker)

@@ -52,7 +52,17 @@ def finish(
 ) -> None:
     """Apply one outcome to a claimed job, as the worker does."""
     applied = queue._storage.finish_many(
-        [Finish(record.id, record.attempt, status, result=result, error=error, retry_at=retry_at)],
+        [
+            Finish(
+                record.id,
+                record.attempt,
+                status,
+                result=result,
+                error=error,
+                retry_at=retry_at,
+                worker_id=record.worker_id,
+            )
+        ],
         now_ms(),
     )
     assert applied == [True]

@@ -30,6 +30,7 @@ from tests.helpers import wait_until
 def test_defaults_are_stored_where_the_reference_keeps_them(queue: Queue) -> None:
     assert queue._workers == (os.cpu_count() or 1)
     assert queue._drain_timeout == 30
+    assert queue._max_rescues == queue._execution_env().max_rescues == 5
     assert queue._async_concurrency == 100
     assert queue._event_bus._executor._max_workers == 4
     assert queue._global_middleware == []
@@ -99,6 +100,8 @@ BAD_ARGUMENTS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"schema": ""}, ValueError, "schema"),
     ({"pool_size": 0}, ValueError, "pool_size"),
     ({"drain_timeout": -1}, ValueError, "drain_timeout"),
+    ({"max_rescues": -1}, ValueError, "max_rescues"),
+    ({"max_rescues": 1.5}, TypeError, "max_rescues"),
     ({"async_concurrency": 0}, ValueError, "async_concurrency"),
     ({"event_workers": 0}, ValueError, "event_workers"),
     ({"scheduler_poll_interval_ms": 0}, ValueError, "scheduler_poll_interval_ms"),

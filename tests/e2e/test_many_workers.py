@@ -99,9 +99,10 @@ def check_every_job_complete_once(queue: Queue, ids: list[str], killed: bool) ->
         if not killed:
             assert record.attempt == 1 and not errors, (job_id, record.attempt, errors)
         else:
-            # Only the dead worker's jobs ran again, each after its lease expired.
-            assert all("lease expired" in error.error for error in errors), errors
+            # Only the dead worker's jobs ran again, each rescued (no retry spent).
+            assert all(error.error.startswith("rescued: worker") for error in errors), errors
             assert record.attempt == len(errors) + 1
+            assert (record.retry_count, record.rescue_count) == (0, len(errors))
 
 
 @pytest.mark.slow

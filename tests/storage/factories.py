@@ -143,7 +143,9 @@ def start_job(storage: Storage, worker_id: str = "worker-1", **overrides: Any) -
 
 def finish(storage: Storage, job: JobRecord, status: JobStatus, **fields: Any) -> bool:
     """Apply one outcome to a claimed job; return whether it applied."""
-    (applied,) = storage.finish_many([Finish(job.id, job.attempt, status, **fields)], now_ms())
+    (applied,) = storage.finish_many(
+        [Finish(job.id, job.attempt, status, **fields, worker_id=job.worker_id)], now_ms()
+    )
     return applied
 
 
@@ -170,7 +172,9 @@ def start_at(storage: Storage, at: int, worker_id: str = "worker-1", **overrides
 
 def finish_at(storage: Storage, job: JobRecord, status: JobStatus, at: int, **fields: Any) -> None:
     """Apply one outcome at ``at`` (its ``completed_at`` for a terminal status)."""
-    applied = storage.finish_many([Finish(job.id, job.attempt, status, **fields)], at)
+    applied = storage.finish_many(
+        [Finish(job.id, job.attempt, status, **fields, worker_id=job.worker_id)], at
+    )
     assert applied == [True], f"the outcome of {job.id} was dropped"
 
 

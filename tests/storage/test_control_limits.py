@@ -163,7 +163,9 @@ def test_defer_puts_a_running_job_back_until_a_time(storage: Storage) -> None:
     job = start_job(storage)
     now = now_ms()
     until = now + 5_000
-    assert storage.defer_many([Deferral(job.id, job.attempt, until)], now) == [True]
+    assert storage.defer_many(
+        [Deferral(job.id, job.attempt, until, worker_id=job.worker_id)], now
+    ) == [True]
     record = _get(storage, job.id)
     assert record.status is JobStatus.PENDING
     assert record.scheduled_at == until
@@ -182,7 +184,9 @@ def test_defer_keeps_the_retry_count_and_error_rows(storage: Storage) -> None:
     assert finish(storage, job, JobStatus.PENDING, error="flaky", retry_at=now_ms())
     job = claim_job(storage, job.id)
     before = _get(storage, job.id)
-    assert storage.defer_many([Deferral(job.id, job.attempt, now_ms() + 1_000)], now_ms()) == [True]
+    assert storage.defer_many(
+        [Deferral(job.id, job.attempt, now_ms() + 1_000, worker_id=job.worker_id)], now_ms()
+    ) == [True]
     record = _get(storage, job.id)
     assert (record.retry_count, record.error) == (before.retry_count, before.error) == (1, None)
     assert (record.max_retries, record.payload, record.priority) == (1, job.payload, job.priority)
@@ -191,8 +195,8 @@ def test_defer_keeps_the_retry_count_and_error_rows(storage: Storage) -> None:
 
 def test_defer_is_fenced_by_the_attempt(storage: Storage) -> None:
     job = start_job(storage)
-    stale = Deferral(job.id, job.attempt - 1, now_ms() + 1_000)
-    ahead = Deferral(job.id, job.attempt + 1, now_ms() + 1_000)
+    stale = Deferral(job.id, job.attempt - 1, now_ms() + 1_000, worker_id=job.worker_id)
+    ahead = Deferral(job.id, job.attempt + 1, now_ms() + 1_000, worker_id=job.worker_id)
     assert storage.defer_many([stale, ahead], now_ms()) == [False, False]
     assert _get(storage, job.id) == job
 
@@ -203,9 +207,9 @@ def test_defer_of_a_job_that_is_not_running_is_false(storage: Storage) -> None:
     assert finish(storage, done, JobStatus.COMPLETE, result=b"r")
     done_record = _get(storage, done.id)
     deferrals = [
-        Deferral(pending.id, 0, now_ms() + 1_000),
-        Deferral(done.id, done.attempt, now_ms() + 1_000),
-        Deferral("no-such-job", 1, now_ms() + 1_000),
+        Deferral(pending.id, 0, now_ms() + 1_000, worker_id="worker-1"),
+        Deferral(done.id, done.attempt, now_ms() + 1_000, worker_id="worker-1"),
+        Deferral("no-such-job", 1, now_ms() + 1_000, worker_id="worker-1"),
     ]
     assert storage.defer_many(deferrals, now_ms()) == [False, False, False]
     assert _get(storage, pending.id) == pending
@@ -216,9 +220,9 @@ def test_defer_many_applies_a_mixed_batch_once(storage: Storage) -> None:
     first, second = start_job(storage), start_job(storage)
     until = now_ms() + 1_000
     deferrals = [
-        Deferral(first.id, first.attempt, until),
-        Deferral(second.id, second.attempt + 3, until),
-        Deferral(first.id, first.attempt, until + 5),
+        Deferral(first.id, first.attempt, until, worker_id=first.worker_id),
+        Deferral(second.id, second.attempt + 3, until, worker_id=second.worker_id),
+        Deferral(first.id, first.attempt, until + 5, worker_id=first.worker_id),
     ]
     assert storage.defer_many(deferrals, now_ms()) == [True, False, False]
     assert _get(storage, first.id).scheduled_at == until
@@ -228,7 +232,9 @@ def test_defer_many_applies_a_mixed_batch_once(storage: Storage) -> None:
 def test_a_deferred_job_is_not_requeued_as_an_expired_lease(storage: Storage) -> None:
     job = start_job(storage)
     now = now_ms()
-    assert storage.defer_many([Deferral(job.id, job.attempt, now + 1_000)], now) == [True]
+    assert storage.defer_many(
+        [Deferral(job.id, job.attempt, now + 1_000, worker_id=job.worker_id)], now
+    ) == [True]
     assert storage.requeue_expired(now + LEASE_MS * 10) == []
     assert _get(storage, job.id).retry_count == 0
 
@@ -241,7 +247,10 @@ def test_defer_many_rejects_what_is_not_a_deferral(storage: Storage) -> None:
     job = start_job(storage)
     with pytest.raises(TypeError):
         storage.defer_many(
-            [Deferral(job.id, job.attempt, now_ms()), (job.id, job.attempt, now_ms())],  # type: ignore[list-item]
+            [
+                Deferral(job.id, job.attempt, now_ms(), worker_id=job.worker_id),
+                (job.id, job.attempt, now_ms()),
+            ],  # type: ignore[list-item]
             now_ms(),
         )
     assert _get(storage, job.id) == job

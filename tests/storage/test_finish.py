@@ -22,9 +22,9 @@ def _get(storage: Storage, job_id: str) -> JobRecord:
 def test_complete_stores_the_result_and_clears_the_lease(storage: Storage) -> None:
     job = _running(storage)
     now = now_ms()
-    assert storage.finish_many([Finish(job.id, job.attempt, JobStatus.COMPLETE, b"42")], now) == [
-        True
-    ]
+    assert storage.finish_many(
+        [Finish(job.id, job.attempt, JobStatus.COMPLETE, b"42", worker_id=job.worker_id)], now
+    ) == [True]
     record = _get(storage, job.id)
     assert record.status is JobStatus.COMPLETE
     assert record.result == b"42"
@@ -46,7 +46,12 @@ def test_retry_goes_back_to_pending_with_an_error_row(storage: Storage) -> None:
     now = now_ms()
     retry_at = now + 5_000
     outcome = Finish(
-        job.id, job.attempt, JobStatus.PENDING, error="Traceback: boom", retry_at=retry_at
+        job.id,
+        job.attempt,
+        JobStatus.PENDING,
+        error="Traceback: boom",
+        retry_at=retry_at,
+        worker_id=job.worker_id,
     )
     assert storage.finish_many([outcome], now) == [True]
     record = _get(storage, job.id)
@@ -87,7 +92,9 @@ def test_dead_sets_error_and_writes_error_and_dead_letter_rows(storage: Storage)
         namespace="ns",
     )
     now = now_ms()
-    assert storage.finish_many([Finish(job.id, job.attempt, JobStatus.DEAD, error="fatal")], now)
+    assert storage.finish_many(
+        [Finish(job.id, job.attempt, JobStatus.DEAD, error="fatal", worker_id=job.worker_id)], now
+    )
     record = _get(storage, job.id)
     assert record.status is JobStatus.DEAD
     assert record.error == "fatal"
@@ -177,17 +184,17 @@ def test_a_stale_attempt_is_dropped(storage: Storage) -> None:
 
 def test_finish_of_a_job_that_is_not_running_is_dropped(storage: Storage) -> None:
     pending = storage.enqueue(make_job())
-    outcome = Finish(pending.id, 0, JobStatus.COMPLETE, b"x")
+    outcome = Finish(pending.id, 0, JobStatus.COMPLETE, b"x", worker_id="worker-1")
     assert storage.finish_many([outcome], now_ms()) == [False]
     assert status_of(storage, pending.id) is JobStatus.PENDING
-    unknown = Finish("no-such-job", 1, JobStatus.DEAD, error="x")
+    unknown = Finish("no-such-job", 1, JobStatus.DEAD, error="x", worker_id="worker-1")
     assert storage.finish_many([unknown], now_ms()) == [False]
     assert storage.dead_letters(10, 0) == []
 
 
 def test_finish_is_applied_once(storage: Storage) -> None:
     job = _running(storage)
-    outcome = Finish(job.id, job.attempt, JobStatus.DEAD, error="x")
+    outcome = Finish(job.id, job.attempt, JobStatus.DEAD, error="x", worker_id=job.worker_id)
     assert storage.finish_many([outcome, outcome], now_ms()) == [True, False]
     assert len(storage.dead_letters(10, 0)) == 1
     assert len(storage.job_errors(job.id)) == 1
@@ -196,10 +203,19 @@ def test_finish_is_applied_once(storage: Storage) -> None:
 def test_finish_many_applies_a_mixed_batch(storage: Storage) -> None:
     jobs = [_running(storage) for _ in range(4)]
     outcomes = [
-        Finish(jobs[0].id, jobs[0].attempt, JobStatus.COMPLETE, b"r"),
-        Finish(jobs[1].id, jobs[1].attempt + 5, JobStatus.COMPLETE, b"r"),
-        Finish(jobs[2].id, jobs[2].attempt, JobStatus.PENDING, error="e", retry_at=now_ms()),
-        Finish(jobs[3].id, jobs[3].attempt, JobStatus.DEAD, error="d"),
+        Finish(jobs[0].id, jobs[0].attempt, JobStatus.COMPLETE, b"r", worker_id=jobs[0].worker_id),
+        Finish(
+            jobs[1].id, jobs[1].attempt + 5, JobStatus.COMPLETE, b"r", worker_id=jobs[1].worker_id
+        ),
+        Finish(
+            jobs[2].id,
+            jobs[2].attempt,
+            JobStatus.PENDING,
+            error="e",
+            retry_at=now_ms(),
+            worker_id=jobs[2].worker_id,
+        ),
+        Finish(jobs[3].id, jobs[3].attempt, JobStatus.DEAD, error="d", worker_id=jobs[3].worker_id),
     ]
     assert storage.finish_many(outcomes, now_ms()) == [True, False, True, True]
     assert [status_of(storage, job.id) for job in jobs] == [
@@ -218,8 +234,8 @@ def test_finish_to_running_is_refused_before_anything_is_written(storage: Storag
     first = _running(storage)
     second = _running(storage)
     outcomes = [
-        Finish(first.id, first.attempt, JobStatus.COMPLETE, b"r"),
-        Finish(second.id, second.attempt, JobStatus.RUNNING),
+        Finish(first.id, first.attempt, JobStatus.COMPLETE, b"r", worker_id=first.worker_id),
+        Finish(second.id, second.attempt, JobStatus.RUNNING, worker_id=second.worker_id),
     ]
     with pytest.raises(ValueError, match="running"):
         storage.finish_many(outcomes, now_ms())
@@ -235,5 +251,7 @@ def test_finish_many_rejects_what_is_not_a_finish(storage: Storage) -> None:
 def test_finish_status_must_be_a_job_status(storage: Storage) -> None:
     job = _running(storage)
     with pytest.raises(ValueError, match="cannot finish"):
-        storage.finish_many([Finish(job.id, job.attempt, "complete")], now_ms())  # type: ignore[arg-type]
+        storage.finish_many(
+            [Finish(job.id, job.attempt, "complete", worker_id=job.worker_id)], now_ms()
+        )  # type: ignore[arg-type]
     assert status_of(storage, job.id) is JobStatus.RUNNING

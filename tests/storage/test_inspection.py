@@ -157,9 +157,9 @@ def test_purge_completed_deletes_old_complete_jobs_and_their_rows(storage: Stora
     storage.add_log(old.id, old.task_name, "info", "working", None, now_ms())
     child = storage.enqueue(make_job(depends_on=(old.id,)))
     finished_at = now_ms()
-    assert storage.finish_many([Finish(old.id, old.attempt, JobStatus.COMPLETE)], finished_at) == [
-        True
-    ]
+    assert storage.finish_many(
+        [Finish(old.id, old.attempt, JobStatus.COMPLETE, worker_id=old.worker_id)], finished_at
+    ) == [True]
     dead = start_job(storage)
     assert finish(storage, dead, JobStatus.DEAD, error="x")
     assert storage.purge_completed(finished_at) == 0

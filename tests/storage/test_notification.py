@@ -81,7 +81,9 @@ def _request_cancel(storage: Storage) -> Callable[[], object]:
 
 def _finish_many(storage: Storage) -> Callable[[], object]:
     job = start_job(storage)
-    return lambda: storage.finish_many([Finish(job.id, job.attempt, JobStatus.COMPLETE)], 1)
+    return lambda: storage.finish_many(
+        [Finish(job.id, job.attempt, JobStatus.COMPLETE, worker_id=job.worker_id)], 1
+    )
 
 
 def _requeue_expired(storage: Storage) -> Callable[[], object]:
@@ -102,7 +104,9 @@ def _revoke_task(storage: Storage) -> Callable[[], object]:
 
 def _retry_dead(storage: Storage) -> Callable[[], object]:
     job = start_job(storage)
-    storage.finish_many([Finish(job.id, job.attempt, JobStatus.DEAD, error="x")], now_ms())
+    storage.finish_many(
+        [Finish(job.id, job.attempt, JobStatus.DEAD, error="x", worker_id=job.worker_id)], now_ms()
+    )
     (letter,) = storage.dead_letters(1, 0)
     return lambda: storage.retry_dead(letter.id, new_job_id(), now_ms())
 

@@ -248,9 +248,13 @@ def test_deferring_to_a_due_time_wakes_a_listener(backend: Backend) -> None:
     later, due = start_job(one), start_job(one)
     two.wait_for_change(0)
     now = now_ms()
-    assert one.defer_many([Deferral(later.id, later.attempt, now + 60_000)], now) == [True]
+    assert one.defer_many(
+        [Deferral(later.id, later.attempt, now + 60_000, worker_id=later.worker_id)], now
+    ) == [True]
     assert two.wait_for_change(0.3) is False
-    assert one.defer_many([Deferral(due.id, due.attempt, now)], now) == [True]
+    assert one.defer_many([Deferral(due.id, due.attempt, now, worker_id=due.worker_id)], now) == [
+        True
+    ]
     assert two.wait_for_change(10) is True
 
 
@@ -303,7 +307,7 @@ def test_running_ids_and_defer_read_only_running_jobs(backend: Backend) -> None:
     for rows in _jobs_rows_read(url, query, ["tests.add", "default"]).values():
         assert rows <= 20, rows
     ids = [job.id for job in running]
-    params = {"ids": ids, "attempts": [1] * 8, "untils": [0] * 8, "now": 0}
+    params = {"ids": ids, "attempts": [1] * 8, "untils": [0] * 8, "workers": ["w"] * 8, "now": 0}
     for rows in _jobs_rows_read(url, storage._control.defer_many, params).values():
         assert rows <= 20, rows
 
@@ -359,7 +363,8 @@ def test_a_job_with_the_largest_result_ttl_finishes_and_is_kept(backend: Backend
     storage = backend.first()
     job = start_job(storage, result_ttl_ms=2**63 - 1)
     (applied,) = storage.finish_many(
-        [Finish(job.id, job.attempt, JobStatus.COMPLETE, result=b"r")], now_ms()
+        [Finish(job.id, job.attempt, JobStatus.COMPLETE, result=b"r", worker_id=job.worker_id)],
+        now_ms(),
     )
     assert applied
     assert storage.purge_expired_results(2**62) == 0

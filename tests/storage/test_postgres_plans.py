@@ -81,7 +81,9 @@ def test_finishes_and_lease_extensions_look_their_jobs_up_by_id(backend: Backend
     assert len(storage.claim("elsewhere", None, None, 3_000, now_ms(), LEASE_MS)) == 3_000
     mine = storage.claim("here", None, None, 16, now_ms(), LEASE_MS)
     ids = [job.id for job in mine]
-    outcomes = [Finish(job.id, job.attempt, JobStatus.COMPLETE) for job in mine]
+    outcomes = [
+        Finish(job.id, job.attempt, JobStatus.COMPLETE, worker_id=job.worker_id) for job in mine
+    ]
     statements: dict[str, tuple[str, Any]] = {
         "finish_many": (storage._stmts.finish_many, transitions.finish_params(outcomes, 1, False)),
         "extend_leases": (storage._stmts.extend_leases, (now_ms(), ids, "here")),

@@ -80,10 +80,14 @@ def _exercise_every_control_operation(storage: RedisStorage) -> None:
     storage.acquire_lock("report", "owner", 10_000, now)
     storage.set_setting("theme", "dark", now)
     deferred = start_job(storage)
-    storage.defer_many([Deferral(deferred.id, deferred.attempt, now - 1)], now)
+    storage.defer_many(
+        [Deferral(deferred.id, deferred.attempt, now - 1, worker_id=deferred.worker_id)], now
+    )
     storage.running_ids("tests.add", None)
     dead = start_job(storage, max_retries=0, result_ttl_ms=10**9)
-    storage.finish_many([Finish(dead.id, dead.attempt, JobStatus.DEAD, error="x")], now)
+    storage.finish_many(
+        [Finish(dead.id, dead.attempt, JobStatus.DEAD, error="x", worker_id=dead.worker_id)], now
+    )
     storage.enqueue_replay(make_job(queue="replays"), dead.id, now)
     storage.replay_history(dead.id)
     cancelled = storage.enqueue(make_job(queue="gone", result_ttl_ms=1))
@@ -133,7 +137,9 @@ def test_a_deferred_job_keeps_its_cancel_request_for_the_next_attempt(
     job = start_job(storage)
     assert storage.request_cancel(job.id, force=True)
     now = now_ms()
-    assert storage.defer_many([Deferral(job.id, job.attempt, now)], now) == [True]
+    assert storage.defer_many(
+        [Deferral(job.id, job.attempt, now, worker_id=job.worker_id)], now
+    ) == [True]
     assert storage.cancel_requests([job.id]) == {}
     (again,) = claim_all(storage, now=now)
     assert again.cancel_requested is True
@@ -143,7 +149,10 @@ def test_a_deferred_job_keeps_its_cancel_request_for_the_next_attempt(
 def test_a_replay_whose_unique_key_is_held_records_the_holder(open_redis: OpenRedis) -> None:
     storage = open_redis()
     original = start_job(storage, max_retries=0)
-    storage.finish_many([Finish(original.id, 1, JobStatus.DEAD, error="boom")], now_ms())
+    storage.finish_many(
+        [Finish(original.id, 1, JobStatus.DEAD, error="boom", worker_id=original.worker_id)],
+        now_ms(),
+    )
     holder = storage.enqueue(make_job(unique_key="only-one"))
     record = storage.enqueue_replay(make_job(unique_key="only-one"), original.id, now_ms())
     assert record.id == holder.id
@@ -155,7 +164,10 @@ def test_a_replay_of_an_archived_job_reads_the_archived_error(open_redis: OpenRe
     storage = open_redis()
     original = start_job(storage, max_retries=0)
     done_at = now_ms()
-    storage.finish_many([Finish(original.id, 1, JobStatus.DEAD, error="boom")], done_at)
+    storage.finish_many(
+        [Finish(original.id, 1, JobStatus.DEAD, error="boom", worker_id=original.worker_id)],
+        done_at,
+    )
     assert storage.archive_jobs(done_at + 1) == 1
     storage.enqueue_replay(make_job(), original.id, now_ms())
     assert [entry.original_error for entry in storage.replay_history(original.id)] == ["boom"]
@@ -204,6 +216,10 @@ def test_a_deferral_too_far_away_is_refused_before_any_applies(open_redis: OpenR
     first, second = start_job(storage), start_job(storage)
     with pytest.raises(ValueError, match="until"):
         storage.defer_many(
-            [Deferral(first.id, first.attempt, now_ms()), Deferral(second.id, 1, 2**60)], now_ms()
+            [
+                Deferral(first.id, first.attempt, now_ms(), worker_id=first.worker_id),
+                Deferral(second.id, 1, 2**60, worker_id=second.worker_id),
+            ],
+            now_ms(),
         )
     assert set(storage.running_ids(None, None)) == {first.id, second.id}

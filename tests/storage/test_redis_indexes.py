@@ -99,7 +99,14 @@ def _random_step(storage: RedisStorage, rng: random.Random, ids: list[str], now:
         claimed = storage.claim("w", queues, rng.choice([None, "n"]), 5, at, 1_000)
         outcomes = [JobStatus.COMPLETE, JobStatus.PENDING, JobStatus.DEAD, JobStatus.CANCELLED]
         finishes = [
-            Finish(job.id, job.attempt, rng.choice(outcomes), error="e", retry_at=at)
+            Finish(
+                job.id,
+                job.attempt,
+                rng.choice(outcomes),
+                error="e",
+                retry_at=at,
+                worker_id=job.worker_id,
+            )
             for job in claimed
             if rng.random() < 0.7
         ]
@@ -110,7 +117,7 @@ def _random_step(storage: RedisStorage, rng: random.Random, ids: list[str], now:
     elif action < 0.65 and ids:
         storage.cancel_pending(rng.choice(ids), now)
     elif action < 0.72:
-        storage.requeue_expired(now + 60_000 + 2_000)
+        storage.requeue_expired(now + 60_000 + 2_000, max_rescues=len(ids) % 2)
     elif action < 0.76:
         storage.purge_queue(rng.choice(["a", "b"]), now)
     elif action < 0.8 and (letters := storage.dead_letters(5, 0)):
@@ -158,12 +165,21 @@ def _random_control_step(storage: RedisStorage, rng: random.Random, now: int) ->
         claimed = storage.claim("w", None, None, 4, now, LEASE_MS)
         statuses = [JobStatus.COMPLETE, JobStatus.PENDING, JobStatus.DEAD, JobStatus.CANCELLED]
         finishes = [
-            Finish(job.id, job.attempt, rng.choice(statuses), error="e", retry_at=now)
+            Finish(
+                job.id,
+                job.attempt,
+                rng.choice(statuses),
+                error="e",
+                retry_at=now,
+                worker_id=job.worker_id,
+            )
             for job in claimed[: len(claimed) // 2 + 1]
         ]
         storage.finish_many(finishes, now + rng.randint(0, 100))
         rest = claimed[len(finishes) :]
-        storage.defer_many([Deferral(job.id, job.attempt, now) for job in rest], now)
+        storage.defer_many(
+            [Deferral(job.id, job.attempt, now, worker_id=job.worker_id) for job in rest], now
+        )
     elif action < 0.78:
         storage.purge_queue(rng.choice(["a", "b"]), now)
     elif action < 0.84:

@@ -146,7 +146,9 @@ def test_running_the_migration_again_on_a_prefix_in_use_only_adds_what_is_missin
     storage = open_storage()
     # Version-2 work meanwhile: a job dies (indexed by finish), older ones are archived.
     job = start_at(storage, BASE, result_ttl_ms=10**6)
-    assert storage.finish_many([Finish(job.id, job.attempt, JobStatus.DEAD, error="x")], BASE + 1)
+    assert storage.finish_many(
+        [Finish(job.id, job.attempt, JobStatus.DEAD, error="x", worker_id=job.worker_id)], BASE + 1
+    )
     assert storage.archive_jobs(BASE + 25) == 5  # it, complete(-ttl), failed(-ttl)
     # An old process still running after the upgrade finishes one more job, unindexed.
     # Then the remedy: version 1 recorded again by hand, and the prefix opened.

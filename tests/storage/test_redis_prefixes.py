@@ -32,7 +32,10 @@ def test_two_prefixes_never_see_each_other(open_redis: OpenRedis) -> None:
     parent = one.enqueue(make_job(unique_key="shared-key", queue="q"))
     one.enqueue(make_job(depends_on=(parent.id,), queue="q"))
     doomed = start_job(one, max_retries=0)
-    assert one.finish_many([Finish(doomed.id, doomed.attempt, JobStatus.DEAD, error="x")], 1)
+    assert one.finish_many(
+        [Finish(doomed.id, doomed.attempt, JobStatus.DEAD, error="x", worker_id=doomed.worker_id)],
+        1,
+    )
     one.add_log(parent.id, "t", "info", "hello", None, now_ms())
     one.register_worker(make_worker("w-one"))
     two.wait_for_change(0)
@@ -75,10 +78,15 @@ def _exercise_every_operation(storage: RedisStorage) -> None:
     running = claim_all(storage, limit=1)
     storage.request_cancel(running[0].id, force=True)
     storage.extend_leases("worker-1", [running[0].id], now_ms(), LEASE_MS)
-    storage.finish_many([Finish(running[0].id, 1, JobStatus.COMPLETE, b"r")], now_ms())
+    storage.finish_many(
+        [Finish(running[0].id, 1, JobStatus.COMPLETE, b"r", worker_id=running[0].worker_id)],
+        now_ms(),
+    )
     for _ in range(2):
         dead = start_job(storage, max_retries=0)
-        storage.finish_many([Finish(dead.id, 1, JobStatus.DEAD, error="e")], now_ms())
+        storage.finish_many(
+            [Finish(dead.id, 1, JobStatus.DEAD, error="e", worker_id=dead.worker_id)], now_ms()
+        )
     storage.retry_dead(storage.dead_letters(1, 0)[0].id, new_job_id(), now_ms())
     lost = start_job(storage, max_retries=2)
     assert lost.lease_expires_at is not None

@@ -28,6 +28,7 @@ def _job(retry_count: int = 0, max_retries: int = 3, attempt: int = 4) -> JobRec
         retry_count=retry_count,
         max_retries=max_retries,
         timeout_ms=None,
+        worker_id="worker-1",
         attempt=attempt,
     )
 
@@ -39,14 +40,16 @@ def test_success_completes_with_the_result() -> None:
     outcome = Outcome(OutcomeKind.SUCCESS, result=b"result-bytes")
 
     assert decide(_job(), outcome, RetryPolicy(), NOW, random=half) == Finish(
-        "job-1", 4, JobStatus.COMPLETE, result=b"result-bytes"
+        "job-1", 4, JobStatus.COMPLETE, result=b"result-bytes", worker_id="worker-1"
     )
 
 
 def test_cancelled_is_cancelled_by_request_and_never_retried() -> None:
     finish = decide(_job(), Outcome(OutcomeKind.CANCELLED), RetryPolicy(), NOW, random=half)
 
-    assert finish == Finish("job-1", 4, JobStatus.CANCELLED, error="cancelled by request")
+    assert finish == Finish(
+        "job-1", 4, JobStatus.CANCELLED, error="cancelled by request", worker_id="worker-1"
+    )
     assert CANCELLED_ERROR == "cancelled by request"
 
 
@@ -55,7 +58,12 @@ def test_failure_with_retries_left_is_retried_after_backoff_and_jitter() -> None
 
     # 1 s * 2**0 + 0.5 * 1 s of jitter
     assert finish == Finish(
-        "job-1", 4, JobStatus.PENDING, error="Traceback: boom", retry_at=NOW + 1_500
+        "job-1",
+        4,
+        JobStatus.PENDING,
+        error="Traceback: boom",
+        retry_at=NOW + 1_500,
+        worker_id="worker-1",
     )
 
 
@@ -100,7 +108,9 @@ def test_default_jitter_source_is_in_range() -> None:
 
 def test_exhausted_retries_go_dead() -> None:
     finish = decide(_job(retry_count=3, max_retries=3), FAILURE, RetryPolicy(), NOW, random=half)
-    assert finish == Finish("job-1", 4, JobStatus.DEAD, error="Traceback: boom")
+    assert finish == Finish(
+        "job-1", 4, JobStatus.DEAD, error="Traceback: boom", worker_id="worker-1"
+    )
 
 
 def test_last_retry_is_still_granted() -> None:
@@ -111,7 +121,9 @@ def test_last_retry_is_still_granted() -> None:
 def test_non_retryable_failure_goes_dead_with_retries_left() -> None:
     outcome = Outcome(OutcomeKind.FAILURE, error="ValueError: bad", retryable=False)
     finish = decide(_job(retry_count=0, max_retries=10), outcome, RetryPolicy(), NOW, random=half)
-    assert finish == Finish("job-1", 4, JobStatus.DEAD, error="ValueError: bad")
+    assert finish == Finish(
+        "job-1", 4, JobStatus.DEAD, error="ValueError: bad", worker_id="worker-1"
+    )
 
 
 def test_max_retries_zero_means_no_retry() -> None:

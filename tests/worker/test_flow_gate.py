@@ -91,6 +91,7 @@ def job(job_id: str, task_name: str = "t", queue: str = "default", attempt: int 
         retry_count=0,
         max_retries=3,
         timeout_ms=None,
+        worker_id="worker-1",
         attempt=attempt,
     )
 
@@ -114,7 +115,7 @@ def test_a_cap_lets_the_first_jobs_start_and_defers_the_rest_shortly() -> None:
     fake.running[("t", None)] = ["a", "b", "c"]
     admission = gate.admit([job("c"), job("a"), job("b")], NOW)
     assert [j.id for j in admission.admitted] == ["a", "b"]
-    assert fake.deferred == [Deferral("c", 1, NOW + CAP_RETRY_MS)]
+    assert fake.deferred == [Deferral("c", 1, NOW + CAP_RETRY_MS, worker_id="worker-1")]
     assert admission.due_again == [NOW + CAP_RETRY_MS]
 
 
@@ -126,7 +127,9 @@ def test_a_cap_counts_running_jobs_outside_the_batch_wherever_they_rank() -> Non
     fake.running[("t", None)] = ["a", "x"]
     admission = gate.admit([job("a", attempt=4)], NOW)
     assert admission.admitted == []
-    assert fake.deferred == [Deferral("a", 4, NOW + CAP_RETRY_MS + CAP_JITTER_MS)]
+    assert fake.deferred == [
+        Deferral("a", 4, NOW + CAP_RETRY_MS + CAP_JITTER_MS, worker_id="worker-1")
+    ]
 
 
 def test_queue_caps_apply_after_task_caps_to_the_jobs_still_allowed() -> None:

@@ -129,8 +129,8 @@ def test_the_drain_timeout_kills_a_child_that_does_not_finish(make_app: MakeApp)
         stopping_at = time.monotonic()
     assert time.monotonic() - stopping_at < 5
     assert process_gone(child)
-    # Unfinished: the lease will expire and another worker will run it again.
-    assert app.status(job.id) == "running"
+    # Unfinished: released as a rescue; another worker runs it again at once.
+    assert app.status(job.id) == "pending"
 
 
 WORKER_PROCESS = """

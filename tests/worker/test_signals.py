@@ -37,6 +37,9 @@ def test_second_signal_stops_without_waiting(harness: Harness, tmp_path: Path) -
         out, err = process.communicate(timeout=10)
     assert process.returncode == 0, err
     assert out.strip() == "stopped"
-    # The job was interrupted: it stays running until its lease expires and it is requeued.
-    assert harness.status(stuck) is JobStatus.RUNNING
+    # The job was interrupted: the worker released it as it stopped (a rescue, no retry spent).
+    record = harness.job(stuck)
+    assert (record.status, record.retry_count, record.rescue_count) == (JobStatus.PENDING, 0, 1)
+    (error,) = harness.storage.job_errors(stuck)
+    assert error.error.endswith("(it was told to stop now with the job unfinished)")
     assert harness.storage.list_workers() == []

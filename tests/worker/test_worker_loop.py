@@ -171,8 +171,13 @@ def test_drain_timeout_stops_waiting_for_a_stuck_job(harness: Harness) -> None:
             began = time.monotonic()
             worker.request_shutdown()
         assert time.monotonic() - began < 3
-        # Left running: its lease will expire and another worker will run it again.
-        assert harness.status(job_id) is JobStatus.RUNNING
+        # Released at once, as a rescue: another worker runs it again without waiting for
+        # the lease to expire, and no retry is spent.
+        record = harness.job(job_id)
+        assert record.status is JobStatus.PENDING
+        assert (record.retry_count, record.rescue_count, record.worker_id) == (0, 1, None)
+        (error,) = harness.storage.job_errors(job_id)
+        assert error.error.startswith(f"rescued: worker {worker.worker_id} stopped")
     finally:
         gate.set()
 

@@ -6,15 +6,15 @@ ms since the epoch). Driver exceptions are translated into ``taskito.exceptions.
 subclasses at the backend boundary.
 
 The methods come in families: jobs (enqueue, read, cancel, purge), the claim cycle (claim,
-extend leases, finish, requeue expired), the side tables (errors, dead letters, logs,
-progress), workers, and change notification.
+extend leases, finish, and rescue: requeue expired, release), the side tables (errors, dead
+letters, logs, progress), workers, and change notification.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from taskito.job import JobRecord, JobStatus, NewJob
 from taskito.storage.control import ControlStorage
@@ -24,8 +24,10 @@ from taskito.storage.control import ControlStorage
 class Finish:
     """An outcome to write for one claimed attempt (DESIGN invariant 3: fenced).
 
-    It applies only while the job is still ``running`` under ``attempt``; otherwise it is
-    dropped and ``finish_many`` reports False for it.
+    It applies only while the job is still ``running`` under ``attempt`` for ``worker_id``
+    (attempt numbers can repeat when a crash rolls back a claim, so the attempt alone is not
+    enough); otherwise it is dropped and ``finish_many`` reports False for it. ``worker_id``
+    is keyword-only and required.
 
     * ``COMPLETE``: store ``result``, set ``completed_at``.
     * ``PENDING`` (a retry): ``retry_count += 1``, ``scheduled_at = retry_at``, clear
@@ -46,6 +48,18 @@ class Finish:
     result: bytes | None = None
     error: str | None = None
     retry_at: int | None = None
+    worker_id: str = field(kw_only=True)
+
+
+#: How many times a job may be rescued (sent back to pending because its worker died or gave
+#: it up) before the next rescue dead-letters it as a poison pill instead.
+DEFAULT_MAX_RESCUES = 5
+
+
+def poison_pill_error(rescues: int) -> str:
+    """The error of a job dead-lettered because its worker kept dying while running it (the
+    Redis scripts write the same text)."""
+    return f"poison pill: rescued {rescues} times (its worker kept dying while running it)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,10 +258,32 @@ class Storage(ControlStorage, ABC):
         """Apply outcomes in one transaction; True for each one that applied (fenced)."""
 
     @abstractmethod
-    def requeue_expired(self, now: int) -> list[JobRecord]:
-        """Running jobs whose lease expired go back to pending (``retry_count += 1``, an
-        error row "lease expired: worker <id> stopped"), or to dead when their retries are
-        spent. Returns the records as they were before the requeue."""
+    def requeue_expired(self, now: int, max_rescues: int = DEFAULT_MAX_RESCUES) -> list[JobRecord]:
+        """Rescue running jobs whose lease expired before ``now`` (their worker died or
+        stalled): see ``release_jobs`` for what a rescue does. The error row reads
+        ``"rescued: worker <id> stopped renewing its lease"``. Returns the records as they
+        were before (``rescue_count`` tells a poison pill: it equals ``max_rescues``)."""
+
+    @abstractmethod
+    def release_jobs(
+        self,
+        worker_id: str,
+        keep: Collection[str],
+        now: int,
+        max_rescues: int,
+        reason: str,
+    ) -> list[JobRecord]:
+        """Rescue at once every job running under ``worker_id`` except those in ``keep``:
+        the worker is known to have given them up (it died on this host, its drain timeout
+        ran out, or its claim reply was lost after commit and it never saw the rows).
+
+        A rescue never spends a retry: the job goes back to pending (``scheduled_at = now``;
+        started_at, lease and worker cleared; error cleared; a cancel request kept, so the
+        next attempt honours it at once) with ``rescue_count += 1``, ``retry_count``
+        unchanged, and a job error row ``(attempt=retry_count, reason)``. A job already
+        rescued ``max_rescues`` times goes to dead instead, with ``poison_pill_error``
+        as its error, an error row, a dead-letter row, and its pending dependents cancelled
+        as for any dead job. Returns the records as they were before."""
 
     # --- progress, logs, errors, dead letters -------------------------------------------
 

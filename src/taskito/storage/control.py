@@ -21,18 +21,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from taskito.job import JobRecord, NewJob
 
 
 @dataclass(frozen=True, slots=True)
 class Deferral:
-    """Put claimed attempt ``(job_id, attempt)`` back to pending until ``until`` (ms)."""
+    """Put claimed attempt ``(job_id, attempt)`` of ``worker_id`` back to pending until
+    ``until`` (ms). ``worker_id`` is keyword-only and required (the fence, as for Finish)."""
 
     job_id: str
     attempt: int
     until: int
+    worker_id: str = field(kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +147,9 @@ class ControlStorage(ABC):
     @abstractmethod
     def defer_many(self, deferrals: Sequence[Deferral], now: int) -> list[bool]:
         """Claimed attempts go back to pending in one transaction, fenced like ``finish_many``
-        (only while running under ``attempt``): ``scheduled_at = until``; ``started_at``,
-        lease and worker cleared; ``retry_count`` and ``error`` unchanged; no error row. True
-        for each one that applied."""
+        (only while running under ``attempt`` for ``worker_id``): ``scheduled_at = until``;
+        ``started_at``, lease and worker cleared; ``retry_count`` and ``error`` unchanged; no
+        error row. True for each one that applied."""
 
     # --- circuit breakers ---------------------------------------------------------------
 

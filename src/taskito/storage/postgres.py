@@ -34,7 +34,7 @@ from taskito.storage import postgres_control_queries as cq
 from taskito.storage import postgres_queries as q
 from taskito.storage import postgres_rows as convert
 from taskito.storage import postgres_transitions as transitions
-from taskito.storage.base import Finish, Storage, WorkerInfo
+from taskito.storage.base import DEFAULT_MAX_RESCUES, Finish, Storage, WorkerInfo
 from taskito.storage.postgres_control import PostgresControl
 from taskito.storage.postgres_history import PostgresHistory
 from taskito.storage.postgres_reads import PostgresReads
@@ -240,19 +240,32 @@ class PostgresStorage(PostgresHistory, PostgresControl, PostgresReads, Storage):
             self._feed.notify()
         return applied
 
-    def requeue_expired(self, now: int) -> list[JobRecord]:
+    def requeue_expired(self, now: int, max_rescues: int = DEFAULT_MAX_RESCUES) -> list[JobRecord]:
         """See ``Storage.requeue_expired``: leases that expired before ``now`` (this host's
         clock, compared on the server's; see ``claim``). ``now`` becomes the new
         ``scheduled_at`` and the error rows' ``failed_at``."""
+        validation.require_count("max_rescues", max_rescues)
         offset_ms = self._conns.lease_offset_ms()
         expired = self._conns.transact(
             lambda cursor: transitions.requeue_expired(
-                cursor, self._stmts, now, now + offset_ms, offset_ms
+                cursor, self._stmts, now, now + offset_ms, offset_ms, max_rescues
             )
         )
         if expired:
             self._feed.notify()
         return expired
+
+    def release_jobs(
+        self, worker_id: str, keep: Collection[str], now: int, max_rescues: int, reason: str
+    ) -> list[JobRecord]:
+        args = validation.release_arguments(worker_id, keep, max_rescues, reason)
+        offset_ms = self._conns.lease_offset_ms()
+        released = self._conns.transact(
+            lambda cursor: transitions.release_jobs(cursor, self._stmts, offset_ms, args, now)
+        )
+        if released:
+            self._feed.notify()
+        return released
 
     # --- progress, logs, errors, dead letters -------------------------------------------
 

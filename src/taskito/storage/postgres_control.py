@@ -104,6 +104,7 @@ class PostgresControl:
                     "ids": [batch[position].job_id for position in positions],
                     "attempts": [batch[position].attempt for position in positions],
                     "untils": [batch[position].until for position in positions],
+                    "workers": [batch[position].worker_id for position in positions],
                     "now": now,
                 }
                 for ordinal, _ in cursor.execute(self._control.defer_many, params):

@@ -41,15 +41,18 @@ TAKE_RATE_SLOT = (
     " WHERE r.next_free_at <= %(now)b RETURNING 1"
 )
 SELECT_RATE_SLOT = "SELECT next_free_at FROM {s}.rate_slots WHERE key = %b"
-# Fenced like FINISH_MANY: each deferral applies only while its job runs under its attempt.
+# Fenced like FINISH_MANY: each deferral applies only while its job runs under its attempt
+# for its worker.
 # Listeners are woken only when a deferred job is due already (a later one wakes nobody).
 DEFER_MANY = (
     "WITH input AS (SELECT * FROM unnest(%(ids)b::text[], %(attempts)b::bigint[],"
-    " %(untils)b::bigint[]) WITH ORDINALITY AS d (id, attempt, until, ord)),"
+    " %(untils)b::bigint[], %(workers)b::text[])"
+    " WITH ORDINALITY AS d (id, attempt, until, worker_id, ord)),"
     " deferred AS (UPDATE {s}.jobs AS j SET status = 0, scheduled_at = p.until,"
     " started_at = NULL, worker_id = NULL, lease_expires_at = NULL"
     " FROM input AS p WHERE j.id = ANY(%(ids)b::text[]) AND j.id = p.id"
-    " AND " + RUNNING_BY_ID + " AND j.attempt = p.attempt RETURNING p.ord, p.until),"
+    " AND " + RUNNING_BY_ID + " AND j.attempt = p.attempt AND j.worker_id = p.worker_id"
+    " RETURNING p.ord, p.until),"
     " due AS (SELECT 1 FROM deferred WHERE until <= %(now)b)"
     + notify_if("due")
     + f" SELECT ord, {NOTIFIED} FROM deferred"

@@ -158,33 +158,42 @@ LOCK_EXPIRED_LEASES = (
     "SELECT " + JOB_COLUMNS + " FROM {s}.jobs WHERE status = 1 AND lease_expires_at < %b"
     " ORDER BY lease_expires_at, id FOR UPDATE SKIP LOCKED"
 )
+LOCK_WORKER_RUNNING = (
+    "SELECT " + JOB_COLUMNS + " FROM {s}.jobs WHERE status = 1 AND worker_id = %b"
+    " AND NOT (id = ANY(%b::text[])) ORDER BY started_at, id FOR UPDATE SKIP LOCKED"
+)
 # Fenced outcomes for a batch of distinct jobs in one statement: each applies only while its
-# job is running under its attempt (re-checked on the row the UPDATE locks). Retries (status
-# 0) and dead jobs (4) get an error row; dead jobs a dead-letter row too.
+# job is running under its attempt for its worker (re-checked on the row the UPDATE locks).
+# Retries (status 0) and dead jobs (4) get an error row; dead jobs a dead-letter row too. A
+# rescue (status 0 with ``rescue``) counts in rescue_count, not retry_count.
 FINISH_MANY = (
     "WITH input AS (SELECT * FROM unnest(%(ids)b::text[], %(attempts)b::bigint[],"
     " %(statuses)b::smallint[], %(results)b::bytea[], %(errors)b::text[],"
-    " %(retry_ats)b::bigint[], %(keep_cancel)b::boolean[], %(dead_ids)b::text[])"
+    " %(retry_ats)b::bigint[], %(keep_cancel)b::boolean[], %(dead_ids)b::text[],"
+    " %(workers)b::text[], %(rescues)b::boolean[])"
     " WITH ORDINALITY AS f (id, attempt, status, result, error, retry_at, keep_cancel,"
-    " dead_id, ord)),"
+    " dead_id, worker_id, rescue, ord)),"
     " done AS (UPDATE {s}.jobs AS j SET status = p.status,"
     " result = CASE WHEN p.status = 2 THEN p.result ELSE j.result END,"
     " error = CASE WHEN p.status = 0 THEN NULL WHEN p.status = 2 THEN j.error"
     " ELSE p.error END,"
     " completed_at = CASE WHEN p.status = 0 THEN NULL ELSE %(now)b::bigint END,"
-    " retry_count = CASE WHEN p.status = 0 THEN j.retry_count + 1 ELSE j.retry_count END,"
+    " retry_count = CASE WHEN p.status = 0 AND NOT p.rescue THEN j.retry_count + 1"
+    " ELSE j.retry_count END,"
+    " rescue_count = CASE WHEN p.status = 0 AND p.rescue THEN j.rescue_count + 1"
+    " ELSE j.rescue_count END,"
     " scheduled_at = CASE WHEN p.status = 0 THEN p.retry_at ELSE j.scheduled_at END,"
     " started_at = CASE WHEN p.status = 0 THEN NULL ELSE j.started_at END,"
     " cancel_requested = CASE WHEN p.status = 0 AND NOT p.keep_cancel THEN 0"
     " ELSE j.cancel_requested END,"
     " worker_id = NULL, lease_expires_at = NULL"
     " FROM input AS p WHERE j.id = ANY(%(ids)b::text[]) AND j.id = p.id"
-    " AND " + RUNNING_BY_ID + " AND j.attempt = p.attempt"
-    " RETURNING p.ord, p.status, p.error, p.dead_id, j.id, j.retry_count, j.queue,"
+    " AND " + RUNNING_BY_ID + " AND j.attempt = p.attempt AND j.worker_id = p.worker_id"
+    " RETURNING p.ord, p.status, p.error, p.dead_id, p.rescue, j.id, j.retry_count, j.queue,"
     " j.task_name, j.payload, j.metadata, j.priority, j.max_retries, j.timeout_ms,"
     " j.result_ttl_ms, j.namespace),"
     " errors AS (INSERT INTO {s}.job_errors (job_id, attempt, error, failed_at)"
-    " SELECT id, CASE WHEN status = 0 THEN retry_count - 1 ELSE retry_count END,"
+    " SELECT id, CASE WHEN status = 0 AND NOT rescue THEN retry_count - 1 ELSE retry_count END,"
     " coalesce(error, ''), %(now)b::bigint FROM done WHERE status IN (0, 4) ORDER BY ord),"
     " letters AS (INSERT INTO {s}.dead_letter (" + _DEAD_LETTER_COLUMNS + ")"
     " SELECT dead_id, id, queue, task_name, payload, error, retry_count, %(now)b::bigint,"
@@ -302,6 +311,7 @@ class Statements:
     extend_leases: str
     finish_many: str
     lock_expired_leases: str
+    lock_worker_running: str
     server_clock_ms: str
     update_progress: str
     insert_log: str

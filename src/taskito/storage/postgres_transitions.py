@@ -17,7 +17,7 @@ from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob
 from taskito.storage import postgres_queries as q
 from taskito.storage import postgres_rows as convert
-from taskito.storage.base import Finish
+from taskito.storage.base import Finish, poison_pill_error
 
 if TYPE_CHECKING:
     from taskito.storage.postgres_connections import Cursor
@@ -29,9 +29,12 @@ _BLOCKING_DEPENDENCY_STATUSES = frozenset({JobStatus.DEAD.code, JobStatus.CANCEL
 CASCADING = frozenset({JobStatus.DEAD, JobStatus.CANCELLED})
 
 
-def finish_params(finishes: Sequence[Finish], now: int, keep_cancel: bool) -> dict[str, Any]:
+def finish_params(
+    finishes: Sequence[Finish], now: int, keep_cancel: bool, rescue: bool = False
+) -> dict[str, Any]:
     """Column arrays for ``FINISH_MANY``: one element per outcome, in batch order."""
     ids, attempts, statuses, results, errors, retry_ats, dead_ids = [], [], [], [], [], [], []
+    workers: list[str] = []
     for finish in finishes:
         status = finish.status
         error = finish.error
@@ -48,6 +51,7 @@ def finish_params(finishes: Sequence[Finish], now: int, keep_cancel: bool) -> di
         errors.append(error)
         retry_ats.append(retry_at)
         dead_ids.append(new_job_id() if status is JobStatus.DEAD else None)
+        workers.append(finish.worker_id)
     return {
         "ids": ids,
         "attempts": attempts,
@@ -57,6 +61,8 @@ def finish_params(finishes: Sequence[Finish], now: int, keep_cancel: bool) -> di
         "retry_ats": retry_ats,
         "keep_cancel": [keep_cancel] * len(ids),
         "dead_ids": dead_ids,
+        "workers": workers,
+        "rescues": [rescue] * len(ids),
         "now": now,
     }
 
@@ -83,18 +89,20 @@ def finish(
     now: int,
     *,
     keep_cancel: bool = False,
+    rescue: bool = False,
 ) -> tuple[list[bool], list[tuple[str, str]]]:
     """Apply fenced outcomes, one statement per round (one round unless a job repeats, which
     then needs the caller's transaction); return which applied, and the cascade roots (job
     id, reason for its pending dependents) of applied dead and cancelled outcomes.
 
     ``keep_cancel`` keeps a pending cancel request on jobs sent back to pending (lease expiry:
-    the next attempt honours it at once)."""
+    the next attempt honours it at once); ``rescue`` counts jobs sent back to pending as
+    rescues, not retries."""
     applied = [False] * len(finishes)
     roots: list[tuple[str, str]] = []
     for positions in finish_rounds(finishes):
         batch = [finishes[position] for position in positions]
-        params = finish_params(batch, now, keep_cancel)
+        params = finish_params(batch, now, keep_cancel, rescue)
         for ordinal, job_id, status_code, _ in cursor.execute(stmts.finish_many, params):
             applied[positions[ordinal - 1]] = True
             if status_code == JobStatus.DEAD.code:
@@ -123,28 +131,68 @@ def cascade_cancel(
     return cancelled
 
 
+def rescue(
+    cursor: Cursor,
+    stmts: q.Statements,
+    jobs: Sequence[JobRecord],
+    now: int,
+    max_rescues: int,
+    reason: str | None,
+) -> None:
+    """Inside a transaction: send locked running ``jobs`` back to pending as rescues, or to
+    dead as poison pills once rescued ``max_rescues`` times (``Storage.release_jobs``).
+    ``reason`` None: the lease expired."""
+    outcomes = []
+    for job in jobs:
+        worker_id = job.worker_id or ""
+        if job.rescue_count >= max_rescues:
+            error = poison_pill_error(job.rescue_count)
+            outcomes.append(
+                Finish(job.id, job.attempt, JobStatus.DEAD, error=error, worker_id=worker_id)
+            )
+            continue
+        why = reason or f"rescued: worker {job.worker_id} stopped renewing its lease"
+        outcomes.append(
+            Finish(
+                job.id, job.attempt, JobStatus.PENDING, error=why, retry_at=now, worker_id=worker_id
+            )
+        )
+    _, roots = finish(cursor, stmts, outcomes, now, keep_cancel=True, rescue=True)
+    cascade_cancel(cursor, stmts, roots, now)
+
+
 def requeue_expired(
-    cursor: Cursor, stmts: q.Statements, now: int, lease_now: int, lease_offset_ms: int
+    cursor: Cursor,
+    stmts: q.Statements,
+    now: int,
+    lease_now: int,
+    lease_offset_ms: int,
+    max_rescues: int,
 ) -> list[JobRecord]:
-    """Inside a transaction: send running jobs whose lease expired (``lease_expires_at <
-    lease_now``, server clock) back to pending, or to dead when their retries are spent;
-    return them as they were."""
+    """Inside a transaction: rescue running jobs whose lease expired (``lease_expires_at <
+    lease_now``, server clock); return them as they were."""
     rows = cursor.execute(stmts.lock_expired_leases, (lease_now,)).fetchall()
     expired = [convert.row_to_job(row, lease_offset_ms) for row in rows]
-    if not expired:
-        return []
-    outcomes = []
-    for job in expired:
-        error = f"lease expired: worker {job.worker_id} stopped"
-        if job.retry_count >= job.max_retries:
-            outcomes.append(Finish(job.id, job.attempt, JobStatus.DEAD, error=error))
-        else:
-            outcomes.append(
-                Finish(job.id, job.attempt, JobStatus.PENDING, error=error, retry_at=now)
-            )
-    _, roots = finish(cursor, stmts, outcomes, now, keep_cancel=True)
-    cascade_cancel(cursor, stmts, roots, now)
+    if expired:
+        rescue(cursor, stmts, expired, now, max_rescues, None)
     return expired
+
+
+def release_jobs(
+    cursor: Cursor,
+    stmts: q.Statements,
+    lease_offset_ms: int,
+    args: tuple[str, list[str], int, str],
+    now: int,
+) -> list[JobRecord]:
+    """Inside a transaction: rescue the running jobs of worker ``args[0]`` except those in
+    ``args[1]`` (``validation.release_arguments``); return them as they were."""
+    worker_id, keep, max_rescues, reason = args
+    rows = cursor.execute(stmts.lock_worker_running, (worker_id, keep)).fetchall()
+    released = [convert.row_to_job(row, lease_offset_ms) for row in rows]
+    if released:
+        rescue(cursor, stmts, released, now, max_rescues, reason)
+    return released
 
 
 # --- dependencies ----------------------------------------------------------------------------

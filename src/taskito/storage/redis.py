@@ -28,6 +28,7 @@ from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob
 from taskito.storage import redis_inspect, redis_workers
 from taskito.storage.base import (
+    DEFAULT_MAX_RESCUES,
     DeadLetter,
     Finish,
     JobError,
@@ -56,6 +57,7 @@ from taskito.storage.redis_records import (
 )
 from taskito.storage.validation import (
     claim_queue_names,
+    release_arguments,
     require_count,
     require_lease,
     require_optional_bytes,
@@ -224,19 +226,38 @@ class RedisStorage(RedisControl, RedisHistory, Storage):
             self._listener.notify()
         return applied
 
-    def requeue_expired(self, now: int) -> list[JobRecord]:
+    def requeue_expired(self, now: int, max_rescues: int = DEFAULT_MAX_RESCUES) -> list[JobRecord]:
         require_time("now", now)
+        require_count("max_rescues", max_rescues)
         offset = self._offset()
         requeued: list[JobRecord] = []
         while True:
             dead_ids = [new_job_id() for _ in range(_REQUEUE_CHUNK)]
-            reply = self._run("requeue", now + offset, now, _REQUEUE_CHUNK, *dead_ids)
+            reply = self._run("requeue", now + offset, now, _REQUEUE_CHUNK, max_rescues, *dead_ids)
             requeued += [job_from_packed(job, offset) for job in reply]
             if len(reply) < _REQUEUE_CHUNK:
                 break
         if requeued:
             self._listener.notify()
         return requeued
+
+    def release_jobs(
+        self, worker_id: str, keep: Collection[str], now: int, max_rescues: int, reason: str
+    ) -> list[JobRecord]:
+        worker, kept, cap, why = release_arguments(worker_id, keep, max_rescues, reason)
+        require_time("now", now)
+        offset = self._offset()
+        spare = 4  # poison pills are rare; the script asks for more when it needs them
+        while True:
+            dead_ids = [new_job_id() for _ in range(spare)]
+            reply = self._run("release", worker, now, cap, why, len(kept), *kept, *dead_ids)
+            if reply[0] == 1:
+                break
+            spare = int(reply[1])
+        released = [job_from_packed(job, offset) for job in reply[1:]]
+        if released:
+            self._listener.notify()
+        return released
 
     # --- progress, logs, errors, dead letters -------------------------------------------
 

@@ -66,6 +66,7 @@ SCRIPT_NAMES = (
     "rate_slot",
     "reap",
     "replay_history",
+    "release",
     "request_cancel",
     "requeue",
     "retry_dead",

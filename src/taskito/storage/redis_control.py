@@ -105,7 +105,7 @@ class RedisControl(RedisCore, ControlStorage):
         arguments: list[object] = []
         for deferral in batch:
             until = require_time(f"job {deferral.job_id}: until", deferral.until)
-            arguments += [deferral.job_id, deferral.attempt, until]
+            arguments += [deferral.job_id, deferral.attempt, until, deferral.worker_id]
         applied = [flag == 1 for flag in self._run("defer", now, *arguments)]
         if any(applied):
             self._listener.notify()

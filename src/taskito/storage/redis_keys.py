@@ -240,6 +240,8 @@ def finish_arguments(finish: Finish) -> bytes:
         if error is not None and not isinstance(error, str):
             raise TypeError(f"job {finish.job_id}: error must be a str, got {error!r}")
         value = _text(error)
+    if not isinstance(finish.worker_id, str) or not finish.worker_id:
+        raise TypeError(f"job {finish.job_id}: worker_id must be a non-empty str")
     retry_at = None if finish.retry_at is None else require_time("retry_at", finish.retry_at)
     dead_id = new_job_id().encode() if status is JobStatus.DEAD else None
     return pack_fields(
@@ -250,6 +252,7 @@ def finish_arguments(finish: Finish) -> bytes:
             value,
             _number(retry_at),
             dead_id,
+            finish.worker_id.encode(),
         )
     )
 

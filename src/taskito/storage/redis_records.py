@@ -18,7 +18,7 @@ from taskito.storage.base import DeadLetter, JobError, LogEntry, WorkerInfo
 from taskito.storage.control import BreakerState, PeriodicSchedule, ReplayEntry
 
 _STATUS_BY_CODE = {str(status.code).encode(): status for status in JobStatus}
-_LENGTHS = struct.Struct(">25i")
+_LENGTHS = struct.Struct(">26i")
 
 
 def pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:
@@ -35,7 +35,7 @@ def _number(value: bytes | None) -> int | None:
 
 
 def unpack_job(packed: bytes) -> list[Any]:
-    """The 25 JobRecord fields (bytes, or None when absent) of a job packed by ``pack_record``
+    """The 26 JobRecord fields (bytes, or None when absent) of a job packed by ``pack_record``
     (prelude.lua): the field lengths as 4-byte big-endian signed integers (-1: absent), then
     the present values back to back."""
     values: list[Any] = []
@@ -60,7 +60,7 @@ def job_from_packed(packed: bytes, clock_offset_ms: int) -> JobRecord:
         job_id, queue, task_name, payload, status, priority, created_at, scheduled_at,
         retry_count, max_retries, timeout_ms, started_at, completed_at, result, error,
         unique_key, progress, metadata, cancel_requested, expires_at, result_ttl_ms,
-        namespace, worker_id, attempt, lease_expires_at,
+        namespace, worker_id, attempt, lease_expires_at, rescue_count,
     ) = unpack_job(packed)  # fmt: skip
     return JobRecord(
         job_id.decode(),
@@ -88,6 +88,7 @@ def job_from_packed(packed: bytes, clock_offset_ms: int) -> JobRecord:
         None if worker_id is None else worker_id.decode(),
         int(attempt),
         None if lease_expires_at is None else int(lease_expires_at) - clock_offset_ms,
+        0 if rescue_count is None else int(rescue_count),
     )
 
 

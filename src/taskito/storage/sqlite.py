@@ -17,6 +17,7 @@ from taskito.storage import sqlite_claim, validation
 from taskito.storage import sqlite_queries as q
 from taskito.storage import sqlite_transitions as transitions
 from taskito.storage.base import (
+    DEFAULT_MAX_RESCUES,
     DeadLetter,
     Finish,
     JobError,
@@ -220,12 +221,23 @@ class SqliteStorage(SqliteControl, Storage):
             self._notify()
         return applied
 
-    def requeue_expired(self, now: int) -> list[JobRecord]:
+    def requeue_expired(self, now: int, max_rescues: int = DEFAULT_MAX_RESCUES) -> list[JobRecord]:
+        validation.require_count("max_rescues", max_rescues)
         with self._conns.write(notify=False) as conn:
-            expired = transitions.requeue_expired(conn, now)
+            expired = transitions.requeue_expired(conn, now, max_rescues)
         if expired:
             self._notify()
         return expired
+
+    def release_jobs(
+        self, worker_id: str, keep: Collection[str], now: int, max_rescues: int, reason: str
+    ) -> list[JobRecord]:
+        args = validation.release_arguments(worker_id, keep, max_rescues, reason)
+        with self._conns.write(notify=False) as conn:
+            released = transitions.release_jobs(conn, args[0], args[1], now, args[2], args[3])
+        if released:
+            self._notify()
+        return released
 
     # --- progress, logs, errors, dead letters -------------------------------------------
 

@@ -89,7 +89,8 @@ class SqliteControl(ControlStorage):
             return []
         with self._conns.write(notify=False) as conn:
             applied = [
-                conn.execute(cq.DEFER, (d.until, d.job_id, d.attempt)).rowcount == 1 for d in batch
+                conn.execute(cq.DEFER, (d.until, d.job_id, d.attempt, d.worker_id)).rowcount == 1
+                for d in batch
             ]
         # A job deferred to the future is not claimable yet: waking idle workers is useless.
         if any(done and d.until <= now for done, d in zip(applied, batch, strict=True)):

@@ -30,7 +30,7 @@ SELECT_RUNNING_IDS = (
 )
 DEFER = (
     "UPDATE jobs SET status = 0, scheduled_at = ?, started_at = NULL, worker_id = NULL,"
-    " lease_expires_at = NULL WHERE id = ? AND status = 1 AND attempt = ?"
+    " lease_expires_at = NULL WHERE id = ? AND status = 1 AND attempt = ? AND worker_id = ?"
 )
 
 # --- circuit breakers ---------------------------------------------------------------------

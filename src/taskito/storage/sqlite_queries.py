@@ -26,7 +26,7 @@ JOB_COLUMNS = (
     "id, queue, task_name, payload, status, priority, created_at, scheduled_at, retry_count,"
     " max_retries, timeout_ms, started_at, completed_at, result, error, unique_key, progress,"
     " metadata, cancel_requested, expires_at, result_ttl_ms, namespace, worker_id, attempt,"
-    " lease_expires_at"
+    " lease_expires_at, rescue_count"
 )
 _STATUS_INDEX = 4
 _CANCEL_REQUESTED_INDEX = 18
@@ -128,6 +128,10 @@ DELETE_JOB_EDGES = "DELETE FROM job_dependencies WHERE job_id = ? OR depends_on_
 COUNT_BY_STATUS = "SELECT status, COUNT(*) FROM jobs GROUP BY status"
 COUNT_BY_STATUS_IN_QUEUE = "SELECT status, COUNT(*) FROM jobs WHERE queue = ? GROUP BY status"
 COUNT_BY_QUEUE_AND_STATUS = "SELECT queue, status, COUNT(*) FROM jobs GROUP BY status, queue"
+
+SELECT_WORKER_RUNNING = (
+    f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 1 AND worker_id = ? ORDER BY started_at, id"
+)
 
 EXTEND_LEASES = (
     "UPDATE jobs SET lease_expires_at = ?"

@@ -6,34 +6,36 @@ caller's write transaction.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from taskito.exceptions import DependencyError
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob
 from taskito.storage import sqlite_queries as q
-from taskito.storage.base import Finish
+from taskito.storage.base import Finish, poison_pill_error
 
 _FINISH_COMPLETE = (
     "UPDATE jobs SET status = 2, result = ?, completed_at = ?, worker_id = NULL,"
-    " lease_expires_at = NULL WHERE id = ? AND status = 1 AND attempt = ?"
+    " lease_expires_at = NULL WHERE id = ? AND status = 1 AND attempt = ? AND worker_id = ?"
 )
 _FINISH_TERMINAL = (
     "UPDATE jobs SET status = ?, error = ?, completed_at = ?, worker_id = NULL,"
-    " lease_expires_at = NULL WHERE id = ? AND status = 1 AND attempt = ? RETURNING retry_count"
+    " lease_expires_at = NULL WHERE id = ? AND status = 1 AND attempt = ? AND worker_id = ?"
+    " RETURNING retry_count"
 )
 _FINISH_RETRY = (
     "UPDATE jobs SET status = 0, retry_count = retry_count + 1, scheduled_at = ?,"
     " started_at = NULL, completed_at = NULL, error = NULL, cancel_requested = 0,"
     " worker_id = NULL, lease_expires_at = NULL"
-    " WHERE id = ? AND status = 1 AND attempt = ? RETURNING retry_count"
+    " WHERE id = ? AND status = 1 AND attempt = ? AND worker_id = ? RETURNING retry_count"
 )
-# A lease that expired keeps a pending cancel request: the next attempt honours it at once.
-_REQUEUE_EXPIRED = (
-    "UPDATE jobs SET status = 0, retry_count = retry_count + 1, scheduled_at = ?,"
+# A rescue keeps a pending cancel request (the next attempt honours it at once) and the
+# retry count: the attempt did not fail, its worker went away.
+_RESCUE = (
+    "UPDATE jobs SET status = 0, rescue_count = rescue_count + 1, scheduled_at = ?,"
     " started_at = NULL, completed_at = NULL, error = NULL,"
     " worker_id = NULL, lease_expires_at = NULL"
-    " WHERE id = ? AND status = 1 AND attempt = ? RETURNING retry_count"
+    " WHERE id = ? AND status = 1 AND attempt = ? AND worker_id = ?"
 )
 _SELECT_DEPENDENCY_STATUSES = (
     "SELECT id, status FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
@@ -94,13 +96,14 @@ def _dead_letter(conn: sqlite3.Connection, job_id: str, now: int) -> None:
 def finish_one(conn: sqlite3.Connection, finish: Finish, now: int) -> bool:
     """Apply one fenced outcome; False when the attempt no longer holds the job."""
     job_id, attempt, status = finish.job_id, finish.attempt, finish.status
+    worker_id = finish.worker_id
     if status is JobStatus.COMPLETE:
         result = None if finish.result is None else bytearray(finish.result)
-        cursor = conn.execute(_FINISH_COMPLETE, (result, now, job_id, attempt))
+        cursor = conn.execute(_FINISH_COMPLETE, (result, now, job_id, attempt, worker_id))
         return cursor.rowcount == 1
     if status is JobStatus.PENDING:
         retry_at = now if finish.retry_at is None else finish.retry_at
-        row = conn.execute(_FINISH_RETRY, (retry_at, job_id, attempt)).fetchone()
+        row = conn.execute(_FINISH_RETRY, (retry_at, job_id, attempt, worker_id)).fetchone()
         if row is None:
             return False
         conn.execute(q.INSERT_JOB_ERROR, (job_id, row[0] - 1, finish.error or "", now))
@@ -108,7 +111,8 @@ def finish_one(conn: sqlite3.Connection, finish: Finish, now: int) -> bool:
     error = finish.error
     if status is JobStatus.CANCELLED and error is None:
         error = "cancelled by request"
-    row = conn.execute(_FINISH_TERMINAL, (status.code, error, now, job_id, attempt)).fetchone()
+    params = (status.code, error, now, job_id, attempt, worker_id)
+    row = conn.execute(_FINISH_TERMINAL, params).fetchone()
     if row is None:
         return False
     if status is JobStatus.DEAD:
@@ -120,18 +124,46 @@ def finish_one(conn: sqlite3.Connection, finish: Finish, now: int) -> bool:
     return True
 
 
-def requeue_expired(conn: sqlite3.Connection, now: int) -> list[JobRecord]:
-    """Send running jobs with an expired lease back to pending, or to dead when their retries
-    are spent; return them as they were."""
+def rescue(
+    conn: sqlite3.Connection, job: JobRecord, now: int, max_rescues: int, reason: str
+) -> None:
+    """Send running ``job`` back to pending as a rescue (``rescue_count += 1``, retries kept,
+    an error row with ``reason``), or, once rescued ``max_rescues`` times, to dead as a
+    poison pill (``Storage.release_jobs``)."""
+    worker_id = job.worker_id or ""
+    if job.rescue_count >= max_rescues:
+        error = poison_pill_error(job.rescue_count)
+        dead = Finish(job.id, job.attempt, JobStatus.DEAD, error=error, worker_id=worker_id)
+        finish_one(conn, dead, now)
+        return
+    if conn.execute(_RESCUE, (now, job.id, job.attempt, worker_id)).rowcount == 1:
+        conn.execute(q.INSERT_JOB_ERROR, (job.id, job.retry_count, reason, now))
+
+
+def requeue_expired(conn: sqlite3.Connection, now: int, max_rescues: int) -> list[JobRecord]:
+    """Rescue running jobs whose lease expired; return them as they were."""
     expired = [q.row_to_job(row) for row in conn.execute(q.SELECT_EXPIRED_LEASES, (now,))]
     for job in expired:
-        error = f"lease expired: worker {job.worker_id} stopped"
-        if job.retry_count >= job.max_retries:
-            finish_one(conn, Finish(job.id, job.attempt, JobStatus.DEAD, error=error), now)
-            continue
-        conn.execute(_REQUEUE_EXPIRED, (now, job.id, job.attempt))
-        conn.execute(q.INSERT_JOB_ERROR, (job.id, job.retry_count, error, now))
+        reason = f"rescued: worker {job.worker_id} stopped renewing its lease"
+        rescue(conn, job, now, max_rescues, reason)
     return expired
+
+
+def release_jobs(
+    conn: sqlite3.Connection,
+    worker_id: str,
+    keep: Collection[str],
+    now: int,
+    max_rescues: int,
+    reason: str,
+) -> list[JobRecord]:
+    """Rescue the running jobs of ``worker_id`` not in ``keep``; return them as they were."""
+    kept = set(keep)
+    rows = conn.execute(q.SELECT_WORKER_RUNNING, (worker_id,)).fetchall()
+    released = [job for job in map(q.row_to_job, rows) if job.id not in kept]
+    for job in released:
+        rescue(conn, job, now, max_rescues, reason)
+    return released
 
 
 def purge_completed(conn: sqlite3.Connection, before: int) -> int:

@@ -27,6 +27,7 @@ def validate_finishes(finishes: Sequence[Finish]) -> None:
                 f"cannot finish job {finish.job_id} with status {finish.status!r}: a finish"
                 " moves a running job to pending, complete, failed, dead or cancelled"
             )
+        require_text(f"job {finish.job_id}: worker_id", finish.worker_id)
 
 
 def batch_outside_dependencies(batch: Sequence[NewJob]) -> list[str]:
@@ -122,7 +123,28 @@ def require_deferrals(deferrals: Sequence[Deferral]) -> list[Deferral]:
         require_text("job_id", deferral.job_id)
         _require_int(f"job {deferral.job_id}: attempt", deferral.attempt)
         _require_int(f"job {deferral.job_id}: until", deferral.until)
+        require_text(f"job {deferral.job_id}: worker_id", deferral.worker_id)
     return batch
+
+
+def release_arguments(
+    worker_id: object, keep: object, max_rescues: object, reason: object
+) -> tuple[str, list[str], int, str]:
+    """Check ``release_jobs``'s arguments; return them with ``keep`` as a list."""
+    require_text("worker_id", worker_id)
+    if isinstance(keep, str) or not isinstance(keep, Iterable):
+        raise TypeError(f"keep must be a collection of job ids, not {keep!r}")
+    kept = list(cast("Iterable[object]", keep))
+    for job_id in kept:
+        require_text("a kept job id", job_id)
+    require_count("max_rescues", max_rescues)
+    require_text("reason", reason)
+    return (
+        cast(str, worker_id),
+        cast("list[str]", kept),
+        cast(int, max_rescues),
+        cast(str, reason),
+    )
 
 
 def require_breaker_config(config: object) -> BreakerConfig:

@@ -123,13 +123,18 @@ class FlowGate:
         if not batch.denied:
             return Admission(list(jobs))
         deferrals = [
-            Deferral(job.id, job.attempt, batch.denied[job.id])
+            Deferral(job.id, job.attempt, batch.denied[job.id], worker_id=job.worker_id or "")
             for job in jobs
             if job.id in batch.denied
         ]
         self._write(deferrals, now)
         admitted = [job for job in jobs if job.id not in batch.denied]
         return Admission(admitted, list(batch.denied.values()))
+
+    def unwritten_ids(self) -> list[str]:
+        """Jobs held back whose deferral is not written yet: still running under this worker,
+        though the pool does not hold them."""
+        return [deferral.job_id for deferral in self._unwritten]
 
     def write_unwritten(self, now: int) -> None:
         """Try again to put back the jobs of an earlier failed ``defer_many``."""

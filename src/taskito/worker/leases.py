@@ -1,8 +1,15 @@
 """The lease keeper: a thread that keeps this worker visibly alive and cleans up after dead ones.
 
 It heartbeats the worker row, extends the leases of the jobs held here well before they
-expire, requeues jobs whose lease expired (their worker died: DESIGN invariant 4) and reaps
-worker rows that stopped heartbeating.
+expire, rescues jobs whose lease expired (their worker died: DESIGN invariant 4), releases at
+once the jobs of a worker on this host whose process is gone, and reaps worker rows that
+stopped heartbeating. A rescue never spends a retry; a job rescued ``max_rescues`` times is
+dead-lettered as a poison pill (``Storage.release_jobs``).
+
+The default timings bound crash recovery at 5 s (docs/reliability.md): a lease of 4 s,
+extended every second from this thread, lapses at most 4 s after its worker died, and the
+reaper of any live worker finds it within 0.5 s. A live worker loses a lease only when its
+extensions fail for 3 s in a row.
 """
 
 from __future__ import annotations
@@ -10,11 +17,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from taskito.job import JobRecord, now_ms
-from taskito.storage.base import Storage
+from taskito.storage.base import DEFAULT_MAX_RESCUES, Storage
+from taskito.worker.liveness import this_host, worker_is_dead_here
 from taskito.worker.running import HeldJobs
 
 logger = logging.getLogger("taskito.worker.leases")
@@ -24,10 +32,10 @@ logger = logging.getLogger("taskito.worker.leases")
 class LeaseTimings:
     """How often the keeper acts. Leases are extended four times per lease period."""
 
-    lease_ms: int = 10_000
-    heartbeat_interval_s: float = 2.0
-    reap_interval_s: float = 1.0
-    worker_stale_s: float = 30.0
+    lease_ms: int = 4_000
+    heartbeat_interval_s: float = 1.0
+    reap_interval_s: float = 0.5
+    worker_stale_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.lease_ms, int) or isinstance(self.lease_ms, bool):
@@ -42,6 +50,68 @@ class LeaseTimings:
     @property
     def extend_interval_s(self) -> float:
         return self.lease_ms / 4000.0
+
+    @property
+    def quiet_ms(self) -> int:
+        """How long a worker on this host whose pid is gone must have been silent before its
+        jobs are released (a live one in another pid namespace heartbeats meanwhile)."""
+        return round(self.heartbeat_interval_s * 1500)
+
+
+def log_rescued(jobs: list[JobRecord], max_rescues: int, why: str) -> None:
+    """One line per worker whose jobs were rescued, one WARNING per poison pill. ``jobs`` are
+    the records as they were before (a poison pill had already been rescued max_rescues
+    times)."""
+    by_worker: dict[str | None, list[JobRecord]] = {}
+    for job in jobs:
+        by_worker.setdefault(job.worker_id, []).append(job)
+    for worker_id, held in by_worker.items():
+        rescued = [job.id for job in held if job.rescue_count < max_rescues]
+        if rescued:
+            logger.warning(
+                "rescued %d job(s) of worker %s (%s); they run again, no retry spent: %s",
+                len(rescued),
+                worker_id,
+                why,
+                ", ".join(rescued),
+                extra={"worker_id": worker_id, "job_ids": rescued},
+            )
+        for job in held:
+            if job.rescue_count >= max_rescues:
+                logger.warning(
+                    "job %s (task %s) dead-lettered as a poison pill: rescued %d times, its"
+                    " worker kept dying while running it",
+                    job.id,
+                    job.task_name,
+                    job.rescue_count,
+                    extra={"job_id": job.id, "task_name": job.task_name, "worker_id": worker_id},
+                )
+
+
+def release(
+    storage: Storage,
+    worker_id: str,
+    keep: Collection[str],
+    max_rescues: int,
+    why: str,
+    reason: str,
+) -> bool:
+    """``Storage.release_jobs`` now, logged (``why`` in the log line, ``reason`` in the error
+    rows). When storage fails the jobs' leases, no longer extended, expire instead."""
+    try:
+        released = storage.release_jobs(worker_id, keep, now_ms(), max_rescues, reason)
+    except Exception as exc:
+        logger.warning(
+            "could not release the jobs of worker %s (%s): %s; their leases will expire and"
+            " another worker will run them again",
+            worker_id,
+            why,
+            exc,
+            extra={"worker_id": worker_id},
+        )
+        return False
+    log_rescued(released, max_rescues, why)
+    return True
 
 
 class LeaseKeeper:
@@ -58,6 +128,8 @@ class LeaseKeeper:
         on_lost: Callable[[list[str]], None],
         on_requeued: Callable[[list[JobRecord]], None],
         on_reaped: Callable[[list[str]], None],
+        max_rescues: int = DEFAULT_MAX_RESCUES,
+        check_pids: bool = True,
     ) -> None:
         self._storage = storage
         self._worker_id = worker_id
@@ -67,6 +139,9 @@ class LeaseKeeper:
         self._on_lost = on_lost
         self._on_requeued = on_requeued
         self._on_reaped = on_reaped
+        self._max_rescues = max_rescues
+        self._check_pids = check_pids
+        self._host = this_host()
         self._stop = threading.Event()
         self._poke = threading.Event()
         self._thread = threading.Thread(target=self._run, name="taskito-leases", daemon=True)
@@ -100,7 +175,7 @@ class LeaseKeeper:
                 self._safely("extending leases", self.extend_leases)
                 next_extend = now + timings.extend_interval_s
             if now >= next_reap:
-                self._safely("requeueing expired leases", self.recover)
+                self._safely("rescuing jobs of dead workers", self.recover)
                 next_reap = now + timings.reap_interval_s
             wait_s = min(next_extend, next_heartbeat, next_reap) - time.monotonic()
             self._poke.wait(max(0.0, wait_s))
@@ -125,20 +200,44 @@ class LeaseKeeper:
                 self._on_lost(still_running)
 
     def recover(self) -> None:
-        """Requeue jobs of dead workers and reap worker rows that stopped heartbeating."""
+        """Rescue the jobs of dead workers (expired leases; on this host, a gone pid) and reap
+        worker rows that stopped heartbeating."""
         now = now_ms()
-        requeued = self._storage.requeue_expired(now)
+        requeued = self._storage.requeue_expired(now, self._max_rescues)
         if requeued:
-            logger.warning(
-                "requeued %d job(s) whose worker stopped renewing its lease",
-                len(requeued),
-                extra={"job_ids": [job.id for job in requeued]},
-            )
+            log_rescued(requeued, self._max_rescues, "it stopped renewing its lease")
             self._on_requeued(requeued)
+        if self._check_pids:
+            self._release_dead_neighbours(now)
         stale_before = now - round(self._timings.worker_stale_s * 1000)
         reaped = self._storage.reap_workers(stale_before)
         if reaped:
+            for worker_id in reaped:
+                if worker_id != self._worker_id:
+                    logger.warning("worker %s stopped heartbeating; removed", worker_id)
             self._on_reaped(reaped)
+
+    def _release_dead_neighbours(self, now: int) -> None:
+        """A worker on this host whose process is gone: release all its jobs at once (no
+        waiting for the leases) and remove its row."""
+        quiet_ms = self._timings.quiet_ms
+        for worker in self._storage.list_workers():
+            if not worker_is_dead_here(worker, self._worker_id, self._host, now, quiet_ms):
+                continue
+            why = f"its process {worker.pid} on {worker.hostname} is gone"
+            released = self._storage.release_jobs(
+                worker.worker_id,
+                (),
+                now,
+                self._max_rescues,
+                f"rescued: worker {worker.worker_id} died ({why})",
+            )
+            self._storage.unregister_worker(worker.worker_id)
+            logger.warning("worker %s died (%s); removed", worker.worker_id, why)
+            if released:
+                log_rescued(released, self._max_rescues, why)
+                self._on_requeued(released)
+            self._on_reaped([worker.worker_id])
 
     def _safely(self, what: str, chore: Callable[[], None]) -> None:
         try:
@@ -147,4 +246,4 @@ class LeaseKeeper:
             logger.exception("%s failed; will try again", what)
 
 
-__all__ = ["LeaseKeeper", "LeaseTimings"]
+__all__ = ["LeaseKeeper", "LeaseTimings", "log_rescued", "release"]

@@ -151,6 +151,7 @@ class OutcomeApplier:
             refused.attempt,
             JobStatus.DEAD,
             error=f"outcome could not be stored: {reason}",
+            worker_id=refused.worker_id,
         )
         finishes[index] = replacement
         logger.error(
@@ -232,7 +233,13 @@ class OutcomeApplier:
         if outcome is None:
             raise ValueError(f"job {job.id} has no outcome yet")
         if held.cancel_requested and outcome.kind in _FAILED_KINDS:
-            return Finish(job.id, job.attempt, JobStatus.CANCELLED, error=CANCELLED_ERROR)
+            return Finish(
+                job.id,
+                job.attempt,
+                JobStatus.CANCELLED,
+                error=CANCELLED_ERROR,
+                worker_id=job.worker_id or "",
+            )
         spec = self._env.lookup(job.task_name)
         policy = spec.retry if spec is not None else _DEFAULT_POLICY
         finish = decide(job, outcome, policy, now)
@@ -240,7 +247,13 @@ class OutcomeApplier:
             error = storable_text(finish.error)
             if error is not finish.error:
                 return Finish(
-                    finish.job_id, finish.attempt, finish.status, None, error, finish.retry_at
+                    finish.job_id,
+                    finish.attempt,
+                    finish.status,
+                    None,
+                    error,
+                    finish.retry_at,
+                    worker_id=finish.worker_id,
                 )
         return finish
 

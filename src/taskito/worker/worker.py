@@ -29,7 +29,7 @@ from taskito.worker.backoff import FIRST_S, MAX_S, Backoff
 from taskito.worker.banner import log_start
 from taskito.worker.cancel_watch import CancelWatcher
 from taskito.worker.flow import FlowGate
-from taskito.worker.leases import LeaseKeeper, LeaseTimings
+from taskito.worker.leases import LeaseKeeper, LeaseTimings, release
 from taskito.worker.options import positive_int, positive_number, validate_names, validate_queues
 from taskito.worker.outcomes import OutcomeApplier
 from taskito.worker.pools import Pool, create_pool
@@ -61,10 +61,11 @@ class Worker:
         drain_timeout_s: float = 30.0,
         async_concurrency: int = 100,
         max_tasks_per_child: int = 0,
-        lease_ms: int = 10_000,
-        heartbeat_interval_s: float = 2.0,
-        reap_interval_s: float = 1.0,
-        worker_stale_s: float = 30.0,
+        lease_ms: int = 4_000,
+        heartbeat_interval_s: float = 1.0,
+        reap_interval_s: float = 0.5,
+        worker_stale_s: float = 10.0,
+        check_pids: bool = True,
         cancel_poll_s: float = 0.005,
         idle_poll_s: float = 0.2,
         cleanup_interval_s: float = 5.0,
@@ -95,6 +96,7 @@ class Worker:
                 max_tasks_per_child=max_tasks_per_child,
             )
         self._install_signals = install_signals
+        self._check_pids = bool(check_pids)
         self.worker_id = uuid.uuid4().hex
         self._held = HeldJobs()
         self._applier = OutcomeApplier(env, event_bus)
@@ -140,6 +142,8 @@ class Worker:
             on_lost=self._leases_lost,
             on_requeued=lambda _jobs: self._wake.set(),
             on_reaped=self._workers_reaped,
+            max_rescues=self._env.max_rescues,
+            check_pids=self._check_pids,
         )
 
     # --- public surface -----------------------------------------------------------------
@@ -242,6 +246,7 @@ class Worker:
             )
         except Exception as exc:
             self._claim_backoff.failed(exc)
+            self._release_unheld("its claim reply was lost")
             return
         self._claim_backoff.succeeded()
         # Limits, caps and breakers hold some jobs back (to pending, no retry spent).
@@ -314,20 +319,32 @@ class Worker:
             self._scheduler.stop()
             self._watcher.stop()
             self._keeper.stop()
-        left = self._held.ids()
-        if left:
-            logger.warning(
-                "worker stopped with %d job(s) unfinished; their leases will expire and "
-                "another worker will run them again",
-                len(left),
-                extra={"worker_id": self.worker_id, "job_ids": left},
-            )
+        if self._held.ids():
+            self._release_unfinished()
         self._emit(EventType.WORKER_STOPPED, {"worker_id": self.worker_id})
         try:
             self._storage.unregister_worker(self.worker_id)
         except Exception:
             logger.exception("unregistering the worker failed")
         logger.info("worker stopped", extra={"worker_id": self.worker_id})
+
+    def _release_unheld(self, why: str) -> None:
+        """Rescue the rows running under this worker that it does not hold: a claim that
+        committed but whose reply was lost (the worker never saw them). If this fails too,
+        their leases, never extended here, expire and another worker rescues them."""
+        reason = f"rescued: worker {self.worker_id} never saw the job ({why})"
+        held = [*self._held.ids(), *self._gate.unwritten_ids()]
+        release(self._storage, self.worker_id, held, self._env.max_rescues, why, reason)
+
+    def _release_unfinished(self) -> None:
+        """Stopping with jobs unfinished (drain timeout, or a second signal): give them back at
+        once, as rescues, so they run again elsewhere without waiting for their leases."""
+        if self._stop_now:
+            why = "it was told to stop now with the job unfinished"
+        else:
+            why = "its drain timeout ran out with the job unfinished"
+        reason = f"rescued: worker {self.worker_id} stopped ({why})"
+        release(self._storage, self.worker_id, (), self._env.max_rescues, why, reason)
 
     def _drain_remaining_s(self) -> float:
         if not self._draining:
@@ -365,7 +382,7 @@ class Worker:
     def _leases_lost(self, job_ids: list[str]) -> None:
         for job_id in job_ids:
             logger.warning(
-                "lease of job %s was lost (requeued elsewhere); asking it to stop",
+                "lease of job %s was lost (rescued for another worker); asking it to stop",
                 job_id,
                 extra={"job_id": job_id, "worker_id": self.worker_id},
             )
@@ -377,7 +394,6 @@ class Worker:
                 # This worker stalled past the stale limit; it is alive, so register again.
                 self._storage.register_worker(self._info())
                 continue
-            logger.warning("worker %s stopped heartbeating; removed", worker_id)
             self._emit(EventType.WORKER_OFFLINE, {"worker_id": worker_id})
 
     def _emit(self, event_type: EventType, payload: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 -- finish_many. ARGV: now, count, then one packed outcome per argument (see unpack_fields):
 -- job_id, attempt, status code, value (the result for complete, else the error; absent for
--- none), retry_at (absent: now), dead letter id. Each outcome applies only while the job is
--- running under that attempt (fenced). Returns one 1/0 per outcome.
+-- none), retry_at (absent: now), dead letter id, worker id. Each outcome applies only while
+-- the job is running under that attempt for that worker (fenced). Returns one 1/0 per
+-- outcome.
 
 local now, count = ARGV[3], tonumber(ARGV[4])
 
@@ -9,6 +10,7 @@ local now, count = ARGV[3], tonumber(ARGV[4])
 -- outcomes load the whole job.
 local FINISH_FIELDS = {
   'status', 'attempt', 'queue', 'created_at', 'unique_key', 'has_dependents', 'result_ttl_ms',
+  'worker_id',
 }
 
 local applied = {}
@@ -16,12 +18,12 @@ local applied = {}
 local changes = new_changes()
 local any = false
 for n = 1, count do
-  local outcome = unpack_fields(ARGV[4 + n], 6)
+  local outcome = unpack_fields(ARGV[4 + n], 7)
   local id, attempt, code, value = outcome[1], outcome[2], outcome[3], outcome[4]
   local has_value = value ~= false
   local key = job_key(id)
   local head = redis.call('HMGET', key, unpack(FINISH_FIELDS))
-  if head[1] ~= RUNNING or head[2] ~= attempt then
+  if head[1] ~= RUNNING or head[2] ~= attempt or head[8] ~= outcome[7] then
     applied[#applied + 1] = 0
   else
     if code == COMPLETE then
@@ -50,7 +52,7 @@ for n = 1, count do
       local retry_at = outcome[5] or now
       redis.call('HSET', key, 'cancel_requested', 0)
       job.cancel_requested = '0'
-      local retries = requeue_running(job, retry_at)
+      local retries = requeue_running(job, retry_at, 'retry_count')
       add_error(id, int(retries - 1), has_value and value or '', now)
     else
       local job = load_job(id)

@@ -56,7 +56,7 @@ local function publish() redis.call('PUBLISH', CHANGES_CHANNEL, TOKEN) end
 local INDEX_FIELDS = {
   'status', 'queue', 'task_name', 'created_at', 'scheduled_at', 'expires_at', 'qk', 'pe',
   'wait', 'unique_key', 'attempt', 'retry_count', 'max_retries', 'worker_id',
-  'has_dependents', 'cancel_requested', 'result_ttl_ms',
+  'has_dependents', 'cancel_requested', 'result_ttl_ms', 'rescue_count',
 }
 
 local function load_job(id)
@@ -75,11 +75,11 @@ local RECORD_FIELDS = {
   'id', 'queue', 'task_name', 'payload', 'status', 'priority', 'created_at', 'scheduled_at',
   'retry_count', 'max_retries', 'timeout_ms', 'started_at', 'completed_at', 'result', 'error',
   'unique_key', 'progress', 'metadata', 'cancel_requested', 'expires_at', 'result_ttl_ms',
-  'namespace', 'worker_id', 'attempt', 'lease_expires_at', 'qk', 'pe',
+  'namespace', 'worker_id', 'attempt', 'lease_expires_at', 'rescue_count', 'qk', 'pe',
 }
-local RECORD_LENGTH = 25
+local RECORD_LENGTH = 26
 local R_QUEUE, R_TASK, R_STATUS, R_CREATED, R_CANCEL, R_EXPIRES = 2, 3, 5, 7, 19, 20
-local R_STARTED, R_WORKER, R_ATTEMPT, R_LEASE, R_QK, R_PE = 12, 23, 24, 25, 26, 27
+local R_STARTED, R_WORKER, R_ATTEMPT, R_LEASE, R_QK, R_PE = 12, 23, 24, 25, 27, 28
 local LENGTHS_FORMAT = '>' .. string.rep('i4', RECORD_LENGTH)
 
 local function load_record(id)
@@ -292,11 +292,12 @@ local function add_dead_letter(job_id, dead_id, now)
   redis.call('ZADD', DEAD_INDEX_KEY, now, member)
 end
 
--- A running job goes back to pending (a retry or an expired lease); returns the new count.
-local function requeue_running(job, scheduled_at)
+-- A running job goes back to pending, counted in ``counter`` ('retry_count' for a retry,
+-- 'rescue_count' for a rescue); returns the new count.
+local function requeue_running(job, scheduled_at, counter)
   local key = job_key(job.id)
   leave_running(job)
-  local retries = redis.call('HINCRBY', key, 'retry_count', 1)
+  local retries = redis.call('HINCRBY', key, counter, 1)
   redis.call('HSET', key, 'status', PENDING, 'scheduled_at', scheduled_at)
   redis.call('HDEL', key, 'started_at', 'completed_at', 'error')
   move_status(job, RUNNING, PENDING)
@@ -351,4 +352,21 @@ local function drop_finished(job)
   redis.call('ZREM', DONE_KEY, id)
   redis.call('ZREM', ENDED_KEY, id)
   redis.call('ZREM', RESULT_EXPIRY_KEY, id)
+end
+
+-- Storage.release_jobs: a running job goes back to pending as a rescue (retries kept, an
+-- error row with ``reason``), or to dead as a poison pill once rescued ``max_rescues`` times
+-- (the text of base.poison_pill_error). Returns true when it used ``dead_id``.
+local function rescue_running(job, max_rescues, reason, now, dead_id)
+  local rescues = tonumber(job.rescue_count or '0')
+  if rescues >= max_rescues then
+    local message = 'poison pill: rescued ' .. int(rescues) ..
+      ' times (its worker kept dying while running it)'
+    end_running(job, DEAD, message, now, dead_id)
+    return true
+  end
+  -- The cancel request stays: the next attempt honours it at once.
+  requeue_running(job, now, 'rescue_count')
+  add_error(job.id, job.retry_count, reason, now)
+  return false
 end

@@ -1,9 +1,9 @@
--- requeue_expired. ARGV: cutoff (server clock), now, limit, then spare dead letter ids.
--- Running jobs whose lease ended before the cutoff go back to pending with an error row, or
--- to dead when their retries are spent. Returns each job, packed, as it was before.
+-- requeue_expired. ARGV: cutoff (server clock), now, limit, max_rescues, then spare dead
+-- letter ids. Running jobs whose lease ended before the cutoff are rescued (rescue_running).
+-- Returns each job, packed, as it was before.
 
-local cutoff, now, limit = ARGV[3], ARGV[4], tonumber(ARGV[5])
-local next_dead_id = 6
+local cutoff, now, limit, max_rescues = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local next_dead_id = 7
 
 local before = {}
 for _, id in ipairs(redis.call('ZRANGE', RUNNING_KEY, '-inf', '(' .. cutoff, 'BYSCORE',
@@ -13,14 +13,9 @@ for _, id in ipairs(redis.call('ZRANGE', RUNNING_KEY, '-inf', '(' .. cutoff, 'BY
     redis.call('ZREM', RUNNING_KEY, id)
   else
     before[#before + 1] = pack_job(id)
-    local message = 'lease expired: worker ' .. (job.worker_id or '') .. ' stopped'
-    if tonumber(job.retry_count) >= tonumber(job.max_retries) then
-      end_running(job, DEAD, message, now, ARGV[next_dead_id])
+    local reason = 'rescued: worker ' .. (job.worker_id or '') .. ' stopped renewing its lease'
+    if rescue_running(job, max_rescues, reason, now, ARGV[next_dead_id]) then
       next_dead_id = next_dead_id + 1
-    else
-      -- The cancel request stays: the next attempt honours it at once.
-      requeue_running(job, now)
-      add_error(id, job.retry_count, message, now)
     end
   end
 end
