@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from taskito.job import JobRecord, now_ms
 from taskito.storage.base import DEFAULT_MAX_RESCUES, Storage
+from taskito.worker.backoff import Backoff
 from taskito.worker.liveness import this_host, worker_is_dead_here
 from taskito.worker.running import HeldJobs
 
@@ -144,6 +145,11 @@ class LeaseKeeper:
         self._host = this_host()
         self._stop = threading.Event()
         self._poke = threading.Event()
+        self._backoffs = (
+            Backoff("heartbeat", logger),
+            Backoff("extending leases", logger),
+            Backoff("rescuing jobs of dead workers", logger),
+        )
         self._thread = threading.Thread(target=self._run, name="taskito-leases", daemon=True)
 
     def start(self) -> None:
@@ -169,13 +175,13 @@ class LeaseKeeper:
             now = time.monotonic()
             if self._poke.is_set() or now >= next_heartbeat:
                 self._poke.clear()
-                self._safely("heartbeat", self._heartbeat)
+                self._safely(self._backoffs[0], self._heartbeat)
                 next_heartbeat = now + timings.heartbeat_interval_s
             if now >= next_extend:
-                self._safely("extending leases", self.extend_leases)
+                self._safely(self._backoffs[1], self.extend_leases)
                 next_extend = now + timings.extend_interval_s
             if now >= next_reap:
-                self._safely("rescuing jobs of dead workers", self.recover)
+                self._safely(self._backoffs[2], self.recover)
                 next_reap = now + timings.reap_interval_s
             wait_s = min(next_extend, next_heartbeat, next_reap) - time.monotonic()
             self._poke.wait(max(0.0, wait_s))
@@ -239,11 +245,17 @@ class LeaseKeeper:
                 self._on_requeued(released)
             self._on_reaped([worker.worker_id])
 
-    def _safely(self, what: str, chore: Callable[[], None]) -> None:
+    def _safely(self, backoff: Backoff, chore: Callable[[], None]) -> None:
+        """Run one chore. The chores keep their own schedule through an outage (a lease must
+        be extended as soon as storage is back), so the back-off only paces the log: one line
+        per back-off step, not one per try."""
         try:
             chore()
-        except Exception:
-            logger.exception("%s failed; will try again", what)
+        except Exception as exc:
+            if backoff.ready():
+                backoff.failed(exc)
+            return
+        backoff.succeeded()
 
 
 __all__ = ["LeaseKeeper", "LeaseTimings", "log_rescued", "release"]
