@@ -24,10 +24,11 @@ from taskito.queue_ops import OpsMixin
 from taskito.queue_workers import RunningWorkers
 from taskito.registry import ExecutionEnv, Hooks, PeriodicSpec, QueueLimits, TaskSpec
 from taskito.serializers import CloudpickleSerializer
-from taskito.storage import BACKENDS, open_storage
+from taskito.storage import open_storage, resolve_target
 from taskito.task import TaskWrapper, check_task_options
 
 if TYPE_CHECKING:
+    from taskito.storage import StorageTarget
     from taskito.testing import TestMode
 
 logger = logging.getLogger("taskito.app")
@@ -35,7 +36,6 @@ logger = logging.getLogger("taskito.app")
 F = TypeVar("F", bound=Callable[..., Any])
 
 POOLS = ("thread", "prefork", "async")
-_SERVER_BACKENDS = ("postgres", "postgresql", "redis")
 
 
 class Queue(FlowMixin, OpsMixin, AsyncMixin):
@@ -55,7 +55,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         result_ttl: float | None = None,
         serializer: Any = None,
         middleware: list[Any] | None = None,
-        backend: str = "sqlite",
+        backend: str | None = None,
         db_url: str | None = None,
         schema: str = "taskito",
         pool_size: int | None = None,
@@ -87,8 +87,8 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             else check.check_serializer("serializer", serializer)
         )
         self._global_middleware = check.check_middleware("middleware", middleware)
-        self._backend = _check_backend(backend, db_url)
-        self._db_url = db_url
+        target = _check_backend(backend, self._db_path, db_url)
+        self._backend, self._db_path, self._db_url = target.backend, target.db_path, target.db_url
         self._schema = check.check_name("schema", schema)
         self._pool_size = check.check_optional_int("pool_size", pool_size, minimum=1)
         self._drain_timeout = check.check_seconds("drain_timeout", drain_timeout)
@@ -115,7 +115,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         self._storage = open_storage(
             self._backend,
             db_path=self._db_path,
-            db_url=db_url,
+            db_url=self._db_url,
             schema=self._schema,
             pool_size=self._pool_size,
         )
@@ -127,8 +127,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         self._closed = False
 
     def __repr__(self) -> str:
-        where = self._db_path if self._backend == "sqlite" else self._backend
-        return f"<Queue {where!r} tasks={len(self._task_registry)}>"
+        return f"<Queue {self._storage.describe()!r} tasks={len(self._task_registry)}>"
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -353,17 +352,19 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
                 loop.remove_signal_handler(sig)
 
 
-def _check_backend(backend: object, db_url: object) -> str:
-    if not isinstance(backend, str):
+def _check_backend(backend: object, db_path: str, db_url: object) -> StorageTarget:
+    """The backend named by ``backend=`` or inferred from the URL's scheme (``storage``
+    knows the names); a contradiction or an unknown scheme is a ``ConfigurationError``."""
+    if backend is not None and not isinstance(backend, str):
         raise TypeError(f"backend must be a str, not {type(backend).__name__}")
-    if backend not in BACKENDS:
-        raise ConfigurationError(
-            f"Unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}"
-        )
-    if backend in _SERVER_BACKENDS and not db_url:
-        raise ConfigurationError(f"backend={backend!r} requires db_url= (the server's URL)")
     check.check_optional_str("db_url", db_url)
-    return backend
+    assert db_url is None or isinstance(db_url, str)
+    try:
+        return resolve_target(backend, db_path, db_url)
+    except ConfigurationError:
+        raise
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 def _check_pool(pool: object, app: object) -> None:

@@ -27,6 +27,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("serializers.py", "foundation"),
     ("serializers/*", "foundation"),
     ("ids.py", "foundation"),
+    ("redaction.py", "foundation"),
     ("storage/base.py", "contracts"),
     ("storage/control.py", "contracts"),
     ("context.py", "contracts"),

@@ -19,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from taskito.exceptions import StorageError, StorageUnavailableError, UniqueConflictError
+from taskito.redaction import MASK, redact_secrets, safe_cause
 from taskito.storage import postgres_schema
 from taskito.storage.postgres_queries import SERVER_CLOCK_MS
 
@@ -60,18 +61,21 @@ def conninfo_params(db_url: object) -> dict[str, str]:
         params = conninfo_to_dict(db_url)
     except psycopg.ProgrammingError as exc:
         raise ValueError(
-            f"db_url is not a valid PostgreSQL URL or connection string: {_first_line(exc)}"
+            "db_url is not a valid PostgreSQL URL or connection string:"
+            f" {redact_secrets(_first_line(exc), db_url)}"
         ) from None
     return {key: str(value) for key, value in params.items() if value is not None}
 
 
-def describe_target(params: dict[str, str]) -> str:
-    """``postgresql://user@host:port/dbname`` for messages: never the password."""
+def describe_target(params: dict[str, str], *, mark_password: bool = False) -> str:
+    """``postgresql://user@host:port/dbname`` for messages: never the password (with
+    ``mark_password``, a password is shown as ``user:***@``)."""
     host = params.get("host") or params.get("hostaddr") or "local socket"
     port = params.get("port") or "5432"
     user = params.get("user")
     dbname = params.get("dbname") or user or "(default database)"
-    who = f"{user}@" if user else ""
+    secret = f":{MASK}" if mark_password and params.get("password") else ""
+    who = f"{user}{secret}@" if user or secret else ""
     return f"postgresql://{who}{host}:{port}/{dbname}"
 
 
@@ -98,8 +102,15 @@ def is_unavailable(exc: psycopg.Error) -> bool:
     return state is None or state.startswith("08") or state in _UNAVAILABLE_STATES
 
 
-def translate_error(exc: psycopg.Error, target: str) -> StorageError:
-    """The ``StorageError`` subclass a driver error stands for."""
+def translate_error(exc: psycopg.Error, target: str, conninfo: str | None = None) -> StorageError:
+    """The ``StorageError`` subclass a driver error stands for, with the password of
+    ``conninfo`` blanked from the driver's text."""
+    error = _translate(exc, target)
+    text = redact_secrets(str(error), conninfo)
+    return error if text == str(error) else type(error)(text)
+
+
+def _translate(exc: psycopg.Error, target: str) -> StorageError:
     if isinstance(exc, PoolClosed):
         return StorageError(f"storage on {target} is closed")
     if isinstance(exc, PoolTimeout):
@@ -166,6 +177,7 @@ class PgConnections:
         self, params: dict[str, str], schema: str, pool_size: int, connect_timeout_s: float
     ):
         self.target = describe_target(params)
+        self.described = describe_target(params, mark_password=True)
         self.schema = schema
         connect_params = {**_SOCKET_DEFAULTS, **params}
         connect_params.setdefault("connect_timeout", str(max(2, math.ceil(connect_timeout_s))))
@@ -199,15 +211,20 @@ class PgConnections:
         try:
             return psycopg.connect(self.conninfo, autocommit=True)
         except psycopg.Error as exc:
+            detail = redact_secrets(_first_line(exc), self.conninfo)
             raise StorageUnavailableError(
-                f"cannot connect to PostgreSQL at {self.target}: {_first_line(exc)}"
+                f"cannot connect to PostgreSQL at {self.target}: {detail}"
             ) from None
 
     def _guard(self, work: Callable[[], T]) -> T:
         try:
             return work()
         except psycopg.Error as exc:
-            raise translate_error(exc, self.target) from exc
+            raise self.translate(exc) from safe_cause(exc, self.conninfo)
+
+    def translate(self, exc: psycopg.Error) -> StorageError:
+        """``translate_error`` for this pool's server, password blanked."""
+        return translate_error(exc, self.target, self.conninfo)
 
     def run(self, work: Callable[[Cursor], T], *, idempotent: bool = False) -> T:
         """Run ``work`` on a binary cursor of a pooled autocommit connection.
@@ -232,15 +249,16 @@ class PgConnections:
                         return work(conn.cursor(binary=True))
             except (errors.DeadlockDetected, errors.SerializationFailure) as exc:
                 if attempt == _ATTEMPTS:
-                    raise translate_error(exc, self.target) from exc
+                    raise self.translate(exc) from safe_cause(exc, self.conninfo)
                 logger.info("the server aborted a statement; running it again", exc_info=True)
             except psycopg.Error as exc:
-                error = translate_error(exc, self.target)
+                error = self.translate(exc)
+                cause = safe_cause(exc, self.conninfo)
                 if not isinstance(error, StorageUnavailableError) or isinstance(exc, PoolTimeout):
-                    raise error from exc
+                    raise error from cause
                 self._discard_broken_connections()
                 if not retry_stale:
-                    raise error from exc
+                    raise error from cause
                 retry_stale = False
         raise AssertionError("unreachable: the last attempt returns or raises")
 

@@ -57,6 +57,10 @@ class SqliteStorage(SqliteControl, Storage):
     def close(self) -> None:
         self._conns.close()
 
+    def describe(self) -> str:
+        where = self.path if self._conns.memory else os.path.abspath(self.path)
+        return f"sqlite {where}"
+
     def _notify(self) -> None:
         self._conns.notifier.notify()
 
