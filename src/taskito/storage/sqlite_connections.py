@@ -101,6 +101,12 @@ class SqliteConnections:
                 sqlite_schema.parent_directory_ready(path)
             except OSError as exc:
                 raise StorageError(f"cannot create the directory of {path}: {exc}") from exc
+            try:
+                sqlite_schema.private_file_ready(path)
+            except IsADirectoryError:
+                pass  # sqlite3 names the problem when it tries to open it
+            except OSError as exc:
+                raise StorageError(f"cannot create the database file {path}: {exc}") from exc
             self._initialise(self._connection().conn)
         _open_instances.add(self)
 

@@ -303,6 +303,31 @@ def _refuse_foreign_tables(conn: sqlite3.Connection, path: str) -> None:
 
 
 def parent_directory_ready(path: str) -> None:
-    """Create the directory that will hold the database file."""
+    """Create the directory that will hold the database file (and any missing parent),
+    readable by this user only (0700). A directory that exists is left as it is."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    missing: list[str] = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    for created in reversed(missing):
+        try:
+            os.mkdir(created, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(created):
+                raise
+            # made by a racing process: leave it as it is
+
+
+def private_file_ready(path: str) -> None:
+    """Create the database file, empty and readable by this user only (0600), before SQLite
+    opens it: SQLite gives its -wal and -shm files the mode of the database file. An existing
+    file is left as it is."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
