@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ Connection = psycopg.Connection[Any]
 Cursor = psycopg.Cursor[Any]
 
 UNIQUE_KEY_INDEX = "uq_jobs_unique_key"
+JOBS_KEY = "jobs_pkey"
 # SQLSTATEs that mean "the server is not there", beside client-side failures (no SQLSTATE):
 # class 08 (connection exception), shutdowns, and "too many connections".
 _UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
@@ -136,6 +138,19 @@ def _translate(exc: psycopg.Error, target: str) -> StorageError:
     return StorageError(f"PostgreSQL error on {target}: {_first_line(exc)}")
 
 
+def _check_pooled(conn: Connection) -> None:
+    """The pool's check before it hands out a connection: raise when it is dead.
+
+    An idle connection has nothing to read; one the server has closed (terminated backend,
+    restart) has an error message or EOF waiting. Polling the socket costs no round trip, so
+    only a suspect connection pays for a probe (an empty query)."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
+
+
 class ServerClock:
     """How far the server's clock is ahead of this host's, in ms (``server - local``)."""
 
@@ -196,6 +211,7 @@ class PgConnections:
             open=False,
             timeout=connect_timeout_s,
             name=f"taskito-{schema}",
+            check=_check_pooled,
         )
         try:
             self._pool.open(wait=True, timeout=connect_timeout_s)
@@ -226,40 +242,83 @@ class PgConnections:
         """``translate_error`` for this pool's server, password blanked."""
         return translate_error(exc, self.target, self.conninfo)
 
-    def run(self, work: Callable[[Cursor], T], *, idempotent: bool = False) -> T:
+    def run(
+        self,
+        work: Callable[[Cursor], T],
+        *,
+        idempotent: bool = False,
+        recover: Callable[[Cursor], T | None] | None = None,
+    ) -> T:
         """Run ``work`` on a binary cursor of a pooled autocommit connection.
 
         A statement the server aborted for a deadlock did nothing, so ``work`` runs again.
         ``idempotent`` work (reads, and writes that may safely apply twice) also runs again,
-        once, when the connection it got had gone stale (e.g. after a server restart)."""
-        return self._attempt(work, transaction=False, retry_stale=idempotent)
+        once, when the connection it got had gone stale (e.g. after a server restart).
+        Other work runs again once after a stale connection only with ``recover``: on the new
+        connection ``recover(cursor)`` first tells whether the lost attempt had committed (its
+        result, or None to run ``work`` again), so nothing is applied twice."""
+        return self._attempt(work, transaction=False, retry_stale=idempotent, recover=recover)
 
-    def transact(self, work: Callable[[Cursor], T]) -> T:
+    def transact(
+        self,
+        work: Callable[[Cursor], T],
+        *,
+        recover: Callable[[Cursor], T | None] | None = None,
+    ) -> T:
         """Run ``work`` in one transaction on a pooled connection; run it again from the
-        start when the server aborts it for a deadlock or a serialization failure."""
-        return self._attempt(work, transaction=True, retry_stale=False)
+        start when the server aborts it for a deadlock or a serialization failure (and, with
+        ``recover``, after a stale connection: see ``run``)."""
+        return self._attempt(work, transaction=True, retry_stale=False, recover=recover)
 
-    def _attempt(self, work: Callable[[Cursor], T], *, transaction: bool, retry_stale: bool) -> T:
+    def _attempt(
+        self,
+        work: Callable[[Cursor], T],
+        *,
+        transaction: bool,
+        retry_stale: bool,
+        recover: Callable[[Cursor], T | None] | None,
+    ) -> T:
+        replaying = False
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 with self._pool.connection() as conn:
+                    cursor = conn.cursor(binary=True)
+                    if replaying and recover is not None:
+                        done = recover(cursor)
+                        if done is not None:
+                            return done
                     if not transaction:
-                        return work(conn.cursor(binary=True))
+                        return work(cursor)
                     with conn.transaction():
-                        return work(conn.cursor(binary=True))
+                        return work(cursor)
             except (errors.DeadlockDetected, errors.SerializationFailure) as exc:
                 if attempt == _ATTEMPTS:
                     raise self.translate(exc) from safe_cause(exc, self.conninfo)
                 logger.info("the server aborted a statement; running it again", exc_info=True)
+            except errors.UniqueViolation as exc:
+                if replaying and recover is not None and exc.diag.constraint_name == JOBS_KEY:
+                    # The lost attempt committed while this one ran: report what it stored.
+                    done = self._attempt(recover, transaction=False, retry_stale=True, recover=None)
+                    if done is not None:
+                        return done
+                raise self.translate(exc) from safe_cause(exc, self.conninfo)
             except psycopg.Error as exc:
                 error = self.translate(exc)
                 cause = safe_cause(exc, self.conninfo)
                 if not isinstance(error, StorageUnavailableError) or isinstance(exc, PoolTimeout):
                     raise error from cause
                 self._discard_broken_connections()
-                if not retry_stale:
+                if retry_stale:
+                    retry_stale = False
+                elif recover is not None and not replaying:
+                    replaying = True
+                    logger.info(
+                        "lost the connection to PostgreSQL mid-write; trying once more on a new"
+                        " connection",
+                        extra={"target": self.target, "error": str(error)},
+                    )
+                else:
                     raise error from cause
-                retry_stale = False
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def lease_offset_ms(self) -> int:
