@@ -66,6 +66,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         scheduler_reap_interval: int = 100,
         scheduler_cleanup_interval: int = 1200,
         namespace: str | None = None,
+        durable_enqueue: bool = True,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
         if not isinstance(db_path, str | os.PathLike):
@@ -104,6 +105,8 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             "scheduler_cleanup_interval", scheduler_cleanup_interval, minimum=1
         )
         self.namespace = None if namespace is None else check.check_name("namespace", namespace)
+        if not isinstance(durable_enqueue, bool):
+            raise TypeError(f"durable_enqueue must be a bool, not {type(durable_enqueue).__name__}")
         self._task_registry: dict[str, TaskSpec] = {}
         self._queue_limits: dict[str, QueueLimits] = {}
         self._periodic: dict[str, PeriodicSpec] = {}
@@ -118,6 +121,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             db_url=self._db_url,
             schema=self._schema,
             pool_size=self._pool_size,
+            durable_enqueue=durable_enqueue,
         )
         try:
             self._event_bus = EventBus(max_workers=event_workers)

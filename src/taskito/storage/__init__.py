@@ -120,13 +120,19 @@ def open_storage(
     db_url: str | None = None,
     schema: str = "taskito",
     pool_size: int | None = None,
+    durable_enqueue: bool = True,
 ) -> Storage:
-    """Open the named backend. Unknown names raise ``ValueError`` listing the known ones."""
+    """Open the named backend. Unknown names raise ``ValueError`` listing the known ones.
+
+    ``durable_enqueue`` (SQLite): enqueues commit with ``synchronous=FULL`` so that a
+    returned enqueue survives power loss; False commits them with ``NORMAL``, as the worker's
+    writes are. The servers decide durability themselves (Postgres ``synchronous_commit``,
+    Redis persistence)."""
     target = resolve_target(backend, db_path, db_url)
     if target.backend == "sqlite":
         from taskito.storage.sqlite import SqliteStorage
 
-        return SqliteStorage(target.db_path)
+        return SqliteStorage(target.db_path, durable_enqueue=durable_enqueue)
     assert target.db_url is not None
     if target.backend == "postgres":
         from taskito.storage.postgres import PostgresStorage

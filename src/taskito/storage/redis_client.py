@@ -97,6 +97,8 @@ _UNAVAILABLE_ERRORS = (
 )
 
 _clock_offsets: dict[str, tuple[int, float]] = {}
+# Servers whose persistence this process has checked (the warning is said once per server).
+_persistence_checked: set[str] = set()
 _clock_lock = threading.Lock()
 
 
@@ -263,7 +265,12 @@ class RedisConnection:
                 lambda client: client.config_get("maxmemory-policy"), idempotent=True
             )
         except StorageError:
-            return  # CONFIG is often disabled on managed servers
+            logger.debug(
+                "redis refused CONFIG GET (often disabled on managed servers): its eviction"
+                " policy and persistence could not be checked",
+                extra={"redis": self.where},
+            )
+            return
         policy = config.get("maxmemory-policy")
         if policy not in (None, "noeviction"):
             logger.warning(
@@ -271,6 +278,31 @@ class RedisConnection:
                 " lost; set maxmemory-policy noeviction",
                 policy,
                 extra={"redis": self.where},
+            )
+        self._check_persistence()
+
+    def _check_persistence(self) -> None:
+        """Warn, once per server and process, when the server keeps nothing on disk: a
+        restart would lose every queued job."""
+        with _clock_lock:
+            if self.where in _persistence_checked:
+                return
+            _persistence_checked.add(self.where)
+        try:
+            appendonly = self.call(lambda client: client.config_get("appendonly"), idempotent=True)
+            save = self.call(lambda client: client.config_get("save"), idempotent=True)
+        except StorageError:
+            logger.debug(
+                "redis refused CONFIG GET: whether it persists data could not be checked",
+                extra={"redis": self.where},
+            )
+            return
+        if appendonly.get("appendonly") != "yes" and not (save.get("save") or "").strip():
+            logger.warning(
+                "redis at %s has persistence off (appendonly no, no save points): a restart"
+                " of the server loses every queued job; enable appendonly (docs/redis.md)",
+                self.where,
+                extra={"redis": self.where, "action": "check_persistence"},
             )
 
     def run_script(self, name: str, args: Sequence[Any], *, idempotent: bool = False) -> Any:

@@ -43,6 +43,7 @@ class SqliteControl(ControlStorage):
     """``ControlStorage`` on the connections of a ``SqliteStorage``."""
 
     _conns: SqliteConnections
+    _durable: bool  # writes that make jobs commit with synchronous=FULL
 
     # --- queue state --------------------------------------------------------------------
 
@@ -191,7 +192,7 @@ class SqliteControl(ControlStorage):
     def enqueue_replay(self, job: NewJob, original_job_id: str, now: int) -> JobRecord:
         require_new_job(job)
         require_text("original_job_id", original_job_id)
-        with self._conns.write(notify=False) as conn:
+        with self._conns.write(notify=False, durable=self._durable) as conn:
             row = conn.execute(cq.SELECT_JOB_ERROR, (original_job_id,)).fetchone()
             original_error = None if row is None else row[0]
             record, inserted = transitions.enqueue_one(conn, job)
