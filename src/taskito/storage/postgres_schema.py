@@ -241,7 +241,15 @@ _MIGRATION_2 = (
     " WHERE result_ttl_ms IS NOT NULL AND status >= 2",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2)
+# Migration 3 belongs to the rescue work (issue 10); this empty placeholder keeps the numbers
+# of both branches apart until they are merged (the merge puts rescue's statements here).
+_MIGRATION_3: tuple[str, ...] = ()
+
+# Locks carry a fencing token, a counter per lock name that every acquisition increases. A
+# released lock keeps its row (owner '' and expired), so its counter survives the release.
+_MIGRATION_4 = ("ALTER TABLE {s}.locks ADD COLUMN fencing_token BIGINT NOT NULL DEFAULT 0",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _TABLE_NAMES = (
