@@ -138,17 +138,25 @@ def _translate(exc: psycopg.Error, target: str) -> StorageError:
     return StorageError(f"PostgreSQL error on {target}: {_first_line(exc)}")
 
 
+class _StaleConnection(Exception):
+    """A pooled connection failed its check before any work ran on it."""
+
+
 def _check_pooled(conn: Connection) -> None:
-    """The pool's check before it hands out a connection: raise when it is dead.
+    """Check a pooled connection before use; ``_StaleConnection`` when it is dead.
 
     An idle connection has nothing to read; one the server has closed (terminated backend,
     restart) has an error message or EOF waiting. Polling the socket costs no round trip, so
-    only a suspect connection pays for a probe (an empty query)."""
+    only a suspect connection pays for a probe (an empty query). The pool's own ``check=``
+    hook would do the same but waits about a second before it hands out the next one."""
     if conn.closed or conn.broken:
-        raise psycopg.OperationalError("the connection is closed")
+        raise _StaleConnection("the connection is closed")
     readable, _, _ = select.select([conn.fileno()], [], [], 0)
     if readable:
-        ConnectionPool.check_connection(conn)
+        try:
+            ConnectionPool.check_connection(conn)
+        except psycopg.Error as exc:
+            raise _StaleConnection(str(exc)) from exc
 
 
 class ServerClock:
@@ -211,7 +219,6 @@ class PgConnections:
             open=False,
             timeout=connect_timeout_s,
             name=f"taskito-{schema}",
-            check=_check_pooled,
         )
         try:
             self._pool.open(wait=True, timeout=connect_timeout_s)
@@ -282,6 +289,7 @@ class PgConnections:
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 with self._pool.connection() as conn:
+                    _check_pooled(conn)
                     cursor = conn.cursor(binary=True)
                     if replaying and recover is not None:
                         done = recover(cursor)
@@ -291,6 +299,14 @@ class PgConnections:
                         return work(cursor)
                     with conn.transaction():
                         return work(cursor)
+            except _StaleConnection:
+                # Nothing ran on it: any work may go on another (the pool dropped this one).
+                self._discard_broken_connections()
+                if attempt == _ATTEMPTS:
+                    raise StorageUnavailableError(
+                        f"PostgreSQL at {self.target} is unavailable: every pooled connection"
+                        " was dead"
+                    ) from None
             except (errors.DeadlockDetected, errors.SerializationFailure) as exc:
                 if attempt == _ATTEMPTS:
                     raise self.translate(exc) from safe_cause(exc, self.conninfo)
