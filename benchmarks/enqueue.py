@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     batch_size = args.batch_size or args.jobs
     print(
         f"taskito enqueue benchmark: {args.jobs:,} jobs per measurement, "
-        f"{describe(args, 'SQLite in a temp dir')}, synchronous={args.sync} for enqueues; "
+        f"{describe(args, 'SQLite in a temp dir')}"
+        f"{f', synchronous={args.sync} for enqueues' if args.backend == 'sqlite' else ''}; "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}"
     )
     results = [
