@@ -80,6 +80,12 @@ def test_a_redis_db_url_without_backend_opens_redis(
     assert os.listdir(tmp_path) == []
 
 
+def test_sqlalchemys_postgres_url_opens_postgres(postgres_schema: str) -> None:
+    url = require_postgres().replace("postgresql://", "postgresql+psycopg://")
+    with Queue(url, schema=postgres_schema) as queue:
+        assert queue._storage.describe().startswith("postgres postgresql://postgres@")
+
+
 def test_a_sqlite_url_and_a_plain_path_open_sqlite(tmp_path: Path) -> None:
     with Queue(db_url=f"sqlite:///{tmp_path}/a.db") as first:
         assert first._storage.describe() == f"sqlite {tmp_path}/a.db"
@@ -128,6 +134,7 @@ def test_resolve_target_names_one_backend_per_scheme() -> None:
     for url, backend in cases.items():
         assert resolve_target(None, "ignored.db", url).backend == backend
         assert resolve_target(None, url, None) == resolve_target(None, "", url)
+    assert resolve_target(None, "", "postgresql+psycopg://u@h/db").db_url == "postgresql://u@h/db"
     # A libpq key=value string has no scheme: it needs backend= to say what it is.
     target = resolve_target("postgresql", "x.db", "host=h dbname=d")
     assert (target.backend, target.db_url) == ("postgres", "host=h dbname=d")

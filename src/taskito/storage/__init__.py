@@ -110,6 +110,10 @@ def resolve_target(backend: str | None, db_path: str, db_url: str | None) -> Sto
         return StorageTarget("sqlite", db_path, None)
     if not db_url:
         raise ValueError(f"backend={backend!r} requires db_url= (the server's URL)")
+    scheme = _scheme(db_url)
+    if scheme is not None and "+" in scheme:
+        # SQLAlchemy's spelling (postgresql+psycopg://): libpq knows the plain scheme only.
+        db_url = scheme.partition("+")[0] + db_url[len(scheme) :]
     return StorageTarget(chosen, db_path, db_url)
 
 
