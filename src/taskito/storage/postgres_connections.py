@@ -290,22 +290,13 @@ class PgConnections:
             try:
                 with self._pool.connection() as conn:
                     _check_pooled(conn)
-                    cursor = conn.cursor(binary=True)
-                    if replaying and recover is not None:
-                        done = recover(cursor)
-                        if done is not None:
-                            return done
-                    if not transaction:
-                        return work(cursor)
-                    with conn.transaction():
-                        return work(cursor)
+                    return self._work_on(conn, work, transaction, recover if replaying else None)
             except _StaleConnection:
                 # Nothing ran on it: any work may go on another (the pool dropped this one).
                 self._discard_broken_connections()
                 if attempt == _ATTEMPTS:
                     raise StorageUnavailableError(
-                        f"PostgreSQL at {self.target} is unavailable: every pooled connection"
-                        " was dead"
+                        f"PostgreSQL at {self.target} is unavailable: no live connection"
                     ) from None
             except (errors.DeadlockDetected, errors.SerializationFailure) as exc:
                 if attempt == _ATTEMPTS:
@@ -313,10 +304,7 @@ class PgConnections:
                 logger.info("the server aborted a statement; running it again", exc_info=True)
             except errors.UniqueViolation as exc:
                 if replaying and recover is not None and exc.diag.constraint_name == JOBS_KEY:
-                    # The lost attempt committed while this one ran: report what it stored.
-                    done = self._attempt(recover, transaction=False, retry_stale=True, recover=None)
-                    if done is not None:
-                        return done
+                    return self._stored_meanwhile(exc, recover)
                 raise self.translate(exc) from safe_cause(exc, self.conninfo)
             except psycopg.Error as exc:
                 error = self.translate(exc)
@@ -336,6 +324,35 @@ class PgConnections:
                 else:
                     raise error from cause
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    def _work_on(
+        conn: Connection,
+        work: Callable[[Cursor], T],
+        transaction: bool,
+        recover: Callable[[Cursor], T | None] | None,
+    ) -> T:
+        """Run ``work`` on ``conn`` (in a transaction or not), unless ``recover`` finds that
+        a lost attempt already did it."""
+        cursor = conn.cursor(binary=True)
+        if recover is not None:
+            done = recover(cursor)
+            if done is not None:
+                return done
+        if not transaction:
+            return work(cursor)
+        with conn.transaction():
+            return work(cursor)
+
+    def _stored_meanwhile(
+        self, conflict: errors.UniqueViolation, recover: Callable[[Cursor], T | None]
+    ) -> T:
+        """A replayed insert met its own job id: the lost attempt committed while the replay
+        ran. Report what it stored (or the conflict, should the row be gone again)."""
+        done = self._attempt(recover, transaction=False, retry_stale=True, recover=None)
+        if done is None:
+            raise self.translate(conflict) from safe_cause(conflict, self.conninfo)
+        return done
 
     def lease_offset_ms(self) -> int:
         """The server-minus-local clock offset, re-measured about once a minute."""
