@@ -63,7 +63,7 @@ def measure(
         tempfile.TemporaryDirectory(prefix="taskito-bench-") as directory,
         fresh_database(args, directory) as queue_kwargs,
     ):
-        queue = Queue(**queue_kwargs)
+        queue = Queue(**queue_kwargs, durable_enqueue=args.sync == "FULL")
         try:
             task = queue.task(name="bench.noop")(noop)
             enqueue(task, WARMUP_JOBS)
@@ -114,12 +114,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="exit 1 when a figure is below its target"
     )
+    parser.add_argument(
+        "--sync",
+        choices=("FULL", "NORMAL"),
+        default="FULL",
+        help="SQLite: enqueues commit with synchronous=FULL (the default, durable_enqueue=True)"
+        " or NORMAL (durable_enqueue=False)",
+    )
     add_backend_arguments(parser)
     args = parser.parse_args(argv)
     batch_size = args.batch_size or args.jobs
     print(
         f"taskito enqueue benchmark: {args.jobs:,} jobs per measurement, "
-        f"{describe(args, 'SQLite in a temp dir')}; "
+        f"{describe(args, 'SQLite in a temp dir')}"
+        f"{f', synchronous={args.sync} for enqueues' if args.backend == 'sqlite' else ''}; "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}"
     )
     results = [

@@ -1,8 +1,9 @@
 """The ceiling under taskito's enqueue figures: plain sqlite3, no taskito code, inserting rows
 shaped like taskito's jobs into a table with taskito's indexes, on the same disk and settings
-(WAL, synchronous=NORMAL).
+(WAL; synchronous=FULL as taskito's enqueues commit by default, or NORMAL as the worker's
+writes and ``Queue(durable_enqueue=False)`` do).
 
-    python benchmarks/sqlite_ceiling.py [--rows N] [--dir PATH]
+    python benchmarks/sqlite_ceiling.py [--rows N] [--dir PATH] [--sync FULL|NORMAL|both]
 
 It prints rows/s for one transaction per row (what one ``delay()`` must pay) and for one
 transaction for all rows (what ``map()`` pays), with the full index set and with the jobs
@@ -21,12 +22,12 @@ import uuid
 from taskito.storage.sqlite_schema import MIGRATIONS
 
 
-def _open(directory: str, with_indexes: bool) -> tuple[sqlite3.Connection, str]:
+def _open(directory: str, with_indexes: bool, sync: str) -> tuple[sqlite3.Connection, str]:
     path = os.path.join(directory, f"ceiling-{uuid.uuid4().hex}.db")
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA page_size = 2048")
     conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(f"PRAGMA synchronous = {sync}")
     for statement in MIGRATIONS[0]:
         if with_indexes or " INDEX " not in " ".join(statement.upper().split()):
             conn.execute(statement)
@@ -58,9 +59,9 @@ def _rows(count: int) -> list[tuple[object, ...]]:
     ]
 
 
-def measure(directory: str, rows: int, with_indexes: bool) -> tuple[float, float]:
+def measure(directory: str, rows: int, with_indexes: bool, sync: str) -> tuple[float, float]:
     """(rows/s with a commit per row, rows/s with one commit for every row)."""
-    conn, path = _open(directory, with_indexes)
+    conn, path = _open(directory, with_indexes, sync)
     try:
         data = _rows(rows)
         started = time.perf_counter()
@@ -87,17 +88,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=20_000, help="rows per measurement")
     parser.add_argument("--dir", default=None, help="directory for the database (default: tmp)")
+    parser.add_argument(
+        "--sync",
+        choices=("FULL", "NORMAL", "both"),
+        default="both",
+        help="PRAGMA synchronous of the commits (default: both, one after the other)",
+    )
     args = parser.parse_args()
     directory = args.dir or tempfile.gettempdir()
     print(f"plain sqlite3 {sqlite3.sqlite_version}, {args.rows:,} rows, in {directory}")
-    for label, with_indexes in (
-        ("taskito's jobs table + indexes", True),
-        ("jobs table only", False),
-    ):
-        per_row, batch = measure(directory, args.rows, with_indexes)
-        print(
-            f"  {label:32} commit per row {per_row:9,.0f} rows/s   one commit {batch:9,.0f} rows/s"
-        )
+    levels = ("FULL", "NORMAL") if args.sync == "both" else (args.sync,)
+    for sync in levels:
+        for label, with_indexes in (
+            ("taskito's jobs table + indexes", True),
+            ("jobs table only", False),
+        ):
+            per_row, batch = measure(directory, args.rows, with_indexes, sync)
+            print(
+                f"  {sync:6} {label:32} commit per row {per_row:9,.0f} rows/s"
+                f"   one commit {batch:9,.0f} rows/s"
+            )
 
 
 if __name__ == "__main__":

@@ -25,11 +25,12 @@ from taskito.queue_workers import RunningWorkers
 from taskito.registry import ExecutionEnv, Hooks, PeriodicSpec, QueueLimits, TaskSpec
 from taskito.serializers import CloudpickleSerializer
 from taskito.signing import signer_from_settings, warn_if_unsigned
-from taskito.storage import BACKENDS, open_storage
+from taskito.storage import open_storage, resolve_target
 from taskito.storage.base import DEFAULT_MAX_RESCUES
 from taskito.task import TaskWrapper, check_task_options
 
 if TYPE_CHECKING:
+    from taskito.storage import StorageTarget
     from taskito.testing import TestMode
 
 logger = logging.getLogger("taskito.app")
@@ -37,7 +38,6 @@ logger = logging.getLogger("taskito.app")
 F = TypeVar("F", bound=Callable[..., Any])
 
 POOLS = ("thread", "prefork", "async")
-_SERVER_BACKENDS = ("postgres", "postgresql", "redis")
 
 
 class Queue(FlowMixin, OpsMixin, AsyncMixin):
@@ -57,7 +57,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         result_ttl: float | None = None,
         serializer: Any = None,
         middleware: list[Any] | None = None,
-        backend: str = "sqlite",
+        backend: str | None = None,
         db_url: str | None = None,
         schema: str = "taskito",
         pool_size: int | None = None,
@@ -71,6 +71,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         signing_key: str | bytes | list[str | bytes] | None = None,
         unknown_task_window: float = 3600,
         max_rescues: int = DEFAULT_MAX_RESCUES,
+        durable_enqueue: bool = True,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
         if not isinstance(db_path, str | os.PathLike):
@@ -94,8 +95,8 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         # Read here, never at import: None falls back to $TASKITO_SIGNING_KEY.
         self._signer = signer_from_settings(signing_key)
         self._global_middleware = check.check_middleware("middleware", middleware)
-        self._backend = _check_backend(backend, db_url)
-        self._db_url = db_url
+        target = _check_backend(backend, self._db_path, db_url)
+        self._backend, self._db_path, self._db_url = target.backend, target.db_path, target.db_url
         self._schema = check.check_name("schema", schema)
         self._pool_size = check.check_optional_int("pool_size", pool_size, minimum=1)
         self._drain_timeout = check.check_seconds("drain_timeout", drain_timeout, maximum=1e9)
@@ -117,6 +118,8 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         )
         # Rescues (a job's worker died or gave it up) before the job is a poison pill.
         self._max_rescues = check.check_int("max_rescues", max_rescues, minimum=0)
+        if not isinstance(durable_enqueue, bool):
+            raise TypeError(f"durable_enqueue must be a bool, not {type(durable_enqueue).__name__}")
         self._task_registry: dict[str, TaskSpec] = {}
         self._queue_limits: dict[str, QueueLimits] = {}
         self._periodic: dict[str, PeriodicSpec] = {}
@@ -128,9 +131,10 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         self._storage = open_storage(
             self._backend,
             db_path=self._db_path,
-            db_url=db_url,
+            db_url=self._db_url,
             schema=self._schema,
             pool_size=self._pool_size,
+            durable_enqueue=durable_enqueue,
         )
         try:
             self._event_bus = EventBus(max_workers=event_workers)
@@ -140,8 +144,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         self._closed = False
 
     def __repr__(self) -> str:
-        where = self._db_path if self._backend == "sqlite" else self._backend
-        return f"<Queue {where!r} tasks={len(self._task_registry)}>"
+        return f"<Queue {self._storage.describe()!r} tasks={len(self._task_registry)}>"
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -370,17 +373,19 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
                 loop.remove_signal_handler(sig)
 
 
-def _check_backend(backend: object, db_url: object) -> str:
-    if not isinstance(backend, str):
+def _check_backend(backend: object, db_path: str, db_url: object) -> StorageTarget:
+    """The backend named by ``backend=`` or inferred from the URL's scheme (``storage``
+    knows the names); a contradiction or an unknown scheme is a ``ConfigurationError``."""
+    if backend is not None and not isinstance(backend, str):
         raise TypeError(f"backend must be a str, not {type(backend).__name__}")
-    if backend not in BACKENDS:
-        raise ConfigurationError(
-            f"Unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}"
-        )
-    if backend in _SERVER_BACKENDS and not db_url:
-        raise ConfigurationError(f"backend={backend!r} requires db_url= (the server's URL)")
     check.check_optional_str("db_url", db_url)
-    return backend
+    assert db_url is None or isinstance(db_url, str)
+    try:
+        return resolve_target(backend, db_path, db_url)
+    except ConfigurationError:
+        raise
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 def _check_pool(pool: object, app: object) -> None:

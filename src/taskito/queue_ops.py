@@ -11,7 +11,7 @@ from taskito.events import EventType
 from taskito.exceptions import StorageError
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, NewJob, now_ms
-from taskito.locks import DistributedLock
+from taskito.locks import DistributedLock, OnLost
 from taskito.queue_async import AsyncMixin
 from taskito.result import JobResult, job_to_dict
 from taskito.storable import check_storable
@@ -224,11 +224,14 @@ class OpsMixin(AsyncMixin):
         owner_id: str | None = None,
         timeout: float | None = None,
         retry_interval: float = 0.1,
+        on_lost: OnLost | None = None,
     ) -> DistributedLock:
         """A distributed lock on this Queue's storage, for ``with queue.lock("name"):``.
 
         See ``taskito.locks``: not reentrant; without ``timeout`` a held lock fails at once
-        with ``LockNotAcquiredError``; ``auto_extend`` keeps it alive while held.
+        with ``LockNotAcquiredError``; ``auto_extend`` keeps it alive while held, and calls
+        ``on_lost(lock)`` if it finds the lock lost. Its expiry is on the storage's clock;
+        ``lock.fencing_token`` numbers the acquisition and ``lock.held()`` checks it.
         """
         return DistributedLock(
             self._storage,
@@ -239,6 +242,7 @@ class OpsMixin(AsyncMixin):
             timeout=timeout,
             retry_interval=retry_interval,
             run_blocking=self._in_executor,
+            on_lost=on_lost,
         )
 
     def alock(
@@ -249,10 +253,11 @@ class OpsMixin(AsyncMixin):
         owner_id: str | None = None,
         timeout: float | None = None,
         retry_interval: float = 0.1,
+        on_lost: OnLost | None = None,
     ) -> DistributedLock:
         """``lock()`` for ``async with queue.alock("name"):`` (storage calls run off the event
         loop; waiting between attempts is ``asyncio.sleep``)."""
-        return self.lock(name, ttl, auto_extend, owner_id, timeout, retry_interval)
+        return self.lock(name, ttl, auto_extend, owner_id, timeout, retry_interval, on_lost)
 
     # --- async mirrors ------------------------------------------------------------------
 

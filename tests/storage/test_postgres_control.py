@@ -331,7 +331,7 @@ def test_driver_errors_of_control_methods_are_storage_errors(backend: Backend) -
     schema = _schema_of(backend)
     run_sql(require_postgres(), f'DROP TABLE "{schema}".locks')
     with pytest.raises(StorageError, match="tables are missing"):
-        storage.acquire_lock("nightly", "worker-1", 1_000, now_ms())
+        storage.acquire_lock("nightly", "worker-1", 1_000)
     assert storage.set_queue_paused("still-works", True, now_ms())
 
 
@@ -341,8 +341,8 @@ def test_driver_errors_of_control_methods_are_storage_errors(backend: Backend) -
     [
         (lambda s: s.running_ids(7, None), "task_name"),
         (lambda s: s.running_ids(None, b"q"), "queue"),
-        (lambda s: s.lock_info(None, 0), "name"),
-        (lambda s: s.release_lock("lock", None), "owner_id"),
+        (lambda s: s.lock_info(None), "name"),
+        (lambda s: s.release_lock("lock", None, 1), "owner_id"),
         (lambda s: s.get_setting(3), "key"),
         (lambda s: s.set_setting("key", None, 0), "value"),
         (lambda s: s.replay_history(None), "job_id"),

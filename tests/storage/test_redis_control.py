@@ -77,7 +77,7 @@ def _exercise_every_control_operation(storage: RedisStorage) -> None:
     storage.breaker_record("tests.add", CONFIG, False, now)
     storage.register_periodic(make_schedule("tick", now))
     storage.fire_periodic("tick", now, now + 60_000, make_job(queue="periodic"))
-    storage.acquire_lock("report", "owner", 10_000, now)
+    storage.acquire_lock("report", "owner", 10_000)
     storage.set_setting("theme", "dark", now)
     deferred = start_job(storage)
     storage.defer_many(
@@ -178,13 +178,16 @@ def test_a_lock_key_expires_by_itself_long_after_the_lock(
 ) -> None:
     storage = open_redis()
     key = f"{storage.prefix}:lock:report"
-    assert storage.acquire_lock("report", "owner", 5_000, now_ms())
+    token = storage.acquire_lock("report", "owner", 5_000)
+    assert token is not None
     ttl_ms = client.pttl(key)
     assert 5_000 < ttl_ms <= 5_000 + 3_600_000
-    assert storage.extend_lock("report", "owner", 60_000, now_ms())
+    assert storage.extend_lock("report", "owner", token, 60_000)
     assert client.pttl(key) > ttl_ms
-    assert storage.release_lock("report", "owner")
+    assert storage.release_lock("report", "owner", token)
     assert client.exists(key) == 0
+    # The fencing token outlives the key: the next acquisition gets a greater one.
+    assert storage.acquire_lock("report", "owner", 5_000) == token + 1
 
 
 @pytest.mark.parametrize(
@@ -192,7 +195,7 @@ def test_a_lock_key_expires_by_itself_long_after_the_lock(
     [
         lambda s: s.take_rate_slot("k", 2**53 + 1, 0),
         lambda s: s.take_rate_slot("k", 1_000, 2**60),
-        lambda s: s.acquire_lock("lock", "owner", 2**60, 0),
+        lambda s: s.acquire_lock("lock", "owner", 2**60),
         lambda s: s.breaker_admit("t", CONFIG, 2**60),
         lambda s: s.register_periodic(make_schedule("tick", 2**60)),
         lambda s: s.archive_jobs(2**60),

@@ -58,7 +58,7 @@ def _stored_version(db_path: str) -> int:
 def test_a_fresh_database_has_the_flow_control_tables(db_path: str) -> None:
     SqliteStorage(db_path).close()
     assert _tables(db_path) >= _FLOW_CONTROL_TABLES
-    assert _stored_version(db_path) == sqlite_schema.SCHEMA_VERSION == 3
+    assert _stored_version(db_path) == sqlite_schema.SCHEMA_VERSION == 4
 
 
 def _finish_by_hand(db_path: str, job_id: str, completed_at: int) -> None:
@@ -98,7 +98,7 @@ def test_a_version_1_database_migrates_forward_keeping_its_jobs(
 
     storage = SqliteStorage(db_path)
     try:
-        assert _stored_version(db_path) == 3
+        assert _stored_version(db_path) == sqlite_schema.SCHEMA_VERSION
         record = storage.get_job(done.id)
         assert record is not None
         assert (record.status, record.result, record.completed_at) == (

@@ -29,6 +29,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("ids.py", "foundation"),
     ("signing.py", "foundation"),
     ("storable.py", "foundation"),
+    ("redaction.py", "foundation"),
     ("storage/base.py", "contracts"),
     ("storage/control.py", "contracts"),
     ("context.py", "contracts"),

@@ -160,6 +160,7 @@ def test_lock_names_live_in_taskito_locks() -> None:
     assert set(taskito.locks.__all__) == {
         "DistributedLock",
         "LockNotAcquiredError",
+        "OnLost",
         "default_owner_id",
     }
     assert issubclass(taskito.locks.LockNotAcquiredError, taskito.exceptions.TaskitoError)

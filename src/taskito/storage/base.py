@@ -154,6 +154,12 @@ class Storage(ControlStorage, ABC):
     def close(self) -> None:
         """Release connections. Safe to call twice."""
 
+    def describe(self) -> str:
+        """One line naming the backend and the database, for banners and messages: e.g.
+        ``sqlite /abs/path/taskito.db``, ``postgres postgresql://user:***@host:5432/db schema
+        taskito``, ``redis redis://host:6379/0 prefix taskito``. Never a password."""
+        return type(self).__name__
+
     # --- jobs: enqueue, read ------------------------------------------------------------
 
     @abstractmethod

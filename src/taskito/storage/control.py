@@ -91,12 +91,15 @@ class PeriodicSchedule:
 
 @dataclass(frozen=True, slots=True)
 class LockInfo:
-    """A held lock (times on the caller's clock)."""
+    """A held lock. Its times come from the storage's clock, shown on this host's clock
+    (shifted by the measured offset, as leases are); ``fencing_token`` is the number its
+    acquisition was given."""
 
     name: str
     owner_id: str
     acquired_at: int
     expires_at: int
+    fencing_token: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,23 +216,37 @@ class ControlStorage(ABC):
         """Every schedule, by name."""
 
     # --- distributed locks --------------------------------------------------------------
+    #
+    # A lock's expiry is kept on the storage's clock (the server's: Postgres clock_timestamp,
+    # Redis TIME; SQLite: the machine's), read inside the statement, never on the caller's:
+    # two hosts whose clocks disagree still agree on who holds it. Every acquisition gets a
+    # fencing token, a counter per name that only grows (releases do not reset it), so work
+    # guarded by a lock can refuse a holder whose token is older than the last one it saw.
 
     @abstractmethod
-    def acquire_lock(self, name: str, owner_id: str, ttl_ms: int, now: int) -> bool:
-        """Take ``name`` for ``owner_id`` until ``now + ttl_ms`` when it is free or expired.
-        A held lock is refused even to its own owner (locks are not reentrant)."""
+    def acquire_lock(self, name: str, owner_id: str, ttl_ms: int) -> int | None:
+        """Take ``name`` for ``owner_id`` for ``ttl_ms`` on the storage's clock when it is
+        free or expired; return its new fencing token (greater than every token ``name`` had
+        before), or None when it is held. A held lock is refused even to its own owner
+        (locks are not reentrant)."""
 
     @abstractmethod
-    def extend_lock(self, name: str, owner_id: str, ttl_ms: int, now: int) -> bool:
-        """Push the expiry of a lock ``owner_id`` still holds (not expired) to ``now +
-        ttl_ms``; False when it is not held by that owner."""
+    def extend_lock(self, name: str, owner_id: str, token: int, ttl_ms: int) -> bool:
+        """Push the expiry of a lock ``owner_id`` still holds under ``token`` (not expired on
+        the storage's clock) to ``ttl_ms`` from the storage's now; False otherwise."""
 
     @abstractmethod
-    def release_lock(self, name: str, owner_id: str) -> bool:
-        """Free the lock when ``owner_id`` holds it; False otherwise (nothing changes)."""
+    def release_lock(self, name: str, owner_id: str, token: int) -> bool:
+        """Free the lock when ``owner_id`` holds it under ``token``; False otherwise (nothing
+        changes). The token counter of ``name`` is kept."""
 
     @abstractmethod
-    def lock_info(self, name: str, now: int) -> LockInfo | None:
+    def lock_held(self, name: str, owner_id: str, token: int) -> bool:
+        """True while ``owner_id`` holds ``name`` under ``token`` and it has not expired on
+        the storage's clock."""
+
+    @abstractmethod
+    def lock_info(self, name: str) -> LockInfo | None:
         """The holder of ``name``, or None when it is free or expired."""
 
     # --- archive, replay, result expiry -------------------------------------------------

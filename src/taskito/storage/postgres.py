@@ -100,6 +100,9 @@ class PostgresStorage(PostgresHistory, PostgresControl, PostgresReads, Storage):
     def __repr__(self) -> str:
         return f"<PostgresStorage {self.target} schema={self.schema!r}>"
 
+    def describe(self) -> str:
+        return f"postgres {self._conns.described} schema {self.schema}"
+
     def close(self) -> None:
         if self._closed:
             return

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from taskito.exceptions import StorageError, StorageUnavailableError, UniqueConflictError
+from taskito.redaction import MASK, redact_secrets, safe_cause
 from taskito.storage import postgres_schema
 from taskito.storage.postgres_queries import SERVER_CLOCK_MS
 
@@ -31,6 +33,7 @@ Connection = psycopg.Connection[Any]
 Cursor = psycopg.Cursor[Any]
 
 UNIQUE_KEY_INDEX = "uq_jobs_unique_key"
+JOBS_KEY = "jobs_pkey"
 # SQLSTATEs that mean "the server is not there", beside client-side failures (no SQLSTATE):
 # class 08 (connection exception), shutdowns, and "too many connections".
 _UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
@@ -60,18 +63,21 @@ def conninfo_params(db_url: object) -> dict[str, str]:
         params = conninfo_to_dict(db_url)
     except psycopg.ProgrammingError as exc:
         raise ValueError(
-            f"db_url is not a valid PostgreSQL URL or connection string: {_first_line(exc)}"
+            "db_url is not a valid PostgreSQL URL or connection string:"
+            f" {redact_secrets(_first_line(exc), db_url)}"
         ) from None
     return {key: str(value) for key, value in params.items() if value is not None}
 
 
-def describe_target(params: dict[str, str]) -> str:
-    """``postgresql://user@host:port/dbname`` for messages: never the password."""
+def describe_target(params: dict[str, str], *, mark_password: bool = False) -> str:
+    """``postgresql://user@host:port/dbname`` for messages: never the password (with
+    ``mark_password``, a password is shown as ``user:***@``)."""
     host = params.get("host") or params.get("hostaddr") or "local socket"
     port = params.get("port") or "5432"
     user = params.get("user")
     dbname = params.get("dbname") or user or "(default database)"
-    who = f"{user}@" if user else ""
+    secret = f":{MASK}" if mark_password and params.get("password") else ""
+    who = f"{user}{secret}@" if user or secret else ""
     return f"postgresql://{who}{host}:{port}/{dbname}"
 
 
@@ -98,8 +104,15 @@ def is_unavailable(exc: psycopg.Error) -> bool:
     return state is None or state.startswith("08") or state in _UNAVAILABLE_STATES
 
 
-def translate_error(exc: psycopg.Error, target: str) -> StorageError:
-    """The ``StorageError`` subclass a driver error stands for."""
+def translate_error(exc: psycopg.Error, target: str, conninfo: str | None = None) -> StorageError:
+    """The ``StorageError`` subclass a driver error stands for, with the password of
+    ``conninfo`` blanked from the driver's text."""
+    error = _translate(exc, target)
+    text = redact_secrets(str(error), conninfo)
+    return error if text == str(error) else type(error)(text)
+
+
+def _translate(exc: psycopg.Error, target: str) -> StorageError:
     if isinstance(exc, PoolClosed):
         return StorageError(f"storage on {target} is closed")
     if isinstance(exc, PoolTimeout):
@@ -123,6 +136,27 @@ def translate_error(exc: psycopg.Error, target: str) -> StorageError:
             f" {_first_line(exc)}"
         )
     return StorageError(f"PostgreSQL error on {target}: {_first_line(exc)}")
+
+
+class _StaleConnection(Exception):
+    """A pooled connection failed its check before any work ran on it."""
+
+
+def _check_pooled(conn: Connection) -> None:
+    """Check a pooled connection before use; ``_StaleConnection`` when it is dead.
+
+    An idle connection has nothing to read; one the server has closed (terminated backend,
+    restart) has an error message or EOF waiting. Polling the socket costs no round trip, so
+    only a suspect connection pays for a probe (an empty query). The pool's own ``check=``
+    hook would do the same but waits about a second before it hands out the next one."""
+    if conn.closed or conn.broken:
+        raise _StaleConnection("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        try:
+            ConnectionPool.check_connection(conn)
+        except psycopg.Error as exc:
+            raise _StaleConnection(str(exc)) from exc
 
 
 class ServerClock:
@@ -166,6 +200,7 @@ class PgConnections:
         self, params: dict[str, str], schema: str, pool_size: int, connect_timeout_s: float
     ):
         self.target = describe_target(params)
+        self.described = describe_target(params, mark_password=True)
         self.schema = schema
         connect_params = {**_SOCKET_DEFAULTS, **params}
         connect_params.setdefault("connect_timeout", str(max(2, math.ceil(connect_timeout_s))))
@@ -199,50 +234,125 @@ class PgConnections:
         try:
             return psycopg.connect(self.conninfo, autocommit=True)
         except psycopg.Error as exc:
+            detail = redact_secrets(_first_line(exc), self.conninfo)
             raise StorageUnavailableError(
-                f"cannot connect to PostgreSQL at {self.target}: {_first_line(exc)}"
+                f"cannot connect to PostgreSQL at {self.target}: {detail}"
             ) from None
 
     def _guard(self, work: Callable[[], T]) -> T:
         try:
             return work()
         except psycopg.Error as exc:
-            raise translate_error(exc, self.target) from exc
+            raise self.translate(exc) from safe_cause(exc, self.conninfo)
 
-    def run(self, work: Callable[[Cursor], T], *, idempotent: bool = False) -> T:
+    def translate(self, exc: psycopg.Error) -> StorageError:
+        """``translate_error`` for this pool's server, password blanked."""
+        return translate_error(exc, self.target, self.conninfo)
+
+    def run(
+        self,
+        work: Callable[[Cursor], T],
+        *,
+        idempotent: bool = False,
+        recover: Callable[[Cursor], T | None] | None = None,
+    ) -> T:
         """Run ``work`` on a binary cursor of a pooled autocommit connection.
 
         A statement the server aborted for a deadlock did nothing, so ``work`` runs again.
         ``idempotent`` work (reads, and writes that may safely apply twice) also runs again,
-        once, when the connection it got had gone stale (e.g. after a server restart)."""
-        return self._attempt(work, transaction=False, retry_stale=idempotent)
+        once, when the connection it got had gone stale (e.g. after a server restart).
+        Other work runs again once after a stale connection only with ``recover``: on the new
+        connection ``recover(cursor)`` first tells whether the lost attempt had committed (its
+        result, or None to run ``work`` again), so nothing is applied twice."""
+        return self._attempt(work, transaction=False, retry_stale=idempotent, recover=recover)
 
-    def transact(self, work: Callable[[Cursor], T]) -> T:
+    def transact(
+        self,
+        work: Callable[[Cursor], T],
+        *,
+        recover: Callable[[Cursor], T | None] | None = None,
+    ) -> T:
         """Run ``work`` in one transaction on a pooled connection; run it again from the
-        start when the server aborts it for a deadlock or a serialization failure."""
-        return self._attempt(work, transaction=True, retry_stale=False)
+        start when the server aborts it for a deadlock or a serialization failure (and, with
+        ``recover``, after a stale connection: see ``run``)."""
+        return self._attempt(work, transaction=True, retry_stale=False, recover=recover)
 
-    def _attempt(self, work: Callable[[Cursor], T], *, transaction: bool, retry_stale: bool) -> T:
+    def _attempt(
+        self,
+        work: Callable[[Cursor], T],
+        *,
+        transaction: bool,
+        retry_stale: bool,
+        recover: Callable[[Cursor], T | None] | None,
+    ) -> T:
+        replaying = False
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 with self._pool.connection() as conn:
-                    if not transaction:
-                        return work(conn.cursor(binary=True))
-                    with conn.transaction():
-                        return work(conn.cursor(binary=True))
+                    _check_pooled(conn)
+                    return self._work_on(conn, work, transaction, recover if replaying else None)
+            except _StaleConnection:
+                # Nothing ran on it: any work may go on another (the pool dropped this one).
+                self._discard_broken_connections()
+                if attempt == _ATTEMPTS:
+                    raise StorageUnavailableError(
+                        f"PostgreSQL at {self.target} is unavailable: no live connection"
+                    ) from None
             except (errors.DeadlockDetected, errors.SerializationFailure) as exc:
                 if attempt == _ATTEMPTS:
-                    raise translate_error(exc, self.target) from exc
+                    raise self.translate(exc) from safe_cause(exc, self.conninfo)
                 logger.info("the server aborted a statement; running it again", exc_info=True)
+            except errors.UniqueViolation as exc:
+                if replaying and recover is not None and exc.diag.constraint_name == JOBS_KEY:
+                    return self._stored_meanwhile(exc, recover)
+                raise self.translate(exc) from safe_cause(exc, self.conninfo)
             except psycopg.Error as exc:
-                error = translate_error(exc, self.target)
+                error = self.translate(exc)
+                cause = safe_cause(exc, self.conninfo)
                 if not isinstance(error, StorageUnavailableError) or isinstance(exc, PoolTimeout):
-                    raise error from exc
+                    raise error from cause
                 self._discard_broken_connections()
-                if not retry_stale:
-                    raise error from exc
-                retry_stale = False
+                if retry_stale:
+                    retry_stale = False
+                elif recover is not None and not replaying:
+                    replaying = True
+                    logger.info(
+                        "lost the connection to PostgreSQL mid-write; trying once more on a new"
+                        " connection",
+                        extra={"target": self.target, "error": str(error)},
+                    )
+                else:
+                    raise error from cause
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    def _work_on(
+        conn: Connection,
+        work: Callable[[Cursor], T],
+        transaction: bool,
+        recover: Callable[[Cursor], T | None] | None,
+    ) -> T:
+        """Run ``work`` on ``conn`` (in a transaction or not), unless ``recover`` finds that
+        a lost attempt already did it."""
+        cursor = conn.cursor(binary=True)
+        if recover is not None:
+            done = recover(cursor)
+            if done is not None:
+                return done
+        if not transaction:
+            return work(cursor)
+        with conn.transaction():
+            return work(cursor)
+
+    def _stored_meanwhile(
+        self, conflict: errors.UniqueViolation, recover: Callable[[Cursor], T | None]
+    ) -> T:
+        """A replayed insert met its own job id: the lost attempt committed while the replay
+        ran. Report what it stored (or the conflict, should the row be gone again)."""
+        done = self._attempt(recover, transaction=False, retry_stale=True, recover=None)
+        if done is None:
+            raise self.translate(conflict) from safe_cause(conflict, self.conninfo)
+        return done
 
     def lease_offset_ms(self) -> int:
         """The server-minus-local clock offset, re-measured about once a minute."""

@@ -149,29 +149,35 @@ class PostgresControl:
 
     # --- distributed locks --------------------------------------------------------------
 
-    def acquire_lock(self, name: str, owner_id: str, ttl_ms: int, now: int) -> bool:
-        params = _lock_params(name, owner_id, ttl_ms, now)
-        return bool(self._fetch(self._control.acquire_lock, params))
+    def acquire_lock(self, name: str, owner_id: str, ttl_ms: int) -> int | None:
+        rows = self._fetch(self._control.acquire_lock, _lock_params(name, owner_id, ttl=ttl_ms))
+        return int(rows[0][0]) if rows else None
 
-    def extend_lock(self, name: str, owner_id: str, ttl_ms: int, now: int) -> bool:
-        params = _lock_params(name, owner_id, ttl_ms, now)
+    def extend_lock(self, name: str, owner_id: str, token: int, ttl_ms: int) -> bool:
+        params = _lock_params(name, owner_id, token=token, ttl=ttl_ms)
         return self._conns.run(
             lambda cursor: cursor.execute(self._control.extend_lock, params).rowcount == 1
         )
 
-    def release_lock(self, name: str, owner_id: str) -> bool:
-        require_text("name", name)
-        require_text("owner_id", owner_id)
+    def release_lock(self, name: str, owner_id: str, token: int) -> bool:
+        params = _lock_params(name, owner_id, token=token)
         return self._conns.run(
-            lambda cursor: (
-                cursor.execute(self._control.release_lock, (name, owner_id)).rowcount == 1
-            )
+            lambda cursor: cursor.execute(self._control.release_lock, params).rowcount == 1
         )
 
-    def lock_info(self, name: str, now: int) -> LockInfo | None:
+    def lock_held(self, name: str, owner_id: str, token: int) -> bool:
+        params = _lock_params(name, owner_id, token=token)
+        return bool(self._fetch(self._control.select_lock_held, params, idempotent=True))
+
+    def lock_info(self, name: str) -> LockInfo | None:
         require_text("name", name)
-        rows = self._fetch(self._control.select_lock, (name, now), idempotent=True)
-        return control_rows.row_to_lock(rows[0]) if rows else None
+        rows = self._fetch(self._control.select_lock, (name,), idempotent=True)
+        if not rows:
+            return None
+        # Stored on the server's clock; shown on this host's, as leases are.
+        offset = self._conns.lease_offset_ms()
+        name_, owner, acquired_at, expires_at, token = rows[0]
+        return LockInfo(name_, owner, acquired_at - offset, expires_at - offset, token)
 
     # --- settings -----------------------------------------------------------------------
 
@@ -198,11 +204,16 @@ class PostgresControl:
         return dict(self._fetch(self._control.select_settings, (), idempotent=True))
 
 
-def _lock_params(name: str, owner_id: str, ttl_ms: int, now: int) -> dict[str, Any]:
-    require_text("name", name)
-    require_text("owner_id", owner_id)
-    require_positive("ttl_ms", ttl_ms)
-    return {"name": name, "owner": owner_id, "now": now, "until": now + ttl_ms}
+def _lock_params(name: str, owner_id: str, **numbers: object) -> dict[str, Any]:
+    """The named parameters of a lock statement; ``numbers`` (``token``, ``ttl``) must be
+    positive integers."""
+    params: dict[str, Any] = {
+        "name": require_text("name", name),
+        "owner": require_text("owner_id", owner_id),
+    }
+    for key, value in numbers.items():
+        params[key] = require_positive("ttl_ms" if key == "ttl" else key, value)
+    return params
 
 
 def _rounds(job_ids: Sequence[str]) -> list[list[int]]:

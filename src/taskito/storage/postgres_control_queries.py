@@ -113,22 +113,34 @@ SELECT_SCHEDULES = "SELECT " + SCHEDULE_COLUMNS + " FROM {s}.periodic_schedules 
 
 # --- distributed locks ----------------------------------------------------------------------
 
-# A lock is held while now < expires_at; an expired row is taken over in place.
+# A lock is held while the server's clock is before expires_at; an expired (or released) row
+# is taken over in place, its fencing token increased. Times are the server's, in ms.
+_CLOCK_MS = "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 ACQUIRE_LOCK = (
-    "INSERT INTO {s}.locks AS l (name, owner_id, acquired_at, expires_at)"
-    " VALUES (%(name)b, %(owner)b, %(now)b, %(until)b)"
+    "INSERT INTO {s}.locks AS l (name, owner_id, acquired_at, expires_at, fencing_token)"
+    f" SELECT %(name)b, %(owner)b, c.now, c.now + %(ttl)b, 1 FROM (SELECT {_CLOCK_MS} AS now) c"
     " ON CONFLICT (name) DO UPDATE SET owner_id = excluded.owner_id,"
-    " acquired_at = excluded.acquired_at, expires_at = excluded.expires_at"
-    " WHERE l.expires_at <= %(now)b RETURNING 1"
+    " acquired_at = excluded.acquired_at, expires_at = excluded.expires_at,"
+    " fencing_token = l.fencing_token + 1"
+    " WHERE l.expires_at <= excluded.acquired_at RETURNING l.fencing_token"
+)
+_HELD = (
+    "name = %(name)b AND owner_id = %(owner)b AND fencing_token = %(token)b AND expires_at > c.now"
 )
 EXTEND_LOCK = (
-    "UPDATE {s}.locks SET expires_at = %(until)b"
-    " WHERE name = %(name)b AND owner_id = %(owner)b AND expires_at > %(now)b"
+    "UPDATE {s}.locks SET expires_at = c.now + %(ttl)b"
+    f" FROM (SELECT {_CLOCK_MS} AS now) c WHERE " + _HELD
 )
-RELEASE_LOCK = "DELETE FROM {s}.locks WHERE name = %b AND owner_id = %b"
+# Released: no owner, expired; the row stays for its fencing token.
+RELEASE_LOCK = (
+    "UPDATE {s}.locks SET owner_id = '', expires_at = 0"
+    " WHERE name = %(name)b AND owner_id = %(owner)b AND fencing_token = %(token)b"
+)
+SELECT_LOCK_HELD = f"SELECT 1 FROM {{s}}.locks, (SELECT {_CLOCK_MS} AS now) c WHERE " + _HELD
 SELECT_LOCK = (
-    "SELECT name, owner_id, acquired_at, expires_at FROM {s}.locks"
-    " WHERE name = %b AND expires_at > %b"
+    "SELECT name, owner_id, acquired_at, expires_at, fencing_token"
+    f" FROM {{s}}.locks, (SELECT {_CLOCK_MS} AS now) c"
+    " WHERE name = %b AND expires_at > c.now"
 )
 
 # --- archive, replay, result expiry ---------------------------------------------------------
@@ -225,6 +237,7 @@ class ControlStatements:
     acquire_lock: str
     extend_lock: str
     release_lock: str
+    select_lock_held: str
     select_lock: str
     archive_jobs: str
     select_archived: str

@@ -8,7 +8,7 @@ driver module at import time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskito.exceptions import DependencyError, StorageError
@@ -72,21 +72,38 @@ class PostgresEnqueue:
     def enqueue(self, job: NewJob) -> JobRecord:
         require_enqueueable(job)
         params = _insert_params(job)
+        # The job id is made by the client, so an attempt lost with its connection can be
+        # told apart from one that committed: ``recover`` looks the id up before a retry.
+        recover = self._stored_job(job.id)
         if job.depends_on:
             holder = self._conns.transact(
-                lambda cursor: self._insert_with_dependencies(cursor, job)
+                lambda cursor: self._insert_with_dependencies(cursor, job), recover=recover
             )
         elif job.unique_key is not None:
             holder = self._conns.run(
-                lambda cursor: self._insert_unless_key_held(cursor, job, params)
+                lambda cursor: self._insert_unless_key_held(cursor, job, params), recover=recover
             )
         else:
-            self._conns.run(lambda cursor: cursor.execute(self._stmts.insert_job, params))
-            holder = None
-        if holder is not None:
+            holder = self._conns.run(
+                lambda cursor: self._insert_plain(cursor, params), recover=recover
+            )
+        if holder is not None and holder.id != job.id:
             return holder
         self._feed.notify()
-        return JobRecord.from_new(job)
+        return holder or JobRecord.from_new(job)
+
+    def _insert_plain(self, cursor: Cursor, params: tuple[Any, ...]) -> JobRecord | None:
+        cursor.execute(self._stmts.insert_job, params)
+        return None
+
+    def _stored_job(self, job_id: str) -> Callable[[Cursor], JobRecord | None]:
+        """``recover`` for an enqueue: the job as stored, when a lost attempt committed it."""
+
+        def recover(cursor: Cursor) -> JobRecord | None:
+            row = cursor.execute(self._stmts.select_job, (job_id,)).fetchone()
+            return None if row is None else convert.row_to_job(row, self._conns.clock.offset_ms)
+
+        return recover
 
     def _enqueue_in(self, cursor: Cursor, job: NewJob) -> tuple[JobRecord, bool]:
         """``enqueue`` inside the caller's transaction (``require_enqueueable`` already
@@ -145,9 +162,20 @@ class PostgresEnqueue:
             if has_dependencies:
                 transitions.insert_dependencies(cursor, self._stmts, batch)
 
+        def insert_all_done(cursor: Cursor) -> bool:
+            insert_all(cursor)
+            return True
+
+        first_stored = self._stored_job(batch[0].id)
+
+        def recover(cursor: Cursor) -> bool | None:
+            # All or nothing: the first job stored means the lost attempt stored every one.
+            return None if first_stored(cursor) is None else True
+
         if len(chunks) == 1 and not has_dependencies:
-            self._conns.run(insert_all)  # one statement: atomic without a transaction block
+            # One statement: atomic without a transaction block.
+            self._conns.run(insert_all_done, recover=recover)
         else:
-            self._conns.transact(insert_all)
+            self._conns.transact(insert_all_done, recover=recover)
         self._feed.notify()
         return [JobRecord.from_new(job) for job in batch]

@@ -249,7 +249,11 @@ _MIGRATION_3 = (
     "ALTER TABLE {s}.archived_jobs ADD COLUMN rescue_count BIGINT NOT NULL DEFAULT 0",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
+# Locks carry a fencing token, a counter per lock name that every acquisition increases. A
+# released lock keeps its row (owner '' and expired), so its counter survives the release.
+_MIGRATION_4 = ("ALTER TABLE {s}.locks ADD COLUMN fencing_token BIGINT NOT NULL DEFAULT 0",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _TABLE_NAMES = (

@@ -20,10 +20,12 @@ others nor leaves dead ones be. Records show leases in the reader's clock: withi
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Collection, Sequence
 from typing import cast
 
+from taskito.exceptions import StorageError, StorageUnavailableError
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob
 from taskito.storage import redis_inspect, redis_workers
@@ -64,6 +66,8 @@ from taskito.storage.validation import (
     require_text,
 )
 
+logger = logging.getLogger("taskito.storage.redis")
+
 _REQUEUE_CHUNK = 100
 _MAX_WAIT_STEP_S = 3600.0
 
@@ -79,16 +83,42 @@ class RedisStorage(RedisControl, RedisHistory, Storage):
 
     def enqueue(self, job: NewJob) -> JobRecord:
         check_new_job(job)
-        return self._enqueued(job, self._run("enqueue", "one", 1, job_arguments(job)))
+        reply = self._insert_new("one", [job])
+        if reply is not None:
+            return self._enqueued(job, reply)
+        stored = self.get_job(job.id)
+        assert stored is not None  # _insert_new saw it
+        return stored
 
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
         batch = [check_new_job(job) for job in jobs]
         if not batch:
             return []
         check_batch(batch)
-        self._run("enqueue", "many", len(batch), *[job_arguments(job) for job in batch])
+        self._insert_new("many", batch)
         self._listener.notify()
         return [JobRecord.from_new(job) for job in batch]
+
+    def _insert_new(self, mode: str, jobs: Sequence[NewJob]) -> list[bytes] | None:
+        """Run the enqueue script; after a dropped connection, run it once more. The job ids
+        are made by the client, so the retry cannot store them twice: when it is refused and
+        the first job is there, the lost attempt had stored them all (None is returned)."""
+        args: list[object] = [mode, len(jobs), *[job_arguments(job) for job in jobs]]
+        try:
+            return cast(list[bytes], self._run("enqueue", *args))
+        except StorageUnavailableError as exc:
+            logger.info(
+                "lost the connection to redis mid-write; trying once more",
+                extra={"redis": self._conn.where, "error": str(exc)},
+            )
+        try:
+            return cast(list[bytes], self._run("enqueue", *args))
+        except StorageUnavailableError:
+            raise
+        except StorageError:
+            if not self._jobs([jobs[0].id]):
+                raise
+            return None
 
     def get_job(self, job_id: str) -> JobRecord | None:
         found = self._jobs([job_id])

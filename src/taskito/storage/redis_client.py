@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, TypeVar, cast
+from urllib.parse import parse_qs, urlsplit
 
 from taskito.exceptions import (
     DependencyError,
@@ -21,6 +22,7 @@ from taskito.exceptions import (
     StorageUnavailableError,
     UniqueConflictError,
 )
+from taskito.redaction import redact_secrets, redact_url, safe_cause
 
 try:
     import redis
@@ -96,6 +98,8 @@ _UNAVAILABLE_ERRORS = (
 )
 
 _clock_offsets: dict[str, tuple[int, float]] = {}
+# Servers whose persistence this process has checked (the warning is said once per server).
+_persistence_checked: set[str] = set()
 _clock_lock = threading.Lock()
 
 
@@ -108,8 +112,54 @@ def script_source(name: str) -> str:
     return "\n".join(folder.joinpath(f"{part}.lua").read_text(encoding="utf-8") for part in parts)
 
 
-def translate_error(exc: redis.RedisError, where: str) -> StorageError:
-    """The ``StorageError`` subclass a driver error stands for."""
+def url_database(url: str) -> int:
+    """The database number ``url`` selects (0 when it names none); ``ValueError`` for one
+    that is not a non-negative integer (redis-py would quietly read ``/abc`` as 0)."""
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ValueError(f"invalid redis url {shown!r}: {redact_secrets(str(exc), url)}") from None
+    if parts.scheme.lower() not in ("redis", "rediss", "unix"):
+        raise ValueError(f"invalid redis url {shown!r}: expected redis://, rediss:// or unix://")
+    written: list[str] = parse_qs(parts.query).get("db", [])
+    path = "" if parts.scheme.lower() == "unix" else parts.path.strip("/")
+    if path:
+        written.append(path)
+    if not written:
+        return 0
+    if len(set(written)) > 1:
+        raise ValueError(f"redis url {shown!r} names two databases: {' and '.join(written)}")
+    text = written[0]
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(
+            f"redis url {shown!r}: the database must be a number (0, 1, ...), not {text!r}"
+        )
+    return int(text)
+
+
+def display_url(client: redis.Redis, url: str) -> str:
+    """``redis://user:***@host:port/db`` (or the socket path) of a client: never a password."""
+    kwargs = client.connection_pool.connection_kwargs
+    db = kwargs.get("db", 0)
+    user = kwargs.get("username") or ""
+    secret = ":***" if kwargs.get("password") else ""
+    who = f"{user}{secret}@" if user or secret else ""
+    if "path" in kwargs:
+        return f"unix://{who}{kwargs['path']}?db={db}"
+    scheme = "rediss" if urlsplit(url).scheme.lower() == "rediss" else "redis"
+    return f"{scheme}://{who}{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{db}"
+
+
+def translate_error(exc: redis.RedisError, where: str, url: str | None = None) -> StorageError:
+    """The ``StorageError`` subclass a driver error stands for; the password of ``url`` is
+    blanked from the driver's text."""
+    error = _translate(exc, where)
+    text = redact_secrets(str(error), url)
+    return error if text == str(error) else type(error)(text)
+
+
+def _translate(exc: redis.RedisError, where: str) -> StorageError:
     if isinstance(exc, redis.AuthenticationError):
         return StorageError(f"redis at {where} refused the credentials: {exc}")
     if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
@@ -150,6 +200,7 @@ class RedisConnection:
         ):
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        self.db = url_database(url)
         try:
             self.client: redis.Redis = redis.Redis.from_url(
                 url,
@@ -162,8 +213,12 @@ class RedisConnection:
                 retry=Retry(NoBackoff(), 0),
             )
         except ValueError as exc:
-            raise ValueError(f"invalid redis url {url!r}: {exc}") from exc
+            raise ValueError(
+                f"invalid redis url {redact_url(url)!r}: {redact_secrets(str(exc), url)}"
+            ) from None
+        self.secret_source = url
         self.where = _describe(self.client)
+        self.url = display_url(self.client, url)
         self.scripts: dict[str, Script] = {
             name: self.client.register_script(script_source(name)) for name in SCRIPT_NAMES
         }
@@ -173,6 +228,7 @@ class RedisConnection:
         """Run ``operation`` on the client; translate driver errors. An idempotent one is tried
         again after a dropped connection (a couple of times, with a short pause)."""
         delays = _RETRY_DELAYS_S if idempotent else ()
+        url = self.secret_source
         for attempt in range(len(delays) + 1):
             if self.closed:
                 raise StorageError(f"storage on redis at {self.where} is closed")
@@ -183,17 +239,25 @@ class RedisConnection:
                     exc, redis.ConnectionError | redis.TimeoutError
                 ) and not isinstance(exc, redis.AuthenticationError)
                 if not retryable or attempt == len(delays):
-                    raise translate_error(exc, self.where) from exc
+                    raise translate_error(exc, self.where, url) from safe_cause(exc, url)
                 logger.info(
                     "redis call failed; trying again",
-                    extra={"redis": self.where, "error": str(exc)},
+                    extra={"redis": self.where, "error": redact_secrets(str(exc), url)},
                 )
                 time.sleep(delays[attempt])
         raise AssertionError("unreachable")  # pragma: no cover
 
     def check_server(self) -> None:
         """Refuse a server too old for the scripts; warn when it may evict keys."""
-        info = self.call(lambda client: client.info("server"), idempotent=True)
+        try:
+            info = self.call(lambda client: client.info("server"), idempotent=True)
+        except StorageError as exc:
+            if "DB index is out of range" in str(exc):
+                raise ValueError(
+                    f"redis url {self.url!r}: database {self.db} is out of range for the"
+                    f" server (it has fewer databases; see 'databases' in redis.conf)"
+                ) from None
+            raise
         version = str(info.get("redis_version", "0"))
         if tuple(int(part) for part in version.split(".")[:2]) < _MIN_SERVER_VERSION:
             raise StorageError(f"redis at {self.where} is {version}; taskito needs 6.2 or newer")
@@ -202,7 +266,12 @@ class RedisConnection:
                 lambda client: client.config_get("maxmemory-policy"), idempotent=True
             )
         except StorageError:
-            return  # CONFIG is often disabled on managed servers
+            logger.debug(
+                "redis refused CONFIG GET (often disabled on managed servers): its eviction"
+                " policy and persistence could not be checked",
+                extra={"redis": self.where},
+            )
+            return
         policy = config.get("maxmemory-policy")
         if policy not in (None, "noeviction"):
             logger.warning(
@@ -210,6 +279,31 @@ class RedisConnection:
                 " lost; set maxmemory-policy noeviction",
                 policy,
                 extra={"redis": self.where},
+            )
+        self._check_persistence()
+
+    def _check_persistence(self) -> None:
+        """Warn, once per server and process, when the server keeps nothing on disk: a
+        restart would lose every queued job."""
+        with _clock_lock:
+            if self.where in _persistence_checked:
+                return
+            _persistence_checked.add(self.where)
+        try:
+            appendonly = self.call(lambda client: client.config_get("appendonly"), idempotent=True)
+            save = self.call(lambda client: client.config_get("save"), idempotent=True)
+        except StorageError:
+            logger.debug(
+                "redis refused CONFIG GET: whether it persists data could not be checked",
+                extra={"redis": self.where},
+            )
+            return
+        if appendonly.get("appendonly") != "yes" and not (save.get("save") or "").strip():
+            logger.warning(
+                "redis at %s has persistence off (appendonly no, no save points): a restart"
+                " of the server loses every queued job; enable appendonly (docs/redis.md)",
+                self.where,
+                extra={"redis": self.where, "action": "check_persistence"},
             )
 
     def run_script(self, name: str, args: Sequence[Any], *, idempotent: bool = False) -> Any:

@@ -3,8 +3,9 @@ slots, concurrency reads, deferrals, circuit breakers, locks and settings.
 
 ``RedisControl`` is a part of ``RedisStorage`` (a mixin on ``RedisCore``). Every change that
 touches more than one key is one Lua script (``pause``, ``rate_slot``, ``defer``,
-``breaker``, ``lock``); settings and lock reads are single commands. Times are the callers'
-``now``, used as given. ``docs/redis.md`` lists the keys.
+``breaker``, ``lock``); settings are single commands. Times are the callers' ``now``, used as
+given, except locks: their expiry is on the server's clock (TIME inside ``lock.lua``), and
+their fencing tokens live in ``<prefix>:locktokens``. ``docs/redis.md`` lists the keys.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from taskito.storage.validation import (
 )
 
 # A lock key also carries a Redis expiry this long past the lock's own, so locks that nobody
-# released do not pile up. The lock's ``expires_at`` (callers' clock) alone decides who holds
-# it; the margin only has to exceed any sane difference between the clocks.
+# released do not pile up. The lock's ``expires_at`` (the server's clock) alone decides who
+# holds it.
 _LOCK_KEY_GRACE_MS = 3_600_000
 
 
@@ -129,39 +130,38 @@ class RedisControl(RedisCore, ControlStorage):
 
     # --- distributed locks --------------------------------------------------------------
 
-    def acquire_lock(self, name: str, owner_id: str, ttl_ms: int, now: int) -> bool:
-        return self._change_lock("acquire", name, owner_id, ttl_ms, now)
-
-    def extend_lock(self, name: str, owner_id: str, ttl_ms: int, now: int) -> bool:
-        return self._change_lock("extend", name, owner_id, ttl_ms, now)
-
-    def _change_lock(self, mode: str, name: str, owner_id: str, ttl_ms: int, now: int) -> bool:
-        require_text("name", name)
-        require_text("owner_id", owner_id)
+    def acquire_lock(self, name: str, owner_id: str, ttl_ms: int) -> int | None:
+        _require_lock(name, owner_id)
         _require_duration("ttl_ms", ttl_ms)
-        require_time("now", now)
         keep_ms = ttl_ms + _LOCK_KEY_GRACE_MS
-        applied: bool = self._run("lock", mode, name, owner_id, ttl_ms, now, keep_ms) == 1
-        return applied
+        token = int(self._run("lock", "acquire", name, owner_id, ttl_ms, keep_ms))
+        return token or None
 
-    def release_lock(self, name: str, owner_id: str) -> bool:
-        require_text("name", name)
-        require_text("owner_id", owner_id)
-        released: bool = self._run("lock", "release", name, owner_id) == 1
-        return released
+    def extend_lock(self, name: str, owner_id: str, token: int, ttl_ms: int) -> bool:
+        _require_lock(name, owner_id, token)
+        _require_duration("ttl_ms", ttl_ms)
+        keep_ms = ttl_ms + _LOCK_KEY_GRACE_MS
+        return bool(self._run("lock", "extend", name, owner_id, token, ttl_ms, keep_ms) == 1)
 
-    def lock_info(self, name: str, now: int) -> LockInfo | None:
+    def release_lock(self, name: str, owner_id: str, token: int) -> bool:
+        _require_lock(name, owner_id, token)
+        return bool(self._run("lock", "release", name, owner_id, token) == 1)
+
+    def lock_held(self, name: str, owner_id: str, token: int) -> bool:
+        _require_lock(name, owner_id, token)
+        return bool(self._run("lock", "held", name, owner_id, token, idempotent=True) == 1)
+
+    def lock_info(self, name: str) -> LockInfo | None:
         require_text("name", name)
-        require_time("now", now)
-        key = self._keys.lock(name)
-        held = self._conn.call(
-            lambda client: client.hmget(key, ["owner_id", "acquired_at", "expires_at"]),
-            idempotent=True,
-        )
-        owner, acquired_at, expires_at = cast("list[bytes | None]", held)
-        if owner is None or acquired_at is None or expires_at is None or int(expires_at) <= now:
+        held = self._run("lock", "info", name, idempotent=True)
+        if not held:
             return None
-        return LockInfo(name, owner.decode(), int(acquired_at), int(expires_at))
+        owner, acquired_at, expires_at, token = held
+        # Stored on the server's clock; shown on this host's, as leases are.
+        offset = self._offset()
+        return LockInfo(
+            name, owner.decode(), int(acquired_at) - offset, int(expires_at) - offset, int(token)
+        )
 
     # --- settings -----------------------------------------------------------------------
 
@@ -195,3 +195,11 @@ class RedisControl(RedisCore, ControlStorage):
 
 
 __all__ = ["RedisControl"]
+
+
+def _require_lock(name: str, owner_id: str, *token: object) -> None:
+    """Check a lock's name and owner, and its fencing token when the call takes one."""
+    require_text("name", name)
+    require_text("owner_id", owner_id)
+    for value in token:
+        _require_duration("token", value)

@@ -67,6 +67,9 @@ class RedisCore:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._conn.where} prefix={self.prefix!r}>"
 
+    def describe(self) -> str:
+        return f"redis {self._conn.url} prefix {self.prefix}"
+
     def _check_server(self) -> None:
         """Refuse a server or prefix this code cannot work with; migrate an older prefix."""
         self._conn.check_server()

@@ -14,6 +14,7 @@ import os
 import threading
 import time
 
+from taskito.redaction import redact_secrets
 from taskito.storage.redis_client import RedisConnection, redis
 
 logger = logging.getLogger("taskito.storage.redis")
@@ -112,7 +113,10 @@ class ChangeListener:
                 if not outage:
                     logger.warning(
                         "redis change subscription lost; polling until it is back",
-                        extra={"redis": self._connection.where, "error": str(exc)},
+                        extra={
+                            "redis": self._connection.where,
+                            "error": redact_secrets(str(exc), self._connection.secret_source),
+                        },
                     )
                 outage = True
                 self._closed.wait(backoff_s)

@@ -45,12 +45,20 @@ class SqliteStorage(SqliteControl, Storage):
     """``Storage`` on one SQLite file (or ``":memory:"`` for a single process). The
     flow-control methods come from ``SqliteControl``."""
 
-    def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self, path: str, *, busy_timeout_ms: int = 5000, durable_enqueue: bool = True
+    ) -> None:
         if isinstance(path, os.PathLike):
             path = os.fspath(path)
         if not isinstance(path, str) or not path:
             raise ValueError(f"path must be a non-empty file path or ':memory:', got {path!r}")
         require_count("busy_timeout_ms", busy_timeout_ms)
+        if not isinstance(durable_enqueue, bool):
+            raise TypeError(f"durable_enqueue must be a bool, not {type(durable_enqueue).__name__}")
+        # Enqueues (and the other writes that make jobs) commit with synchronous=FULL: a
+        # returned delay() survives power loss. The worker's writes stay NORMAL: one lost to
+        # power loss only runs a job again (at-least-once holds).
+        self._durable = durable_enqueue
         self.path = path
         self._conns = SqliteConnections(path, busy_timeout_ms)
 
@@ -60,6 +68,10 @@ class SqliteStorage(SqliteControl, Storage):
     def close(self) -> None:
         self._conns.close()
 
+    def describe(self) -> str:
+        where = self.path if self._conns.memory else os.path.abspath(self.path)
+        return f"sqlite {where}"
+
     def _notify(self) -> None:
         self._conns.notifier.notify()
 
@@ -67,7 +79,7 @@ class SqliteStorage(SqliteControl, Storage):
 
     def enqueue(self, job: NewJob) -> JobRecord:
         require_new_job(job)
-        with self._conns.write(notify=False) as conn:
+        with self._conns.write(notify=False, durable=self._durable) as conn:
             record, inserted = transitions.enqueue_one(conn, job)
         if inserted:
             self._notify()
@@ -78,7 +90,7 @@ class SqliteStorage(SqliteControl, Storage):
         if not batch:
             return []
         outside_dependencies = validation.batch_outside_dependencies(batch)
-        with self._conns.write(notify=False) as conn:
+        with self._conns.write(notify=False, durable=self._durable) as conn:
             transitions.check_dependencies(conn, outside_dependencies)
             for sql, rows in q.insert_jobs(batch):
                 conn.executemany(sql, rows)
@@ -291,7 +303,7 @@ class SqliteStorage(SqliteControl, Storage):
         self, dead_id: str, new_job_id: str, now: int, payload: bytes | None = None
     ) -> JobRecord | None:
         payload = require_optional_bytes("payload", payload)
-        with self._conns.write(notify=False) as conn:
+        with self._conns.write(notify=False, durable=self._durable) as conn:
             row = conn.execute(q.SELECT_DEAD_LETTER, (dead_id,)).fetchone()
             if row is None:
                 return None

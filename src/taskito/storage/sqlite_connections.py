@@ -36,6 +36,12 @@ _WAL_AUTOCHECKPOINT_PAGES = 4000
 # Each commit writes every page it touched to the WAL: a one-job enqueue touches one page per
 # index, so smaller pages make small transactions markedly cheaper.
 _PAGE_SIZE = 2048
+# ``synchronous`` of a write: FULL syncs the WAL at each commit, so a commit that returned
+# survives power loss; NORMAL syncs at checkpoints only (a crash of the process loses
+# nothing; power loss may undo the last commits). It is a setting of the connection, changed
+# between transactions only when a write asks for the other level.
+_FULL = "FULL"
+_NORMAL = "NORMAL"
 
 _open_instances: weakref.WeakSet[SqliteConnections] = weakref.WeakSet()
 _parked_after_fork: list[_Connection] = []
@@ -60,12 +66,13 @@ class _Connection:
     """One sqlite3 connection and the lock its thread holds while using it, so ``close()``
     from another thread never closes it mid-statement."""
 
-    __slots__ = ("closed", "conn", "in_use", "thread")
+    __slots__ = ("closed", "conn", "in_use", "synchronous", "thread")
 
     def __init__(self, conn: sqlite3.Connection, thread: threading.Thread | None) -> None:
         self.conn = conn
         self.in_use = threading.Lock()
         self.closed = False
+        self.synchronous = _NORMAL  # as ``_connect`` sets it
         self.thread = None if thread is None else weakref.ref(thread)
 
     def owner_alive(self) -> bool:
@@ -101,6 +108,12 @@ class SqliteConnections:
                 sqlite_schema.parent_directory_ready(path)
             except OSError as exc:
                 raise StorageError(f"cannot create the directory of {path}: {exc}") from exc
+            try:
+                sqlite_schema.private_file_ready(path)
+            except IsADirectoryError:
+                pass  # sqlite3 names the problem when it tries to open it
+            except OSError as exc:
+                raise StorageError(f"cannot create the database file {path}: {exc}") from exc
             self._initialise(self._connection().conn)
         _open_instances.add(self)
 
@@ -119,7 +132,7 @@ class SqliteConnections:
             raise StorageError(f"cannot open database {self.path}: {exc}") from exc
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA synchronous = {_NORMAL}")
             conn.execute(f"PRAGMA wal_autocheckpoint = {_WAL_AUTOCHECKPOINT_PAGES}")
         except sqlite3.Error as exc:
             conn.close()
@@ -207,12 +220,13 @@ class SqliteConnections:
 
     # --- transactions -----------------------------------------------------------------
 
-    def write(self, *, notify: bool = True) -> _WriteTransaction:
+    def write(self, *, notify: bool = True, durable: bool = False) -> _WriteTransaction:
         """One ``BEGIN IMMEDIATE`` transaction, committed on success, rolled back on error.
 
-        ``notify`` wakes every ``wait_for_change`` waiter after the commit.
+        ``notify`` wakes every ``wait_for_change`` waiter after the commit. ``durable``
+        commits with ``synchronous=FULL`` (survives power loss), else ``NORMAL``.
         """
-        return _WriteTransaction(self, notify)
+        return _WriteTransaction(self, notify, durable)
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -285,11 +299,12 @@ class _WriteTransaction:
     """The context manager behind ``SqliteConnections.write`` (a class: enqueue is hot, and a
     generator-based context manager costs several microseconds more)."""
 
-    __slots__ = ("_conns", "_held", "_lock", "_notify")
+    __slots__ = ("_conns", "_held", "_lock", "_notify", "_synchronous")
 
-    def __init__(self, conns: SqliteConnections, notify: bool) -> None:
+    def __init__(self, conns: SqliteConnections, notify: bool, durable: bool) -> None:
         self._conns = conns
         self._notify = notify
+        self._synchronous = _FULL if durable else _NORMAL
         self._lock = conns._write_lock
         self._held: _Connection | None = None
 
@@ -305,6 +320,9 @@ class _WriteTransaction:
         try:
             if held.closed:
                 raise conns._closed_error()
+            if held.synchronous != self._synchronous:
+                held.conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+                held.synchronous = self._synchronous
             held.conn.execute("BEGIN IMMEDIATE")
         except BaseException as exc:
             held.in_use.release()

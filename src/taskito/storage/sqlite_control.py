@@ -43,6 +43,7 @@ class SqliteControl(ControlStorage):
     """``ControlStorage`` on the connections of a ``SqliteStorage``."""
 
     _conns: SqliteConnections
+    _durable: bool  # writes that make jobs commit with synchronous=FULL
 
     # --- queue state --------------------------------------------------------------------
 
@@ -153,25 +154,31 @@ class SqliteControl(ControlStorage):
 
     # --- distributed locks --------------------------------------------------------------
 
-    def acquire_lock(self, name: str, owner_id: str, ttl_ms: int, now: int) -> bool:
-        params = _lock_params(name, owner_id, ttl_ms, now)
+    def acquire_lock(self, name: str, owner_id: str, ttl_ms: int) -> int | None:
+        params = _lock_params(name, owner_id, ttl=ttl_ms)
         with self._conns.write(notify=False) as conn:
-            return conn.execute(cq.ACQUIRE_LOCK, params).rowcount == 1
+            row = conn.execute(cq.ACQUIRE_LOCK, params).fetchone()
+        return None if row is None else int(row[0])
 
-    def extend_lock(self, name: str, owner_id: str, ttl_ms: int, now: int) -> bool:
-        params = _lock_params(name, owner_id, ttl_ms, now)
+    def extend_lock(self, name: str, owner_id: str, token: int, ttl_ms: int) -> bool:
+        params = _lock_params(name, owner_id, token=token, ttl=ttl_ms)
         with self._conns.write(notify=False) as conn:
             return conn.execute(cq.EXTEND_LOCK, params).rowcount == 1
 
-    def release_lock(self, name: str, owner_id: str) -> bool:
-        params = (require_text("name", name), require_text("owner_id", owner_id))
+    def release_lock(self, name: str, owner_id: str, token: int) -> bool:
+        params = _lock_params(name, owner_id, token=token)
         with self._conns.write(notify=False) as conn:
             return conn.execute(cq.RELEASE_LOCK, params).rowcount == 1
 
-    def lock_info(self, name: str, now: int) -> LockInfo | None:
+    def lock_held(self, name: str, owner_id: str, token: int) -> bool:
+        params = _lock_params(name, owner_id, token=token)
+        with self._conns.read() as conn:
+            return conn.execute(cq.SELECT_LOCK_HELD, params).fetchone() is not None
+
+    def lock_info(self, name: str) -> LockInfo | None:
         require_text("name", name)
         with self._conns.read() as conn:
-            row = conn.execute(cq.SELECT_LOCK, (name, now)).fetchone()
+            row = conn.execute(cq.SELECT_LOCK, (name,)).fetchone()
         return None if row is None else control_rows.row_to_lock(row)
 
     # --- archive, replay, result expiry -------------------------------------------------
@@ -192,7 +199,7 @@ class SqliteControl(ControlStorage):
     def enqueue_replay(self, job: NewJob, original_job_id: str, now: int) -> JobRecord:
         require_new_job(job)
         require_text("original_job_id", original_job_id)
-        with self._conns.write(notify=False) as conn:
+        with self._conns.write(notify=False, durable=self._durable) as conn:
             row = conn.execute(cq.SELECT_JOB_ERROR, (original_job_id,)).fetchone()
             original_error = None if row is None else row[0]
             record, inserted = transitions.enqueue_one(conn, job)
@@ -238,10 +245,13 @@ class SqliteControl(ControlStorage):
             return dict(conn.execute(cq.SELECT_SETTINGS).fetchall())
 
 
-def _lock_params(name: str, owner_id: str, ttl_ms: int, now: int) -> dict[str, object]:
-    return {
+def _lock_params(name: str, owner_id: str, **numbers: object) -> dict[str, object]:
+    """The named parameters of a lock statement; ``numbers`` (``token``, ``ttl``) must be
+    positive integers."""
+    params: dict[str, object] = {
         "name": require_text("name", name),
         "owner": require_text("owner_id", owner_id),
-        "ttl": require_positive("ttl_ms", ttl_ms),
-        "now": now,
     }
+    for key, value in numbers.items():
+        params[key] = require_positive("ttl_ms" if key == "ttl" else key, value)
+    return params

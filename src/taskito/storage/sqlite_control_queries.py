@@ -86,21 +86,31 @@ SELECT_SCHEDULES = f"SELECT {SCHEDULE_COLUMNS} FROM periodic_schedules ORDER BY 
 
 # --- distributed locks --------------------------------------------------------------------
 
-# A lock is held while now < expires_at; an expired row is taken over in place.
+# A lock is held while the clock is before expires_at; an expired (or released) row is taken
+# over in place, its fencing token increased. The clock is SQLite's own ('now' is fixed for
+# the whole statement), in ms since the epoch.
+_CLOCK_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 ACQUIRE_LOCK = (
-    "INSERT INTO locks (name, owner_id, acquired_at, expires_at)"
-    " VALUES (:name, :owner, :now, :now + :ttl)"
+    "INSERT INTO locks (name, owner_id, acquired_at, expires_at, fencing_token)"
+    f" VALUES (:name, :owner, {_CLOCK_MS}, {_CLOCK_MS} + :ttl, 1)"
     " ON CONFLICT (name) DO UPDATE SET owner_id = excluded.owner_id,"
-    " acquired_at = excluded.acquired_at, expires_at = excluded.expires_at"
-    " WHERE expires_at <= :now"
+    " acquired_at = excluded.acquired_at, expires_at = excluded.expires_at,"
+    " fencing_token = locks.fencing_token + 1"
+    f" WHERE locks.expires_at <= {_CLOCK_MS} RETURNING fencing_token"
 )
-EXTEND_LOCK = (
-    "UPDATE locks SET expires_at = :now + :ttl"
-    " WHERE name = :name AND owner_id = :owner AND expires_at > :now"
+_HELD = (
+    f"name = :name AND owner_id = :owner AND fencing_token = :token AND expires_at > {_CLOCK_MS}"
 )
-RELEASE_LOCK = "DELETE FROM locks WHERE name = ? AND owner_id = ?"
+EXTEND_LOCK = f"UPDATE locks SET expires_at = {_CLOCK_MS} + :ttl WHERE {_HELD}"
+# Released: no owner, expired; the row stays for its fencing token.
+RELEASE_LOCK = (
+    "UPDATE locks SET owner_id = '', expires_at = 0"
+    " WHERE name = :name AND owner_id = :owner AND fencing_token = :token"
+)
+SELECT_LOCK_HELD = f"SELECT 1 FROM locks WHERE {_HELD}"
 SELECT_LOCK = (
-    "SELECT name, owner_id, acquired_at, expires_at FROM locks WHERE name = ? AND expires_at > ?"
+    "SELECT name, owner_id, acquired_at, expires_at, fencing_token FROM locks"
+    f" WHERE name = ? AND expires_at > {_CLOCK_MS}"
 )
 
 # --- archive, replay, result expiry -------------------------------------------------------

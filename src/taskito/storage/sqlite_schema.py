@@ -233,7 +233,11 @@ _MIGRATION_3 = (
     "ALTER TABLE archived_jobs ADD COLUMN rescue_count INTEGER NOT NULL DEFAULT 0",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
+# Locks carry a fencing token, a counter per lock name that every acquisition increases. A
+# released lock keeps its row (owner '' and expired), so its counter survives the release.
+_MIGRATION_4 = ("ALTER TABLE locks ADD COLUMN fencing_token INTEGER NOT NULL DEFAULT 0",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -310,6 +314,31 @@ def _refuse_foreign_tables(conn: sqlite3.Connection, path: str) -> None:
 
 
 def parent_directory_ready(path: str) -> None:
-    """Create the directory that will hold the database file."""
+    """Create the directory that will hold the database file (and any missing parent),
+    readable by this user only (0700). A directory that exists is left as it is."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    missing: list[str] = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    for created in reversed(missing):
+        try:
+            os.mkdir(created, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(created):
+                raise
+            # made by a racing process: leave it as it is
+
+
+def private_file_ready(path: str) -> None:
+    """Create the database file, empty and readable by this user only (0600), before SQLite
+    opens it: SQLite gives its -wal and -shm files the mode of the database file. An existing
+    file is left as it is."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
