@@ -19,6 +19,7 @@ from taskito.storage import breakers, control_rows, postgres_breakers
 from taskito.storage import postgres_control_queries as cq
 from taskito.storage.control import BreakerConfig, BreakerState, Deferral, LockInfo
 from taskito.storage.validation import (
+    lock_params,
     require_breaker_config,
     require_deferrals,
     require_flag,
@@ -150,23 +151,23 @@ class PostgresControl:
     # --- distributed locks --------------------------------------------------------------
 
     def acquire_lock(self, name: str, owner_id: str, ttl_ms: int) -> int | None:
-        rows = self._fetch(self._control.acquire_lock, _lock_params(name, owner_id, ttl=ttl_ms))
+        rows = self._fetch(self._control.acquire_lock, lock_params(name, owner_id, ttl=ttl_ms))
         return int(rows[0][0]) if rows else None
 
     def extend_lock(self, name: str, owner_id: str, token: int, ttl_ms: int) -> bool:
-        params = _lock_params(name, owner_id, token=token, ttl=ttl_ms)
+        params = lock_params(name, owner_id, token=token, ttl=ttl_ms)
         return self._conns.run(
             lambda cursor: cursor.execute(self._control.extend_lock, params).rowcount == 1
         )
 
     def release_lock(self, name: str, owner_id: str, token: int) -> bool:
-        params = _lock_params(name, owner_id, token=token)
+        params = lock_params(name, owner_id, token=token)
         return self._conns.run(
             lambda cursor: cursor.execute(self._control.release_lock, params).rowcount == 1
         )
 
     def lock_held(self, name: str, owner_id: str, token: int) -> bool:
-        params = _lock_params(name, owner_id, token=token)
+        params = lock_params(name, owner_id, token=token)
         return bool(self._fetch(self._control.select_lock_held, params, idempotent=True))
 
     def lock_info(self, name: str) -> LockInfo | None:
@@ -202,18 +203,6 @@ class PostgresControl:
 
     def list_settings(self) -> dict[str, str]:
         return dict(self._fetch(self._control.select_settings, (), idempotent=True))
-
-
-def _lock_params(name: str, owner_id: str, **numbers: object) -> dict[str, Any]:
-    """The named parameters of a lock statement; ``numbers`` (``token``, ``ttl``) must be
-    positive integers."""
-    params: dict[str, Any] = {
-        "name": require_text("name", name),
-        "owner": require_text("owner_id", owner_id),
-    }
-    for key, value in numbers.items():
-        params[key] = require_positive("ttl_ms" if key == "ttl" else key, value)
-    return params
 
 
 def _rounds(job_ids: Sequence[str]) -> list[list[int]]:

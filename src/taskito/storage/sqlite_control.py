@@ -27,6 +27,7 @@ from taskito.storage.control import (
 )
 from taskito.storage.sqlite_connections import SqliteConnections
 from taskito.storage.validation import (
+    lock_params,
     require_breaker_config,
     require_count,
     require_deferrals,
@@ -155,23 +156,23 @@ class SqliteControl(ControlStorage):
     # --- distributed locks --------------------------------------------------------------
 
     def acquire_lock(self, name: str, owner_id: str, ttl_ms: int) -> int | None:
-        params = _lock_params(name, owner_id, ttl=ttl_ms)
+        params = lock_params(name, owner_id, ttl=ttl_ms)
         with self._conns.write(notify=False) as conn:
             row = conn.execute(cq.ACQUIRE_LOCK, params).fetchone()
         return None if row is None else int(row[0])
 
     def extend_lock(self, name: str, owner_id: str, token: int, ttl_ms: int) -> bool:
-        params = _lock_params(name, owner_id, token=token, ttl=ttl_ms)
+        params = lock_params(name, owner_id, token=token, ttl=ttl_ms)
         with self._conns.write(notify=False) as conn:
             return conn.execute(cq.EXTEND_LOCK, params).rowcount == 1
 
     def release_lock(self, name: str, owner_id: str, token: int) -> bool:
-        params = _lock_params(name, owner_id, token=token)
+        params = lock_params(name, owner_id, token=token)
         with self._conns.write(notify=False) as conn:
             return conn.execute(cq.RELEASE_LOCK, params).rowcount == 1
 
     def lock_held(self, name: str, owner_id: str, token: int) -> bool:
-        params = _lock_params(name, owner_id, token=token)
+        params = lock_params(name, owner_id, token=token)
         with self._conns.read() as conn:
             return conn.execute(cq.SELECT_LOCK_HELD, params).fetchone() is not None
 
@@ -243,15 +244,3 @@ class SqliteControl(ControlStorage):
     def list_settings(self) -> dict[str, str]:
         with self._conns.read() as conn:
             return dict(conn.execute(cq.SELECT_SETTINGS).fetchall())
-
-
-def _lock_params(name: str, owner_id: str, **numbers: object) -> dict[str, object]:
-    """The named parameters of a lock statement; ``numbers`` (``token``, ``ttl``) must be
-    positive integers."""
-    params: dict[str, object] = {
-        "name": require_text("name", name),
-        "owner": require_text("owner_id", owner_id),
-    }
-    for key, value in numbers.items():
-        params[key] = require_positive("ttl_ms" if key == "ttl" else key, value)
-    return params

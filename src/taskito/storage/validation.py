@@ -108,6 +108,18 @@ def require_positive(name: str, value: object) -> int:
     return value
 
 
+def lock_params(name: str, owner_id: str, **numbers: object) -> dict[str, object]:
+    """The named parameters of a lock statement (SQLite and Postgres); ``numbers`` (``token``,
+    ``ttl``) must be positive integers."""
+    params: dict[str, object] = {
+        "name": require_text("name", name),
+        "owner": require_text("owner_id", owner_id),
+    }
+    for key, value in numbers.items():
+        params[key] = require_positive("ttl_ms" if key == "ttl" else key, value)
+    return params
+
+
 def require_flag(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {value!r}")
