@@ -157,12 +157,7 @@ class EnqueueMixin(QueueBase):
         if unique_key is not None:
             unique_key = check.check_name("unique_key", unique_key)
         if metadata is not None:
-            if type(metadata) is not str:
-                raise TypeError(
-                    f"metadata must be a str (e.g. JSON), not {type(metadata).__name__}"
-                )
-            # Refused rather than escaped: the caller's text (often JSON) must stay as given.
-            check_storable("metadata", metadata)
+            _check_metadata(metadata)
         return NewJob(
             job_id,
             queue,
@@ -412,6 +407,13 @@ class EnqueueMixin(QueueBase):
                 )
             )
         return jobs
+
+
+def _check_metadata(metadata: object) -> None:
+    if type(metadata) is not str:
+        raise TypeError(f"metadata must be a str (e.g. JSON), not {type(metadata).__name__}")
+    # Refused rather than escaped: the caller's text (often JSON) must stay as given.
+    check_storable("metadata", metadata)
 
 
 __all__ = ["ENQUEUE_OPTIONS", "EnqueueMixin"]
