@@ -12,7 +12,7 @@ from taskito.worker.pools.base import OnDone, Pool
 #: prefork pool also ``max_tasks_per_child=``.
 POOLS: dict[str, str] = {
     "thread": "taskito.worker.pools.thread:ThreadPool",
-    "prefork": "taskito.worker.pools.prefork:PreforkPool",
+    "prefork": "taskito.worker.pools.prefork.pool:PreforkPool",
     "async": "taskito.worker.pools.asyncio:AsyncPool",
 }
 

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from taskito.execution import run_job
 from taskito.job import JobRecord
 from taskito.registry import ExecutionEnv
-from taskito.worker.pools import protocol
 from taskito.worker.pools.base import CancelFlag
+from taskito.worker.pools.prefork import protocol
 
 logger = logging.getLogger("taskito.prefork")
 

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 
 from taskito.job import JobRecord
-from taskito.worker.pools import protocol
 from taskito.worker.pools.base import OnDone
+from taskito.worker.pools.prefork import protocol
 
 logger = logging.getLogger("taskito.worker.pools.prefork")
 
@@ -107,7 +107,7 @@ def spawn_child(python: str, app: str, slot: int, log_level: str) -> ChildProces
             [
                 python,
                 "-m",
-                "taskito.prefork",
+                "taskito.worker.pools.prefork.child_main",
                 app,
                 "--from-parent",
                 str(to_child_read),
