@@ -107,7 +107,7 @@ def spawn_child(python: str, app: str, slot: int, log_level: str) -> ChildProces
             [
                 python,
                 "-m",
-                "taskito.worker.pools.prefork.child_main",
+                "taskito.prefork",
                 app,
                 "--from-parent",
                 str(to_child_read),
