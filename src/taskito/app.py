@@ -305,14 +305,12 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             if not queues:
                 raise ConfigurationError("queues=[] consumes nothing: pass None for every queue")
         tags = list(check.check_names("tags", tags))
-        from taskito.worker import Worker
+        from taskito.worker import Worker, WorkerSettings
 
         with self._running_workers.starting():
-            worker = Worker(
-                self._execution_env(),
-                self._event_bus,
-                queues=queues,
-                tags=tags or (),
+            settings = WorkerSettings(
+                queues=None if queues is None else tuple(queues),
+                tags=tuple(tags),
                 pool=pool,
                 app=app,
                 threads=self._workers,
@@ -321,6 +319,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
                 max_tasks_per_child=max_tasks_per_child,
                 cleanup_interval_s=self._cleanup_interval_s(),
             )
+            worker = Worker(self._execution_env(), self._event_bus, settings)
             self._running_workers.register(worker)
         warn_if_unsigned(self._signer)
         try:
