@@ -28,6 +28,7 @@ from taskito.signing import signer_from_settings, warn_if_unsigned
 from taskito.storage import open_storage, resolve_target
 from taskito.storage.base import DEFAULT_MAX_RESCUES
 from taskito.task import TaskWrapper, check_task_options
+from taskito.worker.pools import POOL_NAMES as POOLS
 
 if TYPE_CHECKING:
     from taskito.storage import StorageTarget
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("taskito.app")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-POOLS = ("thread", "prefork", "async")
 
 
 class Queue(FlowMixin, OpsMixin, AsyncMixin):
