@@ -46,7 +46,7 @@ from taskito.events import EventBus
 from taskito.registry import ExecutionEnv, Hooks, TaskSpec
 from taskito.serializers import CloudpickleSerializer
 from taskito.storage import open_storage
-from taskito.worker import Worker
+from taskito.worker import Worker, WorkerSettings
 
 storage_kwargs, log, options = json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
 hold_s = options.pop("hold_s")
@@ -63,7 +63,7 @@ env = ExecutionEnv(storage=storage, serializer=CloudpickleSerializer(),
                    tasks={"hold": TaskSpec(name="hold", fn=hold)}, middleware=[], hooks=Hooks())
 bus = EventBus()
 try:
-    Worker(env, bus, **options).run()
+    Worker(env, bus, WorkerSettings(**options)).run()
 finally:
     bus.shutdown()
     storage.close()

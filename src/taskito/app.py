@@ -28,6 +28,7 @@ from taskito.signing import signer_from_settings, warn_if_unsigned
 from taskito.storage import open_storage, resolve_target
 from taskito.storage.base import DEFAULT_MAX_RESCUES
 from taskito.task import TaskWrapper, check_task_options
+from taskito.worker.pools import POOL_NAMES as POOLS
 
 if TYPE_CHECKING:
     from taskito.storage import StorageTarget
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("taskito.app")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-POOLS = ("thread", "prefork", "async")
 
 
 class Queue(FlowMixin, OpsMixin, AsyncMixin):
@@ -305,14 +304,12 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             if not queues:
                 raise ConfigurationError("queues=[] consumes nothing: pass None for every queue")
         tags = list(check.check_names("tags", tags))
-        from taskito.worker import Worker
+        from taskito.worker import Worker, WorkerSettings
 
         with self._running_workers.starting():
-            worker = Worker(
-                self._execution_env(),
-                self._event_bus,
-                queues=queues,
-                tags=tags or (),
+            settings = WorkerSettings(
+                queues=None if queues is None else tuple(queues),
+                tags=tuple(tags),
                 pool=pool,
                 app=app,
                 threads=self._workers,
@@ -321,6 +318,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
                 max_tasks_per_child=max_tasks_per_child,
                 cleanup_interval_s=self._cleanup_interval_s(),
             )
+            worker = Worker(self._execution_env(), self._event_bus, settings)
             self._running_workers.register(worker)
         warn_if_unsigned(self._signer)
         try:

@@ -31,7 +31,7 @@ from taskito.registry import ExecutionEnv, Hooks, TaskSpec
 from taskito.serializers import CloudpickleSerializer
 from taskito.storage import open_storage
 from taskito.storage.base import Storage, poison_pill_error
-from taskito.worker import Worker
+from taskito.worker import Worker, WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The default timings (worker/leases.py): the figures docs/reliability.md quotes.
@@ -73,7 +73,7 @@ def main() -> None:
         hooks=Hooks(),
         max_rescues=options.pop("max_rescues", 5),
     )
-    worker = Worker(env, bus, **options)
+    worker = Worker(env, bus, WorkerSettings(**options))
     try:
         worker.run()
     finally:
@@ -217,7 +217,8 @@ def test_rows_of_a_lost_claim_reply_are_released_and_run_once(
     storage = _losing_first_claim(harness.target.open_storage())
     try:
         env = dataclasses.replace(harness.env, storage=storage)
-        worker = Worker(env, harness.bus, threads=4, install_signals=False, **DEFAULTS)
+        settings = WorkerSettings(threads=4, install_signals=False, **DEFAULTS)
+        worker = Worker(env, harness.bus, settings)
         started = time.monotonic()
         with harness.running(worker):
             wait_until(lambda: harness.is_terminal(*ids), timeout_s=8)

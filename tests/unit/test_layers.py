@@ -189,6 +189,8 @@ def test_the_package_is_where_the_checker_looks() -> None:
         ("worker/pools/thread.py", "engine"),
         ("scheduler/__init__.py", "engine"),
         ("prefork.py", "engine"),
+        ("worker/pools/prefork/pool.py", "engine"),
+        ("worker/pools/prefork/child_main.py", "engine"),
         ("cli.py", "surfaces"),
         ("cli_worker.py", "surfaces"),
         ("__main__.py", "surfaces"),

@@ -19,7 +19,7 @@ from taskito.job import JobRecord, JobStatus, NewJob, now_ms
 from taskito.middleware import TaskMiddleware
 from taskito.registry import ExecutionEnv, Hooks, TaskSpec
 from taskito.serializers import CloudpickleSerializer, Serializer
-from taskito.worker import Worker
+from taskito.worker import Worker, WorkerSettings
 from tests.backends import QueueTarget
 from tests.helpers import wait_until
 
@@ -123,7 +123,7 @@ class Harness:
     def worker(self, **options: Any) -> Worker:
         settings: dict[str, Any] = {"threads": 2, "install_signals": False, **FAST}
         settings.update(options)
-        return Worker(self.env, self.bus, **settings)
+        return Worker(self.env, self.bus, WorkerSettings(**settings))
 
     @contextmanager
     def running(self, worker: Worker | None = None, **options: Any) -> Iterator[Worker]:

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from taskito.job import JobRecord, OutcomeKind, now_ms
-from taskito.prefork import EXIT_APP_FAILED, EXIT_OK, EXIT_PARENT_GONE
-from taskito.worker.pools import protocol
-from taskito.worker.pools.prefork_child import ChildProcess, spawn_child
+from taskito.worker.pools.prefork import protocol
+from taskito.worker.pools.prefork.child_main import EXIT_APP_FAILED, EXIT_OK, EXIT_PARENT_GONE
+from taskito.worker.pools.prefork.children import ChildProcess, spawn_child
 from tests.helpers import wait_until
 from tests.worker.pool_app import MakeApp, PoolApp, pool_apps
 

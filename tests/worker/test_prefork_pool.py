@@ -18,7 +18,7 @@ import pytest
 from taskito import ConfigurationError, EventType
 from taskito.job import JobRecord, Outcome, OutcomeKind, now_ms
 from taskito.worker.pools import create_pool
-from taskito.worker.pools.prefork import PreforkPool
+from taskito.worker.pools.prefork.pool import PreforkPool
 from tests.helpers import wait_until
 from tests.worker.pool_app import MakeApp, PoolApp, pool_apps, process_gone
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from taskito.job import JobRecord, JobStatus, Outcome, OutcomeKind
-from taskito.worker.pools import protocol
+from taskito.worker.pools.prefork import protocol
 
 RECORD = JobRecord(
     id="01a224b5-c2f5-7386-9965-d67de84077de",

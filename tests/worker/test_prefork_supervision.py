@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from taskito.worker.pools.prefork import PreforkPool
+from taskito.worker.pools.prefork.pool import PreforkPool
 from tests.helpers import wait_until
 from tests.worker.pool_app import MakeApp, pool_apps, process_gone
 

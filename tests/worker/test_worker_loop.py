@@ -12,7 +12,7 @@ import pytest
 
 from taskito.events import EventType
 from taskito.job import JobStatus
-from taskito.worker import Worker
+from taskito.worker import Worker, WorkerSettings
 from tests.backends import queue_target
 from tests.helpers import wait_until
 from tests.worker.harness import Harness, harness_on
@@ -246,4 +246,4 @@ def test_bad_options_raise_clear_errors(
 ) -> None:
     # SQLite only: options are checked before the worker touches storage.
     with pytest.raises(error, match=match):
-        Worker(sqlite_harness.env, sqlite_harness.bus, **options)
+        Worker(sqlite_harness.env, sqlite_harness.bus, WorkerSettings(**options))

@@ -16,7 +16,7 @@ from taskito.events import EventBus
 from taskito.registry import ExecutionEnv, Hooks, TaskSpec
 from taskito.serializers import CloudpickleSerializer
 from taskito.storage import open_storage
-from taskito.worker import Worker
+from taskito.worker import Worker, WorkerSettings
 
 
 def append_line(path: str, line: str) -> None:
@@ -55,7 +55,7 @@ def main() -> None:
         middleware=[],
         hooks=Hooks(),
     )
-    worker = Worker(env, bus, **options)
+    worker = Worker(env, bus, WorkerSettings(**options))
     try:
         worker.run()
     finally:

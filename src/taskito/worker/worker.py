@@ -18,23 +18,22 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from taskito.events import EventType
 from taskito.job import JobRecord, Outcome, OutcomeKind, now_ms
 from taskito.storage.base import WorkerInfo
 from taskito.worker.alarms import Alarms
-from taskito.worker.backoff import FIRST_S, MAX_S, Backoff
+from taskito.worker.backoff import Backoff
 from taskito.worker.banner import log_start
 from taskito.worker.cancel_watch import CancelWatcher
 from taskito.worker.flow import FlowGate
-from taskito.worker.leases import LeaseKeeper, LeaseTimings, release
-from taskito.worker.options import positive_int, positive_number, validate_names, validate_queues
+from taskito.worker.leases import LeaseKeeper, release
 from taskito.worker.outcomes import OutcomeApplier
 from taskito.worker.pools import Pool, create_pool
 from taskito.worker.running import HeldJob, HeldJobs
 from taskito.worker.scheduler import PeriodicScheduler
+from taskito.worker.settings import WorkerSettings
 from taskito.worker.signals import install_shutdown_handlers
 from taskito.worker.watchdog import WATCHDOG_S, expire_overdue
 
@@ -52,51 +51,20 @@ class Worker:
         self,
         env: ExecutionEnv,
         event_bus: EventBus | None,
+        settings: WorkerSettings | None = None,
         *,
-        queues: Iterable[str] | None = None,
-        tags: Iterable[str] = (),
-        pool: str | Pool = "thread",
-        app: str | None = None,
-        threads: int = 1,
-        drain_timeout_s: float = 30.0,
-        async_concurrency: int = 100,
-        max_tasks_per_child: int = 0,
-        lease_ms: int = 4_000,
-        heartbeat_interval_s: float = 1.0,
-        reap_interval_s: float = 0.5,
-        worker_stale_s: float = 10.0,
-        check_pids: bool = True,
-        cancel_poll_s: float = 0.005,
-        idle_poll_s: float = 0.2,
-        cleanup_interval_s: float = 5.0,
-        install_signals: bool = True,
-        storage_backoff_s: float = FIRST_S,
-        storage_backoff_max_s: float = MAX_S,
+        pool: Pool | None = None,
     ) -> None:
+        """``settings`` (checked when built; defaults if None) say how to consume; ``pool``,
+        when given, is used instead of the one ``settings`` name."""
+        settings = settings if settings is not None else WorkerSettings()
+        self._settings = settings
         self._env = env
         self._storage = env.storage
         self._events = event_bus
-        self._queues = validate_queues(queues)
-        self._tags = validate_names("tags", tags)
-        self._drain_timeout_s = positive_number("drain_timeout_s", drain_timeout_s, zero=True)
-        self._idle_poll_s = positive_number("idle_poll_s", idle_poll_s)
-        self._timings = LeaseTimings(
-            lease_ms, heartbeat_interval_s, reap_interval_s, worker_stale_s
-        )
-        if isinstance(pool, Pool):
-            self._pool = pool
-        else:
-            positive_int("threads", threads)
-            self._pool = create_pool(
-                pool,
-                env,
-                threads,
-                app=app,
-                async_concurrency=async_concurrency,
-                max_tasks_per_child=max_tasks_per_child,
-            )
-        self._install_signals = install_signals
-        self._check_pids = bool(check_pids)
+        self._queues = settings.queues
+        self._timings = settings.timings
+        self._pool = pool if pool is not None else _build_pool(env, settings)
         self.worker_id = uuid.uuid4().hex
         self._held = HeldJobs()
         self._applier = OutcomeApplier(env, event_bus)
@@ -108,13 +76,13 @@ class Worker:
         self._stop_now = False
         self._drain_deadline = float("inf")
         # Claims and outcome writes back off apart: one failing must not hold up the other.
-        backoff_s = positive_number("storage_backoff_s", storage_backoff_s)
-        backoff_max_s = positive_number("storage_backoff_max_s", storage_backoff_max_s)
+        backoff_s = settings.storage_backoff_s
+        backoff_max_s = max(backoff_s, settings.storage_backoff_max_s)
         self._claim_backoff = Backoff(
-            "claiming jobs", logger, first_s=backoff_s, max_s=max(backoff_s, backoff_max_s)
+            "claiming jobs", logger, first_s=backoff_s, max_s=backoff_max_s
         )
         self._flush_backoff = Backoff(
-            "writing outcomes", logger, first_s=backoff_s, max_s=max(backoff_s, backoff_max_s)
+            "writing outcomes", logger, first_s=backoff_s, max_s=backoff_max_s
         )
         self._alarms = Alarms()
         self._watcher = CancelWatcher(
@@ -122,13 +90,13 @@ class Worker:
             self._held,
             deliver=self._pool.cancel,
             on_change=self._wake.set,
-            poll_s=positive_number("cancel_poll_s", cancel_poll_s),
+            poll_s=settings.cancel_poll_s,
         )
         self._keeper = self._make_lease_keeper()
         self._gate = FlowGate(env)
         self._scheduler = PeriodicScheduler(
             env,
-            cleanup_interval_s=positive_number("cleanup_interval_s", cleanup_interval_s),
+            cleanup_interval_s=settings.cleanup_interval_s,
             on_fired=lambda _jobs: self._wake.set(),
         )
 
@@ -143,7 +111,7 @@ class Worker:
             on_requeued=lambda _jobs: self._wake.set(),
             on_reaped=self._workers_reaped,
             max_rescues=self._env.max_rescues,
-            check_pids=self._check_pids,
+            check_pids=self._settings.check_pids,
         )
 
     # --- public surface -----------------------------------------------------------------
@@ -162,7 +130,7 @@ class Worker:
         with self._state_lock:
             if not self._draining:
                 self._draining = True
-                self._drain_deadline = time.monotonic() + self._drain_timeout_s
+                self._drain_deadline = time.monotonic() + self._settings.drain_timeout_s
                 logger.info("worker draining", extra={"worker_id": self.worker_id})
                 self._keeper.heartbeat_soon()
             if immediate and not self._stop_now:
@@ -177,7 +145,9 @@ class Worker:
                 raise RuntimeError("Worker.run() can only be called once")
             self._ran = True
         self._storage.register_worker(self._info())
-        restore = install_shutdown_handlers(self._on_signal) if self._install_signals else None
+        restore = (
+            install_shutdown_handlers(self._on_signal) if self._settings.install_signals else None
+        )
         started = False
         try:
             self._emit(
@@ -220,7 +190,7 @@ class Worker:
 
     def _wait_s(self) -> float:
         now = time.monotonic()
-        wait_s = self._idle_poll_s
+        wait_s = self._settings.idle_poll_s
         deadline = self._held.next_deadline()
         if deadline is not None:
             # The hard-timeout watchdog: wake at the deadline, and at least every 250 ms.
@@ -348,7 +318,7 @@ class Worker:
 
     def _drain_remaining_s(self) -> float:
         if not self._draining:
-            return self._drain_timeout_s
+            return self._settings.drain_timeout_s
         return max(0.0, self._drain_deadline - time.monotonic())
 
     def _on_signal(self, signum: int) -> None:
@@ -371,7 +341,7 @@ class Worker:
             status=self.status,
             started_at=now,
             last_heartbeat=now,
-            tags=self._tags,
+            tags=self._settings.tags,
         )
 
     def _queues_payload(self) -> dict[str, Any]:
@@ -403,6 +373,17 @@ class Worker:
             self._events.emit(event_type, payload)
         except Exception:
             logger.exception("emitting %s failed", event_type)
+
+
+def _build_pool(env: ExecutionEnv, settings: WorkerSettings) -> Pool:
+    return create_pool(
+        settings.pool,
+        env,
+        settings.threads,
+        app=settings.app,
+        async_concurrency=settings.async_concurrency,
+        max_tasks_per_child=settings.max_tasks_per_child,
+    )
 
 
 __all__ = ["Worker"]

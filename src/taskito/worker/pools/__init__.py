@@ -1,4 +1,8 @@
-"""Pools by name: ``create_pool("thread", ...)`` builds the pool ``run_worker(pool=...)`` names."""
+"""Pools by name: ``create_pool("thread", ...)`` builds the pool ``run_worker(pool=...)`` names.
+
+``POOLS`` is the one table of pool names: the worker's settings, the façade's
+``run_worker(pool=...)`` and the ``taskito worker --pool`` choices all take them from here.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,32 @@ import importlib
 from taskito.registry import ExecutionEnv
 from taskito.worker.pools.base import OnDone, Pool
 
-#: name -> "module:class". Pools other than "thread" live in their own modules, imported only
-#: when selected; a pool class takes ``(env, threads, *, app=, async_concurrency=)``, and the
-#: prefork pool also ``max_tasks_per_child=``.
+#: name -> "module:class", in the order the docs list them. Pools other than "thread" live in
+#: their own modules, imported only when selected; a pool class takes ``(env, threads, *,
+#: app=, async_concurrency=)``, and the prefork pool also ``max_tasks_per_child=``.
 POOLS: dict[str, str] = {
     "thread": "taskito.worker.pools.thread:ThreadPool",
-    "prefork": "taskito.worker.pools.prefork:PreforkPool",
+    "prefork": "taskito.worker.pools.prefork.pool:PreforkPool",
     "async": "taskito.worker.pools.asyncio:AsyncPool",
 }
+
+#: The pool names alone: ``("thread", "prefork", "async")``.
+POOL_NAMES: tuple[str, ...] = tuple(POOLS)
+
+
+def check_pool_name(name: object) -> str:
+    """``name`` if it names a pool; otherwise ``TypeError`` or a ``ValueError`` listing them."""
+    if not isinstance(name, str):
+        raise TypeError(f"pool must be a pool name string, not {type(name).__name__}")
+    if name not in POOLS:
+        raise ValueError(f"Unknown pool {name!r}: expected one of {', '.join(POOLS)}")
+    return name
+
+
+def check_pool_options(name: str, max_tasks_per_child: int) -> None:
+    """``max_tasks_per_child`` (0: never recycle) applies to the prefork pool only."""
+    if max_tasks_per_child and name != "prefork":
+        raise ValueError(f"max_tasks_per_child applies to pool='prefork' only, not pool={name!r}")
 
 
 def create_pool(
@@ -30,14 +52,9 @@ def create_pool(
 
     ``max_tasks_per_child`` (0: never recycle) applies to the prefork pool only.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"pool must be a pool name string, not {type(name).__name__}")
-    target = POOLS.get(name)
-    if target is None:
-        raise ValueError(f"Unknown pool {name!r}: expected one of {', '.join(POOLS)}")
+    target = POOLS[check_pool_name(name)]
     module_name, _, class_name = target.partition(":")
-    if max_tasks_per_child and name != "prefork":
-        raise ValueError(f"max_tasks_per_child applies to pool='prefork' only, not pool={name!r}")
+    check_pool_options(name, max_tasks_per_child)
     if name == "thread":
         from taskito.worker.pools.thread import ThreadPool
 
@@ -58,4 +75,12 @@ def create_pool(
     return pool
 
 
-__all__ = ["POOLS", "OnDone", "Pool", "create_pool"]
+__all__ = [
+    "POOLS",
+    "POOL_NAMES",
+    "OnDone",
+    "Pool",
+    "check_pool_name",
+    "check_pool_options",
+    "create_pool",
+]

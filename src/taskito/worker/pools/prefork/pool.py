@@ -6,7 +6,7 @@ the worker, which records them (children never write job status). A child that d
 job with "worker process died" (retried per policy) and is replaced. A forced cancel and a hard
 timeout kill exactly the child holding that job and start a fresh one; ``max_tasks_per_child``
 recycles a child after that many jobs. The children, their threads and their deaths are
-handled in ``prefork_supervision``; this module is the Pool contract on top.
+handled in ``supervision``; this module is the Pool contract on top.
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ import time
 from taskito.exceptions import ConfigurationError
 from taskito.job import JobRecord, Outcome, OutcomeKind
 from taskito.registry import ExecutionEnv
-from taskito.worker.pools import protocol
 from taskito.worker.pools.base import OnDone, Pool
-from taskito.worker.pools.prefork_child import (
+from taskito.worker.pools.prefork import protocol
+from taskito.worker.pools.prefork.children import (
     ChildProcess,
     ChildState,
     Submitted,
     parent_log_level,
 )
-from taskito.worker.pools.prefork_supervision import WORKER_DIED, ChildSupervision
+from taskito.worker.pools.prefork.supervision import WORKER_DIED, ChildSupervision
 
 logger = logging.getLogger("taskito.worker.pools.prefork")
 

@@ -2,7 +2,7 @@
 the supervisor thread that starts every child, and the reader thread of each child, which
 turns what the child sends (and its death) into reports and replacements.
 
-``PreforkPool`` (``prefork.py``) builds on it with the Pool contract. Every field is guarded
+``PreforkPool`` (``pool.py``) builds on it with the Pool contract. Every field is guarded
 by ``_lock``; methods named ``*_locked`` expect it held. All spawning happens on the one
 supervisor thread, which lives as long as the pool, because Linux ties a child's parent-death
 signal to the thread that forked it.
@@ -19,8 +19,8 @@ import time
 from collections import deque
 
 from taskito.job import Outcome, OutcomeKind
-from taskito.worker.pools import protocol
-from taskito.worker.pools.prefork_child import ChildProcess, ChildState, Submitted, spawn_child
+from taskito.worker.pools.prefork import protocol
+from taskito.worker.pools.prefork.children import ChildProcess, ChildState, Submitted, spawn_child
 
 logger = logging.getLogger("taskito.worker.pools.prefork")
 

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 
 from taskito.job import JobRecord
-from taskito.worker.pools import protocol
 from taskito.worker.pools.base import OnDone
+from taskito.worker.pools.prefork import protocol
 
 logger = logging.getLogger("taskito.worker.pools.prefork")
 

@@ -1,0 +1,191 @@
+"""The prefork child: ``python -m taskito.prefork APP --from-parent FD --to-parent FD ...``.
+
+It imports the app's Queue, sends ``Ready``, then runs the jobs its parent sends, one at a
+time on the main thread, through ``execution.run_job``. A reader thread takes messages while a
+job runs, so a ``Cancel`` sets the job's flag at once, also when it arrives before the job
+starts. The child never writes job status: each ``Outcome`` goes back to the parent, which
+records it. It exits on ``Shutdown``, and at once when the parent goes away (end of stream on
+its pipe; on Linux also ``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import importlib
+import logging
+import os
+import queue
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Sequence
+
+from taskito.execution import run_job
+from taskito.job import JobRecord
+from taskito.registry import ExecutionEnv
+from taskito.worker.pools.base import CancelFlag
+from taskito.worker.pools.prefork import protocol
+
+logger = logging.getLogger("taskito.prefork")
+
+EXIT_OK = 0
+EXIT_APP_FAILED = 3
+EXIT_PARENT_GONE = 4
+_PR_SET_PDEATHSIG = 1
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s[%(process)d]: %(message)s"
+
+
+class AppLoadFailure(Exception):
+    """The app named on the command line is not an importable taskito Queue."""
+
+
+def load_app_env(spec: str) -> ExecutionEnv:
+    """Import ``"module:attr"`` (the working directory first on ``sys.path``) and return the
+    Queue's execution environment."""
+    module_name, colon, attribute = spec.partition(":")
+    if not colon or not module_name.strip() or not attribute.strip():
+        raise AppLoadFailure(f"app {spec!r} is not 'module:attribute' (e.g. 'myapp.tasks:queue')")
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        target: object = importlib.import_module(module_name.strip())
+    except BaseException as exc:
+        details = "".join(traceback.format_exception(exc)).rstrip()
+        raise AppLoadFailure(
+            f"app {spec!r}: importing {module_name!r} failed: {type(exc).__name__}: {exc}\n"
+            f"{details}"
+        ) from None
+    for part in attribute.strip().split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise AppLoadFailure(
+                f"app {spec!r}: {module_name!r} has no attribute {attribute!r}"
+            ) from None
+    # The child stands below the façade (it must not import taskito.app): a Queue is what
+    # hands out its execution environment.
+    make_env = getattr(target, "_execution_env", None)
+    env = make_env() if callable(make_env) else None
+    if not isinstance(env, ExecutionEnv):
+        kind = type(target).__qualname__
+        raise AppLoadFailure(f"app {spec!r}: {attribute!r} is a {kind}, not a taskito.Queue")
+    return env
+
+
+class Child:
+    """Serves one parent: jobs on the calling (main) thread, messages on a reader thread."""
+
+    def __init__(
+        self,
+        env: ExecutionEnv,
+        reader: protocol.MessageReader,
+        writer: protocol.MessageWriter,
+    ) -> None:
+        self._env = env
+        self._reader = reader
+        self._writer = writer
+        self._inbox: queue.SimpleQueue[JobRecord | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._flags: dict[str, CancelFlag] = {}
+
+    def serve(self) -> int:
+        """Run jobs until ``Shutdown``; return the exit status."""
+        threading.Thread(target=self._read, name="taskito-prefork-reader", daemon=True).start()
+        self._writer.send(protocol.Ready(os.getpid()))
+        while True:
+            job = self._inbox.get()
+            if job is None:
+                return EXIT_OK
+            with self._lock:
+                flag = self._flags[job.id]
+            outcome = run_job(job, self._env, flag)
+            with self._lock:
+                del self._flags[job.id]
+            try:
+                self._writer.send(protocol.Outcome(job.id, job.attempt, outcome))
+            except OSError:
+                # The parent is gone; nobody can record this outcome.
+                os._exit(EXIT_PARENT_GONE)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self._reader.receive()
+            except (OSError, protocol.ProtocolError):
+                logger.exception("reading from the parent failed; exiting")
+                os._exit(EXIT_PARENT_GONE)
+            if message is None:
+                # The parent died (or closed our pipe): whatever runs here has no one to
+                # report to, and its lease will bring it back elsewhere.
+                os._exit(EXIT_PARENT_GONE)
+            self._handle(message)
+
+    def _handle(self, message: object) -> None:
+        if isinstance(message, protocol.Job):
+            job = message.record
+            with self._lock:
+                self._flags[job.id] = CancelFlag()
+            self._inbox.put(job)
+        elif isinstance(message, protocol.Cancel):
+            with self._lock:
+                flag = self._flags.get(message.job_id)
+            # No flag: the job already finished here and its outcome is on the way.
+            if flag is not None:
+                flag.set()
+        elif isinstance(message, protocol.Shutdown):
+            # Keep reading: a Cancel for the job still running must get through while draining.
+            self._inbox.put(None)
+        else:
+            logger.error("unexpected message from the parent: %r", type(message).__name__)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this process when the parent goes; exit now if it already went."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            logger.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if os.getppid() != parent_pid:
+        os._exit(EXIT_PARENT_GONE)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m taskito.prefork",
+        description="A prefork child; started by a taskito worker, not by hand.",
+    )
+    parser.add_argument("app", help="the Queue as 'module:attribute'")
+    parser.add_argument("--from-parent", type=int, required=True, metavar="FD")
+    parser.add_argument("--to-parent", type=int, required=True, metavar="FD")
+    parser.add_argument("--parent-pid", type=int, required=True, metavar="PID")
+    parser.add_argument("--log-level", default="WARNING")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    die_with_parent(args.parent_pid)
+    # Ctrl+C and a SIGTERM sent to the whole process group are the parent's to handle: it
+    # drains, then stops its children with a Shutdown message (or SIGKILL).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(level=args.log_level, format=LOG_FORMAT, stream=sys.stderr)
+    for fd in (args.from_parent, args.to_parent):
+        # A process the task starts must not hold these pipes open: the parent learns of
+        # this child's death from the end of its pipe.
+        os.set_inheritable(fd, False)
+    reader = protocol.MessageReader(args.from_parent)
+    writer = protocol.MessageWriter(args.to_parent)
+    try:
+        env = load_app_env(args.app)
+    except AppLoadFailure as exc:
+        writer.send(protocol.StartupFailed(str(exc)))
+        return EXIT_APP_FAILED
+    return Child(env, reader, writer).serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
