@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from taskito.exceptions import ConfigurationError
-from taskito.queue_enqueue import ENQUEUE_OPTIONS
+from taskito.queue.enqueue import ENQUEUE_OPTIONS
 
 if TYPE_CHECKING:
-    from taskito.app import Queue
+    from taskito.queue.queue import Queue
     from taskito.result import JobResult
     from taskito.task import TaskWrapper
 
@@ -90,7 +90,7 @@ class Signature:
 def _target_queue(task: TaskWrapper, queue: Queue | None) -> Queue:
     if queue is None:
         return task._queue
-    from taskito.app import Queue
+    from taskito.queue.queue import Queue
 
     if not isinstance(queue, Queue):
         raise TypeError(

@@ -21,7 +21,7 @@ from taskito.serializers import loads_bound
 from taskito.signing import result_context, unseal
 
 if TYPE_CHECKING:
-    from taskito.app import Queue
+    from taskito.queue.queue import Queue
     from taskito.storage.base import LogEntry
 
 _COMPLETE = JobStatus.COMPLETE

@@ -11,15 +11,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from taskito import queue_validation as check
 from taskito.canvas import Signature
 from taskito.exceptions import ConfigurationError
+from taskito.queue import checks as check
 from taskito.registry import CircuitBreakerConfig, RateLimit, TaskSpec, parse_rate_limit
 from taskito.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from taskito.app import Queue
     from taskito.middleware import TaskMiddleware
+    from taskito.queue.queue import Queue
     from taskito.result import JobResult
     from taskito.serializers import Serializer
 

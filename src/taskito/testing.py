@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 from taskito.context import ActiveJob
-from taskito.enqueue_args import as_args, as_kwargs
 from taskito.events import EventType
 from taskito.exceptions import ResourceNotFoundError
 from taskito.execution import invoke
 from taskito.job import now_ms
+from taskito.queue.arguments import as_args, as_kwargs
 
 if TYPE_CHECKING:
-    from taskito.app import Queue
+    from taskito.queue.queue import Queue
     from taskito.registry import TaskSpec
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from taskito import queue_validation as check
 from taskito.exceptions import SerializationError, SignatureError, StorageError
 from taskito.ids import new_job_id
 from taskito.job import now_ms
-from taskito.queue_base import QueueBase
+from taskito.queue import checks as check
+from taskito.queue.state import QueueBase
 from taskito.serializers import binds_context
 from taskito.signing import payload_context, rebind
 from taskito.storage.base import DeadLetter

@@ -10,13 +10,13 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from taskito import queue_validation as check
-from taskito.enqueue_args import as_args, as_kwargs, check_same_length, serialize_args, to_ms
 from taskito.events import EventType
 from taskito.exceptions import ConfigurationError
 from taskito.ids import new_job_id
 from taskito.job import NewJob, now_ms
-from taskito.queue_base import QueueBase
+from taskito.queue import checks as check
+from taskito.queue.arguments import as_args, as_kwargs, check_same_length, serialize_args, to_ms
+from taskito.queue.state import QueueBase
 from taskito.result import JobResult
 from taskito.serializers import binds_context
 from taskito.signing import payload_context, seal

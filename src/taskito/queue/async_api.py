@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from taskito.exceptions import QueueError
-from taskito.queue_admin import AdminMixin
-from taskito.queue_enqueue import EnqueueMixin
-from taskito.queue_inspection import InspectionMixin
+from taskito.queue.admin import AdminMixin
+from taskito.queue.enqueue import EnqueueMixin
+from taskito.queue.inspection import InspectionMixin
 from taskito.result import JobResult
 
 T = TypeVar("T")

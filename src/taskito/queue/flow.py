@@ -11,11 +11,11 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from taskito import queue_validation as check
 from taskito.cron import CronSchedule
-from taskito.enqueue_args import as_args, as_kwargs
 from taskito.exceptions import ConfigurationError, SerializationError
-from taskito.queue_async import AsyncMixin
+from taskito.queue import checks as check
+from taskito.queue.arguments import as_args, as_kwargs
+from taskito.queue.async_api import AsyncMixin
 from taskito.registry import CallShape, PeriodicSpec, QueueLimits, parse_rate_limit
 from taskito.task import TaskWrapper, default_task_name
 
@@ -29,7 +29,7 @@ class FlowMixin(AsyncMixin):
     """``periodic``, ``set_queue_rate_limit``, ``set_queue_concurrency``, ``circuit_breakers``."""
 
     if TYPE_CHECKING:
-        # Defined by ``app.Queue``; ``periodic`` registers its function through it.
+        # Defined by ``queue.Queue``; ``periodic`` registers its function through it.
         task: Callable[..., _TaskDecorator]
 
     # --- periodic tasks -------------------------------------------------------------------

@@ -6,10 +6,10 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from taskito import queue_validation as check
 from taskito.exceptions import ConfigurationError, StorageError
 from taskito.job import JobStatus, now_ms
-from taskito.queue_base import QueueBase
+from taskito.queue import checks as check
+from taskito.queue.state import QueueBase
 from taskito.result import JobResult
 from taskito.storage.base import JobError, JobFilter, LogEntry, WorkerInfo
 

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from taskito import queue_validation as check
 from taskito.events import EventBus, EventCallback, EventType
 from taskito.exceptions import ConfigurationError
-from taskito.queue_async import AsyncMixin
-from taskito.queue_flow import FlowMixin
-from taskito.queue_ops import OpsMixin
-from taskito.queue_workers import RunningWorkers
+from taskito.queue import checks as check
+from taskito.queue.async_api import AsyncMixin
+from taskito.queue.flow import FlowMixin
+from taskito.queue.operations import OpsMixin
+from taskito.queue.workers import RunningWorkers
 from taskito.registry import ExecutionEnv, Hooks, PeriodicSpec, QueueLimits, TaskSpec
 from taskito.serializers import CloudpickleSerializer
 from taskito.signing import signer_from_settings, warn_if_unsigned

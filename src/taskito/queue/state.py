@@ -1,5 +1,5 @@
 """The state every part of ``Queue`` shares, declared once so the mixins (enqueue, inspection,
-admin, async) type-check against it; ``app.Queue`` fills it in ``__init__``."""
+admin, async) type-check against it; ``queue.Queue`` fills it in ``__init__``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 class QueueBase:
-    """Attributes only; behaviour lives in the mixins and in ``app.Queue``."""
+    """Attributes only; behaviour lives in the mixins and in ``queue.Queue``."""
 
     namespace: str | None
     _storage: Storage

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from taskito import queue_validation as check
 from taskito.events import EventType
 from taskito.exceptions import StorageError
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, NewJob, now_ms
 from taskito.locks import DistributedLock, OnLost
-from taskito.queue_async import AsyncMixin
+from taskito.queue import checks as check
+from taskito.queue.async_api import AsyncMixin
 from taskito.result import JobResult, job_to_dict
 from taskito.storable import check_storable
 from taskito.storage.control import ReplayEntry
