@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from taskito.events import EventType
 from taskito.exceptions import ConfigurationError
@@ -16,6 +16,7 @@ from taskito.ids import new_job_id
 from taskito.job import NewJob, now_ms
 from taskito.queue import checks as check
 from taskito.queue.arguments import as_args, as_kwargs, check_same_length, serialize_args, to_ms
+from taskito.queue.protocol import ENQUEUE_OPTIONS
 from taskito.queue.state import QueueBase
 from taskito.result import JobResult
 from taskito.serializers import binds_context
@@ -32,21 +33,6 @@ logger = logging.getLogger("taskito.enqueue")
 _ENQUEUED = EventType.JOB_ENQUEUED
 _PRIORITY_MIN, _PRIORITY_MAX = check.PRIORITY_MIN, check.PRIORITY_MAX
 _MAX_COUNT = check.MAX_EXACT_INT
-#: The ``options`` dict that ``on_enqueue`` middleware sees and may change.
-ENQUEUE_OPTIONS = frozenset(
-    {
-        "priority",
-        "delay",
-        "queue",
-        "max_retries",
-        "timeout",
-        "unique_key",
-        "metadata",
-        "depends_on",
-        "expires",
-        "result_ttl",
-    }
-)
 _PER_JOB_LISTS = (
     "kwargs_list",
     "delay_list",
@@ -205,6 +191,26 @@ class EnqueueMixin(QueueBase):
         nothing; ``depends_on`` naming a missing, dead or cancelled job raises
         ``DependencyError`` (a ``RuntimeError``).
         """
+        if self._test_mode is not None:
+            # Test mode runs the call now; its EagerJob has JobResult's surface.
+            return cast(
+                "JobResult",
+                self._test_mode.run_now(
+                    task_name,
+                    args,
+                    kwargs,
+                    priority,
+                    delay,
+                    queue,
+                    max_retries,
+                    timeout,
+                    unique_key,
+                    metadata,
+                    depends_on,
+                    expires,
+                    result_ttl,
+                ),
+            )
         if type(task_name) is not str or not task_name:
             check.check_name("task_name", task_name)
         if type(args) is not tuple:
@@ -249,7 +255,7 @@ class EnqueueMixin(QueueBase):
             self._event_bus.emit(
                 _ENQUEUED, {"task_name": task_name, "job_id": record.id, "queue": record.queue}
             )
-        return JobResult(record, self)  # type: ignore[arg-type]
+        return JobResult(record, self)
 
     def enqueue_many(
         self,
@@ -318,7 +324,7 @@ class EnqueueMixin(QueueBase):
         if self._event_bus.has_listeners(_ENQUEUED):
             for record in records:
                 self._event_bus.emit(_ENQUEUED, {"job_id": record.id, "task_name": task_name})
-        return [JobResult(record, self) for record in records]  # type: ignore[arg-type]
+        return [JobResult(record, self) for record in records]
 
     def _build_jobs_one_by_one(
         self,
@@ -416,4 +422,4 @@ def _check_metadata(metadata: object) -> None:
     check_storable("metadata", metadata)
 
 
-__all__ = ["ENQUEUE_OPTIONS", "EnqueueMixin"]
+__all__ = ["EnqueueMixin"]

@@ -118,7 +118,7 @@ class OpsMixin(AsyncMixin):
         records = self._storage.list_archived(
             check.check_int("limit", limit, minimum=0), check.check_int("offset", offset, minimum=0)
         )
-        return [JobResult(record, self) for record in records]  # type: ignore[arg-type]
+        return [JobResult(record, self) for record in records]
 
     def replay(self, job_id: str) -> JobResult:
         """Enqueue a copy of a job under a new id (see ``replay_job``) and record it in the
@@ -138,7 +138,7 @@ class OpsMixin(AsyncMixin):
             EventType.JOB_ENQUEUED,
             {"task_name": record.task_name, "job_id": record.id, "queue": record.queue},
         )
-        return JobResult(record, self)  # type: ignore[arg-type]
+        return JobResult(record, self)
 
     def replay_history(self, job_id: str) -> list[dict[str, Any]]:
         """Replays of ``job_id``, oldest first: ``{id, original_job_id, replay_job_id,

@@ -124,7 +124,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         self._queue_limits: dict[str, QueueLimits] = {}
         self._periodic: dict[str, PeriodicSpec] = {}
         self._hooks = Hooks()
-        self._test_mode_active = False
+        self._test_mode = None
         self._async_executor = None
         self._running_workers = RunningWorkers()
 
@@ -142,6 +142,11 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             self._storage.close()
             raise
         self._closed = False
+
+    @property
+    def _test_mode_active(self) -> bool:
+        """Whether a ``test_mode()`` block is open (where the reference keeps that flag)."""
+        return self._test_mode is not None
 
     def __repr__(self) -> str:
         return f"<Queue {self._storage.describe()!r} tasks={len(self._task_registry)}>"

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
     from taskito.events import EventBus
     from taskito.middleware import TaskMiddleware
+    from taskito.queue.protocol import EnqueueSink
     from taskito.registry import Hooks, PeriodicSpec, QueueLimits, TaskSpec
     from taskito.serializers import Serializer
     from taskito.signing import Signer
@@ -37,6 +38,6 @@ class QueueBase:
     _default_timeout_ms: int | None
     _default_priority: int
     _result_ttl: float | None
-    _test_mode_active: bool
+    _test_mode: EnqueueSink | None
     _async_executor: ThreadPoolExecutor | None
     _closed: bool
