@@ -18,8 +18,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from taskito.events import EventBus, EventCallback, EventType
 from taskito.exceptions import ConfigurationError
 from taskito.queue import checks as check
+from taskito.queue.admin import AdminMixin
 from taskito.queue.async_api import AsyncMixin
+from taskito.queue.blocking import BlockingCalls
+from taskito.queue.enqueue import EnqueueMixin
 from taskito.queue.flow import FlowMixin
+from taskito.queue.inspection import InspectionMixin
 from taskito.queue.operations import OpsMixin
 from taskito.queue.workers import RunningWorkers
 from taskito.registry import ExecutionEnv, Hooks, PeriodicSpec, QueueLimits, TaskSpec
@@ -40,7 +44,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 POOLS = ("thread", "prefork", "async")
 
 
-class Queue(FlowMixin, OpsMixin, AsyncMixin):
+class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, AsyncMixin):
     """A task queue backed by one storage (SQLite by default).
 
     Every argument is checked here, and storage is opened here, so a bad path, a corrupt
@@ -125,7 +129,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         self._periodic: dict[str, PeriodicSpec] = {}
         self._hooks = Hooks()
         self._test_mode = None
-        self._async_executor = None
+        self._blocking = BlockingCalls()
         self._running_workers = RunningWorkers()
 
         self._storage = open_storage(
@@ -158,7 +162,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         if self._closed:
             return
         self._closed = True
-        self._shutdown_async_executor()
+        self._blocking.shutdown()
         self._event_bus.shutdown(wait=True)
         self._storage.close()
 

@@ -1,15 +1,16 @@
-"""The state every part of ``Queue`` shares, declared once so the mixins (enqueue, inspection,
-admin, async) type-check against it; ``queue.Queue`` fills it in ``__init__``."""
+"""The state every part of ``Queue`` shares, declared once. Each part (enqueue, inspection,
+admin, operations, flow, async) derives from this class and from no other part, so a part
+type-checks against the state alone; ``queue.Queue`` lists the parts and fills the state in
+``__init__``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
-
     from taskito.events import EventBus
     from taskito.middleware import TaskMiddleware
+    from taskito.queue.blocking import BlockingCalls
     from taskito.queue.protocol import EnqueueSink
     from taskito.registry import Hooks, PeriodicSpec, QueueLimits, TaskSpec
     from taskito.serializers import Serializer
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class QueueBase:
-    """Attributes only; behaviour lives in the mixins and in ``queue.Queue``."""
+    """Attributes only; behaviour lives in the parts and in ``queue.Queue``."""
 
     namespace: str | None
     _storage: Storage
@@ -39,5 +40,5 @@ class QueueBase:
     _default_priority: int
     _result_ttl: float | None
     _test_mode: EnqueueSink | None
-    _async_executor: ThreadPoolExecutor | None
+    _blocking: BlockingCalls
     _closed: bool
