@@ -125,7 +125,7 @@ class EnqueueMixin(QueueBase):
         job_id = new_job_id()
         payload = self._encode_payload(serializer, job_id, task_name, args, kwargs)
         if priority is None:
-            priority = self._default_priority
+            priority = self._settings.default_priority
         elif type(priority) is not int or not _PRIORITY_MIN <= priority <= _PRIORITY_MAX:
             priority = check.check_priority("priority", priority)
         if queue is None:
@@ -133,11 +133,11 @@ class EnqueueMixin(QueueBase):
         elif type(queue) is not str or not queue or not is_storable(queue):
             queue = check.check_name("queue", queue)
         if max_retries is None:
-            max_retries = self._default_retry
+            max_retries = self._settings.default_retry
         elif type(max_retries) is not int or not 0 <= max_retries <= _MAX_COUNT:
             max_retries = check.check_count("max_retries", max_retries)
         if timeout is None:
-            timeout_ms = self._default_timeout_ms
+            timeout_ms = self._settings.default_timeout_ms
         else:
             timeout_ms = to_ms(check.check_seconds("timeout", timeout, allow_zero=False))
         if unique_key is not None:
@@ -166,7 +166,8 @@ class EnqueueMixin(QueueBase):
 
     def _default_result_ttl_ms(self) -> int | None:
         """``Queue(result_ttl=...)`` for jobs enqueued without their own."""
-        return None if self._result_ttl is None else to_ms(self._result_ttl)
+        ttl = self._settings.result_ttl
+        return None if ttl is None else to_ms(ttl)
 
     def enqueue(
         self,

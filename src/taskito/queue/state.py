@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from taskito.middleware import TaskMiddleware
     from taskito.queue.blocking import BlockingCalls
     from taskito.queue.protocol import EnqueueSink
+    from taskito.queue.settings import QueueSettings
     from taskito.registry import Hooks, PeriodicSpec, QueueLimits, TaskSpec
     from taskito.serializers import Serializer
     from taskito.signing import Signer
@@ -22,6 +23,7 @@ class QueueBase:
     """Attributes only; behaviour lives in the parts and in ``queue.Queue``."""
 
     namespace: str | None
+    _settings: QueueSettings
     _storage: Storage
     _serializer: Serializer
     _signer: Signer | None
@@ -31,14 +33,6 @@ class QueueBase:
     _global_middleware: list[TaskMiddleware]
     _hooks: Hooks
     _event_bus: EventBus
-    _workers: int
-    _drain_timeout: float
-    _async_concurrency: int
-    _default_retry: int
-    _default_timeout: float | None
-    _default_timeout_ms: int | None
-    _default_priority: int
-    _result_ttl: float | None
     _test_mode: EnqueueSink | None
     _blocking: BlockingCalls
     _closed: bool
