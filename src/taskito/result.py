@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from taskito.exceptions import (
     MaxRetriesExceededError,
@@ -21,8 +21,9 @@ from taskito.serializers import loads_bound
 from taskito.signing import result_context, unseal
 
 if TYPE_CHECKING:
-    from taskito.queue.protocol import ResultSource
-    from taskito.storage.base import JobError, LogEntry
+    from taskito.serializers import Serializer
+    from taskito.signing import Signer
+    from taskito.storage.base import JobError, LogEntry, Storage
 
 _COMPLETE = JobStatus.COMPLETE
 _TERMINAL = frozenset({"complete", "failed", "dead", "cancelled"})
@@ -50,6 +51,19 @@ def job_to_dict(record: JobRecord) -> dict[str, Any]:
         "metadata": record.metadata,
         "namespace": record.namespace,
     }
+
+
+class ResultSource(Protocol):
+    """What a ``JobResult`` reads through: the storage, and the keys and codec of results."""
+
+    @property
+    def _storage(self) -> Storage: ...
+
+    @property
+    def _signer(self) -> Signer | None: ...
+
+    @property
+    def _serializer(self) -> Serializer: ...
 
 
 def error_to_dict(error: JobError) -> dict[str, Any]:
@@ -285,4 +299,4 @@ def _check_wait_arguments(timeout: float, poll_interval: float, max_poll_interva
             raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
-__all__ = ["JobResult", "error_to_dict", "job_to_dict"]
+__all__ = ["JobResult", "ResultSource", "error_to_dict", "job_to_dict"]

@@ -1,8 +1,9 @@
 """What the objects a ``Queue`` hands out need from it, as small protocols.
 
-``JobResult``, ``TaskWrapper``, ``Signature`` and ``TestMode`` type-check against these,
-not against ``Queue``: they sit beside the façade, and naming the protocol instead of the
-class keeps the imports one way (``queue/`` imports them, never the reverse).
+``TaskWrapper``, ``Signature`` and ``TestMode`` type-check against these (``JobResult``
+against ``result.ResultSource``, next to it), not against ``Queue``: they sit beside the
+façade, and naming the protocol instead of the class keeps the imports one way (``queue/``
+imports them, never the reverse).
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ if TYPE_CHECKING:
     from taskito.events import EventBus
     from taskito.registry import ExecutionEnv, TaskSpec
     from taskito.result import JobResult
-    from taskito.serializers import Serializer
-    from taskito.signing import Signer
-    from taskito.storage.base import Storage
 
 #: The keywords of ``Queue.enqueue`` besides the call itself: what a ``Signature`` may carry
 #: and what ``on_enqueue`` middleware sees and may change.
@@ -34,19 +32,6 @@ ENQUEUE_OPTIONS = frozenset(
         "result_ttl",
     }
 )
-
-
-class ResultSource(Protocol):
-    """What a ``JobResult`` reads through: the storage, and the keys and codec of results."""
-
-    @property
-    def _storage(self) -> Storage: ...
-
-    @property
-    def _signer(self) -> Signer | None: ...
-
-    @property
-    def _serializer(self) -> Serializer: ...
 
 
 class EnqueueSink(Protocol):
@@ -126,4 +111,4 @@ class TestModeHost(Protocol):
     def _execution_env(self) -> ExecutionEnv: ...
 
 
-__all__ = ["ENQUEUE_OPTIONS", "EnqueueSink", "ResultSource", "TaskQueue", "TestModeHost"]
+__all__ = ["ENQUEUE_OPTIONS", "EnqueueSink", "TaskQueue", "TestModeHost"]
