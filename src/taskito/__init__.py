@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
-from taskito.app import Queue
 from taskito.canvas import Signature, chain, chord, chunks, group, starmap
 from taskito.context import current_job
 from taskito.events import EventType
@@ -38,6 +37,7 @@ from taskito.exceptions import (
     UniqueConflictError,
 )
 from taskito.middleware import TaskMiddleware
+from taskito.queue.queue import Queue
 from taskito.result import JobResult
 from taskito.serializers import (
     CloudpickleSerializer,

@@ -1,112 +1,31 @@
-"""Client-side composition of tasks: ``Signature``, ``chain``, ``group``, ``chord``, ``chunks``
-and ``starmap``. The calling process enqueues the jobs and blocks on their results; nothing
+"""Client-side composition of tasks: ``chain``, ``group``, ``chord``, ``chunks`` and
+``starmap`` over signatures (``Signature`` lives with ``TaskWrapper`` in ``task.py`` and is
+re-exported here). The calling process enqueues the jobs and blocks on their results; nothing
 about the composition is stored."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from taskito.exceptions import ConfigurationError
-from taskito.queue_enqueue import ENQUEUE_OPTIONS
+from taskito.task import Signature
 
 if TYPE_CHECKING:
-    from taskito.app import Queue
+    from taskito.queue.protocol import TaskQueue
     from taskito.result import JobResult
     from taskito.task import TaskWrapper
-
-#: Seconds a composition waits for one step's result when its options give no timeout.
-DEFAULT_STEP_TIMEOUT_S = 300.0
-
-
-@dataclass(frozen=True)
-class Signature:
-    """A task with its arguments and enqueue options, ready to apply later.
-
-    ``options`` are ``queue.enqueue`` keywords; the task's decorator values fill the gaps.
-    An ``immutable`` signature (``task.si()``) takes no result from a previous chain step.
-    """
-
-    task: TaskWrapper
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)
-    immutable: bool = False
-
-    def __post_init__(self) -> None:
-        from taskito.task import TaskWrapper
-
-        if not isinstance(self.task, TaskWrapper):
-            raise TypeError(f"Signature needs a task, not {type(self.task).__name__}")
-        if not isinstance(self.args, tuple | list):
-            raise TypeError(f"Signature args must be a tuple, not {type(self.args).__name__}")
-        object.__setattr__(self, "args", tuple(self.args))
-        if not isinstance(self.kwargs, dict):
-            raise TypeError(f"Signature kwargs must be a dict, not {type(self.kwargs).__name__}")
-        if not isinstance(self.options, dict):
-            raise TypeError(f"Signature options must be a dict, not {type(self.options).__name__}")
-        unknown = sorted(str(key) for key in self.options if key not in ENQUEUE_OPTIONS)
-        if unknown:
-            known = ", ".join(sorted(ENQUEUE_OPTIONS))
-            raise ConfigurationError(f"unknown Signature options {unknown}: expected {known}")
-
-    @property
-    def result_timeout_s(self) -> float:
-        """How long a composition waits for this step: its ``timeout`` option, else 300 s."""
-        timeout = self.options.get("timeout")
-        return DEFAULT_STEP_TIMEOUT_S if timeout is None else float(timeout)
-
-    def apply(self, queue: Queue | None = None) -> JobResult:
-        """Enqueue on ``queue`` (default: the task's own Queue)."""
-        return self._enqueue(queue, self.args)
-
-    async def apply_async(self, queue: Queue | None = None) -> JobResult:
-        return self._enqueue(queue, self.args)
-
-    def _enqueue(self, queue: Queue | None, args: tuple[Any, ...]) -> JobResult:
-        target = _target_queue(self.task, queue)
-        task = self.task
-        options = {
-            "priority": task._priority,
-            "queue": task._task_queue,
-            "max_retries": task._max_retries,
-            "timeout": task._timeout_s,
-            **self.options,
-        }
-        return target.enqueue(task.name, args, dict(self.kwargs) or None, **options)
-
-    def _check_call(self) -> None:
-        """Raise ``TypeError`` now when the task could not take this signature's arguments."""
-        self.task._spec.call_shape.check(self.task.name, self.args, self.kwargs)
-
-    def _args_after(self, previous: Any) -> tuple[Any, ...]:
-        """This step's args once the previous step returned ``previous``."""
-        if self.immutable or previous is None:
-            return self.args
-        return (previous, *self.args)
-
-
-def _target_queue(task: TaskWrapper, queue: Queue | None) -> Queue:
-    if queue is None:
-        return task._queue
-    from taskito.app import Queue
-
-    if not isinstance(queue, Queue):
-        raise TypeError(
-            f"apply(queue=) takes a Queue, not {type(queue).__name__}; "
-            "set the queue name with options={'queue': ...}"
-        )
-    return queue
 
 
 def _check_signatures(kind: str, signatures: Sequence[object]) -> tuple[Signature, ...]:
     if not signatures:
         raise ConfigurationError(f"{kind} needs at least one signature")
+    checked: list[Signature] = []
     for sig in signatures:
         if not isinstance(sig, Signature):
             raise TypeError(f"{kind} takes signatures (task.s(...)), not {type(sig).__name__}")
-    return tuple(signatures)  # type: ignore[arg-type]
+        checked.append(sig)
+    return tuple(checked)
 
 
 class chain:
@@ -115,7 +34,7 @@ class chain:
     def __init__(self, *signatures: Signature) -> None:
         self.signatures = _check_signatures("chain", signatures)
 
-    def apply(self, queue: Queue | None = None) -> JobResult:
+    def apply(self, queue: TaskQueue | None = None) -> JobResult:
         """Enqueue each step after the previous one completed; return the last step's job."""
         previous: Any = None
         job: JobResult | None = None
@@ -126,7 +45,7 @@ class chain:
         assert job is not None  # at least one signature
         return job
 
-    async def apply_async(self, queue: Queue | None = None) -> JobResult:
+    async def apply_async(self, queue: TaskQueue | None = None) -> JobResult:
         previous: Any = None
         job: JobResult | None = None
         for index, sig in enumerate(self.signatures):
@@ -164,7 +83,7 @@ class group:
         for sig in self.signatures:
             sig._check_call()
 
-    def apply(self, queue: Queue | None = None) -> list[JobResult]:
+    def apply(self, queue: TaskQueue | None = None) -> list[JobResult]:
         """Enqueue every signature; with ``max_concurrency``, wait for each wave to finish
         before enqueueing the next."""
         self._check_calls()
@@ -178,7 +97,7 @@ class group:
                     job.result(timeout=sig.result_timeout_s)
         return jobs
 
-    async def apply_async(self, queue: Queue | None = None) -> list[JobResult]:
+    async def apply_async(self, queue: TaskQueue | None = None) -> list[JobResult]:
         self._check_calls()
         jobs: list[JobResult] = []
         waves = self._waves()
@@ -207,14 +126,14 @@ class chord:
             return self.callback.args
         return (results, *self.callback.args)
 
-    def apply(self, queue: Queue | None = None) -> JobResult:
+    def apply(self, queue: TaskQueue | None = None) -> JobResult:
         """Apply the group, wait for every result, then enqueue the callback."""
         jobs = self.header.apply(queue)
         timeout_s = self.header.result_timeout_s
         results = [job.result(timeout=timeout_s) for job in jobs]
         return self.callback._enqueue(queue, self._callback_args(results))
 
-    async def apply_async(self, queue: Queue | None = None) -> JobResult:
+    async def apply_async(self, queue: TaskQueue | None = None) -> JobResult:
         jobs = await self.header.apply_async(queue)
         timeout_s = self.header.result_timeout_s
         results = [await job.aresult(timeout=timeout_s) for job in jobs]

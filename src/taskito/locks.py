@@ -25,8 +25,8 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from taskito import queue_validation as check
 from taskito.exceptions import StorageError, TaskitoError
+from taskito.queue import checks as check
 
 if TYPE_CHECKING:
     from taskito.storage.base import Storage

@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from taskito.exceptions import (
     MaxRetriesExceededError,
@@ -21,8 +21,9 @@ from taskito.serializers import loads_bound
 from taskito.signing import result_context, unseal
 
 if TYPE_CHECKING:
-    from taskito.app import Queue
-    from taskito.storage.base import LogEntry
+    from taskito.serializers import Serializer
+    from taskito.signing import Signer
+    from taskito.storage.base import JobError, LogEntry, Storage
 
 _COMPLETE = JobStatus.COMPLETE
 _TERMINAL = frozenset({"complete", "failed", "dead", "cancelled"})
@@ -52,13 +53,37 @@ def job_to_dict(record: JobRecord) -> dict[str, Any]:
     }
 
 
+class ResultSource(Protocol):
+    """What a ``JobResult`` reads through: the storage, and the keys and codec of results."""
+
+    @property
+    def _storage(self) -> Storage: ...
+
+    @property
+    def _signer(self) -> Signer | None: ...
+
+    @property
+    def _serializer(self) -> Serializer: ...
+
+
+def error_to_dict(error: JobError) -> dict[str, Any]:
+    """One failed attempt, as ``Queue.job_errors`` and ``JobResult.errors`` list it."""
+    return {
+        "id": error.id,
+        "job_id": error.job_id,
+        "attempt": error.attempt,
+        "error": error.error,
+        "failed_at": error.failed_at,
+    }
+
+
 class JobResult:
     """A handle on one job. ``status``, ``progress`` and ``error`` are the last-read snapshot;
     ``refresh()`` re-reads it. ``errors``, ``dependencies`` and ``dependents`` read live."""
 
     __slots__ = ("_queue", "_record", "id")
 
-    def __init__(self, record: JobRecord, queue: Queue) -> None:
+    def __init__(self, record: JobRecord, queue: ResultSource) -> None:
         self.id = record.id
         self._record = record
         self._queue = queue
@@ -96,7 +121,7 @@ class JobResult:
     @property
     def errors(self) -> list[dict[str, Any]]:
         """Every failed attempt: ``{id, job_id, attempt, error, failed_at}``, by attempt."""
-        return self._queue.job_errors(self.id)
+        return [error_to_dict(e) for e in self._queue._storage.job_errors(self.id)]
 
     @property
     def dependencies(self) -> list[str]:
@@ -274,4 +299,4 @@ def _check_wait_arguments(timeout: float, poll_interval: float, max_poll_interva
             raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
-__all__ = ["JobResult", "job_to_dict"]
+__all__ = ["JobResult", "ResultSource", "error_to_dict", "job_to_dict"]

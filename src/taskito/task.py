@@ -1,5 +1,6 @@
 """The ``@queue.task()`` decorator's work: checking options into a ``TaskSpec`` at definition
-time (DESIGN invariant 8), and ``TaskWrapper``, the object users call ``.delay()`` on."""
+time (DESIGN invariant 8); ``TaskWrapper``, the object users call ``.delay()`` on; and
+``Signature`` (``task.s()``), a call ready to apply later, which the canvas composes."""
 
 from __future__ import annotations
 
@@ -8,18 +9,19 @@ import inspect
 import os
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from taskito import queue_validation as check
-from taskito.canvas import Signature
 from taskito.exceptions import ConfigurationError
+from taskito.queue import checks as check
+from taskito.queue.protocol import ENQUEUE_OPTIONS
+from taskito.queue.state import QueueBase
 from taskito.registry import CircuitBreakerConfig, RateLimit, TaskSpec, parse_rate_limit
 from taskito.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from taskito.app import Queue
     from taskito.middleware import TaskMiddleware
+    from taskito.queue.protocol import TaskQueue
     from taskito.result import JobResult
     from taskito.serializers import Serializer
 
@@ -200,7 +202,7 @@ class TaskWrapper:
     __name__: str
     __wrapped__: Callable[..., Any]
 
-    def __init__(self, spec: TaskSpec, queue: Queue) -> None:
+    def __init__(self, spec: TaskSpec, queue: TaskQueue) -> None:
         functools.update_wrapper(self, spec.fn)
         self._spec = spec
         self._queue = queue
@@ -291,4 +293,91 @@ class TaskWrapper:
         return Signature(self, args, kwargs, immutable=True)
 
 
-__all__ = ["TaskOptions", "TaskWrapper", "check_task_options", "default_task_name"]
+#: Seconds a composition waits for one step's result when its options give no timeout.
+DEFAULT_STEP_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A task with its arguments and enqueue options, ready to apply later.
+
+    ``options`` are ``queue.enqueue`` keywords; the task's decorator values fill the gaps.
+    An ``immutable`` signature (``task.si()``) takes no result from a previous chain step.
+    """
+
+    task: TaskWrapper
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    immutable: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.task, TaskWrapper):
+            raise TypeError(f"Signature needs a task, not {type(self.task).__name__}")
+        if not isinstance(self.args, tuple | list):
+            raise TypeError(f"Signature args must be a tuple, not {type(self.args).__name__}")
+        object.__setattr__(self, "args", tuple(self.args))
+        if not isinstance(self.kwargs, dict):
+            raise TypeError(f"Signature kwargs must be a dict, not {type(self.kwargs).__name__}")
+        if not isinstance(self.options, dict):
+            raise TypeError(f"Signature options must be a dict, not {type(self.options).__name__}")
+        unknown = sorted(str(key) for key in self.options if key not in ENQUEUE_OPTIONS)
+        if unknown:
+            known = ", ".join(sorted(ENQUEUE_OPTIONS))
+            raise ConfigurationError(f"unknown Signature options {unknown}: expected {known}")
+
+    @property
+    def result_timeout_s(self) -> float:
+        """How long a composition waits for this step: its ``timeout`` option, else 300 s."""
+        timeout = self.options.get("timeout")
+        return DEFAULT_STEP_TIMEOUT_S if timeout is None else float(timeout)
+
+    def apply(self, queue: TaskQueue | None = None) -> JobResult:
+        """Enqueue on ``queue`` (default: the task's own Queue)."""
+        return self._enqueue(queue, self.args)
+
+    async def apply_async(self, queue: TaskQueue | None = None) -> JobResult:
+        return self._enqueue(queue, self.args)
+
+    def _enqueue(self, queue: TaskQueue | None, args: tuple[Any, ...]) -> JobResult:
+        target = _target_queue(self.task, queue)
+        task = self.task
+        options = {
+            "priority": task._priority,
+            "queue": task._task_queue,
+            "max_retries": task._max_retries,
+            "timeout": task._timeout_s,
+            **self.options,
+        }
+        return target.enqueue(task.name, args, dict(self.kwargs) or None, **options)
+
+    def _check_call(self) -> None:
+        """Raise ``TypeError`` now when the task could not take this signature's arguments."""
+        self.task._spec.call_shape.check(self.task.name, self.args, self.kwargs)
+
+    def _args_after(self, previous: Any) -> tuple[Any, ...]:
+        """This step's args once the previous step returned ``previous``."""
+        if self.immutable or previous is None:
+            return self.args
+        return (previous, *self.args)
+
+
+def _target_queue(task: TaskWrapper, queue: TaskQueue | None) -> TaskQueue:
+    if queue is None:
+        return task._queue
+    if not isinstance(queue, QueueBase):
+        raise TypeError(
+            f"apply(queue=) takes a Queue, not {type(queue).__name__}; "
+            "set the queue name with options={'queue': ...}"
+        )
+    return queue
+
+
+__all__ = [
+    "DEFAULT_STEP_TIMEOUT_S",
+    "Signature",
+    "TaskOptions",
+    "TaskWrapper",
+    "check_task_options",
+    "default_task_name",
+]

@@ -8,17 +8,16 @@ import itertools
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from unittest import mock
 
 from taskito.context import ActiveJob
-from taskito.enqueue_args import as_args, as_kwargs
 from taskito.events import EventType
 from taskito.exceptions import ResourceNotFoundError
 from taskito.execution import invoke
 from taskito.job import now_ms
+from taskito.queue.arguments import as_args, as_kwargs
 
 if TYPE_CHECKING:
-    from taskito.app import Queue
+    from taskito.queue.protocol import EnqueueSink, TestModeHost
     from taskito.registry import TaskSpec
 
 
@@ -160,7 +159,8 @@ class EagerJob:
 
 class TestMode:
     """Context manager: while active, ``queue.enqueue`` (so ``delay``, ``apply_async`` and the
-    canvas) runs the task synchronously instead of storing a job. ``enqueue_many``/``map``
+    canvas) hands each call to this object (the queue's ``_test_mode`` seam), which runs the
+    task synchronously instead of storing a job. ``enqueue_many``/``map``
     still store jobs. Middleware ``before``/``after``, hooks and the completed/failed events
     run as they do in a worker; ``on_enqueue`` does not (nothing is enqueued).
     """
@@ -169,7 +169,7 @@ class TestMode:
 
     def __init__(
         self,
-        queue: Queue,
+        queue: TestModeHost,
         propagate_errors: bool = False,
         resources: dict[str, Any] | None = None,
     ) -> None:
@@ -182,14 +182,12 @@ class TestMode:
         self._resources = dict(resources or {})
         self._ids = itertools.count(1)
         self._results = TestResults()
-        self._patch: Any = None
-        self._was_active = False
+        self._previous: EnqueueSink | None = None
 
     def __enter__(self) -> TestResults:
-        self._patch = mock.patch.object(self._queue, "enqueue", self._run_now)
-        self._patch.start()
-        self._was_active = self._queue._test_mode_active
-        self._queue._test_mode_active = True
+        # A nested block takes over until it exits, then hands back to the outer one.
+        self._previous = self._queue._test_mode
+        self._queue._test_mode = self
         return self._results
 
     def __exit__(
@@ -198,8 +196,7 @@ class TestMode:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._queue._test_mode_active = self._was_active
-        self._patch.stop()
+        self._queue._test_mode = self._previous
 
     def _inject(self, spec: TaskSpec, job_id: str, kwargs: dict[str, Any]) -> None:
         for resource in spec.inject:
@@ -213,7 +210,7 @@ class TestMode:
             value = self._resources[resource]
             kwargs[resource] = value._hand_out(job_id) if isinstance(value, MockResource) else value
 
-    def _run_now(
+    def run_now(
         self,
         task_name: str,
         args: tuple[Any, ...] | list[Any] = (),

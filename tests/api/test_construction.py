@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import sqlite3
 import sys
@@ -204,6 +205,28 @@ def test_run_worker_checks_queues_and_tags(queue: Queue) -> None:
         queue.run_worker(queues="default")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="tags"):
         queue.run_worker(tags=[1])  # type: ignore[list-item]
+
+
+def test_settings_are_one_frozen_checked_object(make_queue: MakeQueue) -> None:
+    queue = make_queue(workers=3, drain_timeout=2.5, default_priority=4, result_ttl=60)
+    settings = queue.settings
+    assert (settings.workers, settings.drain_timeout) == (3, 2.5)
+    assert (settings.default_priority, settings.result_ttl_ms) == (4, 60_000)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.workers = 5  # type: ignore[misc]
+    assert "signer" not in repr(make_queue(signing_key="k" * 32).settings)
+
+
+def test_worker_overrides_are_checked_and_leave_the_queue_alone(queue: Queue) -> None:
+    with pytest.raises(ValueError, match="workers"):
+        queue.run_worker(workers=-1)
+    with pytest.raises(TypeError, match="drain_timeout"):
+        queue.run_worker(drain_timeout="soon")  # type: ignore[arg-type]
+    before = queue.settings
+    overridden = before.for_worker(workers=2, drain_timeout=0.5)
+    assert (overridden.workers, overridden.drain_timeout) == (2, 0.5)
+    assert before.for_worker() is before
+    assert queue.settings is before
 
 
 def test_request_shutdown_without_workers_does_nothing(queue: Queue) -> None:

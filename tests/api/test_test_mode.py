@@ -47,6 +47,20 @@ def test_delay_runs_the_task_now_and_records_it(queue: Queue) -> None:
     assert sum(queue.stats().values()) == 0  # nothing was stored
 
 
+def test_test_mode_is_a_seam_in_enqueue_not_a_patch(queue: Queue) -> None:
+    @queue.task()
+    def double(x: int) -> int:
+        return 2 * x
+
+    enqueue = queue.enqueue
+    with queue.test_mode() as results, queue.test_mode() as inner:
+        assert queue.enqueue == enqueue  # the method is not replaced
+        assert double.delay(2).result() == 4
+        assert asyncio.run(queue.aenqueue(double.name, args=(3,))).result() == 6
+    assert [r.return_value for r in inner] == [4, 6] and len(results) == 0
+    assert queue._test_mode is None
+
+
 def test_after_the_block_delay_stores_jobs_again(queue: Queue) -> None:
     @queue.task()
     def noop() -> None: ...

@@ -53,6 +53,8 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("__main__.py", "surfaces"),
     ("dashboard/*", "surfaces"),
     ("contrib/*", "surfaces"),
+    # Everything else is the façade; named here so a reader finds the Queue's folder.
+    ("queue/*", "facade"),
 )
 
 #: Surfaces stand on the public API only: the ``taskito`` package, the façade, ``inspection``.

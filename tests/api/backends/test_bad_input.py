@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from taskito import Queue, chain, group, starmap
-from taskito.queue_validation import MAX_EXACT_INT, MAX_SECONDS, PRIORITY_MAX, PRIORITY_MIN
+from taskito.queue.checks import MAX_EXACT_INT, MAX_SECONDS, PRIORITY_MAX, PRIORITY_MIN
 from tests.api.backends.support import record_of
 
 

@@ -65,7 +65,7 @@ def load_app_env(spec: str) -> ExecutionEnv:
             raise AppLoadFailure(
                 f"app {spec!r}: {module_name!r} has no attribute {attribute!r}"
             ) from None
-    # The child stands below the façade (it must not import taskito.app): a Queue is what
+    # The child stands below the façade (it must not import taskito.queue): a Queue is what
     # hands out its execution environment.
     make_env = getattr(target, "_execution_env", None)
     env = make_env() if callable(make_env) else None

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from taskito import queue_validation as check
-from taskito.enqueue_args import as_args, as_kwargs, check_same_length, serialize_args, to_ms
 from taskito.events import EventType
 from taskito.exceptions import ConfigurationError
 from taskito.ids import new_job_id
 from taskito.job import NewJob, now_ms
-from taskito.queue_base import QueueBase
+from taskito.queue import checks as check
+from taskito.queue.arguments import as_args, as_kwargs, check_same_length, serialize_args, to_ms
+from taskito.queue.protocol import ENQUEUE_OPTIONS
+from taskito.queue.state import QueueBase
 from taskito.result import JobResult
 from taskito.serializers import binds_context
 from taskito.signing import payload_context, seal
@@ -32,21 +33,6 @@ logger = logging.getLogger("taskito.enqueue")
 _ENQUEUED = EventType.JOB_ENQUEUED
 _PRIORITY_MIN, _PRIORITY_MAX = check.PRIORITY_MIN, check.PRIORITY_MAX
 _MAX_COUNT = check.MAX_EXACT_INT
-#: The ``options`` dict that ``on_enqueue`` middleware sees and may change.
-ENQUEUE_OPTIONS = frozenset(
-    {
-        "priority",
-        "delay",
-        "queue",
-        "max_retries",
-        "timeout",
-        "unique_key",
-        "metadata",
-        "depends_on",
-        "expires",
-        "result_ttl",
-    }
-)
 _PER_JOB_LISTS = (
     "kwargs_list",
     "delay_list",
@@ -139,7 +125,7 @@ class EnqueueMixin(QueueBase):
         job_id = new_job_id()
         payload = self._encode_payload(serializer, job_id, task_name, args, kwargs)
         if priority is None:
-            priority = self._default_priority
+            priority = self._settings.default_priority
         elif type(priority) is not int or not _PRIORITY_MIN <= priority <= _PRIORITY_MAX:
             priority = check.check_priority("priority", priority)
         if queue is None:
@@ -147,11 +133,11 @@ class EnqueueMixin(QueueBase):
         elif type(queue) is not str or not queue or not is_storable(queue):
             queue = check.check_name("queue", queue)
         if max_retries is None:
-            max_retries = self._default_retry
+            max_retries = self._settings.default_retry
         elif type(max_retries) is not int or not 0 <= max_retries <= _MAX_COUNT:
             max_retries = check.check_count("max_retries", max_retries)
         if timeout is None:
-            timeout_ms = self._default_timeout_ms
+            timeout_ms = self._settings.default_timeout_ms
         else:
             timeout_ms = to_ms(check.check_seconds("timeout", timeout, allow_zero=False))
         if unique_key is not None:
@@ -180,7 +166,8 @@ class EnqueueMixin(QueueBase):
 
     def _default_result_ttl_ms(self) -> int | None:
         """``Queue(result_ttl=...)`` for jobs enqueued without their own."""
-        return None if self._result_ttl is None else to_ms(self._result_ttl)
+        ttl = self._settings.result_ttl
+        return None if ttl is None else to_ms(ttl)
 
     def enqueue(
         self,
@@ -205,6 +192,26 @@ class EnqueueMixin(QueueBase):
         nothing; ``depends_on`` naming a missing, dead or cancelled job raises
         ``DependencyError`` (a ``RuntimeError``).
         """
+        if self._test_mode is not None:
+            # Test mode runs the call now; its EagerJob has JobResult's surface.
+            return cast(
+                "JobResult",
+                self._test_mode.run_now(
+                    task_name,
+                    args,
+                    kwargs,
+                    priority,
+                    delay,
+                    queue,
+                    max_retries,
+                    timeout,
+                    unique_key,
+                    metadata,
+                    depends_on,
+                    expires,
+                    result_ttl,
+                ),
+            )
         if type(task_name) is not str or not task_name:
             check.check_name("task_name", task_name)
         if type(args) is not tuple:
@@ -249,7 +256,7 @@ class EnqueueMixin(QueueBase):
             self._event_bus.emit(
                 _ENQUEUED, {"task_name": task_name, "job_id": record.id, "queue": record.queue}
             )
-        return JobResult(record, self)  # type: ignore[arg-type]
+        return JobResult(record, self)
 
     def enqueue_many(
         self,
@@ -318,7 +325,7 @@ class EnqueueMixin(QueueBase):
         if self._event_bus.has_listeners(_ENQUEUED):
             for record in records:
                 self._event_bus.emit(_ENQUEUED, {"job_id": record.id, "task_name": task_name})
-        return [JobResult(record, self) for record in records]  # type: ignore[arg-type]
+        return [JobResult(record, self) for record in records]
 
     def _build_jobs_one_by_one(
         self,
@@ -416,4 +423,4 @@ def _check_metadata(metadata: object) -> None:
     check_storable("metadata", metadata)
 
 
-__all__ = ["ENQUEUE_OPTIONS", "EnqueueMixin"]
+__all__ = ["EnqueueMixin"]

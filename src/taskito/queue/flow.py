@@ -11,11 +11,11 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from taskito import queue_validation as check
 from taskito.cron import CronSchedule
-from taskito.enqueue_args import as_args, as_kwargs
 from taskito.exceptions import ConfigurationError, SerializationError
-from taskito.queue_async import AsyncMixin
+from taskito.queue import checks as check
+from taskito.queue.arguments import as_args, as_kwargs
+from taskito.queue.state import QueueBase
 from taskito.registry import CallShape, PeriodicSpec, QueueLimits, parse_rate_limit
 from taskito.task import TaskWrapper, default_task_name
 
@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     _TaskDecorator = Callable[[Callable[..., Any]], TaskWrapper]
 
 
-class FlowMixin(AsyncMixin):
+class FlowMixin(QueueBase):
     """``periodic``, ``set_queue_rate_limit``, ``set_queue_concurrency``, ``circuit_breakers``."""
 
     if TYPE_CHECKING:
-        # Defined by ``app.Queue``; ``periodic`` registers its function through it.
+        # Defined by ``queue.Queue``; ``periodic`` registers its function through it.
         task: Callable[..., _TaskDecorator]
 
     # --- periodic tasks -------------------------------------------------------------------
@@ -73,7 +73,8 @@ class FlowMixin(AsyncMixin):
             if not callable(fn):
                 raise TypeError(f"@queue.periodic() decorates a function, not {type(fn).__name__}")
             # Stacked on ``@queue.task(...)`` of this queue: schedule that task, options and all.
-            task = fn if isinstance(fn, TaskWrapper) and fn._queue is self else None
+            owner: object = fn._queue if isinstance(fn, TaskWrapper) else None
+            task = fn if isinstance(fn, TaskWrapper) and owner is self else None
             schedule_name = name or (task.name if task else default_task_name(fn))
             if schedule_name in self._periodic:
                 raise ConfigurationError(
@@ -132,9 +133,6 @@ class FlowMixin(AsyncMixin):
         """Every task's circuit breaker as stored (created when a job of a task with
         ``circuit_breaker=`` is first claimed); times are ms since the epoch."""
         return [_breaker_dict(state) for state in self._storage.circuit_breakers()]
-
-    async def acircuit_breakers(self) -> list[dict[str, Any]]:
-        return await self._in_executor(self.circuit_breakers)
 
 
 def _breaker_dict(state: BreakerState) -> dict[str, Any]:

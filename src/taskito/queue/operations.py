@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from taskito import queue_validation as check
 from taskito.events import EventType
 from taskito.exceptions import StorageError
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, NewJob, now_ms
 from taskito.locks import DistributedLock, OnLost
-from taskito.queue_async import AsyncMixin
+from taskito.queue import checks as check
+from taskito.queue.payloads import rebound_payload
+from taskito.queue.state import QueueBase
 from taskito.result import JobResult, job_to_dict
 from taskito.storable import check_storable
 from taskito.storage.control import ReplayEntry
@@ -75,7 +76,7 @@ def replay_job(original: JobRecord, now: int) -> NewJob:
     )
 
 
-class OpsMixin(AsyncMixin):
+class OpsMixin(QueueBase):
     """``pause``/``resume``/``paused_queues``, ``archive``/``list_archived``, ``replay``/
     ``replay_history``, settings, ``job_dag``, ``lock``/``alock``."""
 
@@ -118,7 +119,7 @@ class OpsMixin(AsyncMixin):
         records = self._storage.list_archived(
             check.check_int("limit", limit, minimum=0), check.check_int("offset", offset, minimum=0)
         )
-        return [JobResult(record, self) for record in records]  # type: ignore[arg-type]
+        return [JobResult(record, self) for record in records]
 
     def replay(self, job_id: str) -> JobResult:
         """Enqueue a copy of a job under a new id (see ``replay_job``) and record it in the
@@ -130,15 +131,15 @@ class OpsMixin(AsyncMixin):
             raise ValueError(f"Job not found: {job_id}")
         now = now_ms()
         job = replay_job(original, now)
-        job.payload = self._rebound_payload(
-            original.task_name, original.payload, original.id, job.id
+        job.payload = rebound_payload(
+            self, original.task_name, original.payload, original.id, job.id
         )
         record = self._storage.enqueue_replay(job, original.id, now)
         self._event_bus.emit(
             EventType.JOB_ENQUEUED,
             {"task_name": record.task_name, "job_id": record.id, "queue": record.queue},
         )
-        return JobResult(record, self)  # type: ignore[arg-type]
+        return JobResult(record, self)
 
     def replay_history(self, job_id: str) -> list[dict[str, Any]]:
         """Replays of ``job_id``, oldest first: ``{id, original_job_id, replay_job_id,
@@ -241,49 +242,9 @@ class OpsMixin(AsyncMixin):
             owner_id=owner_id,
             timeout=timeout,
             retry_interval=retry_interval,
-            run_blocking=self._in_executor,
+            run_blocking=self._blocking.run,
             on_lost=on_lost,
         )
-
-    def alock(
-        self,
-        name: str,
-        ttl: float = 30.0,
-        auto_extend: bool = True,
-        owner_id: str | None = None,
-        timeout: float | None = None,
-        retry_interval: float = 0.1,
-        on_lost: OnLost | None = None,
-    ) -> DistributedLock:
-        """``lock()`` for ``async with queue.alock("name"):`` (storage calls run off the event
-        loop; waiting between attempts is ``asyncio.sleep``)."""
-        return self.lock(name, ttl, auto_extend, owner_id, timeout, retry_interval, on_lost)
-
-    # --- async mirrors ------------------------------------------------------------------
-
-    async def apause(self, queue_name: str = "default") -> None:
-        await self._in_executor(self.pause, queue_name)
-
-    async def aresume(self, queue_name: str = "default") -> None:
-        await self._in_executor(self.resume, queue_name)
-
-    async def apaused_queues(self) -> list[str]:
-        return await self._in_executor(self.paused_queues)
-
-    async def aarchive(self, older_than: float = 86400) -> int:
-        return await self._in_executor(self.archive, older_than)
-
-    async def alist_archived(self, limit: int = 50, offset: int = 0) -> list[JobResult]:
-        return await self._in_executor(self.list_archived, limit, offset)
-
-    async def areplay(self, job_id: str) -> JobResult:
-        return await self._in_executor(self.replay, job_id)
-
-    async def areplay_history(self, job_id: str) -> list[dict[str, Any]]:
-        return await self._in_executor(self.replay_history, job_id)
-
-    async def ajob_dag(self, job_id: str) -> dict[str, list[dict[str, Any]]]:
-        return await self._in_executor(self.job_dag, job_id)
 
 
 __all__ = ["OpsMixin", "replay_job", "replay_metadata"]

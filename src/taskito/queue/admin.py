@@ -3,19 +3,15 @@ reference's narrower ``cancel_job``/``cancel_running_job``), dead letters, and p
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from taskito import queue_validation as check
-from taskito.exceptions import SerializationError, SignatureError, StorageError
+from taskito.exceptions import StorageError
 from taskito.ids import new_job_id
 from taskito.job import now_ms
-from taskito.queue_base import QueueBase
-from taskito.serializers import binds_context
-from taskito.signing import payload_context, rebind
+from taskito.queue import checks as check
+from taskito.queue.payloads import binds_payloads, rebound_payload
+from taskito.queue.state import QueueBase
 from taskito.storage.base import DeadLetter
-
-if TYPE_CHECKING:
-    from taskito.serializers import Serializer
 
 
 def _dead_letter_dict(dead: DeadLetter) -> dict[str, Any]:
@@ -37,35 +33,6 @@ def _cutoff_ms(older_than: object) -> int:
 
 class AdminMixin(QueueBase):
     """Cancelling, retrying dead letters, purging."""
-
-    def _payload_serializer(self, task_name: str) -> Serializer:
-        spec = self._task_registry.get(task_name)
-        return self._serializer if spec is None or spec.serializer is None else spec.serializer
-
-    def _binds_payloads(self, task_name: str) -> bool:
-        """True when a payload is only valid for its own job id: the queue signs, or the
-        task's serializer binds the job (``EncryptedSerializer``)."""
-        serializer = self._payload_serializer(task_name)
-        return self._signer is not None or binds_context(serializer)
-
-    def _rebound_payload(self, task_name: str, payload: bytes, old_id: str, new_id: str) -> bytes:
-        """A stored payload made valid for a copy under ``new_id`` (replay, retried dead
-        letter): verified for ``old_id`` first, then re-encrypted and re-signed (signing.rebind).
-        Unchanged when the queue neither signs nor binds its payloads."""
-        serializer = self._payload_serializer(task_name)
-        if not self._binds_payloads(task_name):
-            return payload
-        old, new = payload_context(old_id, task_name), payload_context(new_id, task_name)
-        try:
-            return rebind(serializer, self._signer, payload, old, new)
-        except SignatureError as exc:
-            raise SignatureError(
-                f"job {old_id} cannot be copied: payload signature check failed: {exc}"
-            ) from None
-        except ValueError as exc:
-            raise SerializationError(
-                f"job {old_id} cannot be copied: its payload could not be re-encrypted: {exc}"
-            ) from None
 
     def cancel(self, job_id: str, force: bool = False) -> bool:
         """Cancel a job in any state: a pending job becomes cancelled and never starts (its
@@ -113,9 +80,9 @@ class AdminMixin(QueueBase):
         payload: bytes | None = None
         # An admin call: one more read, so that a letter is never copied unverified.
         letter = self._storage.dead_letter(dead_id)
-        if letter is not None and self._binds_payloads(letter.task_name):
-            payload = self._rebound_payload(
-                letter.task_name, letter.payload, letter.original_job_id, job_id
+        if letter is not None and binds_payloads(self, letter.task_name):
+            payload = rebound_payload(
+                self, letter.task_name, letter.payload, letter.original_job_id, job_id
             )
         record = self._storage.retry_dead(dead_id, job_id, now_ms(), payload)
         if record is None:

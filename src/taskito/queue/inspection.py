@@ -6,12 +6,12 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from taskito import queue_validation as check
 from taskito.exceptions import ConfigurationError, StorageError
 from taskito.job import JobStatus, now_ms
-from taskito.queue_base import QueueBase
-from taskito.result import JobResult
-from taskito.storage.base import JobError, JobFilter, LogEntry, WorkerInfo
+from taskito.queue import checks as check
+from taskito.queue.state import QueueBase
+from taskito.result import JobResult, error_to_dict
+from taskito.storage.base import JobFilter, LogEntry, WorkerInfo
 
 
 class _Unset(enum.Enum):
@@ -34,16 +34,6 @@ _STATS_KEYS = {
 
 def _stats_dict(counts: dict[JobStatus, int]) -> dict[str, int]:
     return {key: counts.get(status, 0) for status, key in _STATS_KEYS.items()}
-
-
-def _error_dict(error: JobError) -> dict[str, Any]:
-    return {
-        "id": error.id,
-        "job_id": error.job_id,
-        "attempt": error.attempt,
-        "error": error.error,
-        "failed_at": error.failed_at,
-    }
 
 
 def _log_dict(entry: LogEntry) -> dict[str, Any]:
@@ -90,7 +80,7 @@ class InspectionMixin(QueueBase):
     def get_job(self, job_id: str) -> JobResult | None:
         """The job's handle, or None when there is no such job."""
         record = self._storage.get_job(check.check_name("job_id", job_id))
-        return None if record is None else JobResult(record, self)  # type: ignore[arg-type]
+        return None if record is None else JobResult(record, self)
 
     def _namespace_filter(self, namespace: str | _Unset | None) -> tuple[str | None, bool]:
         """(namespace, any_namespace) for a ``JobFilter``."""
@@ -148,7 +138,7 @@ class InspectionMixin(QueueBase):
             created_before=check.check_optional_int("created_before", created_before),
         )
         records = self._storage.list_jobs(job_filter, limit, offset)
-        return [JobResult(record, self) for record in records]  # type: ignore[arg-type]
+        return [JobResult(record, self) for record in records]
 
     def stats(self) -> dict[str, int]:
         """Jobs per status over every queue and namespace: pending, running, completed,
@@ -167,7 +157,7 @@ class InspectionMixin(QueueBase):
     def job_errors(self, job_id: str) -> list[dict[str, Any]]:
         """Every failed attempt of the job: ``{id, job_id, attempt, error, failed_at}``."""
         return [
-            _error_dict(e) for e in self._storage.job_errors(check.check_name("job_id", job_id))
+            error_to_dict(e) for e in self._storage.job_errors(check.check_name("job_id", job_id))
         ]
 
     def update_progress(self, job_id: str, progress: int) -> None:

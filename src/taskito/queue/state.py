@@ -1,15 +1,18 @@
-"""The state every part of ``Queue`` shares, declared once so the mixins (enqueue, inspection,
-admin, async) type-check against it; ``app.Queue`` fills it in ``__init__``."""
+"""The state every part of ``Queue`` shares, declared once. Each part (enqueue, inspection,
+admin, operations, flow, async) derives from this class and from no other part, so a part
+type-checks against the state alone; ``queue.Queue`` lists the parts and fills the state in
+``__init__``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
-
     from taskito.events import EventBus
     from taskito.middleware import TaskMiddleware
+    from taskito.queue.blocking import BlockingCalls
+    from taskito.queue.protocol import EnqueueSink
+    from taskito.queue.settings import QueueSettings
     from taskito.registry import Hooks, PeriodicSpec, QueueLimits, TaskSpec
     from taskito.serializers import Serializer
     from taskito.signing import Signer
@@ -17,9 +20,10 @@ if TYPE_CHECKING:
 
 
 class QueueBase:
-    """Attributes only; behaviour lives in the mixins and in ``app.Queue``."""
+    """Attributes only; behaviour lives in the parts and in ``queue.Queue``."""
 
     namespace: str | None
+    _settings: QueueSettings
     _storage: Storage
     _serializer: Serializer
     _signer: Signer | None
@@ -29,14 +33,6 @@ class QueueBase:
     _global_middleware: list[TaskMiddleware]
     _hooks: Hooks
     _event_bus: EventBus
-    _workers: int
-    _drain_timeout: float
-    _async_concurrency: int
-    _default_retry: int
-    _default_timeout: float | None
-    _default_timeout_ms: int | None
-    _default_priority: int
-    _result_ttl: float | None
-    _test_mode_active: bool
-    _async_executor: ThreadPoolExecutor | None
+    _test_mode: EnqueueSink | None
+    _blocking: BlockingCalls
     _closed: bool

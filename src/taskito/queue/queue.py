@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import logging
 import os
 import signal
 import sys
@@ -15,31 +14,32 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from taskito import queue_validation as check
 from taskito.events import EventBus, EventCallback, EventType
 from taskito.exceptions import ConfigurationError
-from taskito.queue_async import AsyncMixin
-from taskito.queue_flow import FlowMixin
-from taskito.queue_ops import OpsMixin
-from taskito.queue_workers import RunningWorkers
+from taskito.queue import checks as check
+from taskito.queue.admin import AdminMixin
+from taskito.queue.async_api import AsyncMixin
+from taskito.queue.blocking import BlockingCalls
+from taskito.queue.enqueue import EnqueueMixin
+from taskito.queue.flow import FlowMixin
+from taskito.queue.inspection import InspectionMixin
+from taskito.queue.operations import OpsMixin
+from taskito.queue.settings import QueueSettings
+from taskito.queue.workers import RunningWorkers
 from taskito.registry import ExecutionEnv, Hooks, PeriodicSpec, QueueLimits, TaskSpec
-from taskito.serializers import CloudpickleSerializer
-from taskito.signing import signer_from_settings, warn_if_unsigned
-from taskito.storage import open_storage, resolve_target
+from taskito.signing import warn_if_unsigned
+from taskito.storage import open_storage
 from taskito.storage.base import DEFAULT_MAX_RESCUES
 from taskito.task import TaskWrapper, check_task_options
 from taskito.worker.pools import POOL_NAMES as POOLS
 
 if TYPE_CHECKING:
-    from taskito.storage import StorageTarget
     from taskito.testing import TestMode
-
-logger = logging.getLogger("taskito.app")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Queue(FlowMixin, OpsMixin, AsyncMixin):
+class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, AsyncMixin):
     """A task queue backed by one storage (SQLite by default).
 
     Every argument is checked here, and storage is opened here, so a bad path, a corrupt
@@ -73,74 +73,97 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         durable_enqueue: bool = True,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
-        if not isinstance(db_path, str | os.PathLike):
-            raise TypeError(f"db_path must be a str or path, not {type(db_path).__name__}")
-        self._db_path = os.fspath(db_path)
-        self._workers = check.check_int("workers", workers, minimum=0) or os.cpu_count() or 1
-        self._default_retry = check.check_count("default_retry", default_retry)
-        self._default_timeout = check.check_optional_seconds(
-            "default_timeout", default_timeout, allow_zero=False
+        settings = QueueSettings.from_options(
+            db_path=db_path,
+            workers=workers,
+            default_retry=default_retry,
+            default_timeout=default_timeout,
+            default_priority=default_priority,
+            result_ttl=result_ttl,
+            serializer=serializer,
+            middleware=middleware,
+            backend=backend,
+            db_url=db_url,
+            schema=schema,
+            pool_size=pool_size,
+            drain_timeout=drain_timeout,
+            async_concurrency=async_concurrency,
+            event_workers=event_workers,
+            scheduler_poll_interval_ms=scheduler_poll_interval_ms,
+            scheduler_reap_interval=scheduler_reap_interval,
+            scheduler_cleanup_interval=scheduler_cleanup_interval,
+            namespace=namespace,
+            signing_key=signing_key,
+            unknown_task_window=unknown_task_window,
+            max_rescues=max_rescues,
+            durable_enqueue=durable_enqueue,
         )
-        self._default_timeout_ms = (
-            None if self._default_timeout is None else round(self._default_timeout * 1000)
-        )
-        self._default_priority = check.check_priority("default_priority", default_priority)
-        self._result_ttl = check.check_optional_seconds("result_ttl", result_ttl)
-        self._serializer = (
-            CloudpickleSerializer()
-            if serializer is None
-            else check.check_serializer("serializer", serializer)
-        )
-        # Read here, never at import: None falls back to $TASKITO_SIGNING_KEY.
-        self._signer = signer_from_settings(signing_key)
-        self._global_middleware = check.check_middleware("middleware", middleware)
-        target = _check_backend(backend, self._db_path, db_url)
-        self._backend, self._db_path, self._db_url = target.backend, target.db_path, target.db_url
-        self._schema = check.check_name("schema", schema)
-        self._pool_size = check.check_optional_int("pool_size", pool_size, minimum=1)
-        self._drain_timeout = check.check_seconds("drain_timeout", drain_timeout, maximum=1e9)
-        self._async_concurrency = check.check_int("async_concurrency", async_concurrency, minimum=1)
-        event_workers = check.check_int("event_workers", event_workers, minimum=1)
-        self._scheduler_poll_interval_ms = check.check_seconds(
-            "scheduler_poll_interval_ms", scheduler_poll_interval_ms, allow_zero=False
-        )
-        self._scheduler_reap_interval = check.check_int(
-            "scheduler_reap_interval", scheduler_reap_interval, minimum=1
-        )
-        self._scheduler_cleanup_interval = check.check_int(
-            "scheduler_cleanup_interval", scheduler_cleanup_interval, minimum=1
-        )
-        self.namespace = None if namespace is None else check.check_name("namespace", namespace)
-        # How long a worker that does not know a job's task puts it back for one that does.
-        self._unknown_task_window_ms = round(
-            check.check_seconds("unknown_task_window", unknown_task_window) * 1000
-        )
-        # Rescues (a job's worker died or gave it up) before the job is a poison pill.
-        self._max_rescues = check.check_int("max_rescues", max_rescues, minimum=0)
-        if not isinstance(durable_enqueue, bool):
-            raise TypeError(f"durable_enqueue must be a bool, not {type(durable_enqueue).__name__}")
+        self._settings = settings
+        # What the parts and the engine share, taken from the settings once.
+        self.namespace = settings.namespace
+        self._serializer = settings.serializer
+        self._signer = settings.signer
+        self._global_middleware = list(settings.middleware)
         self._task_registry: dict[str, TaskSpec] = {}
         self._queue_limits: dict[str, QueueLimits] = {}
         self._periodic: dict[str, PeriodicSpec] = {}
         self._hooks = Hooks()
-        self._test_mode_active = False
-        self._async_executor = None
+        self._test_mode = None
+        self._blocking = BlockingCalls()
         self._running_workers = RunningWorkers()
 
         self._storage = open_storage(
-            self._backend,
-            db_path=self._db_path,
-            db_url=self._db_url,
-            schema=self._schema,
-            pool_size=self._pool_size,
-            durable_enqueue=durable_enqueue,
+            settings.backend,
+            db_path=settings.db_path,
+            db_url=settings.db_url,
+            schema=settings.schema,
+            pool_size=settings.pool_size,
+            durable_enqueue=settings.durable_enqueue,
         )
         try:
-            self._event_bus = EventBus(max_workers=event_workers)
+            self._event_bus = EventBus(max_workers=settings.event_workers)
         except BaseException:
             self._storage.close()
             raise
         self._closed = False
+
+    @property
+    def settings(self) -> QueueSettings:
+        """The constructor's options, checked (read-only)."""
+        return self._settings
+
+    # The reference keeps these options as private attributes; they read the settings.
+
+    @property
+    def _async_concurrency(self) -> int:
+        return self._settings.async_concurrency
+
+    @property
+    def _max_rescues(self) -> int:
+        return self._settings.max_rescues
+
+    @property
+    def _workers(self) -> int:
+        return self._settings.workers
+
+    @_workers.setter
+    def _workers(self, value: int) -> None:
+        # Until the CLI passes run_worker(workers=...): a checked, replaced settings object.
+        self._settings = self._settings.for_worker(workers=value)
+
+    @property
+    def _drain_timeout(self) -> float:
+        return self._settings.drain_timeout
+
+    @_drain_timeout.setter
+    def _drain_timeout(self, value: float) -> None:
+        # Until the CLI passes run_worker(drain_timeout=...).
+        self._settings = self._settings.for_worker(drain_timeout=value)
+
+    @property
+    def _test_mode_active(self) -> bool:
+        """Whether a ``test_mode()`` block is open (where the reference keeps that flag)."""
+        return self._test_mode is not None
 
     def __repr__(self) -> str:
         return f"<Queue {self._storage.describe()!r} tasks={len(self._task_registry)}>"
@@ -152,7 +175,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         if self._closed:
             return
         self._closed = True
-        self._shutdown_async_executor()
+        self._blocking.shutdown()
         self._event_bus.shutdown(wait=True)
         self._storage.close()
 
@@ -178,10 +201,10 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             namespace=self.namespace,
             queue_limits=self._queue_limits,
             periodic=self._periodic,
-            result_ttl_ms=None if self._result_ttl is None else round(self._result_ttl * 1000),
+            result_ttl_ms=self._settings.result_ttl_ms,
             signer=self._signer,
-            unknown_task_window_ms=self._unknown_task_window_ms,
-            max_rescues=self._max_rescues,
+            unknown_task_window_ms=self._settings.unknown_task_window_ms,
+            max_rescues=self._settings.max_rescues,
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------
@@ -286,12 +309,15 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         app: str | None = None,
         *,
         max_tasks_per_child: int = 0,
+        workers: int | None = None,
+        drain_timeout: float | None = None,
     ) -> None:
         """Consume jobs until ``request_shutdown()`` (or a signal handled by the CLI).
 
         ``queues=None`` consumes every queue. ``pool`` is "thread", "prefork" (needs
         ``app="module:attr"`` so children can import this Queue) or "async" (docs/pools.md).
         ``max_tasks_per_child`` (prefork only; 0 = never) replaces a child after that many jobs.
+        ``workers`` and ``drain_timeout``, when given, override the Queue's for this worker.
         """
         _check_pool(pool, app)
         check.check_int("max_tasks_per_child", max_tasks_per_child, minimum=0)
@@ -304,6 +330,7 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             if not queues:
                 raise ConfigurationError("queues=[] consumes nothing: pass None for every queue")
         tags = list(check.check_names("tags", tags))
+        overrides = self._settings.for_worker(workers, drain_timeout)
         from taskito.worker import Worker, WorkerSettings
 
         with self._running_workers.starting():
@@ -312,11 +339,11 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
                 tags=tuple(tags),
                 pool=pool,
                 app=app,
-                threads=self._workers,
-                drain_timeout_s=self._drain_timeout,
-                async_concurrency=self._async_concurrency,
+                threads=overrides.workers,
+                drain_timeout_s=overrides.drain_timeout,
+                async_concurrency=overrides.async_concurrency,
                 max_tasks_per_child=max_tasks_per_child,
-                cleanup_interval_s=self._cleanup_interval_s(),
+                cleanup_interval_s=overrides.cleanup_interval_s,
             )
             worker = Worker(self._execution_env(), self._event_bus, settings)
             self._running_workers.register(worker)
@@ -325,11 +352,6 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             worker.run()
         finally:
             self._running_workers.discard(worker)
-
-    def _cleanup_interval_s(self) -> float:
-        """Expired results are deleted every ``scheduler_cleanup_interval`` scheduler ticks of
-        ``scheduler_poll_interval_ms`` (the reference's units: 1200 x 50 ms = 60 s)."""
-        return self._scheduler_cleanup_interval * self._scheduler_poll_interval_ms / 1000
 
     def request_shutdown(self) -> None:
         """Ask every worker running on this Queue to drain and stop, including one whose
@@ -344,6 +366,8 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         app: str | None = None,
         *,
         max_tasks_per_child: int = 0,
+        workers: int | None = None,
+        drain_timeout: float | None = None,
     ) -> None:
         """``run_worker`` on a thread; SIGINT/SIGTERM (main thread) and task cancellation
         request a graceful shutdown."""
@@ -355,6 +379,8 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             pool=pool,
             app=app,
             max_tasks_per_child=max_tasks_per_child,
+            workers=workers,
+            drain_timeout=drain_timeout,
         )
         done = loop.run_in_executor(None, run)
         installed = _install_signal_handlers(loop, self.request_shutdown)
@@ -369,21 +395,6 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
-
-
-def _check_backend(backend: object, db_path: str, db_url: object) -> StorageTarget:
-    """The backend named by ``backend=`` or inferred from the URL's scheme (``storage``
-    knows the names); a contradiction or an unknown scheme is a ``ConfigurationError``."""
-    if backend is not None and not isinstance(backend, str):
-        raise TypeError(f"backend must be a str, not {type(backend).__name__}")
-    check.check_optional_str("db_url", db_url)
-    assert db_url is None or isinstance(db_url, str)
-    try:
-        return resolve_target(backend, db_path, db_url)
-    except ConfigurationError:
-        raise
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from None
 
 
 def _check_pool(pool: object, app: object) -> None:

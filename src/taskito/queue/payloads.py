@@ -1,0 +1,52 @@
+"""A stored payload seen from the producer side: which serializer a task's payloads use,
+whether they are bound to their job id, and a copy made valid under a new id (a replay, a
+retried dead letter)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from taskito.exceptions import SerializationError, SignatureError
+from taskito.serializers import binds_context
+from taskito.signing import payload_context, rebind
+
+if TYPE_CHECKING:
+    from taskito.queue.state import QueueBase
+    from taskito.serializers import Serializer
+
+
+def payload_serializer(queue: QueueBase, task_name: str) -> Serializer:
+    spec = queue._task_registry.get(task_name)
+    return queue._serializer if spec is None or spec.serializer is None else spec.serializer
+
+
+def binds_payloads(queue: QueueBase, task_name: str) -> bool:
+    """True when a payload is only valid for its own job id: the queue signs, or the
+    task's serializer binds the job (``EncryptedSerializer``)."""
+    serializer = payload_serializer(queue, task_name)
+    return queue._signer is not None or binds_context(serializer)
+
+
+def rebound_payload(
+    queue: QueueBase, task_name: str, payload: bytes, old_id: str, new_id: str
+) -> bytes:
+    """A stored payload made valid for a copy under ``new_id`` (replay, retried dead
+    letter): verified for ``old_id`` first, then re-encrypted and re-signed (signing.rebind).
+    Unchanged when the queue neither signs nor binds its payloads."""
+    serializer = payload_serializer(queue, task_name)
+    if not binds_payloads(queue, task_name):
+        return payload
+    old, new = payload_context(old_id, task_name), payload_context(new_id, task_name)
+    try:
+        return rebind(serializer, queue._signer, payload, old, new)
+    except SignatureError as exc:
+        raise SignatureError(
+            f"job {old_id} cannot be copied: payload signature check failed: {exc}"
+        ) from None
+    except ValueError as exc:
+        raise SerializationError(
+            f"job {old_id} cannot be copied: its payload could not be re-encrypted: {exc}"
+        ) from None
+
+
+__all__ = ["binds_payloads", "payload_serializer", "rebound_payload"]
