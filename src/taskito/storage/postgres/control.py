@@ -1,6 +1,6 @@
 """The flow-control half of the PostgreSQL backend (``storage/control.py``): queue state, rate
 slots, running ids, deferrals, circuit breakers, locks and settings. Periodic schedules,
-archive, replay and result expiry live in ``postgres_history``.
+archive, replay and result expiry live in ``schedules``.
 
 Each method is one statement in autocommit mode, or one transaction, on the backend's pool;
 races between hosts are settled by the database (INSERT ... ON CONFLICT, conditional UPDATE,
@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from taskito.storage import breakers, control_rows, postgres_breakers
-from taskito.storage import postgres_control_queries as cq
+from taskito.storage import breakers, control_rows
 from taskito.storage.control import BreakerConfig, BreakerState, Deferral, LockInfo
+from taskito.storage.postgres import breakers as postgres_breakers
+from taskito.storage.postgres import control_queries as cq
 from taskito.storage.validation import (
     lock_params,
     require_breaker_config,
@@ -29,8 +30,8 @@ from taskito.storage.validation import (
 )
 
 if TYPE_CHECKING:
-    from taskito.storage.postgres_connections import Cursor, PgConnections
-    from taskito.storage.postgres_listener import ChangeFeed
+    from taskito.storage.postgres.connections import Cursor, PgConnections
+    from taskito.storage.postgres.notify import ChangeFeed
 
 
 class PostgresControl:

@@ -1,6 +1,6 @@
 """Periodic schedules, the archive, replays and result expiry of the PostgreSQL backend (the
 rest of ``storage/control.py``; queue state, limits, breakers, locks and settings are in
-``postgres_control``).
+``control``).
 
 Firing a periodic slot and enqueueing a replay write a job and a control row in one
 transaction, through the same insert path as ``enqueue`` (``PostgresEnqueue._enqueue_in``),
@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 
 from taskito.job import JobRecord, NewJob
 from taskito.storage import control_rows
-from taskito.storage import postgres_control_queries as cq
-from taskito.storage import postgres_rows as convert
 from taskito.storage.control import PeriodicSchedule, ReplayEntry
-from taskito.storage.postgres_enqueue import PostgresEnqueue, require_enqueueable
+from taskito.storage.postgres import control_queries as cq
+from taskito.storage.postgres import records as convert
+from taskito.storage.postgres.enqueue import PostgresEnqueue, require_enqueueable
 from taskito.storage.validation import require_count, require_schedule, require_text
 
 if TYPE_CHECKING:
-    from taskito.storage.postgres_connections import Cursor
+    from taskito.storage.postgres.connections import Cursor
 
 
 class PostgresHistory(PostgresEnqueue):

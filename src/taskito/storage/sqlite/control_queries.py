@@ -1,11 +1,11 @@
-"""The SQL text of the SQLite flow-control methods (``sqlite_control``), and the conversions
+"""The SQL text of the SQLite flow-control methods (``control``), and the conversions
 from their rows to records. Status literals are ``JobStatus.code`` values (see sqlite_schema):
 finished means ``status >= 2`` (complete, failed, dead, cancelled).
 """
 
 from __future__ import annotations
 
-from taskito.storage.sqlite_queries import JOB_COLUMNS
+from taskito.storage.sqlite.queries import JOB_COLUMNS
 
 # --- queue state ------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 A plain enqueue is one INSERT statement that also notifies listeners; a batch is one
 INSERT ... SELECT FROM unnest() per few thousand rows, all in one transaction.
-``PostgresEnqueue`` is a mixin of ``PostgresStorage``; like ``postgres_reads`` it imports no
+``PostgresEnqueue`` is a mixin of ``PostgresStorage``; like ``reads`` it imports no
 driver module at import time.
 """
 
@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from taskito.exceptions import DependencyError, StorageError
 from taskito.job import JobRecord, NewJob
-from taskito.storage import postgres_queries as q
-from taskito.storage import postgres_rows as convert
-from taskito.storage import postgres_transitions as transitions
 from taskito.storage import validation
+from taskito.storage.postgres import queries as q
+from taskito.storage.postgres import records as convert
+from taskito.storage.postgres import transitions
 from taskito.storage.validation import require_new_job
 
 if TYPE_CHECKING:
-    from taskito.storage.postgres_connections import Cursor, PgConnections
-    from taskito.storage.postgres_listener import ChangeFeed
+    from taskito.storage.postgres.connections import Cursor, PgConnections
+    from taskito.storage.postgres.notify import ChangeFeed
 
 # Rows per INSERT statement of enqueue_many (all in one transaction).
 _INSERT_CHUNK = 2000

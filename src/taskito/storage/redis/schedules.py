@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from taskito.job import JobRecord, NewJob
 from taskito.storage.control import ControlStorage, PeriodicSchedule, ReplayEntry
-from taskito.storage.redis_core import RedisCore
-from taskito.storage.redis_keys import check_new_job, job_arguments, pack_fields, require_time
-from taskito.storage.redis_records import (
+from taskito.storage.redis.core import RedisCore
+from taskito.storage.redis.keys import check_new_job, job_arguments, pack_fields, require_time
+from taskito.storage.redis.records import (
     job_from_packed,
     pairs,
     replay_from_entry,

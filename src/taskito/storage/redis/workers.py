@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import cast
 
 from taskito.storage.base import WorkerInfo
-from taskito.storage.redis_client import RedisConnection, redis
-from taskito.storage.redis_keys import Keys
-from taskito.storage.redis_records import encode_worker, worker_from_entry
+from taskito.storage.redis.connections import RedisConnection, redis
+from taskito.storage.redis.keys import Keys
+from taskito.storage.redis.records import encode_worker, worker_from_entry
 
 
 def register(connection: RedisConnection, keys: Keys, worker: WorkerInfo) -> None:

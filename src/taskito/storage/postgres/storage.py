@@ -1,11 +1,10 @@
 """The PostgreSQL storage backend: many machines share one database and one schema.
 
-The pool, error translation and clock offset live in ``postgres_connections``; the schema in
-``postgres_schema``; fixed SQL in ``postgres_queries``; row conversions in ``postgres_rows``;
-the claim in ``postgres_claim``; finish, cascade and requeue in ``postgres_transitions``;
-LISTEN/NOTIFY in ``postgres_listener``; enqueues and reads in the mixins ``postgres_enqueue``
-and ``postgres_reads``; the flow-control half (``storage/control.py``) in the mixins
-``postgres_control`` and ``postgres_history``, with its SQL in ``postgres_control_queries``.
+The pool, error translation and clock offset live in ``connections``; the schema in
+``schema``; fixed SQL in ``queries``; row conversions in ``records``; the claim in ``claim``;
+finish, cascade and requeue in ``transitions``; LISTEN/NOTIFY in ``notify``; enqueues and reads
+in the mixins ``enqueue`` and ``reads``; the flow-control half (``storage/control.py``) in the
+mixins ``control`` and ``schedules``, with its SQL in ``control_queries``.
 This module maps the rest of the ``Storage`` contract onto them.
 psycopg is imported by the connection and listener modules only (the others touch it inside
 functions or for type checking), so without the driver this module still imports and the
@@ -29,16 +28,17 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskito.job import JobRecord
-from taskito.storage import postgres_claim, validation
-from taskito.storage import postgres_control_queries as cq
-from taskito.storage import postgres_queries as q
-from taskito.storage import postgres_rows as convert
-from taskito.storage import postgres_transitions as transitions
+from taskito.storage import validation
 from taskito.storage.base import DEFAULT_MAX_RESCUES, Finish, Storage, WorkerInfo
-from taskito.storage.postgres_control import PostgresControl
-from taskito.storage.postgres_history import PostgresHistory
-from taskito.storage.postgres_reads import PostgresReads
-from taskito.storage.postgres_schema import validate_schema_name
+from taskito.storage.postgres import claim as postgres_claim
+from taskito.storage.postgres import control_queries as cq
+from taskito.storage.postgres import queries as q
+from taskito.storage.postgres import records as convert
+from taskito.storage.postgres import transitions
+from taskito.storage.postgres.control import PostgresControl
+from taskito.storage.postgres.reads import PostgresReads
+from taskito.storage.postgres.schedules import PostgresHistory
+from taskito.storage.postgres.schema import validate_schema_name
 from taskito.storage.validation import claim_queue_names, require_lease
 
 INSTALL_HINT = 'the postgres backend needs psycopg 3: pip install "taskito[postgres]"'
@@ -46,15 +46,15 @@ _DRIVER_PACKAGES = frozenset({"psycopg", "psycopg_pool", "psycopg_binary", "psyc
 
 _driver_missing: ImportError | None = None
 try:
-    from taskito.storage.postgres_connections import PgConnections, channel_name, conninfo_params
-    from taskito.storage.postgres_listener import ChangeFeed
+    from taskito.storage.postgres.connections import PgConnections, channel_name, conninfo_params
+    from taskito.storage.postgres.notify import ChangeFeed
 except ImportError as exc:  # the postgres extra is not installed
     if (exc.name or "").partition(".")[0] not in _DRIVER_PACKAGES:
         raise
     _driver_missing = exc
 
 if TYPE_CHECKING:
-    from taskito.storage.postgres_connections import Cursor
+    from taskito.storage.postgres.connections import Cursor
 
 DEFAULT_POOL_SIZE = 10
 # Long enough for any caller, short enough for Condition.wait's timeout limit.

@@ -1,6 +1,6 @@
 """Rows of the PostgreSQL backend as the records of ``storage.base``, and back.
 
-Job rows come in ``postgres_queries.JOB_COLUMNS`` order, which is JobRecord's field order.
+Job rows come in ``queries.JOB_COLUMNS`` order, which is JobRecord's field order.
 """
 
 from __future__ import annotations

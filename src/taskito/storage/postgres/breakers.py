@@ -14,11 +14,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from taskito.storage import control_rows
-from taskito.storage import postgres_control_queries as cq
 from taskito.storage.control import BreakerConfig, BreakerState
+from taskito.storage.postgres import control_queries as cq
 
 if TYPE_CHECKING:
-    from taskito.storage.postgres_connections import Cursor, PgConnections
+    from taskito.storage.postgres.connections import Cursor, PgConnections
 
 T = TypeVar("T")
 #: A transition: the breaker as loaded -> the breaker to store, and the caller's answer.

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from typing import cast
 
 from taskito.storage.control import BreakerConfig, BreakerState, ControlStorage, Deferral, LockInfo
-from taskito.storage.redis_core import RedisCore
-from taskito.storage.redis_keys import MAX_SAFE_INTEGER, require_time
-from taskito.storage.redis_records import breaker_from_fields, pairs
+from taskito.storage.redis.core import RedisCore
+from taskito.storage.redis.keys import MAX_SAFE_INTEGER, require_time
+from taskito.storage.redis.records import breaker_from_fields, pairs
 from taskito.storage.validation import (
     require_breaker_config,
     require_deferrals,

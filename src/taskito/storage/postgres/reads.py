@@ -12,13 +12,13 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from taskito.job import JobRecord, JobStatus
-from taskito.storage import postgres_queries as q
-from taskito.storage import postgres_rows as convert
 from taskito.storage.base import DeadLetter, JobError, JobFilter, LogEntry, WorkerInfo
+from taskito.storage.postgres import queries as q
+from taskito.storage.postgres import records as convert
 from taskito.storage.validation import require_count, require_text
 
 if TYPE_CHECKING:
-    from taskito.storage.postgres_connections import PgConnections
+    from taskito.storage.postgres.connections import PgConnections
 
 
 class PostgresReads:

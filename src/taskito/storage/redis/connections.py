@@ -107,7 +107,7 @@ _clock_lock = threading.Lock()
 def script_source(name: str) -> str:
     """The Lua text of script ``name``: the shared prelude, the libraries it includes, then
     its own file."""
-    folder = importlib.resources.files("taskito.storage").joinpath("redis_lua")
+    folder = importlib.resources.files("taskito.storage.redis").joinpath("lua")
     parts = ["prelude", *_LIBRARIES.get(name, ()), name]
     return "\n".join(folder.joinpath(f"{part}.lua").read_text(encoding="utf-8") for part in parts)
 

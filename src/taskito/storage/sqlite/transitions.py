@@ -11,8 +11,8 @@ from collections.abc import Collection, Iterable, Sequence
 from taskito.exceptions import DependencyError
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob
-from taskito.storage import sqlite_queries as q
 from taskito.storage.base import Finish, poison_pill_error
+from taskito.storage.sqlite import queries as q
 
 _FINISH_COMPLETE = (
     "UPDATE jobs SET status = 2, result = ?, completed_at = ?, worker_id = NULL,"

@@ -12,9 +12,9 @@ from typing import cast
 
 from taskito.job import JobStatus
 from taskito.storage.base import JobFilter, LogEntry
-from taskito.storage.redis_client import RedisConnection, redis
-from taskito.storage.redis_keys import Keys
-from taskito.storage.redis_records import log_from_entry
+from taskito.storage.redis.connections import RedisConnection, redis
+from taskito.storage.redis.keys import Keys
+from taskito.storage.redis.records import log_from_entry
 
 _CHUNK = 256
 _FILTER_FIELDS = (b"queue", b"task_name", b"namespace", b"metadata", b"error", b"status")

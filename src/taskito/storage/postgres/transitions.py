@@ -3,7 +3,7 @@ dead-letter rows), the transitive dependent cascade, lease requeue, and dependen
 
 Each function runs on the cursor it is given: in the caller's transaction when there is
 one, else as one autocommit statement. SQL shapes that vary per call are built and cached
-here; fixed ones live in ``postgres_queries``. Like that module, this one imports no driver
+here; fixed ones live in ``queries``. Like that module, this one imports no driver
 module at import time.
 """
 
@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from taskito.exceptions import DependencyError
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob
-from taskito.storage import postgres_queries as q
-from taskito.storage import postgres_rows as convert
 from taskito.storage.base import Finish, poison_pill_error
+from taskito.storage.postgres import queries as q
+from taskito.storage.postgres import records as convert
 
 if TYPE_CHECKING:
-    from taskito.storage.postgres_connections import Cursor
+    from taskito.storage.postgres.connections import Cursor
 
 _BLOCKING_DEPENDENCY_STATUSES = frozenset({JobStatus.DEAD.code, JobStatus.CANCELLED.code})
 

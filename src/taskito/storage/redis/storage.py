@@ -1,11 +1,11 @@
 """The Redis storage backend: any number of machines share one Redis; each operation that moves
 jobs is one Lua script (atomic, one round trip) and every change is announced over pub/sub.
 
-The client, error translation, scripts and server clock offset live in ``redis_client``; the
-storage object's connection, prefix and schema check in ``redis_core``; key names and script
-arguments in ``redis_keys``; record decoding in ``redis_records``; change notification in
-``redis_notify``; inspection walks in ``redis_inspect``; the flow-control half of the contract
-in ``redis_control`` and ``redis_history``; the Lua scripts in ``redis_lua/``.
+The client, error translation, scripts and server clock offset live in ``connections``; the
+storage object's connection, prefix and schema check in ``core``; key names and script arguments
+in ``keys``; record decoding in ``records``; change notification in ``notify``; inspection walks
+in ``reads``; the flow-control half of the contract in ``control`` and ``schedules``; the Lua
+scripts in ``lua/``.
 ``docs/redis.md`` describes the data model and the durable server settings.
 
 Clocks: ``now`` is honoured for every recorded time (created, scheduled, started, completed,
@@ -28,7 +28,6 @@ from typing import cast
 from taskito.exceptions import StorageError, StorageUnavailableError
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob
-from taskito.storage import redis_inspect, redis_workers
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
     DeadLetter,
@@ -39,10 +38,11 @@ from taskito.storage.base import (
     Storage,
     WorkerInfo,
 )
-from taskito.storage.redis_control import RedisControl
-from taskito.storage.redis_core import CHUNK
-from taskito.storage.redis_history import RedisHistory
-from taskito.storage.redis_keys import (
+from taskito.storage.redis import reads as redis_inspect
+from taskito.storage.redis import workers as redis_workers
+from taskito.storage.redis.control import RedisControl
+from taskito.storage.redis.core import CHUNK
+from taskito.storage.redis.keys import (
     check_batch,
     check_new_job,
     finish_arguments,
@@ -50,13 +50,14 @@ from taskito.storage.redis_keys import (
     namespace_tag,
     require_time,
 )
-from taskito.storage.redis_records import (
+from taskito.storage.redis.records import (
     dead_letter_from_fields,
     encode_log,
     job_error_from_entry,
     job_from_packed,
     pairs,
 )
+from taskito.storage.redis.schedules import RedisHistory
 from taskito.storage.validation import (
     claim_queue_names,
     release_arguments,
@@ -125,7 +126,7 @@ class RedisStorage(RedisControl, RedisHistory, Storage):
         return found[0] if found else None
 
     def list_jobs(self, filter: JobFilter, limit: int, offset: int) -> list[JobRecord]:
-        """See ``redis_inspect.list_job_ids`` for the cost of each filter."""
+        """See ``reads.list_job_ids`` for the cost of each filter."""
         if not isinstance(filter, JobFilter):
             raise TypeError(f"filter must be a JobFilter, got {type(filter).__name__}")
         limit = require_count("limit", limit)

@@ -1,9 +1,8 @@
 """The SQLite storage backend: the default, embedded in one WAL-mode file.
 
-Connections, transactions and change notification live in ``sqlite_connections``; the schema in
-``sqlite_schema``; SQL text in ``sqlite_queries``; multi-step transitions in
-``sqlite_transitions``; the flow-control half of the contract in ``sqlite_control``. This
-module maps the ``Storage`` contract onto them.
+Connections, transactions and change notification live in ``connections``; the schema in
+``schema``; SQL text in ``queries``; multi-step transitions in ``transitions``; the flow-control
+half of the contract in ``control``. This module maps the ``Storage`` contract onto them.
 """
 
 from __future__ import annotations
@@ -13,9 +12,7 @@ import os
 from collections.abc import Collection, Sequence
 
 from taskito.job import JobRecord, JobStatus, NewJob
-from taskito.storage import sqlite_claim, validation
-from taskito.storage import sqlite_queries as q
-from taskito.storage import sqlite_transitions as transitions
+from taskito.storage import validation
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
     DeadLetter,
@@ -26,8 +23,11 @@ from taskito.storage.base import (
     Storage,
     WorkerInfo,
 )
-from taskito.storage.sqlite_connections import SqliteConnections
-from taskito.storage.sqlite_control import SqliteControl
+from taskito.storage.sqlite import claim as sqlite_claim
+from taskito.storage.sqlite import queries as q
+from taskito.storage.sqlite import transitions
+from taskito.storage.sqlite.connections import SqliteConnections
+from taskito.storage.sqlite.control import SqliteControl
 from taskito.storage.validation import (
     claim_queue_names,
     require_count,

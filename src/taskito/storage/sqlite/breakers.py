@@ -8,8 +8,8 @@ from __future__ import annotations
 import sqlite3
 
 from taskito.storage import control_rows
-from taskito.storage import sqlite_control_queries as cq
 from taskito.storage.control import BreakerConfig, BreakerState
+from taskito.storage.sqlite import control_queries as cq
 
 
 def load(conn: sqlite3.Connection, task_name: str, config: BreakerConfig) -> BreakerState:

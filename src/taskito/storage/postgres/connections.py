@@ -21,8 +21,8 @@ from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from taskito.exceptions import StorageError, StorageUnavailableError, UniqueConflictError
 from taskito.redaction import MASK, redact_secrets, safe_cause
-from taskito.storage import postgres_schema
-from taskito.storage.postgres_queries import SERVER_CLOCK_MS
+from taskito.storage.postgres import schema as postgres_schema
+from taskito.storage.postgres.queries import SERVER_CLOCK_MS
 
 logger = logging.getLogger("taskito.storage.postgres")
 

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from taskito.job import JobRecord
-from taskito.storage import sqlite_queries as q
-from taskito.storage.sqlite_transitions import cascade_cancel
+from taskito.storage.sqlite import queries as q
+from taskito.storage.sqlite.transitions import cascade_cancel
 
 _READY = (
     " AND j.scheduled_at <= :now AND j.namespace IS :namespace"

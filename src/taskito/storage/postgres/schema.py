@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from taskito.exceptions import DatabaseCorruptError, SchemaVersionError
-from taskito.storage.postgres_queries import render
+from taskito.storage.postgres.queries import render
 
 if TYPE_CHECKING:
     import psycopg

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from types import TracebackType
 
 from taskito.exceptions import DatabaseCorruptError, StorageError, UniqueConflictError
-from taskito.storage import sqlite_schema
 from taskito.storage.changes import ChangeNotifier
+from taskito.storage.sqlite import schema as sqlite_schema
 
 logger = logging.getLogger("taskito.storage.sqlite")
 

@@ -2,7 +2,7 @@
 them running and return them in one statement, and cancel expired pending jobs (with their
 dependents) when the claim reports some in its scope.
 
-Like ``postgres_queries``, this module imports no driver module at import time.
+Like ``queries``, this module imports no driver module at import time.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from taskito.job import JobRecord
-from taskito.storage import postgres_queries as q
-from taskito.storage import postgres_rows as convert
-from taskito.storage.postgres_transitions import cascade_cancel
+from taskito.storage.postgres import queries as q
+from taskito.storage.postgres import records as convert
+from taskito.storage.postgres.transitions import cascade_cancel
 
 if TYPE_CHECKING:
-    from taskito.storage.postgres_connections import Cursor
+    from taskito.storage.postgres.connections import Cursor
 
 _DEPENDENCIES_DONE = (
     "NOT EXISTS (SELECT 1 FROM {s}.job_dependencies AS d JOIN {s}.jobs AS p"

@@ -2,9 +2,9 @@
 check (migrating a prefix of an older schema), running a script, the server clock offset,
 reading packed jobs, and closing.
 
-``RedisStorage`` (``redis.py``) and its flow-control parts (``redis_control.py``,
-``redis_history.py``) all derive from ``RedisCore``, so each part reaches the same client,
-key names and change listener.
+``RedisStorage`` (``storage.py``) and its flow-control parts (``control.py``, ``schedules.py``)
+all derive from ``RedisCore``, so each part reaches the same client, key names and change
+listener.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 
 from taskito.exceptions import SchemaVersionError
 from taskito.job import JobRecord, NewJob
-from taskito.storage.redis_client import RedisConnection
-from taskito.storage.redis_keys import Keys, check_prefix
-from taskito.storage.redis_notify import ChangeListener
-from taskito.storage.redis_records import job_from_packed
+from taskito.storage.redis.connections import RedisConnection
+from taskito.storage.redis.keys import Keys, check_prefix
+from taskito.storage.redis.notify import ChangeListener
+from taskito.storage.redis.records import job_from_packed
 
 logger = logging.getLogger("taskito.storage.redis")
 

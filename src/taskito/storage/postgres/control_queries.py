@@ -1,8 +1,8 @@
-"""The SQL of the PostgreSQL flow-control methods (``postgres_control``), rendered once per
-schema like ``postgres_queries``, and the conversions from their rows to records.
+"""The SQL of the PostgreSQL flow-control methods (``control``), rendered once per
+schema like ``queries``, and the conversions from their rows to records.
 
 Status literals are ``JobStatus.code`` values (see postgres_schema): finished means
-``status >= 2`` (complete, failed, dead, cancelled). Like ``postgres_queries``, this module
+``status >= 2`` (complete, failed, dead, cancelled). Like ``queries``, this module
 imports no driver module at import time.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from taskito.storage.postgres_queries import (
+from taskito.storage.postgres.queries import (
     JOB_COLUMNS,
     NOTIFIED,
     RUNNING_BY_ID,

@@ -4,7 +4,7 @@ replays, result expiry and settings.
 
 ``SqliteControl`` is a mixin that ``SqliteStorage`` inherits: it runs on the same
 ``SqliteConnections`` (``self._conns``), so every write is one ``BEGIN IMMEDIATE`` transaction
-like the rest of the backend. SQL text lives in ``sqlite_control_queries``.
+like the rest of the backend. SQL text lives in ``control_queries``.
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from taskito.job import JobRecord, NewJob
-from taskito.storage import breakers, control_rows, sqlite_breakers
-from taskito.storage import sqlite_control_queries as cq
-from taskito.storage import sqlite_queries as q
-from taskito.storage import sqlite_transitions as transitions
+from taskito.storage import breakers, control_rows
 from taskito.storage.control import (
     BreakerConfig,
     BreakerState,
@@ -25,7 +22,11 @@ from taskito.storage.control import (
     PeriodicSchedule,
     ReplayEntry,
 )
-from taskito.storage.sqlite_connections import SqliteConnections
+from taskito.storage.sqlite import breakers as sqlite_breakers
+from taskito.storage.sqlite import control_queries as cq
+from taskito.storage.sqlite import queries as q
+from taskito.storage.sqlite import transitions
+from taskito.storage.sqlite.connections import SqliteConnections
 from taskito.storage.validation import (
     lock_params,
     require_breaker_config,

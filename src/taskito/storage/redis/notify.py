@@ -15,7 +15,7 @@ import threading
 import time
 
 from taskito.redaction import redact_secrets
-from taskito.storage.redis_client import RedisConnection, redis
+from taskito.storage.redis.connections import RedisConnection, redis
 
 logger = logging.getLogger("taskito.storage.redis")
 
