@@ -93,7 +93,7 @@ class RedisCore:
                 recorded = recorded.decode(errors="replace")
             raise SchemaVersionError(
                 f"prefix {self.prefix!r} on redis at {self._conn.where} records schema version"
-                f" {recorded!r} in {self.prefix}:meta, which no taskito writes"
+                f" {recorded!r} in {self._keys.meta}, which no taskito writes"
             )
         return version
 

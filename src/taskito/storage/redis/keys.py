@@ -34,8 +34,30 @@ def check_prefix(prefix: object) -> str:
     return prefix
 
 
+#: Every key of one prefix: the name after ``<prefix>:`` (the data model of docs/redis.md).
+#: ``lua/prelude.lua`` and a few scripts build the same names; tests/storage/test_redis_keys.py
+#: asserts that every name a script or this package builds is in this table, and each is used.
+KEY_NAMES = frozenset(
+    {
+        "archive", "breakers", "cancels", "changes", "created", "deadindex", "done", "ended",
+        "heartbeats", "locktokens", "logindex", "logs", "meta", "paused", "periodicdue",
+        "periodics", "queues", "rates", "resultexpiry", "running", "seq", "settings", "unique",
+        "workers", "workerstatus",
+    }
+)  # fmt: skip
+#: Key families: each name is followed by ``:<id>`` (or more parts, as in ``status:<code>:<q>``).
+KEY_FAMILIES = frozenset(
+    {
+        "archived", "breaker", "bystatus", "dead", "dependents", "deps", "errors", "expiry",
+        "job", "joblogs", "levels", "lock", "nsqueues", "periodic", "ready", "replay", "replays",
+        "status", "taskpending",
+    }
+)  # fmt: skip
+
+
 class Keys:
-    """The names of the keys Python reads directly (the scripts build the same names)."""
+    """The names of the keys Python reads directly (the scripts build the same names, from the
+    same table: ``KEY_NAMES`` and ``KEY_FAMILIES``)."""
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
@@ -49,6 +71,7 @@ class Keys:
         self.changes = f"{prefix}:changes"
         self.paused = f"{prefix}:paused"
         self.settings = f"{prefix}:settings"
+        self.meta = f"{prefix}:meta"
 
     def job(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}"
@@ -73,6 +96,9 @@ class Keys:
 
     def lock(self, name: str) -> str:
         return f"{self.prefix}:lock:{name}"
+
+    def dead(self, dead_id: str) -> str:
+        return f"{self.prefix}:dead:{dead_id}"
 
 
 def namespace_tag(namespace: str | None) -> str:

@@ -339,7 +339,7 @@ class RedisStorage(RedisControl, RedisHistory, Storage):
         return [dead_letter_from_fields(pairs(flat)) for flat in page]
 
     def dead_letter(self, dead_id: str) -> DeadLetter | None:
-        key = f"{self.prefix}:dead:{require_text('dead_id', dead_id)}"
+        key = self._keys.dead(require_text("dead_id", dead_id))
         fields = self._conn.call(lambda client: client.hgetall(key), idempotent=True)
         return dead_letter_from_fields(cast("dict[bytes, bytes]", fields)) if fields else None
 
