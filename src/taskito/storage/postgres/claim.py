@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from taskito.job import JobRecord
+from taskito.storage import rules
 from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
 from taskito.storage.postgres.transitions import cascade_cancel
@@ -140,7 +141,9 @@ def expire_query(
 ) -> str:
     template = (
         "WITH expired AS (UPDATE {s}.jobs AS j SET status = 5, completed_at = %(now)b,"
-        " error = 'expired before execution' WHERE j.id IN ("
+        " error = '"
+        + rules.EXPIRED
+        + "' WHERE j.id IN ("
         + _expired_ids(queue_mode, has_namespace)
         + ") AND j.status = 0 RETURNING j.id)"
         + q.notify_if("expired")
@@ -200,6 +203,6 @@ def expire(
     expired = [row[0] for row in cursor.execute(query, params).fetchall()]
     now = params["now"]
     cascade_cancel(
-        cursor, stmts, [(job_id, f"dependency cancelled: {job_id}") for job_id in expired], now
+        cursor, stmts, [(job_id, rules.dependency_cancelled(job_id)) for job_id in expired], now
     )
     return expired

@@ -28,7 +28,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskito.job import JobRecord
-from taskito.storage import validation
+from taskito.storage import rules, validation
 from taskito.storage.base import DEFAULT_MAX_RESCUES, Finish, Storage, WorkerInfo
 from taskito.storage.postgres import claim as postgres_claim
 from taskito.storage.postgres import control_queries as cq
@@ -116,7 +116,7 @@ class PostgresStorage(PostgresHistory, PostgresControl, PostgresReads, Storage):
         def cancel(cursor: Cursor) -> bool:
             if not cursor.execute(self._stmts.cancel_pending, (now, job_id)).fetchall():
                 return False
-            root = [(job_id, f"dependency cancelled: {job_id}")]
+            root = [(job_id, rules.dependency_cancelled(job_id))]
             transitions.cascade_cancel(cursor, self._stmts, root, now)
             return True
 

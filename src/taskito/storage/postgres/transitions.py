@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from taskito.exceptions import DependencyError
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob
+from taskito.storage import rules
 from taskito.storage.base import Finish, poison_pill_error
 from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
@@ -105,10 +106,9 @@ def finish(
         params = finish_params(batch, now, keep_cancel, rescue)
         for ordinal, job_id, status_code, _ in cursor.execute(stmts.finish_many, params):
             applied[positions[ordinal - 1]] = True
-            if status_code == JobStatus.DEAD.code:
-                roots.append((job_id, f"dependency failed: {job_id}"))
-            elif status_code == JobStatus.CANCELLED.code:
-                roots.append((job_id, f"dependency cancelled: {job_id}"))
+            reason = rules.cascade_reason(JobStatus.from_code(status_code), job_id)
+            if reason is not None:
+                roots.append((job_id, reason))
     return applied, roots
 
 
@@ -127,7 +127,7 @@ def cascade_cancel(
         rows = cursor.execute(stmts.cancel_dependents, (now, parents, reasons)).fetchall()
         children = [row[0] for row in rows]
         cancelled.extend(children)
-        frontier = [(child, f"dependency cancelled: {child}") for child in children]
+        frontier = [(child, rules.dependency_cancelled(child)) for child in children]
     return cancelled
 
 
@@ -151,7 +151,7 @@ def rescue(
                 Finish(job.id, job.attempt, JobStatus.DEAD, error=error, worker_id=worker_id)
             )
             continue
-        why = reason or f"rescued: worker {job.worker_id} stopped renewing its lease"
+        why = reason or rules.lease_expired(job.worker_id)
         outcomes.append(
             Finish(
                 job.id, job.attempt, JobStatus.PENDING, error=why, retry_at=now, worker_id=worker_id

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from taskito.job import JobRecord
+from taskito.storage import rules
 from taskito.storage.sqlite import queries as q
 from taskito.storage.sqlite.transitions import cascade_cancel
 
@@ -42,13 +43,13 @@ _DUE_AT_LEVEL = (
 )
 _EXPIRE_ANY_QUEUE = (
     "UPDATE jobs INDEXED BY idx_jobs_expiry"
-    " SET status = 5, completed_at = :now, error = 'expired before execution'"
+    f" SET status = 5, completed_at = :now, error = '{rules.EXPIRED}'"
     " WHERE status = 0 AND expires_at IS NOT NULL AND expires_at < :now"
     " AND namespace IS :namespace RETURNING id"
 )
 _EXPIRE_ONE_QUEUE = (
     "UPDATE jobs INDEXED BY idx_jobs_expiry"
-    " SET status = 5, completed_at = :now, error = 'expired before execution'"
+    f" SET status = 5, completed_at = :now, error = '{rules.EXPIRED}'"
     " WHERE status = 0 AND expires_at IS NOT NULL AND expires_at < :now"
     " AND namespace IS :namespace AND queue = :queue RETURNING id"
 )
@@ -101,7 +102,7 @@ def _expire(
             params["queue"] = queue
             expired.extend(conn.execute(_EXPIRE_ONE_QUEUE, params).fetchall())
     for (job_id,) in expired:
-        cascade_cancel(conn, job_id, f"dependency cancelled: {job_id}", now)
+        cascade_cancel(conn, job_id, rules.dependency_cancelled(job_id), now)
     return bool(expired)
 
 

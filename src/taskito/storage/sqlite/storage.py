@@ -12,7 +12,7 @@ import os
 from collections.abc import Collection, Sequence
 
 from taskito.job import JobRecord, JobStatus, NewJob
-from taskito.storage import validation
+from taskito.storage import rules, validation
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
     DeadLetter,
@@ -150,7 +150,7 @@ class SqliteStorage(SqliteControl, Storage):
         with self._conns.write(notify=False) as conn:
             if conn.execute(q.CANCEL_PENDING, (now, job_id)).rowcount != 1:
                 return False
-            transitions.cascade_cancel(conn, job_id, f"dependency cancelled: {job_id}", now)
+            transitions.cascade_cancel(conn, job_id, rules.dependency_cancelled(job_id), now)
         self._notify()
         return True
 

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable, Sequence
 from taskito.exceptions import DependencyError
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob
+from taskito.storage import rules
 from taskito.storage.base import Finish, poison_pill_error
 from taskito.storage.sqlite import queries as q
 
@@ -85,7 +86,7 @@ def cascade_cancel(conn: sqlite3.Connection, root_id: str, error: str, now: int)
         parent_id, reason = frontier.pop()
         for (child_id,) in conn.execute(q.CANCEL_DEPENDENTS, (now, reason, parent_id)).fetchall():
             cancelled.append(child_id)
-            frontier.append((child_id, f"dependency cancelled: {child_id}"))
+            frontier.append((child_id, rules.dependency_cancelled(child_id)))
     return cancelled
 
 
@@ -118,9 +119,9 @@ def finish_one(conn: sqlite3.Connection, finish: Finish, now: int) -> bool:
     if status is JobStatus.DEAD:
         conn.execute(q.INSERT_JOB_ERROR, (job_id, row[0], error or "", now))
         _dead_letter(conn, job_id, now)
-        cascade_cancel(conn, job_id, f"dependency failed: {job_id}", now)
-    elif status is JobStatus.CANCELLED:
-        cascade_cancel(conn, job_id, f"dependency cancelled: {job_id}", now)
+    reason = rules.cascade_reason(status, job_id)
+    if reason is not None:
+        cascade_cancel(conn, job_id, reason, now)
     return True
 
 
@@ -144,7 +145,7 @@ def requeue_expired(conn: sqlite3.Connection, now: int, max_rescues: int) -> lis
     """Rescue running jobs whose lease expired; return them as they were."""
     expired = [q.row_to_job(row) for row in conn.execute(q.SELECT_EXPIRED_LEASES, (now,))]
     for job in expired:
-        reason = f"rescued: worker {job.worker_id} stopped renewing its lease"
+        reason = rules.lease_expired(job.worker_id)
         rescue(conn, job, now, max_rescues, reason)
     return expired
 
