@@ -1,11 +1,7 @@
 """The PostgreSQL storage backend: many machines share one database and one schema.
 
-The pool, error translation and clock offset live in ``connections``; the schema in
-``schema``; fixed SQL in ``queries``; row conversions in ``records``; the claim in ``claim``;
-finish, cascade and requeue in ``transitions``; LISTEN/NOTIFY in ``notify``; enqueues and reads
-in the mixins ``enqueue`` and ``reads``; the flow-control half (``storage/control.py``) in the
-mixins ``control`` and ``schedules``, with its SQL in ``control_queries``.
-This module maps the rest of the ``Storage`` contract onto them.
+``PostgresStorage`` is the ``Storage`` half, ``PostgresControl`` (``control``) the flow-control
+half; the parts they call are listed in the package docstring (``postgres/__init__.py``).
 psycopg is imported by the connection and listener modules only (the others touch it inside
 functions or for type checking), so without the driver this module still imports and the
 constructor names the extra to install (DESIGN invariant 9).
@@ -27,17 +23,24 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
-from taskito.job import JobRecord
+from taskito.job import JobRecord, JobStatus, NewJob
 from taskito.storage import rules, validation
-from taskito.storage.base import DEFAULT_MAX_RESCUES, Finish, Storage, WorkerInfo
+from taskito.storage.base import (
+    DEFAULT_MAX_RESCUES,
+    DeadLetter,
+    Finish,
+    JobError,
+    JobFilter,
+    LogEntry,
+    Storage,
+    WorkerInfo,
+)
 from taskito.storage.postgres import claim as postgres_claim
 from taskito.storage.postgres import control_queries as cq
+from taskito.storage.postgres import enqueue, reads, transitions, workers
 from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
-from taskito.storage.postgres import transitions
 from taskito.storage.postgres.control import PostgresControl
-from taskito.storage.postgres.reads import PostgresReads
-from taskito.storage.postgres.schedules import PostgresHistory
 from taskito.storage.postgres.schema import validate_schema_name
 from taskito.storage.validation import claim_queue_names, require_lease
 
@@ -57,11 +60,9 @@ if TYPE_CHECKING:
     from taskito.storage.postgres.connections import Cursor
 
 DEFAULT_POOL_SIZE = 10
-# Long enough for any caller, short enough for Condition.wait's timeout limit.
-_MAX_WAIT_STEP_S = 3600.0
 
 
-class PostgresStorage(PostgresHistory, PostgresControl, PostgresReads, Storage):
+class PostgresStorage(PostgresControl, Storage):
     """``Storage`` on a PostgreSQL schema, shared by any number of processes and hosts."""
 
     def __init__(
@@ -314,39 +315,75 @@ class PostgresStorage(PostgresHistory, PostgresControl, PostgresReads, Storage):
         if row is None:
             return None
         self._feed.notify()
-        return self._jobs([row[:-1]])[0]
+        return convert.row_to_job(row[:-1], self._conns.clock.offset_ms)
 
     def purge_dead(self, before: int) -> int:
         return self._conns.run(
             lambda cursor: cursor.execute(self._stmts.purge_dead, (before,)).rowcount
         )
 
-    # --- workers ------------------------------------------------------------------------
+    # --- enqueue (enqueue.py) and reads (reads.py) ------------------------------------
+
+    def enqueue(self, job: NewJob) -> JobRecord:
+        return enqueue.enqueue(self._conns, self._stmts, self._feed, job)
+
+    def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
+        return enqueue.enqueue_many(self._conns, self._stmts, self._feed, jobs)
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        return reads.get_job(self._conns, self._stmts, job_id)
+
+    def list_jobs(self, filter: JobFilter, limit: int, offset: int) -> list[JobRecord]:
+        return reads.list_jobs(self._conns, self._stmts, filter, limit, offset)
+
+    def count_jobs(self, queue: str | None = None) -> dict[JobStatus, int]:
+        return reads.count_jobs(self._conns, self._stmts, queue)
+
+    def count_jobs_by_queue(self) -> dict[str, dict[JobStatus, int]]:
+        return reads.count_jobs_by_queue(self._conns, self._stmts)
+
+    def dependencies(self, job_id: str) -> list[str]:
+        return reads.dependencies(self._conns, self._stmts, job_id)
+
+    def dependents(self, job_id: str) -> list[str]:
+        return reads.dependents(self._conns, self._stmts, job_id)
+
+    def cancel_requests(self, job_ids: Collection[str]) -> dict[str, bool]:
+        return reads.cancel_requests(self._conns, self._stmts, job_ids)
+
+    def task_logs(self, job_id: str) -> list[LogEntry]:
+        return reads.task_logs(self._conns, self._stmts, job_id)
+
+    def query_logs(
+        self, task_name: str | None, level: str | None, since: int, limit: int
+    ) -> list[LogEntry]:
+        return reads.query_logs(self._conns, self._stmts, task_name, level, since, limit)
+
+    def job_errors(self, job_id: str) -> list[JobError]:
+        return reads.job_errors(self._conns, self._stmts, job_id)
+
+    def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
+        return reads.dead_letters(self._conns, self._stmts, limit, offset)
+
+    def dead_letter(self, dead_id: str) -> DeadLetter | None:
+        return reads.dead_letter(self._conns, self._stmts, dead_id)
+
+    # --- workers (workers.py) -----------------------------------------------------------
 
     def register_worker(self, worker: WorkerInfo) -> None:
-        if not isinstance(worker, WorkerInfo):
-            raise TypeError(f"expected a WorkerInfo, got {type(worker).__name__}")
-        params = convert.worker_params(worker)
-        self._conns.run(
-            lambda cursor: cursor.execute(self._stmts.upsert_worker, params), idempotent=True
-        )
+        workers.register(self._conns, self._stmts, worker)
 
     def heartbeat(self, worker_id: str, status: str, now: int) -> None:
-        params = (now, status, worker_id)
-        self._conns.run(
-            lambda cursor: cursor.execute(self._stmts.heartbeat, params), idempotent=True
-        )
+        workers.heartbeat(self._conns, self._stmts, worker_id, status, now)
 
     def unregister_worker(self, worker_id: str) -> None:
-        self._conns.run(
-            lambda cursor: cursor.execute(self._stmts.delete_worker, (worker_id,)), idempotent=True
-        )
+        workers.unregister(self._conns, self._stmts, worker_id)
 
     def reap_workers(self, stale_before: int) -> list[str]:
-        rows = self._conns.run(
-            lambda cursor: cursor.execute(self._stmts.reap_workers, (stale_before,)).fetchall()
-        )
-        return [row[0] for row in rows]
+        return workers.reap(self._conns, self._stmts, stale_before)
+
+    def list_workers(self) -> list[WorkerInfo]:
+        return workers.list_all(self._conns, self._stmts)
 
     # --- change notification ------------------------------------------------------------
 
@@ -356,10 +393,5 @@ class PostgresStorage(PostgresHistory, PostgresControl, PostgresReads, Storage):
         the first wait opens. A change made since this thread's previous call counts, so a
         caller that checks, then waits, misses nothing in between. While the LISTEN
         connection is down, waits simply time out (callers poll anyway)."""
-        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
-            raise TypeError(f"timeout_s must be a number of seconds, got {timeout_s!r}")
-        if math.isnan(timeout_s) or timeout_s < 0:
-            raise ValueError(f"timeout_s must be zero or positive, got {timeout_s!r}")
-        if self._closed:
-            return False
-        return self._feed.wait(min(float(timeout_s), _MAX_WAIT_STEP_S))
+        step = validation.wait_step(timeout_s)
+        return False if self._closed else self._feed.wait(step)

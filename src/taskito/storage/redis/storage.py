@@ -21,7 +21,6 @@ others nor leaves dead ones be. Records show leases in the reader's clock: withi
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Collection, Sequence
 from typing import cast
 
@@ -65,12 +64,12 @@ from taskito.storage.validation import (
     require_lease,
     require_optional_bytes,
     require_text,
+    wait_step,
 )
 
 logger = logging.getLogger("taskito.storage.redis")
 
 _REQUEUE_CHUNK = 100
-_MAX_WAIT_STEP_S = 3600.0
 
 
 class RedisStorage(RedisControl, RedisHistory, Storage):
@@ -389,8 +388,4 @@ class RedisStorage(RedisControl, RedisHistory, Storage):
         """See ``Storage.wait_for_change``. Writes through this object wake waiters at once;
         others arrive over pub/sub within a round trip. A change made since this thread's
         previous call counts, so a caller that checks, then waits, misses nothing between."""
-        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
-            raise TypeError(f"timeout_s must be a number of seconds, got {timeout_s!r}")
-        if math.isnan(timeout_s) or timeout_s < 0:
-            raise ValueError(f"timeout_s must be zero or positive, got {timeout_s!r}")
-        return self._listener.wait(min(float(timeout_s), _MAX_WAIT_STEP_S))
+        return self._listener.wait(wait_step(timeout_s))

@@ -7,7 +7,6 @@ half of the contract in ``control``. This module maps the ``Storage`` contract o
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Collection, Sequence
 
@@ -36,9 +35,6 @@ from taskito.storage.validation import (
     require_optional_bytes,
     require_text,
 )
-
-# Long enough for any caller, short enough for Condition.wait's timeout limit.
-_MAX_WAIT_STEP_S = 3600.0
 
 
 class SqliteStorage(SqliteControl, Storage):
@@ -350,8 +346,4 @@ class SqliteStorage(SqliteControl, Storage):
         commits by other connections (threads, processes) are seen by polling
         ``PRAGMA data_version`` every 1-2 ms. A change made since this thread's previous call
         counts, so a caller that checks, then waits, misses nothing in between."""
-        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
-            raise TypeError(f"timeout_s must be a number of seconds, got {timeout_s!r}")
-        if math.isnan(timeout_s) or timeout_s < 0:
-            raise ValueError(f"timeout_s must be zero or positive, got {timeout_s!r}")
-        return self._conns.wait_for_change(min(float(timeout_s), _MAX_WAIT_STEP_S))
+        return self._conns.wait_for_change(validation.wait_step(timeout_s))
