@@ -2,9 +2,9 @@
 check (migrating a prefix of an older schema), running a script, the server clock offset,
 reading packed jobs, and closing.
 
-``RedisStorage`` (``storage.py``) and its flow-control parts (``control.py``, ``schedules.py``)
-all derive from ``RedisCore``, so each part reaches the same client, key names and change
-listener.
+``RedisControl`` (``control.py``, the flow-control half) derives from ``RedisCore``, and
+``RedisStorage`` (``storage.py``) from ``RedisControl``: both halves reach the same client, key
+names and change listener.
 """
 
 from __future__ import annotations

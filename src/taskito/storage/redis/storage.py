@@ -4,7 +4,7 @@ jobs is one Lua script (atomic, one round trip) and every change is announced ov
 The client, error translation, scripts and server clock offset live in ``connections``; the
 storage object's connection, prefix and schema check in ``core``; key names and script arguments
 in ``keys``; record decoding in ``records``; change notification in ``notify``; inspection walks
-in ``reads``; the flow-control half of the contract in ``control`` and ``schedules``; the Lua
+in ``reads``; the flow-control half of the contract in ``control``; the Lua
 scripts in ``lua/``.
 ``docs/redis.md`` describes the data model and the durable server settings.
 
@@ -56,7 +56,6 @@ from taskito.storage.redis.records import (
     job_from_packed,
     pairs,
 )
-from taskito.storage.redis.schedules import RedisHistory
 from taskito.storage.validation import (
     claim_queue_names,
     release_arguments,
@@ -72,11 +71,11 @@ logger = logging.getLogger("taskito.storage.redis")
 _REQUEUE_CHUNK = 100
 
 
-class RedisStorage(RedisControl, RedisHistory, Storage):
+class RedisStorage(RedisControl, Storage):
     """``Storage`` on a Redis server (6.2 or newer), every key under ``<prefix>:``.
 
     The connection and the prefix live in ``RedisCore``; the flow-control half of the
-    contract in ``RedisControl`` and ``RedisHistory``.
+    contract in ``RedisControl``.
     """
 
     # --- jobs: enqueue, read ------------------------------------------------------------
