@@ -19,7 +19,7 @@ import tempfile
 import time
 import uuid
 
-from taskito.storage.sqlite_schema import MIGRATIONS
+from taskito.storage.sqlite.schema import MIGRATIONS
 
 
 def _open(directory: str, with_indexes: bool, sync: str) -> tuple[sqlite3.Connection, str]:

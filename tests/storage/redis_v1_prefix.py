@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from taskito.job import JobStatus
-from taskito.storage.redis_keys import priority_code
+from taskito.storage.redis.keys import priority_code
 from tests.storage.factories import LEASE_MS
 
 if TYPE_CHECKING:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from taskito.job import now_ms
-from taskito.storage import postgres_schema, sqlite_schema
 from taskito.storage.base import Storage
+from taskito.storage.postgres import schema as postgres_schema
+from taskito.storage.sqlite import schema as sqlite_schema
 from tests.helpers import require_postgres, wait_until
 from tests.storage.postgres_support import run_sql
 

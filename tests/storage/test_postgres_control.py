@@ -16,10 +16,11 @@ import pytest
 
 from taskito.exceptions import StorageError
 from taskito.job import JobStatus, now_ms
-from taskito.storage import postgres_claim, postgres_schema
 from taskito.storage.base import Finish, Storage
 from taskito.storage.control import BreakerConfig, Deferral, PeriodicSchedule
 from taskito.storage.postgres import PostgresStorage
+from taskito.storage.postgres import claim as postgres_claim
+from taskito.storage.postgres import schema as postgres_schema
 from tests.helpers import require_postgres
 from tests.storage.factories import LEASE_MS, Backend, make_job, race, start_job
 from tests.storage.postgres_support import on_postgres, run_sql
@@ -301,7 +302,7 @@ def test_running_ids_and_defer_read_only_running_jobs(backend: Backend) -> None:
     storage.enqueue_many([make_job() for _ in range(3_000)])
     running = storage.claim("w", None, None, 8, now_ms(), LEASE_MS)
     url = require_postgres()
-    from taskito.storage import postgres_control_queries as cq
+    from taskito.storage.postgres import control_queries as cq
 
     query = cq.running_ids_query(storage.schema, True, True)
     for rows in _jobs_rows_read(url, query, ["tests.add", "default"]).values():

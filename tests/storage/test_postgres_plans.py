@@ -55,7 +55,7 @@ def _scans_of_jobs(url: str, query: str, params: Any) -> list[dict[str, Any]]:
 def test_a_claim_reads_a_few_rows_of_a_long_queue_without_statistics(
     backend: Backend, queues: list[str] | None
 ) -> None:
-    from taskito.storage import postgres_claim
+    from taskito.storage.postgres import claim as postgres_claim
 
     storage = backend.first()
     assert isinstance(storage, PostgresStorage)
@@ -72,8 +72,8 @@ def test_a_claim_reads_a_few_rows_of_a_long_queue_without_statistics(
 
 @on_postgres
 def test_finishes_and_lease_extensions_look_their_jobs_up_by_id(backend: Backend) -> None:
-    from taskito.storage import postgres_transitions as transitions
     from taskito.storage.base import Finish
+    from taskito.storage.postgres import transitions
 
     storage = backend.first()
     assert isinstance(storage, PostgresStorage)

@@ -14,8 +14,9 @@ import types
 import pytest
 
 from taskito.job import JobStatus, now_ms
-from taskito.storage import postgres_connections, postgres_queries
 from taskito.storage.base import JobFilter
+from taskito.storage.postgres import connections as postgres_connections
+from taskito.storage.postgres import queries as postgres_queries
 from tests.storage.factories import LEASE_MS, Backend, make_job, start_job
 from tests.storage.postgres_support import (  # noqa: F401  (fixtures)
     Schemas,

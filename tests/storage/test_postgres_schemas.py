@@ -13,9 +13,9 @@ import pytest
 
 from taskito.exceptions import DatabaseCorruptError, SchemaVersionError
 from taskito.job import now_ms
-from taskito.storage import postgres_schema
 from taskito.storage.postgres import PostgresStorage
-from taskito.storage.postgres_schema import SCHEMA_VERSION
+from taskito.storage.postgres import schema as postgres_schema
+from taskito.storage.postgres.schema import SCHEMA_VERSION
 from tests.storage.factories import LEASE_MS, claim_all, make_job
 from tests.storage.postgres_support import Schemas, fixture_schemas, run_sql  # noqa: F401
 

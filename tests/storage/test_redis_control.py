@@ -102,9 +102,9 @@ def _exercise_every_control_operation(storage: RedisStorage) -> None:
 def test_every_script_file_is_registered_with_its_libraries() -> None:
     import importlib.resources
 
-    from taskito.storage.redis_client import SCRIPT_NAMES, script_source
+    from taskito.storage.redis.connections import SCRIPT_NAMES, script_source
 
-    folder = importlib.resources.files("taskito.storage").joinpath("redis_lua")
+    folder = importlib.resources.files("taskito.storage.redis").joinpath("lua")
     files = {entry.name[:-4] for entry in folder.iterdir() if entry.name.endswith(".lua")}
     scripts = {name for name in files if name != "prelude" and not name.startswith("lib_")}
     assert scripts == set(SCRIPT_NAMES)

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 redis_py = pytest.importorskip("redis")
 from taskito.storage.redis import RedisStorage  # noqa: E402  (needs the redis extra)
-from taskito.storage.redis_client import RedisConnection  # noqa: E402
+from taskito.storage.redis.connections import RedisConnection  # noqa: E402
 
 OpenStorage = Callable[[], RedisStorage]
 
@@ -216,9 +216,9 @@ def test_the_migration_runs_in_short_steps_that_openers_share_and_resume(
 
 _OPENER = """
 import json, sys
-from taskito.storage import redis_core
+from taskito.storage.redis import core as redis_core
 from taskito.storage.redis import RedisStorage
-from taskito.storage.redis_client import RedisConnection
+from taskito.storage.redis.connections import RedisConnection
 
 redis_core.MIGRATION_BATCH = 5  # many short steps, so the two processes overlap
 steps = []

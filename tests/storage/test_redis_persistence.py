@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from taskito.storage import redis_client
+from taskito.storage.redis import connections as redis_client
 from tests.helpers import require_redis
 
 

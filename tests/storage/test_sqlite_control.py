@@ -13,9 +13,9 @@ import pytest
 
 from taskito.exceptions import DatabaseCorruptError, StorageError
 from taskito.job import JobStatus, now_ms
-from taskito.storage import sqlite_schema
 from taskito.storage.control import BreakerConfig, PeriodicSchedule
 from taskito.storage.sqlite import SqliteStorage
+from taskito.storage.sqlite import schema as sqlite_schema
 from tests.storage.factories import LEASE_MS, claim_all, make_job
 
 _FLOW_CONTROL_TABLES = {
@@ -171,7 +171,7 @@ def _plan(storage: SqliteStorage, sql: str, params: tuple[object, ...] | dict[st
 
 
 def test_flow_control_reads_use_indexes(db_path: str) -> None:
-    from taskito.storage import sqlite_control_queries as cq
+    from taskito.storage.sqlite import control_queries as cq
 
     storage = SqliteStorage(db_path)
     try:

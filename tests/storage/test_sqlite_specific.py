@@ -14,10 +14,11 @@ import pytest
 
 from taskito.exceptions import DatabaseCorruptError, SchemaVersionError, StorageError
 from taskito.job import JobStatus, now_ms
-from taskito.storage import open_storage, sqlite_schema
+from taskito.storage import open_storage
 from taskito.storage.base import JobFilter
 from taskito.storage.sqlite import SqliteStorage
-from taskito.storage.sqlite_schema import SCHEMA_VERSION
+from taskito.storage.sqlite import schema as sqlite_schema
+from taskito.storage.sqlite.schema import SCHEMA_VERSION
 from tests.storage.factories import make_job
 
 

@@ -4,6 +4,7 @@ flow-control methods (``storage/control.py``)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import cast
 
@@ -186,6 +187,20 @@ def require_schedule(schedule: object) -> PeriodicSchedule:
         _require_int("last_run", schedule.last_run)
     require_flag("enabled", schedule.enabled)
     return schedule
+
+
+#: Long enough for any caller, short enough for ``Condition.wait``'s timeout limit.
+MAX_WAIT_STEP_S = 3600.0
+
+
+def wait_step(timeout_s: object) -> float:
+    """The seconds one ``wait_for_change(timeout_s)`` waits: a number, zero or more; waits
+    longer than ``MAX_WAIT_STEP_S`` return then (callers wait again)."""
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
+        raise TypeError(f"timeout_s must be a number of seconds, got {timeout_s!r}")
+    if math.isnan(timeout_s) or timeout_s < 0:
+        raise ValueError(f"timeout_s must be zero or positive, got {timeout_s!r}")
+    return min(float(timeout_s), MAX_WAIT_STEP_S)
 
 
 def _require_int(name: str, value: object) -> int:

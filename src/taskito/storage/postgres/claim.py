@@ -1,0 +1,208 @@
+"""The PostgreSQL claim: lock due jobs in priority order with ``FOR UPDATE SKIP LOCKED``, mark
+them running and return them in one statement, and cancel expired pending jobs (with their
+dependents) when the claim reports some in its scope.
+
+Like ``queries``, this module imports no driver module at import time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from taskito.job import JobRecord
+from taskito.storage import rules
+from taskito.storage.postgres import queries as q
+from taskito.storage.postgres import records as convert
+from taskito.storage.postgres.transitions import cascade_cancel
+
+if TYPE_CHECKING:
+    from taskito.storage.postgres.connections import Cursor
+
+_DEPENDENCIES_DONE = (
+    "NOT EXISTS (SELECT 1 FROM {s}.job_dependencies AS d JOIN {s}.jobs AS p"
+    " ON p.id = d.depends_on_job_id WHERE d.job_id = j.id AND p.status <> 2)"
+)
+
+
+def _not_paused(queue_term: str) -> str:
+    """The queue named by ``queue_term`` is not paused. ``queue_term`` never refers to the
+    scanned job row, so the planner evaluates this once per queue (an InitPlan or a one-time
+    filter): one probe of the tiny ``paused_queues`` table, not one per job."""
+    return (
+        "NOT EXISTS (SELECT 1 FROM {s}.paused_queues AS paused"
+        f" WHERE paused.queue = {queue_term})"
+    )
+
+
+def _scope(alias: str, queue_mode: str, has_namespace: bool) -> str:
+    """Queue and namespace terms: ``queue_mode`` is "any", "one" or "many"."""
+    terms = ""
+    if queue_mode == "one":
+        terms += f" AND {alias}.queue = %(queue)b"
+    elif queue_mode == "many":
+        terms += f" AND {alias}.queue = ANY(%(queues)b::text[])"
+    if has_namespace:
+        terms += f" AND {alias}.namespace = %(namespace)b"
+    else:
+        terms += f" AND {alias}.namespace IS NULL"
+    return terms
+
+
+def _expired_ids(queue_mode: str, has_namespace: bool) -> str:
+    """Ids of pending jobs past ``expires_at`` in the claim's scope. The inner query is fenced
+    (OFFSET 0) so that it reads the small expiry index whatever the planner's statistics say,
+    rather than every pending row of the queue."""
+    return (
+        "SELECT e.id FROM (SELECT x.id, x.queue, x.namespace FROM {s}.jobs AS x"
+        " WHERE x.status = 0 AND x.expires_at < %(now)b OFFSET 0) AS e WHERE "
+        + _not_paused("e.queue")
+        + _scope("e", queue_mode, has_namespace)
+    )
+
+
+def _due(queue_term: str, has_namespace: bool) -> str:
+    """Due jobs of one queue in claim order, locked; rows that other claimers hold are skipped,
+    not waited for; none at all while the queue is paused. The queue equality makes this an
+    ordered range scan of the claim index that stops after ``limit`` rows."""
+    namespace = "j.namespace = %(namespace)b" if has_namespace else "j.namespace IS NULL"
+    return (
+        "SELECT j.id, j.priority, j.scheduled_at FROM {s}.jobs AS j WHERE j.status = 0"
+        " AND j.queue = "
+        + queue_term
+        + " AND "
+        + namespace
+        + " AND "
+        + _not_paused(queue_term)
+        + " AND j.scheduled_at <= %(now)b AND (j.expires_at IS NULL OR j.expires_at >= %(now)b)"
+        " AND " + _DEPENDENCIES_DONE + " ORDER BY j.priority DESC, j.scheduled_at, j.id"
+        " LIMIT %(limit)b FOR UPDATE OF j SKIP LOCKED"
+    )
+
+
+# The queues that hold pending jobs, one index probe each (a claim on every queue).
+_PENDING_QUEUES = (
+    "RECURSIVE pending_queues (name) AS ("
+    "(SELECT j.queue FROM {s}.jobs AS j WHERE j.status = 0 ORDER BY j.queue LIMIT 1)"
+    " UNION ALL SELECT (SELECT j.queue FROM {s}.jobs AS j WHERE j.status = 0"
+    " AND j.queue > pq.name ORDER BY j.queue LIMIT 1)"
+    " FROM pending_queues AS pq WHERE pq.name IS NOT NULL),"
+)
+
+
+@lru_cache(maxsize=64)
+def claim_query(schema: str, queue_mode: str, has_namespace: bool) -> str:
+    """One statement: lock due jobs, mark them running, return them, and say whether expired
+    pending jobs wait in the same scope. It commits asynchronously (``q.ASYNC_COMMIT``).
+
+    Each queue is walked in its own range of the claim index (one range scan cannot merge
+    several queues in priority order, and a scan across queues would have to sort every due
+    job) and the picks are merged, like the SQLite backend does."""
+    if queue_mode == "one":
+        picked = _due("%(queue)b", has_namespace)
+    else:
+        # pending_queues ends with a NULL name, which matches no job.
+        source = (
+            "pending_queues AS q"
+            if queue_mode == "any"
+            else "unnest(%(queues)b::text[]) AS q (name)"
+        )
+        picked = (
+            "SELECT c.id FROM "
+            + source
+            + " CROSS JOIN LATERAL ("
+            + _due("q.name", has_namespace)
+            + ") AS c ORDER BY c.priority DESC, c.scheduled_at, c.id LIMIT %(limit)b"
+        )
+    template = (
+        "WITH "
+        + (_PENDING_QUEUES if queue_mode == "any" else "")
+        + " picked AS MATERIALIZED ("
+        + picked
+        + "),"
+        " claimed AS (UPDATE {s}.jobs AS j SET status = 1, attempt = j.attempt + 1,"
+        " worker_id = %(worker_id)b, started_at = %(now)b, lease_expires_at = %(lease_until)b"
+        " WHERE j.id = ANY(ARRAY(SELECT id FROM picked))"
+        " RETURNING " + q.job_columns("j") + ")"
+        " SELECT EXISTS ("
+        + _expired_ids(queue_mode, has_namespace)
+        + "), "
+        + q.job_columns("claimed")
+        + " FROM "
+        + q.ASYNC_COMMIT
+        + " AS one LEFT JOIN claimed ON TRUE"
+    )
+    return q.render(template, schema)
+
+
+@lru_cache(maxsize=64)
+def expire_query(
+    schema: str, queue_mode: str, has_namespace: bool, channel: str, token: str
+) -> str:
+    template = (
+        "WITH expired AS (UPDATE {s}.jobs AS j SET status = 5, completed_at = %(now)b,"
+        " error = '"
+        + rules.EXPIRED
+        + "' WHERE j.id IN ("
+        + _expired_ids(queue_mode, has_namespace)
+        + ") AND j.status = 0 RETURNING j.id)"
+        + q.notify_if("expired")
+        + f" SELECT id, {q.NOTIFIED} FROM expired"
+    )
+    return q.render(template, schema, channel, token)
+
+
+def claim_params(
+    worker_id: str,
+    queues: list[str] | None,
+    namespace: str | None,
+    limit: int,
+    now: int,
+    lease_until: int,
+) -> tuple[str, dict[str, Any]]:
+    """The queue mode and the parameters shared by the claim and expiry statements."""
+    params: dict[str, Any] = {
+        "worker_id": worker_id,
+        "namespace": namespace,
+        "limit": limit,
+        "now": now,
+        "lease_until": lease_until,
+    }
+    if queues is None:
+        return "any", params
+    if len(queues) == 1:
+        params["queue"] = queues[0]
+        return "one", params
+    params["queues"] = queues
+    return "many", params
+
+
+def claim(
+    cursor: Cursor, schema: str, queue_mode: str, params: dict[str, Any], lease_offset_ms: int
+) -> tuple[list[JobRecord], bool]:
+    """Claimed jobs in claim order, and whether expired jobs wait in the claimed scope."""
+    query = claim_query(schema, queue_mode, params["namespace"] is not None)
+    rows = cursor.execute(query, params).fetchall()
+    expired_waiting = bool(rows[0][0]) if rows else False
+    jobs = [convert.row_to_job(row[1:], lease_offset_ms) for row in rows if row[1] is not None]
+    jobs.sort(key=lambda job: (-job.priority, job.scheduled_at, job.id))
+    return jobs, expired_waiting
+
+
+def expire(
+    cursor: Cursor,
+    stmts: q.Statements,
+    queue_mode: str,
+    params: dict[str, Any],
+    channel: str,
+    token: str,
+) -> list[str]:
+    """Cancel expired pending jobs in the claim's scope and their dependents; return the
+    expired ids. Run inside a transaction."""
+    query = expire_query(stmts.schema, queue_mode, params["namespace"] is not None, channel, token)
+    expired = [row[0] for row in cursor.execute(query, params).fetchall()]
+    now = params["now"]
+    cascade_cancel(
+        cursor, stmts, [(job_id, rules.dependency_cancelled(job_id)) for job_id in expired], now
+    )
+    return expired

@@ -1,0 +1,226 @@
+"""Inspection reads of the Redis backend: ``list_jobs`` and ``query_logs`` (a newest-first walk
+over a time index with the remaining filters applied here) and task logs.
+
+The walk reads the index in chunks, so it is not one atomic snapshot: a job that changes
+while a long listing runs may be seen before or after the change, never twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import cast
+
+from taskito.job import JobStatus
+from taskito.storage.base import JobFilter, LogEntry
+from taskito.storage.redis.connections import RedisConnection, redis
+from taskito.storage.redis.keys import Keys
+from taskito.storage.redis.records import log_from_entry
+
+_CHUNK = 256
+_FILTER_FIELDS = (b"queue", b"task_name", b"namespace", b"metadata", b"error", b"status")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+Score = int | str
+
+
+def _contains(haystack: bytes | None, needle: str) -> bool:
+    """SQL ``LIKE '%needle%'``: a substring test that ignores the case of ASCII letters only."""
+    if haystack is None:
+        return False
+    return needle.translate(_ASCII_LOWER) in haystack.decode().translate(_ASCII_LOWER)
+
+
+def walk_descending(
+    client: redis.Redis, key: str, high: Score, low: Score, chunk: int = _CHUNK
+) -> Iterator[bytes]:
+    """Members of sorted set ``key`` with scores from ``high`` down to ``low`` (inclusive),
+    highest first, ties by member descending, read ``chunk`` at a time.
+
+    The cursor is (last score, members already seen at that score), so members added or
+    removed elsewhere in the set between chunks neither repeat nor hide others.
+    """
+    upper: Score = high
+    seen_at_upper = 0
+    while True:
+        rows = cast(
+            "list[tuple[bytes, float]]",
+            client.zrange(
+                key, upper, low, desc=True, byscore=True, withscores=True,
+                offset=seen_at_upper, num=chunk,
+            ),
+        )  # fmt: skip
+        yield from (member for member, _ in rows)
+        if len(rows) < chunk:
+            return
+        last = int(rows[-1][1])
+        same = sum(1 for _, score in rows if int(score) == last)
+        seen_at_upper = seen_at_upper + same if upper == last else same
+        upper = last
+
+
+class JobMatcher:
+    """The part of a ``JobFilter`` that the chosen index does not already apply."""
+
+    def __init__(self, filter: JobFilter, status_in_index: bool, queue_in_index: bool) -> None:
+        self.status = None if filter.status is None or status_in_index else filter.status
+        self.queue = None if queue_in_index else filter.queue
+        self.task_name = filter.task_name
+        self.namespace_exact = not filter.any_namespace
+        self.namespace = filter.namespace
+        self.metadata_like = filter.metadata_like
+        self.error_like = filter.error_like
+
+    @property
+    def trivial(self) -> bool:
+        return (
+            self.status is None
+            and self.queue is None
+            and self.task_name is None
+            and not self.namespace_exact
+            and self.metadata_like is None
+            and self.error_like is None
+        )
+
+    def matches(self, values: list[bytes | None]) -> bool:
+        """``values``: the job's ``_FILTER_FIELDS``, as HMGET returns them."""
+        queue, task_name, namespace, metadata, error, status = values
+        if status is None:
+            return False  # deleted meanwhile
+        if self.status is not None and int(status) != self.status.code:
+            return False
+        if self.queue is not None and (queue is None or queue.decode() != self.queue):
+            return False
+        if self.task_name is not None and (
+            task_name is None or task_name.decode() != self.task_name
+        ):
+            return False
+        if self.namespace_exact:
+            stored = None if namespace is None else namespace.decode()
+            if stored != self.namespace:
+                return False
+        if self.metadata_like is not None and not _contains(metadata, self.metadata_like):
+            return False
+        return self.error_like is None or _contains(error, self.error_like)
+
+
+def list_job_ids(
+    connection: RedisConnection, keys: Keys, filter: JobFilter, limit: int, offset: int
+) -> list[bytes]:
+    """The ids of the page of ``Storage.list_jobs``, newest first. Uses the (status, queue)
+    index when both are given, the status index for a status alone, else the created-time
+    index of every job; the other filters cost one HMGET per job walked past."""
+    status = None if filter.status is None else JobStatus.parse(filter.status)
+    filter = JobFilter(
+        status=status,
+        queue=filter.queue,
+        task_name=filter.task_name,
+        namespace=filter.namespace,
+        any_namespace=filter.any_namespace,
+        metadata_like=filter.metadata_like,
+        error_like=filter.error_like,
+        created_after=filter.created_after,
+        created_before=filter.created_before,
+    )
+    if limit == 0:
+        return []
+    if status is not None and filter.queue is not None:
+        index, matcher = keys.status(status.code, filter.queue), JobMatcher(filter, True, True)
+    elif status is not None:
+        index, matcher = keys.by_status(status.code), JobMatcher(filter, True, False)
+    else:
+        index, matcher = keys.created, JobMatcher(filter, False, False)
+    high: Score = "+inf" if filter.created_before is None else filter.created_before
+    low: Score = "-inf" if filter.created_after is None else filter.created_after
+
+    def read(client: redis.Redis) -> list[bytes]:
+        return _matching_ids(client, keys, index, high, low, matcher, limit + offset)[offset:]
+
+    return connection.call(read, idempotent=True)
+
+
+def _matching_ids(
+    client: redis.Redis,
+    keys: Keys,
+    index: str,
+    high: Score,
+    low: Score,
+    matcher: JobMatcher,
+    wanted: int,
+) -> list[bytes]:
+    if matcher.trivial:
+        ids = client.zrange(index, high, low, desc=True, byscore=True, offset=0, num=wanted)
+        return cast("list[bytes]", ids)
+    found: list[bytes] = []
+    chunk: list[bytes] = []
+
+    def sift() -> None:
+        pipe = client.pipeline(transaction=False)
+        for job_id in chunk:
+            pipe.hmget(keys.job(job_id.decode()), _FILTER_FIELDS)
+        for job_id, values in zip(chunk, pipe.execute(), strict=True):
+            if len(found) < wanted and matcher.matches(values):
+                found.append(job_id)
+        chunk.clear()
+
+    for job_id in walk_descending(client, index, high, low):
+        chunk.append(job_id)
+        if len(chunk) == _CHUNK:
+            sift()
+            if len(found) >= wanted:
+                return found
+    if chunk:
+        sift()
+    return found
+
+
+def task_logs(connection: RedisConnection, keys: Keys, job_id: str) -> list[LogEntry]:
+    def read(client: redis.Redis) -> list[LogEntry]:
+        seqs = client.lrange(keys.job_logs(job_id), 0, -1)
+        return _logs(client, keys, cast("list[bytes]", seqs))
+
+    entries = connection.call(read, idempotent=True)
+    return sorted(entries, key=lambda entry: (entry.logged_at, entry.id))
+
+
+def query_logs(
+    connection: RedisConnection,
+    keys: Keys,
+    task_name: str | None,
+    level: str | None,
+    since: int,
+    limit: int,
+) -> list[LogEntry]:
+    """Logs at or after ``since``, newest first; task and level are filtered while walking the
+    time index, so a rare task or level costs a walk over everything logged since."""
+
+    def wanted(entry: LogEntry) -> bool:
+        return (task_name is None or entry.task_name == task_name) and (
+            level is None or entry.level == level
+        )
+
+    def read(client: redis.Redis) -> list[LogEntry]:
+        found: list[LogEntry] = []
+        chunk: list[bytes] = []
+        for seq in walk_descending(client, keys.log_index, "+inf", since):
+            chunk.append(seq)
+            if len(chunk) == _CHUNK:
+                found += filter(wanted, _logs(client, keys, chunk))
+                chunk = []
+                if len(found) >= limit:
+                    return found[:limit]
+        found += filter(wanted, _logs(client, keys, chunk))
+        return found[:limit]
+
+    if limit == 0:
+        return []
+    return connection.call(read, idempotent=True)
+
+
+def _logs(client: redis.Redis, keys: Keys, seqs: list[bytes]) -> list[LogEntry]:
+    if not seqs:
+        return []
+    entries = cast("list[bytes | None]", client.hmget(keys.logs, seqs))
+    return [log_from_entry(seq, entry) for seq, entry in zip(seqs, entries, strict=True) if entry]
+
+
+__all__ = ["JobMatcher", "list_job_ids", "query_logs", "task_logs", "walk_descending"]

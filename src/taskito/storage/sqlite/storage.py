@@ -1,0 +1,349 @@
+"""The SQLite storage backend: the default, embedded in one WAL-mode file.
+
+Connections, transactions and change notification live in ``connections``; the schema in
+``schema``; SQL text in ``queries``; multi-step transitions in ``transitions``; the flow-control
+half of the contract in ``control``. This module maps the ``Storage`` contract onto them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Sequence
+
+from taskito.job import JobRecord, JobStatus, NewJob
+from taskito.storage import rules, validation
+from taskito.storage.base import (
+    DEFAULT_MAX_RESCUES,
+    DeadLetter,
+    Finish,
+    JobError,
+    JobFilter,
+    LogEntry,
+    Storage,
+    WorkerInfo,
+)
+from taskito.storage.sqlite import claim as sqlite_claim
+from taskito.storage.sqlite import queries as q
+from taskito.storage.sqlite import transitions
+from taskito.storage.sqlite.connections import SqliteConnections
+from taskito.storage.sqlite.control import SqliteControl
+from taskito.storage.validation import (
+    claim_queue_names,
+    require_count,
+    require_lease,
+    require_new_job,
+    require_optional_bytes,
+    require_text,
+)
+
+
+class SqliteStorage(SqliteControl, Storage):
+    """``Storage`` on one SQLite file (or ``":memory:"`` for a single process). The
+    flow-control methods come from ``SqliteControl``."""
+
+    def __init__(
+        self, path: str, *, busy_timeout_ms: int = 5000, durable_enqueue: bool = True
+    ) -> None:
+        if isinstance(path, os.PathLike):
+            path = os.fspath(path)
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"path must be a non-empty file path or ':memory:', got {path!r}")
+        require_count("busy_timeout_ms", busy_timeout_ms)
+        if not isinstance(durable_enqueue, bool):
+            raise TypeError(f"durable_enqueue must be a bool, not {type(durable_enqueue).__name__}")
+        # Enqueues (and the other writes that make jobs) commit with synchronous=FULL: a
+        # returned delay() survives power loss. The worker's writes stay NORMAL: one lost to
+        # power loss only runs a job again (at-least-once holds).
+        self._durable = durable_enqueue
+        self.path = path
+        self._conns = SqliteConnections(path, busy_timeout_ms)
+
+    def __repr__(self) -> str:
+        return f"<SqliteStorage path={self.path!r}>"
+
+    def close(self) -> None:
+        self._conns.close()
+
+    def describe(self) -> str:
+        where = self.path if self._conns.memory else os.path.abspath(self.path)
+        return f"sqlite {where}"
+
+    def _notify(self) -> None:
+        self._conns.notifier.notify()
+
+    # --- jobs: enqueue, read ------------------------------------------------------------
+
+    def enqueue(self, job: NewJob) -> JobRecord:
+        require_new_job(job)
+        with self._conns.write(notify=False, durable=self._durable) as conn:
+            record, inserted = transitions.enqueue_one(conn, job)
+        if inserted:
+            self._notify()
+        return record
+
+    def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
+        batch = [require_new_job(job) for job in jobs]
+        if not batch:
+            return []
+        outside_dependencies = validation.batch_outside_dependencies(batch)
+        with self._conns.write(notify=False, durable=self._durable) as conn:
+            transitions.check_dependencies(conn, outside_dependencies)
+            for sql, rows in q.insert_jobs(batch):
+                conn.executemany(sql, rows)
+            transitions.insert_dependencies(conn, batch)
+        self._notify()
+        return [JobRecord.from_new(job) for job in batch]
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        with self._conns.read() as conn:
+            row = conn.execute(q.SELECT_JOB, (job_id,)).fetchone()
+        return None if row is None else q.row_to_job(row)
+
+    def list_jobs(self, filter: JobFilter, limit: int, offset: int) -> list[JobRecord]:
+        """Matching jobs, newest first. ``created_after``/``created_before`` are inclusive;
+        ``*_like`` are case-insensitive substring matches."""
+        if not isinstance(filter, JobFilter):
+            raise TypeError(f"filter must be a JobFilter, got {type(filter).__name__}")
+        sql, params = q.list_jobs_query(
+            filter, require_count("limit", limit), require_count("offset", offset)
+        )
+        with self._conns.read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [q.row_to_job(row) for row in rows]
+
+    def count_jobs(self, queue: str | None = None) -> dict[JobStatus, int]:
+        counts = dict.fromkeys(JobStatus, 0)
+        with self._conns.read() as conn:
+            if queue is None:
+                rows = conn.execute(q.COUNT_BY_STATUS).fetchall()
+            else:
+                rows = conn.execute(q.COUNT_BY_STATUS_IN_QUEUE, (queue,)).fetchall()
+        for code, count in rows:
+            counts[JobStatus.from_code(code)] = count
+        return counts
+
+    def count_jobs_by_queue(self) -> dict[str, dict[JobStatus, int]]:
+        with self._conns.read() as conn:
+            rows = conn.execute(q.COUNT_BY_QUEUE_AND_STATUS).fetchall()
+        by_queue: dict[str, dict[JobStatus, int]] = {}
+        for queue, code, count in rows:
+            by_queue.setdefault(queue, dict.fromkeys(JobStatus, 0))[JobStatus.from_code(code)] = (
+                count
+            )
+        return by_queue
+
+    def dependencies(self, job_id: str) -> list[str]:
+        with self._conns.read() as conn:
+            return [row[0] for row in conn.execute(q.SELECT_DEPENDENCIES, (job_id,))]
+
+    def dependents(self, job_id: str) -> list[str]:
+        with self._conns.read() as conn:
+            return [row[0] for row in conn.execute(q.SELECT_DEPENDENTS, (job_id,))]
+
+    # --- jobs: cancel and purge ---------------------------------------------------------
+
+    def cancel_pending(self, job_id: str, now: int) -> bool:
+        with self._conns.write(notify=False) as conn:
+            if conn.execute(q.CANCEL_PENDING, (now, job_id)).rowcount != 1:
+                return False
+            transitions.cascade_cancel(conn, job_id, rules.dependency_cancelled(job_id), now)
+        self._notify()
+        return True
+
+    def request_cancel(self, job_id: str, force: bool = False) -> bool:
+        level = 2 if force else 1
+        with self._conns.write(notify=False) as conn:
+            requested = conn.execute(q.REQUEST_CANCEL, (level, job_id)).rowcount == 1
+        if requested:
+            self._notify()
+        return requested
+
+    def cancel_requests(self, job_ids: Collection[str]) -> dict[str, bool]:
+        wanted = set(job_ids)
+        if not wanted:
+            return {}
+        with self._conns.read() as conn:
+            rows = conn.execute(q.SELECT_CANCEL_REQUESTED).fetchall()
+        return {job_id: level > 1 for job_id, level in rows if job_id in wanted}
+
+    def purge_queue(self, queue: str, now: int) -> int:
+        return self._bulk_cancel(q.PURGE_QUEUE, queue, now)
+
+    def revoke_task(self, task_name: str, now: int) -> int:
+        return self._bulk_cancel(q.REVOKE_TASK, task_name, now)
+
+    def _bulk_cancel(self, sql: str, key: str, now: int) -> int:
+        with self._conns.write(notify=False) as conn:
+            count = conn.execute(sql, (now, key)).rowcount
+        if count:
+            self._notify()
+        return count
+
+    def purge_completed(self, before: int) -> int:
+        with self._conns.write(notify=False) as conn:
+            return transitions.purge_completed(conn, before)
+
+    # --- the claim cycle ----------------------------------------------------------------
+
+    def claim(
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        namespace: str | None,
+        limit: int,
+        now: int,
+        lease_ms: int,
+    ) -> list[JobRecord]:
+        queue_names = claim_queue_names(queues, limit, lease_ms)
+        if limit == 0 or queue_names == []:
+            return []
+        with self._conns.write(notify=False) as conn:
+            jobs, expired_any = sqlite_claim.claim(
+                conn, worker_id, queue_names, namespace, limit, now, lease_ms
+            )
+        if expired_any:
+            self._notify()
+        return jobs
+
+    def extend_leases(
+        self, worker_id: str, job_ids: Collection[str], now: int, lease_ms: int
+    ) -> set[str]:
+        require_lease(lease_ms)
+        ids = list(job_ids)
+        if not ids:
+            return set()
+        with self._conns.write(notify=False) as conn:
+            rows = conn.execute(
+                q.EXTEND_LEASES, (now + lease_ms, worker_id, q.json_list(ids))
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def finish_many(self, finishes: Sequence[Finish], now: int) -> list[bool]:
+        batch = list(finishes)
+        validation.validate_finishes(batch)
+        if not batch:
+            return []
+        with self._conns.write(notify=False) as conn:
+            applied = [transitions.finish_one(conn, finish, now) for finish in batch]
+        if any(applied):
+            self._notify()
+        return applied
+
+    def requeue_expired(self, now: int, max_rescues: int = DEFAULT_MAX_RESCUES) -> list[JobRecord]:
+        validation.require_count("max_rescues", max_rescues)
+        with self._conns.write(notify=False) as conn:
+            expired = transitions.requeue_expired(conn, now, max_rescues)
+        if expired:
+            self._notify()
+        return expired
+
+    def release_jobs(
+        self, worker_id: str, keep: Collection[str], now: int, max_rescues: int, reason: str
+    ) -> list[JobRecord]:
+        args = validation.release_arguments(worker_id, keep, max_rescues, reason)
+        with self._conns.write(notify=False) as conn:
+            released = transitions.release_jobs(conn, args[0], args[1], now, args[2], args[3])
+        if released:
+            self._notify()
+        return released
+
+    # --- progress, logs, errors, dead letters -------------------------------------------
+
+    def update_progress(self, job_id: str, progress: int) -> bool:
+        if isinstance(progress, bool) or not isinstance(progress, int) or not 0 <= progress <= 100:
+            raise ValueError(f"progress must be an integer from 0 to 100, got {progress!r}")
+        with self._conns.write(notify=False) as conn:
+            return conn.execute(q.UPDATE_PROGRESS, (progress, job_id)).rowcount == 1
+
+    def add_log(
+        self,
+        job_id: str,
+        task_name: str,
+        level: str,
+        message: str,
+        extra: str | None,
+        now: int,
+    ) -> None:
+        # Partial results ("result" lines) wake result streams; ordinary log lines do not.
+        with self._conns.write(notify=level == "result") as conn:
+            conn.execute(q.INSERT_LOG, (job_id, task_name, level, message, extra, now))
+
+    def task_logs(self, job_id: str) -> list[LogEntry]:
+        with self._conns.read() as conn:
+            return [q.row_to_log(row) for row in conn.execute(q.SELECT_JOB_LOGS, (job_id,))]
+
+    def query_logs(
+        self, task_name: str | None, level: str | None, since: int, limit: int
+    ) -> list[LogEntry]:
+        params = (since, task_name, task_name, level, level, require_count("limit", limit))
+        with self._conns.read() as conn:
+            return [q.row_to_log(row) for row in conn.execute(q.QUERY_LOGS, params)]
+
+    def job_errors(self, job_id: str) -> list[JobError]:
+        with self._conns.read() as conn:
+            return [q.row_to_error(row) for row in conn.execute(q.SELECT_JOB_ERRORS, (job_id,))]
+
+    def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
+        params = (require_count("limit", limit), require_count("offset", offset))
+        with self._conns.read() as conn:
+            return [
+                q.row_to_dead_letter(row) for row in conn.execute(q.SELECT_DEAD_LETTERS, params)
+            ]
+
+    def dead_letter(self, dead_id: str) -> DeadLetter | None:
+        with self._conns.read() as conn:
+            row = conn.execute(q.SELECT_DEAD_LETTER, (require_text("dead_id", dead_id),)).fetchone()
+        return None if row is None else q.row_to_dead_letter(row)
+
+    def retry_dead(
+        self, dead_id: str, new_job_id: str, now: int, payload: bytes | None = None
+    ) -> JobRecord | None:
+        payload = require_optional_bytes("payload", payload)
+        with self._conns.write(notify=False, durable=self._durable) as conn:
+            row = conn.execute(q.SELECT_DEAD_LETTER, (dead_id,)).fetchone()
+            if row is None:
+                return None
+            job = q.new_job_from_dead_letter(q.row_to_dead_letter(row), new_job_id, now)
+            if payload is not None:
+                job.payload = payload
+            conn.execute(*q.insert_job(job))
+            conn.execute(q.DELETE_DEAD_LETTER, (dead_id,))
+        self._notify()
+        return JobRecord.from_new(job)
+
+    def purge_dead(self, before: int) -> int:
+        with self._conns.write(notify=False) as conn:
+            return conn.execute(q.PURGE_DEAD, (before,)).rowcount
+
+    # --- workers ------------------------------------------------------------------------
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        if not isinstance(worker, WorkerInfo):
+            raise TypeError(f"expected a WorkerInfo, got {type(worker).__name__}")
+        with self._conns.write(notify=False) as conn:
+            conn.execute(q.UPSERT_WORKER, q.worker_params(worker))
+
+    def heartbeat(self, worker_id: str, status: str, now: int) -> None:
+        with self._conns.write(notify=False) as conn:
+            conn.execute(q.HEARTBEAT, (now, status, worker_id))
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self._conns.write(notify=False) as conn:
+            conn.execute(q.DELETE_WORKER, (worker_id,))
+
+    def list_workers(self) -> list[WorkerInfo]:
+        with self._conns.read() as conn:
+            return [q.row_to_worker(row) for row in conn.execute(q.SELECT_WORKERS)]
+
+    def reap_workers(self, stale_before: int) -> list[str]:
+        with self._conns.write(notify=False) as conn:
+            return [row[0] for row in conn.execute(q.REAP_WORKERS, (stale_before,)).fetchall()]
+
+    # --- change notification ------------------------------------------------------------
+
+    def wait_for_change(self, timeout_s: float) -> bool:
+        """See ``Storage.wait_for_change``. Writes through this object wake waiters at once;
+        commits by other connections (threads, processes) are seen by polling
+        ``PRAGMA data_version`` every 1-2 ms. A change made since this thread's previous call
+        counts, so a caller that checks, then waits, misses nothing in between."""
+        return self._conns.wait_for_change(validation.wait_step(timeout_s))

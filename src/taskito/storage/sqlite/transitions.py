@@ -1,0 +1,184 @@
+"""Multi-statement job transitions of the SQLite backend: dependency checks, fenced finish,
+dead-lettering, lease expiry, purge and the transitive dependent cascade. Each runs inside the
+caller's write transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterable, Sequence
+
+from taskito.exceptions import DependencyError
+from taskito.ids import new_job_id
+from taskito.job import JobRecord, JobStatus, NewJob
+from taskito.storage import rules
+from taskito.storage.base import Finish, poison_pill_error
+from taskito.storage.sqlite import queries as q
+
+_FINISH_COMPLETE = (
+    "UPDATE jobs SET status = 2, result = ?, completed_at = ?, worker_id = NULL,"
+    " lease_expires_at = NULL WHERE id = ? AND status = 1 AND attempt = ? AND worker_id = ?"
+)
+_FINISH_TERMINAL = (
+    "UPDATE jobs SET status = ?, error = ?, completed_at = ?, worker_id = NULL,"
+    " lease_expires_at = NULL WHERE id = ? AND status = 1 AND attempt = ? AND worker_id = ?"
+    " RETURNING retry_count"
+)
+_FINISH_RETRY = (
+    "UPDATE jobs SET status = 0, retry_count = retry_count + 1, scheduled_at = ?,"
+    " started_at = NULL, completed_at = NULL, error = NULL, cancel_requested = 0,"
+    " worker_id = NULL, lease_expires_at = NULL"
+    " WHERE id = ? AND status = 1 AND attempt = ? AND worker_id = ? RETURNING retry_count"
+)
+# A rescue keeps a pending cancel request (the next attempt honours it at once) and the
+# retry count: the attempt did not fail, its worker went away.
+_RESCUE = (
+    "UPDATE jobs SET status = 0, rescue_count = rescue_count + 1, scheduled_at = ?,"
+    " started_at = NULL, completed_at = NULL, error = NULL,"
+    " worker_id = NULL, lease_expires_at = NULL"
+    " WHERE id = ? AND status = 1 AND attempt = ? AND worker_id = ?"
+)
+_SELECT_DEPENDENCY_STATUSES = (
+    "SELECT id, status FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
+)
+_BLOCKING_DEPENDENCY_STATUSES = frozenset({JobStatus.DEAD.code, JobStatus.CANCELLED.code})
+
+
+def check_dependencies(conn: sqlite3.Connection, job_ids: Iterable[str]) -> None:
+    """Every id must name a job that is neither dead nor cancelled."""
+    wanted = list(dict.fromkeys(job_ids))
+    if not wanted:
+        return
+    found = dict(conn.execute(_SELECT_DEPENDENCY_STATUSES, (q.json_list(wanted),)).fetchall())
+    for job_id in wanted:
+        status = found.get(job_id)
+        if status is None or status in _BLOCKING_DEPENDENCY_STATUSES:
+            raise DependencyError(f"dependency not found or already dead/cancelled: {job_id}")
+
+
+def insert_dependencies(conn: sqlite3.Connection, jobs: Iterable[NewJob]) -> None:
+    edges = [(job.id, parent) for job in jobs for parent in dict.fromkeys(job.depends_on)]
+    if edges:
+        conn.executemany(q.INSERT_DEPENDENCY, edges)
+
+
+def enqueue_one(conn: sqlite3.Connection, job: NewJob) -> tuple[JobRecord, bool]:
+    """``Storage.enqueue`` inside the caller's transaction: the stored record and True, or
+    the active job that already holds ``job.unique_key`` and False."""
+    if job.unique_key is not None:
+        row = conn.execute(q.SELECT_ACTIVE_BY_UNIQUE_KEY, (job.unique_key,)).fetchone()
+        if row is not None:
+            return q.row_to_job(row), False
+    if job.depends_on:
+        check_dependencies(conn, job.depends_on)
+    conn.execute(*q.insert_job(job))
+    if job.depends_on:
+        insert_dependencies(conn, (job,))
+    return JobRecord.from_new(job), True
+
+
+def cascade_cancel(conn: sqlite3.Connection, root_id: str, error: str, now: int) -> list[str]:
+    """Cancel the pending dependents of ``root_id`` with ``error``, and theirs in turn with
+    ``"dependency cancelled: <their cancelled dependency>"``; return every id cancelled."""
+    cancelled: list[str] = []
+    frontier = [(root_id, error)]
+    while frontier:
+        parent_id, reason = frontier.pop()
+        for (child_id,) in conn.execute(q.CANCEL_DEPENDENTS, (now, reason, parent_id)).fetchall():
+            cancelled.append(child_id)
+            frontier.append((child_id, rules.dependency_cancelled(child_id)))
+    return cancelled
+
+
+def _dead_letter(conn: sqlite3.Connection, job_id: str, now: int) -> None:
+    conn.execute(q.INSERT_DEAD_LETTER_FROM_JOB, (new_job_id(), now, job_id))
+
+
+def finish_one(conn: sqlite3.Connection, finish: Finish, now: int) -> bool:
+    """Apply one fenced outcome; False when the attempt no longer holds the job."""
+    job_id, attempt, status = finish.job_id, finish.attempt, finish.status
+    worker_id = finish.worker_id
+    if status is JobStatus.COMPLETE:
+        result = None if finish.result is None else bytearray(finish.result)
+        cursor = conn.execute(_FINISH_COMPLETE, (result, now, job_id, attempt, worker_id))
+        return cursor.rowcount == 1
+    if status is JobStatus.PENDING:
+        retry_at = now if finish.retry_at is None else finish.retry_at
+        row = conn.execute(_FINISH_RETRY, (retry_at, job_id, attempt, worker_id)).fetchone()
+        if row is None:
+            return False
+        conn.execute(q.INSERT_JOB_ERROR, (job_id, row[0] - 1, finish.error or "", now))
+        return True
+    error = finish.error
+    if status is JobStatus.CANCELLED and error is None:
+        error = "cancelled by request"
+    params = (status.code, error, now, job_id, attempt, worker_id)
+    row = conn.execute(_FINISH_TERMINAL, params).fetchone()
+    if row is None:
+        return False
+    if status is JobStatus.DEAD:
+        conn.execute(q.INSERT_JOB_ERROR, (job_id, row[0], error or "", now))
+        _dead_letter(conn, job_id, now)
+    reason = rules.cascade_reason(status, job_id)
+    if reason is not None:
+        cascade_cancel(conn, job_id, reason, now)
+    return True
+
+
+def rescue(
+    conn: sqlite3.Connection, job: JobRecord, now: int, max_rescues: int, reason: str
+) -> None:
+    """Send running ``job`` back to pending as a rescue (``rescue_count += 1``, retries kept,
+    an error row with ``reason``), or, once rescued ``max_rescues`` times, to dead as a
+    poison pill (``Storage.release_jobs``)."""
+    worker_id = job.worker_id or ""
+    if job.rescue_count >= max_rescues:
+        error = poison_pill_error(job.rescue_count)
+        dead = Finish(job.id, job.attempt, JobStatus.DEAD, error=error, worker_id=worker_id)
+        finish_one(conn, dead, now)
+        return
+    if conn.execute(_RESCUE, (now, job.id, job.attempt, worker_id)).rowcount == 1:
+        conn.execute(q.INSERT_JOB_ERROR, (job.id, job.retry_count, reason, now))
+
+
+def requeue_expired(conn: sqlite3.Connection, now: int, max_rescues: int) -> list[JobRecord]:
+    """Rescue running jobs whose lease expired; return them as they were."""
+    expired = [q.row_to_job(row) for row in conn.execute(q.SELECT_EXPIRED_LEASES, (now,))]
+    for job in expired:
+        reason = rules.lease_expired(job.worker_id)
+        rescue(conn, job, now, max_rescues, reason)
+    return expired
+
+
+def release_jobs(
+    conn: sqlite3.Connection,
+    worker_id: str,
+    keep: Collection[str],
+    now: int,
+    max_rescues: int,
+    reason: str,
+) -> list[JobRecord]:
+    """Rescue the running jobs of ``worker_id`` not in ``keep``; return them as they were."""
+    kept = set(keep)
+    rows = conn.execute(q.SELECT_WORKER_RUNNING, (worker_id,)).fetchall()
+    released = [job for job in map(q.row_to_job, rows) if job.id not in kept]
+    for job in released:
+        rescue(conn, job, now, max_rescues, reason)
+    return released
+
+
+def purge_completed(conn: sqlite3.Connection, before: int) -> int:
+    """Delete complete jobs finished before ``before`` with their errors, logs and edges."""
+    job_ids = [row[0] for row in conn.execute(q.SELECT_PURGEABLE, (before,))]
+    delete_jobs(conn, job_ids)
+    return len(job_ids)
+
+
+def delete_jobs(conn: sqlite3.Connection, job_ids: Sequence[str]) -> None:
+    """Delete jobs with their errors, logs and dependency edges in both directions (a pending
+    dependent of a deleted job no longer waits for it)."""
+    keys = [(job_id,) for job_id in job_ids]
+    conn.executemany(q.DELETE_JOB_ERRORS, keys)
+    conn.executemany(q.DELETE_JOB_LOGS, keys)
+    conn.executemany(q.DELETE_JOB_EDGES, [(job_id, job_id) for job_id in job_ids])
+    conn.executemany(q.DELETE_JOB, keys)
