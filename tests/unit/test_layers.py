@@ -48,8 +48,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("scheduler/*", "engine"),
     ("prefork.py", "engine"),
     ("prefork/*", "engine"),
-    ("cli.py", "surfaces"),
-    ("cli_*.py", "surfaces"),
+    ("cli/*", "surfaces"),
     ("__main__.py", "surfaces"),
     ("dashboard/*", "surfaces"),
     ("contrib/*", "surfaces"),
@@ -169,7 +168,7 @@ def test_no_module_imports_up_the_layer_table() -> None:
 
 def test_the_package_is_where_the_checker_looks() -> None:
     modules = {p.relative_to(PACKAGE_ROOT).as_posix() for p in PACKAGE_ROOT.rglob("*.py")}
-    assert {"__init__.py", "exceptions.py", "job.py", "storage/base.py", "cli.py"} <= modules
+    assert {"__init__.py", "exceptions.py", "job.py", "storage/base.py", "cli/main.py"} <= modules
 
 
 @pytest.mark.parametrize(
@@ -189,8 +188,8 @@ def test_the_package_is_where_the_checker_looks() -> None:
         ("worker/pools/thread.py", "engine"),
         ("scheduler/__init__.py", "engine"),
         ("prefork.py", "engine"),
-        ("cli.py", "surfaces"),
-        ("cli_worker.py", "surfaces"),
+        ("cli/__init__.py", "surfaces"),
+        ("cli/worker.py", "surfaces"),
         ("__main__.py", "surfaces"),
         ("dashboard/app.py", "surfaces"),
         ("app.py", "facade"),
@@ -224,7 +223,8 @@ def synthetic_package(tmp_path: Path) -> Path:
     _write(root, "worker/__init__.py", "")
     _write(root, "worker/loop.py", "from ..retry import decide\nfrom . import pools\n")
     _write(root, "worker/pools.py", "from taskito.storage.base import Storage\n")
-    _write(root, "cli.py", "import taskito\nfrom taskito.app import Queue\n")
+    _write(root, "cli/__init__.py", "from taskito.cli.main import main\n")
+    _write(root, "cli/main.py", "import taskito\nfrom taskito.app import Queue\n")
     return root
 
 
@@ -258,8 +258,8 @@ def test_checker_accepts_downward_imports(synthetic_package: Path) -> None:
             "taskito.cli",
             "surfaces",
         ),
-        ("cli.py", "from taskito.job import JobRecord\n", "taskito.job", "foundation"),
-        ("cli.py", "from taskito.worker import loop\n", "taskito.worker.loop", "engine"),
+        ("cli/main.py", "from taskito.job import JobRecord\n", "taskito.job", "foundation"),
+        ("cli/main.py", "from taskito.worker import loop\n", "taskito.worker.loop", "engine"),
     ],
 )
 def test_checker_catches_a_synthetic_upward_import(

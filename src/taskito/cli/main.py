@@ -1,4 +1,4 @@
-"""The ``taskito`` command line: ``worker`` and ``info``, each given the user's app as ``--app``.
+"""The parser and dispatch of ``taskito``: ``worker`` and ``info``, each given ``--app``.
 
 This is the one place that configures logging and reads environment variables
 (``TASKITO_APP``, ``TASKITO_LOG_LEVEL``); the library itself does neither.
@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 import taskito
-from taskito.cli_app import AppLoadError, load_queue
-from taskito.cli_info import show_once, watch
-from taskito.cli_signals import stop_on_signals
-from taskito.cli_worker import POOLS, parse_queue_names, run_worker
+from taskito.cli.app import AppLoadError, load_queue
+from taskito.cli.info import show_once, watch
+from taskito.cli.signals import stop_on_signals
+from taskito.cli.worker import POOLS, parse_queue_names, run_worker
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
