@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 import taskito
-from taskito.cli.app import AppLoadError, load_queue
+from taskito.cli.app import load_queue, report_load_error
 from taskito.cli.info import show_once, watch
 from taskito.cli.signals import stop_on_signals
 from taskito.cli.worker import POOLS, parse_queue_names, run_worker
@@ -54,13 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app_spec: str = args.app
     try:
         queue = load_queue(app_spec)
-    except AppLoadError as exc:
-        if exc.details:
-            print(exc.details, file=sys.stderr, end="")
-        elif exc.__context__ is not None:
-            logger.debug("loading --app failed", exc_info=exc.__context__)
-        print(f"taskito: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE if exc.configuration else EXIT_FAILURE
+    except taskito.AppLoadError as exc:
+        return report_load_error(exc, usage=EXIT_USAGE, failure=EXIT_FAILURE)
     command: Callable[[taskito.Queue, argparse.Namespace, str], int] = args.handler
     try:
         return command(queue, args, app_spec)
