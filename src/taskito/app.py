@@ -287,14 +287,22 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         app: str | None = None,
         *,
         max_tasks_per_child: int = 0,
+        workers: int | None = None,
+        drain_timeout: float | None = None,
     ) -> None:
         """Consume jobs until ``request_shutdown()`` (or a signal handled by the CLI).
 
         ``queues=None`` consumes every queue. ``pool`` is "thread", "prefork" (needs
         ``app="module:attr"`` so children can import this Queue) or "async" (docs/pools.md).
         ``max_tasks_per_child`` (prefork only; 0 = never) replaces a child after that many jobs.
+        ``workers`` (>= 1) and ``drain_timeout`` (seconds) override the Queue's ``workers=``
+        and ``drain_timeout=`` for this worker only; None keeps them.
         """
         _check_pool(pool, app)
+        if workers is not None:
+            workers = check.check_int("workers", workers, minimum=1)
+        if drain_timeout is not None:
+            drain_timeout = check.check_seconds("drain_timeout", drain_timeout, maximum=1e9)
         check.check_int("max_tasks_per_child", max_tasks_per_child, minimum=0)
         if max_tasks_per_child and pool != "prefork":
             raise ConfigurationError(
@@ -315,8 +323,8 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
                 tags=tags or (),
                 pool=pool,
                 app=app,
-                threads=self._workers,
-                drain_timeout_s=self._drain_timeout,
+                threads=self._workers if workers is None else workers,
+                drain_timeout_s=self._drain_timeout if drain_timeout is None else drain_timeout,
                 async_concurrency=self._async_concurrency,
                 max_tasks_per_child=max_tasks_per_child,
                 cleanup_interval_s=self._cleanup_interval_s(),
@@ -346,6 +354,8 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
         app: str | None = None,
         *,
         max_tasks_per_child: int = 0,
+        workers: int | None = None,
+        drain_timeout: float | None = None,
     ) -> None:
         """``run_worker`` on a thread; SIGINT/SIGTERM (main thread) and task cancellation
         request a graceful shutdown."""
@@ -357,6 +367,8 @@ class Queue(FlowMixin, OpsMixin, AsyncMixin):
             pool=pool,
             app=app,
             max_tasks_per_child=max_tasks_per_child,
+            workers=workers,
+            drain_timeout=drain_timeout,
         )
         done = loop.run_in_executor(None, run)
         installed = _install_signal_handlers(loop, self.request_shutdown)

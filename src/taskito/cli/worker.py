@@ -1,4 +1,4 @@
-"""``taskito worker``: apply the command-line options to the Queue and run its worker.
+"""``taskito worker``: run the Queue's worker with the command-line options.
 
 ``Queue.run_worker`` itself handles SIGINT/SIGTERM in the main thread: the first signal drains
 (running jobs finish, up to the drain timeout), a second one stops at once.
@@ -33,23 +33,27 @@ def run_worker(
     drain_timeout_s: float | None,
     max_tasks_per_child: int | None = None,
 ) -> None:
-    """Configure ``queue`` from the options that were given and block in ``run_worker``.
+    """Block in ``queue.run_worker`` with the options that were given; the Queue's own
+    ``workers=`` and ``drain_timeout=`` apply to those that were not.
 
     ``max_tasks_per_child`` (``--max-tasks-per-child``) applies to ``--pool prefork`` only.
     """
-    if workers is not None:
-        queue._workers = workers
-    if drain_timeout_s is not None:
-        queue._drain_timeout = drain_timeout_s
     queue_names = ",".join(queues) if queues else "all"
+    shown_workers = "default" if workers is None else workers
     logger.info(
         "starting worker app=%s queues=%s pool=%s workers=%s",
         app,
         queue_names,
         pool,
-        queue._workers,
-        extra={"app": app, "queues": queue_names, "pool": pool, "workers": queue._workers},
+        shown_workers,
+        extra={"app": app, "queues": queue_names, "pool": pool, "workers": workers},
     )
-    recycle_after = max_tasks_per_child or 0
-    queue.run_worker(queues=queues, pool=pool, app=app, max_tasks_per_child=recycle_after)
+    queue.run_worker(
+        queues=queues,
+        pool=pool,
+        app=app,
+        max_tasks_per_child=max_tasks_per_child or 0,
+        workers=workers,
+        drain_timeout=drain_timeout_s,
+    )
     logger.info("worker stopped app=%s", app, extra={"app": app})
