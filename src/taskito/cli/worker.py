@@ -6,13 +6,59 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 
 import taskito
+from taskito.cli import options
+from taskito.cli.errors import EXIT_OK
 
 logger = logging.getLogger("taskito.cli")
 
 POOLS = ("thread", "prefork", "async")
+
+
+def register(commands: options.Commands) -> None:
+    worker = commands.add_parser("worker", help="run a worker until SIGINT/SIGTERM")
+    options.add_app_argument(worker)
+    worker.add_argument(
+        "--queues",
+        type=_queue_names,
+        default=None,
+        help="comma-separated queues to consume (default: every queue)",
+    )
+    worker.add_argument("--pool", choices=POOLS, default="thread", help="default: thread")
+    worker.add_argument(
+        "--workers", type=options.positive_int, default=None, help="threads or child processes"
+    )
+    worker.add_argument(
+        "--max-tasks-per-child",
+        type=options.positive_int,
+        default=None,
+        metavar="K",
+        help="prefork: replace a child process after it ran K jobs",
+    )
+    worker.add_argument(
+        "--drain-timeout",
+        type=options.non_negative_seconds,
+        default=None,
+        metavar="S",
+        help="seconds a warm shutdown waits for running jobs",
+    )
+    worker.set_defaults(handler=command)
+
+
+def command(queue: taskito.Queue, args: argparse.Namespace, app_spec: str) -> int:
+    run_worker(
+        queue,
+        app=app_spec,
+        queues=args.queues,
+        pool=args.pool,
+        workers=args.workers,
+        drain_timeout_s=args.drain_timeout,
+        max_tasks_per_child=args.max_tasks_per_child,
+    )
+    return EXIT_OK
 
 
 def parse_queue_names(value: str) -> list[str]:
@@ -21,6 +67,13 @@ def parse_queue_names(value: str) -> list[str]:
     if not value.strip() or any(not name for name in names):
         raise ValueError(f"invalid --queues {value!r}: expected comma-separated queue names")
     return names
+
+
+def _queue_names(value: str) -> list[str]:
+    try:
+        return parse_queue_names(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run_worker(
