@@ -9,6 +9,7 @@ from taskito.canvas import Signature, chain, chord, chunks, group, starmap
 from taskito.context import current_job
 from taskito.events import EventType
 from taskito.exceptions import (
+    AppLoadError,
     CircuitBreakerOpenError,
     CircularDependencyError,
     ConfigurationError,
@@ -55,6 +56,7 @@ except _metadata.PackageNotFoundError:  # running from a source tree that is not
     __version__ = "0.1.0"
 
 __all__ = [
+    "AppLoadError",
     "CircuitBreakerOpenError",
     "CircularDependencyError",
     "CloudpickleSerializer",

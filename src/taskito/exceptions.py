@@ -12,6 +12,7 @@
     ├── RateLimitExceededError
     ├── QueueError                       misuse of a Queue (unknown task, bad option)
     │   └── ConfigurationError           (also ValueError) an invalid option value
+    │       └── AppLoadError             "module:attribute" names nothing loadable
     ├── JobNotFoundError                 (also KeyError) no job with that id
     ├── StorageError                     (also RuntimeError) the backend failed or refused
     │   ├── DatabaseCorruptError         the file is not a taskito database
@@ -83,6 +84,25 @@ class ConfigurationError(QueueError, ValueError):
     """An option has an invalid value."""
 
 
+class AppLoadError(ConfigurationError):
+    """``"module:attribute"`` (the CLI's ``--app``, a prefork child's app) could not be loaded;
+    the message says why."""
+
+    def __init__(self, spec: str, reason: str, *, traceback: str | None = None) -> None:
+        super().__init__(f"app {spec!r}: {reason}")
+        #: The ``"module:attribute"`` that was asked for.
+        self.spec = spec
+        #: What went wrong, without the spec.
+        self.reason = reason
+        #: The traceback of what the module raised while it was imported; None when the
+        #: spec, the module or the attribute was not found.
+        self.traceback = traceback
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # The constructor's arguments are not the message: rebuild from them (pickle, copy).
+        return (type(self), (self.spec, self.reason), {"traceback": self.traceback})
+
+
 class JobNotFoundError(TaskitoError, KeyError):
     """No job has that id."""
 
@@ -140,6 +160,7 @@ class ProxyCleanupError(ResourceError):
 
 
 __all__ = [
+    "AppLoadError",
     "CircuitBreakerOpenError",
     "CircularDependencyError",
     "ConfigurationError",

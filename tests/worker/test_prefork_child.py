@@ -169,7 +169,7 @@ def test_an_unknown_task_fails_only_that_job(app: PoolApp, start_child: StartChi
     ("app_spec", "message"),
     [
         ("taskito_no_such_module:queue", "No module named 'taskito_no_such_module'"),
-        ("not-a-spec", "is not 'module:attribute'"),
+        ("not-a-spec", "expected 'module:attribute'"),
     ],
 )
 def test_an_app_it_cannot_load_is_reported_before_it_exits(

@@ -224,3 +224,42 @@ def test_sigint_drains_an_app_worker_and_a_second_signal_stops_it(
         assert time.monotonic() - began < 5
         assert process.returncode == 0, err
     assert status_of(queue, stuck) == "pending"  # released as a rescue when it stopped
+
+
+def test_run_worker_keywords_override_workers_and_drain_timeout_for_that_worker(
+    queue: Queue,
+) -> None:
+    release = threading.Event()
+
+    @queue.task()
+    def hold() -> None:
+        release.wait(30)
+
+    try:
+        with worker_thread(queue, workers=3, drain_timeout=0.2):
+            wait_until(lambda: len(queue.workers()) == 1, message="worker listed")
+            assert queue.workers()[0]["threads"] == 3  # the Queue says workers=2
+            job = hold.delay()
+            wait_until(lambda: status_of(queue, job.id) == "running", timeout_s=10)
+            stopping_at = time.monotonic()
+        # The Queue's drain_timeout (30 s) would still be waiting for the held job.
+        assert time.monotonic() - stopping_at < 10
+    finally:
+        release.set()
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"workers": 0}, ValueError, "workers must be >= 1, got 0"),
+        ({"workers": "2"}, TypeError, "workers must be an int"),
+        ({"drain_timeout": -1}, ValueError, "drain_timeout must be a finite non-negative"),
+        ({"drain_timeout": 1e10}, ValueError, "drain_timeout must be at most"),
+    ],
+)
+def test_run_worker_refuses_bad_overrides_before_it_starts(
+    queue: Queue, options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        queue.run_worker(**options)
+    assert queue.workers() == []

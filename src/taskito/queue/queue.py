@@ -146,19 +146,9 @@ class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, Asyn
     def _workers(self) -> int:
         return self._settings.workers
 
-    @_workers.setter
-    def _workers(self, value: int) -> None:
-        # Until the CLI passes run_worker(workers=...): a checked, replaced settings object.
-        self._settings = self._settings.for_worker(workers=value)
-
     @property
     def _drain_timeout(self) -> float:
         return self._settings.drain_timeout
-
-    @_drain_timeout.setter
-    def _drain_timeout(self, value: float) -> None:
-        # Until the CLI passes run_worker(drain_timeout=...).
-        self._settings = self._settings.for_worker(drain_timeout=value)
 
     @property
     def _test_mode_active(self) -> bool:

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import importlib
 import logging
 import os
 import queue
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Sequence
 
+from taskito.exceptions import AppLoadError
 from taskito.execution import run_job
 from taskito.job import JobRecord
+from taskito.loading import load_attr, wrong_type
 from taskito.registry import ExecutionEnv
 from taskito.worker.pools.base import CancelFlag
 from taskito.worker.pools.prefork import protocol
@@ -37,41 +37,16 @@ _PR_SET_PDEATHSIG = 1
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s[%(process)d]: %(message)s"
 
 
-class AppLoadFailure(Exception):
-    """The app named on the command line is not an importable taskito Queue."""
-
-
 def load_app_env(spec: str) -> ExecutionEnv:
-    """Import ``"module:attr"`` (the working directory first on ``sys.path``) and return the
-    Queue's execution environment."""
-    module_name, colon, attribute = spec.partition(":")
-    if not colon or not module_name.strip() or not attribute.strip():
-        raise AppLoadFailure(f"app {spec!r} is not 'module:attribute' (e.g. 'myapp.tasks:queue')")
-    cwd = os.getcwd()
-    if cwd not in sys.path and "" not in sys.path:
-        sys.path.insert(0, cwd)
-    try:
-        target: object = importlib.import_module(module_name.strip())
-    except BaseException as exc:
-        details = "".join(traceback.format_exception(exc)).rstrip()
-        raise AppLoadFailure(
-            f"app {spec!r}: importing {module_name!r} failed: {type(exc).__name__}: {exc}\n"
-            f"{details}"
-        ) from None
-    for part in attribute.strip().split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise AppLoadFailure(
-                f"app {spec!r}: {module_name!r} has no attribute {attribute!r}"
-            ) from None
+    """Import ``"module:attr"`` (``taskito.loading``) and return the Queue's execution
+    environment; raise ``AppLoadError`` when that fails."""
+    target = load_attr(spec)
     # The child stands below the façade (it must not import taskito.queue): a Queue is what
     # hands out its execution environment.
     make_env = getattr(target, "_execution_env", None)
     env = make_env() if callable(make_env) else None
     if not isinstance(env, ExecutionEnv):
-        kind = type(target).__qualname__
-        raise AppLoadFailure(f"app {spec!r}: {attribute!r} is a {kind}, not a taskito.Queue")
+        raise wrong_type(spec, target, "a taskito.Queue")
     return env
 
 
@@ -181,8 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     writer = protocol.MessageWriter(args.to_parent)
     try:
         env = load_app_env(args.app)
-    except AppLoadFailure as exc:
-        writer.send(protocol.StartupFailed(str(exc)))
+    except AppLoadError as exc:
+        details = f"\n{exc.traceback.rstrip()}" if exc.traceback else ""
+        writer.send(protocol.StartupFailed(f"{exc}{details}"))
         return EXIT_APP_FAILED
     return Child(env, reader, writer).serve()
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
 import taskito
+from taskito.cli import options
+from taskito.cli.errors import EXIT_OK
+from taskito.cli.signals import stop_on_signals
 
 #: The rows of the table, in the order ``Queue.stats()`` documents them.
 STAT_KEYS = ("pending", "running", "completed", "failed", "dead", "cancelled")
@@ -16,6 +21,30 @@ TITLE = "taskito queue statistics"
 _LABEL_WIDTH = 12
 _VALUE_WIDTH = 12
 _RULE = "-" * (_LABEL_WIDTH + _VALUE_WIDTH)
+
+
+def register(commands: options.Commands) -> None:
+    info = commands.add_parser("info", help="print job counts by status")
+    options.add_app_argument(info)
+    info.add_argument("--watch", action="store_true", help="refresh until interrupted")
+    info.add_argument(
+        "--interval",
+        type=options.positive_seconds,
+        default=2.0,
+        metavar="S",
+        help="seconds between refreshes with --watch (default: 2)",
+    )
+    info.set_defaults(handler=command)
+
+
+def command(queue: taskito.Queue, args: argparse.Namespace, app_spec: str) -> int:
+    if not args.watch:
+        show_once(queue, sys.stdout)
+        return EXIT_OK
+    stop = threading.Event()
+    with stop_on_signals(stop.set):
+        watch(queue, sys.stdout, interval_s=args.interval, stop=stop)
+    return EXIT_OK
 
 
 def format_stats(stats: Mapping[str, int], *, throughput_per_s: float | None = None) -> str:
