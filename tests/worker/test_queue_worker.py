@@ -251,7 +251,7 @@ def test_run_worker_keywords_override_workers_and_drain_timeout_for_that_worker(
 @pytest.mark.parametrize(
     ("options", "error", "message"),
     [
-        ({"workers": 0}, ValueError, "workers must be >= 1, got 0"),
+        ({"workers": -1}, ValueError, "workers must be >= 0, got -1"),
         ({"workers": "2"}, TypeError, "workers must be an int"),
         ({"drain_timeout": -1}, ValueError, "drain_timeout must be a finite non-negative"),
         ({"drain_timeout": 1e10}, ValueError, "drain_timeout must be at most"),
