@@ -68,11 +68,12 @@ def check_seconds(
     *,
     allow_zero: bool = True,
     maximum: float | None = None,
+    why: str = "",
     error: ErrorType = ValueError,
     type_error: ErrorType = TypeError,
 ) -> float:
     """A finite number of seconds, non-negative (or positive when ``allow_zero`` is False), at
-    most ``maximum``; returned as a float."""
+    most ``maximum`` (``why`` the bound is what it is, in parentheses); returned as a float."""
     if not is_number(value):
         raise type_error(f"{name} must be a number of seconds, not {type(value).__name__}")
     number = cast(float, value)
@@ -84,8 +85,21 @@ def check_seconds(
         bound = "non-negative" if allow_zero else "positive"
         raise error(f"{name} must be a finite {bound} number of seconds, got {value!r}")
     if maximum is not None and number > maximum:  # before float(): a huge int overflows it
-        raise error(f"{name} must be at most {maximum:.0e} seconds, got {value!r}")
+        reason = f" ({why})" if why else ""
+        raise error(f"{name} must be at most {maximum:.0e} seconds{reason}, got {value!r}")
     return float(number)
+
+
+def check_fraction(
+    name: str, value: object, *, error: ErrorType = ValueError, type_error: ErrorType = TypeError
+) -> float:
+    """A number between 0 and 1 inclusive, as a float."""
+    if not is_number(value):
+        raise type_error(f"{name} must be a number, not {type(value).__name__}")
+    fraction = float(cast(float, value))
+    if not 0.0 <= fraction <= 1.0:
+        raise error(f"{name} must be between 0 and 1, got {value!r}")
+    return fraction
 
 
 def check_text(
@@ -102,6 +116,13 @@ def check_text(
 def check_optional_text(name: str, value: object, *, error: ErrorType = ValueError) -> str | None:
     """None, or a non-empty str."""
     return None if value is None else check_text(name, value, error=error)
+
+
+def check_optional_str(name: str, value: object) -> str | None:
+    """None, or any str (empty included)."""
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
+    return value
 
 
 def check_optional_bytes(name: str, value: object) -> bytes | None:
@@ -137,9 +158,11 @@ def check_names(name: str, value: object, *, error: ErrorType = ValueError) -> t
 __all__ = [
     "check_bool",
     "check_count",
+    "check_fraction",
     "check_int",
     "check_names",
     "check_optional_bytes",
+    "check_optional_str",
     "check_optional_text",
     "check_positive",
     "check_seconds",
