@@ -11,6 +11,7 @@ from typing import cast
 from taskito._checks import (
     check_bool,
     check_count,
+    check_fraction,
     check_int,
     check_optional_bytes,
     check_optional_text,
@@ -150,9 +151,7 @@ def require_breaker_config(config: object) -> BreakerConfig:
     require_count("window_ms", config.window_ms)
     require_count("cooldown_ms", config.cooldown_ms)
     require_positive("half_open_probes", config.half_open_probes)
-    rate = config.half_open_success_rate
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
-        raise ValueError(f"half_open_success_rate must be a number from 0 to 1, got {rate!r}")
+    check_fraction("half_open_success_rate", config.half_open_success_rate, type_error=ValueError)
     return config
 
 
