@@ -31,6 +31,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("storable.py", "foundation"),
     ("redaction.py", "foundation"),
     ("loading.py", "foundation"),
+    ("_checks.py", "foundation"),
     ("storage/base.py", "contracts"),
     ("storage/control.py", "contracts"),
     ("context.py", "contracts"),

@@ -92,7 +92,7 @@ def test_a_raising_on_done_callback_does_not_kill_the_thread(harness: Harness) -
 
 
 def test_misuse_raises_clear_errors(harness: Harness) -> None:
-    with pytest.raises(ValueError, match="threads must be a positive integer"):
+    with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
         ThreadPool(harness.env, 0)
     harness.task(lambda: None, name="noop")
     job = claim_one(harness, "noop")

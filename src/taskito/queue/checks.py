@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from taskito import _checks
+from taskito._checks import is_number
 from taskito.exceptions import ConfigurationError
 from taskito.middleware import TaskMiddleware
 from taskito.serializers import Serializer
@@ -23,21 +25,13 @@ PRIORITY_MAX = 2**63 - 1
 MAX_SECONDS = 1e12
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def check_int(
     name: str, value: object, *, minimum: int | None = None, maximum: int | None = None
 ) -> int:
     """An int (bools refused) of at least ``minimum`` and at most ``maximum``."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if minimum is not None and value < minimum:
-        raise ConfigurationError(f"{name} must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ConfigurationError(f"{name} must be <= {maximum}, got {value}")
-    return value
+    return _checks.check_int(
+        name, value, minimum=minimum, maximum=maximum, error=ConfigurationError
+    )
 
 
 def check_optional_int(name: str, value: object, *, minimum: int | None = None) -> int | None:
@@ -46,19 +40,24 @@ def check_optional_int(name: str, value: object, *, minimum: int | None = None) 
 
 def check_count(name: str, value: object) -> int:
     """A count such as ``max_retries``: 0 up to ``MAX_EXACT_INT``, held exactly everywhere."""
-    return check_int(name, value, minimum=0, maximum=MAX_EXACT_INT)
+    return _checks.check_count(name, value, maximum=MAX_EXACT_INT, error=ConfigurationError)
 
 
 def check_priority(name: str, value: object) -> int:
     """A priority: a 64-bit signed integer, which every backend orders exactly."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if not PRIORITY_MIN <= value <= PRIORITY_MAX:
+    priority = check_int(name, value)
+    if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
         raise ConfigurationError(
             f"{name} must be a 64-bit integer, between {PRIORITY_MIN} and {PRIORITY_MAX}, "
             f"got {value}"
         )
-    return value
+    return priority
+
+
+#: Why ``MAX_SECONDS`` is the bound, for the message of a duration past it.
+_WHY_MAX_SECONDS = (
+    "about 31,700 years; every backend stores times as whole milliseconds below 2**53"
+)
 
 
 def check_seconds(
@@ -66,29 +65,9 @@ def check_seconds(
 ) -> float:
     """A finite number of seconds, non-negative (or positive when ``allow_zero`` is False), at
     most ``maximum``."""
-    if not _is_number(value):
-        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    number: float = value  # type: ignore[assignment]
-    if (
-        (isinstance(number, float) and not math.isfinite(number))
-        or number < 0
-        or (number == 0 and not allow_zero)
-    ):
-        bound = "non-negative" if allow_zero else "positive"
-        raise ConfigurationError(
-            f"{name} must be a finite {bound} number of seconds, got {value!r}"
-        )
-    if number > maximum:  # compared before float(): a huge int would overflow it
-        raise _too_long(name, value, maximum)
-    return float(number)
-
-
-def _too_long(name: str, value: object, maximum: float = MAX_SECONDS) -> ConfigurationError:
-    if maximum != MAX_SECONDS:
-        return ConfigurationError(f"{name} must be at most {maximum:.0e} seconds, got {value!r}")
-    return ConfigurationError(
-        f"{name} must be at most {MAX_SECONDS:.0e} seconds (about 31,700 years; every backend "
-        f"stores times as whole milliseconds below 2**53), got {value!r}"
+    why = _WHY_MAX_SECONDS if maximum == MAX_SECONDS else ""
+    return _checks.check_seconds(
+        name, value, allow_zero=allow_zero, maximum=maximum, why=why, error=ConfigurationError
     )
 
 
@@ -98,27 +77,16 @@ def check_optional_seconds(name: str, value: object, *, allow_zero: bool = True)
 
 def check_fraction(name: str, value: object) -> float:
     """A number between 0 and 1 inclusive."""
-    if not _is_number(value):
-        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
-    fraction = float(value)  # type: ignore[arg-type]
-    if not 0.0 <= fraction <= 1.0:
-        raise ConfigurationError(f"{name} must be between 0 and 1, got {value!r}")
-    return fraction
+    return _checks.check_fraction(name, value, error=ConfigurationError)
 
 
 def check_name(name: str, value: object) -> str:
     """A non-empty string (queue names, task names, keys) that storage can keep as it is."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
-    if not value:
-        raise ConfigurationError(f"{name} must be a non-empty string")
-    return check_storable(name, value)
+    return check_storable(name, _checks.check_text(name, value, error=ConfigurationError))
 
 
-def check_optional_str(name: str, value: object) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
-    return value
+#: Any str or None: the generic check, as the façade's modules call it.
+check_optional_str = _checks.check_optional_str
 
 
 def check_serializer(name: str, value: object) -> Serializer:
@@ -167,14 +135,11 @@ def check_names(name: str, value: object) -> tuple[str, ...]:
 
 
 def check_delay(value: Any) -> float:
-    """``delay`` in seconds; the message is the reference package's own."""
-    if not _is_number(value):
-        raise TypeError(f"delay must be a number of seconds, not {type(value).__name__}")
-    if value < 0 or (isinstance(value, float) and not math.isfinite(value)):
+    """``delay`` in seconds; the message of a negative or infinite delay is the reference
+    package's own."""
+    if is_number(value) and (value < 0 or (isinstance(value, float) and not math.isfinite(value))):
         raise ConfigurationError("delay_seconds must be a finite non-negative number")
-    if value > MAX_SECONDS:
-        raise _too_long("delay", value)
-    return float(value)
+    return check_seconds("delay", value)
 
 
 def check_depends_on(value: object) -> tuple[str, ...]:

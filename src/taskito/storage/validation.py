@@ -8,6 +8,16 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import cast
 
+from taskito._checks import (
+    check_bool,
+    check_count,
+    check_fraction,
+    check_int,
+    check_optional_bytes,
+    check_optional_text,
+    check_positive,
+    check_text,
+)
 from taskito.exceptions import DependencyError
 from taskito.job import JobStatus, NewJob
 from taskito.storage.base import Finish
@@ -47,16 +57,24 @@ def batch_outside_dependencies(batch: Sequence[NewJob]) -> list[str]:
 
 
 def require_count(name: str, value: object) -> int:
-    """A limit, offset or count: a non-negative int (bool refused)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return value
+    """A limit, offset or count: an int of at least 0 (a wrong type is a ValueError here)."""
+    return check_count(name, value, type_error=ValueError)
+
+
+def require_positive(name: str, value: object) -> int:
+    """A duration that must be longer than zero, such as a lock's ``ttl_ms``."""
+    return check_positive(name, value, type_error=ValueError)
 
 
 def require_lease(lease_ms: object) -> int:
-    if isinstance(lease_ms, bool) or not isinstance(lease_ms, int) or lease_ms <= 0:
-        raise ValueError(f"lease_ms must be a positive integer, got {lease_ms!r}")
-    return lease_ms
+    return require_positive("lease_ms", lease_ms)
+
+
+#: The generic checks under the names the backends call them by.
+require_text = check_text
+require_optional_text = check_optional_text
+require_optional_bytes = check_optional_bytes
+require_flag = check_bool
 
 
 def claim_queue_names(queues: object, limit: object, lease_ms: object) -> list[str] | None:
@@ -80,35 +98,6 @@ def require_new_job(job: object) -> NewJob:
 # --- flow control (storage/control.py) ------------------------------------------------------
 
 
-def require_text(name: str, value: object, *, allow_empty: bool = False) -> str:
-    """A name, key or value stored as text: a str, non-empty unless ``allow_empty``."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, got {type(value).__name__}")
-    if not value and not allow_empty:
-        raise ValueError(f"{name} must be a non-empty string")
-    return value
-
-
-def require_optional_text(name: str, value: object) -> str | None:
-    return None if value is None else require_text(name, value)
-
-
-def require_optional_bytes(name: str, value: object) -> bytes | None:
-    """None, or bytes (a bytearray or memoryview is copied to bytes)."""
-    if value is None or type(value) is bytes:
-        return value
-    if isinstance(value, bytearray | memoryview):
-        return bytes(value)
-    raise TypeError(f"{name} must be bytes or None, got {type(value).__name__}")
-
-
-def require_positive(name: str, value: object) -> int:
-    """A duration that must be longer than zero, such as a lock's ``ttl_ms``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
 def lock_params(name: str, owner_id: str, **numbers: object) -> dict[str, object]:
     """The named parameters of a lock statement (SQLite and Postgres); ``numbers`` (``token``,
     ``ttl``) must be positive integers."""
@@ -119,12 +108,6 @@ def lock_params(name: str, owner_id: str, **numbers: object) -> dict[str, object
     for key, value in numbers.items():
         params[key] = require_positive("ttl_ms" if key == "ttl" else key, value)
     return params
-
-
-def require_flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def require_deferrals(deferrals: Sequence[Deferral]) -> list[Deferral]:
@@ -168,9 +151,7 @@ def require_breaker_config(config: object) -> BreakerConfig:
     require_count("window_ms", config.window_ms)
     require_count("cooldown_ms", config.cooldown_ms)
     require_positive("half_open_probes", config.half_open_probes)
-    rate = config.half_open_success_rate
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
-        raise ValueError(f"half_open_success_rate must be a number from 0 to 1, got {rate!r}")
+    check_fraction("half_open_success_rate", config.half_open_success_rate, type_error=ValueError)
     return config
 
 
@@ -204,6 +185,4 @@ def wait_step(timeout_s: object) -> float:
 
 
 def _require_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    return value
+    return check_int(name, value, type_error=ValueError)

@@ -12,10 +12,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from taskito._checks import check_names, check_positive, check_seconds
 from taskito.worker.backoff import FIRST_S, MAX_S
 from taskito.worker.leases import LeaseTimings
-from taskito.worker.options import positive_int, positive_number, validate_names, validate_queues
 from taskito.worker.pools import check_pool_name, check_pool_options
+
+#: The longest a worker waits for anything (about 31 years): a thread cannot wait longer than
+#: ``threading.TIMEOUT_MAX`` (about 292 years on Linux) from now.
+MAX_WAIT_S = 1e9
+
+
+def _queues(queues: object) -> tuple[str, ...] | None:
+    # None consumes every queue; an empty list would consume none, which is a mistake.
+    if queues is None:
+        return None
+    names = check_names("queues", queues)
+    if not names:
+        raise ValueError("queues must name at least one queue, or be None for every queue")
+    return names
+
+
+def _seconds(name: str, value: object, *, zero: bool = False) -> float:
+    # The worker reports every bad number of seconds, wrong type included, as a ValueError.
+    return check_seconds(name, value, allow_zero=zero, maximum=MAX_WAIT_S, type_error=ValueError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,28 +72,24 @@ class WorkerSettings:
     def __post_init__(self) -> None:
         # The order of the checks is the order the worker applied them in: with several bad
         # values, the error names the same one as before.
-        self._set("queues", validate_queues(self.queues))
-        self._set("tags", validate_names("tags", self.tags))
-        self._set(
-            "drain_timeout_s", positive_number("drain_timeout_s", self.drain_timeout_s, zero=True)
-        )
-        self._set("idle_poll_s", positive_number("idle_poll_s", self.idle_poll_s))
+        self._set("queues", _queues(self.queues))
+        self._set("tags", check_names("tags", self.tags))
+        self._set("drain_timeout_s", _seconds("drain_timeout_s", self.drain_timeout_s, zero=True))
+        self._set("idle_poll_s", _seconds("idle_poll_s", self.idle_poll_s))
         timings = LeaseTimings(
             self.lease_ms, self.heartbeat_interval_s, self.reap_interval_s, self.worker_stale_s
         )
         self._set("timings", timings)
-        positive_int("threads", self.threads)
+        check_positive("threads", self.threads, type_error=ValueError)
         check_pool_name(self.pool)
         check_pool_options(self.pool, self.max_tasks_per_child)
-        self._set("storage_backoff_s", positive_number("storage_backoff_s", self.storage_backoff_s))
+        self._set("storage_backoff_s", _seconds("storage_backoff_s", self.storage_backoff_s))
         self._set(
             "storage_backoff_max_s",
-            positive_number("storage_backoff_max_s", self.storage_backoff_max_s),
+            _seconds("storage_backoff_max_s", self.storage_backoff_max_s),
         )
-        self._set("cancel_poll_s", positive_number("cancel_poll_s", self.cancel_poll_s))
-        self._set(
-            "cleanup_interval_s", positive_number("cleanup_interval_s", self.cleanup_interval_s)
-        )
+        self._set("cancel_poll_s", _seconds("cancel_poll_s", self.cancel_poll_s))
+        self._set("cleanup_interval_s", _seconds("cleanup_interval_s", self.cleanup_interval_s))
         self._set("check_pids", bool(self.check_pids))
         self._set("install_signals", bool(self.install_signals))
 

@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from taskito._checks import check_positive
 from taskito.execution import escaped_outcome, run_job_async
 from taskito.job import JobRecord, Outcome, OutcomeKind
 from taskito.registry import ExecutionEnv
@@ -50,8 +51,7 @@ class EventLoopRunner:
     """Runs jobs as asyncio tasks on a loop of its own, in a thread named ``thread_name``."""
 
     def __init__(self, env: ExecutionEnv, concurrency: int, *, thread_name: str) -> None:
-        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-            raise ValueError(f"async_concurrency must be a positive integer, got {concurrency!r}")
+        check_positive("async_concurrency", concurrency, type_error=ValueError)
         self._env = env
         self._concurrency = concurrency
         self._thread_name = thread_name

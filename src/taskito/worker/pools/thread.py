@@ -16,6 +16,7 @@ import queue
 import threading
 import time
 
+from taskito._checks import check_positive
 from taskito.execution import escaped_outcome, run_job
 from taskito.job import JobRecord, Outcome
 from taskito.registry import ExecutionEnv
@@ -51,8 +52,7 @@ class ThreadPool(Pool):
         async_concurrency: int = 100,
         thread_name_prefix: str = "",
     ) -> None:
-        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        check_positive("threads", threads, type_error=ValueError)
         self._env = env
         self._threads = threads
         self._prefix = thread_name_prefix or "taskito-thread"
