@@ -3,11 +3,13 @@ revoke_task."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from taskito.job import JobRecord, JobStatus, now_ms
-from taskito.storage.base import CancelResult, Storage
-from tests.storage.factories import claim_all, finish, make_job, start_job, status_of
+from taskito.storage.base import CancelResult, Finish, Storage
+from tests.storage.factories import LEASE_MS, claim_all, finish, make_job, start_job, status_of
 
 
 def _get(storage: Storage, job_id: str) -> JobRecord:
@@ -239,3 +241,27 @@ def test_cancel_refuses_bad_arguments(
     with pytest.raises(error, match=match):
         storage.cancel(job_id, force, now)  # type: ignore[arg-type]
     assert status_of(storage, job.id) is JobStatus.PENDING
+
+
+def _retry_then_claim(storage: Storage, job: JobRecord) -> None:
+    """Send running ``job`` back to pending (a retry), then claim it again if still there."""
+    retry = Finish(job.id, job.attempt, JobStatus.PENDING, error="x", worker_id="worker-1")
+    storage.finish_many([retry], now_ms())
+    storage.claim("worker-1", [job.queue], None, 1, now_ms(), LEASE_MS)
+
+
+def test_cancel_racing_a_retry_or_a_claim_never_says_finished(
+    backend_storage_pair: tuple[Storage, Storage],
+) -> None:
+    """A job that moves between running and pending while it is cancelled (a retry, then a
+    claim, through another storage object) is cancelled or requested: never reported finished
+    or unknown."""
+    one, two = backend_storage_pair
+    results: list[CancelResult] = []
+    for _ in range(20):
+        job = start_job(one)
+        mover = threading.Thread(target=_retry_then_claim, args=(one, job))
+        mover.start()
+        results.append(two.cancel(job.id, False, now_ms()))
+        mover.join()
+    assert set(results) <= {CancelResult.CANCELLED, CancelResult.REQUESTED}

@@ -146,8 +146,14 @@ def request_cancel(cursor: Cursor, stmts: q.Statements, job_id: str, force: bool
 
 
 def cancel(cursor: Cursor, stmts: q.Statements, job_id: str, force: bool, now: int) -> CancelResult:
-    """``Storage.cancel`` inside the caller's transaction: lock the job's row, then cancel it
-    if pending or flag it if running, so no claim or finish moves it in between."""
+    """``Storage.cancel`` inside the caller's transaction. The common cases first: one
+    statement for a pending job (plus its cascade), two for a running one. When neither
+    matched, the job is finished or unknown, or a claim or a retry moved it between the two:
+    lock its row and decide on the state it is in now, which nothing can change any more."""
+    if cancel_pending(cursor, stmts, job_id, now):
+        return CancelResult.CANCELLED
+    if request_cancel(cursor, stmts, job_id, force):
+        return CancelResult.REQUESTED
     row = cursor.execute(stmts.lock_job_status, (job_id,)).fetchone()
     if row is None:
         return CancelResult.NOT_FOUND

@@ -105,16 +105,15 @@ def request_cancel(conn: sqlite3.Connection, job_id: str, force: bool) -> bool:
 
 
 def cancel(conn: sqlite3.Connection, job_id: str, force: bool, now: int) -> CancelResult:
-    """``Storage.cancel`` inside the caller's write transaction (``BEGIN IMMEDIATE``: no
-    other writer can move the job between the read of its status and the change)."""
-    row = conn.execute(q.SELECT_STATUS, (job_id,)).fetchone()
-    if row is None:
-        return CancelResult.NOT_FOUND
-    if row[0] == JobStatus.PENDING.code and cancel_pending(conn, job_id, now):
+    """``Storage.cancel`` inside the caller's write transaction (``BEGIN IMMEDIATE``: no other
+    writer moves the job between these statements). The common cases first: one statement
+    for a pending job (plus its cascade), two for a running one."""
+    if cancel_pending(conn, job_id, now):
         return CancelResult.CANCELLED
-    if row[0] == JobStatus.RUNNING.code and request_cancel(conn, job_id, force):
+    if request_cancel(conn, job_id, force):
         return CancelResult.REQUESTED
-    return CancelResult.FINISHED
+    found = conn.execute(q.SELECT_STATUS, (job_id,)).fetchone() is not None
+    return CancelResult.FINISHED if found else CancelResult.NOT_FOUND
 
 
 def _dead_letter(conn: sqlite3.Connection, job_id: str, now: int) -> None:
