@@ -3,6 +3,9 @@ pending jobs and ``cancel_running_job`` only for running ones (DESIGN, deliberat
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from taskito import Queue
@@ -100,3 +103,40 @@ def test_cancel_checks_the_job_id(queue: Queue) -> None:
         queue.cancel("")
     with pytest.raises(TypeError, match="job_id"):
         queue.cancel_job(None)  # type: ignore[arg-type]
+
+
+class StorageCalls:
+    """Record every storage method the queue calls, by wrapping the real storage object's
+    bound methods on the instance (the real database still does the work)."""
+
+    def __init__(self, queue: Queue) -> None:
+        self.names: list[str] = []
+        storage = queue._storage
+        for name in dir(type(storage)):
+            method = getattr(storage, name)
+            if not name.startswith("_") and callable(method):
+                setattr(storage, name, self._wrap(name, method))
+
+    def _wrap(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            self.names.append(name)
+            return method(*args, **kwargs)
+
+        return recorded
+
+
+def test_cancel_makes_one_storage_call_in_every_state(queue: Queue) -> None:
+    pending = queue.enqueue("t", queue="waiting")
+    running = queue.enqueue("t")
+    claim(queue, running.id)
+    done = queue.enqueue("t")
+    drive(queue, done.id, JobStatus.COMPLETE)
+    calls = StorageCalls(queue)
+    expected = [(pending.id, True), (running.id, True), (done.id, False), (UNKNOWN_ID, False)]
+    for job_id, cancelled in expected:
+        calls.names.clear()
+        assert queue.cancel(job_id, force=job_id == running.id) is cancelled
+        assert calls.names == ["cancel"], job_id
+    assert status_of(queue, pending.id) == "cancelled"
+    assert cancel_requested(queue, running.id)
+    assert queue._storage.cancel_requests([running.id]) == {running.id: True}

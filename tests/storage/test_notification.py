@@ -79,6 +79,16 @@ def _request_cancel(storage: Storage) -> Callable[[], object]:
     return lambda: storage.request_cancel(job.id)
 
 
+def _cancel_a_pending_job(storage: Storage) -> Callable[[], object]:
+    job = storage.enqueue(make_job())
+    return lambda: storage.cancel(job.id, False, now_ms())
+
+
+def _cancel_a_running_job(storage: Storage) -> Callable[[], object]:
+    job = start_job(storage)
+    return lambda: storage.cancel(job.id, False, now_ms())
+
+
 def _finish_many(storage: Storage) -> Callable[[], object]:
     job = start_job(storage)
     return lambda: storage.finish_many(
@@ -115,6 +125,8 @@ WRITES: dict[str, Callable[[Storage], Callable[[], object]]] = {
     "enqueue": lambda storage: lambda: storage.enqueue(make_job()),
     "enqueue_many": _enqueue_many,
     "cancel_pending": _cancel_pending,
+    "cancel (pending)": _cancel_a_pending_job,
+    "cancel (running)": _cancel_a_running_job,
     "request_cancel": _request_cancel,
     "finish_many": _finish_many,
     "requeue_expired": _requeue_expired,

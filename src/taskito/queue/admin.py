@@ -11,7 +11,7 @@ from taskito.job import now_ms
 from taskito.queue import checks as check
 from taskito.queue.payloads import binds_payloads, rebound_payload
 from taskito.queue.state import QueueBase
-from taskito.storage.base import DeadLetter
+from taskito.storage.base import CancelResult, DeadLetter
 
 
 def _dead_letter_dict(dead: DeadLetter) -> dict[str, Any]:
@@ -46,13 +46,8 @@ class AdminMixin(QueueBase):
         check.check_name("job_id", job_id)
         if not isinstance(force, bool):
             raise TypeError(f"force must be a bool, not {type(force).__name__}")
-        storage = self._storage
-        if storage.cancel_pending(job_id, now_ms()):
-            return True
-        if storage.request_cancel(job_id, force):
-            return True
-        # A running attempt may have gone back to pending (a retry) between the two calls.
-        return storage.cancel_pending(job_id, now_ms())
+        result = self._storage.cancel(job_id, force, now_ms())
+        return result in (CancelResult.CANCELLED, CancelResult.REQUESTED)
 
     def cancel_job(self, job_id: str) -> bool:
         """Cancel a pending job (dependents cascade). False for any other state."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from taskito.job import JobRecord, JobStatus, NewJob
 from taskito.storage.control import ControlStorage
@@ -49,6 +50,23 @@ class Finish:
     error: str | None = None
     retry_at: int | None = None
     worker_id: str = field(kw_only=True)
+
+
+class CancelResult(StrEnum):
+    """What ``Storage.cancel`` did to a job, decided atomically from the state it found.
+
+    * ``CANCELLED``: it was pending; it is now cancelled (no error) and its pending
+      dependents cascade, as ``cancel_pending`` does.
+    * ``REQUESTED``: it was running; it now carries a cancel request for its worker (forced
+      when asked; a request never downgrades), as ``request_cancel`` does.
+    * ``NOT_FOUND``: no job has this id.
+    * ``FINISHED``: it had already reached a final state; nothing changed.
+    """
+
+    CANCELLED = "cancelled"
+    REQUESTED = "requested"
+    NOT_FOUND = "not_found"
+    FINISHED = "finished"
 
 
 #: How many times a job may be rescued (sent back to pending because its worker died or gave
@@ -212,6 +230,14 @@ class Storage(ControlStorage, ABC):
     def request_cancel(self, job_id: str, force: bool = False) -> bool:
         """Flag a running job for cancellation; ``force`` asks the pool to stop a task that
         never checks (a forced request stays forced). False when the job is not running."""
+
+    @abstractmethod
+    def cancel(self, job_id: str, force: bool, now: int) -> CancelResult:
+        """Cancel a job in whatever state it is, in one atomic step: a pending job is
+        cancelled (``cancel_pending``), a running one gets a cancel request (``request_cancel``
+        with ``force``); see ``CancelResult``. Notifies like those two when it changes a job.
+        A ``job_id`` that is not a non-empty str, a ``force`` that is not a bool or a ``now``
+        that is not an int is refused (TypeError/ValueError) before anything is read."""
 
     @abstractmethod
     def cancel_requests(self, job_ids: Collection[str]) -> dict[str, bool]:

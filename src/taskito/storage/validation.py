@@ -110,6 +110,13 @@ def lock_params(name: str, owner_id: str, **numbers: object) -> dict[str, object
     return params
 
 
+def cancel_arguments(job_id: object, force: object, now: object) -> tuple[str, bool, int]:
+    """Check ``Storage.cancel``'s arguments; return them typed."""
+    if isinstance(now, bool) or not isinstance(now, int):
+        raise TypeError(f"now must be an int (ms since the epoch), got {now!r}")
+    return require_text("job_id", job_id), require_flag("force", force), now
+
+
 def require_deferrals(deferrals: Sequence[Deferral]) -> list[Deferral]:
     """A batch for ``defer_many``, checked whole before anything is written."""
     batch = list(deferrals)

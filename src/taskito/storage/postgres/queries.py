@@ -122,6 +122,8 @@ REQUEST_CANCEL = (
     + notify_if("flagged")
     + f" SELECT {NOTIFIED} FROM flagged"
 )
+# Storage.cancel: the row lock holds the job in its state until the transaction ends.
+LOCK_JOB_STATUS = "SELECT status FROM {s}.jobs WHERE id = %b FOR UPDATE"
 SELECT_CANCEL_REQUESTS = (
     "SELECT id, cancel_requested FROM {s}.jobs"
     " WHERE cancel_requested > 0 AND status = 1 AND id = ANY(%b::text[])"
@@ -301,6 +303,7 @@ class Statements:
     cancel_pending: str
     cancel_dependents: str
     request_cancel: str
+    lock_job_status: str
     select_cancel_requests: str
     purge_queue: str
     revoke_task: str

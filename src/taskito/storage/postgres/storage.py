@@ -24,9 +24,10 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskito.job import JobRecord, JobStatus, NewJob
-from taskito.storage import rules, validation
+from taskito.storage import validation
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
+    CancelResult,
     DeadLetter,
     Finish,
     JobError,
@@ -114,27 +115,30 @@ class PostgresStorage(PostgresControl, Storage):
     # --- jobs: cancel and purge ---------------------------------------------------------
 
     def cancel_pending(self, job_id: str, now: int) -> bool:
-        def cancel(cursor: Cursor) -> bool:
-            if not cursor.execute(self._stmts.cancel_pending, (now, job_id)).fetchall():
-                return False
-            root = [(job_id, rules.dependency_cancelled(job_id))]
-            transitions.cascade_cancel(cursor, self._stmts, root, now)
-            return True
-
-        cancelled = self._conns.transact(cancel)
+        cancelled = self._conns.transact(
+            lambda cursor: transitions.cancel_pending(cursor, self._stmts, job_id, now)
+        )
         if cancelled:
             self._feed.notify()
         return cancelled
 
     def request_cancel(self, job_id: str, force: bool = False) -> bool:
-        level = 2 if force else 1
-        row = self._conns.run(
-            lambda cursor: cursor.execute(self._stmts.request_cancel, (level, job_id)).fetchone(),
+        requested = self._conns.run(
+            lambda cursor: transitions.request_cancel(cursor, self._stmts, job_id, force),
             idempotent=True,
         )
-        if row is not None:
+        if requested:
             self._feed.notify()
-        return row is not None
+        return requested
+
+    def cancel(self, job_id: str, force: bool, now: int) -> CancelResult:
+        job_id, force, now = validation.cancel_arguments(job_id, force, now)
+        result = self._conns.transact(
+            lambda cursor: transitions.cancel(cursor, self._stmts, job_id, force, now)
+        )
+        if result in (CancelResult.CANCELLED, CancelResult.REQUESTED):
+            self._feed.notify()
+        return result
 
     def purge_queue(self, queue: str, now: int) -> int:
         return self._bulk_cancel(self._stmts.purge_queue, queue, now)

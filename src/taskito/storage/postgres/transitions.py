@@ -16,7 +16,7 @@ from taskito.exceptions import DependencyError
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob
 from taskito.storage import rules
-from taskito.storage.base import Finish, poison_pill_error
+from taskito.storage.base import CancelResult, Finish, poison_pill_error
 from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
 
@@ -129,6 +129,39 @@ def cascade_cancel(
         cancelled.extend(children)
         frontier = [(child, rules.dependency_cancelled(child)) for child in children]
     return cancelled
+
+
+def cancel_pending(cursor: Cursor, stmts: q.Statements, job_id: str, now: int) -> bool:
+    """``Storage.cancel_pending`` inside the caller's transaction."""
+    if not cursor.execute(stmts.cancel_pending, (now, job_id)).fetchall():
+        return False
+    cascade_cancel(cursor, stmts, [(job_id, rules.dependency_cancelled(job_id))], now)
+    return True
+
+
+def request_cancel(cursor: Cursor, stmts: q.Statements, job_id: str, force: bool) -> bool:
+    """``Storage.request_cancel`` (one statement: autocommit or the caller's transaction)."""
+    level = 2 if force else 1
+    return cursor.execute(stmts.request_cancel, (level, job_id)).fetchone() is not None
+
+
+def cancel(cursor: Cursor, stmts: q.Statements, job_id: str, force: bool, now: int) -> CancelResult:
+    """``Storage.cancel`` inside the caller's transaction. The common cases first: one
+    statement for a pending job (plus its cascade), two for a running one. When neither
+    matched, the job is finished or unknown, or a claim or a retry moved it between the two:
+    lock its row and decide on the state it is in now, which nothing can change any more."""
+    if cancel_pending(cursor, stmts, job_id, now):
+        return CancelResult.CANCELLED
+    if request_cancel(cursor, stmts, job_id, force):
+        return CancelResult.REQUESTED
+    row = cursor.execute(stmts.lock_job_status, (job_id,)).fetchone()
+    if row is None:
+        return CancelResult.NOT_FOUND
+    if row[0] == JobStatus.PENDING.code and cancel_pending(cursor, stmts, job_id, now):
+        return CancelResult.CANCELLED
+    if row[0] == JobStatus.RUNNING.code and request_cancel(cursor, stmts, job_id, force):
+        return CancelResult.REQUESTED
+    return CancelResult.FINISHED
 
 
 def rescue(

@@ -45,6 +45,7 @@ SCRIPT_NAMES = (
     "archived",
     "breaker",
     "bulk_cancel",
+    "cancel",
     "cancel_pending",
     "claim",
     "counts",
@@ -77,6 +78,9 @@ SCRIPT_NAMES = (
 )
 # Shared Lua that some scripts include between the prelude and their own file.
 _LIBRARIES = {
+    "cancel": ("lib_cancel",),
+    "cancel_pending": ("lib_cancel",),
+    "request_cancel": ("lib_cancel",),
     "enqueue": ("lib_enqueue",),
     "enqueue_replay": ("lib_enqueue",),
     "fire_periodic": ("lib_enqueue",),

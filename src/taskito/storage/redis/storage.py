@@ -29,6 +29,7 @@ from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
+    CancelResult,
     DeadLetter,
     Finish,
     JobError,
@@ -57,6 +58,7 @@ from taskito.storage.redis.records import (
     pairs,
 )
 from taskito.storage.validation import (
+    cancel_arguments,
     claim_queue_names,
     release_arguments,
     require_count,
@@ -168,6 +170,14 @@ class RedisStorage(RedisControl, Storage):
         if requested:
             self._listener.notify()
         return requested
+
+    def cancel(self, job_id: str, force: bool, now: int) -> CancelResult:
+        job_id, force, now = cancel_arguments(job_id, force, require_time("now", now))
+        reply = self._run("cancel", job_id, 2 if force else 1, now)
+        result = CancelResult(reply.decode())
+        if result in (CancelResult.CANCELLED, CancelResult.REQUESTED):
+            self._listener.notify()
+        return result
 
     def cancel_requests(self, job_ids: Collection[str]) -> dict[str, bool]:
         wanted = list(dict.fromkeys(job_ids))

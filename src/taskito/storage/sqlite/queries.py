@@ -108,6 +108,7 @@ CANCEL_DEPENDENTS = (
 REQUEST_CANCEL = (
     "UPDATE jobs SET cancel_requested = MAX(cancel_requested, ?) WHERE id = ? AND status = 1"
 )
+SELECT_STATUS = "SELECT status FROM jobs WHERE id = ?"
 SELECT_CANCEL_REQUESTED = (
     "SELECT id, cancel_requested FROM jobs INDEXED BY idx_jobs_cancel_requested"
     " WHERE cancel_requested > 0 AND status = 1"

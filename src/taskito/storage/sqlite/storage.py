@@ -11,9 +11,10 @@ import os
 from collections.abc import Collection, Sequence
 
 from taskito.job import JobRecord, JobStatus, NewJob
-from taskito.storage import rules, validation
+from taskito.storage import validation
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
+    CancelResult,
     DeadLetter,
     Finish,
     JobError,
@@ -144,19 +145,25 @@ class SqliteStorage(SqliteControl, Storage):
 
     def cancel_pending(self, job_id: str, now: int) -> bool:
         with self._conns.write(notify=False) as conn:
-            if conn.execute(q.CANCEL_PENDING, (now, job_id)).rowcount != 1:
-                return False
-            transitions.cascade_cancel(conn, job_id, rules.dependency_cancelled(job_id), now)
-        self._notify()
-        return True
+            cancelled = transitions.cancel_pending(conn, job_id, now)
+        if cancelled:
+            self._notify()
+        return cancelled
 
     def request_cancel(self, job_id: str, force: bool = False) -> bool:
-        level = 2 if force else 1
         with self._conns.write(notify=False) as conn:
-            requested = conn.execute(q.REQUEST_CANCEL, (level, job_id)).rowcount == 1
+            requested = transitions.request_cancel(conn, job_id, force)
         if requested:
             self._notify()
         return requested
+
+    def cancel(self, job_id: str, force: bool, now: int) -> CancelResult:
+        job_id, force, now = validation.cancel_arguments(job_id, force, now)
+        with self._conns.write(notify=False) as conn:
+            result = transitions.cancel(conn, job_id, force, now)
+        if result in (CancelResult.CANCELLED, CancelResult.REQUESTED):
+            self._notify()
+        return result
 
     def cancel_requests(self, job_ids: Collection[str]) -> dict[str, bool]:
         wanted = set(job_ids)

@@ -12,7 +12,7 @@ from taskito.exceptions import DependencyError
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob
 from taskito.storage import rules
-from taskito.storage.base import Finish, poison_pill_error
+from taskito.storage.base import CancelResult, Finish, poison_pill_error
 from taskito.storage.sqlite import queries as q
 
 _FINISH_COMPLETE = (
@@ -88,6 +88,32 @@ def cascade_cancel(conn: sqlite3.Connection, root_id: str, error: str, now: int)
             cancelled.append(child_id)
             frontier.append((child_id, rules.dependency_cancelled(child_id)))
     return cancelled
+
+
+def cancel_pending(conn: sqlite3.Connection, job_id: str, now: int) -> bool:
+    """``Storage.cancel_pending`` inside the caller's transaction."""
+    if conn.execute(q.CANCEL_PENDING, (now, job_id)).rowcount != 1:
+        return False
+    cascade_cancel(conn, job_id, rules.dependency_cancelled(job_id), now)
+    return True
+
+
+def request_cancel(conn: sqlite3.Connection, job_id: str, force: bool) -> bool:
+    """``Storage.request_cancel`` inside the caller's transaction."""
+    level = 2 if force else 1
+    return conn.execute(q.REQUEST_CANCEL, (level, job_id)).rowcount == 1
+
+
+def cancel(conn: sqlite3.Connection, job_id: str, force: bool, now: int) -> CancelResult:
+    """``Storage.cancel`` inside the caller's write transaction (``BEGIN IMMEDIATE``: no other
+    writer moves the job between these statements). The common cases first: one statement
+    for a pending job (plus its cascade), two for a running one."""
+    if cancel_pending(conn, job_id, now):
+        return CancelResult.CANCELLED
+    if request_cancel(conn, job_id, force):
+        return CancelResult.REQUESTED
+    found = conn.execute(q.SELECT_STATUS, (job_id,)).fetchone() is not None
+    return CancelResult.FINISHED if found else CancelResult.NOT_FOUND
 
 
 def _dead_letter(conn: sqlite3.Connection, job_id: str, now: int) -> None:
