@@ -1,5 +1,5 @@
 """Crash recovery benchmark: how long after one of two worker processes dies its jobs run again
-in the other one. Target: at most 5 s on every backend (DESIGN invariant 4).
+in the other one. Target: at most 5 s on every backend (docs/architecture.md, invariant 4).
 
 Each round starts worker A (4 threads) on a fresh database, lets it start 4 long jobs, starts
 worker B, then stops A and times until every job A held has started in B:

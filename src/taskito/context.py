@@ -1,6 +1,7 @@
 """The per-execution job context: ``ActiveJob`` bound in a ContextVar for the length of one
 run, and ``current_job``, the view a task uses to read it, report progress, log and check for
-cancellation (DESIGN invariants 5 and 7: no I/O to check cancel, no process-global app)."""
+cancellation (docs/architecture.md, invariants 5 and 7: no I/O to check cancel, no process-global
+app)."""
 
 from __future__ import annotations
 

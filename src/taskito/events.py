@@ -16,7 +16,8 @@ EventCallback = Callable[["EventType", dict[str, Any]], object]
 
 
 class EventType(StrEnum):
-    """Everything a listener can subscribe to; the payload keys are listed in spec section 12."""
+    """Everything a listener can subscribe to; the payload keys are those of the reference
+    package."""
 
     JOB_ENQUEUED = "job.enqueued"
     JOB_COMPLETED = "job.completed"

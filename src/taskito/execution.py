@@ -1,6 +1,7 @@
-"""The one place user code runs (DESIGN invariant 1): ``invoke`` calls a task with middleware and
-hooks around it, ``run_job`` turns a claimed ``JobRecord`` into an ``Outcome``. Their ``_async``
-twins, for an event loop, drive the very same steps (``_invocation``) and classification.
+"""The one place user code runs (docs/architecture.md, invariant 1): ``invoke`` calls a task with
+middleware and hooks around it, ``run_job`` turns a claimed ``JobRecord`` into an ``Outcome``.
+Their ``_async`` twins, for an event loop, drive the very same steps (``_invocation``) and
+classification.
 
 The thread pool, the async pool, the prefork child and test mode all call these functions.
 """
@@ -61,7 +62,7 @@ def invoke(
 ) -> Invocation:
     """Call ``spec.fn`` with ``current_job`` bound to ``active``, middleware and hooks around it.
 
-    Order (spec section 11): ``mw.before`` (global, then per-task) → ``before_task`` hooks →
+    Order: ``mw.before`` (global, then per-task) → ``before_task`` hooks →
     the function → ``on_success`` or ``on_failure`` hooks → ``after_task`` hooks →
     ``mw.after``. A hook that raises fails the attempt; a middleware that raises is logged and
     ignored (one whose ``before`` raised is left out of ``after``). Task errors never escape,

@@ -118,9 +118,10 @@ class NewJob:
 
 @dataclass(slots=True)
 class JobRecord:
-    """One stored job. ``attempt`` counts claims and fences outcomes (DESIGN invariant 3);
-    ``rescue_count`` counts the times the job went back to pending because its worker died or
-    gave it up (never a retry: DESIGN invariant 4). New fields go last (positional rows)."""
+    """One stored job. ``attempt`` counts claims and fences outcomes (docs/architecture.md,
+    invariant 3); ``rescue_count`` counts the times the job went back to pending because its worker
+    died or gave it up (never a retry: docs/architecture.md, invariant 4). New fields go last
+    (positional rows)."""
 
     id: str
     queue: str

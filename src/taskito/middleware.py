@@ -31,8 +31,8 @@ class TaskMiddleware:
 
     def on_retry(self, ctx: Any, error: BaseException, retry_count: int) -> None:
         """The failed attempt will be retried. Runs once, in the worker process that owns the
-        outcome, for every pool (DESIGN invariant 6). ``retry_count`` is the count before
-        the retry; ``error`` carries the traceback text of the failure."""
+        outcome, for every pool (docs/architecture.md, invariant 6). ``retry_count`` is the count
+        before the retry; ``error`` carries the traceback text of the failure."""
 
     def on_dead_letter(self, ctx: Any, error: BaseException) -> None:
         """The job is dead: retries ran out, or the error is not retryable. Runs once, in the

@@ -2,7 +2,7 @@
 connection string, blanked wherever a text quotes one (errors, log lines, banners).
 
 Every message that names a database goes through ``redact_url`` or ``redact_secrets``, driver
-messages included (DESIGN invariant 10).
+messages included (docs/architecture.md, invariant 10).
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def parse_rate_limit(text: str) -> RateLimit:
 
 @dataclass(frozen=True, slots=True)
 class CircuitBreakerConfig:
-    """Options of a task's circuit breaker (spec section 20)."""
+    """Options of a task's circuit breaker."""
 
     threshold: int = 5
     window_s: float = 60.0
@@ -80,9 +80,10 @@ class CallShape:
     """How a task may be called, read once from its function's signature.
 
     ``check`` raises ``TypeError`` at ``delay()`` for a call the function would refuse when it
-    runs (DESIGN invariant 8). The common calls are accepted without ``Signature.bind`` (about
-    1-2 us): only a call the fast rules cannot accept is bound, for its exact verdict and
-    message. A function whose signature cannot be read (some builtins) is never refused.
+    runs (docs/architecture.md, invariant 8). The common calls are accepted without
+    ``Signature.bind`` (about 1-2 us): only a call the fast rules cannot accept is bound, for its
+    exact verdict and message. A function whose signature cannot be read (some builtins) is never
+    refused.
     """
 
     __slots__ = (

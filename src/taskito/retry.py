@@ -43,8 +43,8 @@ def decide(
 ) -> Finish:
     """The storage write for ``outcome``: complete, cancelled, a retry, or dead.
 
-    ``job.max_retries`` is the job's own budget: 0 means no retries (DESIGN differences).
-    ``job`` is the claimed record: its ``(worker_id, attempt)`` fences the write.
+    ``job.max_retries`` is the job's own budget: 0 means no retries (docs/architecture.md, "Where
+    taskito differs"). ``job`` is the claimed record: its ``(worker_id, attempt)`` fences the write.
     """
     worker = job.worker_id or ""
     if outcome.kind is OutcomeKind.SUCCESS:

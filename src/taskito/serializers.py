@@ -2,7 +2,7 @@
 
 Every serializer here is stateless after construction, so one instance may be shared by any
 number of threads. Optional backends (msgpack, cryptography) are imported when the serializer
-is constructed, never at module import (DESIGN invariant 9).
+is constructed, never at module import (docs/architecture.md, invariant 9).
 """
 
 from __future__ import annotations

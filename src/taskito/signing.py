@@ -1,5 +1,6 @@
 """Payload and result signing: HMAC-SHA256 over the job id, the task name and the bytes, in a
-versioned envelope that is checked before anything is deserialised (DESIGN invariant 10).
+versioned envelope that is checked before anything is deserialised (docs/architecture.md, invariant
+10).
 
 Envelope, version 1 (docs/security.md)::
 

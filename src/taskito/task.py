@@ -1,6 +1,6 @@
 """The ``@queue.task()`` decorator's work: checking options into a ``TaskSpec`` at definition
-time (DESIGN invariant 8); ``TaskWrapper``, the object users call ``.delay()`` on; and
-``Signature`` (``task.s()``), a call ready to apply later, which the canvas composes."""
+time (docs/architecture.md, invariant 8); ``TaskWrapper``, the object users call ``.delay()`` on;
+and ``Signature`` (``task.s()``), a call ready to apply later, which the canvas composes."""
 
 from __future__ import annotations
 

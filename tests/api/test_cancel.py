@@ -1,5 +1,6 @@
 """Cancellation from the producer: ``cancel`` works for any state, ``cancel_job`` only for
-pending jobs and ``cancel_running_job`` only for running ones (DESIGN, deliberate differences)."""
+pending jobs and ``cancel_running_job`` only for running ones (docs/architecture.md, "Where taskito
+differs")."""
 
 from __future__ import annotations
 

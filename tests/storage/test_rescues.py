@@ -126,8 +126,8 @@ def test_finish_is_fenced_by_the_worker_too(storage: Storage) -> None:
 
 
 def test_a_repeated_attempt_number_of_another_worker_is_not_applied(storage: Storage) -> None:
-    """DESIGN invariant 3: attempt numbers repeat when a crash rolls back a claim; here the
-    same attempt number is reached again by another worker after a deferral."""
+    """docs/architecture.md, invariant 3: attempt numbers repeat when a crash rolls back a claim;
+    here the same attempt number is reached again by another worker after a deferral."""
     job = start_job(storage, "w-first")
     until = now_ms()
     deferral = Deferral(job.id, job.attempt, until, worker_id="w-first")

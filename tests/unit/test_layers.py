@@ -1,4 +1,4 @@
-"""Imports inside ``src/taskito`` point only DOWN the layer table of DESIGN.md.
+"""Imports inside ``src/taskito`` point only DOWN the layer table of docs/architecture.md.
 
 Every module is parsed with ``ast``; every import counts, including those inside functions and
 under ``if TYPE_CHECKING:``, and ``importlib.import_module("taskito....")`` with a literal name.
@@ -170,7 +170,7 @@ def find_violations(root: Path) -> list[Violation]:
 
 def test_no_module_imports_up_the_layer_table() -> None:
     violations = find_violations(PACKAGE_ROOT)
-    assert not violations, "upward imports (see DESIGN.md, Layers):\n" + "\n".join(
+    assert not violations, "upward imports (see docs/architecture.md, Layers):\n" + "\n".join(
         str(v) for v in violations
     )
 

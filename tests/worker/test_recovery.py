@@ -1,5 +1,5 @@
 """Crash recovery: leases are extended while a worker lives; when it dies, another worker
-rescues its jobs (no retry spent) and nothing is lost (DESIGN invariant 4)."""
+rescues its jobs (no retry spent) and nothing is lost (docs/architecture.md, invariant 4)."""
 
 from __future__ import annotations
 

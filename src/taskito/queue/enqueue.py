@@ -185,7 +185,7 @@ class EnqueueMixin(QueueBase):
         expires: float | None = None,
         result_ttl: float | None = None,
     ) -> JobResult:
-        """Store one job and return its handle (spec section 4).
+        """Store one job and return its handle.
 
         ``max_retries=0`` means no retries; a ``timeout`` of None takes the queue's
         ``default_timeout``. Unserializable arguments raise ``SerializationError`` and store

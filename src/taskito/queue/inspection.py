@@ -1,5 +1,5 @@
 """Read-only views of a Queue's storage: jobs, counts, errors, logs and workers, as the plain
-dicts and ``JobResult`` handles of the reference API (spec section 8)."""
+dicts and ``JobResult`` handles of the reference API."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Operations on the Queue: pause and resume, archive and replay, settings, the job DAG and
-distributed locks, with their ``a*`` mirrors (spec section 8)."""
+distributed locks, with their ``a*`` mirrors."""
 
 from __future__ import annotations
 

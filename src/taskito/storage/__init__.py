@@ -1,7 +1,7 @@
 """Storage backends behind one contract (``base.Storage``); ``open_storage`` picks one by name,
 and ``resolve_target`` tells which one a path or URL means.
 
-This is the only place that knows backend names and URL schemes (DESIGN invariant 2).
+This is the only place that knows backend names and URL schemes (docs/architecture.md, invariant 2).
 """
 
 from __future__ import annotations

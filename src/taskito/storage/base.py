@@ -23,7 +23,7 @@ from taskito.storage.control import ControlStorage
 
 @dataclass(frozen=True, slots=True)
 class Finish:
-    """An outcome to write for one claimed attempt (DESIGN invariant 3: fenced).
+    """An outcome to write for one claimed attempt (docs/architecture.md, invariant 3: fenced).
 
     It applies only while the job is still ``running`` under ``attempt`` for ``worker_id``
     (attempt numbers can repeat when a crash rolls back a claim, so the attempt alone is not

@@ -2,7 +2,7 @@
 them to the pool, and that relays storage change notifications to the worker loop.
 
 It asks storage every ``poll_s`` while jobs run, and at once when ``wait_for_change`` fires, so
-``check_cancelled()`` itself never does I/O (DESIGN invariant 5).
+``check_cancelled()`` itself never does I/O (docs/architecture.md, invariant 5).
 """
 
 from __future__ import annotations

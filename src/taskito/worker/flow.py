@@ -6,9 +6,9 @@ Checks run in this order for each job: the task's and the queue's ``max_concurre
 task's and the queue's rate limit, then the task's circuit breaker. The breaker comes last so
 that a half-open probe it admits always runs (a probe admitted and then held back by a rate
 limit would be counted as started but never finish). Held-back jobs go back to pending in one
-``defer_many`` write and never reach the pool; a deferral does not spend a retry (DESIGN.md,
-deliberate differences). A job whose task and queue have no limit costs nothing here: no
-storage call, only two dictionary look-ups.
+``defer_many`` write and never reach the pool; a deferral does not spend a retry
+(docs/architecture.md, "Where taskito differs"). A job whose task and queue have no limit costs
+nothing here: no storage call, only two dictionary look-ups.
 """
 
 from __future__ import annotations

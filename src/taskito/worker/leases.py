@@ -1,8 +1,8 @@
 """The lease keeper: a thread that keeps this worker visibly alive and cleans up after dead ones.
 
 It heartbeats the worker row, extends the leases of the jobs held here well before they
-expire, rescues jobs whose lease expired (their worker died: DESIGN invariant 4), releases at
-once the jobs of a worker on this host whose process is gone, and reaps worker rows that
+expire, rescues jobs whose lease expired (their worker died: docs/architecture.md, invariant 4),
+releases at once the jobs of a worker on this host whose process is gone, and reaps worker rows that
 stopped heartbeating. A rescue never spends a retry; a job rescued ``max_rescues`` times is
 dead-lettered as a poison pill (``Storage.release_jobs``).
 

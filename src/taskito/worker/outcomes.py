@@ -1,6 +1,6 @@
 """Applying outcomes: the retry decision (``retry.decide``), one fenced ``finish_many`` write per
 batch, then circuit-breaker bookkeeping, outcome events, middleware hooks and the outcome's log
-line, once, for the writes that applied (DESIGN invariants 3 and 6).
+line, once, for the writes that applied (docs/architecture.md, invariants 3 and 6).
 
 Every error text is made storable first (``taskito.storable``). A batch that storage refuses
 twice for a reason other than being unreachable is written in halves, down to the one job it

@@ -1,5 +1,6 @@
 """The hard-timeout watchdog: the worker loop calls ``expire_overdue`` each round to settle the
-attempts that ran past their deadline (DESIGN.md: the deadline is enforced on every pool)."""
+attempts that ran past their deadline (docs/architecture.md: the deadline is enforced on every
+pool)."""
 
 from __future__ import annotations
 

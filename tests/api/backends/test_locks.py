@@ -1,4 +1,4 @@
-"""Distributed locks through the Queue (issue 6 point 8, spec section 8): ``queue.lock`` and
+"""Distributed locks through the Queue (issue 6 point 8): ``queue.lock`` and
 ``queue.alock`` on every backend, seen from two Queues on the same database."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Queue control on every backend (issue 6 point 5): pause/resume/paused_queues (persisted,
-shared, with events), purge, revoke_task, and namespace isolation (spec section 21)."""
+shared, with events), purge, revoke_task, and namespace isolation."""
 
 from __future__ import annotations
 

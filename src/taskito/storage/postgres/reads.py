@@ -4,7 +4,7 @@ had gone stale (see ``PgConnections.run``).
 
 Functions over the backend's pool (``PgConnections``) and statements (``queries.Statements``),
 called by ``PostgresStorage``. This module imports no driver module at import time so that
-``taskito.storage.postgres`` imports without psycopg (DESIGN invariant 9).
+``taskito.storage.postgres`` imports without psycopg (docs/architecture.md, invariant 9).
 """
 
 from __future__ import annotations

@@ -241,9 +241,9 @@ _MIGRATION_2 = (
     " WHERE result_ttl_ms IS NOT NULL AND status >= 2",
 )
 
-# Rescues counted apart from retries (DESIGN invariant 4): a job sent back to pending because
-# its worker died or gave it up keeps its retries; after a cap it is dead-lettered instead.
-# A constant default adds the column without rewriting the table.
+# Rescues counted apart from retries (docs/architecture.md, invariant 4): a job sent back to
+# pending because its worker died or gave it up keeps its retries; after a cap it is dead-lettered
+# instead. A constant default adds the column without rewriting the table.
 _MIGRATION_3 = (
     "ALTER TABLE {s}.jobs ADD COLUMN rescue_count BIGINT NOT NULL DEFAULT 0",
     "ALTER TABLE {s}.archived_jobs ADD COLUMN rescue_count BIGINT NOT NULL DEFAULT 0",

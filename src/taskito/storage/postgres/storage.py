@@ -4,7 +4,7 @@
 half; the parts they call are listed in the package docstring (``postgres/__init__.py``).
 psycopg is imported by the connection and listener modules only (the others touch it inside
 functions or for type checking), so without the driver this module still imports and the
-constructor names the extra to install (DESIGN invariant 9).
+constructor names the extra to install (docs/architecture.md, invariant 9).
 
 Clocks: every ``now`` a caller passes is stored as given (``scheduled_at``, ``started_at``,
 ``completed_at``, expiry, heartbeats), except for leases. Leases live on the server's clock so

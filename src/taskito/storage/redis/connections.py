@@ -2,7 +2,7 @@
 timeouts, driver errors translated into ``StorageError`` subclasses, retries of idempotent calls,
 the Lua scripts, and the offset between this host's clock and the server's.
 
-This is the only module that imports redis-py (DESIGN invariant 9).
+This is the only module that imports redis-py (docs/architecture.md, invariant 9).
 """
 
 from __future__ import annotations

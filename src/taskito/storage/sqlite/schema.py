@@ -226,8 +226,9 @@ _MIGRATION_2 = (
     " WHERE result_ttl_ms IS NOT NULL AND status >= 2",
 )
 
-# Rescues counted apart from retries (DESIGN invariant 4): a job sent back to pending because
-# its worker died or gave it up keeps its retries; after a cap it is dead-lettered instead.
+# Rescues counted apart from retries (docs/architecture.md, invariant 4): a job sent back to
+# pending because its worker died or gave it up keeps its retries; after a cap it is dead-lettered
+# instead.
 _MIGRATION_3 = (
     "ALTER TABLE jobs ADD COLUMN rescue_count INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE archived_jobs ADD COLUMN rescue_count INTEGER NOT NULL DEFAULT 0",
