@@ -19,7 +19,6 @@ from taskito.queue import checks as check
 from taskito.serializers import CloudpickleSerializer
 from taskito.signing import signer_from_settings
 from taskito.storage import resolve_target
-from taskito.storage.base import DEFAULT_MAX_RESCUES
 
 if TYPE_CHECKING:
     from taskito.middleware import TaskMiddleware
@@ -60,31 +59,33 @@ class QueueSettings:
     @classmethod
     def from_options(
         cls,
-        db_path: str | os.PathLike[str] = ".taskito/taskito.db",
-        workers: int = 0,
-        default_retry: int = 3,
-        default_timeout: float | None = 300,
-        default_priority: int = 0,
-        result_ttl: float | None = None,
-        serializer: Any = None,
-        middleware: list[Any] | None = None,
-        backend: str | None = None,
-        db_url: str | None = None,
-        schema: str = "taskito",
-        pool_size: int | None = None,
-        drain_timeout: float = 30,
-        async_concurrency: int = 100,
-        event_workers: int = 4,
-        scheduler_poll_interval_ms: float = 50,
-        scheduler_reap_interval: int = 100,
-        scheduler_cleanup_interval: int = 1200,
-        namespace: str | None = None,
-        signing_key: str | bytes | list[str | bytes] | None = None,
-        unknown_task_window: float = 3600,
-        max_rescues: int = DEFAULT_MAX_RESCUES,
-        durable_enqueue: bool = True,
+        *,
+        db_path: str | os.PathLike[str],
+        workers: int,
+        default_retry: int,
+        default_timeout: float | None,
+        default_priority: int,
+        result_ttl: float | None,
+        serializer: Any,
+        middleware: list[Any] | None,
+        backend: str | None,
+        db_url: str | None,
+        schema: str,
+        pool_size: int | None,
+        drain_timeout: float,
+        async_concurrency: int,
+        event_workers: int,
+        scheduler_poll_interval_ms: float,
+        scheduler_reap_interval: int,
+        scheduler_cleanup_interval: int,
+        namespace: str | None,
+        signing_key: str | bytes | list[str | bytes] | None,
+        unknown_task_window: float,
+        max_rescues: int,
+        durable_enqueue: bool,
     ) -> QueueSettings:
-        """Check every option of ``Queue(...)`` (same names, same defaults), in order."""
+        """Check every option of ``Queue(...)``, in order. The defaults live in ``Queue``'s
+        signature only, so every option is passed here by name."""
         if not isinstance(db_path, str | os.PathLike):
             raise TypeError(f"db_path must be a str or path, not {type(db_path).__name__}")
         path = os.fspath(db_path)
