@@ -65,3 +65,23 @@ def test_the_traceback_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> N
 def test_bad_bounds_are_refused(first_s: float, max_s: float) -> None:
     with pytest.raises(ValueError, match="first_s"):
         Backoff("x", logging.getLogger("taskito.test"), first_s=first_s, max_s=max_s)
+
+
+def test_quiet_failures_count_in_the_next_line_and_in_the_recovery(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = [0.0]
+    backoff = Backoff("heartbeat", logging.getLogger("tests.backoff"), clock=lambda: clock[0])
+    with caplog.at_level(logging.INFO, logger="tests.backoff"):
+        backoff.failed(RuntimeError("down"))
+        backoff.failed_quietly()
+        backoff.failed_quietly()
+        clock[0] = 1.0
+        backoff.failed(RuntimeError("down"))
+        backoff.succeeded()
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 3
+    assert lines[0].startswith("heartbeat failed (1 in a row)")
+    assert lines[1].startswith("heartbeat failed (4 in a row)")
+    assert lines[2] == "storage reachable again: heartbeat works after 4 failure(s)"
+    assert backoff.delay_s == 0.0

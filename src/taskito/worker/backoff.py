@@ -84,6 +84,11 @@ class Backoff:
         self._logger.debug("%s failed", what, exc_info=error)
         return self._delay_s
 
+    def failed_quietly(self) -> None:
+        """Count a failure between two back-off steps without logging it: for a caller that
+        keeps its own schedule and uses the back-off only to pace its log lines."""
+        self._failures += 1
+
     def succeeded(self) -> None:
         """Record a success: reset the wait; after failures, say storage is back (once)."""
         if self._failures == 0:

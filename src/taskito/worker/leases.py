@@ -254,6 +254,8 @@ class LeaseKeeper:
         except Exception as exc:
             if backoff.ready():
                 backoff.failed(exc)
+            else:
+                backoff.failed_quietly()
             return
         backoff.succeeded()
 
