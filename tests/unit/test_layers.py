@@ -54,6 +54,8 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("__main__.py", "surfaces"),
     ("dashboard/*", "surfaces"),
     ("contrib/*", "surfaces"),
+    ("health.py", "surfaces"),
+    ("scaler.py", "surfaces"),
     # Everything else is the façade; named here so a reader finds the Queue's folder.
     ("queue/*", "facade"),
 )
@@ -206,6 +208,9 @@ def test_the_package_is_where_the_checker_looks() -> None:
         ("cli/worker.py", "surfaces"),
         ("__main__.py", "surfaces"),
         ("dashboard/app.py", "surfaces"),
+        ("health.py", "surfaces"),
+        ("scaler.py", "surfaces"),
+        ("cli/scaler.py", "surfaces"),
         ("app.py", "facade"),
         ("__init__.py", "facade"),
         ("inspection.py", "facade"),
