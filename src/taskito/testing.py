@@ -238,7 +238,9 @@ class TestMode:
         self._inject(spec, job_id, call_kwargs)
         spec.call_shape.check(spec.name, call_args, call_kwargs)  # as a real enqueue would
         active = ActiveJob(job_id, spec.name, 0, queue_name, storage=None)
-        outcome = invoke(spec, owner._execution_env(), active, call_args, call_kwargs)
+        env = owner._execution_env()
+        middleware = env.middleware_for(spec)
+        outcome = invoke(spec, env, active, call_args, call_kwargs, middleware=middleware)
         run = TestResult(
             job_id,
             spec.name,

@@ -13,7 +13,7 @@ from taskito.exceptions import TaskCancelledError
 from taskito.execution import Invocation, invoke, run_job
 from taskito.job import JobRecord, JobStatus, OutcomeKind
 from taskito.middleware import TaskMiddleware
-from taskito.registry import TaskSpec
+from taskito.registry import ClaimedJob, TaskSpec
 from taskito.serializers import JsonSerializer
 from tests.worker.harness import Harness
 
@@ -24,8 +24,9 @@ def harness(sqlite_harness: Harness) -> Harness:
     return sqlite_harness
 
 
-def record(h: Harness, task_name: str, payload: bytes, retry_count: int = 0) -> JobRecord:
-    return JobRecord(
+def record(h: Harness, task_name: str, payload: bytes, retry_count: int = 0) -> ClaimedJob:
+    """A claimed job, resolved against the harness's tasks as the worker does after a claim."""
+    job = JobRecord(
         id="job-1",
         queue="q1",
         task_name=task_name,
@@ -39,9 +40,10 @@ def record(h: Harness, task_name: str, payload: bytes, retry_count: int = 0) -> 
         timeout_ms=None,
         attempt=1,
     )
+    return h.env.resolve(job)
 
 
-def job_for(h: Harness, task_name: str, *args: Any, **kwargs: Any) -> JobRecord:
+def job_for(h: Harness, task_name: str, *args: Any, **kwargs: Any) -> ClaimedJob:
     return record(h, task_name, h.serializer.dumps((args, kwargs)))
 
 
@@ -314,9 +316,9 @@ def test_invoke_returns_an_invocation_and_never_raises_for_task_errors(
     harness.task(lambda: 1 / 0, name="div")
     spec = harness.tasks["div"]
     active = ActiveJob("j", "div", 0, "default")
-    invocation = invoke(spec, harness.env, active, (), {})
+    invocation = invoke(spec, harness.env, active, (), {}, middleware=())
     assert isinstance(invocation, Invocation)
     assert isinstance(invocation.error, ZeroDivisionError)
     assert invocation.traceback is not None and "ZeroDivisionError" in invocation.traceback
-    ok = invoke(TaskSpec(name="v", fn=lambda v: v), harness.env, active, (3,), {})
+    ok = invoke(TaskSpec(name="v", fn=lambda v: v), harness.env, active, (3,), {}, middleware=())
     assert (ok.value, ok.error, ok.traceback) == (3, None, None)

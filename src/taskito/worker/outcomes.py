@@ -1,6 +1,8 @@
 """Applying outcomes: the retry decision (``retry.decide``), one fenced ``finish_many`` write per
 batch, then circuit-breaker bookkeeping, outcome events, middleware hooks and the outcome's log
-line, once, for the writes that applied (docs/architecture.md, invariants 3 and 6).
+line, once, for the writes that applied (docs/architecture.md, invariants 3 and 6). The retry
+policy, the breaker and the middleware chain come with each job (``HeldJob.claimed``), resolved
+at its claim: nothing is looked up by task name here.
 
 Every error text is made storable first (``taskito.storable``). A batch that storage refuses
 twice for a reason other than being unreachable is written in halves, down to the one job it
@@ -42,7 +44,6 @@ class OutcomeApplier:
     """Turns settled attempts into storage writes, events and hooks."""
 
     def __init__(self, env: ExecutionEnv, events: EventBus | None) -> None:
-        self._env = env
         self._storage = env.storage
         self._events = events
         # (job id, attempt) of outcomes whose last write raised: it may have committed with
@@ -240,7 +241,7 @@ class OutcomeApplier:
                 error=CANCELLED_ERROR,
                 worker_id=job.worker_id or "",
             )
-        spec = self._env.lookup(job.task_name)
+        spec = held.claimed.spec
         policy = spec.retry if spec is not None else _DEFAULT_POLICY
         finish = decide(job, outcome, policy, now)
         if finish.error is not None:
@@ -271,7 +272,7 @@ class OutcomeApplier:
         for held, finish, ok in zip(settled, finishes, applied, strict=True):
             if not ok or finish.status not in _BREAKER_VERDICTS:
                 continue
-            spec = self._env.lookup(held.job.task_name)
+            spec = held.claimed.spec
             if spec is None or spec.circuit_breaker is None:
                 continue
             try:
@@ -313,7 +314,7 @@ class OutcomeApplier:
             id=job.id, task_name=job.task_name, queue_name=job.queue, retry_count=job.retry_count
         )
         timed_out = outcome.kind is OutcomeKind.TIMED_OUT
-        middleware = self._middleware(job.task_name)
+        middleware = held.claimed.middleware
         if finish.status is JobStatus.PENDING:
             self._emit(
                 EventType.JOB_RETRYING,
@@ -340,11 +341,6 @@ class OutcomeApplier:
                 EventType.JOB_CANCELLED, lambda: {"job_id": job.id, "task_name": job.task_name}
             )
             _call_hooks(middleware, "on_cancel", ctx)
-
-    def _middleware(self, task_name: str) -> list[TaskMiddleware]:
-        spec = self._env.lookup(task_name)
-        per_task = spec.middleware if spec is not None else ()
-        return [*self._env.middleware, *per_task]
 
     def _emit(self, event_type: EventType, payload: Callable[[], dict[str, Any]]) -> None:
         bus = self._events
