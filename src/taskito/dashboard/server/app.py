@@ -129,7 +129,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def _static(assets: StaticAssets) -> Endpoint:
     async def static(request: Request) -> Response:
-        path = await run_in_threadpool(assets.resolve, request.path_params["path"])
+        relative = request.path_params["path"]
+        # The route's pattern ends in "$", which also matches before a final newline: the
+        # parameter must be the whole rest of the path.
+        if not str(request.scope["path"]).endswith("/static/" + relative):
+            raise not_found("Asset not found")
+        path = await run_in_threadpool(assets.resolve, relative)
         if path is None:
             raise not_found("Asset not found")
         return FileResponse(
