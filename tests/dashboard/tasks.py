@@ -6,6 +6,7 @@ import time
 
 from taskito import Queue, current_job
 
+
 def register(queue: Queue) -> dict[str, object]:
     """``add``, ``boom`` (fails at once, no retries), ``chatty`` (logs and reports
     progress) and ``wait_for_cancel`` (runs until cancelled, checking every 10 ms)."""

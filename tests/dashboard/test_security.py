@@ -129,7 +129,15 @@ def test_the_open_mode_answers_loopback_clients_only(queue: Queue) -> None:
 
 
 def test_loopback_and_host_rules() -> None:
-    for host in ("localhost", "LOCALHOST", "127.0.0.1", "127.255.0.9", "::1", "[::1]", "a.localhost"):
+    for host in (
+        "localhost",
+        "LOCALHOST",
+        "127.0.0.1",
+        "127.255.0.9",
+        "::1",
+        "[::1]",
+        "a.localhost",
+    ):
         assert is_loopback(host), host
     for host in ("0.0.0.0", "::", "10.1.2.3", "example.com", "localhost.example.com", ""):
         assert not is_loopback(host), host
@@ -155,7 +163,9 @@ def test_every_mutation_needs_the_csrf_token(queue: Queue, client: Client) -> No
     token = client.cookies["taskito_csrf"]
     for method, path in mutations:
         for headers in ({}, {"X-CSRF-Token": "x" * 43}, {"X-CSRF-Token": ""}):
-            reply = client.request(method, path, json_body={"value": 1}, headers=headers, csrf=False)
+            reply = client.request(
+                method, path, json_body={"value": 1}, headers=headers, csrf=False
+            )
             assert reply.status == 403, (method, path, headers)
             assert reply.json() == {"error": "csrf_failed"}
         cross_site = {"X-CSRF-Token": token, "Origin": "http://evil.example"}
@@ -290,7 +300,7 @@ def test_request_lines_are_logged_with_safe_paths(
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "dashboard.example.com"])
 def test_serving_a_public_address_without_users_is_refused(queue: Queue, host: str) -> None:
-    with pytest.raises(ConfigurationError, match="refusing to serve the dashboard on .* without"):
+    with pytest.raises(ConfigurationError, match=r"refusing to serve the dashboard on .* without"):
         serve_dashboard(queue, host=host, port=0)
 
 
@@ -307,7 +317,7 @@ def test_serve_dashboard_checks_its_arguments(queue: Queue) -> None:
         serve_dashboard(queue, port=70000)
     with pytest.raises(TypeError, match="host"):
         serve_dashboard(queue, host="")
-    with pytest.raises(TypeError, match="taskito.Queue"):
+    with pytest.raises(TypeError, match=r"taskito\.Queue"):
         create_app("not a queue")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="auth"):
         create_app(queue, auth="yes")  # type: ignore[arg-type]
