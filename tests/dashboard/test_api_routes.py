@@ -4,14 +4,18 @@ client): shapes, integer-ms timestamps, paging by offset and by cursor, and each
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from taskito import Queue
+from taskito.dashboard import create_app
 from taskito.dashboard.api.routes import ROUTES
+from taskito.job import JobStatus
 from tests.api.backends.support import worker_thread
-from tests.dashboard.harness import Client
+from tests.api.driving import drive
+from tests.dashboard.harness import Client, serve
 from tests.dashboard.tasks import register
 from tests.helpers import wait_until
 
@@ -406,3 +410,16 @@ def test_every_route_of_the_table_is_served(client: Client) -> None:
         assert reply.status != 405, route
         if reply.status == 404:
             assert reply.json()["error"] != "Not found", route
+
+
+def test_a_signed_queue_never_shows_unverified_arguments_or_results(tmp_path: Path) -> None:
+    db = str(tmp_path / "signed.db")
+    with Queue(db_path=db, signing_key="k" * 32) as signed, Queue(db_path=db) as unsigned:
+        forged = unsigned.enqueue("add", args=("forged",))
+        drive(unsigned, forged.id, JobStatus.COMPLETE, result="forged result")
+        with serve(create_app(signed)) as port:
+            client = Client(port)
+            arguments = ok(client.get(f"/api/jobs/{forged.id}/arguments"))
+            result = ok(client.get(f"/api/jobs/{forged.id}/result"))
+    assert arguments["args"] is None and "unsigned payload" in arguments["error"]
+    assert result["result"] is None and "signature check failed" in result["result_error"]
