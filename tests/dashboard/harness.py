@@ -3,6 +3,7 @@ cookies and sends the CSRF header the way the pages do, for the dashboard tests.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -157,3 +158,53 @@ class Client:
     def login(self, name: str, password: str, root: str = "") -> Reply:
         self.prime(root)
         return self.post(root + "/api/auth/login", {"username": name, "password": password})
+
+
+class Forwarder:
+    """A TCP forwarder to a real server; ``cut()`` closes it and every connection through
+    it, as a network outage would. Its threads are joined by ``cut()``."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self._upstream = upstream
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._accept, name="test-forward-accept")]
+        self._threads[0].start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self._upstream)
+            pumps = [
+                threading.Thread(target=_pump, args=(a, b), name="test-forward-pump")
+                for a, b in ((client, server), (server, client))
+            ]
+            with self._lock:
+                self._sockets += [client, server]
+                self._threads += pumps
+            for pump in pumps:
+                pump.start()
+
+    def cut(self) -> None:
+        if self._listener.fileno() != -1:
+            self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(10)
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)

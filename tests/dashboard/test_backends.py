@@ -4,8 +4,10 @@ matter), the served app on each, and the event loop answering while storage is b
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -16,9 +18,9 @@ from taskito.dashboard.api.errors import ApiError
 from taskito.dashboard.api.params import Cursor, Page
 from taskito.dashboard.auth import Sessions
 from tests.api.backends.support import BACKEND_NAMES, Backend, open_backend, worker_thread
-from tests.dashboard.harness import ADMIN, TEST_PASSWORD_COST, Client, serve
+from tests.dashboard.harness import ADMIN, TEST_PASSWORD_COST, Client, Forwarder, serve
 from tests.dashboard.tasks import register
-from tests.helpers import wait_until
+from tests.helpers import require_redis, wait_until
 
 
 @pytest.fixture(params=BACKEND_NAMES)
@@ -159,3 +161,32 @@ def _stats_while_locked(queue: Queue, url: str, schema: str) -> list[int]:
             locker.rollback()
             blocked.join(30)
     return answers
+
+
+def test_unreachable_storage_is_503(tmp_path: Path) -> None:
+    """Redis behind a forwarder that is then cut: the API answers 503, /health still 200."""
+    import redis
+
+    real_url = require_redis()
+    url = urlsplit(real_url)
+    prefix = f"t{uuid.uuid4().hex[:16]}"
+    forwarder = Forwarder((url.hostname or "127.0.0.1", url.port or 6379))
+    try:
+        queue = Queue(
+            backend="redis", db_url=f"redis://127.0.0.1:{forwarder.port}{url.path}", schema=prefix
+        )
+        with queue, serve(create_app(queue)) as port:
+            client = Client(port)
+            assert client.get("/api/stats").status == 200
+            forwarder.cut()
+            reply = client.get("/api/stats")
+            assert reply.status == 503
+            assert reply.json() == {"error": "Storage unavailable"}
+            assert client.get("/health").status == 200
+    finally:
+        forwarder.cut()
+        cleaner = redis.Redis.from_url(real_url)
+        keys = list(cleaner.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            cleaner.unlink(*keys)
+        cleaner.close()
