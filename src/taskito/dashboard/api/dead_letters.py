@@ -50,7 +50,8 @@ def _walk(queue: taskito.Queue, limit: int = MAX_WALK) -> Iterator[dict[str, Any
 def list_dead_letters(queue: taskito.Queue, page: Page) -> list[dict[str, Any]]:
     """Dead letters newest first, each with ``exception``. A cursor is ``<failed_at>,<id>``
     of the last letter seen (or its bare id); storage pages dead letters by offset only, so
-    a cursor page walks the list from the top to find its place."""
+    a cursor page walks the list from the top to find its place: right after that letter,
+    or (when it is gone) at the first letter older than it."""
     if page.limit == 0:
         return []
     if page.cursor is None and page.after_id is None:
@@ -60,8 +61,10 @@ def list_dead_letters(queue: taskito.Queue, page: Page) -> list[dict[str, Any]]:
     passed = False
     for letter in _walk(queue):
         if not passed:
-            passed = _is_after(letter, page.cursor, page.after_id)
-            if not passed or (page.after_id is not None and letter["id"] == page.after_id):
+            passed = _passes(letter, page.cursor, page.after_id)
+            if letter["id"] == (page.after_id or (page.cursor and page.cursor.id)):
+                continue
+            if not passed:
                 continue
         found.append(_with_exception(letter))
         if len(found) == page.limit:
@@ -71,11 +74,12 @@ def list_dead_letters(queue: taskito.Queue, page: Page) -> list[dict[str, Any]]:
     return found
 
 
-def _is_after(letter: dict[str, Any], cursor: Cursor | None, after_id: str | None) -> bool:
+def _passes(letter: dict[str, Any], cursor: Cursor | None, after_id: str | None) -> bool:
+    """Whether the walk has reached the cursor: its own letter, or one older than it."""
     if after_id is not None:
         return bool(letter["id"] == after_id)
     assert cursor is not None
-    return cursor.is_before(letter["failed_at"], str(letter["id"]))
+    return bool(letter["id"] == cursor.id or letter["failed_at"] < cursor.time_ms)
 
 
 def dead_letter_groups(queue: taskito.Queue) -> list[dict[str, Any]]:
