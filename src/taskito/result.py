@@ -111,9 +111,11 @@ class JobResult:
         if record is not None:
             self._record = record
 
-    def to_dict(self) -> dict[str, Any]:
-        """Refresh, then the job as a JSON-serializable dict (see ``job_to_dict``)."""
-        self.refresh()
+    def to_dict(self, *, refresh: bool = True) -> dict[str, Any]:
+        """Refresh, then the job as a JSON-serializable dict (see ``job_to_dict``).
+        ``refresh=False`` gives the snapshot as read (a listing: no read per job)."""
+        if refresh:
+            self.refresh()
         return job_to_dict(self._record)
 
     # --- live reads ---------------------------------------------------------------------

@@ -21,6 +21,7 @@ PAGES = (
     "locks",
     "operations",
     "security",
+    "dashboard",
 )
 #: The example section's heading, its first python block, and the output block after it.
 _EXAMPLE = re.compile(

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 import taskito
-from taskito.cli import info, options, scaler, worker
+from taskito.cli import dashboard, info, options, scaler, worker
 from taskito.cli.app import load_queue
 from taskito.cli.errors import (
     COMMAND_ERRORS,
@@ -33,6 +33,7 @@ SUBCOMMANDS: tuple[Callable[[options.Commands], None], ...] = (
     worker.register,
     info.register,
     scaler.register,
+    dashboard.register,
 )
 
 

@@ -43,11 +43,19 @@ class AdminMixin(QueueBase):
         kills the child running it, async cancels the asyncio task; the thread pool cannot
         stop a thread, so there it stays a cooperative request (the worker logs it).
         """
+        return self.cancel_outcome(job_id, force) in (
+            CancelResult.CANCELLED,
+            CancelResult.REQUESTED,
+        )
+
+    def cancel_outcome(self, job_id: str, force: bool = False) -> CancelResult:
+        """``cancel``, saying what it did (a ``str`` enum): ``"cancelled"`` (it was pending),
+        ``"requested"`` (it was running; its worker got the request), ``"not_found"`` or
+        ``"finished"`` (nothing changed). One atomic storage call, as ``cancel``."""
         check.check_name("job_id", job_id)
         if not isinstance(force, bool):
             raise TypeError(f"force must be a bool, not {type(force).__name__}")
-        result = self._storage.cancel(job_id, force, now_ms())
-        return result in (CancelResult.CANCELLED, CancelResult.REQUESTED)
+        return self._storage.cancel(job_id, force, now_ms())
 
     def cancel_job(self, job_id: str) -> bool:
         """Cancel a pending job (dependents cascade). False for any other state."""

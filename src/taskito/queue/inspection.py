@@ -9,6 +9,7 @@ from typing import Any
 from taskito.exceptions import ConfigurationError, StorageError
 from taskito.job import JobStatus, now_ms
 from taskito.queue import checks as check
+from taskito.queue.payloads import decoded_arguments
 from taskito.queue.state import QueueBase
 from taskito.result import JobResult, error_to_dict
 from taskito.storage.base import JobFilter, LogEntry, WorkerInfo
@@ -159,6 +160,15 @@ class InspectionMixin(QueueBase):
         return [
             error_to_dict(e) for e in self._storage.job_errors(check.check_name("job_id", job_id))
         ]
+
+    def job_arguments(self, job_id: str) -> tuple[Any, Any] | None:
+        """The ``(args, kwargs)`` a job was enqueued with, decoded with this queue's rules
+        (the task's serializer; with a signing key, the signature checked first); None for
+        an unknown job. ``SignatureError``/``SerializationError`` when it does not decode."""
+        record = self._storage.get_job(check.check_name("job_id", job_id))
+        if record is None:
+            return None
+        return decoded_arguments(self, record.task_name, record.payload, record.id)
 
     def update_progress(self, job_id: str, progress: int) -> None:
         """Set a job's progress (0-100); an unknown job raises ``StorageError`` (RuntimeError)."""

@@ -4,11 +4,11 @@ retried dead letter)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from taskito.exceptions import SerializationError, SignatureError
-from taskito.serializers import binds_context
-from taskito.signing import payload_context, rebind
+from taskito.serializers import binds_context, loads_bound
+from taskito.signing import payload_context, rebind, strip_unverified, unseal
 
 if TYPE_CHECKING:
     from taskito.queue.state import QueueBase
@@ -49,4 +49,32 @@ def rebound_payload(
         ) from None
 
 
-__all__ = ["binds_payloads", "payload_serializer", "rebound_payload"]
+def decoded_arguments(
+    queue: QueueBase, task_name: str, payload: bytes, job_id: str
+) -> tuple[Any, Any]:
+    """The ``(args, kwargs)`` a stored payload holds, decoded as the worker decodes it: with
+    a signing key the signature is checked before anything is deserialised. Raises
+    ``SignatureError``, or ``SerializationError`` for a payload that does not decode."""
+    serializer = payload_serializer(queue, task_name)
+    context = payload_context(job_id, task_name)
+    try:
+        if binds_payloads(queue, task_name):
+            data = unseal(queue._signer, context, payload)
+            decoded = loads_bound(serializer, data, context)
+        else:
+            decoded = serializer.loads(strip_unverified(payload))
+    except SignatureError as exc:
+        raise SignatureError(f"arguments of job {job_id}: {exc}") from None
+    except Exception as exc:
+        raise SerializationError(
+            f"arguments of job {job_id} could not be deserialized: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(decoded, list | tuple) or len(decoded) != 2:
+        raise SerializationError(
+            f"arguments of job {job_id}: expected an (args, kwargs) pair, "
+            f"got {type(decoded).__name__}"
+        )
+    return decoded[0], decoded[1]
+
+
+__all__ = ["binds_payloads", "decoded_arguments", "payload_serializer", "rebound_payload"]

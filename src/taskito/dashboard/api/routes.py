@@ -1,0 +1,218 @@
+"""The route table: every REST route as (method, path, access, handler), where a handler
+turns the parsed request (path parameters, query, JSON body) into a call of one route
+function. Framework-free: the Starlette server serves this table, and a FastAPI router can
+serve it too (or call the route functions directly)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import taskito
+from taskito.dashboard.api import dead_letters, jobs, params, queues, settings, system
+from taskito.dashboard.api.errors import bad_request
+
+#: ``public``: anyone (``/health``); ``read``: any signed-in user, viewer or admin;
+#: ``admin``: the admin role only (every mutation).
+Access = Literal["public", "read", "admin"]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request, parsed: path parameters, query parameters (last value of each) and the
+    JSON body (None when there is none)."""
+
+    path: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    body: Any = None
+
+
+@dataclass(frozen=True)
+class PlainText:
+    """A route answer that is not JSON (the Prometheus exposition at ``/metrics``)."""
+
+    content: str
+    media_type: str = "text/plain; charset=utf-8"
+    status: int = 200
+
+
+Handler = Callable[[taskito.Queue, Call], Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: Literal["GET", "POST", "PUT", "DELETE"]
+    path: str
+    access: Access
+    handler: Handler
+    #: Whether the answer shows job arguments or results (never cached, never public).
+    sensitive: bool = False
+
+
+# --- handlers: parse, then call one route function ---------------------------------------
+
+
+def _job_query(query: Mapping[str, str]) -> jobs.JobQuery:
+    return jobs.JobQuery(
+        status=params.text(query, "status"),
+        queue=params.text(query, "queue"),
+        task=params.text(query, "task"),
+        metadata=params.text(query, "metadata"),
+        error=params.text(query, "error"),
+        created_after=params.integer(query, "created_after", None, minimum=0),
+        created_before=params.integer(query, "created_before", None, minimum=0),
+    )
+
+
+def _list_jobs(queue: taskito.Queue, call: Call) -> Any:
+    return jobs.list_jobs(queue, _job_query(call.query), params.page(call.query, 20))
+
+
+def _job_id(call: Call) -> str:
+    return params.checked_text("job id", call.path["job_id"])
+
+
+def _on_job(route: Callable[[taskito.Queue, str], Any]) -> Handler:
+    return lambda queue, call: route(queue, _job_id(call))
+
+
+def _cancel(queue: taskito.Queue, call: Call) -> Any:
+    force = params.body_bool(params.body_object(call.body), "force", False)
+    return jobs.cancel_job(queue, _job_id(call), force)
+
+
+def _list_dead(queue: taskito.Queue, call: Call) -> Any:
+    return dead_letters.list_dead_letters(queue, params.page(call.query, 20))
+
+
+def _retry_dead(queue: taskito.Queue, call: Call) -> Any:
+    dead_id = params.checked_text("dead letter id", call.path["dead_id"])
+    return dead_letters.retry_dead_letter(queue, dead_id)
+
+
+def _retry_group(queue: taskito.Queue, call: Call) -> Any:
+    body = params.body_object(call.body)
+    task = params.body_text(body, "task_name")
+    exception = params.body_text(body, "exception")
+    return dead_letters.retry_dead_group(queue, task, exception)
+
+
+def _purge_dead(queue: taskito.Queue, call: Call) -> Any:
+    body = params.body_object(call.body)
+    older_than = body.get("older_than", 0)
+    if not isinstance(older_than, int | float) or isinstance(older_than, bool):
+        raise bad_request("older_than must be a number of seconds")
+    if not 0 <= older_than <= params.MAX_SECONDS:
+        raise bad_request(f"older_than must be between 0 and {params.MAX_SECONDS:.0e}")
+    return dead_letters.purge_dead_letters(queue, float(older_than))
+
+
+def _logs(queue: taskito.Queue, call: Call) -> Any:
+    query = call.query
+    return system.logs(
+        queue,
+        task=params.text(query, "task"),
+        level=params.text(query, "level"),
+        since_s=params.seconds(query, "since", 3600),
+        limit=params.required_integer(query, "limit", 100, minimum=0, maximum=params.MAX_LIMIT),
+        after_id=params.integer(query, "after", None, minimum=0),
+    )
+
+
+def _queue_name(call: Call) -> str:
+    return params.checked_text("queue name", call.path["name"])
+
+
+def _setting_key(call: Call) -> str:
+    return call.path["key"]
+
+
+def _no_args(route: Callable[[taskito.Queue], Any]) -> Handler:
+    return lambda queue, call: route(queue)
+
+
+# --- the table ---------------------------------------------------------------------------
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/health", "public", lambda queue, call: system.health()),
+    # Counts and queues.
+    Route("GET", "/api/stats", "read", _no_args(queues.stats)),
+    Route(
+        "GET",
+        "/api/stats/queues",
+        "read",
+        lambda queue, call: queues.queue_stats(queue, params.text(call.query, "queue")),
+    ),
+    Route("GET", "/api/queues", "read", _no_args(queues.list_queues)),
+    Route("GET", "/api/queues/paused", "read", _no_args(queues.paused_queues)),
+    Route(
+        "POST",
+        "/api/queues/{name}/pause",
+        "admin",
+        lambda queue, call: queues.pause_queue(queue, _queue_name(call)),
+    ),
+    Route(
+        "POST",
+        "/api/queues/{name}/resume",
+        "admin",
+        lambda queue, call: queues.resume_queue(queue, _queue_name(call)),
+    ),
+    # Jobs.
+    Route("GET", "/api/jobs", "read", _list_jobs),
+    Route("GET", "/api/jobs/{job_id}", "read", _on_job(jobs.get_job)),
+    Route("GET", "/api/jobs/{job_id}/errors", "read", _on_job(jobs.job_errors)),
+    Route("GET", "/api/jobs/{job_id}/logs", "read", _on_job(jobs.job_logs)),
+    Route("GET", "/api/jobs/{job_id}/replay-history", "read", _on_job(jobs.job_replay_history)),
+    Route("GET", "/api/jobs/{job_id}/dag", "read", _on_job(jobs.job_dag)),
+    Route(
+        "GET", "/api/jobs/{job_id}/arguments", "read", _on_job(jobs.job_arguments), sensitive=True
+    ),
+    Route("GET", "/api/jobs/{job_id}/result", "read", _on_job(jobs.job_result), sensitive=True),
+    Route("POST", "/api/jobs/{job_id}/cancel", "admin", _cancel),
+    Route("POST", "/api/jobs/{job_id}/replay", "admin", _on_job(jobs.replay_job)),
+    # Dead letters.
+    Route("GET", "/api/dead-letters", "read", _list_dead),
+    Route("GET", "/api/dead-letters/groups", "read", _no_args(dead_letters.dead_letter_groups)),
+    Route("POST", "/api/dead-letters/retry-group", "admin", _retry_group),
+    Route("POST", "/api/dead-letters/purge", "admin", _purge_dead),
+    Route("POST", "/api/dead-letters/{dead_id}/retry", "admin", _retry_dead),
+    # Workers, breakers, logs, resources.
+    Route("GET", "/api/workers", "read", _no_args(system.workers)),
+    Route("GET", "/api/circuit-breakers", "read", _no_args(system.circuit_breakers)),
+    Route("GET", "/api/logs", "read", _logs),
+    Route("GET", "/api/resources", "read", _no_args(system.resources)),
+    Route("GET", "/api/proxy-stats", "read", _no_args(system.proxy_stats)),
+    Route("GET", "/api/interception-stats", "read", _no_args(system.interception_stats)),
+    # Settings (keys under "auth:" are the dashboard's own: hidden and refused).
+    Route("GET", "/api/settings", "read", _no_args(settings.list_settings)),
+    Route(
+        "GET",
+        "/api/settings/{key:path}",
+        "read",
+        lambda queue, call: settings.get_setting(queue, _setting_key(call)),
+    ),
+    Route(
+        "PUT",
+        "/api/settings/{key:path}",
+        "admin",
+        lambda queue, call: settings.put_setting(queue, _setting_key(call), call.body),
+    ),
+    Route(
+        "DELETE",
+        "/api/settings/{key:path}",
+        "admin",
+        lambda queue, call: settings.delete_setting(queue, _setting_key(call)),
+    ),
+    # Operations routes come with their modules (queue.metrics/metrics_timeseries,
+    # taskito.health, taskito.scaler, taskito.contrib.prometheus); their place is here:
+    #   GET /api/metrics              task?, since=3600         "read"
+    #   GET /api/metrics/timeseries   task?, since=3600, bucket "read"
+    #   GET /api/scaler               queue?                    "read"
+    #   GET /readiness                                          "read"
+    #   GET /metrics                  Prometheus text: return PlainText(...)  "read"
+    # ("read" takes a session or a bearer token, so scrapers use a viewer token.)
+)
+
+
+__all__ = ["ROUTES", "Access", "Call", "Handler", "PlainText", "Route"]

@@ -1,0 +1,69 @@
+"""Routes over the rest of the system: workers, circuit breakers, log lines across jobs, and
+the resource, proxy and interception views (empty until the queue has resources)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import taskito
+
+
+def workers(queue: taskito.Queue) -> list[dict[str, Any]]:
+    """Registered workers with the reference's keys."""
+    return queue.workers()
+
+
+def circuit_breakers(queue: taskito.Queue) -> list[dict[str, Any]]:
+    return queue.circuit_breakers()
+
+
+def logs(
+    queue: taskito.Queue,
+    task: str | None,
+    level: str | None,
+    since_s: float,
+    limit: int,
+    after_id: int | None,
+) -> list[dict[str, Any]]:
+    """Log lines of the last ``since_s`` seconds, newest first. ``after_id`` keeps only
+    lines newer than the one with that id (a live tail asks for what it has not shown)."""
+    entries = queue.query_logs(task_name=task, level=level, since=since_s, limit=limit)
+    if after_id is None:
+        return entries
+    return [entry for entry in entries if entry["id"] > after_id]
+
+
+def _optional_view(queue: taskito.Queue, method: str, empty: Any) -> Any:
+    """A view the Queue offers once resources exist (``resource_status``, ``proxy_stats``,
+    ``interception_stats``); ``empty`` until then."""
+    view = getattr(queue, method, None)
+    return empty if view is None else view()
+
+
+def resources(queue: taskito.Queue) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = _optional_view(queue, "resource_status", [])
+    return result
+
+
+def proxy_stats(queue: taskito.Queue) -> Any:
+    return _optional_view(queue, "proxy_stats", [])
+
+
+def interception_stats(queue: taskito.Queue) -> Any:
+    return _optional_view(queue, "interception_stats", {})
+
+
+def health() -> dict[str, str]:
+    """Always ``{"status": "ok"}`` while the server answers (readiness checks storage)."""
+    return {"status": "ok"}
+
+
+__all__ = [
+    "circuit_breakers",
+    "health",
+    "interception_stats",
+    "logs",
+    "proxy_stats",
+    "resources",
+    "workers",
+]
