@@ -94,9 +94,10 @@ class OpenTelemetryMiddleware(TaskMiddleware):
         carry(options, SYSTEM, headers)
 
     def before(self, ctx: Any) -> None:
-        parent = None
-        if self._propagate:
-            parent = self._textmap().extract(carried(ctx.metadata, SYSTEM))
+        # Without carried headers the span's parent is the current context's span: none in a
+        # worker's thread, the caller's in test mode.
+        headers = carried(ctx.metadata, SYSTEM) if self._propagate else {}
+        parent = self._textmap().extract(headers) if headers else None
         queue_name = ctx.queue_name
         span = self._tracer.start_span(
             f"taskito.run {ctx.task_name}",
