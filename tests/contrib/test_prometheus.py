@@ -21,6 +21,7 @@ from taskito.contrib.prometheus import (
     serving_registry,
     start_metrics_server,
 )
+from tests.backends import BACKEND_NAMES, queue_target
 from tests.contrib.workers import MakeQueue, running_worker, wait_for_final
 from tests.helpers import wait_until
 
@@ -305,3 +306,32 @@ def test_the_server_closes_cleanly_and_twice(registry: CollectorRegistry) -> Non
 @pytest.fixture
 def queue_for_checks(make_queue: MakeQueue) -> Queue:
     return make_queue()
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_the_statistics_come_from_every_backend(
+    backend: str, tmp_path: Path, registry: CollectorRegistry
+) -> None:
+    target = queue_target(backend, tmp_path)
+    try:
+        with Queue(**target.kwargs, workers=3) as queue:
+
+            @queue.task(name="ping", queue="alerts")
+            def ping() -> str:
+                return "pong"
+
+            done = ping.delay()
+            with running_worker(queue):
+                wait_for_final(queue, [done])
+                ping.apply_async(delay=3600)  # stays pending
+                collector = PrometheusStatsCollector(queue, registry)
+                samples = parse(generate_latest(registry).decode())
+                collector.close()
+    finally:
+        target.cleanup()
+    assert value(samples, "taskito_queue_depth", queue="alerts", status="completed") == 1
+    assert value(samples, "taskito_queue_depth", queue="alerts", status="pending") == 1
+    assert (value(samples, "taskito_workers_live"), value(samples, "taskito_worker_capacity")) == (
+        1,
+        3,
+    )

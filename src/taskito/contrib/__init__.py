@@ -12,8 +12,8 @@ import importlib
 from importlib import metadata
 from types import ModuleType
 
-#: The distribution name in pyproject.toml: the install hint's fallback when the installed
-#: metadata cannot tell which distribution holds the ``taskito`` package.
+#: The distribution name in pyproject.toml (a test checks): the install hint's fallback when
+#: the installed metadata cannot tell which one distribution holds the ``taskito`` package.
 DISTRIBUTION = "taskito"
 
 
@@ -21,8 +21,8 @@ DISTRIBUTION = "taskito"
 def distribution_name() -> str:
     """The name pip knows this package by: from the installed metadata when the package is
     installed, else ``DISTRIBUTION``. Read once, and only when an install hint is needed."""
-    names = metadata.packages_distributions().get(__name__.partition(".")[0], [])
-    return names[0] if len(names) == 1 else DISTRIBUTION
+    names = set(metadata.packages_distributions().get(__name__.partition(".")[0], ()))
+    return names.pop() if len(names) == 1 else DISTRIBUTION
 
 
 def install_hint(extra: str) -> str:
