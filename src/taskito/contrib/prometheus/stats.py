@@ -151,9 +151,17 @@ def _families(
 # --- one collector per Queue and registry ------------------------------------------------
 
 _install_lock = threading.RLock()
-_installed: weakref.WeakKeyDictionary[CollectorRegistry, list[PrometheusStatsCollector]] = (
-    weakref.WeakKeyDictionary()
-)
+#: Every registered collector; weak, so a registry dropped with its collectors is not kept.
+_installed: weakref.WeakSet[PrometheusStatsCollector] = weakref.WeakSet()
+
+
+def _installed_for(
+    queue: taskito.Queue, registry: CollectorRegistry
+) -> PrometheusStatsCollector | None:
+    for collector in list(_installed):
+        if collector.registry is registry and collector.queue is queue:
+            return collector
+    return None
 
 
 def collector_for(
@@ -164,16 +172,13 @@ def collector_for(
     if registry is None:
         registry = serving_registry()
     with _install_lock:
-        for collector in _installed.get(registry, ()):
-            if collector.queue is queue:
-                return collector
-        return PrometheusStatsCollector(queue, registry)
+        found = _installed_for(queue, registry)
+        return PrometheusStatsCollector(queue, registry) if found is None else found
 
 
 def _install(collector: PrometheusStatsCollector) -> None:
     with _install_lock:
-        present = _installed.setdefault(collector.registry, [])
-        if any(other.queue is collector.queue for other in present):
+        if _installed_for(collector.queue, collector.registry) is not None:
             raise ValueError(
                 f"this registry already has a PrometheusStatsCollector for {collector.queue!r}; "
                 "use that one (or close() it first)"
@@ -186,14 +191,13 @@ def _install(collector: PrometheusStatsCollector) -> None:
                 f"(another Queue's collector?): give each Queue its own registry or "
                 f"namespace ({exc})"
             ) from exc
-        present.append(collector)
+        _installed.add(collector)
 
 
 def _uninstall(collector: PrometheusStatsCollector) -> None:
     with _install_lock:
-        present = _installed.get(collector.registry, [])
-        if collector in present:
-            present.remove(collector)
+        if collector in _installed:
+            _installed.discard(collector)
             collector.registry.unregister(collector)
 
 
