@@ -257,6 +257,7 @@ def _prepare(
         storage=env.storage,
         soft_timeout_s=spec.soft_timeout_s,
         cancel_flag=cancel_flag if cancel_flag is not None else threading.Event(),
+        metadata=job.metadata,
     )
     return spec, active, args, kwargs
 

@@ -226,7 +226,8 @@ class TestMode:
         expires: float | None = None,
         result_ttl: float | None = None,
     ) -> EagerJob:
-        """Stands in for ``Queue.enqueue``: the options are accepted and have no effect."""
+        """Stands in for ``Queue.enqueue``: the options are accepted and have no effect, except
+        ``metadata``, which the task reads as ``current_job.metadata``."""
         owner = self._queue
         spec = owner._task_registry.get(task_name)
         if spec is None:
@@ -237,7 +238,7 @@ class TestMode:
         queue_name = queue or spec.queue
         self._inject(spec, job_id, call_kwargs)
         spec.call_shape.check(spec.name, call_args, call_kwargs)  # as a real enqueue would
-        active = ActiveJob(job_id, spec.name, 0, queue_name, storage=None)
+        active = ActiveJob(job_id, spec.name, 0, queue_name, storage=None, metadata=metadata)
         env = owner._execution_env()
         middleware = env.middleware_for(spec)
         outcome = invoke(spec, env, active, call_args, call_kwargs, middleware=middleware)

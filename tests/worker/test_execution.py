@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from typing import Any
 
@@ -86,6 +87,14 @@ def test_current_job_is_bound_for_the_run_and_unbound_after(harness: Harness) ->
     assert seen == {"id": "job-1", "queue": "q1", "retry": 2}
     with pytest.raises(RuntimeError, match="No active job context"):
         current_job.id  # noqa: B018
+
+
+def test_the_task_reads_the_metadata_of_its_job(harness: Harness) -> None:
+    harness.task(lambda: current_job.metadata, name="read_metadata")
+    job = dataclasses.replace(job_for(harness, "read_metadata"), metadata='{"tenant": 7}')
+    outcome = run_job(job, harness.env)
+    assert outcome.result is not None
+    assert harness.serializer.loads(outcome.result) == '{"tenant": 7}'
 
 
 def test_unknown_task_fails_without_retry(harness: Harness) -> None:
