@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from taskito import Queue
 from taskito.cli.main import build_parser
@@ -198,22 +199,26 @@ def test_the_prometheus_trigger_queries_the_queue_depth_gauge_of_the_workers_que
     meta = trigger["metadata"]
     assert urlsplit(meta["serverAddress"]).scheme == "http"
     queue_name = worker_queue_of("scaledobject-prometheus.yaml")
-    match = re.fullmatch(r"max\((\w+)\{queue=\"([^\"]+)\"\}\)", meta["query"])
+    match = re.fullmatch(r"max\((\w+)\{queue=\"([^\"]+)\",status=\"pending\"\}\)", meta["query"])
     assert match is not None, meta["query"]
     assert match.groups() == (METRIC_NAME, queue_name)
     assert float(meta["threshold"]) > 0 and float(meta["activationThreshold"]) >= 0
-    # Loosely, until the exporter lands: /metrics serves that gauge, or says what to install.
+    # The scaler's /metrics serves that gauge: one pending job in the worker's queue.
     with Queue(db_path=str(tmp_path / "prom.db")) as queue:
         queue.enqueue("t", queue=queue_name)
-        with start_scaler(queue, port=0) as server:
-            try:
-                with urllib.request.urlopen(server.url + "/metrics", timeout=10) as answer:
-                    text = answer.read().decode()
-            except urllib.error.HTTPError as exc:
-                assert exc.code == 501
-                assert "pip install" in json.loads(exc.read())["error"]
-            else:
-                assert METRIC_NAME in text
+        with (
+            start_scaler(queue, port=0) as server,
+            urllib.request.urlopen(server.url + "/metrics", timeout=10) as answer,
+        ):
+            text = answer.read().decode()
+    pending = [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == METRIC_NAME
+        for sample in family.samples
+        if sample.labels == {"queue": queue_name, "status": "pending"}
+    ]
+    assert pending == [1.0]
 
 
 def test_the_scaled_jobs_worker_drains_and_ends_with_status_0(
