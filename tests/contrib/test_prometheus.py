@@ -168,6 +168,32 @@ def test_render_metrics_registers_the_queue_s_collector_once(
     assert parse(body.decode()).keys() == parse(again.decode()).keys()
 
 
+def test_render_metrics_without_a_registry_serves_each_queue_its_own_depth(
+    make_queue: MakeQueue, tmp_path: Path
+) -> None:
+    """Two Queues of one process (a dashboard each, or the tests) do not clash over the
+    statistics' names in the default registry: each exposition holds its own Queue's depth."""
+    first = make_queue(db_path=str(tmp_path / "first.db"))
+    second = make_queue(db_path=str(tmp_path / "second.db"))
+    first.enqueue("t", queue="a")
+    for _ in range(3):
+        second.enqueue("t", queue="b")
+
+    def pending(queue: Queue) -> dict[str, float]:
+        body, _ = render_metrics(queue)
+        return {
+            sample.labels["queue"]: sample.value
+            for family in text_string_to_metric_families(body.decode())
+            if family.name == "taskito_queue_depth"
+            for sample in family.samples
+            if sample.labels["status"] == "pending"
+        }
+
+    assert pending(first) == {"a": 1.0}
+    assert pending(second) == {"b": 3.0}
+    assert pending(first) == {"a": 1.0}  # served again from its own registry
+
+
 def test_render_metrics_serves_the_multiprocess_directory_when_it_is_set(
     make_queue: MakeQueue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

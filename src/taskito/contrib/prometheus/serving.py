@@ -5,11 +5,14 @@ type, for another HTTP server: the dashboard's and the scaler's ``/metrics``).""
 from __future__ import annotations
 
 import threading
+import weakref
+from collections.abc import Iterable
 from types import TracebackType
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric, generate_latest
 from prometheus_client import start_http_server as _start_http_server
+from prometheus_client.registry import Collector
 
 import taskito
 from taskito.contrib.prometheus.options import check_registry
@@ -94,12 +97,45 @@ def start_metrics_server(
 def render_metrics(
     queue: taskito.Queue, registry: CollectorRegistry | None = None
 ) -> tuple[bytes, str]:
-    """The Prometheus text exposition of ``registry`` (None: ``serving_registry()``), with
-    ``queue``'s statistics collector registered in it on first use; and its content type.
-    For an HTTP handler: ``body, content_type = render_metrics(queue)``."""
-    served = serving_registry(check_registry(registry))
-    collector_for(queue, served)
-    return generate_latest(served), CONTENT_TYPE_LATEST
+    """The Prometheus text exposition for an HTTP handler, and its content type:
+    ``body, content_type = render_metrics(queue)``.
+
+    With ``registry``, that registry, with ``queue``'s statistics collector registered in it on
+    first use. Without, the serving registry (``serving_registry()``: the middleware's job
+    metrics) plus ``queue``'s statistics from a registry of that Queue's own, so several Queues
+    of one process (a dashboard per Queue, tests) each serve their own depth gauges instead of
+    clashing over one set of names.
+    """
+    given = check_registry(registry)
+    if given is not None:
+        collector_for(queue, given)
+        return generate_latest(given), CONTENT_TYPE_LATEST
+    with _own_lock:
+        own = _own_registries.get(queue)
+        if own is None:
+            own = CollectorRegistry(auto_describe=True)
+            own.register(_Served())
+            collector_for(queue, own)
+            _own_registries[queue] = own
+    return generate_latest(own), CONTENT_TYPE_LATEST
+
+
+class _Served(Collector):
+    """What the serving registry holds, read at each scrape (it is chosen per scrape: the
+    multiprocess directory may be set after import)."""
+
+    def collect(self) -> Iterable[Metric]:
+        yield from serving_registry().collect()
+
+    def describe(self) -> Iterable[Metric]:
+        return ()  # its names change with the serving registry: never checked for clashes
+
+
+#: A registry per Queue for ``render_metrics(queue)``; it goes with the Queue.
+_own_registries: weakref.WeakKeyDictionary[taskito.Queue, CollectorRegistry] = (
+    weakref.WeakKeyDictionary()
+)
+_own_lock = threading.Lock()
 
 
 __all__ = ["MetricsServer", "render_metrics", "serving_registry", "start_metrics_server"]
