@@ -25,6 +25,7 @@ from taskito.queue.flow import FlowMixin
 from taskito.queue.inspection import InspectionMixin
 from taskito.queue.operations import OpsMixin
 from taskito.queue.settings import QueueSettings
+from taskito.queue.webhook_api import WebhookMixin
 from taskito.queue.workers import RunningWorkers
 from taskito.registry import ExecutionEnv, Hooks, PeriodicSpec, QueueLimits, TaskSpec
 from taskito.signing import warn_if_unsigned
@@ -39,7 +40,9 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, AsyncMixin):
+class Queue(
+    EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, WebhookMixin, AsyncMixin
+):
     """A task queue backed by one storage (SQLite by default).
 
     Every argument is checked here, and storage is opened here, so a bad path, a corrupt
@@ -111,6 +114,7 @@ class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, Asyn
         self._test_mode = None
         self._blocking = BlockingCalls()
         self._running_workers = RunningWorkers()
+        self._webhook_manager = None
 
         self._storage = open_storage(
             settings.backend,
@@ -161,12 +165,16 @@ class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, Asyn
     # --- lifecycle ----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop the event bus and the async executor, close storage. Safe to call twice."""
+        """Stop the event bus, the webhooks' threads (a hung endpoint holds this up for about
+        two seconds at most) and the async executor, close storage. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
         self._blocking.shutdown()
         self._event_bus.shutdown(wait=True)
+        if self._webhook_manager is not None:
+            # After the bus: the events it was still handing out are queued for sending.
+            self._webhook_manager.close()
         self._storage.close()
 
     def __enter__(self) -> Queue:
