@@ -19,13 +19,15 @@ STAT_ROWS = ("pending", "running", "completed", "failed", "dead", "cancelled")
 
 
 def table_counts(output: str) -> dict[str, int]:
-    """The counts in one ``info`` table, by row label."""
+    """The counts in one ``info`` table, by row label (``--watch`` adds a change/s column)."""
     assert output.startswith("taskito queue statistics"), output
     counts = {}
     for line in output.splitlines():
-        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        match = re.fullmatch(r"(\w+)\s+(\d+)(?:\s+[-+]?[\d.,]+/s)?", line.strip())
         if match:
             counts[match[1]] = int(match[2])
+        if line.startswith("total"):
+            break
     assert list(counts) == [*STAT_ROWS, "total"], output
     return counts
 
@@ -197,15 +199,16 @@ def test_info_watch_refreshes_until_interrupted(project: Project, producer: Queu
     )
     producer.enqueue("app_module.add", args=(5, 5))
     wait_until(
-        lambda: re.search(r"pending\s+1\n", project.output("watch")[0]),
+        lambda: re.search(r"^pending\s+1\s", project.output("watch")[0], re.M),
         timeout_s=COMMAND_TIMEOUT_S,
     )
     watcher.send_signal(signal.SIGINT)
     assert watcher.wait(timeout=COMMAND_TIMEOUT_S) == 0, project.output("watch")[1]
     stdout, _ = project.output("watch")
-    tables = [t for t in stdout.split("\n\n") if t.strip()]
-    assert "throughput" in tables[-1]
-    assert table_counts(tables[-1])["pending"] == 1
+    last = "taskito queue statistics" + stdout.split("taskito queue statistics")[-1]
+    assert "throughput" in last and "change/s" in last
+    assert table_counts(last)["pending"] == 1
+    assert last.rstrip().endswith("no running jobs")
 
 
 def test_bad_log_level_in_the_environment_is_a_usage_error(project: Project) -> None:
