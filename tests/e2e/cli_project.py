@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 COMMAND_TIMEOUT_S = 30.0
+#: The real ``taskito`` executable (the console script installed beside this Python), or the
+#: same program as ``python -m taskito`` where it is not installed.
+_SCRIPT = Path(sys.executable).with_name("taskito")
+TASKITO = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "taskito"]
 
 APP_MODULE = """
 import os
@@ -123,9 +127,9 @@ class Project:
         self.extra_env[QUEUE_ENV] = json.dumps(queue_kwargs)
 
     def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        """Run ``python -m taskito ARGS`` to completion and capture its output."""
+        """Run ``taskito ARGS`` to completion and capture its output."""
         return subprocess.run(
-            [sys.executable, "-m", "taskito", *args],
+            [*TASKITO, *args],
             cwd=self.root,
             env=self.env(**env),
             capture_output=True,
@@ -135,13 +139,13 @@ class Project:
         )
 
     def start(self, *args: str, name: str, **env: str) -> subprocess.Popen[bytes]:
-        """Start ``python -m taskito ARGS`` in the background, output to ``name.out/.err``."""
+        """Start ``taskito ARGS`` in the background, output to ``name.out/.err``."""
         with (
             open(self.root / f"{name}.out", "wb") as stdout,
             open(self.root / f"{name}.err", "wb") as stderr,
         ):
             process = subprocess.Popen(
-                [sys.executable, "-m", "taskito", *args],
+                [*TASKITO, *args],
                 cwd=self.root,
                 env=self.env(**env),
                 stdin=subprocess.DEVNULL,
