@@ -106,7 +106,8 @@ def format_job(document: Mapping[str, Any]) -> str:
     ]
     parts = [output.format_fields(fields)]
     if document.get("error"):
-        error = "\n".join(f"  {line}" for line in str(document["error"]).splitlines())
+        lines = str(document["error"]).splitlines()
+        error = "\n".join(f"  {output.printable(line)}" for line in lines)
         parts.append(f"error:\n{error}")
     errors = document.get("errors") or []
     parts.append(_section("failed attempts", errors, ERROR_COLUMNS))
@@ -127,11 +128,9 @@ _LABELS = {"result_repr": "result"}
 
 def _shown(key: str, value: Any) -> str:
     if key in TIME_FIELDS:
-        return output.timestamp(value) if value is not None else output.NONE
+        return output.timestamp(value)
     if key == "progress":
         return output.percent(value)
-    if key == "result_repr":
-        return output.NONE if value is None else output.printable(value)
     if isinstance(value, list):
         return ", ".join(value) if value else output.NONE
     return output.text(value)

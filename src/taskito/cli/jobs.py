@@ -75,4 +75,5 @@ def command(queue: taskito.Queue, args: argparse.Namespace, app_spec: str) -> in
 def print_more_hint(shown: int, limit: int, offset: int) -> None:
     """Below a full page: how to see the next one."""
     if shown and shown == limit:
-        print(f"(first {limit} shown from offset {offset}; --offset {offset + limit} for more)")
+        next_page = f"--offset {offset + limit} for the next page"
+        print(f"(showing {limit} from offset {offset}; {next_page})")

@@ -63,20 +63,21 @@ def _run(argv: Sequence[str] | None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_FAILURE
-    command: str = args.command_name
+    # A subcommand registered without ``options.add_command`` is named by its parser's name.
+    command: str = getattr(args, "command_name", None) or args.command
     if args.log_level not in options.LOG_LEVELS:  # only a bad TASKITO_LOG_LEVEL gets here
         choices = ", ".join(options.LOG_LEVELS)
         return report_usage_error(
             f"TASKITO_LOG_LEVEL={args.log_level!r}: expected one of {choices}"
         )
-    if args.app is None:
+    app_spec: str | None = getattr(args, "app", None)
+    if app_spec is None:
         return report_usage_error(
             "--app is required: pass --app MODULE:ATTR (e.g. --app myproject.tasks:queue) "
             "or set TASKITO_APP",
             command,
         )
     logging.basicConfig(level=args.log_level, format=LOG_FORMAT, stream=sys.stderr)
-    app_spec: str = args.app
     try:
         queue = load_queue(app_spec)
     except taskito.AppLoadError as exc:

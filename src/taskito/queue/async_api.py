@@ -11,8 +11,8 @@ from taskito.queue.state import QueueBase
 
 if TYPE_CHECKING:
     from taskito.locks import DistributedLock, OnLost
-    from taskito.queue.flow import PeriodicInfo
     from taskito.queue.blocking import BlockingCalls
+    from taskito.queue.flow import PeriodicInfo
     from taskito.result import JobResult
 
 
