@@ -6,10 +6,12 @@ every command on Postgres and Redis too)."""
 from __future__ import annotations
 
 import calendar
+import json
 import re
 import time
 
-from tests.e2e.cli_ops import JOB_TIMEOUT_S, Ops
+from taskito import Queue
+from tests.e2e.cli_ops import JOB_TIMEOUT_S, Ops, error_line
 from tests.e2e.cli_project import COMMAND_TIMEOUT_S
 from tests.helpers import wait_until
 
@@ -290,3 +292,36 @@ def test_info_prints_one_json_document(ops: Ops) -> None:
         "total": 2,
         "paused_queues": [],
     }
+
+
+def test_dead_letters_that_cannot_be_retried_fail_with_one_line(ops: Ops) -> None:
+    signed = {
+        "db_path": str(ops.project.root / "signed.db"),
+        "signing_key": "the first key, 32 bytes long.....",
+    }
+    ops.project.use_queue(signed)
+    producer = Queue(**signed)
+    try:
+        ops.producer = producer
+        worker = ops.start_worker()
+        ops.dead_job("signed and failed")
+        ops.stop_worker(worker)
+        [letter] = producer.dead_letters()
+    finally:
+        producer.close()
+    # Another key cannot vouch for the letter's payload: nothing is retried, nothing lost.
+    other_key = json.dumps({**signed, "signing_key": "another key, also long enough...."})
+    one = ops.run("dead", "retry", letter["id"], CLI_PROJECT_QUEUE=other_key)
+    assert one.returncode == 1
+    assert error_line(one) == (
+        f"taskito dead retry: error: job {letter['original_job_id']} cannot be copied: payload "
+        "signature check failed: not signed by a known key"
+    )
+    every = ops.run("dead", "retry", "--all", CLI_PROJECT_QUEUE=other_key)
+    assert every.returncode == 1
+    assert every.stdout == "retried 0 dead letter(s) as new jobs\n"
+    assert error_line(every).startswith(
+        f"taskito dead retry: error: 1 dead letter(s) could not be retried (first: {letter['id']}: "
+        "SignatureError: "
+    )
+    assert [row["id"] for row in ops.json("dead", "list")] == [letter["id"]]

@@ -13,7 +13,7 @@ import sys
 import taskito
 from taskito.cli.app import load_queue
 from taskito.cli.errors import report_load_error
-from taskito.cli.info import show_once
+from taskito.cli.info import format_stats
 from taskito.cli.main import main
 
 
@@ -28,8 +28,8 @@ def _load_queue(app_path: str) -> taskito.Queue:
 
 
 def _print_stats(queue: taskito.Queue) -> None:
-    """Print the statistics table (``taskito info``) to stdout."""
-    show_once(queue, sys.stdout)
+    """Print the statistics table of ``taskito info`` to stdout."""
+    print(format_stats(queue.stats()), file=sys.stdout, flush=True)
 
 
 __all__ = ["main"]
