@@ -12,6 +12,7 @@ from taskito.queue.state import QueueBase
 if TYPE_CHECKING:
     from taskito.locks import DistributedLock, OnLost
     from taskito.queue.blocking import BlockingCalls
+    from taskito.queue.flow import PeriodicInfo
     from taskito.result import JobResult
 
 
@@ -115,6 +116,9 @@ class _Mirrored(Protocol):
     def circuit_breakers(self) -> Callable[..., list[dict[str, Any]]]: ...
 
     @property
+    def list_periodic(self) -> Callable[..., list[PeriodicInfo]]: ...
+
+    @property
     def lock(self) -> Callable[..., DistributedLock]: ...
 
 
@@ -215,6 +219,9 @@ class AsyncMixin(QueueBase):
 
     async def acircuit_breakers(self: _Mirrored) -> list[dict[str, Any]]:
         return await self._blocking.run(self.circuit_breakers)
+
+    async def alist_periodic(self: _Mirrored) -> list[PeriodicInfo]:
+        return await self._blocking.run(self.list_periodic)
 
     def alock(
         self: _Mirrored,

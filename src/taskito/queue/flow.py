@@ -1,4 +1,5 @@
-"""Flow control on the Queue: periodic tasks, queue-level limits and circuit breakers.
+"""Flow control on the Queue: periodic tasks (and ``list_periodic``, the stored schedules),
+queue-level limits and circuit breakers.
 
 These only declare and inspect; the worker enforces them (``worker/flow.py`` checks limits
 right after each claim, ``worker/scheduler.py`` fires schedules), so everything set here
@@ -18,15 +19,50 @@ from taskito.queue.arguments import as_args, as_kwargs
 from taskito.queue.state import QueueBase
 from taskito.registry import CallShape, PeriodicSpec, QueueLimits, parse_rate_limit
 from taskito.task import TaskWrapper, default_task_name
+from taskito.worker.scheduler import NEVER_MS
 
 if TYPE_CHECKING:
-    from taskito.storage.control import BreakerState
+    from taskito.storage.control import BreakerState, PeriodicSchedule
 
     _TaskDecorator = Callable[[Callable[..., Any]], TaskWrapper]
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class PeriodicInfo:
+    """A periodic schedule as stored on the database, which ``list_periodic()`` returns.
+
+    ``name`` is the stored name (``namespace:name`` for a Queue with a namespace);
+    ``cron_expr`` and ``timezone`` (None: UTC) are the declaration's. ``last_run`` is the
+    slot last fired (None until the first), ``next_run`` the next one (None when the cron
+    never fires again); both are ms since the epoch.
+    """
+
+    name: str
+    task_name: str
+    cron_expr: str
+    queue: str
+    enabled: bool
+    last_run: int | None
+    next_run: int | None
+    timezone: str | None
+
+
+def _periodic_info(schedule: PeriodicSchedule) -> PeriodicInfo:
+    return PeriodicInfo(
+        name=schedule.name,
+        task_name=schedule.task_name,
+        cron_expr=schedule.cron,
+        queue=schedule.queue,
+        enabled=schedule.enabled,
+        last_run=schedule.last_run,
+        next_run=None if schedule.next_run >= NEVER_MS else schedule.next_run,
+        timezone=schedule.timezone,
+    )
+
+
 class FlowMixin(QueueBase):
-    """``periodic``, ``set_queue_rate_limit``, ``set_queue_concurrency``, ``circuit_breakers``."""
+    """``periodic``, ``list_periodic``, ``set_queue_rate_limit``, ``set_queue_concurrency``,
+    ``circuit_breakers``."""
 
     if TYPE_CHECKING:
         # Defined by ``queue.Queue``; ``periodic`` registers its function through it.
@@ -98,6 +134,12 @@ class FlowMixin(QueueBase):
 
         return register
 
+    def list_periodic(self) -> list[PeriodicInfo]:
+        """Every periodic schedule stored on the database, by name: those a worker of any
+        app (any namespace) has registered. A schedule is stored when a worker that declares
+        it starts, so one declared here appears once a worker of this app has run."""
+        return [_periodic_info(schedule) for schedule in self._storage.periodic_schedules()]
+
     # --- queue-level limits ---------------------------------------------------------------
 
     def set_queue_rate_limit(self, queue_name: str, rate_limit: str | None) -> None:
@@ -148,4 +190,4 @@ def _breaker_dict(state: BreakerState) -> dict[str, Any]:
     }
 
 
-__all__ = ["FlowMixin"]
+__all__ = ["FlowMixin", "PeriodicInfo"]
