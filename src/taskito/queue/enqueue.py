@@ -131,17 +131,17 @@ class EnqueueMixin(QueueBase):
         if queue is None:
             queue = "default"
         elif type(queue) is not str or not queue or not is_storable(queue):
-            queue = check.check_name("queue", queue)
+            queue = check.check_storable_name("queue", queue)
         if max_retries is None:
             max_retries = self._settings.default_retry
         elif type(max_retries) is not int or not 0 <= max_retries <= _MAX_COUNT:
-            max_retries = check.check_count("max_retries", max_retries)
+            max_retries = check.check_exact_count("max_retries", max_retries)
         if timeout is None:
             timeout_ms = self._settings.default_timeout_ms
         else:
-            timeout_ms = to_ms(check.check_seconds("timeout", timeout, allow_zero=False))
+            timeout_ms = to_ms(check.check_duration("timeout", timeout, allow_zero=False))
         if unique_key is not None:
-            unique_key = check.check_name("unique_key", unique_key)
+            unique_key = check.check_storable_name("unique_key", unique_key)
         if metadata is not None:
             _check_metadata(metadata)
         return NewJob(
@@ -157,10 +157,10 @@ class EnqueueMixin(QueueBase):
             unique_key,
             metadata,
             () if depends_on is None else check.check_depends_on(depends_on),
-            None if expires is None else now + to_ms(check.check_seconds("expires", expires)),
+            None if expires is None else now + to_ms(check.check_duration("expires", expires)),
             self._default_result_ttl_ms()
             if result_ttl is None
-            else to_ms(check.check_seconds("result_ttl", result_ttl)),
+            else to_ms(check.check_duration("result_ttl", result_ttl)),
             self.namespace,
         )
 
@@ -213,7 +213,7 @@ class EnqueueMixin(QueueBase):
                 ),
             )
         if type(task_name) is not str or not task_name:
-            check.check_name("task_name", task_name)
+            check.check_storable_name("task_name", task_name)
         if type(args) is not tuple:
             args = as_args(args)
         kwargs = as_kwargs(kwargs)
@@ -283,7 +283,7 @@ class EnqueueMixin(QueueBase):
         its job. ``on_enqueue`` runs per job through the global and the task's middleware.
         Unique keys are not deduplicated: one held by an active job fails the whole batch.
         """
-        check.check_name("task_name", task_name)
+        check.check_storable_name("task_name", task_name)
         if isinstance(args_list, str | bytes) or not isinstance(args_list, Sequence):
             raise TypeError(
                 f"args_list must be a list of argument tuples, not {type(args_list).__name__}"

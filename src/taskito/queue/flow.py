@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from taskito import _checks
 from taskito.cron import CronSchedule
 from taskito.exceptions import ConfigurationError, SerializationError
 from taskito.queue import checks as check
@@ -57,8 +58,8 @@ class FlowMixin(QueueBase):
         """
         CronSchedule.parse(cron, timezone)  # raises ConfigurationError (a ValueError)
         if name is not None:
-            check.check_name("name", name)
-        queue = check.check_name("queue", queue)
+            check.check_storable_name("name", name)
+        queue = check.check_storable_name("queue", queue)
         call_args = as_args(args)
         call_kwargs = dict(as_kwargs(kwargs))
         try:
@@ -107,7 +108,7 @@ class FlowMixin(QueueBase):
         Workers of this Queue object see the change at their next claim; worker processes
         apply what their app sets when it is imported.
         """
-        queue_name = check.check_name("queue_name", queue_name)
+        queue_name = check.check_storable_name("queue_name", queue_name)
         parsed = None if rate_limit is None else parse_rate_limit(rate_limit)
         current = self._queue_limits.get(queue_name, QueueLimits())
         self._store_limits(queue_name, dataclasses.replace(current, rate_limit=parsed))
@@ -115,8 +116,10 @@ class FlowMixin(QueueBase):
     def set_queue_concurrency(self, queue_name: str, max_concurrent: int | None) -> None:
         """Run at most ``max_concurrent`` jobs of ``queue_name`` at once across all workers;
         None removes the cap."""
-        queue_name = check.check_name("queue_name", queue_name)
-        cap = check.check_optional_int("max_concurrent", max_concurrent, minimum=1)
+        queue_name = check.check_storable_name("queue_name", queue_name)
+        cap = _checks.check_optional_int(
+            "max_concurrent", max_concurrent, minimum=1, error=ConfigurationError
+        )
         current = self._queue_limits.get(queue_name, QueueLimits())
         self._store_limits(queue_name, dataclasses.replace(current, max_concurrent=cap))
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from taskito import _checks
 from taskito.events import EventBus, EventCallback, EventType
 from taskito.exceptions import ConfigurationError
 from taskito.queue import checks as check
@@ -310,16 +311,18 @@ class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, Asyn
         ``workers`` and ``drain_timeout``, when given, override the Queue's for this worker.
         """
         _check_pool(pool, app)
-        check.check_int("max_tasks_per_child", max_tasks_per_child, minimum=0)
+        _checks.check_int(
+            "max_tasks_per_child", max_tasks_per_child, minimum=0, error=ConfigurationError
+        )
         if max_tasks_per_child and pool != "prefork":
             raise ConfigurationError(
                 f"max_tasks_per_child applies to pool='prefork' only, not pool={pool!r}"
             )
         if queues is not None:
-            queues = list(check.check_names("queues", queues))
+            queues = list(check.check_storable_names("queues", queues))
             if not queues:
                 raise ConfigurationError("queues=[] consumes nothing: pass None for every queue")
-        tags = list(check.check_names("tags", tags))
+        tags = list(check.check_storable_names("tags", tags))
         overrides = self._settings.for_worker(workers, drain_timeout)
         from taskito.worker import Worker, WorkerSettings
 

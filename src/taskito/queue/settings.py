@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from taskito import _checks
 from taskito.exceptions import ConfigurationError
 from taskito.queue import checks as check
 from taskito.serializers import CloudpickleSerializer
@@ -89,11 +90,17 @@ class QueueSettings:
         if not isinstance(db_path, str | os.PathLike):
             raise TypeError(f"db_path must be a str or path, not {type(db_path).__name__}")
         path = os.fspath(db_path)
-        checked_workers = check.check_int("workers", workers, minimum=0) or os.cpu_count() or 1
-        retry = check.check_count("default_retry", default_retry)
-        timeout = check.check_optional_seconds("default_timeout", default_timeout, allow_zero=False)
+        checked_workers = (
+            _checks.check_int("workers", workers, minimum=0, error=ConfigurationError)
+            or os.cpu_count()
+            or 1
+        )
+        retry = check.check_exact_count("default_retry", default_retry)
+        timeout = check.check_optional_duration(
+            "default_timeout", default_timeout, allow_zero=False
+        )
         priority = check.check_priority("default_priority", default_priority)
-        ttl = check.check_optional_seconds("result_ttl", result_ttl)
+        ttl = check.check_optional_duration("result_ttl", result_ttl)
         codec = (
             CloudpickleSerializer()
             if serializer is None
@@ -107,25 +114,43 @@ class QueueSettings:
             db_path=target.db_path,
             backend=target.backend,
             db_url=target.db_url,
-            schema=check.check_name("schema", schema),
-            pool_size=check.check_optional_int("pool_size", pool_size, minimum=1),
-            drain_timeout=check.check_seconds("drain_timeout", drain_timeout, maximum=1e9),
-            async_concurrency=check.check_int("async_concurrency", async_concurrency, minimum=1),
-            event_workers=check.check_int("event_workers", event_workers, minimum=1),
-            scheduler_poll_interval_ms=check.check_seconds(
+            schema=check.check_storable_name("schema", schema),
+            pool_size=_checks.check_optional_int(
+                "pool_size", pool_size, minimum=1, error=ConfigurationError
+            ),
+            drain_timeout=_checks.check_seconds(
+                "drain_timeout", drain_timeout, maximum=1e9, error=ConfigurationError
+            ),
+            async_concurrency=_checks.check_int(
+                "async_concurrency", async_concurrency, minimum=1, error=ConfigurationError
+            ),
+            event_workers=_checks.check_int(
+                "event_workers", event_workers, minimum=1, error=ConfigurationError
+            ),
+            scheduler_poll_interval_ms=check.check_duration(
                 "scheduler_poll_interval_ms", scheduler_poll_interval_ms, allow_zero=False
             ),
-            scheduler_reap_interval=check.check_int(
-                "scheduler_reap_interval", scheduler_reap_interval, minimum=1
+            scheduler_reap_interval=_checks.check_int(
+                "scheduler_reap_interval",
+                scheduler_reap_interval,
+                minimum=1,
+                error=ConfigurationError,
             ),
-            scheduler_cleanup_interval=check.check_int(
-                "scheduler_cleanup_interval", scheduler_cleanup_interval, minimum=1
+            scheduler_cleanup_interval=_checks.check_int(
+                "scheduler_cleanup_interval",
+                scheduler_cleanup_interval,
+                minimum=1,
+                error=ConfigurationError,
             ),
-            namespace=None if namespace is None else check.check_name("namespace", namespace),
+            namespace=None
+            if namespace is None
+            else check.check_storable_name("namespace", namespace),
             # How long a worker that does not know a job's task puts it back for one that does.
-            unknown_task_window=check.check_seconds("unknown_task_window", unknown_task_window),
+            unknown_task_window=check.check_duration("unknown_task_window", unknown_task_window),
             # Rescues (a job's worker died or gave it up) before the job is a poison pill.
-            max_rescues=check.check_int("max_rescues", max_rescues, minimum=0),
+            max_rescues=_checks.check_int(
+                "max_rescues", max_rescues, minimum=0, error=ConfigurationError
+            ),
             durable_enqueue=_check_bool("durable_enqueue", durable_enqueue),
             workers=checked_workers,
             default_retry=retry,
@@ -145,11 +170,13 @@ class QueueSettings:
         changes: dict[str, Any] = {}
         if workers is not None:
             changes["workers"] = (
-                check.check_int("workers", workers, minimum=0) or os.cpu_count() or 1
+                _checks.check_int("workers", workers, minimum=0, error=ConfigurationError)
+                or os.cpu_count()
+                or 1
             )
         if drain_timeout is not None:
-            changes["drain_timeout"] = check.check_seconds(
-                "drain_timeout", drain_timeout, maximum=1e9
+            changes["drain_timeout"] = _checks.check_seconds(
+                "drain_timeout", drain_timeout, maximum=1e9, error=ConfigurationError
             )
         return dataclasses.replace(self, **changes) if changes else self
 
@@ -183,7 +210,7 @@ def _check_backend(backend: object, db_path: str, db_url: object) -> StorageTarg
     knows the names); a contradiction or an unknown scheme is a ``ConfigurationError``."""
     if backend is not None and not isinstance(backend, str):
         raise TypeError(f"backend must be a str, not {type(backend).__name__}")
-    check.check_optional_str("db_url", db_url)
+    _checks.check_optional_str("db_url", db_url)
     assert db_url is None or isinstance(db_url, str)
     try:
         return resolve_target(backend, db_path, db_url)

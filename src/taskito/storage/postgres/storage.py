@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
+from taskito._checks import check_count, check_optional_bytes, check_positive
 from taskito.job import JobRecord, JobStatus, NewJob
 from taskito.storage import validation
 from taskito.storage.base import (
@@ -43,7 +44,7 @@ from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
 from taskito.storage.postgres.control import PostgresControl
 from taskito.storage.postgres.schema import validate_schema_name
-from taskito.storage.validation import claim_queue_names, require_lease
+from taskito.storage.validation import claim_queue_names
 
 INSTALL_HINT = 'the postgres backend needs psycopg 3: pip install "taskito[postgres]"'
 _DRIVER_PACKAGES = frozenset({"psycopg", "psycopg_pool", "psycopg_binary", "psycopg_c"})
@@ -210,7 +211,7 @@ class PostgresStorage(PostgresControl, Storage):
     ) -> set[str]:
         """See ``Storage.extend_leases``; the new lease is ``now + lease_ms`` on this host's
         clock, stored on the server's (see ``claim``)."""
-        require_lease(lease_ms)
+        check_positive("lease_ms", lease_ms, type_error=ValueError)
         ids = list(job_ids)
         if not ids:
             return set()
@@ -252,7 +253,7 @@ class PostgresStorage(PostgresControl, Storage):
         """See ``Storage.requeue_expired``: leases that expired before ``now`` (this host's
         clock, compared on the server's; see ``claim``). ``now`` becomes the new
         ``scheduled_at`` and the error rows' ``failed_at``."""
-        validation.require_count("max_rescues", max_rescues)
+        check_count("max_rescues", max_rescues, type_error=ValueError)
         offset_ms = self._conns.lease_offset_ms()
         expired = self._conns.transact(
             lambda cursor: transitions.requeue_expired(
@@ -311,7 +312,7 @@ class PostgresStorage(PostgresControl, Storage):
             "dead_id": dead_id,
             "job_id": new_job_id,
             "now": now,
-            "payload": validation.require_optional_bytes("payload", payload),
+            "payload": check_optional_bytes("payload", payload),
         }
         row = self._conns.run(
             lambda cursor: cursor.execute(self._stmts.retry_dead, params).fetchone()

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
+from taskito._checks import check_bool, check_optional_text, check_positive, check_text
 from taskito.job import JobRecord, NewJob
 from taskito.storage.control import (
     BreakerConfig,
@@ -45,14 +46,10 @@ from taskito.storage.redis.records import (
     schedule_from_fields,
 )
 from taskito.storage.validation import (
+    check_page,
     require_breaker_config,
-    require_count,
     require_deferrals,
-    require_flag,
-    require_optional_text,
-    require_positive,
     require_schedule,
-    require_text,
 )
 
 # A lock key also carries a Redis expiry this long past the lock's own, so locks that nobody
@@ -63,7 +60,7 @@ _LOCK_KEY_GRACE_MS = 3_600_000
 
 def _require_duration(name: str, value: object) -> int:
     """A positive duration in ms that the scripts hold exactly."""
-    require_positive(name, value)
+    check_positive(name, value, type_error=ValueError)
     value = cast(int, value)
     if value > MAX_SAFE_INTEGER:
         raise ValueError(f"{name} must be at most 2**53 ms, got {value}")
@@ -71,7 +68,7 @@ def _require_duration(name: str, value: object) -> int:
 
 
 def _breaker_arguments(task_name: str, config: BreakerConfig, now: int) -> list[object]:
-    require_text("task_name", task_name)
+    check_text("task_name", task_name)
     require_breaker_config(config)
     for name in ("window_ms", "cooldown_ms"):
         if getattr(config, name) > MAX_SAFE_INTEGER:
@@ -93,8 +90,8 @@ class RedisControl(RedisCore, ControlStorage):
     # --- queue state --------------------------------------------------------------------
 
     def set_queue_paused(self, queue: str, paused: bool, now: int) -> bool:
-        require_text("queue", queue)
-        require_flag("paused", paused)
+        check_text("queue", queue)
+        check_bool("paused", paused)
         require_time("now", now)
         changed: bool = self._run("pause", queue, "1" if paused else "0") == 1
         if changed and not paused:
@@ -109,14 +106,14 @@ class RedisControl(RedisCore, ControlStorage):
     # --- limits checked right after claim -----------------------------------------------
 
     def take_rate_slot(self, key: str, interval_ms: int, now: int) -> int | None:
-        require_text("key", key)
+        check_text("key", key)
         _require_duration("interval_ms", interval_ms)
         next_free_at = self._run("rate_slot", key, interval_ms, require_time("now", now))
         return None if next_free_at is None else int(next_free_at)
 
     def running_ids(self, task_name: str | None, queue: str | None) -> list[str]:
-        require_optional_text("task_name", task_name)
-        require_optional_text("queue", queue)
+        check_optional_text("task_name", task_name)
+        check_optional_text("queue", queue)
         ids = self._run(
             "running_ids",
             task_name or "",
@@ -150,7 +147,7 @@ class RedisControl(RedisCore, ControlStorage):
 
     def breaker_record(self, task_name: str, config: BreakerConfig, ok: bool, now: int) -> None:
         arguments = _breaker_arguments(task_name, config, now)
-        require_flag("ok", ok)
+        check_bool("ok", ok)
         self._run("breaker", "record", *arguments, "1" if ok else "0")
 
     def circuit_breakers(self) -> list[BreakerState]:
@@ -181,7 +178,7 @@ class RedisControl(RedisCore, ControlStorage):
         return bool(self._run("lock", "held", name, owner_id, token, idempotent=True) == 1)
 
     def lock_info(self, name: str) -> LockInfo | None:
-        require_text("name", name)
+        check_text("name", name)
         held = self._run("lock", "info", name, idempotent=True)
         if not held:
             return None
@@ -195,20 +192,20 @@ class RedisControl(RedisCore, ControlStorage):
     # --- settings -----------------------------------------------------------------------
 
     def get_setting(self, key: str) -> str | None:
-        require_text("key", key)
+        check_text("key", key)
         settings = self._keys.settings
         value = self._conn.call(lambda client: client.hget(settings, key), idempotent=True)
         return None if value is None else cast(bytes, value).decode()
 
     def set_setting(self, key: str, value: str, now: int) -> None:
-        require_text("key", key)
-        require_text("value", value, allow_empty=True)
+        check_text("key", key)
+        check_text("value", value, allow_empty=True)
         require_time("now", now)
         settings = self._keys.settings
         self._conn.call(lambda client: client.hset(settings, key, value), idempotent=True)
 
     def delete_setting(self, key: str) -> bool:
-        require_text("key", key)
+        check_text("key", key)
         settings = self._keys.settings
         # Not retried: a repeat after a lost reply would report False for a deleted key.
         deleted = self._conn.call(lambda client: client.hdel(settings, key), idempotent=False)
@@ -241,7 +238,7 @@ class RedisControl(RedisCore, ControlStorage):
         return [schedule_from_fields(pairs(flat)) for flat in every]
 
     def fire_periodic(self, name: str, slot: int, next_run: int, job: NewJob) -> JobRecord | None:
-        require_text("name", name)
+        check_text("name", name)
         require_time("slot", slot)
         require_time("next_run", next_run)
         check_new_job(job)
@@ -254,13 +251,13 @@ class RedisControl(RedisCore, ControlStorage):
 
     def enqueue_replay(self, job: NewJob, original_job_id: str, now: int) -> JobRecord:
         check_new_job(job)
-        require_text("original_job_id", original_job_id)
+        check_text("original_job_id", original_job_id)
         require_time("now", now)
         reply = self._run("enqueue_replay", original_job_id, now, job_arguments(job))
         return self._enqueued(job, reply)
 
     def replay_history(self, job_id: str) -> list[ReplayEntry]:
-        require_text("job_id", job_id)
+        check_text("job_id", job_id)
         entries = self._run("replay_history", job_id, idempotent=True)
         return [replay_from_entry(job_id, entry) for entry in entries]
 
@@ -270,8 +267,7 @@ class RedisControl(RedisCore, ControlStorage):
         return self._in_chunks("archive", require_time("before", before))
 
     def list_archived(self, limit: int, offset: int) -> list[JobRecord]:
-        limit = require_count("limit", limit)
-        offset = require_count("offset", offset)
+        limit, offset = check_page(limit, offset)
         if limit == 0:
             return []
         page = self._run("archived", limit, offset, idempotent=True)
@@ -287,7 +283,7 @@ __all__ = ["RedisControl"]
 
 def _require_lock(name: str, owner_id: str, *token: object) -> None:
     """Check a lock's name and owner, and its fencing token when the call takes one."""
-    require_text("name", name)
-    require_text("owner_id", owner_id)
+    check_text("name", name)
+    check_text("owner_id", owner_id)
     for value in token:
         _require_duration("token", value)

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Collection, Sequence
 from typing import cast
 
+from taskito._checks import check_count, check_optional_bytes, check_positive, check_text
 from taskito.exceptions import StorageError, StorageUnavailableError
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob
@@ -59,12 +60,9 @@ from taskito.storage.redis.records import (
 )
 from taskito.storage.validation import (
     cancel_arguments,
+    check_page,
     claim_queue_names,
     release_arguments,
-    require_count,
-    require_lease,
-    require_optional_bytes,
-    require_text,
     wait_step,
 )
 
@@ -129,8 +127,7 @@ class RedisStorage(RedisControl, Storage):
         """See ``reads.list_job_ids`` for the cost of each filter."""
         if not isinstance(filter, JobFilter):
             raise TypeError(f"filter must be a JobFilter, got {type(filter).__name__}")
-        limit = require_count("limit", limit)
-        offset = require_count("offset", offset)
+        limit, offset = check_page(limit, offset)
         return self._jobs(redis_inspect.list_job_ids(self._conn, self._keys, filter, limit, offset))
 
     def count_jobs(self, queue: str | None = None) -> dict[JobStatus, int]:
@@ -245,7 +242,7 @@ class RedisStorage(RedisControl, Storage):
     def extend_leases(
         self, worker_id: str, job_ids: Collection[str], now: int, lease_ms: int
     ) -> set[str]:
-        require_lease(lease_ms)
+        check_positive("lease_ms", lease_ms, type_error=ValueError)
         require_time("now", now)
         ids = list(job_ids)
         if not ids:
@@ -267,7 +264,7 @@ class RedisStorage(RedisControl, Storage):
 
     def requeue_expired(self, now: int, max_rescues: int = DEFAULT_MAX_RESCUES) -> list[JobRecord]:
         require_time("now", now)
-        require_count("max_rescues", max_rescues)
+        check_count("max_rescues", max_rescues, type_error=ValueError)
         offset = self._offset()
         requeued: list[JobRecord] = []
         while True:
@@ -328,7 +325,7 @@ class RedisStorage(RedisControl, Storage):
     def query_logs(
         self, task_name: str | None, level: str | None, since: int, limit: int
     ) -> list[LogEntry]:
-        limit = require_count("limit", limit)
+        limit = check_count("limit", limit, type_error=ValueError)
         since = require_time("since", since)
         return redis_inspect.query_logs(self._conn, self._keys, task_name, level, since, limit)
 
@@ -339,15 +336,14 @@ class RedisStorage(RedisControl, Storage):
         return sorted(errors, key=lambda error: (error.attempt, error.id))
 
     def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
-        limit = require_count("limit", limit)
-        offset = require_count("offset", offset)
+        limit, offset = check_page(limit, offset)
         if limit == 0:
             return []
         page = self._run("dead_letters", limit, offset, idempotent=True)
         return [dead_letter_from_fields(pairs(flat)) for flat in page]
 
     def dead_letter(self, dead_id: str) -> DeadLetter | None:
-        key = self._keys.dead(require_text("dead_id", dead_id))
+        key = self._keys.dead(check_text("dead_id", dead_id))
         fields = self._conn.call(lambda client: client.hgetall(key), idempotent=True)
         return dead_letter_from_fields(cast("dict[bytes, bytes]", fields)) if fields else None
 
@@ -355,7 +351,7 @@ class RedisStorage(RedisControl, Storage):
         self, dead_id: str, new_job_id: str, now: int, payload: bytes | None = None
     ) -> JobRecord | None:
         args: list[object] = [dead_id, new_job_id, require_time("now", now)]
-        replacement = require_optional_bytes("payload", payload)
+        replacement = check_optional_bytes("payload", payload)
         if replacement is not None:
             args.append(replacement)
         packed = self._run("retry_dead", *args)
