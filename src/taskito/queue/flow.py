@@ -60,22 +60,12 @@ class FlowMixin(QueueBase):
         if name is not None:
             check.check_storable_name("name", name)
         queue = check.check_storable_name("queue", queue)
-        call_args = as_args(args)
-        call_kwargs = dict(as_kwargs(kwargs))
-        try:
-            self._serializer.dumps((call_args, call_kwargs))
-        except Exception as exc:
-            raise SerializationError(
-                f"arguments of periodic schedule {name or cron!r} could not be serialized: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+        call_args, call_kwargs = self._periodic_arguments(name or cron, args, kwargs)
 
         def register(fn: Callable[..., Any]) -> TaskWrapper:
             if not callable(fn):
                 raise TypeError(f"@queue.periodic() decorates a function, not {type(fn).__name__}")
-            # Stacked on ``@queue.task(...)`` of this queue: schedule that task, options and all.
-            owner: object = fn._queue if isinstance(fn, TaskWrapper) else None
-            task = fn if isinstance(fn, TaskWrapper) and owner is self else None
+            task = self._own_task(fn)
             schedule_name = name or (task.name if task else default_task_name(fn))
             if schedule_name in self._periodic:
                 raise ConfigurationError(
@@ -98,6 +88,29 @@ class FlowMixin(QueueBase):
             return wrapper
 
         return register
+
+    def _periodic_arguments(
+        self, schedule: str, args: object, kwargs: object
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The arguments every firing of ``schedule`` passes, checked now to be storable."""
+        call_args = as_args(args)
+        call_kwargs = dict(as_kwargs(kwargs))
+        try:
+            self._serializer.dumps((call_args, call_kwargs))
+        except Exception as exc:
+            raise SerializationError(
+                f"arguments of periodic schedule {schedule!r} could not be serialized: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        return call_args, call_kwargs
+
+    def _own_task(self, fn: object) -> TaskWrapper | None:
+        """``fn`` when it is a task of this queue (``@queue.periodic`` stacked on
+        ``@queue.task(...)``), so the schedule runs that task, options and all."""
+        if not isinstance(fn, TaskWrapper):
+            return None
+        owner: object = fn._queue  # typed as a protocol, which a Queue satisfies
+        return fn if owner is self else None
 
     # --- queue-level limits ---------------------------------------------------------------
 
