@@ -174,37 +174,22 @@ class PostgresStorage(PostgresControl, Storage):
         now: int,
         lease_ms: int,
     ) -> list[JobRecord]:
-        """See ``Storage.claim``: one statement locks due jobs with ``FOR UPDATE SKIP LOCKED``
-        (so claimers in any process get disjoint jobs) and marks them running.
-
-        ``now`` decides which jobs are due and expired and becomes ``started_at``. The lease
-        is written on the server's clock (``now`` plus the measured server-minus-local
-        offset); the records report it back on this host's clock, so ``lease_expires_at ==
-        now + lease_ms`` here while another host sees the same instant on its own clock.
-        Expired pending jobs in the claimed scope are cancelled, with their dependents, in a
-        transaction of their own right after the claim. Paused queues are skipped whole, their
-        expired jobs included (one probe of ``paused_queues`` per queue).
-        """
+        """See ``Storage.claim`` and ``claim.claim_jobs``: one statement, ``FOR UPDATE SKIP
+        LOCKED``; leases on the server's clock, reported on this host's."""
         queue_names = claim_queue_names(queues, limit, lease_ms)
         if limit == 0 or queue_names == []:
             return []
-        offset_ms = self._conns.lease_offset_ms()
-        lease_until = now + offset_ms + lease_ms
-        mode, params = postgres_claim.claim_params(
-            worker_id, queue_names, namespace, limit, now, lease_until
+        return postgres_claim.claim_jobs(
+            self._conns,
+            self._stmts,
+            self._feed,
+            worker_id,
+            queue_names,
+            namespace,
+            limit,
+            now,
+            lease_ms,
         )
-        jobs, expired_waiting = self._conns.run(
-            lambda cursor: postgres_claim.claim(cursor, self.schema, mode, params, offset_ms)
-        )
-        if expired_waiting:
-            expired = self._conns.transact(
-                lambda cursor: postgres_claim.expire(
-                    cursor, self._stmts, mode, params, self._channel, self._token
-                )
-            )
-            if expired:
-                self._feed.notify()
-        return jobs
 
     def extend_leases(
         self, worker_id: str, job_ids: Collection[str], now: int, lease_ms: int
