@@ -177,7 +177,7 @@ def claim_jobs(
     ``paused_queues`` per queue).
     """
     offset_ms = conns.lease_offset_ms()
-    mode, params = _claim_params(
+    mode, params = claim_params(
         worker_id, queue_names, namespace, limit, now, now + offset_ms + lease_ms
     )
     jobs, expired_waiting = conns.run(
@@ -190,7 +190,7 @@ def claim_jobs(
     return jobs
 
 
-def _claim_params(
+def claim_params(
     worker_id: str,
     queues: list[str] | None,
     namespace: str | None,
