@@ -91,9 +91,10 @@ def build_job(
 ) -> NewJob:
     """Check every option of one job and encode its args, in the order ``enqueue`` lists the
     options (so of several bad ones, the first is reported)."""
+    settings = queue._settings
     job_id = new_job_id()
     payload = encode_payload(queue, serializer, job_id, task_name, args, kwargs)
-    priority, queue_name, max_retries, timeout_ms = _with_queue_defaults(queue._settings, options)
+    priority, queue_name, max_retries, timeout_ms = _with_queue_defaults(settings, options)
     unique_key = options.unique_key
     if unique_key is not None:
         unique_key = check.check_storable_name("unique_key", unique_key)
@@ -115,7 +116,7 @@ def build_job(
         metadata,
         () if options.depends_on is None else check.check_depends_on(options.depends_on),
         None if expires is None else now + to_ms(check.check_duration("expires", expires)),
-        queue._settings.result_ttl_ms
+        settings.result_ttl_ms
         if result_ttl is None
         else to_ms(check.check_duration("result_ttl", result_ttl)),
         queue.namespace,
