@@ -111,8 +111,8 @@ def check_readiness(
     another, so a hung storage holds one thread, not one per probe.
     """
     check_queue(queue)
-    timeout_s = check.check_seconds("timeout_s", timeout_s, allow_zero=False)
-    stale_after_s = check.check_seconds("stale_after_s", stale_after_s, allow_zero=False)
+    timeout_s = check.check_duration("timeout_s", timeout_s, allow_zero=False)
+    stale_after_s = check.check_duration("stale_after_s", stale_after_s, allow_zero=False)
     started = time.monotonic()
     try:
         workers = _read_workers(queue, timeout_s)

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import taskito
+from taskito import _checks
 from taskito.health import (
     NOT_READY,
     WorkerCensus,
@@ -66,9 +67,13 @@ def build_scaler_response(
     """
     check_queue(queue)
     if queue_name is not None:
-        queue_name = check.check_name("queue_name", queue_name)
-    target_queue_depth = check.check_int(
-        "target_queue_depth", target_queue_depth, minimum=1, maximum=check.MAX_EXACT_INT
+        queue_name = check.check_storable_name("queue_name", queue_name)
+    target_queue_depth = _checks.check_int(
+        "target_queue_depth",
+        target_queue_depth,
+        minimum=1,
+        maximum=check.MAX_EXACT_INT,
+        error=taskito.ConfigurationError,
     )
     per_queue = {
         name: {"pending": counts["pending"], "running": counts["running"]}
@@ -142,7 +147,7 @@ def _routes(queue: taskito.Queue, target_queue_depth: int) -> Routes:
         queue_name = params.get("queue")
         if queue_name is not None:
             try:
-                queue_name = check.check_name("queue", queue_name)
+                queue_name = check.check_storable_name("queue", queue_name)
             except ValueError as exc:
                 raise BadRequest(f"query parameter {exc}") from None
         return _json(200, build_scaler_response(queue, queue_name, target_queue_depth))
@@ -226,7 +231,9 @@ def _make_scaler_handler(
     (``?queue=``), ``/health``, ``/readiness`` and ``/metrics``; JSON ``{"error"}`` with 400
     for a bad query, 404 for another path, 405 for another method, 503 when storage fails."""
     check_queue(queue)
-    check.check_int("target_queue_depth", target_queue_depth, minimum=1)
+    _checks.check_int(
+        "target_queue_depth", target_queue_depth, minimum=1, error=taskito.ConfigurationError
+    )
     routes = _routes(queue, target_queue_depth)
 
     class ScalerHandler(BaseHTTPRequestHandler):
@@ -339,8 +346,10 @@ def start_scaler(
     """Listen on ``host:port`` (port 0: any free port) and answer on a background thread.
     A port that cannot be bound raises ``OSError`` naming the address."""
     handler = _make_scaler_handler(queue, target_queue_depth)
-    host = check.check_name("host", host)
-    port = check.check_int("port", port, minimum=0, maximum=65535)
+    host = check.check_storable_name("host", host)
+    port = _checks.check_int(
+        "port", port, minimum=0, maximum=65535, error=taskito.ConfigurationError
+    )
     server_class = _ScalerHTTPServerV6 if ":" in host else _ScalerHTTPServer
     try:
         httpd = server_class((host, port), handler)

@@ -64,9 +64,9 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
 
 #: Surfaces stand on the public API only: the ``taskito`` package, the façade, ``inspection``.
 SURFACE_MAY_IMPORT = ("facade", "surfaces")
-#: Modules of lower layers that are public API too, which surfaces may import by path: the
-#: ``module:attr`` loader the CLI shares with prefork children.
-SURFACE_MAY_IMPORT_MODULES = ("loading.py",)
+#: Modules of lower layers that surfaces may import by path: the ``module:attr`` loader the
+#: CLI shares with prefork children, and the one vocabulary of argument checks.
+SURFACE_MAY_IMPORT_MODULES = ("loading.py", "_checks.py")
 
 
 @dataclass(frozen=True)

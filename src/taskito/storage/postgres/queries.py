@@ -287,7 +287,7 @@ class Statements:
     """
 
     def __init__(self, schema: str, channel: str, token: str) -> None:
-        self.schema = schema
+        self.schema, self.channel, self.token = schema, channel, token
         for name in _STATEMENT_NAMES:
             setattr(self, name.lower(), render(globals()[name], schema, channel, token))
 
