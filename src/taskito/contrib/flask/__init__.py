@@ -8,9 +8,7 @@ from __future__ import annotations
 try:
     import flask  # noqa: F401
 except ImportError as exc:
-    raise ImportError(
-        "taskito.contrib.flask needs Flask: pip install 'taskito[flask]'"
-    ) from exc
+    raise ImportError("taskito.contrib.flask needs Flask: pip install 'taskito[flask]'") from exc
 
 from taskito.contrib.flask.extension import EXTENSION_KEY, FLASK_SETTINGS, AppContext, Taskito
 from taskito.contrib.tasks import DeclaredTask
