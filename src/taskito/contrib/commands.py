@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import taskito
 from taskito.cli import info as cli_info
 from taskito.cli import worker as cli_worker
+from taskito.cli.errors import EXIT_INTERRUPTED
 from taskito.cli.main import LOG_FORMAT
 from taskito.cli.options import LOG_LEVELS
 
@@ -46,15 +47,18 @@ def run_worker(
             "processes can import it (e.g. 'wsgi:queue' in a wsgi.py that builds the app)"
         )
     configure_logging(options.log_level)
-    cli_worker.run_worker(
-        queue,
-        app=app_spec or label,
-        queues=options.queues,
-        pool=options.pool,
-        workers=options.workers,
-        drain_timeout_s=options.drain_timeout_s,
-        max_tasks_per_child=options.max_tasks_per_child,
-    )
+    try:
+        cli_worker.run_worker(
+            queue,
+            app=app_spec or label,
+            queues=options.queues,
+            pool=options.pool,
+            workers=options.workers,
+            drain_timeout_s=options.drain_timeout_s,
+            max_tasks_per_child=options.max_tasks_per_child,
+        )
+    except KeyboardInterrupt:  # a second SIGINT: stopped at once, as `taskito worker` is
+        raise SystemExit(EXIT_INTERRUPTED) from None
 
 
 def configure_logging(level: str) -> None:

@@ -101,6 +101,14 @@ class DeclaredTask:
         return self.wrapper.si(*args, **kwargs)
 
 
+def check_unique(tasks: Iterable[DeclaredTask], declared: DeclaredTask) -> None:
+    """Two declared tasks may not share a name: every Queue would refuse the second."""
+    if any(task.name == declared.name for task in tasks):
+        raise taskito.ConfigurationError(
+            f"a task named {declared.name!r} is already declared; pass name= to declare another"
+        )
+
+
 def register_all(
     tasks: Iterable[DeclaredTask], queue: taskito.Queue, default_queue: str | None
 ) -> dict[DeclaredTask, taskito.TaskWrapper]:
@@ -108,4 +116,4 @@ def register_all(
     return {task: task.register(queue, default_queue) for task in tasks}
 
 
-__all__ = ["DeclaredTask", "TaskBindings", "check_declaration", "register_all"]
+__all__ = ["DeclaredTask", "TaskBindings", "check_declaration", "check_unique", "register_all"]

@@ -30,7 +30,7 @@ from taskito.contrib.settings import (
     build_queue,
     read_settings,
 )
-from taskito.contrib.tasks import DeclaredTask, register_all
+from taskito.contrib.tasks import DeclaredTask, check_unique, register_all
 
 TASKITO_AUTODISCOVER = Setting(
     "TASKITO_AUTODISCOVER",
@@ -102,6 +102,7 @@ class ProjectQueue:
 
     def declare(self, declared: DeclaredTask) -> None:
         with self._lock:
+            check_unique(self._tasks, declared)
             self._tasks.append(declared)
             if self._built is not None:
                 self._built.wrappers[declared] = declared.register(

@@ -31,7 +31,7 @@ from taskito.contrib.settings import (
     build_queue,
     read_settings,
 )
-from taskito.contrib.tasks import DeclaredTask, check_declaration, register_all
+from taskito.contrib.tasks import DeclaredTask, check_declaration, check_unique, register_all
 
 logger = logging.getLogger("taskito.contrib.flask")
 
@@ -173,6 +173,7 @@ class Taskito:
         def declare(fn: Callable[..., Any]) -> DeclaredTask:
             declared = DeclaredTask(fn, name, options, self)
             with self._lock:
+                check_unique(self._tasks, declared)
                 for state in list(self._states.values()):
                     state.wrappers[declared] = declared.register(state.queue, state.default_queue)
                 self._tasks.append(declared)

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 import taskito
+from taskito.cli.errors import EXIT_INTERRUPTED
 from taskito.cli.options import positive_int
 from taskito.contrib.django.project_queue import get_queue
 
@@ -41,3 +42,5 @@ class Command(BaseCommand):
             )
         except (ValueError, taskito.TaskitoError) as exc:
             raise CommandError(str(exc)) from exc
+        except KeyboardInterrupt:  # uvicorn stopped on SIGINT and re-raised it
+            raise SystemExit(EXIT_INTERRUPTED) from None
