@@ -92,11 +92,15 @@ class TaskitoSettings:
     def text(self, setting: Setting, default: str | None = None) -> str | None:
         """A key that must hold a non-empty str (or be unset)."""
         value = self.extras.get(setting.key, default)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
+        if value is None:
+            return None
+        if not isinstance(value, str):
             raise TypeError(
+                f"{self.source} {setting.key} must be a str, not {type(value).__name__}"
+            )
+        if not value.strip():
+            raise taskito.ConfigurationError(
                 f"{self.source} {setting.key} must be a non-empty str, not {value!r}"
-                if isinstance(value, str)
-                else f"{self.source} {setting.key} must be a str, not {type(value).__name__}"
             )
         return value
 

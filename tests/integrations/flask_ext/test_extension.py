@@ -108,7 +108,7 @@ def test_the_test_client_enqueues_through_a_view(app: Flask) -> None:
         ({"TASKITO_WORKERS": "2"}, TypeError, "Flask config TASKITO_WORKERS: workers must be"),
         ({"TASKITO_BACKEND": "postgres"}, taskito.ConfigurationError, "TASKITO_BACKEND:"),
         ({"TASKITO_MIDDLEWARE": "x"}, TypeError, "TASKITO_MIDDLEWARE: middleware must be a list"),
-        ({"TASKITO_APP": ""}, TypeError, "TASKITO_APP must be a non-empty str"),
+        ({"TASKITO_APP": ""}, taskito.ConfigurationError, "TASKITO_APP must be a non-empty"),
     ],
 )
 def test_bad_config_is_an_error_naming_the_key(
