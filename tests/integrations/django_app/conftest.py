@@ -6,6 +6,7 @@ each test gets the project's taskito Queue on a SQLite file of its own
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -71,6 +72,7 @@ def project_settings(root: Path) -> dict[str, object]:
 
 
 PROJECT_ROOT = Path(tempfile.mkdtemp(prefix="taskito-django-tests-"))
+atexit.register(shutil.rmtree, PROJECT_ROOT, ignore_errors=True)
 settings.configure(**project_settings(PROJECT_ROOT))
 django.setup()
 setup_test_environment()
@@ -83,7 +85,6 @@ def django_project() -> Iterator[Path]:
         yield PROJECT_ROOT
     finally:
         close_queue()
-        shutil.rmtree(PROJECT_ROOT, ignore_errors=True)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ try:
 except ImportError as exc:
     raise ImportError("taskito.contrib.flask needs Flask: pip install 'taskito[flask]'") from exc
 
-from taskito.contrib.flask.extension import EXTENSION_KEY, FLASK_SETTINGS, AppContext, Taskito
+from taskito.contrib.flask.extension import EXTENSION_KEY, AppContext, Taskito
 from taskito.contrib.tasks import DeclaredTask
 
-__all__ = ["EXTENSION_KEY", "FLASK_SETTINGS", "AppContext", "DeclaredTask", "Taskito"]
+__all__ = ["EXTENSION_KEY", "AppContext", "DeclaredTask", "Taskito"]
