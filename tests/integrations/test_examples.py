@@ -155,7 +155,7 @@ def test_the_flask_example_views_enqueue_and_report(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_the_flask_example_runs_a_prefork_worker(flask_copy: Processes) -> None:
     info = flask_copy.run("-m", "flask", "--app", "app", "taskito", "info", "--format", "json")
-    assert json.loads(info.stdout)["stats"]["total"] == 0
+    assert json.loads(info.stdout)["total"] == 0
     with taskito.Queue(db_path=flask_copy.root / "instance" / "taskito.db") as producer:
         job = producer.enqueue("app.count_words", args=("one two three",))
         worker = flask_copy.start(
@@ -204,7 +204,7 @@ def test_the_django_example_enqueues_on_commit_and_a_prefork_worker_runs_it(
     assert django_copy.stop(worker) == 0, django_copy.stderr("worker")
     assert "1 task(s) known: orders.tasks.send_receipt" in django_copy.stderr("worker")
     info = django_copy.run("manage.py", "taskito_info", "--format", "json").stdout
-    assert json.loads(info)["stats"]["completed"] == 1
+    assert json.loads(info)["completed"] == 1
 
 
 def free_port() -> int:

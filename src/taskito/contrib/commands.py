@@ -71,24 +71,19 @@ def configure_logging(level: str) -> None:
 
 
 def render_info(queue: taskito.Queue, fmt: str) -> str:
-    """The statistics: ``table`` is ``taskito info``'s table; ``json`` is
-    ``{"stats": {<status>: n, ..., "total": n}, "queues": {<name>: {<status>: n}},
-    "paused_queues": [...]}``."""
-    if fmt == "table":
-        return cli_info.format_stats(queue.stats())
-    if fmt != "json":
+    """What ``taskito info --format table|json`` prints: the table of counts by status (and
+    the paused queues, when any), or ``{<status>: n, ..., "total": n, "paused_queues": [...]}``.
+    """
+    if fmt not in INFO_FORMATS:
         raise ValueError(f"format must be one of {', '.join(INFO_FORMATS)}, not {fmt!r}")
     stats = queue.stats()
-    counts = {key: int(stats.get(key, 0)) for key in cli_info.STAT_KEYS}
-    return json.dumps(
-        {
-            "stats": {**counts, "total": sum(counts.values())},
-            "queues": queue.stats_all_queues(),
-            "paused_queues": queue.paused_queues(),
-        },
-        indent=2,
-        sort_keys=False,
-    )
+    paused = queue.paused_queues()
+    if fmt == "json":
+        counts = {key: int(stats.get(key, 0)) for key in cli_info.STAT_KEYS}
+        document = {**counts, "total": sum(counts.values()), "paused_queues": paused}
+        return json.dumps(document, indent=2)
+    table = cli_info.format_stats(stats)
+    return f"{table}\npaused queues: {', '.join(paused)}" if paused else table
 
 
 __all__ = [

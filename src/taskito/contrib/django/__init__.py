@@ -10,7 +10,12 @@ from __future__ import annotations
 try:
     import django  # noqa: F401
 except ImportError as exc:
-    raise ImportError("taskito.contrib.django needs Django: pip install 'taskito[django]'") from exc
+    # Worded as taskito.contrib's other install hints are.
+    raise ImportError(
+        "taskito.contrib.django needs the 'django' package, which is not installed: "
+        'pip install "taskito[django]"',
+        name="django",
+    ) from exc
 
 from taskito.contrib.django.decorators import DjangoTask, task
 from taskito.contrib.django.project_queue import DJANGO_SETTINGS, close_queue, get_queue

@@ -8,7 +8,12 @@ from __future__ import annotations
 try:
     import flask  # noqa: F401
 except ImportError as exc:
-    raise ImportError("taskito.contrib.flask needs Flask: pip install 'taskito[flask]'") from exc
+    # Worded as taskito.contrib's other install hints are.
+    raise ImportError(
+        "taskito.contrib.flask needs the 'flask' package, which is not installed: "
+        'pip install "taskito[flask]"',
+        name="flask",
+    ) from exc
 
 from taskito.contrib.flask.extension import EXTENSION_KEY, AppContext, Taskito
 from taskito.contrib.tasks import DeclaredTask

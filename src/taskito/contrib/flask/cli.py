@@ -91,7 +91,7 @@ def make_group(name: str) -> AppGroup:
         show_default=True,
     )
     def info(fmt: str) -> None:
-        """Print job counts by status (JSON: per queue too)."""
+        """Print job counts by status, as `taskito info` does."""
         click.echo(commands.render_info(_queue(), fmt))
 
     return group

@@ -1,5 +1,5 @@
 """``manage.py taskito_info [--format table|json]``: job counts of the project's Queue, as
-``taskito info`` prints them (JSON: per queue too)."""
+``taskito info`` prints them."""
 
 from __future__ import annotations
 
