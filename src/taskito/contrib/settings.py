@@ -142,16 +142,13 @@ def unknown_key(key: str, known: Iterable[str], source: str) -> taskito.Configur
 
 
 def build_queue(
-    settings: TaskitoSettings,
-    *,
-    defaults: Mapping[str, Any] | None = None,
-    middleware: Iterable[taskito.TaskMiddleware] = (),
+    settings: TaskitoSettings, *, middleware: Iterable[taskito.TaskMiddleware] = ()
 ) -> taskito.Queue:
-    """``Queue(**options)``: the integration's ``defaults`` under the settings, names in
-    ``serializer``/``middleware`` loaded, the integration's own ``middleware`` first. An
+    """``Queue(**options)``: names in ``serializer``/``middleware`` loaded, the integration's
+    own ``middleware`` before the settings' ones. An
     invalid value raises as ``Queue`` does (``TypeError`` or ``ConfigurationError``), its
     message prefixed with the key it came from."""
-    options = {**(defaults or {}), **settings.queue_options}
+    options = dict(settings.queue_options)
     if "serializer" in options:
         options["serializer"] = _loaded(settings, options["serializer"], "TASKITO_SERIALIZER")
     try:
