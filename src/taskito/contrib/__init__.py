@@ -1,5 +1,8 @@
-"""Integrations with other tools, each an optional extra: ``taskito.contrib.prometheus``,
-``taskito.contrib.otel`` and ``taskito.contrib.sentry`` (docs/observability.md).
+"""Integrations with other software, each an optional extra imported by its own module path
+(importing this package imports none of them): the web frameworks ``taskito.contrib.flask``,
+``taskito.contrib.django`` and ``taskito.contrib.fastapi`` (docs/integrations.md), and the
+observability tools ``taskito.contrib.prometheus``, ``taskito.contrib.otel`` and
+``taskito.contrib.sentry`` (docs/observability.md).
 
 This module owns the install hint a contrib module gives when its SDK is missing, and the one
 place that names the distribution pip installs (``DISTRIBUTION``).
