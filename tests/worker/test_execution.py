@@ -91,7 +91,10 @@ def test_current_job_is_bound_for_the_run_and_unbound_after(harness: Harness) ->
 
 def test_the_task_reads_the_metadata_of_its_job(harness: Harness) -> None:
     harness.task(lambda: current_job.metadata, name="read_metadata")
-    job = dataclasses.replace(job_for(harness, "read_metadata"), metadata='{"tenant": 7}')
+    claimed = job_for(harness, "read_metadata")
+    job = dataclasses.replace(
+        claimed, job=dataclasses.replace(claimed.job, metadata='{"tenant": 7}')
+    )
     outcome = run_job(job, harness.env)
     assert outcome.result is not None
     assert harness.serializer.loads(outcome.result) == '{"tenant": 7}'
