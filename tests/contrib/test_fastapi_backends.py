@@ -1,11 +1,12 @@
 """``TaskitoRouter`` on Postgres and Redis (SQLite is the other tests' backend): counts, a job,
-a result waited for while a real worker runs it, cancel, dead letters; and 503 when the
-storage server cannot be reached."""
+a result waited for while a real worker runs it, cancel, dead letters; and, when the storage
+server cannot be reached, 503 and the end of a progress stream."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,8 +16,8 @@ from fastapi.testclient import TestClient
 
 from taskito import Queue
 from tests.api.backends.support import Backend, open_backend, worker_thread
-from tests.contrib.fastapi_support import PREFIX, make_app, register
-from tests.dashboard.harness import Forwarder
+from tests.contrib.fastapi_support import PREFIX, EventStream, make_app, register
+from tests.dashboard.harness import Forwarder, serve
 from tests.helpers import require_redis, wait_until
 
 
@@ -50,8 +51,9 @@ def test_the_routes_on_a_server_backend(queue: Queue) -> None:
         assert client.get(f"{PREFIX}/stats/queues").json()["default"]["pending"] == 1
 
 
-def test_unreachable_storage_is_503() -> None:
-    """Redis behind a forwarder that is then cut: 503, while /health still answers."""
+@contextmanager
+def redis_behind_a_forwarder() -> Iterator[tuple[Queue, Forwarder]]:
+    """A Queue on Redis through a forwarder the test can cut; its keys deleted afterwards."""
     import redis
 
     real_url = require_redis()
@@ -62,13 +64,8 @@ def test_unreachable_storage_is_503() -> None:
         queue = Queue(
             backend="redis", db_url=f"redis://127.0.0.1:{forwarder.port}{url.path}", schema=prefix
         )
-        with queue, TestClient(make_app(queue)) as client:
-            assert client.get(f"{PREFIX}/stats").status_code == 200
-            forwarder.cut()
-            answer = client.get(f"{PREFIX}/stats")
-            assert (answer.status_code, answer.json()) == (503, {"detail": "Storage unavailable"})
-            assert client.get(f"{PREFIX}/readiness").status_code == 503
-            assert client.get(f"{PREFIX}/health").status_code == 200
+        with queue:
+            yield queue, forwarder
     finally:
         forwarder.cut()
         cleaner = redis.Redis.from_url(real_url)
@@ -76,3 +73,25 @@ def test_unreachable_storage_is_503() -> None:
         if keys:
             cleaner.unlink(*keys)
         cleaner.close()
+
+
+def test_unreachable_storage_is_503() -> None:
+    """Redis cut off: 503, while /health still answers."""
+    with redis_behind_a_forwarder() as (queue, forwarder), TestClient(make_app(queue)) as client:
+        assert client.get(f"{PREFIX}/stats").status_code == 200
+        forwarder.cut()
+        answer = client.get(f"{PREFIX}/stats")
+        assert (answer.status_code, answer.json()) == (503, {"detail": "Storage unavailable"})
+        assert client.get(f"{PREFIX}/readiness").status_code == 503
+        assert client.get(f"{PREFIX}/health").status_code == 200
+
+
+def test_storage_lost_while_streaming_ends_the_stream_with_an_error() -> None:
+    with redis_behind_a_forwarder() as (queue, forwarder):
+        job = queue.enqueue("never_runs")
+        path = f"{PREFIX}/jobs/{job.id}/progress"
+        with serve(make_app(queue, sse_poll_interval=0.02)) as port, EventStream(port, path) as s:
+            events = iter(s)
+            assert next(events) == {"status": "pending", "progress": None}
+            forwarder.cut()
+            assert list(events) == [{"event": "error", "error": "Storage unavailable"}]

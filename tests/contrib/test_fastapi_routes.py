@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from taskito import Queue
+from taskito.dashboard.api.progress import ProgressWatch
 from tests.api.backends.support import worker_thread
 from tests.contrib.fastapi_support import PREFIX, make_app, register
 from tests.helpers import wait_until
@@ -217,6 +218,17 @@ def test_progress_of_a_finished_job(
         {"status": "complete", "progress": 50, "partial_result": "plain text"},
         {"status": "complete", "progress": 50},
     ]
+
+
+def test_a_watched_job_that_disappears_ends_the_watch(queue: Queue, tasks: dict[str, Any]) -> None:
+    job = tasks["add"].delay(1, 2)
+    finish(queue, job.id)
+    watch = ProgressWatch(queue, job.id, include_results=False)
+    [first] = watch.poll()
+    assert first["status"] == "complete"
+    wait_until(lambda: queue.purge_completed(older_than=0) == 1)
+    assert watch.poll() == [{"status": "not_found", "progress": None}]
+    assert watch.finished
 
 
 def test_cancel_a_pending_then_a_running_job(

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from taskito import Queue
+from taskito.contrib.fastapi import waits
 from taskito.dashboard.api import jobs, progress
 from tests.contrib.fastapi_support import PREFIX, EventStream, make_app
 from tests.dashboard.harness import Client, serve
@@ -142,6 +143,17 @@ def test_a_client_that_leaves_stops_the_polling(
             wait_until(lambda: len(polls) >= 5, timeout_s=10)
         # Polling every 20 ms while the client is there; once it left, no poll for 0.5 s.
         wait_until(lambda: time.monotonic() - polls[-1] > 0.5, timeout_s=10)
+
+
+def test_a_quiet_stream_sends_keepalive_comments(
+    queue: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(waits, "KEEPALIVE_S", 0.05)
+    job = queue.enqueue("never_runs")
+    path = f"{PREFIX}/jobs/{job.id}/progress"
+    with serve(make_app(queue, sse_poll_interval=0.02)) as port, EventStream(port, path) as stream:
+        lines = [stream.response.readline() for _ in range(3)]
+    assert lines == [b'data: {"status": "pending", "progress": null}\n', b"\n", b": keepalive\n"]
 
 
 def test_result_waits_hold_no_thread(queue: Queue, monkeypatch: pytest.MonkeyPatch) -> None:
