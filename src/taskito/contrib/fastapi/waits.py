@@ -1,17 +1,18 @@
 """How the router calls the JSON layer without blocking the event loop: every storage call
-runs on a worker thread (``off_loop``), every wait is an ``asyncio.sleep`` on the loop, so a
-client waiting 300 s for a result or watching a job for an hour holds no thread. Also the one
+runs on a worker thread (``off_loop``), every wait is a sleep on the event loop (``anyio``'s,
+so asyncio and trio both work), so a client waiting 300 s for a result or watching a job for
+an hour holds no thread. Also the one
 place an exception from the JSON layer becomes an ``HTTPException``."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import anyio
 from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
@@ -61,7 +62,7 @@ async def wait_for_result(read: Callable[[], dict[str, Any]], timeout_s: float) 
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        await asyncio.sleep(min(interval, remaining))
+        await anyio.sleep(min(interval, remaining))
         interval = min(interval * POLL_GROWTH, MAX_POLL_S)
         answer = await off_loop(read)
     return answer
@@ -90,7 +91,7 @@ async def progress_events(
             quiet_since = time.monotonic()
         if watch.finished:
             return
-        await asyncio.sleep(poll_interval_s)
+        await anyio.sleep(poll_interval_s)
         try:
             events = await off_loop(watch.poll)
         except HTTPException as exc:
