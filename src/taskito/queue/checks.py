@@ -34,8 +34,10 @@ def check_int(
     )
 
 
-def check_optional_int(name: str, value: object, *, minimum: int | None = None) -> int | None:
-    return None if value is None else check_int(name, value, minimum=minimum)
+def check_optional_int(
+    name: str, value: object, *, minimum: int | None = None, maximum: int | None = None
+) -> int | None:
+    return None if value is None else check_int(name, value, minimum=minimum, maximum=maximum)
 
 
 def check_count(name: str, value: object) -> int:

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from taskito.storage import StorageTarget
 
 
+#: The longest ``metrics_retention`` (whole seconds): the longest duration any option takes.
+MAX_RETENTION_S = int(check.MAX_SECONDS)
+
+
 @dataclass(frozen=True, slots=True)
 class QueueSettings:
     """Every option of one Queue, checked; times in the units ``Queue(...)`` takes them."""
@@ -55,6 +59,7 @@ class QueueSettings:
     namespace: str | None
     unknown_task_window: float
     max_rescues: int
+    metrics_retention: int | None
 
     @classmethod
     def from_options(
@@ -83,6 +88,7 @@ class QueueSettings:
         unknown_task_window: float,
         max_rescues: int,
         durable_enqueue: bool,
+        metrics_retention: int | None,
     ) -> QueueSettings:
         """Check every option of ``Queue(...)``, in order. The defaults live in ``Queue``'s
         signature only, so every option is passed here by name."""
@@ -127,6 +133,10 @@ class QueueSettings:
             # Rescues (a job's worker died or gave it up) before the job is a poison pill.
             max_rescues=check.check_int("max_rescues", max_rescues, minimum=0),
             durable_enqueue=_check_bool("durable_enqueue", durable_enqueue),
+            # Seconds a task metric row is kept; 0 records none, None keeps them forever.
+            metrics_retention=check.check_optional_int(
+                "metrics_retention", metrics_retention, minimum=0, maximum=MAX_RETENTION_S
+            ),
             workers=checked_workers,
             default_retry=retry,
             default_timeout=timeout,
@@ -160,6 +170,10 @@ class QueueSettings:
     @property
     def result_ttl_ms(self) -> int | None:
         return None if self.result_ttl is None else round(self.result_ttl * 1000)
+
+    @property
+    def metrics_retention_ms(self) -> int | None:
+        return None if self.metrics_retention is None else self.metrics_retention * 1000
 
     @property
     def unknown_task_window_ms(self) -> int:

@@ -1,4 +1,4 @@
-"""The state every part of ``Queue`` shares, declared once. Each part (enqueue, inspection,
+"""The state every part of ``Queue`` shares, declared once. Each part (enqueue, inspection, metrics,
 admin, operations, flow, async) derives from this class and from no other part, so a part
 type-checks against the state alone; ``queue.Queue`` lists the parts and fills the state in
 ``__init__``."""

@@ -1,6 +1,7 @@
 """Applying outcomes: the retry decision (``retry.decide``), one fenced ``finish_many`` write per
-batch, then circuit-breaker bookkeeping, outcome events, middleware hooks and the outcome's log
-line, once, for the writes that applied (docs/architecture.md, invariants 3 and 6).
+batch (each outcome carrying its attempt's metric row, unless the queue records none), then
+circuit-breaker bookkeeping, outcome events, middleware hooks and the outcome's log line, once,
+for the writes that applied (docs/architecture.md, invariants 3 and 6).
 
 Every error text is made storable first (``taskito.storable``). A batch that storage refuses
 twice for a reason other than being unreachable is written in halves, down to the one job it
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from taskito.events import EventType
 from taskito.exceptions import StorageUnavailableError
-from taskito.job import JobStatus, OutcomeKind, now_ms
+from taskito.job import AttemptMetric, JobStatus, OutcomeKind, now_ms
 from taskito.retry import CANCELLED_ERROR, RetryPolicy, decide
 from taskito.storable import error_line, storable_text
 from taskito.storage.base import Finish
@@ -146,12 +148,14 @@ class OutcomeApplier:
         storage refuses that too (the job is given up here: its lease brings it back)."""
         refused = finishes[index]
         reason = error_line(refusal, 500)
+        metric = refused.metric
         replacement = Finish(
             refused.job_id,
             refused.attempt,
             JobStatus.DEAD,
             error=f"outcome could not be stored: {reason}",
             worker_id=refused.worker_id,
+            metric=None if metric is None else replace(metric, outcome=OutcomeKind.FAILURE),
         )
         finishes[index] = replacement
         logger.error(
@@ -229,33 +233,37 @@ class OutcomeApplier:
                 held.cancel_requested = True
 
     def _decide(self, held: HeldJob, now: int) -> Finish:
+        """The write for ``held``'s outcome, carrying its metric when the queue records them."""
         job, outcome = held.job, held.outcome
         if outcome is None:
             raise ValueError(f"job {job.id} has no outcome yet")
         if held.cancel_requested and outcome.kind in _FAILED_KINDS:
-            return Finish(
+            finish = Finish(
                 job.id,
                 job.attempt,
                 JobStatus.CANCELLED,
                 error=CANCELLED_ERROR,
                 worker_id=job.worker_id or "",
             )
-        spec = self._env.lookup(job.task_name)
-        policy = spec.retry if spec is not None else _DEFAULT_POLICY
-        finish = decide(job, outcome, policy, now)
-        if finish.error is not None:
-            error = storable_text(finish.error)
-            if error is not finish.error:
-                return Finish(
-                    finish.job_id,
-                    finish.attempt,
-                    finish.status,
-                    None,
-                    error,
-                    finish.retry_at,
-                    worker_id=finish.worker_id,
-                )
-        return finish
+        else:
+            spec = self._env.lookup(job.task_name)
+            policy = spec.retry if spec is not None else _DEFAULT_POLICY
+            finish = decide(job, outcome, policy, now)
+        error = finish.error
+        if error is not None:
+            error = storable_text(error)
+        if error is finish.error and not self._env.records_metrics:
+            return finish
+        return Finish(
+            finish.job_id,
+            finish.attempt,
+            finish.status,
+            finish.result,
+            error,
+            finish.retry_at,
+            worker_id=finish.worker_id,
+            metric=_attempt_metric(held, finish.status, now) if self._env.records_metrics else None,
+        )
 
     def _record_breakers(
         self,
@@ -355,6 +363,24 @@ class OutcomeApplier:
                 bus.emit(event_type, payload())
         except Exception:
             logger.exception("emitting %s failed", event_type)
+
+
+def _attempt_metric(held: HeldJob, status: JobStatus, now: int) -> AttemptMetric:
+    """What ``held``'s attempt cost, for the row written with its outcome ``status``: the
+    outcome as written (a failure that became a cancellation counts as cancelled; a timeout
+    that is retried or dead-lettered stays a timeout)."""
+    job, outcome = held.job, held.outcome
+    assert outcome is not None
+    if status is JobStatus.COMPLETE:
+        kind = OutcomeKind.SUCCESS
+    elif status is JobStatus.CANCELLED:
+        kind = OutcomeKind.CANCELLED
+    elif outcome.kind is OutcomeKind.TIMED_OUT:
+        kind = OutcomeKind.TIMED_OUT
+    else:
+        kind = OutcomeKind.FAILURE
+    started_at = job.started_at if job.started_at is not None else now
+    return AttemptMetric(job.task_name, job.queue, kind, started_at, max(0, outcome.wall_time_ns))
 
 
 def _call_hooks(middleware: Sequence[TaskMiddleware], hook: str, *args: Any) -> None:

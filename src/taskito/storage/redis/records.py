@@ -13,7 +13,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from taskito.job import JobRecord, JobStatus
+from taskito.job import AttemptMetric, JobRecord, JobStatus, OutcomeKind, TaskMetric
 from taskito.storage.base import DeadLetter, JobError, LogEntry, WorkerInfo
 from taskito.storage.control import BreakerState, PeriodicSchedule, ReplayEntry
 
@@ -140,6 +140,28 @@ def log_from_entry(seq: bytes, entry: bytes) -> LogEntry:
         message=message,
         extra=extra,
         logged_at=logged_at,
+    )
+
+
+def encode_metric(job_id: str, attempt: int, metric: AttemptMetric) -> bytes:
+    """A metric row as its member of the ``metrics`` sorted set, whose score is the row's
+    ``finished_at``: a JSON list, unique to its attempt (job id, attempt, start, duration)."""
+    row = [
+        job_id,
+        attempt,
+        metric.task_name,
+        metric.queue,
+        metric.outcome.value,
+        metric.started_at,
+        metric.wall_ns,
+    ]
+    return json.dumps(row, separators=(",", ":")).encode()
+
+
+def metric_from_member(member: bytes, finished_at: int) -> TaskMetric:
+    job_id, attempt, task_name, queue, outcome, started_at, wall_ns = json.loads(member)
+    return TaskMetric(
+        job_id, attempt, task_name, queue, OutcomeKind(outcome), started_at, finished_at, wall_ns
     )
 
 

@@ -4,8 +4,8 @@ jobs is one Lua script (atomic, one round trip) and every change is announced ov
 The client, error translation, scripts and server clock offset live in ``connections``; the
 storage object's connection, prefix and schema check in ``core``; key names and script arguments
 in ``keys``; record decoding in ``records``; change notification in ``notify``; inspection walks
-in ``reads``; the flow-control half of the contract in ``control``; the Lua
-scripts in ``lua/``.
+in ``reads``; task metrics in ``metrics``; the flow-control half of the contract in
+``control``; the Lua scripts in ``lua/``.
 ``docs/redis.md`` describes the data model and the durable server settings.
 
 Clocks: ``now`` is honoured for every recorded time (created, scheduled, started, completed,
@@ -26,7 +26,7 @@ from typing import cast
 
 from taskito.exceptions import StorageError, StorageUnavailableError
 from taskito.ids import new_job_id
-from taskito.job import JobRecord, JobStatus, NewJob
+from taskito.job import JobRecord, JobStatus, NewJob, TaskMetric
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
     CancelResult,
@@ -38,6 +38,7 @@ from taskito.storage.base import (
     Storage,
     WorkerInfo,
 )
+from taskito.storage.redis import metrics as redis_metrics
 from taskito.storage.redis import reads as redis_inspect
 from taskito.storage.redis import workers as redis_workers
 from taskito.storage.redis.control import RedisControl
@@ -372,6 +373,12 @@ class RedisStorage(RedisControl, Storage):
             total += deleted
             if deleted < CHUNK:
                 return int(total)
+
+    def task_metrics(self, task_name: str | None, since: int) -> list[TaskMetric]:
+        return redis_metrics.task_metrics(self._conn, self._keys, task_name, since)
+
+    def purge_metrics(self, before: int, limit: int) -> int:
+        return redis_metrics.purge_metrics(self._run, before, limit)
 
     # --- workers ------------------------------------------------------------------------
 
