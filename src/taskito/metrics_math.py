@@ -18,6 +18,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from taskito.job import OutcomeKind, TaskMetric
 
@@ -32,7 +33,8 @@ def nearest_rank(ordered: Sequence[int], percent: float) -> int:
         raise ValueError("a percentile of no values is undefined")
     if not 0 <= percent <= 100:
         raise ValueError(f"percent must be between 0 and 100, got {percent!r}")
-    rank = math.ceil(percent / 100 * len(ordered))
+    # Exact arithmetic: in floats 14 / 100 * 100 is 14.000000000000002, whose ceiling is 15.
+    rank = math.ceil(Fraction(percent) * len(ordered) / 100)
     return ordered[max(rank, 1) - 1]
 
 

@@ -224,3 +224,29 @@ def test_purge_metrics_refuses_bad_arguments(
 ) -> None:
     with pytest.raises(error):
         storage.purge_metrics(before, limit)  # type: ignore[arg-type]
+
+
+def test_rows_that_share_a_finish_time_are_each_read_once(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis reads a window in chunks (made small here) resuming from the last score read;
+    ties at a chunk's edge are neither skipped nor read twice."""
+    monkeypatch.setattr("taskito.storage.redis.metrics.READ_CHUNK", 3)
+    base = now_ms()
+    expected: list[TaskMetric] = []
+    for n, offset in enumerate([0, 0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 3]):
+        job = start_job(storage, task_name=f"tests.{n % 2}")
+        metric = _metric(job, wall_ns=n)
+        assert storage.finish_many([_finish(job, JobStatus.COMPLETE, metric)], base + offset)
+        expected.append(_row(job, metric, base + offset))
+
+    def key(row: TaskMetric) -> tuple[int, int]:
+        return row.finished_at, row.wall_ns
+
+    rows = storage.task_metrics(None, base)
+    assert [row.finished_at for row in rows] == sorted(row.finished_at for row in expected)
+    assert sorted(rows, key=key) == expected
+    odd = storage.task_metrics("tests.1", base + 1)
+    assert sorted(odd, key=key) == [
+        r for r in expected if r.task_name == "tests.1" and r.finished_at > base
+    ]

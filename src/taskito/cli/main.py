@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 import taskito
-from taskito.cli import info, options, worker
+from taskito.cli import info, metrics, options, worker
 from taskito.cli.app import load_queue
 from taskito.cli.errors import (
     COMMAND_ERRORS,
@@ -29,7 +29,11 @@ from taskito.cli.errors import (
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 #: Each adds its parser and handler; a new subcommand is a new module listed here.
-SUBCOMMANDS: tuple[Callable[[options.Commands], None], ...] = (worker.register, info.register)
+SUBCOMMANDS: tuple[Callable[[options.Commands], None], ...] = (
+    worker.register,
+    info.register,
+    metrics.register,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
