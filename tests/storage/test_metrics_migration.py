@@ -64,7 +64,6 @@ def test_a_version_4_sqlite_database_gains_the_metrics_table(
         (sqlite_schema.SCHEMA_VERSION,)
     ]
     conn.close()
-    assert sqlite_schema.SCHEMA_VERSION == 5
 
 
 @pytest.fixture
@@ -91,4 +90,4 @@ def test_a_version_4_postgres_schema_gains_the_metrics_table(
     finally:
         storage.close()
     version = run_sql(url, f'SELECT version FROM "{schema_name}".schema_version')
-    assert version == [(postgres_schema.SCHEMA_VERSION,)] == [(5,)]
+    assert version == [(postgres_schema.SCHEMA_VERSION,)]

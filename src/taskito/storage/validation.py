@@ -51,6 +51,18 @@ _INT64_MAX = 2**63 - 1
 def require_metric(job_id: str, metric: object) -> AttemptMetric:
     """A finish's ``AttemptMetric``: names as text, an ``OutcomeKind``, a start time and a
     non-negative duration that fit in 64 bits."""
+    if (  # the common case, checked without building a message (this runs once per outcome)
+        type(metric) is AttemptMetric
+        and type(metric.task_name) is str
+        and metric.task_name
+        and type(metric.queue) is str
+        and type(metric.outcome) is OutcomeKind
+        and type(metric.started_at) is int
+        and type(metric.wall_ns) is int
+        and -_INT64_MAX <= metric.started_at <= _INT64_MAX
+        and 0 <= metric.wall_ns <= _INT64_MAX
+    ):
+        return metric
     if not isinstance(metric, AttemptMetric):
         raise TypeError(
             f"job {job_id}: metric must be an AttemptMetric, got {type(metric).__name__}"

@@ -237,33 +237,31 @@ class OutcomeApplier:
         job, outcome = held.job, held.outcome
         if outcome is None:
             raise ValueError(f"job {job.id} has no outcome yet")
-        if held.cancel_requested and outcome.kind in _FAILED_KINDS:
-            finish = Finish(
+        cancelled = held.cancel_requested and outcome.kind in _FAILED_KINDS
+        metric = None
+        if self._env.records_metrics:
+            kind = OutcomeKind.CANCELLED if cancelled else outcome.kind
+            started_at = job.started_at if job.started_at is not None else now
+            metric = AttemptMetric(
+                job.task_name, job.queue, kind, started_at, max(0, outcome.wall_time_ns)
+            )
+        if cancelled:
+            return Finish(
                 job.id,
                 job.attempt,
                 JobStatus.CANCELLED,
                 error=CANCELLED_ERROR,
                 worker_id=job.worker_id or "",
+                metric=metric,
             )
-        else:
-            spec = self._env.lookup(job.task_name)
-            policy = spec.retry if spec is not None else _DEFAULT_POLICY
-            finish = decide(job, outcome, policy, now)
-        error = finish.error
-        if error is not None:
-            error = storable_text(error)
-        if error is finish.error and not self._env.records_metrics:
-            return finish
-        return Finish(
-            finish.job_id,
-            finish.attempt,
-            finish.status,
-            finish.result,
-            error,
-            finish.retry_at,
-            worker_id=finish.worker_id,
-            metric=_attempt_metric(held, finish.status, now) if self._env.records_metrics else None,
-        )
+        spec = self._env.lookup(job.task_name)
+        policy = spec.retry if spec is not None else _DEFAULT_POLICY
+        finish = decide(job, outcome, policy, now, metric=metric)
+        if finish.error is not None:
+            error = storable_text(finish.error)
+            if error is not finish.error:
+                return replace(finish, error=error)
+        return finish
 
     def _record_breakers(
         self,
@@ -363,24 +361,6 @@ class OutcomeApplier:
                 bus.emit(event_type, payload())
         except Exception:
             logger.exception("emitting %s failed", event_type)
-
-
-def _attempt_metric(held: HeldJob, status: JobStatus, now: int) -> AttemptMetric:
-    """What ``held``'s attempt cost, for the row written with its outcome ``status``: the
-    outcome as written (a failure that became a cancellation counts as cancelled; a timeout
-    that is retried or dead-lettered stays a timeout)."""
-    job, outcome = held.job, held.outcome
-    assert outcome is not None
-    if status is JobStatus.COMPLETE:
-        kind = OutcomeKind.SUCCESS
-    elif status is JobStatus.CANCELLED:
-        kind = OutcomeKind.CANCELLED
-    elif outcome.kind is OutcomeKind.TIMED_OUT:
-        kind = OutcomeKind.TIMED_OUT
-    else:
-        kind = OutcomeKind.FAILURE
-    started_at = job.started_at if job.started_at is not None else now
-    return AttemptMetric(job.task_name, job.queue, kind, started_at, max(0, outcome.wall_time_ns))
 
 
 def _call_hooks(middleware: Sequence[TaskMiddleware], hook: str, *args: Any) -> None:
