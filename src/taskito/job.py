@@ -208,7 +208,11 @@ class Outcome:
     exception_type: str | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+# AttemptMetric is built once per finished attempt on the worker's hot path and TaskMetric once
+# per row read: not frozen for the same reason as NewJob and JobRecord. Treat them as immutable.
+
+
+@dataclass(slots=True)
 class AttemptMetric:
     """What one finished attempt cost, as the worker measured it. It travels on the attempt's
     ``Finish`` and storage writes it in the same transaction as the outcome, only when the
@@ -227,7 +231,7 @@ class AttemptMetric:
     wall_ns: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskMetric:
     """One stored metric row: an ``AttemptMetric`` with the attempt it measured and when that
     attempt's outcome was written (``finished_at``, ms since the epoch)."""

@@ -374,7 +374,7 @@ class Storage(ControlStorage, ABC):
     @abstractmethod
     def task_metrics(self, task_name: str | None, since: int) -> list[TaskMetric]:
         """Metric rows (``Finish.metric``) finished at or after ``since``, of ``task_name``
-        (None: every task), oldest first (``finished_at``, then the order they were written)."""
+        (None: every task), by ``finished_at`` (rows of one ms in no set order)."""
 
     @abstractmethod
     def purge_metrics(self, before: int, limit: int) -> int:
