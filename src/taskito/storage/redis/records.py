@@ -145,23 +145,30 @@ def log_from_entry(seq: bytes, entry: bytes) -> LogEntry:
 
 def encode_metric(job_id: str, attempt: int, metric: AttemptMetric) -> bytes:
     """A metric row as its member of the ``metrics`` sorted set, whose score is the row's
-    ``finished_at``: a JSON list, unique to its attempt (job id, attempt, start, duration)."""
-    row = [
-        job_id,
-        attempt,
-        metric.task_name,
-        metric.queue,
-        metric.outcome.value,
-        metric.started_at,
-        metric.wall_ns,
-    ]
-    return json.dumps(row, separators=(",", ":")).encode()
+    ``finished_at``: ``<attempt>:<started_at>:<wall_ns>:<outcome>:<len(job_id)>:<len(queue)>:``
+    then the job id, the queue and the task name back to back (lengths in characters, so any
+    text round-trips). Unique to its attempt. Cheaper to build than JSON: one per outcome."""
+    return (
+        f"{attempt}:{metric.started_at}:{metric.wall_ns}:{metric.outcome.value}:{len(job_id)}:"
+        f"{len(metric.queue)}:{job_id}{metric.queue}{metric.task_name}"
+    ).encode("utf-8", "surrogatepass")
 
 
 def metric_from_member(member: bytes, finished_at: int) -> TaskMetric:
-    job_id, attempt, task_name, queue, outcome, started_at, wall_ns = json.loads(member)
+    """The row ``encode_metric`` stored as ``member``, scored ``finished_at``."""
+    attempt, started_at, wall_ns, outcome, id_length, queue_length, names = member.decode(
+        "utf-8", "surrogatepass"
+    ).split(":", 6)
+    queue_end = int(id_length) + int(queue_length)
     return TaskMetric(
-        job_id, attempt, task_name, queue, OutcomeKind(outcome), started_at, finished_at, wall_ns
+        names[: int(id_length)],
+        int(attempt),
+        names[queue_end:],
+        names[int(id_length) : queue_end],
+        OutcomeKind(outcome),
+        int(started_at),
+        finished_at,
+        int(wall_ns),
     )
 
 
