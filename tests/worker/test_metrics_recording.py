@@ -12,6 +12,7 @@ import pytest
 
 from taskito.context import current_job
 from taskito.job import AttemptMetric, JobStatus, OutcomeKind, now_ms
+from taskito.registry import RateLimit
 from taskito.retry import RetryPolicy
 from taskito.storage.base import Finish
 from taskito.worker import scheduler as scheduler_module
@@ -76,6 +77,20 @@ def test_a_cancelled_attempt_is_recorded_as_cancelled(harness: Harness) -> None:
         wait_until(lambda: harness.is_terminal(job_id))
     assert harness.status(job_id) is JobStatus.CANCELLED
     assert _outcomes(harness, "waits_for_cancel") == [(1, OutcomeKind.CANCELLED)]
+
+
+def test_a_deferred_attempt_leaves_no_row(harness: Harness) -> None:
+    """A rate limit puts jobs back before they run (a claim, no attempt finished): only each
+    job's last attempt, the one that ran, has a row."""
+    harness.task(lambda: None, name="limited", rate_limit=RateLimit(4, 1.0))
+    ids = [harness.enqueue("limited") for _ in range(3)]
+    harness.burst(lambda: harness.is_terminal(*ids), timeout_s=15, threads=4)
+    records = {job_id: harness.job(job_id) for job_id in ids}
+    assert max(record.attempt for record in records.values()) > 1, "no job was held back"
+    rows = harness.storage.task_metrics("limited", 0)
+    assert sorted((row.job_id, row.attempt) for row in rows) == sorted(
+        (job_id, record.attempt) for job_id, record in records.items()
+    )
 
 
 def test_an_env_that_records_no_metrics_writes_none(harness: Harness) -> None:
