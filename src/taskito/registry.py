@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from taskito.storage.base import Storage
 
 
+#: ``Queue(metrics_retention=...)``'s default: task metrics are kept for 7 days.
+DEFAULT_METRICS_RETENTION_S = 7 * 24 * 3600
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimit:
     """``count`` jobs per ``period_s`` seconds, parsed from ``"N/s"``, ``"N/m"`` or ``"N/h"``."""
@@ -271,6 +275,14 @@ class ExecutionEnv:
     unknown_task_window_ms: int = 3_600_000
     #: ``Queue(max_rescues=...)``: rescues of a job before it is dead-lettered as a poison pill.
     max_rescues: int = DEFAULT_MAX_RESCUES
+    #: ``Queue(metrics_retention=...)`` in ms: each finished attempt writes a metric row, and
+    #: the scheduler deletes rows older than this. 0: no row is written (and old ones go);
+    #: None: rows are kept forever.
+    metrics_retention_ms: int | None = DEFAULT_METRICS_RETENTION_S * 1000
+
+    @property
+    def records_metrics(self) -> bool:
+        return self.metrics_retention_ms != 0
 
     def resolve(self, job: JobRecord) -> ClaimedJob:
         """``job`` with its task and middleware chain: the one look-up a claimed job gets."""

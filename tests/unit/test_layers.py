@@ -32,6 +32,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("redaction.py", "foundation"),
     ("loading.py", "foundation"),
     ("_checks.py", "foundation"),
+    ("metrics_math.py", "foundation"),
     ("storage/base.py", "contracts"),
     ("storage/control.py", "contracts"),
     ("context.py", "contracts"),

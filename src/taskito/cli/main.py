@@ -21,6 +21,7 @@ from taskito.cli import (
     info,
     job,
     jobs,
+    metrics,
     options,
     periodic,
     queues,
@@ -52,6 +53,7 @@ SUBCOMMANDS: tuple[Callable[[options.Commands], None], ...] = (
     dead.register,
     workers.register,
     periodic.register,
+    metrics.register,
     scaler.register,
     dashboard.register,
 )

@@ -59,6 +59,9 @@ QUEUE_SETTINGS: tuple[Setting, ...] = (
     _queue_setting("signing_key", "HMAC key (or list of keys) that signs payloads"),
     _queue_setting("unknown_task_window", "seconds a job of an unknown task waits"),
     _queue_setting("max_rescues", "rescues before a job is a poison pill"),
+    _queue_setting(
+        "metrics_retention", "seconds task metric rows are kept (0: none, None: forever)"
+    ),
 )
 
 #: Keys both integrations read themselves.

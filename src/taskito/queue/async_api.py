@@ -62,6 +62,12 @@ class _Mirrored(Protocol):
     def workers(self) -> Callable[..., list[dict[str, Any]]]: ...
 
     @property
+    def metrics(self) -> Callable[..., dict[str, Any]]: ...
+
+    @property
+    def metrics_timeseries(self) -> Callable[..., list[dict[str, Any]]]: ...
+
+    @property
     def cancel(self) -> Callable[..., bool]: ...
 
     @property
@@ -163,6 +169,14 @@ class AsyncMixin(QueueBase):
 
     async def aworkers(self: _Mirrored) -> list[dict[str, Any]]:
         return await self._blocking.run(self.workers)
+
+    async def ametrics(
+        self: _Mirrored, task_name: str | None = None, since: int = 3600
+    ) -> dict[str, Any]:
+        return await self._blocking.run(self.metrics, task_name, since)
+
+    async def ametrics_timeseries(self: _Mirrored, **kwargs: Any) -> list[dict[str, Any]]:
+        return await self._blocking.run(self.metrics_timeseries, **kwargs)
 
     async def acancel(self: _Mirrored, job_id: str, force: bool = False) -> bool:
         return await self._blocking.run(self.cancel, job_id, force)

@@ -18,11 +18,19 @@ from taskito.queue.blocking import BlockingCalls
 from taskito.queue.enqueue import EnqueueMixin
 from taskito.queue.flow import FlowMixin
 from taskito.queue.inspection import InspectionMixin
+from taskito.queue.metrics import MetricsMixin
 from taskito.queue.operations import OpsMixin
 from taskito.queue.settings import QueueSettings
 from taskito.queue.webhook_api import WebhookMixin
 from taskito.queue.workers import RunningWorkers, install_signal_handlers, worker_settings
-from taskito.registry import ExecutionEnv, Hooks, PeriodicSpec, QueueLimits, TaskSpec
+from taskito.registry import (
+    DEFAULT_METRICS_RETENTION_S,
+    ExecutionEnv,
+    Hooks,
+    PeriodicSpec,
+    QueueLimits,
+    TaskSpec,
+)
 from taskito.signing import warn_if_unsigned
 from taskito.storage import open_storage
 from taskito.storage.base import DEFAULT_MAX_RESCUES
@@ -35,7 +43,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Queue(
-    EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, WebhookMixin, AsyncMixin
+    EnqueueMixin,
+    InspectionMixin,
+    MetricsMixin,
+    AdminMixin,
+    OpsMixin,
+    FlowMixin,
+    WebhookMixin,
+    AsyncMixin,
 ):
     """A task queue backed by one storage (SQLite by default).
 
@@ -68,6 +83,7 @@ class Queue(
         unknown_task_window: float = 3600,
         max_rescues: int = DEFAULT_MAX_RESCUES,
         durable_enqueue: bool = True,
+        metrics_retention: int | None = DEFAULT_METRICS_RETENTION_S,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
         settings = QueueSettings.from_options(
@@ -94,6 +110,7 @@ class Queue(
             unknown_task_window=unknown_task_window,
             max_rescues=max_rescues,
             durable_enqueue=durable_enqueue,
+            metrics_retention=metrics_retention,
         )
         self._settings = settings
         self._share_state(settings)
@@ -204,6 +221,7 @@ class Queue(
             signer=self._signer,
             unknown_task_window_ms=self._settings.unknown_task_window_ms,
             max_rescues=self._settings.max_rescues,
+            metrics_retention_ms=self._settings.metrics_retention_ms,
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from taskito.storage import StorageTarget
 
 
+#: The longest ``metrics_retention`` (whole seconds): the longest duration any option takes.
+MAX_RETENTION_S = int(check.MAX_SECONDS)
+
+
 @dataclass(frozen=True, slots=True)
 class QueueSettings:
     """Every option of one Queue, checked; times in the units ``Queue(...)`` takes them."""
@@ -56,6 +60,7 @@ class QueueSettings:
     namespace: str | None
     unknown_task_window: float
     max_rescues: int
+    metrics_retention: int | None
 
     @classmethod
     def from_options(
@@ -84,6 +89,7 @@ class QueueSettings:
         unknown_task_window: float,
         max_rescues: int,
         durable_enqueue: bool,
+        metrics_retention: int | None,
     ) -> QueueSettings:
         """Check every option of ``Queue(...)``, one concept after another: where jobs are
         stored, what a job gets when its call does not say, how payloads are encoded, how
@@ -103,6 +109,16 @@ class QueueSettings:
             ),
             **_scheduler_fields(
                 scheduler_poll_interval_ms, scheduler_reap_interval, scheduler_cleanup_interval
+            ),
+            # Seconds a task metric row is kept; 0 records none, None keeps them forever.
+            metrics_retention=None
+            if metrics_retention is None
+            else _checks.check_int(
+                "metrics_retention",
+                metrics_retention,
+                minimum=0,
+                maximum=MAX_RETENTION_S,
+                error=ConfigurationError,
             ),
         )
 
@@ -125,6 +141,10 @@ class QueueSettings:
     @property
     def result_ttl_ms(self) -> int | None:
         return None if self.result_ttl is None else round(self.result_ttl * 1000)
+
+    @property
+    def metrics_retention_ms(self) -> int | None:
+        return None if self.metrics_retention is None else self.metrics_retention * 1000
 
     @property
     def unknown_task_window_ms(self) -> int:

@@ -1,7 +1,7 @@
 """The state every part of ``Queue`` shares, declared once. Each part (enqueue, inspection,
-admin, operations, flow, webhooks, async) derives from this class and from no other part, so a part
-type-checks against the state alone; ``queue.Queue`` lists the parts and fills the state in
-``__init__``."""
+metrics, admin, operations, flow, webhooks, async) derives from this class and from no other
+part, so a part type-checks against the state alone; ``queue.Queue`` lists the parts and fills
+the state in ``__init__``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Checks every backend applies to its input before writing anything: finishes that no
-transition allows, batch dependencies that must already be stored, and the arguments of the
-flow-control methods (``storage/control.py``)."""
+transition allows (and the metrics they carry), batch dependencies that must already be stored,
+the arguments of the metric reads, and those of the flow-control methods
+(``storage/control.py``)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from taskito._checks import (
     check_text,
 )
 from taskito.exceptions import DependencyError
-from taskito.job import JobStatus, NewJob
+from taskito.job import AttemptMetric, JobStatus, NewJob, OutcomeKind
 from taskito.storage.base import Finish
 from taskito.storage.control import BreakerConfig, Deferral, PeriodicSchedule
 
@@ -38,6 +39,59 @@ def validate_finishes(finishes: Sequence[Finish]) -> None:
                 " moves a running job to pending, complete, failed, dead or cancelled"
             )
         check_text(f"job {finish.job_id}: worker_id", finish.worker_id)
+        if finish.metric is not None:
+            require_metric(finish.job_id, finish.metric)
+
+
+#: Every backend stores these as 64-bit integers.
+_INT64_MAX = 2**63 - 1
+
+
+def require_metric(job_id: str, metric: object) -> AttemptMetric:
+    """A finish's ``AttemptMetric``: names as text, an ``OutcomeKind``, a start time and a
+    non-negative duration that fit in 64 bits."""
+    if (  # the common case, checked without building a message (this runs once per outcome)
+        type(metric) is AttemptMetric
+        and type(metric.task_name) is str
+        and metric.task_name
+        and type(metric.queue) is str
+        and type(metric.outcome) is OutcomeKind
+        and type(metric.started_at) is int
+        and type(metric.wall_ns) is int
+        and -_INT64_MAX <= metric.started_at <= _INT64_MAX
+        and 0 <= metric.wall_ns <= _INT64_MAX
+    ):
+        return metric
+    if not isinstance(metric, AttemptMetric):
+        raise TypeError(
+            f"job {job_id}: metric must be an AttemptMetric, got {type(metric).__name__}"
+        )
+    check_text(f"job {job_id}: metric task_name", metric.task_name)
+    check_text(f"job {job_id}: metric queue", metric.queue, allow_empty=True)
+    if not isinstance(metric.outcome, OutcomeKind):
+        raise TypeError(
+            f"job {job_id}: metric outcome must be an OutcomeKind, got {metric.outcome!r}"
+        )
+    check_int(
+        f"job {job_id}: metric started_at",
+        metric.started_at,
+        minimum=-_INT64_MAX,
+        maximum=_INT64_MAX,
+    )
+    check_int(f"job {job_id}: metric wall_ns", metric.wall_ns, minimum=0, maximum=_INT64_MAX)
+    return metric
+
+
+def metric_query(task_name: object, since: object) -> tuple[str | None, int]:
+    """Check ``task_metrics``'s arguments: a task name or None, and an int time."""
+    if task_name is not None:
+        check_text("task_name", task_name)
+    return cast("str | None", task_name), check_int("since", since)
+
+
+def metric_purge(before: object, limit: object) -> tuple[int, int]:
+    """Check ``purge_metrics``'s arguments: an int time and a limit of at least 1."""
+    return check_int("before", before), check_positive("limit", limit, type_error=ValueError)
 
 
 def batch_outside_dependencies(batch: Sequence[NewJob]) -> list[str]:

@@ -24,7 +24,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskito._checks import check_count, check_optional_bytes, check_positive
-from taskito.job import JobRecord, JobStatus, NewJob
+from taskito.job import JobRecord, JobStatus, NewJob, TaskMetric
 from taskito.storage import validation
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
@@ -39,7 +39,7 @@ from taskito.storage.base import (
 )
 from taskito.storage.postgres import claim as postgres_claim
 from taskito.storage.postgres import control_queries as cq
-from taskito.storage.postgres import enqueue, reads, transitions, workers
+from taskito.storage.postgres import enqueue, metrics, reads, transitions, workers
 from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
 from taskito.storage.postgres.control import PostgresControl
@@ -312,6 +312,9 @@ class PostgresStorage(PostgresControl, Storage):
             lambda cursor: cursor.execute(self._stmts.purge_dead, (before,)).rowcount
         )
 
+    def purge_metrics(self, before: int, limit: int) -> int:
+        return metrics.purge_metrics(self._conns, self._stmts.schema, before, limit)
+
     # --- enqueue (enqueue.py) and reads (reads.py) ------------------------------------
 
     def enqueue(self, job: NewJob) -> JobRecord:
@@ -351,6 +354,9 @@ class PostgresStorage(PostgresControl, Storage):
 
     def job_errors(self, job_id: str) -> list[JobError]:
         return reads.job_errors(self._conns, self._stmts, job_id)
+
+    def task_metrics(self, task_name: str | None, since: int) -> list[TaskMetric]:
+        return metrics.task_metrics(self._conns, self._stmts.schema, task_name, since)
 
     def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
         return reads.dead_letters(self._conns, self._stmts, limit, offset)

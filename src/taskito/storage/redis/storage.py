@@ -4,7 +4,7 @@ jobs is one Lua script (atomic, one round trip) and every change is announced ov
 ``RedisStorage`` is the ``Storage`` half, ``RedisControl`` (``control``) the flow-control half;
 the parts they call are listed in the package docstring (``redis/__init__.py``). The storage
 object holds what its parts share: the connection, the key names, the script runner and the
-change listener.
+change listener. Task metrics are read and purged in ``metrics``.
 ``docs/redis.md`` describes the data model and the durable server settings.
 
 Clocks: ``now`` is honoured for every recorded time (created, scheduled, started, completed,
@@ -24,7 +24,7 @@ from collections.abc import Collection, Sequence
 
 from taskito._checks import check_count, check_optional_bytes, check_positive
 from taskito.ids import new_job_id
-from taskito.job import JobRecord, JobStatus, NewJob
+from taskito.job import JobRecord, JobStatus, NewJob, TaskMetric
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
     CancelResult,
@@ -37,6 +37,7 @@ from taskito.storage.base import (
     WorkerInfo,
 )
 from taskito.storage.redis import enqueue as redis_enqueue
+from taskito.storage.redis import metrics as redis_metrics
 from taskito.storage.redis import reads as redis_reads
 from taskito.storage.redis import workers as redis_workers
 from taskito.storage.redis.connections import RedisConnection
@@ -328,6 +329,12 @@ class RedisStorage(RedisControl, Storage):
             total += deleted
             if deleted < CHUNK:
                 return int(total)
+
+    def task_metrics(self, task_name: str | None, since: int) -> list[TaskMetric]:
+        return redis_metrics.task_metrics(self._conn, self._keys, task_name, since)
+
+    def purge_metrics(self, before: int, limit: int) -> int:
+        return redis_metrics.purge_metrics(self._scripts.run, before, limit)
 
     # --- workers ------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Collection, Sequence
 
 from taskito._checks import check_count, check_optional_bytes, check_positive, check_text
-from taskito.job import JobRecord, JobStatus, NewJob
+from taskito.job import JobRecord, JobStatus, NewJob, TaskMetric
 from taskito.storage import validation
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
@@ -224,6 +224,7 @@ class SqliteStorage(SqliteControl, Storage):
             return []
         with self._conns.write(notify=False) as conn:
             applied = [transitions.finish_one(conn, finish, now) for finish in batch]
+            transitions.insert_metrics(conn, batch, applied, now)
         if any(applied):
             self._notify()
         return applied
@@ -320,6 +321,21 @@ class SqliteStorage(SqliteControl, Storage):
     def purge_dead(self, before: int) -> int:
         with self._conns.write(notify=False) as conn:
             return conn.execute(q.PURGE_DEAD, (before,)).rowcount
+
+    # --- task metrics -------------------------------------------------------------------
+
+    def task_metrics(self, task_name: str | None, since: int) -> list[TaskMetric]:
+        task, start = validation.metric_query(task_name, since)
+        sql, params = (
+            (q.SELECT_METRICS, (start,)) if task is None else (q.SELECT_TASK_METRICS, (start, task))
+        )
+        with self._conns.read() as conn:
+            return [q.row_to_metric(row) for row in conn.execute(sql, params)]
+
+    def purge_metrics(self, before: int, limit: int) -> int:
+        params = validation.metric_purge(before, limit)
+        with self._conns.write(notify=False) as conn:
+            return conn.execute(q.PURGE_METRICS, params).rowcount
 
     # --- workers ------------------------------------------------------------------------
 
