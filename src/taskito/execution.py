@@ -22,6 +22,13 @@ from typing import TYPE_CHECKING, Any
 from taskito import context
 from taskito.context import ActiveJob, CancelFlag
 from taskito.exceptions import SignatureError, TaskCancelledError
+from taskito.execution_arguments import (
+    Marked,
+    decode_arguments,
+    not_restored,
+    restore,
+    restore_off_loop,
+)
 from taskito.execution_hooks import (
     call_hooks,
     middleware_after,
@@ -29,11 +36,11 @@ from taskito.execution_hooks import (
     run_failure_hooks,
 )
 from taskito.job import Outcome, OutcomeKind
-from taskito.serializers import binds_context, dumps_bound, loads_bound
-from taskito.signing import payload_context, result_context, seal, strip_unverified, unseal
+from taskito.serializers import binds_context, dumps_bound
+from taskito.signing import result_context, seal
 
 if TYPE_CHECKING:
-    from taskito.job import JobRecord
+    from taskito.interception.restore import RestoredCall
     from taskito.middleware import TaskMiddleware
     from taskito.registry import ClaimedJob, ExecutionEnv, TaskSpec
 
@@ -193,17 +200,28 @@ def run_job(
     prepared = _prepare(claimed, env, cancel_flag, started_ns)
     if isinstance(prepared, Outcome):
         return prepared
-    spec, active, args, kwargs = prepared
-    invocation = invoke(
-        spec,
-        env,
-        active,
-        args,
-        kwargs,
-        middleware=claimed.middleware,
-        run_coroutine=run_coroutine,
-        contain_interrupts=True,
-    )
+    spec, active, args, kwargs, marked = prepared
+    restored: RestoredCall | None = None
+    if marked is not None:
+        try:
+            restored = restore(env, args, kwargs, marked)
+        except BaseException as exc:  # rebuilding runs handlers' and resources' code
+            return not_restored(exc, started_ns)
+        args, kwargs = restored.args, restored.kwargs
+    try:
+        invocation = invoke(
+            spec,
+            env,
+            active,
+            args,
+            kwargs,
+            middleware=claimed.middleware,
+            run_coroutine=run_coroutine,
+            contain_interrupts=True,
+        )
+    finally:
+        if restored is not None:
+            restored.release()
     return _classify(invocation, spec, env, active, started_ns)
 
 
@@ -216,12 +234,27 @@ async def run_job_async(
     prepared = _prepare(claimed, env, cancel_flag, started_ns)
     if isinstance(prepared, Outcome):
         return prepared
-    spec, active, args, kwargs = prepared
-    invocation = await invoke_async(spec, env, active, args, kwargs, middleware=claimed.middleware)
+    spec, active, args, kwargs, marked = prepared
+    restored: RestoredCall | None = None
+    if marked is not None:
+        try:
+            restored = await restore_off_loop(env, args, kwargs, marked)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            return not_restored(exc, started_ns)
+        args, kwargs = restored.args, restored.kwargs
+    try:
+        invocation = await invoke_async(
+            spec, env, active, args, kwargs, middleware=claimed.middleware
+        )
+    finally:
+        if restored is not None:
+            await restored.arelease()
     return _classify(invocation, spec, env, active, started_ns)
 
 
-_Prepared = tuple["TaskSpec", ActiveJob, tuple[Any, ...], dict[str, Any]]
+_Prepared = tuple["TaskSpec", ActiveJob, tuple[Any, ...], dict[str, Any], Marked | None]
 
 
 def _prepare(
@@ -242,7 +275,7 @@ def _prepare(
     if spec is None:
         return _fatal(f"task {job.task_name!r} is not registered", "QueueError", started_ns)
     try:
-        args, kwargs = _decode_arguments(job, spec, env)
+        args, kwargs, marked = decode_arguments(job, spec, env)
     except SignatureError as exc:
         # Checked before anything is deserialised: the bytes are never loaded.
         return _fatal(f"payload signature check failed: {exc}", "SignatureError", started_ns)
@@ -259,7 +292,7 @@ def _prepare(
         cancel_flag=cancel_flag if cancel_flag is not None else threading.Event(),
         metadata=job.metadata,
     )
-    return spec, active, args, kwargs
+    return spec, active, args, kwargs, marked
 
 
 # --- classification -------------------------------------------------------------------
@@ -337,28 +370,6 @@ def _fatal(error: str, exception_type: str, started_ns: int) -> Outcome:
         wall_time_ns=time.perf_counter_ns() - started_ns,
         exception_type=exception_type,
     )
-
-
-def _decode_arguments(
-    job: JobRecord, spec: TaskSpec, env: ExecutionEnv
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    serializer = spec.serializer or env.serializer
-    if env.signer is None and not binds_context(serializer):
-        decoded = serializer.loads(strip_unverified(job.payload))
-    else:
-        # Signature first (SignatureError): nothing is deserialised before it checks.
-        context = payload_context(job.id, job.task_name)
-        decoded = loads_bound(serializer, unseal(env.signer, context, job.payload), context)
-    if not isinstance(decoded, list | tuple) or len(decoded) != 2:
-        raise TypeError(f"expected an (args, kwargs) pair, got {type(decoded).__name__}")
-    args, kwargs = decoded
-    if not isinstance(args, list | tuple):
-        raise TypeError(f"args must be a list or tuple, got {type(args).__name__}")
-    if kwargs is None:
-        kwargs = {}
-    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
-        raise TypeError(f"kwargs must be a dict with string keys, got {type(kwargs).__name__}")
-    return tuple(args), dict(kwargs)
 
 
 def escaped_outcome(error: BaseException) -> Outcome:

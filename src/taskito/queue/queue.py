@@ -18,6 +18,8 @@ from taskito.queue.blocking import BlockingCalls
 from taskito.queue.enqueue import EnqueueMixin
 from taskito.queue.flow import FlowMixin
 from taskito.queue.inspection import InspectionMixin
+from taskito.queue.interception_api import InterceptionMixin
+from taskito.queue.interception_parts import InterceptionParts
 from taskito.queue.operations import OpsMixin
 from taskito.queue.settings import QueueSettings
 from taskito.queue.webhook_api import WebhookMixin
@@ -29,13 +31,21 @@ from taskito.storage.base import DEFAULT_MAX_RESCUES
 from taskito.task import TaskWrapper, check_task_options
 
 if TYPE_CHECKING:
+    from taskito.interception.interceptor import ArgumentInterceptor
     from taskito.testing import TestMode
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Queue(
-    EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, WebhookMixin, AsyncMixin
+    EnqueueMixin,
+    InspectionMixin,
+    AdminMixin,
+    OpsMixin,
+    FlowMixin,
+    WebhookMixin,
+    InterceptionMixin,
+    AsyncMixin,
 ):
     """A task queue backed by one storage (SQLite by default).
 
@@ -68,6 +78,12 @@ class Queue(
         unknown_task_window: float = 3600,
         max_rescues: int = DEFAULT_MAX_RESCUES,
         durable_enqueue: bool = True,
+        interception: str = "off",
+        max_intercept_depth: int = 10,
+        recipe_signing_key: str | bytes | None = None,
+        max_reconstruction_timeout: float = 10,
+        file_path_allowlist: list[str] | None = None,
+        disabled_proxies: list[str] | None = None,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
         settings = QueueSettings.from_options(
@@ -94,6 +110,12 @@ class Queue(
             unknown_task_window=unknown_task_window,
             max_rescues=max_rescues,
             durable_enqueue=durable_enqueue,
+            interception=interception,
+            max_intercept_depth=max_intercept_depth,
+            recipe_signing_key=recipe_signing_key,
+            max_reconstruction_timeout=max_reconstruction_timeout,
+            file_path_allowlist=file_path_allowlist,
+            disabled_proxies=disabled_proxies,
         )
         self._settings = settings
         self._share_state(settings)
@@ -114,6 +136,7 @@ class Queue(
         self._blocking = BlockingCalls()
         self._running_workers = RunningWorkers()
         self._webhook_manager = None
+        self._interception = InterceptionParts.from_settings(settings)
 
     def _open(self, settings: QueueSettings) -> None:
         """Open storage and start the event bus; storage is closed again if the bus fails."""
@@ -154,6 +177,11 @@ class Queue(
     @property
     def _drain_timeout(self) -> float:
         return self._settings.drain_timeout
+
+    @property
+    def _interceptor(self) -> ArgumentInterceptor | None:
+        """The argument interceptor; None when interception is off."""
+        return self._interception.interceptor
 
     @property
     def _test_mode_active(self) -> bool:
@@ -204,6 +232,7 @@ class Queue(
             signer=self._signer,
             unknown_task_window_ms=self._settings.unknown_task_window_ms,
             max_rescues=self._settings.max_rescues,
+            arguments=self._interception.restore,
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------
