@@ -65,7 +65,12 @@ class TypeEntry:
 
 
 def _as_refs(types: TypeRef | Iterable[TypeRef]) -> tuple[TypeRef, ...]:
-    refs = (types,) if isinstance(types, type | str) else tuple(types)
+    if isinstance(types, type | str):
+        refs: tuple[Any, ...] = (types,)
+    elif isinstance(types, Iterable):
+        refs = tuple(types)
+    else:
+        raise TypeError(f"types must be classes (or 'module:qualname' strings), not {types!r:.60}")
     for ref in refs:
         if not isinstance(ref, type | str) or (isinstance(ref, str) and ":" not in ref):
             raise TypeError(
