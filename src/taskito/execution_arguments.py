@@ -92,7 +92,9 @@ def _release_when_done(future: asyncio.Future[RestoredCall]) -> None:
 
 def not_restored(exc: BaseException, started_ns: int) -> Outcome:
     """The failed attempt of a job whose intercepted arguments could not be restored."""
-    text, exception_type, retryable = f"arguments could not be restored: {exc}", "", False
+    # A KeyError (ResourceNotFoundError is one) quotes its message in str(): use it as given.
+    message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    text, exception_type, retryable = f"arguments could not be restored: {message}", "", False
     if isinstance(exc, ProxyReconstructionError):
         exception_type, retryable = type(exc).__name__, exc.retryable
     elif isinstance(exc, ResourceError):

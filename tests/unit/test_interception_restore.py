@@ -69,9 +69,7 @@ class Model(pydantic.BaseModel):
 
 def round_trip(*args: Any, **kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Walked as a producer walks, pickled as a payload is, restored as a worker restores."""
-    walked_args, walked_kwargs, result = ArgumentWalker(build_default_registry()).walk(
-        args, kwargs
-    )
+    walked_args, walked_kwargs, result = ArgumentWalker(build_default_registry()).walk(args, kwargs)
     assert not result.failures, result.failures
     payload = pickle.loads(cloudpickle.dumps((walked_args, walked_kwargs)))
     restored_args, restored_kwargs, redirects = reconstruct_args(*payload)
