@@ -4,6 +4,8 @@ middleware chain, resolved once after the claim) into an ``Outcome``. Their ``_a
 an event loop, drive the very same steps (``_invocation``) and classification.
 
 The thread pool, the async pool, the prefork child and test mode all call these functions.
+A job's arguments come from ``execution_arguments`` (decoded, and restored when the producer
+intercepted them), its ``Outcome`` from ``execution_outcomes``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,12 @@ import inspect
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable, Coroutine, Generator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from taskito import context
 from taskito.context import ActiveJob, CancelFlag
-from taskito.exceptions import SignatureError, TaskCancelledError
+from taskito.exceptions import SignatureError
 from taskito.execution_arguments import (
     Marked,
     decode_arguments,
@@ -35,9 +35,14 @@ from taskito.execution_hooks import (
     middleware_before,
     run_failure_hooks,
 )
+from taskito.execution_outcomes import (
+    Invocation,
+    classify,
+    escaped_outcome,
+    fatal,
+    format_traceback,
+)
 from taskito.job import Outcome, OutcomeKind
-from taskito.serializers import binds_context, dumps_bound
-from taskito.signing import result_context, seal
 
 if TYPE_CHECKING:
     from taskito.interception.restore import RestoredCall
@@ -48,15 +53,6 @@ logger = logging.getLogger("taskito.execution")
 
 #: Runs a coroutine to completion and returns its value (the async pool passes its own loop's).
 CoroutineRunner = Callable[[Coroutine[Any, Any, Any]], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Invocation:
-    """What calling a task produced: its return value, or the exception and its traceback."""
-
-    value: Any
-    error: BaseException | None
-    traceback: str | None
 
 
 def invoke(
@@ -177,7 +173,7 @@ def _invocation(
             except BaseException as exc:
                 result, error = None, exc
             middleware_after(entered, result, error)
-        return Invocation(result, error, _format_traceback(error))
+        return Invocation(result, error, format_traceback(error))
     finally:
         context.unbind(token)
 
@@ -222,7 +218,7 @@ def run_job(
     finally:
         if restored is not None:
             restored.release()
-    return _classify(invocation, spec, env, active, started_ns)
+    return classify(invocation, spec, env, active, started_ns)
 
 
 async def run_job_async(
@@ -251,7 +247,7 @@ async def run_job_async(
     finally:
         if restored is not None:
             await restored.arelease()
-    return _classify(invocation, spec, env, active, started_ns)
+    return classify(invocation, spec, env, active, started_ns)
 
 
 _Prepared = tuple["TaskSpec", ActiveJob, tuple[Any, ...], dict[str, Any], Marked | None]
@@ -273,15 +269,15 @@ def _prepare(
         )
     spec = claimed.spec
     if spec is None:
-        return _fatal(f"task {job.task_name!r} is not registered", "QueueError", started_ns)
+        return fatal(f"task {job.task_name!r} is not registered", "QueueError", started_ns)
     try:
         args, kwargs, marked = decode_arguments(job, spec, env)
     except SignatureError as exc:
         # Checked before anything is deserialised: the bytes are never loaded.
-        return _fatal(f"payload signature check failed: {exc}", "SignatureError", started_ns)
+        return fatal(f"payload signature check failed: {exc}", "SignatureError", started_ns)
     except BaseException as exc:  # unpickling runs code that may raise anything
         text = f"payload of job {job.id} could not be decoded: {type(exc).__name__}: {exc}"
-        return _fatal(text, "SerializationError", started_ns)
+        return fatal(text, "SerializationError", started_ns)
     active = ActiveJob(
         job_id=job.id,
         task_name=job.task_name,
@@ -293,99 +289,6 @@ def _prepare(
         metadata=job.metadata,
     )
     return spec, active, args, kwargs, marked
-
-
-# --- classification -------------------------------------------------------------------
-
-
-def _classify(
-    invocation: Invocation,
-    spec: TaskSpec,
-    env: ExecutionEnv,
-    active: ActiveJob,
-    started_ns: int,
-) -> Outcome:
-    error = invocation.error
-    if error is None:
-        return _encode_success(invocation.value, env, active, started_ns)
-    wall_time_ns = time.perf_counter_ns() - started_ns
-    error_text = invocation.traceback or repr(error)
-    if _is_cancellation(error, active):
-        return Outcome(
-            OutcomeKind.CANCELLED,
-            error=error_text,
-            retryable=False,
-            wall_time_ns=wall_time_ns,
-            exception_type=type(error).__name__,
-        )
-    return Outcome(
-        OutcomeKind.FAILURE,
-        error=error_text,
-        retryable=spec.allows_retry(error),
-        wall_time_ns=wall_time_ns,
-        exception_type=type(error).__name__,
-    )
-
-
-def _is_cancellation(error: BaseException, active: ActiveJob) -> bool:
-    if isinstance(error, TaskCancelledError):
-        return True
-    # A force-cancelled coroutine ends with CancelledError; only a requested cancel counts.
-    return isinstance(error, asyncio.CancelledError) and active.cancel_flag.is_set()
-
-
-def _encode_success(value: Any, env: ExecutionEnv, active: ActiveJob, started_ns: int) -> Outcome:
-    if value is None:
-        encoded = None
-    else:
-        try:
-            encoded = _encode_result(value, env, active)
-        except BaseException as exc:  # pickling runs the value's own code
-            text = (
-                f"result could not be serialized: {type(value).__name__} value "
-                f"({type(exc).__name__}: {exc})"
-            )
-            # The task already ran with its side effects; a retry would fail the same way.
-            return _fatal(text, "SerializationError", started_ns)
-    return Outcome(
-        OutcomeKind.SUCCESS,
-        result=encoded,
-        wall_time_ns=time.perf_counter_ns() - started_ns,
-    )
-
-
-def _encode_result(value: Any, env: ExecutionEnv, active: ActiveJob) -> bytes:
-    """The return value's bytes, bound to the job and signed when the queue signs."""
-    if env.signer is None and not binds_context(env.serializer):
-        return env.serializer.dumps(value)
-    context = result_context(active.job_id, active.task_name)
-    return seal(env.signer, context, dumps_bound(env.serializer, value, context))
-
-
-def _fatal(error: str, exception_type: str, started_ns: int) -> Outcome:
-    return Outcome(
-        OutcomeKind.FAILURE,
-        error=error,
-        retryable=False,
-        wall_time_ns=time.perf_counter_ns() - started_ns,
-        exception_type=exception_type,
-    )
-
-
-def escaped_outcome(error: BaseException) -> Outcome:
-    """The failed attempt of a job whose run raised past ``run_job`` (a pool's last guard:
-    the slot stays usable and the job is retried per its policy)."""
-    return Outcome(
-        OutcomeKind.FAILURE,
-        error=_format_traceback(error) or repr(error),
-        exception_type=type(error).__name__,
-    )
-
-
-def _format_traceback(error: BaseException | None) -> str | None:
-    if error is None:
-        return None
-    return "".join(traceback.format_exception(error)).rstrip()
 
 
 # --- calling the task -----------------------------------------------------------------

@@ -76,6 +76,15 @@ def test_interception_is_off_by_default(queue: Queue) -> None:
         queue.register_type(Money, "pass")
 
 
+def test_every_queue_has_proxy_handlers_and_no_proxy_unwraps_when_off(queue: Queue) -> None:
+    assert queue._interception.proxies.names()[:2] == ["file", "logger"]
+    echo = echo_task(queue)
+    with queue.test_mode():
+        assert echo.delay(NoProxy(1), k=NoProxy([2])).result() == ((1,), {"k": [2]})
+    job = echo.delay(NoProxy(3))  # serialized: the wrapper unpickles as its value
+    assert queue.job_arguments(job.id) == ((3,), {})
+
+
 @pytest.mark.parametrize("mode", ["strict", "lenient"])
 def test_a_mode_builds_an_interceptor(make_queue: MakeQueue, mode: str) -> None:
     queue = make_queue(interception=mode, max_intercept_depth=3)

@@ -215,6 +215,14 @@ def test_replace_drops_the_entries_of_the_same_type() -> None:
     assert registry.resolve(logging.getLogger("x")).strategy is Strategy.REJECT  # type: ignore[union-attr]
 
 
+def test_replacing_one_type_of_an_entry_keeps_its_other_types() -> None:
+    registry = build_default_registry()
+    registry.register(int, Strategy.REJECT, priority=15, replace=True)
+    assert registry.resolve(1).strategy is Strategy.REJECT  # type: ignore[union-attr]
+    assert registry.resolve(1.5).strategy is Strategy.PASS  # type: ignore[union-attr]
+    assert registry.resolve(True).strategy is Strategy.PASS  # type: ignore[union-attr]
+
+
 def test_registering_again_clears_cached_answers() -> None:
     registry = TypeRegistry()
     assert registry.resolve(Money(1)) is None
@@ -565,3 +573,82 @@ def test_generator_types_are_rejected_through_the_walk(walker: ArgumentWalker) -
     assert isinstance(generator, types.AsyncGeneratorType)
     _, _, result = walk(walker, generator)
     assert result.failures[0].type_name == "async_generator"
+
+
+def test_classes_of_the_built_in_table_resolve_without_instances() -> None:
+    import multiprocessing.queues
+    import multiprocessing.synchronize
+    import subprocess
+
+    import django.db.backends.base.base
+    import httpx
+    import psycopg
+    import pydantic
+    import redis.asyncio
+    import requests
+
+    registry = build_default_registry()
+
+    def entry_of(cls: type) -> tuple[Strategy, str | None]:
+        entry = registry.resolve_type(cls)
+        assert entry is not None, cls
+        return entry.strategy, entry.redirect_resource or entry.proxy_handler or entry.type_key
+
+    assert entry_of(subprocess.Popen)[0] is Strategy.REJECT
+    assert entry_of(multiprocessing.synchronize.Lock)[0] is Strategy.REJECT
+    assert entry_of(multiprocessing.queues.Queue)[0] is Strategy.REJECT
+    assert entry_of(psycopg.Connection) == (Strategy.REDIRECT, "db")
+    assert entry_of(psycopg.AsyncConnection) == (Strategy.REDIRECT, "db")
+    assert entry_of(django.db.backends.base.base.BaseDatabaseWrapper) == (Strategy.REDIRECT, "db")
+    assert entry_of(redis.asyncio.Redis) == (Strategy.REDIRECT, "redis")
+    assert entry_of(requests.Session) == (Strategy.PROXY, "requests_session")
+    assert entry_of(httpx.AsyncClient) == (Strategy.PROXY, "httpx_client")
+
+    class Model(pydantic.BaseModel):
+        name: str
+
+    assert entry_of(Model) == (Strategy.CONVERT, "pydantic")
+
+
+def test_the_module_map_of_the_reference() -> None:
+    import taskito
+    import taskito.async_support as async_support
+    import taskito.interception as interception
+    import taskito.proxies as proxies
+    from taskito.exceptions import ProxyCleanupError, ProxyReconstructionError, ResourceError
+    from taskito.interception import built_in, converters, metrics, walker
+    from taskito.proxies import schema as proxy_schema
+    from taskito.proxies import signing
+    from taskito.proxies.handlers.file import FileHandler
+    from taskito.proxies.handlers.logger import LoggerHandler
+
+    assert {"NoProxy", "InterceptionError", "InterceptionReport"} <= set(taskito.__all__)
+    assert issubclass(taskito.InterceptionError, taskito.SerializationError)
+    assert issubclass(ProxyReconstructionError, ResourceError)
+    assert issubclass(ProxyCleanupError, ResourceError)
+    assert {
+        "Strategy",
+        "ArgumentInterceptor",
+        "InterceptionReport",
+        "ArgumentFailure",
+        "TypeRegistry",
+        "reconstruct_args",
+    } <= set(interception.__all__)
+    assert walker.ArgumentWalker and built_in.build_default_registry and converters.to_marker
+    assert metrics.InterceptionMetrics
+    assert {
+        "ProxyHandler",
+        "ProxyRegistry",
+        "NoProxy",
+        "reconstruct_proxies",
+        "cleanup_proxies",
+    } <= set(proxies.__all__)
+    assert signing.sign_recipe and proxy_schema.validate_recipe and FileHandler and LoggerHandler
+    assert {
+        "run_maybe_async",
+        "set_async_context",
+        "get_async_context",
+        "clear_async_context",
+        "AsyncTaskExecutor",
+        "AsyncMixin",
+    } <= set(async_support.__all__)

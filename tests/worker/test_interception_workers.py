@@ -350,6 +350,7 @@ def test_a_redirect_without_the_resource_fails_naming_it(make_app: Any) -> None:
         record = app.final(job.id)
     assert record.status == "dead"
     assert record.error is not None
+    assert ("before", "echo") not in app.module.hooks  # it failed before any hook ran
     assert record.error == (
         "arguments could not be restored: argument kwargs.m was redirected to worker resource "
         "'ledger' at enqueue, but this worker has no resources; define it with "

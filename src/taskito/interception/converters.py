@@ -127,12 +127,20 @@ def load_type(path: object, kind: str, is_kind: Callable[[type], bool]) -> type:
     module_name, qualname = path.split(":")
     if not module_name or not qualname:
         raise ValueError(f"{kind} type_path must be 'module:qualname', not {path!r:.80}")
-    target: object = importlib.import_module(module_name)
+    target: object = _module(module_name)
     for part in qualname.split("."):
         target = getattr(target, part)
     if not isinstance(target, type) or not is_kind(target):
         raise ValueError(f"{path} is not {kind}: refused to rebuild from it")
     return target
+
+
+def _module(name: str) -> object:
+    """The module ``name``; the running script when it is the one ``type_path`` named after
+    it (a producer's ``__main__``, restored in the same process), not a second copy of it."""
+    if name not in sys.modules and name == _main_module_name():
+        return sys.modules["__main__"]
+    return importlib.import_module(name)
 
 
 def _is_enum(cls: type) -> bool:

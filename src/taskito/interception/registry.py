@@ -10,6 +10,7 @@ of higher priority names its base class. Answers are cached per class.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -81,6 +82,19 @@ def _as_refs(types: TypeRef | Iterable[TypeRef]) -> tuple[TypeRef, ...]:
     return refs
 
 
+def _without(entries: list[TypeEntry], refs: set[TypeRef]) -> list[TypeEntry]:
+    """``entries`` no longer naming ``refs``: an entry naming only them goes, one naming
+    others too keeps those."""
+    kept: list[TypeEntry] = []
+    for entry in entries:
+        remaining = tuple(ref for ref in entry.types if ref not in refs)
+        if len(remaining) == len(entry.types):
+            kept.append(entry)
+        elif remaining:
+            kept.append(dataclasses.replace(entry, types=remaining))
+    return kept
+
+
 class TypeRegistry:
     """Entries by priority; ``reconstructors`` holds the ``type_key`` -> reconstructor of the
     CONVERT entries that have one (the worker rebuilds their markers with it)."""
@@ -107,7 +121,7 @@ class TypeRegistry:
         proxy_handler: str | None = None,
         replace: bool = False,
     ) -> TypeEntry:
-        """Add an entry; with ``replace``, entries naming exactly the same types go first."""
+        """Add an entry; with ``replace``, the types it names leave every earlier entry."""
         refs = _as_refs(types)
         entry = TypeEntry(
             types=refs,
@@ -124,7 +138,7 @@ class TypeRegistry:
         )
         with self._lock:
             if replace:
-                self._entries = [e for e in self._entries if not set(e.types) & set(refs)]
+                self._entries = _without(self._entries, set(refs))
             self._entries.append(entry)
             self._cache = {}
             if reconstructor is not None and type_key is not None:

@@ -12,7 +12,7 @@ one, a redirected argument fails its job with an error naming the resource.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from taskito.exceptions import (
@@ -106,7 +106,7 @@ def converted(
     marker: dict[str, Any],
     path: str,
     nested: RestoreAt,
-    reconstructors: Any,
+    reconstructors: Mapping[str, Callable[[Any], Any]] | None,
 ) -> Any:
     """The value a convert marker stands for; a ``SerializationError`` naming the argument
     when it cannot be rebuilt (an error from a nested argument passes as it is)."""

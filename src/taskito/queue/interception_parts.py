@@ -14,7 +14,7 @@ from taskito.interception.metrics import InterceptionMetrics
 from taskito.interception.settings import RestoreSettings
 from taskito.proxies.built_in import register_builtin_handlers
 from taskito.proxies.metrics import ProxyMetrics
-from taskito.proxies.registry import ProxyRegistry
+from taskito.proxies.registry import NoProxy, ProxyRegistry
 
 if TYPE_CHECKING:
     from taskito.queue.settings import QueueSettings
@@ -64,8 +64,13 @@ class InterceptionParts:
         return cls(interceptor, proxies, metrics, proxy_metrics, restore)
 
     def intercept(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> InterceptedCall:
-        """One call as it is sent (as it is, when interception is off)."""
+        """One call as it is sent. With interception off it is sent as it is, but for a
+        top-level ``NoProxy``, unwrapped as serializing it would (test mode sends nothing
+        through a serializer)."""
         if self.interceptor is None:
+            if any(type(v) is NoProxy for v in (*args, *kwargs.values())):
+                args = tuple(v.value if type(v) is NoProxy else v for v in args)
+                kwargs = {k: v.value if type(v) is NoProxy else v for k, v in kwargs.items()}
             return InterceptedCall(args, kwargs, None)
         return self.interceptor.intercept_call(args, kwargs)
 
