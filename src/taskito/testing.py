@@ -22,7 +22,6 @@ from taskito.job import now_ms
 from taskito.queue.arguments import as_args, as_kwargs
 
 if TYPE_CHECKING:
-    from taskito.context import ActiveJob as Active
     from taskito.middleware import TaskMiddleware
     from taskito.queue.protocol import EnqueueOptions, EnqueueSink, TestModeHost
     from taskito.registry import ExecutionEnv, TaskSpec
@@ -264,7 +263,7 @@ class TestMode:
         self,
         spec: TaskSpec,
         env: ExecutionEnv,
-        active: Active,
+        active: ActiveJob,
         envelope: dict[str, Any] | None,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
