@@ -15,6 +15,7 @@ from taskito.exceptions import (
     ConfigurationError,
     DatabaseCorruptError,
     DependencyError,
+    InterceptionError,
     JobNotFoundError,
     MaxRetriesExceededError,
     ProxyCleanupError,
@@ -37,7 +38,9 @@ from taskito.exceptions import (
     TaskTimeoutError,
     UniqueConflictError,
 )
+from taskito.interception.report import InterceptionReport
 from taskito.middleware import TaskMiddleware
+from taskito.proxies.registry import NoProxy
 from taskito.queue.flow import PeriodicInfo
 from taskito.queue.queue import Queue
 from taskito.result import JobResult
@@ -66,12 +69,15 @@ __all__ = [
     "DependencyError",
     "EncryptedSerializer",
     "EventType",
+    "InterceptionError",
+    "InterceptionReport",
     "JobNotFoundError",
     "JobResult",
     "JsonSerializer",
     "MaxRetriesExceededError",
     "MockResource",
     "MsgPackSerializer",
+    "NoProxy",
     "PeriodicInfo",
     "ProxyCleanupError",
     "ProxyReconstructionError",

@@ -7,7 +7,8 @@
     ├── TaskFailedError                  JobResult.result() of a failed job
     │   └── MaxRetriesExceededError      ... of a dead-lettered job
     ├── SerializationError               arguments or a result could not be (de)serialized
-    │   └── SignatureError               a payload or result failed its signature check
+    │   ├── SignatureError               a payload or result failed its signature check
+    │   └── InterceptionError            interception refused arguments (``.failures``)
     ├── CircuitBreakerOpenError
     ├── RateLimitExceededError
     ├── QueueError                       misuse of a Queue (unknown task, bad option)
@@ -25,14 +26,17 @@
         ├── ResourceUnavailableError
         ├── CircularDependencyError
         ├── ResourceNotFoundError        (also KeyError)
-        ├── ProxyReconstructionError
-        └── ProxyCleanupError
+        ├── ProxyReconstructionError     a proxied argument could not be rebuilt
+        └── ProxyCleanupError            (never raised: clean-up errors are logged)
 
 ``StorageError`` derives from ``RuntimeError`` because the reference package reports storage
 failures (missing dependencies, unique collisions, unknown jobs) as ``RuntimeError``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 
 class TaskitoError(Exception):
@@ -66,6 +70,36 @@ class SerializationError(TaskitoError):
 class SignatureError(SerializationError):
     """A payload or a result failed its signature check (``Queue(signing_key=...)``): it was
     not deserialised."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArgumentFailure:
+    """One argument interception refused: where it is (``args[0]``, ``kwargs.session``,
+    ``kwargs.data.items[2]``), its type, why, and what to do instead."""
+
+    path: str
+    type_name: str
+    reason: str
+    suggestions: tuple[str, ...] = field(default=())
+
+    def describe(self) -> str:
+        lines = [f"  {self.path} (type: {self.type_name}): {self.reason}"]
+        lines += [f"      {n}. {text}" for n, text in enumerate(self.suggestions, 1)]
+        return "\n".join(lines)
+
+
+class InterceptionError(SerializationError):
+    """Interception (``Queue(interception="strict")``) refused some arguments of a call;
+    ``failures`` lists every one, and nothing was stored."""
+
+    def __init__(self, failures: Sequence[ArgumentFailure]) -> None:
+        self.failures = list(failures)
+        lines = [f"Cannot serialize {len(self.failures)} argument(s):"]
+        lines += [failure.describe() for failure in self.failures]
+        super().__init__("\n".join(lines))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.failures,))
 
 
 class CircuitBreakerOpenError(TaskitoError):
@@ -152,7 +186,16 @@ class ResourceNotFoundError(ResourceError, KeyError):
 
 
 class ProxyReconstructionError(ResourceError):
-    """A proxied argument could not be rebuilt in the worker."""
+    """A proxied argument could not be rebuilt in the worker. ``retryable`` is False when
+    another attempt cannot do better (a refused signature, path or handler): the job fails
+    without retries."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (str(self),), {"retryable": self.retryable})
 
 
 class ProxyCleanupError(ResourceError):
@@ -166,6 +209,7 @@ __all__ = [
     "ConfigurationError",
     "DatabaseCorruptError",
     "DependencyError",
+    "InterceptionError",
     "JobNotFoundError",
     "MaxRetriesExceededError",
     "ProxyCleanupError",

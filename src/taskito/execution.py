@@ -4,6 +4,8 @@ middleware chain, resolved once after the claim) into an ``Outcome``. Their ``_a
 an event loop, drive the very same steps (``_invocation``) and classification.
 
 The thread pool, the async pool, the prefork child and test mode all call these functions.
+A job's arguments come from ``execution_arguments`` (decoded, and restored when the producer
+intercepted them), its ``Outcome`` from ``execution_outcomes``.
 """
 
 from __future__ import annotations
@@ -14,26 +16,36 @@ import inspect
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable, Coroutine, Generator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from taskito import context
 from taskito.context import ActiveJob, CancelFlag
-from taskito.exceptions import SignatureError, TaskCancelledError
+from taskito.exceptions import SignatureError
+from taskito.execution_arguments import (
+    Marked,
+    decode_arguments,
+    not_restored,
+    restore,
+    restore_off_loop,
+)
 from taskito.execution_hooks import (
     call_hooks,
     middleware_after,
     middleware_before,
     run_failure_hooks,
 )
+from taskito.execution_outcomes import (
+    Invocation,
+    classify,
+    escaped_outcome,
+    fatal,
+    format_traceback,
+)
 from taskito.job import Outcome, OutcomeKind
-from taskito.serializers import binds_context, dumps_bound, loads_bound
-from taskito.signing import payload_context, result_context, seal, strip_unverified, unseal
 
 if TYPE_CHECKING:
-    from taskito.job import JobRecord
+    from taskito.interception.restore import RestoredCall
     from taskito.middleware import TaskMiddleware
     from taskito.registry import ClaimedJob, ExecutionEnv, TaskSpec
 
@@ -41,15 +53,6 @@ logger = logging.getLogger("taskito.execution")
 
 #: Runs a coroutine to completion and returns its value (the async pool passes its own loop's).
 CoroutineRunner = Callable[[Coroutine[Any, Any, Any]], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Invocation:
-    """What calling a task produced: its return value, or the exception and its traceback."""
-
-    value: Any
-    error: BaseException | None
-    traceback: str | None
 
 
 def invoke(
@@ -170,7 +173,7 @@ def _invocation(
             except BaseException as exc:
                 result, error = None, exc
             middleware_after(entered, result, error)
-        return Invocation(result, error, _format_traceback(error))
+        return Invocation(result, error, format_traceback(error))
     finally:
         context.unbind(token)
 
@@ -193,18 +196,29 @@ def run_job(
     prepared = _prepare(claimed, env, cancel_flag, started_ns)
     if isinstance(prepared, Outcome):
         return prepared
-    spec, active, args, kwargs = prepared
-    invocation = invoke(
-        spec,
-        env,
-        active,
-        args,
-        kwargs,
-        middleware=claimed.middleware,
-        run_coroutine=run_coroutine,
-        contain_interrupts=True,
-    )
-    return _classify(invocation, spec, env, active, started_ns)
+    spec, active, args, kwargs, marked = prepared
+    restored: RestoredCall | None = None
+    if marked is not None:
+        try:
+            restored = restore(env, args, kwargs, marked)
+        except BaseException as exc:  # rebuilding runs handlers' and resources' code
+            return not_restored(exc, started_ns)
+        args, kwargs = restored.args, restored.kwargs
+    try:
+        invocation = invoke(
+            spec,
+            env,
+            active,
+            args,
+            kwargs,
+            middleware=claimed.middleware,
+            run_coroutine=run_coroutine,
+            contain_interrupts=True,
+        )
+    finally:
+        if restored is not None:
+            restored.release()
+    return classify(invocation, spec, env, active, started_ns)
 
 
 async def run_job_async(
@@ -216,12 +230,27 @@ async def run_job_async(
     prepared = _prepare(claimed, env, cancel_flag, started_ns)
     if isinstance(prepared, Outcome):
         return prepared
-    spec, active, args, kwargs = prepared
-    invocation = await invoke_async(spec, env, active, args, kwargs, middleware=claimed.middleware)
-    return _classify(invocation, spec, env, active, started_ns)
+    spec, active, args, kwargs, marked = prepared
+    restored: RestoredCall | None = None
+    if marked is not None:
+        try:
+            restored = await restore_off_loop(env, args, kwargs, marked)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            return not_restored(exc, started_ns)
+        args, kwargs = restored.args, restored.kwargs
+    try:
+        invocation = await invoke_async(
+            spec, env, active, args, kwargs, middleware=claimed.middleware
+        )
+    finally:
+        if restored is not None:
+            await restored.arelease()
+    return classify(invocation, spec, env, active, started_ns)
 
 
-_Prepared = tuple["TaskSpec", ActiveJob, tuple[Any, ...], dict[str, Any]]
+_Prepared = tuple["TaskSpec", ActiveJob, tuple[Any, ...], dict[str, Any], Marked | None]
 
 
 def _prepare(
@@ -240,15 +269,15 @@ def _prepare(
         )
     spec = claimed.spec
     if spec is None:
-        return _fatal(f"task {job.task_name!r} is not registered", "QueueError", started_ns)
+        return fatal(f"task {job.task_name!r} is not registered", "QueueError", started_ns)
     try:
-        args, kwargs = _decode_arguments(job, spec, env)
+        args, kwargs, marked = decode_arguments(job, spec, env)
     except SignatureError as exc:
         # Checked before anything is deserialised: the bytes are never loaded.
-        return _fatal(f"payload signature check failed: {exc}", "SignatureError", started_ns)
+        return fatal(f"payload signature check failed: {exc}", "SignatureError", started_ns)
     except BaseException as exc:  # unpickling runs code that may raise anything
         text = f"payload of job {job.id} could not be decoded: {type(exc).__name__}: {exc}"
-        return _fatal(text, "SerializationError", started_ns)
+        return fatal(text, "SerializationError", started_ns)
     active = ActiveJob(
         job_id=job.id,
         task_name=job.task_name,
@@ -259,122 +288,7 @@ def _prepare(
         cancel_flag=cancel_flag if cancel_flag is not None else threading.Event(),
         metadata=job.metadata,
     )
-    return spec, active, args, kwargs
-
-
-# --- classification -------------------------------------------------------------------
-
-
-def _classify(
-    invocation: Invocation,
-    spec: TaskSpec,
-    env: ExecutionEnv,
-    active: ActiveJob,
-    started_ns: int,
-) -> Outcome:
-    error = invocation.error
-    if error is None:
-        return _encode_success(invocation.value, env, active, started_ns)
-    wall_time_ns = time.perf_counter_ns() - started_ns
-    error_text = invocation.traceback or repr(error)
-    if _is_cancellation(error, active):
-        return Outcome(
-            OutcomeKind.CANCELLED,
-            error=error_text,
-            retryable=False,
-            wall_time_ns=wall_time_ns,
-            exception_type=type(error).__name__,
-        )
-    return Outcome(
-        OutcomeKind.FAILURE,
-        error=error_text,
-        retryable=spec.allows_retry(error),
-        wall_time_ns=wall_time_ns,
-        exception_type=type(error).__name__,
-    )
-
-
-def _is_cancellation(error: BaseException, active: ActiveJob) -> bool:
-    if isinstance(error, TaskCancelledError):
-        return True
-    # A force-cancelled coroutine ends with CancelledError; only a requested cancel counts.
-    return isinstance(error, asyncio.CancelledError) and active.cancel_flag.is_set()
-
-
-def _encode_success(value: Any, env: ExecutionEnv, active: ActiveJob, started_ns: int) -> Outcome:
-    if value is None:
-        encoded = None
-    else:
-        try:
-            encoded = _encode_result(value, env, active)
-        except BaseException as exc:  # pickling runs the value's own code
-            text = (
-                f"result could not be serialized: {type(value).__name__} value "
-                f"({type(exc).__name__}: {exc})"
-            )
-            # The task already ran with its side effects; a retry would fail the same way.
-            return _fatal(text, "SerializationError", started_ns)
-    return Outcome(
-        OutcomeKind.SUCCESS,
-        result=encoded,
-        wall_time_ns=time.perf_counter_ns() - started_ns,
-    )
-
-
-def _encode_result(value: Any, env: ExecutionEnv, active: ActiveJob) -> bytes:
-    """The return value's bytes, bound to the job and signed when the queue signs."""
-    if env.signer is None and not binds_context(env.serializer):
-        return env.serializer.dumps(value)
-    context = result_context(active.job_id, active.task_name)
-    return seal(env.signer, context, dumps_bound(env.serializer, value, context))
-
-
-def _fatal(error: str, exception_type: str, started_ns: int) -> Outcome:
-    return Outcome(
-        OutcomeKind.FAILURE,
-        error=error,
-        retryable=False,
-        wall_time_ns=time.perf_counter_ns() - started_ns,
-        exception_type=exception_type,
-    )
-
-
-def _decode_arguments(
-    job: JobRecord, spec: TaskSpec, env: ExecutionEnv
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    serializer = spec.serializer or env.serializer
-    if env.signer is None and not binds_context(serializer):
-        decoded = serializer.loads(strip_unverified(job.payload))
-    else:
-        # Signature first (SignatureError): nothing is deserialised before it checks.
-        context = payload_context(job.id, job.task_name)
-        decoded = loads_bound(serializer, unseal(env.signer, context, job.payload), context)
-    if not isinstance(decoded, list | tuple) or len(decoded) != 2:
-        raise TypeError(f"expected an (args, kwargs) pair, got {type(decoded).__name__}")
-    args, kwargs = decoded
-    if not isinstance(args, list | tuple):
-        raise TypeError(f"args must be a list or tuple, got {type(args).__name__}")
-    if kwargs is None:
-        kwargs = {}
-    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
-        raise TypeError(f"kwargs must be a dict with string keys, got {type(kwargs).__name__}")
-    return tuple(args), dict(kwargs)
-
-
-def escaped_outcome(error: BaseException) -> Outcome:
-    """The failed attempt of a job whose run raised past ``run_job`` (a pool's last guard:
-    the slot stays usable and the job is retried per its policy)."""
-    return Outcome(
-        OutcomeKind.FAILURE,
-        error=_format_traceback(error) or repr(error),
-        exception_type=type(error).__name__,
-    )
-
-
-def _format_traceback(error: BaseException | None) -> str | None:
-    if error is None:
-        return None
-    return "".join(traceback.format_exception(error)).rstrip()
+    return spec, active, args, kwargs, marked
 
 
 # --- calling the task -----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """What the engine knows about tasks: ``TaskSpec`` (a task's function and validated options),
 the queue-level ``Hooks``, ``ExecutionEnv`` (everything ``execution.run_job`` needs from the
-Queue, without importing it) and ``ClaimedJob`` (a claimed job with its task, resolved once)."""
+Queue, without importing it), ``ClaimedJob`` (a claimed job with its task, resolved once) and
+``ResourceProvider`` (how the engine asks a worker for a resource by name)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from taskito.retry import RetryPolicy
 from taskito.storage.base import DEFAULT_MAX_RESCUES
 
 if TYPE_CHECKING:
+    from taskito.interception.settings import RestoreSettings
     from taskito.job import JobRecord
     from taskito.middleware import TaskMiddleware
     from taskito.serializers import Serializer
@@ -250,6 +252,16 @@ class ClaimedJob:
     middleware: tuple[TaskMiddleware, ...]
 
 
+class ResourceProvider(Protocol):
+    """The worker's resources, as the engine asks for one: ``acquire_for_task(name)`` returns
+    the instance and a callable that gives it back after the task (None when nothing needs
+    giving back), or raises a ``ResourceError`` naming the resource. ``ExecutionEnv.resources``
+    holds the worker's provider; arguments a producer redirected (``interception``) are
+    acquired through it."""
+
+    def acquire_for_task(self, name: str) -> tuple[Any, Callable[[], None] | None]: ...
+
+
 @dataclass(slots=True)
 class ExecutionEnv:
     """What ``execution.run_job`` needs from a Queue. The lists are the Queue's own, so a
@@ -279,6 +291,12 @@ class ExecutionEnv:
     #: the scheduler deletes rows older than this. 0: no row is written (and old ones go);
     #: None: rows are kept forever.
     metrics_retention_ms: int | None = DEFAULT_METRICS_RETENTION_S * 1000
+    #: How the arguments of a payload carrying the interception envelope are restored (the
+    #: Queue's proxy handlers, recipe key, time limit, reconstructors). None: such a payload
+    #: fails its job.
+    arguments: RestoreSettings | None = None
+    #: The worker's resources by name (``ResourceProvider``); None: none are available.
+    resources: ResourceProvider | None = None
 
     @property
     def records_metrics(self) -> bool:

@@ -21,6 +21,7 @@ from taskito.registry import CircuitBreakerConfig, RateLimit, TaskSpec, parse_ra
 from taskito.retry import RetryPolicy
 
 if TYPE_CHECKING:
+    from taskito.interception.report import InterceptionReport
     from taskito.middleware import TaskMiddleware
     from taskito.queue.protocol import TaskQueue
     from taskito.result import JobResult
@@ -293,6 +294,12 @@ class TaskWrapper:
             max_retries=self._max_retries,
             timeout=self._timeout_s,
         )
+
+    def analyze(self, *args: Any, **kwargs: Any) -> InterceptionReport:
+        """What the queue's interception would do with these arguments, without doing it:
+        an entry per argument and per value inside one that is not simply passed on (empty
+        when interception is off)."""
+        return self._queue.analyze_arguments(args, kwargs)
 
     def s(self, *args: Any, **kwargs: Any) -> Signature:
         """A signature whose args get the previous chain step's result prepended."""

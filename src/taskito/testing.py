@@ -1,10 +1,13 @@
 """Test mode: ``with queue.test_mode() as results:`` runs each enqueued task at once, in the
 calling thread, through the engine's one execution path (``execution.invoke``), and records
-what happened. ``MockResource`` stands in for a worker resource."""
+what happened. Arguments go through the queue's interception and are restored as a worker
+restores them, so a strict queue refuses in a test what it refuses in production.
+``MockResource`` stands in for a worker resource."""
 
 from __future__ import annotations
 
 import itertools
+import traceback
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -12,13 +15,16 @@ from typing import TYPE_CHECKING, Any
 from taskito.context import ActiveJob
 from taskito.events import EventType
 from taskito.exceptions import ResourceNotFoundError
-from taskito.execution import invoke
+from taskito.execution import Invocation, invoke
+from taskito.interception.markers import read_envelope
+from taskito.interception.restore import restore_call
 from taskito.job import now_ms
 from taskito.queue.arguments import as_args, as_kwargs
 
 if TYPE_CHECKING:
+    from taskito.middleware import TaskMiddleware
     from taskito.queue.protocol import EnqueueOptions, EnqueueSink, TestModeHost
-    from taskito.registry import TaskSpec
+    from taskito.registry import ExecutionEnv, TaskSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,10 +229,11 @@ class TestMode:
         spec = owner._task_registry.get(task_name)
         if spec is None:
             raise KeyError(f"task {task_name!r} is not registered on this queue")
-        call_args = as_args(args)
-        call_kwargs = dict(as_kwargs(kwargs))
         job_id = f"test-{next(self._ids):06d}"
         queue_name = options.queue or spec.queue
+        # Intercepted as a real enqueue would be (a strict queue raises here).
+        call = owner._interception.intercept(as_args(args), dict(as_kwargs(kwargs)))
+        call_args, call_kwargs = call.args, dict(call.kwargs)
         self._inject(spec, job_id, call_kwargs)
         spec.call_shape.check(spec.name, call_args, call_kwargs)  # as a real enqueue would
         active = ActiveJob(
@@ -234,7 +241,9 @@ class TestMode:
         )
         env = owner._execution_env()
         middleware = env.middleware_for(spec)
-        outcome = invoke(spec, env, active, call_args, call_kwargs, middleware=middleware)
+        outcome, call_args, call_kwargs = self._invoke(
+            spec, env, active, call.envelope, call_args, call_kwargs, middleware
+        )
         run = TestResult(
             job_id,
             spec.name,
@@ -250,6 +259,40 @@ class TestMode:
             raise outcome.error
         return EagerJob(spec, job_id, queue_name, run)
 
+    def _invoke(
+        self,
+        spec: TaskSpec,
+        env: ExecutionEnv,
+        active: ActiveJob,
+        envelope: dict[str, Any] | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        middleware: tuple[TaskMiddleware, ...],
+    ) -> tuple[Invocation, tuple[Any, ...], dict[str, Any]]:
+        """The task called, with intercepted arguments restored first (as a worker does; a
+        failure to restore is the run's error) and given back after."""
+        if envelope is None or env.arguments is None:
+            return invoke(spec, env, active, args, kwargs, middleware=middleware), args, kwargs
+        resources = _TestResources(self._resources, active.job_id)
+        try:
+            restored = restore_call(
+                args,
+                kwargs,
+                env.arguments,
+                resources=resources,
+                max_depth=read_envelope(envelope)[1],
+            )
+        except Exception as exc:
+            text = "".join(traceback.format_exception(exc)).rstrip()
+            return Invocation(None, exc, text), args, kwargs
+        try:
+            invocation = invoke(
+                spec, env, active, restored.args, restored.kwargs, middleware=middleware
+            )
+        finally:
+            restored.release()
+        return invocation, restored.args, restored.kwargs
+
     def _emit_outcome(self, run: TestResult, queue_name: str) -> None:
         bus = self._queue._event_bus
         payload: dict[str, Any] = {
@@ -262,6 +305,24 @@ class TestMode:
                 bus.emit(EventType.JOB_COMPLETED, payload)
         elif bus.has_listeners(EventType.JOB_FAILED):
             bus.emit(EventType.JOB_FAILED, {**payload, "error": str(run.error)})
+
+
+class _TestResources:
+    """Test mode's resources (``test_mode(resources=...)``) as the restore step asks for
+    them, for arguments a producer redirected to a worker resource."""
+
+    def __init__(self, resources: dict[str, Any], job_id: str) -> None:
+        self._resources = resources
+        self._job_id = job_id
+
+    def acquire_for_task(self, name: str) -> tuple[Any, None]:
+        if name not in self._resources:
+            raise ResourceNotFoundError(
+                f"an argument was redirected to worker resource {name!r}: "
+                f"pass it with test_mode(resources={{{name!r}: ...}})"
+            )
+        value = self._resources[name]
+        return (value._hand_out(self._job_id) if isinstance(value, MockResource) else value), None
 
 
 __all__ = ["EagerJob", "MockResource", "TestMode", "TestResult", "TestResults"]

@@ -23,6 +23,7 @@ PAGES = (
     "security",
     "dashboard",
     "integrations",
+    "interception",
 )
 #: The example section's heading, its first python block, and the output block after it.
 _EXAMPLE = re.compile(

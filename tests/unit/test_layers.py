@@ -33,6 +33,21 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("loading.py", "foundation"),
     ("_checks.py", "foundation"),
     ("metrics_math.py", "foundation"),
+    # Interception and proxies: what the producer and the worker both use (markers, the
+    # conversions, the walk over decoded arguments, proxy handlers, recipe signing and
+    # schemas, figures) sits with the codecs; restoring arguments is the engine's (below);
+    # walking them at enqueue is the façade's (the rest of interception/).
+    ("interception/markers.py", "foundation"),
+    ("interception/strategy.py", "foundation"),
+    ("interception/converters.py", "foundation"),
+    ("interception/traverse.py", "foundation"),
+    ("interception/metrics.py", "foundation"),
+    ("interception/settings.py", "foundation"),
+    ("proxies/__init__.py", "engine"),
+    ("proxies/rebuild.py", "engine"),
+    ("proxies/*", "foundation"),
+    ("async_support/helpers.py", "foundation"),
+    ("async_support/context.py", "contracts"),
     ("storage/base.py", "contracts"),
     ("storage/control.py", "contracts"),
     ("context.py", "contracts"),
@@ -45,6 +60,8 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     # The rest of storage/: the backends, and the factory that imports them lazily.
     ("storage/*", "backends"),
     ("execution.py", "engine"),
+    ("interception/restore.py", "engine"),
+    ("async_support/executor.py", "engine"),
     ("execution_*.py", "engine"),
     ("execution/*", "engine"),
     ("worker/*", "engine"),
@@ -61,6 +78,8 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     # webhooks, which the Queue's add_webhook() builds on (it uses events and foundation only).
     ("queue/*", "facade"),
     ("webhooks/*", "facade"),
+    ("interception/*", "facade"),
+    ("async_support/*", "facade"),
 )
 
 #: Surfaces stand on the public API only: the ``taskito`` package, the façade, ``inspection``.
@@ -220,6 +239,18 @@ def test_the_package_is_where_the_checker_looks() -> None:
         ("queue_enqueue.py", "facade"),
         ("webhooks/manager.py", "facade"),
         ("webhooks/__init__.py", "facade"),
+        ("interception/markers.py", "foundation"),
+        ("interception/converters.py", "foundation"),
+        ("interception/restore.py", "engine"),
+        ("interception/walker.py", "facade"),
+        ("interception/__init__.py", "facade"),
+        ("proxies/handlers/file.py", "foundation"),
+        ("proxies/signing.py", "foundation"),
+        ("proxies/rebuild.py", "engine"),
+        ("proxies/__init__.py", "engine"),
+        ("async_support/helpers.py", "foundation"),
+        ("async_support/executor.py", "engine"),
+        ("async_support/__init__.py", "facade"),
     ],
 )
 def test_layer_of(path: str, layer: str) -> None:

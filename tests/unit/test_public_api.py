@@ -37,6 +37,9 @@ PUBLIC_NAMES = {
     "TestResults",
     "MockResource",
     "PeriodicInfo",
+    # Argument interception and proxies (docs/interception.md).
+    "NoProxy",
+    "InterceptionReport",
 }
 
 EXCEPTION_NAMES = set(taskito.exceptions.__all__)

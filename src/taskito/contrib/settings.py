@@ -62,6 +62,12 @@ QUEUE_SETTINGS: tuple[Setting, ...] = (
     _queue_setting(
         "metrics_retention", "seconds task metric rows are kept (0: none, None: forever)"
     ),
+    _queue_setting("interception", "argument interception: off, strict or lenient"),
+    _queue_setting("max_intercept_depth", "how deep interception walks arguments"),
+    _queue_setting("recipe_signing_key", "HMAC key that signs proxy recipes"),
+    _queue_setting("max_reconstruction_timeout", "seconds a worker may spend rebuilding proxies"),
+    _queue_setting("file_path_allowlist", "directories file proxies may open (list)"),
+    _queue_setting("disabled_proxies", "proxy handler names that are refused (list)"),
 )
 
 #: Keys both integrations read themselves.

@@ -35,15 +35,14 @@ def serialize_args(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     context: bytes = b"",
+    envelope: dict[str, Any] | None = None,
 ) -> bytes:
-    """``(args, kwargs)`` encoded; ``context`` (the job's bound context) goes to a serializer
-    that binds one (``EncryptedSerializer``)."""
+    """``(args, kwargs)`` encoded, or ``(args, kwargs, envelope)`` when interception left
+    markers in them; ``context`` (the job's bound context) goes to a serializer that binds
+    one (``EncryptedSerializer``)."""
+    call = (args, kwargs) if envelope is None else (args, kwargs, envelope)
     try:
-        payload = (
-            dumps_bound(serializer, (args, kwargs), context)
-            if context
-            else serializer.dumps((args, kwargs))
-        )
+        payload = dumps_bound(serializer, call, context) if context else serializer.dumps(call)
     except Exception as exc:
         raise SerializationError(
             f"arguments of task {task_name!r} could not be serialized: {type(exc).__name__}: {exc}"

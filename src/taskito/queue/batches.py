@@ -80,7 +80,7 @@ def build_batch(
     serializer = payload_serializer(queue, task_name)
     shape = None if spec is None else spec.call_shape
     now = now_ms()
-    if chain or lists.given():
+    if chain or lists.given() or queue._interception.interceptor is not None:
         return _build_one_by_one(
             queue, task_name, args_list, lists, shared, chain, serializer, now, shape
         )
@@ -98,7 +98,7 @@ def _build_one_by_one(
     now: int,
     shape: CallShape | None,
 ) -> list[NewJob]:
-    """The general path: per-job lists and ``on_enqueue`` middleware."""
+    """The general path: per-job lists, ``on_enqueue`` middleware, interception."""
     jobs: list[NewJob] = []
     for index, raw_args in enumerate(args_list):
         args = as_args(raw_args)
@@ -107,9 +107,15 @@ def _build_one_by_one(
         if chain:
             options = run_on_enqueue(chain, task_name, args, kwargs, options)
             options.depends_on = None  # batches carry no dependencies
+        # One refused job raises here, before anything of the batch is stored.
+        call = queue._interception.intercept(args, kwargs)
         if shape is not None:
-            shape.check(task_name, args, kwargs)
-        jobs.append(build_job(queue, task_name, args, kwargs, serializer, now, options))
+            shape.check(task_name, call.args, call.kwargs)
+        jobs.append(
+            build_job(
+                queue, task_name, call.args, call.kwargs, serializer, now, options, call.envelope
+            )
+        )
     return jobs
 
 

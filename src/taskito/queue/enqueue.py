@@ -85,8 +85,13 @@ class EnqueueMixin(QueueBase):
         kwargs = as_kwargs(kwargs)
         if self._global_middleware:
             options = run_on_enqueue(self._global_middleware, task_name, args, kwargs, options)
+        envelope = None
+        if self._interception.interceptor is not None:
+            # Before the call is checked: lenient mode may have dropped an argument.
+            call = self._interception.intercept(args, kwargs)
+            args, kwargs, envelope = call.args, call.kwargs, call.envelope
         serializer = self._check_call(task_name, args, kwargs)
-        job = build_job(self, task_name, args, kwargs, serializer, now_ms(), options)
+        job = build_job(self, task_name, args, kwargs, serializer, now_ms(), options, envelope)
         record = self._storage.enqueue(job)
         if self._event_bus.has_listeners(_ENQUEUED):
             self._event_bus.emit(

@@ -70,14 +70,17 @@ def encode_payload(
     task_name: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    envelope: dict[str, Any] | None = None,
 ) -> bytes:
     """The job's payload, bound to its id and task name when the queue signs or the
-    serializer encrypts (docs/security.md); plain bytes otherwise (the fast path)."""
+    serializer encrypts (docs/security.md); plain bytes otherwise (the fast path).
+    ``envelope``: interception left markers in the arguments (``interception.markers``)."""
     signer = queue._signer
     if signer is None and not binds_context(serializer):
-        return serialize_args(serializer, task_name, args, kwargs)
+        return serialize_args(serializer, task_name, args, kwargs, envelope=envelope)
     context = payload_context(job_id, task_name)
-    return seal(signer, context, serialize_args(serializer, task_name, args, kwargs, context))
+    payload = serialize_args(serializer, task_name, args, kwargs, context, envelope)
+    return seal(signer, context, payload)
 
 
 def build_job(
@@ -88,12 +91,13 @@ def build_job(
     serializer: Serializer,
     now: int,
     options: EnqueueOptions,
+    envelope: dict[str, Any] | None = None,
 ) -> NewJob:
     """Check every option of one job and encode its args, in the order ``enqueue`` lists the
     options (so of several bad ones, the first is reported)."""
     settings = queue._settings
     job_id = new_job_id()
-    payload = encode_payload(queue, serializer, job_id, task_name, args, kwargs)
+    payload = encode_payload(queue, serializer, job_id, task_name, args, kwargs, envelope)
     priority, queue_name, max_retries, timeout_ms = _with_queue_defaults(settings, options)
     unique_key = options.unique_key
     if unique_key is not None:

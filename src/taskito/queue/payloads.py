@@ -69,7 +69,8 @@ def decoded_arguments(
         raise SerializationError(
             f"arguments of job {job_id} could not be deserialized: {type(exc).__name__}: {exc}"
         ) from exc
-    if not isinstance(decoded, list | tuple) or len(decoded) != 2:
+    # A third element is interception's envelope: the arguments are shown with their markers.
+    if not isinstance(decoded, list | tuple) or len(decoded) not in (2, 3):
         raise SerializationError(
             f"arguments of job {job_id}: expected an (args, kwargs) pair, "
             f"got {type(decoded).__name__}"

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from taskito.events import EventBus
+    from taskito.interception.report import InterceptionReport
+    from taskito.queue.interception_parts import InterceptionParts
     from taskito.registry import ExecutionEnv, TaskSpec
     from taskito.result import JobResult
 
@@ -99,6 +101,10 @@ class TaskQueue(Protocol):
         result_ttl_list: Sequence[float | None] | None = None,
     ) -> list[JobResult]: ...
 
+    def analyze_arguments(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> InterceptionReport: ...
+
 
 class TestModeHost(Protocol):
     """What ``TestMode`` runs tasks with: the registry, the engine's environment, the event
@@ -111,6 +117,9 @@ class TestModeHost(Protocol):
 
     @property
     def _event_bus(self) -> EventBus: ...
+
+    @property
+    def _interception(self) -> InterceptionParts: ...
 
     def _execution_env(self) -> ExecutionEnv: ...
 

@@ -18,6 +18,8 @@ from taskito.queue.blocking import BlockingCalls
 from taskito.queue.enqueue import EnqueueMixin
 from taskito.queue.flow import FlowMixin
 from taskito.queue.inspection import InspectionMixin
+from taskito.queue.interception_api import InterceptionMixin
+from taskito.queue.interception_parts import InterceptionParts
 from taskito.queue.metrics import MetricsMixin
 from taskito.queue.operations import OpsMixin
 from taskito.queue.settings import QueueSettings
@@ -37,6 +39,7 @@ from taskito.storage.base import DEFAULT_MAX_RESCUES
 from taskito.task import TaskWrapper, check_task_options
 
 if TYPE_CHECKING:
+    from taskito.interception.interceptor import ArgumentInterceptor
     from taskito.testing import TestMode
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,6 +53,7 @@ class Queue(
     OpsMixin,
     FlowMixin,
     WebhookMixin,
+    InterceptionMixin,
     AsyncMixin,
 ):
     """A task queue backed by one storage (SQLite by default).
@@ -84,6 +88,12 @@ class Queue(
         max_rescues: int = DEFAULT_MAX_RESCUES,
         durable_enqueue: bool = True,
         metrics_retention: int | None = DEFAULT_METRICS_RETENTION_S,
+        interception: str = "off",
+        max_intercept_depth: int = 10,
+        recipe_signing_key: str | bytes | None = None,
+        max_reconstruction_timeout: float = 10,
+        file_path_allowlist: list[str] | None = None,
+        disabled_proxies: list[str] | None = None,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
         settings = QueueSettings.from_options(
@@ -111,6 +121,12 @@ class Queue(
             max_rescues=max_rescues,
             durable_enqueue=durable_enqueue,
             metrics_retention=metrics_retention,
+            interception=interception,
+            max_intercept_depth=max_intercept_depth,
+            recipe_signing_key=recipe_signing_key,
+            max_reconstruction_timeout=max_reconstruction_timeout,
+            file_path_allowlist=file_path_allowlist,
+            disabled_proxies=disabled_proxies,
         )
         self._settings = settings
         self._share_state(settings)
@@ -131,6 +147,7 @@ class Queue(
         self._blocking = BlockingCalls()
         self._running_workers = RunningWorkers()
         self._webhook_manager = None
+        self._interception = InterceptionParts.from_settings(settings)
 
     def _open(self, settings: QueueSettings) -> None:
         """Open storage and start the event bus; storage is closed again if the bus fails."""
@@ -171,6 +188,11 @@ class Queue(
     @property
     def _drain_timeout(self) -> float:
         return self._settings.drain_timeout
+
+    @property
+    def _interceptor(self) -> ArgumentInterceptor | None:
+        """The argument interceptor; None when interception is off."""
+        return self._interception.interceptor
 
     @property
     def _test_mode_active(self) -> bool:
@@ -222,6 +244,7 @@ class Queue(
             unknown_task_window_ms=self._settings.unknown_task_window_ms,
             max_rescues=self._settings.max_rescues,
             metrics_retention_ms=self._settings.metrics_retention_ms,
+            arguments=self._interception.restore,
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------

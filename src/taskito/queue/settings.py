@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from taskito import _checks
 from taskito.exceptions import ConfigurationError
+from taskito.interception.interceptor import check_mode
+from taskito.proxies.built_in import check_disabled_proxies
+from taskito.proxies.signing import RECIPE_SECRET_ENV
 from taskito.queue import checks as check
 from taskito.serializers import CloudpickleSerializer
 from taskito.signing import signer_from_settings
@@ -61,6 +64,13 @@ class QueueSettings:
     unknown_task_window: float
     max_rescues: int
     metrics_retention: int | None
+    interception: str = "off"
+    max_intercept_depth: int = 10
+    # Key material: never in a repr.
+    recipe_signing_key: str | bytes | None = dataclasses.field(default=None, repr=False)
+    max_reconstruction_timeout: float = 10.0
+    file_path_allowlist: tuple[str, ...] | None = None
+    disabled_proxies: frozenset[str] = frozenset()
 
     @classmethod
     def from_options(
@@ -90,6 +100,12 @@ class QueueSettings:
         max_rescues: int,
         durable_enqueue: bool,
         metrics_retention: int | None,
+        interception: str,
+        max_intercept_depth: int,
+        recipe_signing_key: str | bytes | None,
+        max_reconstruction_timeout: float,
+        file_path_allowlist: list[str] | None,
+        disabled_proxies: list[str] | None,
     ) -> QueueSettings:
         """Check every option of ``Queue(...)``, one concept after another: where jobs are
         stored, what a job gets when its call does not say, how payloads are encoded, how
@@ -108,17 +124,18 @@ class QueueSettings:
                 max_rescues,
             ),
             **_scheduler_fields(
-                scheduler_poll_interval_ms, scheduler_reap_interval, scheduler_cleanup_interval
-            ),
-            # Seconds a task metric row is kept; 0 records none, None keeps them forever.
-            metrics_retention=None
-            if metrics_retention is None
-            else _checks.check_int(
-                "metrics_retention",
+                scheduler_poll_interval_ms,
+                scheduler_reap_interval,
+                scheduler_cleanup_interval,
                 metrics_retention,
-                minimum=0,
-                maximum=MAX_RETENTION_S,
-                error=ConfigurationError,
+            ),
+            **_interception_fields(
+                interception,
+                max_intercept_depth,
+                recipe_signing_key,
+                max_reconstruction_timeout,
+                file_path_allowlist,
+                disabled_proxies,
             ),
         )
 
@@ -239,10 +256,22 @@ def _worker_fields(
     }
 
 
-def _scheduler_fields(poll_interval_ms: object, reap: object, cleanup: object) -> dict[str, Any]:
-    """The scheduler's tick, and how many ticks apart workers are reaped and expired
-    results deleted (the reference's units)."""
+def _scheduler_fields(
+    poll_interval_ms: object, reap: object, cleanup: object, metrics_retention: object
+) -> dict[str, Any]:
+    """The scheduler's tick, how many ticks apart workers are reaped and expired results
+    deleted (the reference's units), and the seconds a task metric row is kept before the
+    scheduler deletes it (0: none is written; None: kept forever)."""
     return {
+        "metrics_retention": None
+        if metrics_retention is None
+        else _checks.check_int(
+            "metrics_retention",
+            metrics_retention,
+            minimum=0,
+            maximum=MAX_RETENTION_S,
+            error=ConfigurationError,
+        ),
         "scheduler_poll_interval_ms": check.check_duration(
             "scheduler_poll_interval_ms", poll_interval_ms, allow_zero=False
         ),
@@ -253,6 +282,69 @@ def _scheduler_fields(poll_interval_ms: object, reap: object, cleanup: object) -
             "scheduler_cleanup_interval", cleanup, error=ConfigurationError
         ),
     }
+
+
+def _interception_fields(
+    mode: object,
+    max_depth: object,
+    recipe_key: object,
+    timeout: object,
+    allowlist: object,
+    disabled: object,
+) -> dict[str, Any]:
+    """How arguments are intercepted at enqueue and proxies rebuilt in the worker
+    (docs/interception.md). ``recipe_signing_key`` None falls back on
+    ``$TASKITO_RECIPE_SECRET``, read here, never at import."""
+    try:
+        checked_mode = check_mode(mode)
+        disabled_names = check_disabled_proxies(disabled)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    return {
+        "interception": checked_mode,
+        "max_intercept_depth": _checks.check_positive(
+            "max_intercept_depth", max_depth, error=ConfigurationError
+        ),
+        "recipe_signing_key": _check_recipe_key(recipe_key),
+        "max_reconstruction_timeout": _checks.check_seconds(
+            "max_reconstruction_timeout", timeout, maximum=1e6, error=ConfigurationError
+        ),
+        "file_path_allowlist": _check_allowlist(allowlist),
+        "disabled_proxies": disabled_names,
+    }
+
+
+def _check_recipe_key(value: object) -> str | bytes | None:
+    if value is None:
+        value = os.environ.get(RECIPE_SECRET_ENV)
+        if value is None:
+            return None
+        name = RECIPE_SECRET_ENV
+    else:
+        name = "recipe_signing_key"
+    if not isinstance(value, str | bytes):
+        raise TypeError(f"recipe_signing_key must be a str or bytes, not {type(value).__name__}")
+    if not value:
+        raise ConfigurationError(f"{name} is empty: give a key, or leave it unset")
+    return value
+
+
+def _check_allowlist(value: object) -> tuple[str, ...] | None:
+    """Directories the file proxy may open files in, made absolute; None: any path."""
+    if value is None:
+        return None
+    if isinstance(value, str | bytes | os.PathLike) or not isinstance(value, list | tuple):
+        raise TypeError(
+            f"file_path_allowlist must be a list of directories, not {type(value).__name__}"
+        )
+    paths: list[str] = []
+    for entry in value:
+        if not isinstance(entry, str | os.PathLike) or not os.fspath(entry):
+            raise ConfigurationError(
+                f"file_path_allowlist entries must be non-empty paths, got {entry!r}"
+            )
+        paths.append(os.path.abspath(os.fspath(entry)))
+    return tuple(paths)
 
 
 def _check_workers(workers: object) -> int:

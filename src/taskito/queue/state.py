@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from taskito.events import EventBus
     from taskito.middleware import TaskMiddleware
     from taskito.queue.blocking import BlockingCalls
+    from taskito.queue.interception_parts import InterceptionParts
     from taskito.queue.protocol import EnqueueSink
     from taskito.queue.settings import QueueSettings
     from taskito.registry import Hooks, PeriodicSpec, QueueLimits, TaskSpec
@@ -37,4 +38,5 @@ class QueueBase:
     _test_mode: EnqueueSink | None
     _blocking: BlockingCalls
     _webhook_manager: WebhookManager | None
+    _interception: InterceptionParts
     _closed: bool

@@ -1,5 +1,6 @@
-"""Routes over the rest of the system: workers, circuit breakers, log lines across jobs, and
-the resource, proxy and interception views (empty until the queue has resources)."""
+"""Routes over the rest of the system: workers, circuit breakers, log lines across jobs, the
+resource view (empty until the queue has resources), and the proxy and interception figures of
+this process."""
 
 from __future__ import annotations
 
@@ -45,12 +46,16 @@ def resources(queue: taskito.Queue) -> list[dict[str, Any]]:
     return result
 
 
-def proxy_stats(queue: taskito.Queue) -> Any:
-    return _optional_view(queue, "proxy_stats", [])
+def proxy_stats(queue: taskito.Queue) -> list[dict[str, Any]]:
+    """Per proxy handler, what this process rebuilt (``queue.proxy_stats()``): a dashboard
+    embedded in a thread or async worker shows that worker's figures."""
+    return queue.proxy_stats()
 
 
-def interception_stats(queue: taskito.Queue) -> Any:
-    return _optional_view(queue, "interception_stats", {})
+def interception_stats(queue: taskito.Queue) -> dict[str, Any]:
+    """What this process's interceptor did (``queue.interception_stats()``; ``{}`` when
+    interception is off)."""
+    return queue.interception_stats()
 
 
 def health() -> dict[str, str]:
