@@ -140,7 +140,10 @@ def open_page(browser: Browser, base_url: str, **context_options: Any) -> tuple[
     options: dict[str, Any] = {"viewport": DESKTOP, "base_url": base_url}
     options.update(context_options)
     context = browser.new_context(**options)
-    context.add_init_script("window.localStorage.setItem('taskito.refresh', '2');")
+    context.add_init_script(
+        "if (localStorage.getItem('taskito.refresh') === null) "
+        "localStorage.setItem('taskito.refresh', '2');"
+    )
     return context, context.new_page()
 
 

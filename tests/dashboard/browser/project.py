@@ -84,7 +84,10 @@ def chatty(n):
     return n
 
 
-@queue.task(name="flaky", max_retries=0, circuit_breaker={"threshold": 2, "window": 60, "cooldown": 600})
+BREAKER = {"threshold": 2, "window": 60, "cooldown": 600}
+
+
+@queue.task(name="flaky", max_retries=0, circuit_breaker=BREAKER)
 def flaky():
     raise ConnectionError("upstream refused the connection")
 
@@ -120,8 +123,15 @@ class App:
     def start_worker(self, *extra: str, name: str = "worker") -> subprocess.Popen[bytes]:
         """``taskito worker`` on every queue with 4 threads, as a real process."""
         return self.runner.start(
-            "worker", "--app", "browser_app:queue", "--workers", "4", "--drain-timeout", "1",
-            *extra, name=name,
+            "worker",
+            "--app",
+            "browser_app:queue",
+            "--workers",
+            "4",
+            "--drain-timeout",
+            "1",
+            *extra,
+            name=name,
         )
 
     def stop_workers(self) -> None:

@@ -51,8 +51,9 @@ def test_the_jobs_page_keeps_its_filters_in_the_url(
         queue.enqueue("add", args=(i, 1), metadata=f'{{"batch": "b{i % 2}"}}')
     failing = [queue.enqueue("boom", args=(f"bad input {i}",), max_retries=0) for i in range(2)]
     queue.enqueue("add", args=(0, 0), queue="emails")
-    wait_until(lambda: queue.stats()["completed"] == 24 and queue.stats()["dead"] == 2,
-               timeout_s=20)
+    wait_until(
+        lambda: queue.stats()["completed"] == 24 and queue.stats()["dead"] == 2, timeout_s=20
+    )
     sign_in(page)
     page.get_by_role("link", name="Jobs", exact=True).click()
     loaded(page)

@@ -8,6 +8,7 @@ import { badge, section, table, time } from "../ui.js";
 // Workers heartbeat every second; one silent for 10 s is taken for dead by the others.
 const LATE_MS = 3000;
 const STALE_MS = 10_000;
+const STATUS_KIND = { active: "ok", draining: "warning" };
 
 export function liveness(worker, now = Date.now()) {
   const age = now - worker.last_heartbeat;
@@ -23,10 +24,11 @@ const columns = [
       "aria-label": state.text });
   } },
   { label: "Worker", cell: (w) => h("span", { class: "mono", title: w.worker_id }, w.worker_id) },
-  { label: "Status", cell: (w) => badge(w.status || "—", w.status === "draining" ? "warning" : "neutral") },
+  { label: "Status", cell: (w) => badge(w.status || "—", STATUS_KIND[w.status] || "neutral") },
   { label: "Heartbeat", cell: (w) => h("span", { title: new Date(w.last_heartbeat).toLocaleString() },
     formatRelative(w.last_heartbeat)) },
-  { label: "Pool", cell: (w) => `${w.pool_type || "thread"} × ${w.threads ?? "?"}` },
+  { label: "Pool", cell: (w) => w.pool_type || "thread" },
+  { label: "Slots", class: "num", cell: (w) => String(w.threads ?? "—") },
   { label: "Queues", cell: (w) => (w.queues === "*" ? "every queue" : w.queues) },
   { label: "Host", cell: (w) => `${w.hostname || "?"} · pid ${w.pid ?? "?"}` },
   { label: "Started", cell: (w) => h("span", {}, time(w.started_at), " ",

@@ -1,0 +1,70 @@
+"""The dashboard's page assets as files: every one ships in the package, none is fetched from
+another origin, the scripts never turn data into markup or code, and every module a script
+imports exists."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from taskito.dashboard.server.static import CONTENT_TYPES, PACKAGE_ASSETS
+
+ROOT = Path(__file__).resolve().parents[2]
+ASSETS = sorted(path for path in PACKAGE_ASSETS.rglob("*") if path.is_file())
+SCRIPTS = [path for path in ASSETS if path.suffix == ".js"]
+#: The one absolute URL the assets may hold: the SVG namespace, which is never fetched.
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"
+#: Ways a script could turn text into markup or code.
+UNSAFE = re.compile(
+    r"\.innerHTML|\.outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function\b"
+    r"|setAttribute\(\s*[\"']on|createContextualFragment|DOMParser"
+)
+IMPORT = re.compile(r"""(?:import|export)\s[^"']*?from\s*["']([^"']+)["']""")
+
+
+def test_the_assets_exist() -> None:
+    names = {path.relative_to(PACKAGE_ASSETS).as_posix() for path in ASSETS}
+    assert {"index.html", "app.js", "app.css", "login.css", "js/pages/index.js"} <= names
+    for path in ASSETS:
+        assert path.suffix in CONTENT_TYPES, f"{path.name}: no content type is served for it"
+
+
+def test_every_asset_is_package_data() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["taskito"]
+    package = ROOT / "src" / "taskito"
+    shipped = {path for pattern in patterns for path in package.glob(pattern) if path.is_file()}
+    missing = [str(path.relative_to(package)) for path in ASSETS if path not in shipped]
+    assert not missing, f"not matched by [tool.setuptools.package-data]: {missing}"
+
+
+@pytest.mark.parametrize("path", ASSETS, ids=lambda p: p.relative_to(PACKAGE_ASSETS).as_posix())
+def test_no_asset_reaches_another_origin(path: Path) -> None:
+    text = path.read_text("utf-8").replace(SVG_NAMESPACE, "")
+    assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.IGNORECASE), path.name
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.relative_to(PACKAGE_ASSETS).as_posix())
+def test_scripts_never_turn_data_into_markup_or_code(path: Path) -> None:
+    text = path.read_text("utf-8")
+    found = UNSAFE.search(text)
+    assert found is None, f"{path.name} uses {found.group(0) if found else ''}"
+    assert text.startswith("//"), f"{path.name} starts without a comment saying what it owns"
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.relative_to(PACKAGE_ASSETS).as_posix())
+def test_every_import_is_a_module_of_the_package(path: Path) -> None:
+    for target in IMPORT.findall(path.read_text("utf-8")):
+        assert target.startswith("./") or target.startswith("../"), (path.name, target)
+        resolved = (path.parent / target).resolve()
+        assert resolved.is_file() and resolved.is_relative_to(PACKAGE_ASSETS), (path.name, target)
+
+
+def test_the_checks_catch_what_they_look_for() -> None:
+    assert UNSAFE.search('el.innerHTML = "<b>"')
+    assert UNSAFE.search("node.setAttribute('onclick', code)")
+    assert not UNSAFE.search('el.textContent = "<b>"')
+    assert IMPORT.findall('import { h, fill } from "./dom.js";') == ["./dom.js"]
