@@ -12,10 +12,9 @@ const $ = (id) => document.getElementById(id);
 
 const shell = {
   auth: { role: "admin", user: null, auth_enabled: false },
-  page: null, // the mounted page: {refresh, dispose}
-  mountId: 0,
+  run: null, // the mounted page ({refresh, dispose}) and its refresh state
   timer: null,
-  busy: false,
+  title: null,
 };
 
 // --- the refresh loop ---------------------------------------------------------------------
@@ -42,25 +41,36 @@ function showPageError(error) {
   box.hidden = false;
 }
 
+/**
+ * Refresh the shown page. One refresh runs at a time; asked again meanwhile (an action
+ * just changed something), it runs once more right after.
+ */
 async function refresh() {
-  const page = shell.page;
-  if (!page || shell.busy) return;
-  shell.busy = true;
-  const mountId = shell.mountId;
+  const run = shell.run;
+  if (!run) return;
+  if (run.busy) {
+    run.again = true;
+    return;
+  }
+  run.busy = true;
   try {
-    await page.refresh();
-    if (mountId !== shell.mountId) return;
+    await run.page.refresh();
+    if (run !== shell.run) return;
     showPageError(null);
     const now = Date.now();
     const note = $("refreshed");
     note.textContent = "Updated " + formatClock(now, true);
     note.dataset.at = String(now);
   } catch (error) {
-    if (mountId !== shell.mountId) return;
+    if (run !== shell.run) return;
     if (!(error instanceof OfflineError)) showPageError(error);
     if (!(error instanceof ApiError || error instanceof OfflineError)) console.error(error);
   } finally {
-    shell.busy = false;
+    run.busy = false;
+    if (run.again && run === shell.run) {
+      run.again = false;
+      refresh();
+    }
   }
 }
 
@@ -99,9 +109,8 @@ function markNav(name) {
 
 function show() {
   const { name, params } = match(currentPath());
-  shell.page?.dispose?.();
-  shell.mountId += 1;
-  shell.busy = false;
+  shell.run?.page.dispose?.();
+  shell.run = null;
   const root = $("page");
   root.replaceChildren();
   delete $("refreshed").dataset.at; // set again when this page's first refresh is done
@@ -122,7 +131,7 @@ function show() {
     navigate,
     refresh,
   };
-  shell.page = mount(ctx);
+  shell.run = { page: mount(ctx), busy: false, again: false };
   refresh();
   root.focus({ preventScroll: true });
 }

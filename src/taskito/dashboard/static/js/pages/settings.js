@@ -34,7 +34,7 @@ function addForm(ctx, save) {
     disabled: !ctx.canWrite });
   const submit = h("button", { type: "submit", class: "primary", disabled: !ctx.canWrite,
     dataset: { mutation: "" }, title: ctx.canWrite ? null : READ_ONLY_HINT }, "Add");
-  const form = h("form", { class: "filters inline", "aria-label": "Add a setting" },
+  const form = h("form", { class: "filters inline add-form", "aria-label": "Add a setting" },
     h("label", { class: "field" }, h("span", {}, "Key"), key),
     h("label", { class: "field grow" }, h("span", {}, "Value"), value),
     h("div", { class: "filter-buttons" }, submit));
