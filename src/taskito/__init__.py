@@ -38,6 +38,7 @@ from taskito.exceptions import (
     UniqueConflictError,
 )
 from taskito.middleware import TaskMiddleware
+from taskito.queue.flow import PeriodicInfo
 from taskito.queue.queue import Queue
 from taskito.result import JobResult
 from taskito.serializers import (
@@ -71,6 +72,7 @@ __all__ = [
     "MaxRetriesExceededError",
     "MockResource",
     "MsgPackSerializer",
+    "PeriodicInfo",
     "ProxyCleanupError",
     "ProxyReconstructionError",
     "Queue",

@@ -6,8 +6,9 @@ stores. Messages have one shape: a wrong type says ``"<name> must be <kind>, not
 value out of bounds ``"<name> must be <bound>, got <value>"``. The exception types stay each
 caller's own (the façade raises ``ConfigurationError``, storage and the worker ``ValueError``;
 some callers report a wrong type as a ``ValueError`` too), so they are keyword arguments:
-``error`` for a bad value, ``type_error`` for a wrong type. Domain checks (Finish records,
-middleware lists, pool names...) stay with their component.
+``error`` for a bad value, ``type_error`` for a wrong type. Callers use these directly; domain
+checks (Finish records, storable names, middleware lists, pool names...) stay with their
+component, named for the rule they add.
 """
 
 from __future__ import annotations
@@ -41,6 +42,20 @@ def check_int(
     if maximum is not None and value > maximum:
         raise error(f"{name} must be <= {maximum}, got {value!r}")
     return value
+
+
+def check_optional_int(
+    name: str,
+    value: object,
+    *,
+    minimum: int | None = None,
+    error: ErrorType = ValueError,
+    type_error: ErrorType = TypeError,
+) -> int | None:
+    """None, or an int (bools refused) of at least ``minimum``."""
+    if value is None:
+        return None
+    return check_int(name, value, minimum=minimum, error=error, type_error=type_error)
 
 
 def check_count(
@@ -162,6 +177,7 @@ __all__ = [
     "check_int",
     "check_names",
     "check_optional_bytes",
+    "check_optional_int",
     "check_optional_str",
     "check_optional_text",
     "check_positive",

@@ -45,6 +45,7 @@ class ActiveJob:
     soft_timeout_s: float | None = None
     cancel_flag: CancelFlag = field(default_factory=threading.Event)
     started_mono: float = field(default_factory=time.monotonic)
+    metadata: str | None = None
 
 
 _active: ContextVar[ActiveJob | None] = ContextVar("taskito_active_job", default=None)
@@ -118,6 +119,11 @@ class JobContext:
     @property
     def queue_name(self) -> str:
         return _require_active().queue_name
+
+    @property
+    def metadata(self) -> str | None:
+        """The ``metadata`` text the job was enqueued with (None when it had none)."""
+        return _require_active().metadata
 
     def update_progress(self, progress: int) -> None:
         """Record progress as a whole percentage, 0 to 100."""

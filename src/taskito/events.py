@@ -44,6 +44,9 @@ class EventBus:
 
     Listeners run in no guaranteed order and each gets its own shallow copy of the payload.
     A listener that raises is logged on ``taskito.events`` and never reaches the emitter.
+    An inline listener (``on(..., inline=True)``) is called in the emitting thread instead,
+    with the emitter's payload: it is for callbacks that only hand the event on without
+    blocking (a put on a bounded buffer), saving the pool's hop.
     """
 
     def __init__(self, max_workers: int = 4) -> None:
@@ -57,48 +60,63 @@ class EventBus:
         )
         # Copy-on-write tuples: emit() reads them without taking the lock.
         self._listeners: dict[EventType, tuple[EventCallback, ...]] = {}
+        self._inline: dict[EventType, tuple[EventCallback, ...]] = {}
         self._lock = threading.Lock()
         self._idle = threading.Condition(threading.Lock())
         self._in_flight = 0
         self._closed = False
 
-    def on(self, event_type: EventType, callback: EventCallback) -> None:
-        """Call ``callback`` for every later ``event_type``; registering twice calls it twice."""
+    def on(self, event_type: EventType, callback: EventCallback, *, inline: bool = False) -> None:
+        """Call ``callback`` for every later ``event_type``; registering twice calls it twice.
+
+        ``inline=True`` calls it in the emitting thread, before ``emit`` returns, with the
+        emitter's payload (not a copy): only for a callback that never blocks.
+        """
         _check_event_type(event_type)
         if not callable(callback):
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+        if not isinstance(inline, bool):
+            raise TypeError(f"inline must be a bool, not {type(inline).__name__}")
+        table = self._inline if inline else self._listeners
         with self._lock:
-            self._listeners[event_type] = (*self._listeners.get(event_type, ()), callback)
+            table[event_type] = (*table.get(event_type, ()), callback)
 
     def off(self, event_type: EventType, callback: EventCallback) -> bool:
-        """Remove one registration of ``callback``; False when it was not registered."""
+        """Remove one registration of ``callback`` (pooled first, then inline); False when it
+        was not registered."""
         _check_event_type(event_type)
         with self._lock:
-            current = self._listeners.get(event_type, ())
-            for index, registered in enumerate(current):
-                if registered == callback:
-                    remaining = current[:index] + current[index + 1 :]
-                    if remaining:
-                        self._listeners[event_type] = remaining
-                    else:
-                        del self._listeners[event_type]
-                    return True
-        return False
+            return _remove(self._listeners, event_type, callback) or _remove(
+                self._inline, event_type, callback
+            )
 
     def has_listeners(self, event_type: EventType) -> bool:
         _check_event_type(event_type)
-        return event_type in self._listeners
+        return event_type in self._listeners or event_type in self._inline
 
     def emit(self, event_type: EventType, payload: dict[str, Any]) -> None:
-        """Hand ``payload`` to every listener of ``event_type``; returns without waiting.
+        """Hand ``payload`` to every listener of ``event_type``; returns without waiting for
+        pooled listeners (inline ones have run by then).
 
         With no listener, or after ``shutdown()``, this does nothing.
         """
         _check_event_type(event_type)
         if not isinstance(payload, dict):
             raise TypeError(f"payload must be a dict, not {type(payload).__name__}")
+        if self._closed:
+            return
+        for inline in self._inline.get(event_type, ()):
+            try:
+                inline(event_type, payload)
+            except Exception:
+                logger.exception(
+                    "inline event listener %r failed on %s",
+                    inline,
+                    event_type.value,
+                    extra={"event_type": event_type.value},
+                )
         callbacks = self._listeners.get(event_type)
-        if not callbacks or self._closed:
+        if not callbacks:
             return
         for callback in callbacks:
             with self._idle:
@@ -143,6 +161,24 @@ class EventBus:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.notify_all()
+
+
+def _remove(
+    table: dict[EventType, tuple[EventCallback, ...]],
+    event_type: EventType,
+    callback: EventCallback,
+) -> bool:
+    """Remove the first registration of ``callback`` from ``table``; False when absent."""
+    current = table.get(event_type, ())
+    for index, registered in enumerate(current):
+        if registered == callback:
+            remaining = current[:index] + current[index + 1 :]
+            if remaining:
+                table[event_type] = remaining
+            else:
+                del table[event_type]
+            return True
+    return False
 
 
 def _check_event_type(event_type: object) -> None:

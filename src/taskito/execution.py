@@ -1,7 +1,7 @@
 """The one place user code runs (docs/architecture.md, invariant 1): ``invoke`` calls a task with
-middleware and hooks around it, ``run_job`` turns a claimed ``JobRecord`` into an ``Outcome``.
-Their ``_async`` twins, for an event loop, drive the very same steps (``_invocation``) and
-classification.
+middleware and hooks around it, ``run_job`` turns a ``ClaimedJob`` (the job with its task and
+middleware chain, resolved once after the claim) into an ``Outcome``. Their ``_async`` twins, for
+an event loop, drive the very same steps (``_invocation``) and classification.
 
 The thread pool, the async pool, the prefork child and test mode all call these functions.
 """
@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +28,14 @@ from taskito.execution_hooks import (
     middleware_before,
     run_failure_hooks,
 )
-from taskito.job import JobRecord, Outcome, OutcomeKind
+from taskito.job import Outcome, OutcomeKind
 from taskito.serializers import binds_context, dumps_bound, loads_bound
 from taskito.signing import payload_context, result_context, seal, strip_unverified, unseal
 
 if TYPE_CHECKING:
-    from taskito.registry import ExecutionEnv, TaskSpec
+    from taskito.job import JobRecord
+    from taskito.middleware import TaskMiddleware
+    from taskito.registry import ClaimedJob, ExecutionEnv, TaskSpec
 
 logger = logging.getLogger("taskito.execution")
 
@@ -57,12 +59,14 @@ def invoke(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     *,
+    middleware: Sequence[TaskMiddleware],
     run_coroutine: CoroutineRunner | None = None,
     contain_interrupts: bool = False,
 ) -> Invocation:
     """Call ``spec.fn`` with ``current_job`` bound to ``active``, middleware and hooks around it.
 
-    Order: ``mw.before`` (global, then per-task) → ``before_task`` hooks →
+    ``middleware`` is the resolved chain (``ExecutionEnv.middleware_for``). Order:
+    ``mw.before`` (global, then per-task) → ``before_task`` hooks →
     the function → ``on_success`` or ``on_failure`` hooks → ``after_task`` hooks →
     ``mw.after``. A hook that raises fails the attempt; a middleware that raises is logged and
     ignored (one whose ``before`` raised is left out of ``after``). Task errors never escape,
@@ -74,7 +78,7 @@ def invoke(
     in this thread).
     """
     runner = run_coroutine or _run_coroutine_here
-    steps = _invocation(spec, env, active, args, kwargs, contain_interrupts)
+    steps = _invocation(spec, middleware, env, active, args, kwargs, contain_interrupts)
     try:
         coroutine = next(steps)
         while True:
@@ -95,11 +99,13 @@ async def invoke_async(
     active: ActiveJob,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    *,
+    middleware: Sequence[TaskMiddleware],
 ) -> Invocation:
     """``invoke`` for an event loop: the same steps, with the task's coroutine awaited in the
     calling asyncio task (so ``current_job`` is that task's own, and ``Task.cancel()`` reaches
     the coroutine as ``CancelledError``). Every exception is contained: only workers call it."""
-    steps = _invocation(spec, env, active, args, kwargs, contain_interrupts=True)
+    steps = _invocation(spec, middleware, env, active, args, kwargs, contain_interrupts=True)
     try:
         coroutine = next(steps)
         while True:
@@ -125,6 +131,7 @@ _Steps = Generator[Coroutine[Any, Any, Any], Any, Invocation]
 
 def _invocation(
     spec: TaskSpec,
+    middleware: Sequence[TaskMiddleware],
     env: ExecutionEnv,
     active: ActiveJob,
     args: tuple[Any, ...],
@@ -138,7 +145,7 @@ def _invocation(
     )
     token = context.bind(active)
     try:
-        entered = middleware_before([*env.middleware, *spec.middleware], active)
+        entered = middleware_before(middleware, active)
         result: Any = None
         error: BaseException | None = None
         hooks = env.hooks
@@ -169,7 +176,7 @@ def _invocation(
 
 
 def run_job(
-    job: JobRecord,
+    claimed: ClaimedJob,
     env: ExecutionEnv,
     cancel_flag: CancelFlag | None = None,
     *,
@@ -177,32 +184,40 @@ def run_job(
 ) -> Outcome:
     """Run one claimed job and classify what happened. Never raises for anything the job did.
 
-    An unknown task or an undecodable payload fails that job (not retryable); an unencodable
-    result fails it too. ``cancel_flag`` is what the pool sets on a cancel request; one set
-    before the start means the task never runs.
+    ``claimed`` carries the task and middleware chain (``ExecutionEnv.resolve``); nothing is
+    looked up here. An unknown task or an undecodable payload fails that job (not retryable);
+    an unencodable result fails it too. ``cancel_flag`` is what the pool sets on a cancel
+    request; one set before the start means the task never runs.
     """
     started_ns = time.perf_counter_ns()
-    prepared = _prepare(job, env, cancel_flag, started_ns)
+    prepared = _prepare(claimed, env, cancel_flag, started_ns)
     if isinstance(prepared, Outcome):
         return prepared
     spec, active, args, kwargs = prepared
     invocation = invoke(
-        spec, env, active, args, kwargs, run_coroutine=run_coroutine, contain_interrupts=True
+        spec,
+        env,
+        active,
+        args,
+        kwargs,
+        middleware=claimed.middleware,
+        run_coroutine=run_coroutine,
+        contain_interrupts=True,
     )
     return _classify(invocation, spec, env, active, started_ns)
 
 
 async def run_job_async(
-    job: JobRecord, env: ExecutionEnv, cancel_flag: CancelFlag | None = None
+    claimed: ClaimedJob, env: ExecutionEnv, cancel_flag: CancelFlag | None = None
 ) -> Outcome:
     """``run_job`` inside an asyncio task (the async pools): the task's coroutine is awaited
     on the running loop instead of blocking a thread."""
     started_ns = time.perf_counter_ns()
-    prepared = _prepare(job, env, cancel_flag, started_ns)
+    prepared = _prepare(claimed, env, cancel_flag, started_ns)
     if isinstance(prepared, Outcome):
         return prepared
     spec, active, args, kwargs = prepared
-    invocation = await invoke_async(spec, env, active, args, kwargs)
+    invocation = await invoke_async(spec, env, active, args, kwargs, middleware=claimed.middleware)
     return _classify(invocation, spec, env, active, started_ns)
 
 
@@ -210,9 +225,10 @@ _Prepared = tuple["TaskSpec", ActiveJob, tuple[Any, ...], dict[str, Any]]
 
 
 def _prepare(
-    job: JobRecord, env: ExecutionEnv, cancel_flag: CancelFlag | None, started_ns: int
+    claimed: ClaimedJob, env: ExecutionEnv, cancel_flag: CancelFlag | None, started_ns: int
 ) -> _Prepared | Outcome:
     """Everything a run needs, or the outcome of a job that cannot (or must not) start."""
+    job = claimed.job
     if cancel_flag is not None and cancel_flag.is_set():
         # The request arrived between claim and start: the task never runs.
         return Outcome(
@@ -222,7 +238,7 @@ def _prepare(
             wall_time_ns=time.perf_counter_ns() - started_ns,
             exception_type="TaskCancelledError",
         )
-    spec = env.lookup(job.task_name)
+    spec = claimed.spec
     if spec is None:
         return _fatal(f"task {job.task_name!r} is not registered", "QueueError", started_ns)
     try:
@@ -241,6 +257,7 @@ def _prepare(
         storage=env.storage,
         soft_timeout_s=spec.soft_timeout_s,
         cancel_flag=cancel_flag if cancel_flag is not None else threading.Event(),
+        metadata=job.metadata,
     )
     return spec, active, args, kwargs
 

@@ -1,4 +1,5 @@
-"""Job statuses, the job record, what a run produces (``Outcome``) and the allowed transitions.
+"""Job statuses, the job record, what a run produces (``Outcome``), the allowed transitions, and
+what a finished attempt cost (``AttemptMetric``, stored as ``TaskMetric``).
 
 Everything here is plain data: no I/O, no clock, no serializer.
 """
@@ -205,3 +206,41 @@ class Outcome:
     retryable: bool = True
     wall_time_ns: int = 0
     exception_type: str | None = field(default=None, compare=False)
+
+
+# AttemptMetric is built once per finished attempt on the worker's hot path and TaskMetric once
+# per row read: not frozen for the same reason as NewJob and JobRecord. Treat them as immutable.
+
+
+@dataclass(slots=True)
+class AttemptMetric:
+    """What one finished attempt cost, as the worker measured it. It travels on the attempt's
+    ``Finish`` and storage writes it in the same transaction as the outcome, only when the
+    outcome applies (a fenced finish that is dropped writes no metric).
+
+    ``outcome`` is how the written attempt ended (an ``OutcomeKind`` value: ``success`` for a
+    completion; ``failure`` or ``timed_out`` for a retry or a dead letter; ``cancelled``);
+    ``started_at`` is when the attempt was claimed (ms since the epoch) and ``wall_ns`` how
+    long its task ran.
+    """
+
+    task_name: str
+    queue: str
+    outcome: OutcomeKind
+    started_at: int
+    wall_ns: int
+
+
+@dataclass(slots=True)
+class TaskMetric:
+    """One stored metric row: an ``AttemptMetric`` with the attempt it measured and when that
+    attempt's outcome was written (``finished_at``, ms since the epoch)."""
+
+    job_id: str
+    attempt: int
+    task_name: str
+    queue: str
+    outcome: OutcomeKind
+    started_at: int
+    finished_at: int
+    wall_ns: int

@@ -135,16 +135,18 @@ class DistributedLock:
         on_lost: OnLost | None = None,
     ) -> None:
         self._storage = storage
-        self._name = check.check_name("name", name)
-        self._ttl_s = check.check_seconds("ttl", ttl, allow_zero=False)
+        self._name = check.check_storable_name("name", name)
+        self._ttl_s = check.check_duration("ttl", ttl, allow_zero=False)
         if not isinstance(auto_extend, bool):
             raise TypeError(f"auto_extend must be a bool, not {type(auto_extend).__name__}")
         self._auto_extend = auto_extend
         self._owner_id = (
-            default_owner_id() if owner_id is None else check.check_name("owner_id", owner_id)
+            default_owner_id()
+            if owner_id is None
+            else check.check_storable_name("owner_id", owner_id)
         )
-        self._timeout_s = check.check_optional_seconds("timeout", timeout)
-        self._retry_interval_s = check.check_seconds(
+        self._timeout_s = check.check_optional_duration("timeout", timeout)
+        self._retry_interval_s = check.check_duration(
             "retry_interval", retry_interval, allow_zero=False
         )
         if on_lost is not None and not callable(on_lost):
@@ -204,7 +206,7 @@ class DistributedLock:
     def extend(self, ttl: float | None = None) -> bool:
         """Push the expiry to ``ttl`` (default: the lock's ttl) seconds from now on the
         storage's clock; False when this acquisition does not hold the lock any more."""
-        ttl_s = self._ttl_s if ttl is None else check.check_seconds("ttl", ttl, allow_zero=False)
+        ttl_s = self._ttl_s if ttl is None else check.check_duration("ttl", ttl, allow_zero=False)
         token = self._token
         if token is None:
             return False

@@ -1,6 +1,6 @@
 """What the engine knows about tasks: ``TaskSpec`` (a task's function and validated options),
-the queue-level ``Hooks``, and ``ExecutionEnv`` (everything ``execution.run_job`` needs from the
-Queue, without importing it)."""
+the queue-level ``Hooks``, ``ExecutionEnv`` (everything ``execution.run_job`` needs from the
+Queue, without importing it) and ``ClaimedJob`` (a claimed job with its task, resolved once)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,15 @@ from taskito.retry import RetryPolicy
 from taskito.storage.base import DEFAULT_MAX_RESCUES
 
 if TYPE_CHECKING:
+    from taskito.job import JobRecord
     from taskito.middleware import TaskMiddleware
     from taskito.serializers import Serializer
     from taskito.signing import Signer
     from taskito.storage.base import Storage
+
+
+#: ``Queue(metrics_retention=...)``'s default: task metrics are kept for 7 days.
+DEFAULT_METRICS_RETENTION_S = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,10 +237,23 @@ class PeriodicSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A claimed job and what the worker resolved for it once, right after the claim
+    (``ExecutionEnv.resolve``): its task, None when this worker does not know it, and its
+    middleware chain (the global list as it was then, then the task's own). The flow gate,
+    the pool, ``execution.run_job`` and the outcome writer all read these; none looks the
+    task up by name again."""
+
+    job: JobRecord
+    spec: TaskSpec | None
+    middleware: tuple[TaskMiddleware, ...]
+
+
 @dataclass(slots=True)
 class ExecutionEnv:
     """What ``execution.run_job`` needs from a Queue. The lists are the Queue's own, so a
-    middleware appended to ``queue._global_middleware`` is seen by the next job."""
+    middleware appended to ``queue._global_middleware`` is seen by the next job claimed."""
 
     storage: Storage
     serializer: Serializer
@@ -257,6 +275,25 @@ class ExecutionEnv:
     unknown_task_window_ms: int = 3_600_000
     #: ``Queue(max_rescues=...)``: rescues of a job before it is dead-lettered as a poison pill.
     max_rescues: int = DEFAULT_MAX_RESCUES
+    #: ``Queue(metrics_retention=...)`` in ms: each finished attempt writes a metric row, and
+    #: the scheduler deletes rows older than this. 0: no row is written (and old ones go);
+    #: None: rows are kept forever.
+    metrics_retention_ms: int | None = DEFAULT_METRICS_RETENTION_S * 1000
+
+    @property
+    def records_metrics(self) -> bool:
+        return self.metrics_retention_ms != 0
+
+    def resolve(self, job: JobRecord) -> ClaimedJob:
+        """``job`` with its task and middleware chain: the one look-up a claimed job gets."""
+        spec = self.lookup(job.task_name)
+        return ClaimedJob(job, spec, self.middleware_for(spec))
+
+    def middleware_for(self, spec: TaskSpec | None) -> tuple[TaskMiddleware, ...]:
+        """The chain a run of ``spec`` goes through: the global middleware, then the task's."""
+        if spec is None or not spec.middleware:
+            return tuple(self.middleware)
+        return (*self.middleware, *spec.middleware)
 
     def lookup(self, task_name: str) -> TaskSpec | None:
         """The task for ``task_name``; a ``__main__.x`` name matches a task ending in ``.x``."""

@@ -6,7 +6,7 @@ import random as _random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from taskito.job import JobRecord, JobStatus, Outcome, OutcomeKind
+from taskito.job import AttemptMetric, JobRecord, JobStatus, Outcome, OutcomeKind
 from taskito.storage.base import Finish
 
 DEFAULT_MAX_RETRY_DELAY_S = 300.0
@@ -40,26 +40,44 @@ def decide(
     now: int,
     *,
     random: Callable[[], float] = _random.random,
+    metric: AttemptMetric | None = None,
 ) -> Finish:
     """The storage write for ``outcome``: complete, cancelled, a retry, or dead.
 
     ``job.max_retries`` is the job's own budget: 0 means no retries (docs/architecture.md, "Where
     taskito differs"). ``job`` is the claimed record: its ``(worker_id, attempt)`` fences the write.
+    ``metric`` (the attempt's cost) rides along on the write.
     """
     worker = job.worker_id or ""
     if outcome.kind is OutcomeKind.SUCCESS:
         return Finish(
-            job.id, job.attempt, JobStatus.COMPLETE, result=outcome.result, worker_id=worker
+            job.id,
+            job.attempt,
+            JobStatus.COMPLETE,
+            result=outcome.result,
+            worker_id=worker,
+            metric=metric,
         )
     if outcome.kind is OutcomeKind.CANCELLED:
         return Finish(
-            job.id, job.attempt, JobStatus.CANCELLED, error=CANCELLED_ERROR, worker_id=worker
+            job.id,
+            job.attempt,
+            JobStatus.CANCELLED,
+            error=CANCELLED_ERROR,
+            worker_id=worker,
+            metric=metric,
         )
     error = outcome.error or "task failed"
     if outcome.retryable and job.retry_count < job.max_retries:
         delay_ms = int(policy.delay_s(job.retry_count, random) * 1000)
         retry_at = now + delay_ms
         return Finish(
-            job.id, job.attempt, JobStatus.PENDING, error=error, retry_at=retry_at, worker_id=worker
+            job.id,
+            job.attempt,
+            JobStatus.PENDING,
+            error=error,
+            retry_at=retry_at,
+            worker_id=worker,
+            metric=metric,
         )
-    return Finish(job.id, job.attempt, JobStatus.DEAD, error=error, worker_id=worker)
+    return Finish(job.id, job.attempt, JobStatus.DEAD, error=error, worker_id=worker, metric=metric)

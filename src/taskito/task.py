@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from taskito import _checks
 from taskito.exceptions import ConfigurationError
 from taskito.queue import checks as check
 from taskito.queue.protocol import ENQUEUE_OPTIONS
@@ -96,32 +97,36 @@ def check_task_options(
     if callable(name):
         raise TypeError("@queue.task must be called with parentheses: use @queue.task()")
     return TaskOptions(
-        name=None if name is None else check.check_name("name", name),
-        max_retries=check.check_count("max_retries", max_retries),
+        name=None if name is None else check.check_storable_name("name", name),
+        max_retries=check.check_exact_count("max_retries", max_retries),
         retry=RetryPolicy(
-            backoff_s=check.check_seconds("retry_backoff", retry_backoff),
+            backoff_s=check.check_duration("retry_backoff", retry_backoff),
             delays_s=_check_retry_delays(retry_delays),
-            max_delay_s=check.check_optional_seconds("max_retry_delay", max_retry_delay),
+            max_delay_s=check.check_optional_duration("max_retry_delay", max_retry_delay),
         ),
-        timeout_s=check.check_optional_seconds("timeout", timeout, allow_zero=False),
-        soft_timeout_s=check.check_optional_seconds("soft_timeout", soft_timeout, allow_zero=False),
+        timeout_s=check.check_optional_duration("timeout", timeout, allow_zero=False),
+        soft_timeout_s=check.check_optional_duration(
+            "soft_timeout", soft_timeout, allow_zero=False
+        ),
         priority=check.check_priority("priority", priority),
         rate_limit=None if rate_limit is None else parse_rate_limit(rate_limit),  # type: ignore[arg-type]
-        queue=check.check_name("queue", queue),
+        queue=check.check_storable_name("queue", queue),
         circuit_breaker=_check_circuit_breaker(circuit_breaker),
         retry_on=check.check_exception_classes("retry_on", retry_on),
         dont_retry_on=check.check_exception_classes("dont_retry_on", dont_retry_on),
         middleware=tuple(check.check_middleware("middleware", middleware)),
         inject=_check_inject(inject),
         serializer=None if serializer is None else check.check_serializer("serializer", serializer),
-        max_concurrent=check.check_optional_int("max_concurrent", max_concurrent, minimum=1),
+        max_concurrent=_checks.check_optional_int(
+            "max_concurrent", max_concurrent, minimum=1, error=ConfigurationError
+        ),
     )
 
 
 def _check_inject(value: object) -> tuple[str, ...]:
     """``inject=`` names worker resources, which taskito cannot provide yet: refuse it here
     rather than let every worker call the task without them."""
-    names = check.check_names("inject", value)
+    names = check.check_storable_names("inject", value)
     if names:
         raise ConfigurationError(
             f"inject={list(names)!r} needs worker resources (dependency injection), which "
@@ -135,7 +140,7 @@ def _check_retry_delays(value: object) -> tuple[float, ...] | None:
         return None
     if not isinstance(value, list | tuple):
         raise TypeError(f"retry_delays must be a list of seconds, not {type(value).__name__}")
-    return tuple(check.check_seconds("retry_delays entries", item) for item in value)
+    return tuple(check.check_duration("retry_delays entries", item) for item in value)
 
 
 def _check_circuit_breaker(value: object) -> CircuitBreakerConfig | None:
@@ -150,23 +155,28 @@ def _check_circuit_breaker(value: object) -> CircuitBreakerConfig | None:
         )
     defaults = CircuitBreakerConfig()
     return CircuitBreakerConfig(
-        threshold=check.check_int(
-            "circuit_breaker['threshold']", value.get("threshold", defaults.threshold), minimum=1
+        threshold=_checks.check_int(
+            "circuit_breaker['threshold']",
+            value.get("threshold", defaults.threshold),
+            minimum=1,
+            error=ConfigurationError,
         ),
-        window_s=check.check_seconds(
+        window_s=check.check_duration(
             "circuit_breaker['window']", value.get("window", defaults.window_s), allow_zero=False
         ),
-        cooldown_s=check.check_seconds(
+        cooldown_s=check.check_duration(
             "circuit_breaker['cooldown']", value.get("cooldown", defaults.cooldown_s)
         ),
-        half_open_probes=check.check_int(
+        half_open_probes=_checks.check_int(
             "circuit_breaker['half_open_probes']",
             value.get("half_open_probes", defaults.half_open_probes),
             minimum=1,
+            error=ConfigurationError,
         ),
-        half_open_success_rate=check.check_fraction(
+        half_open_success_rate=_checks.check_fraction(
             "circuit_breaker['half_open_success_rate']",
             value.get("half_open_success_rate", defaults.half_open_success_rate),
+            error=ConfigurationError,
         ),
     )
 

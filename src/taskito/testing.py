@@ -17,7 +17,7 @@ from taskito.job import now_ms
 from taskito.queue.arguments import as_args, as_kwargs
 
 if TYPE_CHECKING:
-    from taskito.queue.protocol import EnqueueSink, TestModeHost
+    from taskito.queue.protocol import EnqueueOptions, EnqueueSink, TestModeHost
     from taskito.registry import TaskSpec
 
 
@@ -213,20 +213,12 @@ class TestMode:
     def run_now(
         self,
         task_name: str,
-        args: tuple[Any, ...] | list[Any] = (),
-        kwargs: dict[str, Any] | None = None,
-        priority: int | None = None,
-        delay: float | None = None,
-        queue: str | None = None,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        unique_key: str | None = None,
-        metadata: str | None = None,
-        depends_on: str | list[str] | None = None,
-        expires: float | None = None,
-        result_ttl: float | None = None,
+        args: tuple[Any, ...] | list[Any],
+        kwargs: dict[str, Any] | None,
+        options: EnqueueOptions,
     ) -> EagerJob:
-        """Stands in for ``Queue.enqueue``: the options are accepted and have no effect."""
+        """Stands in for ``Queue.enqueue``: the options are accepted and have no effect, except
+        ``metadata``, which the task reads as ``current_job.metadata``."""
         owner = self._queue
         spec = owner._task_registry.get(task_name)
         if spec is None:
@@ -234,11 +226,15 @@ class TestMode:
         call_args = as_args(args)
         call_kwargs = dict(as_kwargs(kwargs))
         job_id = f"test-{next(self._ids):06d}"
-        queue_name = queue or spec.queue
+        queue_name = options.queue or spec.queue
         self._inject(spec, job_id, call_kwargs)
         spec.call_shape.check(spec.name, call_args, call_kwargs)  # as a real enqueue would
-        active = ActiveJob(job_id, spec.name, 0, queue_name, storage=None)
-        outcome = invoke(spec, owner._execution_env(), active, call_args, call_kwargs)
+        active = ActiveJob(
+            job_id, spec.name, 0, queue_name, storage=None, metadata=options.metadata
+        )
+        env = owner._execution_env()
+        middleware = env.middleware_for(spec)
+        outcome = invoke(spec, env, active, call_args, call_kwargs, middleware=middleware)
         run = TestResult(
             job_id,
             spec.name,

@@ -132,6 +132,17 @@ def test_the_task_sees_its_context(queue: Queue) -> None:
     assert job.result() == ("test-000001", whoami.name, "reports", 0)
 
 
+def test_the_task_reads_the_metadata_it_was_enqueued_with(queue: Queue) -> None:
+    @queue.task()
+    def read_metadata() -> str | None:
+        return current_job.metadata
+
+    with queue.test_mode():
+        tagged = read_metadata.apply_async(metadata='{"tenant": 7}')
+        plain = read_metadata.delay()
+    assert (tagged.result(), plain.result()) == ('{"tenant": 7}', None)
+
+
 def test_async_tasks_run_to_completion(queue: Queue) -> None:
     @queue.task()
     async def double(x: int) -> int:

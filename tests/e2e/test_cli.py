@@ -19,13 +19,15 @@ STAT_ROWS = ("pending", "running", "completed", "failed", "dead", "cancelled")
 
 
 def table_counts(output: str) -> dict[str, int]:
-    """The counts in one ``info`` table, by row label."""
+    """The counts in one ``info`` table, by row label (``--watch`` adds a change/s column)."""
     assert output.startswith("taskito queue statistics"), output
     counts = {}
     for line in output.splitlines():
-        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        match = re.fullmatch(r"(\w+)\s+(\d+)(?:\s+[-+]?[\d.,]+/s)?", line.strip())
         if match:
             counts[match[1]] = int(match[2])
+        if line.startswith("total"):
+            break
     assert list(counts) == [*STAT_ROWS, "total"], output
     return counts
 
@@ -46,14 +48,40 @@ def test_no_command_prints_help_and_exits_1(project: Project) -> None:
 def test_help_lists_the_commands(project: Project) -> None:
     result = project.run("--help")
     assert result.returncode == 0
-    assert "worker" in result.stdout and "info" in result.stdout
+    listed = re.findall(r"^    (\w+) ", result.stdout, re.M)
+    # Other subcommands may follow; these come first, in this order.
+    assert listed[:9] == [
+        "worker", "info", "pause", "resume", "jobs", "job", "dead", "workers", "periodic"
+    ]  # fmt: skip
 
 
-@pytest.mark.parametrize("command", ["info", "worker"])
-def test_app_is_required(project: Project, command: str) -> None:
-    result = project.run(command)
+#: Every command with the arguments it needs besides --app, and the name its errors give.
+EVERY_COMMAND = [
+    (["worker"], "worker"),
+    (["info"], "info"),
+    (["pause", "emails"], "pause"),
+    (["resume", "emails"], "resume"),
+    (["jobs"], "jobs"),
+    (["job", "show", "some-id"], "job show"),
+    (["job", "cancel", "some-id"], "job cancel"),
+    (["job", "watch", "some-id"], "job watch"),
+    (["dead", "list"], "dead list"),
+    (["dead", "retry", "some-id"], "dead retry"),
+    (["dead", "purge"], "dead purge"),
+    (["workers"], "workers"),
+    (["periodic"], "periodic"),
+]
+
+
+@pytest.mark.parametrize(("args", "name"), EVERY_COMMAND, ids=[name for _, name in EVERY_COMMAND])
+def test_app_is_required(project: Project, args: list[str], name: str) -> None:
+    result = project.run(*args)
     assert result.returncode == 2
-    assert "--app" in result.stderr
+    assert result.stderr == (
+        f"taskito {name}: error: --app is required: pass --app MODULE:ATTR "
+        "(e.g. --app myproject.tasks:queue) or set TASKITO_APP\n"
+    )
+    assert result.stdout == ""
 
 
 @pytest.mark.parametrize("command", ["info", "worker"])
@@ -134,6 +162,10 @@ def test_import_error_inside_the_app_shows_its_traceback(project: Project) -> No
         (["info", "--interval", "1e300"], "at most 1e+09 seconds"),
         (["info", "--interval", "0"], "--interval"),
         (["info", "--log-level", "LOUD"], "--log-level"),
+        (["jobs", "--limit", "0"], "argument --limit: expected a number >= 1, got 0"),
+        (["jobs", "--offset", "-1"], "argument --offset: expected a number >= 0, got -1"),
+        (["dead", "purge", "--older-than", "soon"], "expected a number of seconds, got 'soon'"),
+        (["job", "watch", "x", "--interval", "0"], "expected seconds > 0"),
     ],
 )
 def test_bad_options_are_usage_errors(project: Project, args: list[str], complaint: str) -> None:
@@ -141,8 +173,9 @@ def test_bad_options_are_usage_errors(project: Project, args: list[str], complai
     assert result.returncode == 2
     assert complaint in result.stderr
     [line] = result.stderr.splitlines()  # one line, not argparse's usage block
-    assert line.startswith(f"taskito {args[0]}: error: ")
-    assert line.endswith(f"(see 'taskito {args[0]} --help')")
+    command = " ".join(args[:2] if args[0] in ("job", "dead") else args[:1])
+    assert line.startswith(f"taskito {command}: error: ")
+    assert line.endswith(f"(see 'taskito {command} --help')")
 
 
 def test_info_prints_the_counts(project: Project, producer: Queue) -> None:
@@ -197,15 +230,16 @@ def test_info_watch_refreshes_until_interrupted(project: Project, producer: Queu
     )
     producer.enqueue("app_module.add", args=(5, 5))
     wait_until(
-        lambda: re.search(r"pending\s+1\n", project.output("watch")[0]),
+        lambda: re.search(r"^pending\s+1\s", project.output("watch")[0], re.M),
         timeout_s=COMMAND_TIMEOUT_S,
     )
     watcher.send_signal(signal.SIGINT)
     assert watcher.wait(timeout=COMMAND_TIMEOUT_S) == 0, project.output("watch")[1]
     stdout, _ = project.output("watch")
-    tables = [t for t in stdout.split("\n\n") if t.strip()]
-    assert "throughput" in tables[-1]
-    assert table_counts(tables[-1])["pending"] == 1
+    last = "taskito queue statistics" + stdout.split("taskito queue statistics")[-1]
+    assert "throughput" in last and "change/s" in last
+    assert table_counts(last)["pending"] == 1
+    assert last.rstrip().endswith("no running jobs")
 
 
 def test_bad_log_level_in_the_environment_is_a_usage_error(project: Project) -> None:

@@ -22,6 +22,7 @@ PAGES = (
     "operations",
     "security",
     "dashboard",
+    "integrations",
 )
 #: The example section's heading, its first python block, and the output block after it.
 _EXAMPLE = re.compile(

@@ -19,7 +19,7 @@ from taskito import Queue
 from taskito.context import current_job
 from taskito.events import EventType
 from taskito.exceptions import ConfigurationError, StorageError, StorageUnavailableError
-from taskito.job import JobStatus
+from taskito.job import JobStatus, OutcomeKind
 from taskito.storage.base import Finish
 from tests.backends import QueueTarget
 from tests.helpers import wait_until
@@ -161,17 +161,24 @@ def test_a_refused_outcome_splits_the_batch_and_nothing_is_retried_forever(
     assert [harness.result(job_id) for job_id in innocents] == list(range(6))
     record = harness.job(refused)
     messages = [r.getMessage() for r in caplog.records]
+    # Each outcome written has its metric row, the dead replacement's as a failure.
+    metrics = {row.job_id: row.outcome for row in harness.storage.task_metrics(None, 0)}
+    assert {job_id: metrics.get(job_id) for job_id in [*innocents, later]} == dict.fromkeys(
+        [*innocents, later], OutcomeKind.SUCCESS
+    )
     if refuse_dead_too:
         # Given up here: still running in storage until its lease expires and it is rescued.
         assert record.status is JobStatus.RUNNING
         given_up = [m for m in messages if "giving up on it in this worker" in m]
         assert len(given_up) == 1 and refused in given_up[0]
+        assert refused not in metrics
     else:
         assert (record.status, record.retry_count) == (JobStatus.DEAD, 0)
         assert record.result is None
         assert record.error == (
             f"outcome could not be stored: StorageError: value too long for job {refused}"
         )
+        assert metrics[refused] is OutcomeKind.FAILURE
     # Refused once (backed off), refused again (split: the batch of 7, then 4, 2, 1, then the
     # dead replacement), and with the dead one refused as well, split once more: bounded.
     tries = sum(refused in call for call in refusing.calls)

@@ -11,7 +11,7 @@ from typing import Any, cast
 import pytest
 
 from taskito.job import JobRecord, JobStatus
-from taskito.registry import ExecutionEnv, Hooks
+from taskito.registry import ClaimedJob, ExecutionEnv, Hooks
 from taskito.worker.unknown_tasks import MAX_BACKOFF_MS, UnknownTaskHold
 from tests.backends import QueueTarget
 from tests.helpers import wait_until
@@ -107,8 +107,9 @@ def test_a_window_of_zero_dead_letters_at_once(harness: Harness) -> None:
 # --- the rules, without storage -------------------------------------------------------------
 
 
-def claimed(job_id: str, task_name: str = UNKNOWN, created_at: int = 0) -> JobRecord:
-    return JobRecord(
+def claimed(job_id: str, task_name: str = UNKNOWN, created_at: int = 0) -> ClaimedJob:
+    """A claimed job of a task this worker does not know (resolved to no spec)."""
+    record = JobRecord(
         id=job_id,
         queue="default",
         task_name=task_name,
@@ -122,6 +123,7 @@ def claimed(job_id: str, task_name: str = UNKNOWN, created_at: int = 0) -> JobRe
         timeout_ms=None,
         attempt=1,
     )
+    return ClaimedJob(record, None, ())
 
 
 def hold_for(window_ms: int, jitter: float = 0.0) -> UnknownTaskHold:

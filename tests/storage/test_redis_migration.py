@@ -216,11 +216,11 @@ def test_the_migration_runs_in_short_steps_that_openers_share_and_resume(
 
 _OPENER = """
 import json, sys
-from taskito.storage.redis import core as redis_core
+from taskito.storage.redis import schema as redis_schema
 from taskito.storage.redis import RedisStorage
 from taskito.storage.redis.connections import RedisConnection
 
-redis_core.MIGRATION_BATCH = 5  # many short steps, so the two processes overlap
+redis_schema.MIGRATION_BATCH = 5  # many short steps, so the two processes overlap
 steps = []
 run_script = RedisConnection.run_script
 

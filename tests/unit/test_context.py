@@ -61,7 +61,7 @@ def active(storage: RecordingStorage) -> Any:
 # --- outside a task -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["id", "task_name", "retry_count", "queue_name"])
+@pytest.mark.parametrize("name", ["id", "task_name", "retry_count", "queue_name", "metadata"])
 def test_properties_outside_a_task_raise(name: str) -> None:
     with pytest.raises(RuntimeError, match=re.escape(NO_CONTEXT)):
         getattr(current_job, name)
@@ -96,6 +96,7 @@ def test_properties_read_the_bound_job(active: ActiveJob) -> None:
     assert current_job.task_name == "tasks.add"
     assert current_job.retry_count == 2
     assert current_job.queue_name == "emails"
+    assert current_job.metadata is None
     assert get_active() is active
     assert "job-1" in repr(current_job)
 

@@ -402,3 +402,71 @@ def test_shutdown_twice_is_safe() -> None:
     event_bus = EventBus()
     event_bus.shutdown()
     event_bus.shutdown(wait=False)
+
+
+# --- inline listeners ---------------------------------------------------------------------
+
+
+def test_an_inline_listener_runs_in_the_emitting_thread_before_emit_returns(
+    bus: EventBus,
+) -> None:
+    recorder = Recorder()
+    bus.on(EventType.JOB_COMPLETED, recorder, inline=True)
+    payload = {"job_id": "j"}
+
+    bus.emit(EventType.JOB_COMPLETED, payload)
+
+    ((event_type, seen, thread_name),) = recorder.calls  # no flush needed
+    assert event_type is EventType.JOB_COMPLETED
+    assert seen is payload  # the emitter's dict: an inline listener must not keep mutating it
+    assert thread_name == threading.current_thread().name
+    assert bus.has_listeners(EventType.JOB_COMPLETED)
+    assert not bus.has_listeners(EventType.JOB_FAILED)
+    assert not bus._executor._threads  # no pool thread was needed
+
+
+def test_inline_and_pooled_listeners_both_run_and_off_removes_either(bus: EventBus) -> None:
+    inline, pooled = Recorder(), Recorder()
+    bus.on(EventType.JOB_DEAD, inline, inline=True)
+    bus.on(EventType.JOB_DEAD, pooled)
+    bus.emit(EventType.JOB_DEAD, {"n": 1})
+    assert bus.flush(timeout_s=5)
+    assert len(inline.calls) == len(pooled.calls) == 1
+
+    assert bus.off(EventType.JOB_DEAD, inline)
+    bus.emit(EventType.JOB_DEAD, {"n": 2})
+    assert bus.flush(timeout_s=5)
+    assert len(inline.calls) == 1 and len(pooled.calls) == 2
+    assert bus.off(EventType.JOB_DEAD, pooled)
+    assert not bus.off(EventType.JOB_DEAD, inline)
+    assert not bus.has_listeners(EventType.JOB_DEAD)
+
+
+def test_a_raising_inline_listener_is_logged_and_never_reaches_the_emitter(
+    bus: EventBus, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = Recorder()
+
+    def broken(_type: EventType, _payload: dict[str, Any]) -> None:
+        raise RuntimeError("inline exploded")
+
+    bus.on(EventType.JOB_FAILED, broken, inline=True)
+    bus.on(EventType.JOB_FAILED, recorder, inline=True)
+    with caplog.at_level(logging.ERROR, logger="taskito.events"):
+        bus.emit(EventType.JOB_FAILED, {"job_id": "j"})
+
+    assert len(recorder.calls) == 1
+    (record,) = [r for r in caplog.records if r.name == "taskito.events"]
+    assert record.exc_info is not None and isinstance(record.exc_info[1], RuntimeError)
+    assert "job.failed" in record.getMessage()
+
+
+def test_inline_must_be_a_bool_and_is_silent_after_shutdown() -> None:
+    event_bus = EventBus(max_workers=1)
+    recorder = Recorder()
+    with pytest.raises(TypeError, match="inline must be a bool"):
+        event_bus.on(EventType.JOB_DEAD, recorder, inline=1)  # type: ignore[arg-type]
+    event_bus.on(EventType.JOB_DEAD, recorder, inline=True)
+    event_bus.shutdown()
+    event_bus.emit(EventType.JOB_DEAD, {"job_id": "late"})
+    assert recorder.calls == []

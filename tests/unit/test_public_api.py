@@ -36,6 +36,7 @@ PUBLIC_NAMES = {
     "TestResult",
     "TestResults",
     "MockResource",
+    "PeriodicInfo",
 }
 
 EXCEPTION_NAMES = set(taskito.exceptions.__all__)

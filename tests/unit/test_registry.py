@@ -1,4 +1,5 @@
-"""Task registry records: rate-limit parsing, retry filters and task lookup."""
+"""Task registry records: rate-limit parsing, retry filters, task lookup and the resolved
+``ClaimedJob``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any, cast
 
 import pytest
 
+from taskito.job import JobRecord, JobStatus
+from taskito.middleware import TaskMiddleware
 from taskito.registry import ExecutionEnv, Hooks, RateLimit, TaskSpec, parse_rate_limit
 from taskito.serializers import CloudpickleSerializer
 from taskito.storage.base import Storage
@@ -152,6 +155,46 @@ def test_env_sees_tasks_added_to_the_shared_dict() -> None:
     env = _env()
     env.tasks["late.task"] = TaskSpec(name="late.task", fn=lambda: None)
     assert env.lookup("late.task") is not None
+
+
+def _job(task_name: str) -> JobRecord:
+    return JobRecord(
+        id="j1",
+        queue="default",
+        task_name=task_name,
+        payload=b"",
+        status=JobStatus.RUNNING,
+        priority=0,
+        created_at=0,
+        scheduled_at=0,
+        retry_count=0,
+        max_retries=0,
+        timeout_ms=None,
+        attempt=1,
+    )
+
+
+def test_resolve_carries_the_task_and_its_middleware_chain_global_first() -> None:
+    env = _env()
+    first, second, own = TaskMiddleware(), TaskMiddleware(), TaskMiddleware()
+    env.middleware.extend([first, second])
+    env.tasks["app.work"] = TaskSpec(name="app.work", fn=print, middleware=(own,))
+    job = _job("__main__.work")
+    claimed = env.resolve(job)
+    assert claimed.job is job and claimed.spec is env.tasks["app.work"]
+    assert claimed.middleware == (first, second, own)
+    env.middleware.append(TaskMiddleware())  # later additions reach the next claim only
+    assert claimed.middleware == (first, second, own)
+    assert len(env.resolve(job).middleware) == 4
+
+
+def test_resolve_of_an_unknown_task_has_no_spec_and_the_global_chain() -> None:
+    env = _env("app.work")
+    only = TaskMiddleware()
+    env.middleware.append(only)
+    claimed = env.resolve(_job("app.other"))
+    assert claimed.spec is None and claimed.middleware == (only,)
+    assert env.middleware_for(None) == (only,)
 
 
 def test_parse_rate_limit_keeps_large_counts_exact() -> None:

@@ -4,6 +4,7 @@ hooks, one classification), with the coroutine awaited on the caller's loop."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import pytest
@@ -73,7 +74,7 @@ def test_each_concurrent_coroutine_sees_its_own_current_job(harness: Harness) ->
     async def both() -> tuple[Outcome, Outcome]:
         first = job_for(harness, "who", 0.02)
         second = job_for(harness, "who", 0.0)
-        second.id = "job-2"
+        second = dataclasses.replace(second, job=dataclasses.replace(second.job, id="job-2"))
         return await asyncio.gather(
             run_job_async(first, harness.env), run_job_async(second, harness.env)
         )

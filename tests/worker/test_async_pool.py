@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from taskito.job import JobRecord, now_ms
+from taskito.job import now_ms
+from taskito.registry import ClaimedJob
 from taskito.worker.pools import create_pool
 from taskito.worker.pools.asyncio import AsyncPool
 from taskito.worker.pools.asyncio_loop import EventLoopRunner
@@ -158,7 +159,8 @@ def test_pool_objects_refuse_misuse(make_app: MakeApp) -> None:
     pool = create_pool("async", env, 2, async_concurrency=7)
     assert isinstance(pool, AsyncPool) and pool.capacity == 7
     app.queue.enqueue(app.task("aslow").name, args=(0.01,))
-    (job,) = app.queue._storage.claim("misuse", None, None, 1, now_ms(), 60_000)
+    (record,) = app.queue._storage.claim("misuse", None, None, 1, now_ms(), 60_000)
+    job = env.resolve(record)
     with pytest.raises(RuntimeError, match="not running"):
         pool.submit(job, lambda _job, _outcome: None)
     runner = EventLoopRunner(env, 1, thread_name="test-loop")
@@ -171,7 +173,7 @@ def test_pool_objects_refuse_misuse(make_app: MakeApp) -> None:
             runner.submit(job, lambda _job, _outcome: None)
     finally:
         runner.shutdown(5)
-    assert runner.cancel(job.id) is False and runner.abandon(job.id) is False
+    assert runner.cancel(record.id) is False and runner.abandon(record.id) is False
 
 
 def test_free_slots_count_only_the_kinds_of_tasks_registered(harness: Harness) -> None:
@@ -203,7 +205,7 @@ def test_free_slots_count_only_the_kinds_of_tasks_registered(harness: Harness) -
         async_pool.shutdown(5)
 
 
-def claim(harness: Harness, task_name: str) -> JobRecord:
+def claim(harness: Harness, task_name: str) -> ClaimedJob:
     harness.enqueue(task_name)
     (job,) = harness.storage.claim("slots-test", None, None, 1, now_ms(), 60_000)
-    return job
+    return harness.env.resolve(job)

@@ -141,7 +141,7 @@ def test_force_cancel_on_the_thread_pool_falls_back_to_cooperative(
     try:
         job_id = harness.enqueue("loop")
         (job,) = harness.storage.claim("w", None, None, 1, now_ms(), 10_000)
-        pool.submit(job, lambda _job, outcome: outcomes.append(outcome))
+        pool.submit(harness.env.resolve(job), lambda _job, outcome: outcomes.append(outcome))
         assert started.wait(5)
         with caplog.at_level(logging.INFO, logger="taskito.worker.pools.thread"):
             assert pool.cancel(job_id, force=True)

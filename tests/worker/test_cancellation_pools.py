@@ -212,15 +212,16 @@ def test_a_cancel_between_claim_and_start_means_the_task_never_runs(
         (job,) = storage.claim("window-test", None, None, 1, now_ms(), 60_000)
         return job
 
-    pool_under_test = create_pool(pool, app.queue._execution_env(), 1, app=app.app)
+    env = app.queue._execution_env()
+    pool_under_test = create_pool(pool, env, 1, app=app.app)
     pool_under_test.start()
     try:
         blocker = claim(blocker_name, 0.3)
-        pool_under_test.submit(blocker, on_done)
+        pool_under_test.submit(env.resolve(blocker), on_done)
         app.wait_for_mark(blocker.id, "started")
         # The only slot is busy: the target is claimed and handed over, but waits to start.
         target = claim(target_name, 0.05)
-        pool_under_test.submit(target, on_done)
+        pool_under_test.submit(env.resolve(target), on_done)
         assert pool_under_test.cancel(target.id) is True
         assert done.wait(20)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from typing import Any
 
@@ -13,7 +14,7 @@ from taskito.exceptions import TaskCancelledError
 from taskito.execution import Invocation, invoke, run_job
 from taskito.job import JobRecord, JobStatus, OutcomeKind
 from taskito.middleware import TaskMiddleware
-from taskito.registry import TaskSpec
+from taskito.registry import ClaimedJob, TaskSpec
 from taskito.serializers import JsonSerializer
 from tests.worker.harness import Harness
 
@@ -24,8 +25,9 @@ def harness(sqlite_harness: Harness) -> Harness:
     return sqlite_harness
 
 
-def record(h: Harness, task_name: str, payload: bytes, retry_count: int = 0) -> JobRecord:
-    return JobRecord(
+def record(h: Harness, task_name: str, payload: bytes, retry_count: int = 0) -> ClaimedJob:
+    """A claimed job, resolved against the harness's tasks as the worker does after a claim."""
+    job = JobRecord(
         id="job-1",
         queue="q1",
         task_name=task_name,
@@ -39,9 +41,10 @@ def record(h: Harness, task_name: str, payload: bytes, retry_count: int = 0) -> 
         timeout_ms=None,
         attempt=1,
     )
+    return h.env.resolve(job)
 
 
-def job_for(h: Harness, task_name: str, *args: Any, **kwargs: Any) -> JobRecord:
+def job_for(h: Harness, task_name: str, *args: Any, **kwargs: Any) -> ClaimedJob:
     return record(h, task_name, h.serializer.dumps((args, kwargs)))
 
 
@@ -84,6 +87,17 @@ def test_current_job_is_bound_for_the_run_and_unbound_after(harness: Harness) ->
     assert seen == {"id": "job-1", "queue": "q1", "retry": 2}
     with pytest.raises(RuntimeError, match="No active job context"):
         current_job.id  # noqa: B018
+
+
+def test_the_task_reads_the_metadata_of_its_job(harness: Harness) -> None:
+    harness.task(lambda: current_job.metadata, name="read_metadata")
+    claimed = job_for(harness, "read_metadata")
+    job = dataclasses.replace(
+        claimed, job=dataclasses.replace(claimed.job, metadata='{"tenant": 7}')
+    )
+    outcome = run_job(job, harness.env)
+    assert outcome.result is not None
+    assert harness.serializer.loads(outcome.result) == '{"tenant": 7}'
 
 
 def test_unknown_task_fails_without_retry(harness: Harness) -> None:
@@ -314,9 +328,9 @@ def test_invoke_returns_an_invocation_and_never_raises_for_task_errors(
     harness.task(lambda: 1 / 0, name="div")
     spec = harness.tasks["div"]
     active = ActiveJob("j", "div", 0, "default")
-    invocation = invoke(spec, harness.env, active, (), {})
+    invocation = invoke(spec, harness.env, active, (), {}, middleware=())
     assert isinstance(invocation, Invocation)
     assert isinstance(invocation.error, ZeroDivisionError)
     assert invocation.traceback is not None and "ZeroDivisionError" in invocation.traceback
-    ok = invoke(TaskSpec(name="v", fn=lambda v: v), harness.env, active, (3,), {})
+    ok = invoke(TaskSpec(name="v", fn=lambda v: v), harness.env, active, (3,), {}, middleware=())
     assert (ok.value, ok.error, ok.traceback) == (3, None, None)

@@ -15,7 +15,14 @@ from typing import Any, cast
 import pytest
 
 from taskito.job import JobRecord, JobStatus, now_ms
-from taskito.registry import CircuitBreakerConfig, ExecutionEnv, Hooks, QueueLimits, RateLimit
+from taskito.registry import (
+    CircuitBreakerConfig,
+    ClaimedJob,
+    ExecutionEnv,
+    Hooks,
+    QueueLimits,
+    RateLimit,
+)
 from taskito.storage.base import Storage
 from taskito.storage.control import BreakerConfig, Deferral
 from taskito.worker.flow import CAP_JITTER_MS, CAP_RETRY_MS, FlowGate, rate_interval_ms
@@ -96,6 +103,11 @@ def job(job_id: str, task_name: str = "t", queue: str = "default", attempt: int 
     )
 
 
+def claims(env: ExecutionEnv, jobs: list[JobRecord]) -> list[ClaimedJob]:
+    """The jobs as the worker hands them to the gate: each resolved once."""
+    return [env.resolve(one) for one in jobs]
+
+
 NOW = 1_000_000
 
 
@@ -103,7 +115,7 @@ def test_jobs_without_limits_pass_with_no_storage_call() -> None:
     fake = FakeControl()
     gate, env = gate_for(fake, {"name": "plain"})
     env.queue_limits["other"] = QueueLimits(max_concurrent=1)  # a limit on another queue
-    jobs = [job("a", "plain"), job("b", "unknown-task")]
+    jobs = claims(env, [job("a", "plain"), job("b", "unknown-task")])
     admission = gate.admit(jobs, NOW)
     assert admission.admitted == jobs and admission.due_again == []
     assert fake.calls == []
@@ -111,10 +123,10 @@ def test_jobs_without_limits_pass_with_no_storage_call() -> None:
 
 def test_a_cap_lets_the_first_jobs_start_and_defers_the_rest_shortly() -> None:
     fake = FakeControl()
-    gate, _ = gate_for(fake, {"name": "t", "max_concurrent": 2})
+    gate, env = gate_for(fake, {"name": "t", "max_concurrent": 2})
     fake.running[("t", None)] = ["a", "b", "c"]
-    admission = gate.admit([job("c"), job("a"), job("b")], NOW)
-    assert [j.id for j in admission.admitted] == ["a", "b"]
+    admission = gate.admit(claims(env, [job("c"), job("a"), job("b")]), NOW)
+    assert [c.job.id for c in admission.admitted] == ["a", "b"]
     assert fake.deferred == [Deferral("c", 1, NOW + CAP_RETRY_MS, worker_id="worker-1")]
     assert admission.due_again == [NOW + CAP_RETRY_MS]
 
@@ -123,9 +135,9 @@ def test_a_cap_counts_running_jobs_outside_the_batch_wherever_they_rank() -> Non
     # "x" runs elsewhere but ranks after "a" (its claim committed late with an earlier clock,
     # or it was admitted before "a" became visible): with a cap of 1, "a" must wait.
     fake = FakeControl()
-    gate, _ = gate_for(fake, {"name": "t", "max_concurrent": 1}, jitter=1.0)
+    gate, env = gate_for(fake, {"name": "t", "max_concurrent": 1}, jitter=1.0)
     fake.running[("t", None)] = ["a", "x"]
-    admission = gate.admit([job("a", attempt=4)], NOW)
+    admission = gate.admit(claims(env, [job("a", attempt=4)]), NOW)
     assert admission.admitted == []
     assert fake.deferred == [
         Deferral("a", 4, NOW + CAP_RETRY_MS + CAP_JITTER_MS, worker_id="worker-1")
@@ -138,18 +150,20 @@ def test_queue_caps_apply_after_task_caps_to_the_jobs_still_allowed() -> None:
     env.queue_limits["q"] = QueueLimits(max_concurrent=1)
     fake.running[("t", None)] = ["a", "b"]
     fake.running[(None, "q")] = ["a", "b", "c"]
-    admission = gate.admit([job("a", queue="q"), job("b", queue="q"), job("c", "u", "q")], NOW)
+    admission = gate.admit(
+        claims(env, [job("a", queue="q"), job("b", queue="q"), job("c", "u", "q")]), NOW
+    )
     # "b" is over the task cap; then "a" takes the queue's only slot, so "c" waits too.
-    assert [j.id for j in admission.admitted] == ["a"]
+    assert [c.job.id for c in admission.admitted] == ["a"]
     assert sorted(d.job_id for d in fake.deferred) == ["b", "c"]
 
 
 def test_rate_limits_defer_until_the_next_slot_spreading_a_batch() -> None:
     fake = FakeControl()
-    gate, _ = gate_for(fake, {"name": "t", "rate_limit": RateLimit(2, 1.0)})
+    gate, env = gate_for(fake, {"name": "t", "rate_limit": RateLimit(2, 1.0)})
     fake.rate_answers["task:t"] = [None, NOW + 400]
-    admission = gate.admit([job("a"), job("b"), job("c"), job("d")], NOW)
-    assert [j.id for j in admission.admitted] == ["a"]
+    admission = gate.admit(claims(env, [job("a"), job("b"), job("c"), job("d")]), NOW)
+    assert [c.job.id for c in admission.admitted] == ["a"]
     assert [(d.job_id, d.until) for d in fake.deferred] == [
         ("b", NOW + 400),
         ("c", NOW + 900),
@@ -167,7 +181,7 @@ def test_queue_rate_limits_use_their_own_key() -> None:
     gate, env = gate_for(fake)
     env.queue_limits["mail"] = QueueLimits(rate_limit=RateLimit(100, 60.0))
     fake.rate_answers["queue:mail"] = [NOW + 600]
-    admission = gate.admit([job("a", "any", "mail")], NOW)
+    admission = gate.admit(claims(env, [job("a", "any", "mail")]), NOW)
     assert admission.admitted == []
     assert fake.calls[0] == ("take_rate_slot", ("queue:mail", 600))
 
@@ -175,12 +189,12 @@ def test_queue_rate_limits_use_their_own_key() -> None:
 def test_the_breaker_is_asked_last_and_only_for_jobs_still_allowed() -> None:
     fake = FakeControl()
     breaker = CircuitBreakerConfig(threshold=3, window_s=10, cooldown_s=2, half_open_probes=1)
-    gate, _ = gate_for(
+    gate, env = gate_for(
         fake, {"name": "t", "rate_limit": RateLimit(1, 1.0), "circuit_breaker": breaker}
     )
     fake.rate_answers["task:t"] = [None, NOW + 1000]
     fake.breaker_answers = [NOW + 2000]
-    admission = gate.admit([job("a"), job("b")], NOW)
+    admission = gate.admit(claims(env, [job("a"), job("b")]), NOW)
     assert admission.admitted == []
     assert [c[0] for c in fake.calls] == [
         "take_rate_slot",
@@ -195,11 +209,11 @@ def test_the_breaker_is_asked_last_and_only_for_jobs_still_allowed() -> None:
 
 def test_a_failed_deferral_write_is_retried_before_the_next_batch() -> None:
     fake = FakeControl()
-    gate, _ = gate_for(fake, {"name": "t", "max_concurrent": 1})
+    gate, env = gate_for(fake, {"name": "t", "max_concurrent": 1})
     fake.running[("t", None)] = ["a", "b"]
     fake.defer_failures = 1
-    admission = gate.admit([job("a"), job("b")], NOW)
-    assert [j.id for j in admission.admitted] == ["a"]
+    admission = gate.admit(claims(env, [job("a"), job("b")]), NOW)
+    assert [c.job.id for c in admission.admitted] == ["a"]
     assert fake.deferred == []
     gate.admit([], NOW + 5)
     assert [d.job_id for d in fake.deferred] == ["b"]
@@ -211,8 +225,8 @@ def test_a_limit_that_cannot_be_checked_holds_its_job_back() -> None:
             raise RuntimeError("connection reset")
 
     fake = Broken()
-    gate, _ = gate_for(fake, {"name": "t", "rate_limit": RateLimit(5, 1.0)})
-    admission = gate.admit([job("a")], NOW)
+    gate, env = gate_for(fake, {"name": "t", "rate_limit": RateLimit(5, 1.0)})
+    admission = gate.admit(claims(env, [job("a")]), NOW)
     assert admission.admitted == []
     assert [d.job_id for d in fake.deferred] == ["a"]
 

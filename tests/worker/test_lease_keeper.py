@@ -12,6 +12,7 @@ import pytest
 from taskito.exceptions import StorageUnavailableError
 from taskito.ids import new_job_id
 from taskito.job import NewJob, Outcome, OutcomeKind, now_ms
+from taskito.registry import ClaimedJob
 from taskito.worker.leases import LeaseKeeper, LeaseTimings
 from taskito.worker.running import HeldJobs
 from tests.backends import QueueTarget
@@ -31,8 +32,9 @@ def test_only_running_jobs_are_reported_lost(target: QueueTarget) -> None:
         # Another worker holds both in storage, so this keeper's extension keeps neither.
         running, settled = storage.claim("other", None, None, 2, now_ms(), 10_000)
         held = HeldJobs()
-        held.add(running, time.monotonic())
-        done = held.add(settled, time.monotonic())
+        # The keeper reads job records only: what the jobs resolved to does not matter here.
+        held.add(ClaimedJob(running, None, ()), time.monotonic())
+        done = held.add(ClaimedJob(settled, None, ()), time.monotonic())
         assert held.settle(done, Outcome(OutcomeKind.SUCCESS))
         lost: list[list[str]] = []
         keeper = LeaseKeeper(

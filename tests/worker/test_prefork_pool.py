@@ -17,6 +17,7 @@ import pytest
 
 from taskito import ConfigurationError, EventType
 from taskito.job import JobRecord, Outcome, OutcomeKind, now_ms
+from taskito.registry import ClaimedJob
 from taskito.worker.pools import create_pool
 from taskito.worker.pools.prefork.pool import PreforkPool
 from tests.helpers import wait_until
@@ -139,14 +140,15 @@ def test_taskito_python_is_read_when_the_pool_starts(
     wrapper.write_text(f'#!/bin/sh\necho "$$" >> {used}\nexec {sys.executable} "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     monkeypatch.delenv("TASKITO_PYTHON", raising=False)
-    pool = PreforkPool(app.queue._execution_env(), 1, app=app.app)
+    env = app.queue._execution_env()
+    pool = PreforkPool(env, 1, app=app.app)
     monkeypatch.setenv("TASKITO_PYTHON", str(wrapper))  # after construction, before start
     outcomes: list[Outcome] = []
     pool.start()
     try:
         app.queue.enqueue(app.task("pid").name)
         (job,) = app.queue._storage.claim("t", None, None, 1, now_ms(), 60_000)
-        pool.submit(job, lambda _job, outcome: outcomes.append(outcome))
+        pool.submit(env.resolve(job), lambda _job, outcome: outcomes.append(outcome))
         wait_until(lambda: outcomes, timeout_s=20)
     finally:
         pool.shutdown(10)
@@ -165,10 +167,10 @@ def test_a_missing_taskito_python_fails_the_start(
         pool.start()
 
 
-def claim_one(app: PoolApp, task_name: str, *args: object, timeout_s: float = 300) -> JobRecord:
+def claim_one(app: PoolApp, task_name: str, *args: object, timeout_s: float = 300) -> ClaimedJob:
     app.queue.enqueue(app.task(task_name).name, args=args, timeout=timeout_s)
     (job,) = app.queue._storage.claim("prefetch-test", None, None, 1, now_ms(), 60_000)
-    return job
+    return app.queue._execution_env().resolve(job)
 
 
 def test_prefetch_claims_ahead_only_while_jobs_are_short(make_app: MakeApp) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from taskito.job import JobRecord, Outcome, OutcomeKind, now_ms
+from taskito.registry import ClaimedJob
 from taskito.worker.pools import create_pool
 from taskito.worker.pools.thread import ThreadPool
 from tests.helpers import wait_until
@@ -20,10 +21,11 @@ def harness(sqlite_harness: Harness) -> Harness:
     return sqlite_harness
 
 
-def claim_one(harness: Harness, task_name: str, *args: Any) -> JobRecord:
+def claim_one(harness: Harness, task_name: str, *args: Any) -> ClaimedJob:
+    """Enqueue and claim one job, resolved as the worker hands it to its pool."""
     harness.enqueue(task_name, *args)
     (job,) = harness.storage.claim("pool-test", None, None, 1, now_ms(), 10_000)
-    return job
+    return harness.env.resolve(job)
 
 
 def test_jobs_run_on_pool_threads_and_report_outcomes(harness: Harness) -> None:
@@ -38,7 +40,7 @@ def test_jobs_run_on_pool_threads_and_report_outcomes(harness: Harness) -> None:
     finally:
         pool.shutdown(5)
     ((reported, outcome),) = reports
-    assert reported is job and outcome.kind is OutcomeKind.SUCCESS
+    assert reported is job.job and outcome.kind is OutcomeKind.SUCCESS
     value, thread_name = harness.serializer.loads(outcome.result or b"")
     assert value == 7 and thread_name.startswith("taskito-thread-")
 
@@ -61,8 +63,8 @@ def test_an_abandoned_job_is_never_reported_and_its_thread_is_replaced(
         stuck = claim_one(harness, "hangs")
         pool.submit(stuck, lambda j, o: reports.append(o))
         assert started.wait(5)
-        assert pool.abandon(stuck.id) is True
-        assert pool.abandon(stuck.id) is False
+        assert pool.abandon(stuck.job.id) is True
+        assert pool.abandon(stuck.job.id) is False
         pool.submit(claim_one(harness, "quick"), lambda j, o: reports.append(o))
         wait_until(lambda: reports)  # the replacement thread ran it
         gate.set()

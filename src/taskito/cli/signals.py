@@ -1,4 +1,5 @@
-"""SIGINT/SIGTERM for ``info --watch``: the first signal stops it, a second one abandons it."""
+"""SIGINT/SIGTERM for ``info --watch`` and ``scaler``: the first signal stops the command, a
+second one abandons it."""
 
 from __future__ import annotations
 

@@ -19,8 +19,9 @@ POOLS = ("thread", "prefork", "async")
 
 
 def register(commands: options.Commands) -> None:
-    worker = commands.add_parser("worker", help="run a worker until SIGINT/SIGTERM")
-    options.add_app_argument(worker)
+    worker = options.add_command(
+        commands, "worker", help="run a worker until SIGINT/SIGTERM", handler=command
+    )
     worker.add_argument(
         "--queues",
         type=_queue_names,
@@ -45,7 +46,6 @@ def register(commands: options.Commands) -> None:
         metavar="S",
         help="seconds a warm shutdown waits for running jobs",
     )
-    worker.set_defaults(handler=command)
 
 
 def command(queue: taskito.Queue, args: argparse.Namespace, app_spec: str) -> int:

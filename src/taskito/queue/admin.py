@@ -28,7 +28,7 @@ def _dead_letter_dict(dead: DeadLetter) -> dict[str, Any]:
 
 
 def _cutoff_ms(older_than: object) -> int:
-    return now_ms() - round(check.check_seconds("older_than", older_than) * 1000)
+    return now_ms() - round(check.check_duration("older_than", older_than) * 1000)
 
 
 class AdminMixin(QueueBase):
@@ -52,24 +52,22 @@ class AdminMixin(QueueBase):
         """``cancel``, saying what it did (a ``str`` enum): ``"cancelled"`` (it was pending),
         ``"requested"`` (it was running; its worker got the request), ``"not_found"`` or
         ``"finished"`` (nothing changed). One atomic storage call, as ``cancel``."""
-        check.check_name("job_id", job_id)
+        check.check_storable_name("job_id", job_id)
         if not isinstance(force, bool):
             raise TypeError(f"force must be a bool, not {type(force).__name__}")
         return self._storage.cancel(job_id, force, now_ms())
 
     def cancel_job(self, job_id: str) -> bool:
         """Cancel a pending job (dependents cascade). False for any other state."""
-        return self._storage.cancel_pending(check.check_name("job_id", job_id), now_ms())
+        return self._storage.cancel_pending(check.check_storable_name("job_id", job_id), now_ms())
 
     def cancel_running_job(self, job_id: str) -> bool:
         """Ask a running job to stop. False for any other state."""
-        return self._storage.request_cancel(check.check_name("job_id", job_id))
+        return self._storage.request_cancel(check.check_storable_name("job_id", job_id))
 
     def dead_letters(self, limit: int = 10, offset: int = 0) -> list[dict[str, Any]]:
         """Dead-lettered jobs, newest first, as dicts with the reference's keys."""
-        page = self._storage.dead_letters(
-            check.check_int("limit", limit, minimum=0), check.check_int("offset", offset, minimum=0)
-        )
+        page = self._storage.dead_letters(*check.check_page(limit, offset))
         return [_dead_letter_dict(dead) for dead in page]
 
     def retry_dead(self, dead_id: str) -> str:
@@ -78,7 +76,7 @@ class AdminMixin(QueueBase):
 
         With a signing key the letter's payload is verified and signed again for the new id;
         one that fails the check raises ``SignatureError`` and the letter stays."""
-        dead_id = check.check_name("dead_id", dead_id)
+        dead_id = check.check_storable_name("dead_id", dead_id)
         job_id = new_job_id()
         payload: bytes | None = None
         # An admin call: one more read, so that a letter is never copied unverified.
@@ -102,11 +100,15 @@ class AdminMixin(QueueBase):
 
     def purge(self, queue_name: str) -> int:
         """Cancel every pending job of a queue (error ``"purged"``); return how many."""
-        return self._storage.purge_queue(check.check_name("queue_name", queue_name), now_ms())
+        return self._storage.purge_queue(
+            check.check_storable_name("queue_name", queue_name), now_ms()
+        )
 
     def revoke_task(self, task_name: str) -> int:
         """Cancel every pending job of a task (error ``"revoked"``); return how many."""
-        return self._storage.revoke_task(check.check_name("task_name", task_name), now_ms())
+        return self._storage.revoke_task(
+            check.check_storable_name("task_name", task_name), now_ms()
+        )
 
 
 __all__ = ["AdminMixin"]

@@ -12,6 +12,7 @@ from taskito.queue.state import QueueBase
 if TYPE_CHECKING:
     from taskito.locks import DistributedLock, OnLost
     from taskito.queue.blocking import BlockingCalls
+    from taskito.queue.flow import PeriodicInfo
     from taskito.result import JobResult
 
 
@@ -59,6 +60,12 @@ class _Mirrored(Protocol):
 
     @property
     def workers(self) -> Callable[..., list[dict[str, Any]]]: ...
+
+    @property
+    def metrics(self) -> Callable[..., dict[str, Any]]: ...
+
+    @property
+    def metrics_timeseries(self) -> Callable[..., list[dict[str, Any]]]: ...
 
     @property
     def cancel(self) -> Callable[..., bool]: ...
@@ -115,6 +122,9 @@ class _Mirrored(Protocol):
     def circuit_breakers(self) -> Callable[..., list[dict[str, Any]]]: ...
 
     @property
+    def list_periodic(self) -> Callable[..., list[PeriodicInfo]]: ...
+
+    @property
     def lock(self) -> Callable[..., DistributedLock]: ...
 
 
@@ -159,6 +169,14 @@ class AsyncMixin(QueueBase):
 
     async def aworkers(self: _Mirrored) -> list[dict[str, Any]]:
         return await self._blocking.run(self.workers)
+
+    async def ametrics(
+        self: _Mirrored, task_name: str | None = None, since: int = 3600
+    ) -> dict[str, Any]:
+        return await self._blocking.run(self.metrics, task_name, since)
+
+    async def ametrics_timeseries(self: _Mirrored, **kwargs: Any) -> list[dict[str, Any]]:
+        return await self._blocking.run(self.metrics_timeseries, **kwargs)
 
     async def acancel(self: _Mirrored, job_id: str, force: bool = False) -> bool:
         return await self._blocking.run(self.cancel, job_id, force)
@@ -215,6 +233,9 @@ class AsyncMixin(QueueBase):
 
     async def acircuit_breakers(self: _Mirrored) -> list[dict[str, Any]]:
         return await self._blocking.run(self.circuit_breakers)
+
+    async def alist_periodic(self: _Mirrored) -> list[PeriodicInfo]:
+        return await self._blocking.run(self.list_periodic)
 
     def alock(
         self: _Mirrored,

@@ -1,5 +1,9 @@
-"""Argument checks shared by the façade (Queue, task decorator, enqueue): each one names the
-parameter and the problem, and returns the value in the form the caller stores."""
+"""The façade's own argument rules, over the generic checks of ``taskito/_checks.py``: what
+every backend can store exactly (names, counts, priorities, durations), and the shapes of the
+façade's options (serializers, middleware, exception classes, ``delay``, ``depends_on``). Each
+names the parameter and the problem (a ``ConfigurationError`` for a bad value), and returns
+the value in the form the caller stores. Generic checks are called from ``_checks`` directly.
+"""
 
 from __future__ import annotations
 
@@ -23,29 +27,28 @@ PRIORITY_MAX = 2**63 - 1
 #: The longest duration any option takes (about 31,700 years): in milliseconds and added to the
 #: current time it stays below ``MAX_EXACT_INT``, so every backend stores the time exactly.
 MAX_SECONDS = 1e12
+#: Why ``MAX_SECONDS`` is the bound, for the message of a duration past it.
+_WHY_MAX_SECONDS = (
+    "about 31,700 years; every backend stores times as whole milliseconds below 2**53"
+)
 
 
-def check_int(
-    name: str, value: object, *, minimum: int | None = None, maximum: int | None = None
-) -> int:
-    """An int (bools refused) of at least ``minimum`` and at most ``maximum``."""
-    return _checks.check_int(
-        name, value, minimum=minimum, maximum=maximum, error=ConfigurationError
-    )
-
-
-def check_optional_int(name: str, value: object, *, minimum: int | None = None) -> int | None:
-    return None if value is None else check_int(name, value, minimum=minimum)
-
-
-def check_count(name: str, value: object) -> int:
+def check_exact_count(name: str, value: object) -> int:
     """A count such as ``max_retries``: 0 up to ``MAX_EXACT_INT``, held exactly everywhere."""
     return _checks.check_count(name, value, maximum=MAX_EXACT_INT, error=ConfigurationError)
 
 
+def check_page(limit: object, offset: object) -> tuple[int, int]:
+    """A page of a listing: ``limit`` and ``offset``, each an int of at least 0."""
+    return (
+        _checks.check_int("limit", limit, minimum=0, error=ConfigurationError),
+        _checks.check_int("offset", offset, minimum=0, error=ConfigurationError),
+    )
+
+
 def check_priority(name: str, value: object) -> int:
     """A priority: a 64-bit signed integer, which every backend orders exactly."""
-    priority = check_int(name, value)
+    priority = _checks.check_int(name, value, error=ConfigurationError)
     if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
         raise ConfigurationError(
             f"{name} must be a 64-bit integer, between {PRIORITY_MIN} and {PRIORITY_MAX}, "
@@ -54,39 +57,36 @@ def check_priority(name: str, value: object) -> int:
     return priority
 
 
-#: Why ``MAX_SECONDS`` is the bound, for the message of a duration past it.
-_WHY_MAX_SECONDS = (
-    "about 31,700 years; every backend stores times as whole milliseconds below 2**53"
-)
-
-
-def check_seconds(
-    name: str, value: object, *, allow_zero: bool = True, maximum: float = MAX_SECONDS
-) -> float:
-    """A finite number of seconds, non-negative (or positive when ``allow_zero`` is False), at
-    most ``maximum``."""
-    why = _WHY_MAX_SECONDS if maximum == MAX_SECONDS else ""
+def check_duration(name: str, value: object, *, allow_zero: bool = True) -> float:
+    """A duration in seconds that every backend stores exactly: finite, non-negative (or
+    positive when ``allow_zero`` is False), at most ``MAX_SECONDS``."""
     return _checks.check_seconds(
-        name, value, allow_zero=allow_zero, maximum=maximum, why=why, error=ConfigurationError
+        name,
+        value,
+        allow_zero=allow_zero,
+        maximum=MAX_SECONDS,
+        why=_WHY_MAX_SECONDS,
+        error=ConfigurationError,
     )
 
 
-def check_optional_seconds(name: str, value: object, *, allow_zero: bool = True) -> float | None:
-    return None if value is None else check_seconds(name, value, allow_zero=allow_zero)
+def check_optional_duration(name: str, value: object, *, allow_zero: bool = True) -> float | None:
+    """None, or a duration as ``check_duration`` takes it."""
+    return None if value is None else check_duration(name, value, allow_zero=allow_zero)
 
 
-def check_fraction(name: str, value: object) -> float:
-    """A number between 0 and 1 inclusive."""
-    return _checks.check_fraction(name, value, error=ConfigurationError)
-
-
-def check_name(name: str, value: object) -> str:
+def check_storable_name(name: str, value: object) -> str:
     """A non-empty string (queue names, task names, keys) that storage can keep as it is."""
     return check_storable(name, _checks.check_text(name, value, error=ConfigurationError))
 
 
-#: Any str or None: the generic check, as the façade's modules call it.
-check_optional_str = _checks.check_optional_str
+def check_storable_names(name: str, value: object) -> tuple[str, ...]:
+    """None or a list/tuple of names as ``check_storable_name`` takes them."""
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"{name} must be a list of names, not {type(value).__name__}")
+    return tuple(check_storable_name(f"{name} entries", item) for item in value)
 
 
 def check_serializer(name: str, value: object) -> Serializer:
@@ -125,21 +125,12 @@ def check_exception_classes(name: str, value: object) -> tuple[type[BaseExceptio
     return tuple(value)
 
 
-def check_names(name: str, value: object) -> tuple[str, ...]:
-    """None or a list/tuple of non-empty strings."""
-    if value is None:
-        return ()
-    if not isinstance(value, list | tuple):
-        raise TypeError(f"{name} must be a list of names, not {type(value).__name__}")
-    return tuple(check_name(f"{name} entries", item) for item in value)
-
-
 def check_delay(value: Any) -> float:
     """``delay`` in seconds; the message of a negative or infinite delay is the reference
     package's own."""
     if is_number(value) and (value < 0 or (isinstance(value, float) and not math.isfinite(value))):
         raise ConfigurationError("delay_seconds must be a finite non-negative number")
-    return check_seconds("delay", value)
+    return check_duration("delay", value)
 
 
 def check_depends_on(value: object) -> tuple[str, ...]:
@@ -147,9 +138,9 @@ def check_depends_on(value: object) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        return (check_name("depends_on", value),)
+        return (check_storable_name("depends_on", value),)
     if not isinstance(value, list | tuple):
         raise TypeError(
             f"depends_on must be a job id or a list of job ids, not {type(value).__name__}"
         )
-    return tuple(check_name("depends_on entries", item) for item in value)
+    return tuple(check_storable_name("depends_on entries", item) for item in value)

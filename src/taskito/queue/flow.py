@@ -1,4 +1,5 @@
-"""Flow control on the Queue: periodic tasks, queue-level limits and circuit breakers.
+"""Flow control on the Queue: periodic tasks (and ``list_periodic``, the stored schedules),
+queue-level limits and circuit breakers.
 
 These only declare and inspect; the worker enforces them (``worker/flow.py`` checks limits
 right after each claim, ``worker/scheduler.py`` fires schedules), so everything set here
@@ -11,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from taskito import _checks
 from taskito.cron import CronSchedule
 from taskito.exceptions import ConfigurationError, SerializationError
 from taskito.queue import checks as check
@@ -18,15 +20,50 @@ from taskito.queue.arguments import as_args, as_kwargs
 from taskito.queue.state import QueueBase
 from taskito.registry import CallShape, PeriodicSpec, QueueLimits, parse_rate_limit
 from taskito.task import TaskWrapper, default_task_name
+from taskito.worker.scheduler import NEVER_MS
 
 if TYPE_CHECKING:
-    from taskito.storage.control import BreakerState
+    from taskito.storage.control import BreakerState, PeriodicSchedule
 
     _TaskDecorator = Callable[[Callable[..., Any]], TaskWrapper]
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class PeriodicInfo:
+    """A periodic schedule as stored on the database, which ``list_periodic()`` returns.
+
+    ``name`` is the stored name (``namespace:name`` for a Queue with a namespace);
+    ``cron_expr`` and ``timezone`` (None: UTC) are the declaration's. ``last_run`` is the
+    slot last fired (None until the first), ``next_run`` the next one (None when the cron
+    never fires again); both are ms since the epoch.
+    """
+
+    name: str
+    task_name: str
+    cron_expr: str
+    queue: str
+    enabled: bool
+    last_run: int | None
+    next_run: int | None
+    timezone: str | None
+
+
+def _periodic_info(schedule: PeriodicSchedule) -> PeriodicInfo:
+    return PeriodicInfo(
+        name=schedule.name,
+        task_name=schedule.task_name,
+        cron_expr=schedule.cron,
+        queue=schedule.queue,
+        enabled=schedule.enabled,
+        last_run=schedule.last_run,
+        next_run=None if schedule.next_run >= NEVER_MS else schedule.next_run,
+        timezone=schedule.timezone,
+    )
+
+
 class FlowMixin(QueueBase):
-    """``periodic``, ``set_queue_rate_limit``, ``set_queue_concurrency``, ``circuit_breakers``."""
+    """``periodic``, ``list_periodic``, ``set_queue_rate_limit``, ``set_queue_concurrency``,
+    ``circuit_breakers``."""
 
     if TYPE_CHECKING:
         # Defined by ``queue.Queue``; ``periodic`` registers its function through it.
@@ -57,24 +94,14 @@ class FlowMixin(QueueBase):
         """
         CronSchedule.parse(cron, timezone)  # raises ConfigurationError (a ValueError)
         if name is not None:
-            check.check_name("name", name)
-        queue = check.check_name("queue", queue)
-        call_args = as_args(args)
-        call_kwargs = dict(as_kwargs(kwargs))
-        try:
-            self._serializer.dumps((call_args, call_kwargs))
-        except Exception as exc:
-            raise SerializationError(
-                f"arguments of periodic schedule {name or cron!r} could not be serialized: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+            check.check_storable_name("name", name)
+        queue = check.check_storable_name("queue", queue)
+        call_args, call_kwargs = self._periodic_arguments(name or cron, args, kwargs)
 
         def register(fn: Callable[..., Any]) -> TaskWrapper:
             if not callable(fn):
                 raise TypeError(f"@queue.periodic() decorates a function, not {type(fn).__name__}")
-            # Stacked on ``@queue.task(...)`` of this queue: schedule that task, options and all.
-            owner: object = fn._queue if isinstance(fn, TaskWrapper) else None
-            task = fn if isinstance(fn, TaskWrapper) and owner is self else None
+            task = self._own_task(fn)
             schedule_name = name or (task.name if task else default_task_name(fn))
             if schedule_name in self._periodic:
                 raise ConfigurationError(
@@ -98,6 +125,35 @@ class FlowMixin(QueueBase):
 
         return register
 
+    def list_periodic(self) -> list[PeriodicInfo]:
+        """Every periodic schedule stored on the database, by name: those a worker of any
+        app (any namespace) has registered. A schedule is stored when a worker that declares
+        it starts, so one declared here appears once a worker of this app has run."""
+        return [_periodic_info(schedule) for schedule in self._storage.periodic_schedules()]
+
+    def _periodic_arguments(
+        self, schedule: str, args: object, kwargs: object
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The arguments every firing of ``schedule`` passes, checked now to be storable."""
+        call_args = as_args(args)
+        call_kwargs = dict(as_kwargs(kwargs))
+        try:
+            self._serializer.dumps((call_args, call_kwargs))
+        except Exception as exc:
+            raise SerializationError(
+                f"arguments of periodic schedule {schedule!r} could not be serialized: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        return call_args, call_kwargs
+
+    def _own_task(self, fn: object) -> TaskWrapper | None:
+        """``fn`` when it is a task of this queue (``@queue.periodic`` stacked on
+        ``@queue.task(...)``), so the schedule runs that task, options and all."""
+        if not isinstance(fn, TaskWrapper):
+            return None
+        owner: object = fn._queue  # typed as a protocol, which a Queue satisfies
+        return fn if owner is self else None
+
     # --- queue-level limits ---------------------------------------------------------------
 
     def set_queue_rate_limit(self, queue_name: str, rate_limit: str | None) -> None:
@@ -107,7 +163,7 @@ class FlowMixin(QueueBase):
         Workers of this Queue object see the change at their next claim; worker processes
         apply what their app sets when it is imported.
         """
-        queue_name = check.check_name("queue_name", queue_name)
+        queue_name = check.check_storable_name("queue_name", queue_name)
         parsed = None if rate_limit is None else parse_rate_limit(rate_limit)
         current = self._queue_limits.get(queue_name, QueueLimits())
         self._store_limits(queue_name, dataclasses.replace(current, rate_limit=parsed))
@@ -115,8 +171,10 @@ class FlowMixin(QueueBase):
     def set_queue_concurrency(self, queue_name: str, max_concurrent: int | None) -> None:
         """Run at most ``max_concurrent`` jobs of ``queue_name`` at once across all workers;
         None removes the cap."""
-        queue_name = check.check_name("queue_name", queue_name)
-        cap = check.check_optional_int("max_concurrent", max_concurrent, minimum=1)
+        queue_name = check.check_storable_name("queue_name", queue_name)
+        cap = _checks.check_optional_int(
+            "max_concurrent", max_concurrent, minimum=1, error=ConfigurationError
+        )
         current = self._queue_limits.get(queue_name, QueueLimits())
         self._store_limits(queue_name, dataclasses.replace(current, max_concurrent=cap))
 
@@ -148,4 +206,4 @@ def _breaker_dict(state: BreakerState) -> dict[str, Any]:
     }
 
 
-__all__ = ["FlowMixin"]
+__all__ = ["FlowMixin", "PeriodicInfo"]

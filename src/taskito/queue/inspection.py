@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from taskito import _checks
 from taskito.exceptions import ConfigurationError, StorageError
 from taskito.job import JobStatus, now_ms
 from taskito.queue import checks as check
@@ -68,19 +69,12 @@ def _worker_dict(worker: WorkerInfo) -> dict[str, Any]:
     }
 
 
-def _check_page(limit: object, offset: object) -> tuple[int, int]:
-    return (
-        check.check_int("limit", limit, minimum=0),
-        check.check_int("offset", offset, minimum=0),
-    )
-
-
 class InspectionMixin(QueueBase):
     """Looking at jobs, counts, logs and workers."""
 
     def get_job(self, job_id: str) -> JobResult | None:
         """The job's handle, or None when there is no such job."""
-        record = self._storage.get_job(check.check_name("job_id", job_id))
+        record = self._storage.get_job(check.check_storable_name("job_id", job_id))
         return None if record is None else JobResult(record, self)
 
     def _namespace_filter(self, namespace: str | _Unset | None) -> tuple[str | None, bool]:
@@ -89,7 +83,7 @@ class InspectionMixin(QueueBase):
             return self.namespace, False
         if namespace is None:
             return None, True
-        return check.check_name("namespace", namespace), False
+        return check.check_storable_name("namespace", namespace), False
 
     def list_jobs(
         self,
@@ -125,18 +119,22 @@ class InspectionMixin(QueueBase):
     ) -> list[JobResult]:
         """``list_jobs`` with substring matches on metadata and error, and a creation window
         (integer ms since the epoch)."""
-        limit, offset = _check_page(limit, offset)
+        limit, offset = check.check_page(limit, offset)
         ns, any_namespace = self._namespace_filter(namespace)
         job_filter = JobFilter(
             status=None if status is None else JobStatus.parse(status),
-            queue=check.check_optional_str("queue", queue),
-            task_name=check.check_optional_str("task_name", task_name),
+            queue=_checks.check_optional_str("queue", queue),
+            task_name=_checks.check_optional_str("task_name", task_name),
             namespace=ns,
             any_namespace=any_namespace,
-            metadata_like=check.check_optional_str("metadata_like", metadata_like),
-            error_like=check.check_optional_str("error_like", error_like),
-            created_after=check.check_optional_int("created_after", created_after),
-            created_before=check.check_optional_int("created_before", created_before),
+            metadata_like=_checks.check_optional_str("metadata_like", metadata_like),
+            error_like=_checks.check_optional_str("error_like", error_like),
+            created_after=_checks.check_optional_int(
+                "created_after", created_after, error=ConfigurationError
+            ),
+            created_before=_checks.check_optional_int(
+                "created_before", created_before, error=ConfigurationError
+            ),
         )
         records = self._storage.list_jobs(job_filter, limit, offset)
         return [JobResult(record, self) for record in records]
@@ -147,7 +145,9 @@ class InspectionMixin(QueueBase):
         return _stats_dict(self._storage.count_jobs())
 
     def stats_by_queue(self, queue_name: str) -> dict[str, int]:
-        return _stats_dict(self._storage.count_jobs(check.check_name("queue_name", queue_name)))
+        return _stats_dict(
+            self._storage.count_jobs(check.check_storable_name("queue_name", queue_name))
+        )
 
     def stats_all_queues(self) -> dict[str, dict[str, int]]:
         return {
@@ -158,22 +158,23 @@ class InspectionMixin(QueueBase):
     def job_errors(self, job_id: str) -> list[dict[str, Any]]:
         """Every failed attempt of the job: ``{id, job_id, attempt, error, failed_at}``."""
         return [
-            error_to_dict(e) for e in self._storage.job_errors(check.check_name("job_id", job_id))
+            error_to_dict(e)
+            for e in self._storage.job_errors(check.check_storable_name("job_id", job_id))
         ]
 
     def job_arguments(self, job_id: str) -> tuple[Any, Any] | None:
         """The ``(args, kwargs)`` a job was enqueued with, decoded with this queue's rules
         (the task's serializer; with a signing key, the signature checked first); None for
         an unknown job. ``SignatureError``/``SerializationError`` when it does not decode."""
-        record = self._storage.get_job(check.check_name("job_id", job_id))
+        record = self._storage.get_job(check.check_storable_name("job_id", job_id))
         if record is None:
             return None
         return decoded_arguments(self, record.task_name, record.payload, record.id)
 
     def update_progress(self, job_id: str, progress: int) -> None:
         """Set a job's progress (0-100); an unknown job raises ``StorageError`` (RuntimeError)."""
-        check.check_name("job_id", job_id)
-        check.check_int("progress", progress, minimum=0)
+        check.check_storable_name("job_id", job_id)
+        _checks.check_int("progress", progress, minimum=0, error=ConfigurationError)
         if progress > 100:
             raise ConfigurationError(f"progress must be between 0 and 100, got {progress}")
         if not self._storage.update_progress(job_id, progress):
@@ -181,7 +182,10 @@ class InspectionMixin(QueueBase):
 
     def task_logs(self, job_id: str) -> list[dict[str, Any]]:
         """The job's log lines, oldest first."""
-        return [_log_dict(e) for e in self._storage.task_logs(check.check_name("job_id", job_id))]
+        return [
+            _log_dict(e)
+            for e in self._storage.task_logs(check.check_storable_name("job_id", job_id))
+        ]
 
     def query_logs(
         self,
@@ -191,12 +195,12 @@ class InspectionMixin(QueueBase):
         limit: int = 100,
     ) -> list[dict[str, Any]]:
         """Log lines of the last ``since`` seconds, newest first."""
-        since_s = check.check_seconds("since", since)
+        since_s = check.check_duration("since", since)
         entries = self._storage.query_logs(
-            check.check_optional_str("task_name", task_name),
-            check.check_optional_str("level", level),
+            _checks.check_optional_str("task_name", task_name),
+            _checks.check_optional_str("level", level),
             now_ms() - round(since_s * 1000),
-            check.check_int("limit", limit, minimum=0),
+            _checks.check_int("limit", limit, minimum=0, error=ConfigurationError),
         )
         return [_log_dict(e) for e in entries]
 

@@ -88,12 +88,12 @@ class OpsMixin(QueueBase):
         Its jobs stay pending until ``resume``; running ones finish. ``QUEUE_PAUSED`` with
         ``{"queue": name}`` is emitted when the queue was not already paused.
         """
-        self._set_paused(check.check_name("queue_name", queue_name), True)
+        self._set_paused(check.check_storable_name("queue_name", queue_name), True)
 
     def resume(self, queue_name: str = "default") -> None:
         """Let workers start jobs of a paused queue again; ``QUEUE_RESUMED`` is emitted when
         it was paused."""
-        self._set_paused(check.check_name("queue_name", queue_name), False)
+        self._set_paused(check.check_storable_name("queue_name", queue_name), False)
 
     def _set_paused(self, queue_name: str, paused: bool) -> None:
         # Only a real change is an event: listeners (dashboards, webhooks) see transitions,
@@ -111,14 +111,12 @@ class OpsMixin(QueueBase):
     def archive(self, older_than: float = 86400) -> int:
         """Move jobs that finished (complete, failed, dead, cancelled) more than
         ``older_than`` seconds ago out of the jobs table into the archive; return how many."""
-        older_than_s = check.check_seconds("older_than", older_than)
+        older_than_s = check.check_duration("older_than", older_than)
         return self._storage.archive_jobs(now_ms() - round(older_than_s * 1000))
 
     def list_archived(self, limit: int = 50, offset: int = 0) -> list[JobResult]:
         """Archived jobs, most recently finished first, as handles on the archived row."""
-        records = self._storage.list_archived(
-            check.check_int("limit", limit, minimum=0), check.check_int("offset", offset, minimum=0)
-        )
+        records = self._storage.list_archived(*check.check_page(limit, offset))
         return [JobResult(record, self) for record in records]
 
     def replay(self, job_id: str) -> JobResult:
@@ -126,7 +124,7 @@ class OpsMixin(QueueBase):
         job's replay history. Any job may be replayed, whatever its status; an unknown id
         raises ``ValueError("Job not found: <id>")``. With a signing key, the stored payload
         is verified, then signed again for the new id (``SignatureError`` when it fails)."""
-        original = self._storage.get_job(check.check_name("job_id", job_id))
+        original = self._storage.get_job(check.check_storable_name("job_id", job_id))
         if original is None:
             raise ValueError(f"Job not found: {job_id}")
         now = now_ms()
@@ -144,25 +142,25 @@ class OpsMixin(QueueBase):
     def replay_history(self, job_id: str) -> list[dict[str, Any]]:
         """Replays of ``job_id``, oldest first: ``{id, original_job_id, replay_job_id,
         replayed_at, original_error, replay_error}``."""
-        entries = self._storage.replay_history(check.check_name("job_id", job_id))
+        entries = self._storage.replay_history(check.check_storable_name("job_id", job_id))
         return [_replay_dict(entry) for entry in entries]
 
     # --- settings -----------------------------------------------------------------------
 
     def get_setting(self, key: str) -> str | None:
         """The stored value, or None. Settings are shared by every Queue on the database."""
-        return self._storage.get_setting(check.check_name("key", key))
+        return self._storage.get_setting(check.check_storable_name("key", key))
 
     def set_setting(self, key: str, value: str) -> None:
         """Store ``value`` (a str; encode anything else, e.g. as JSON) under ``key``."""
-        check.check_name("key", key)
+        check.check_storable_name("key", key)
         if not isinstance(value, str):
             raise TypeError(f"setting value must be a str, not {type(value).__name__}")
         self._storage.set_setting(key, check_storable("setting value", value), now_ms())
 
     def delete_setting(self, key: str) -> bool:
         """Remove ``key``; False when it was not set."""
-        return self._storage.delete_setting(check.check_name("key", key))
+        return self._storage.delete_setting(check.check_storable_name("key", key))
 
     def list_settings(self) -> dict[str, str]:
         return self._storage.list_settings()
@@ -176,7 +174,7 @@ class OpsMixin(QueueBase):
         nodes by id (creation order), edges sorted. Jobs already purged or archived are left
         out, with their edges. An unknown job raises ``StorageError`` (a RuntimeError).
         """
-        start = self._storage.get_job(check.check_name("job_id", job_id))
+        start = self._storage.get_job(check.check_storable_name("job_id", job_id))
         if start is None:
             raise StorageError(f"job not found: {job_id}")
         nodes, edges = self._walk_graph(start)

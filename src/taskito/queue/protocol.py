@@ -1,4 +1,5 @@
-"""What the objects a ``Queue`` hands out need from it, as small protocols.
+"""What the objects a ``Queue`` hands out need from it, as small protocols, and the options
+of one enqueue call they pass (``EnqueueOptions``).
 
 ``TaskWrapper``, ``Signature`` and ``TestMode`` type-check against these (``JobResult``
 against ``result.ResultSource``, next to it), not against ``Queue``: they sit beside the
@@ -9,6 +10,7 @@ imports them, never the reverse).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -16,22 +18,33 @@ if TYPE_CHECKING:
     from taskito.registry import ExecutionEnv, TaskSpec
     from taskito.result import JobResult
 
-#: The keywords of ``Queue.enqueue`` besides the call itself: what a ``Signature`` may carry
-#: and what ``on_enqueue`` middleware sees and may change.
-ENQUEUE_OPTIONS = frozenset(
-    {
-        "priority",
-        "delay",
-        "queue",
-        "max_retries",
-        "timeout",
-        "unique_key",
-        "metadata",
-        "depends_on",
-        "expires",
-        "result_ttl",
-    }
-)
+
+@dataclass(slots=True)
+class EnqueueOptions:
+    """The keywords of ``Queue.enqueue`` besides the call itself, as given (None takes the
+    queue's default): what a ``Signature`` may carry, what ``on_enqueue`` middleware sees (as
+    a dict, ``as_dict``) and may change, and what test mode receives. One is made per call,
+    so it is not frozen: a frozen record costs several times as much to make."""
+
+    priority: Any = None
+    delay: Any = None
+    queue: Any = None
+    max_retries: Any = None
+    timeout: Any = None
+    unique_key: Any = None
+    metadata: Any = None
+    depends_on: Any = None
+    expires: Any = None
+    result_ttl: Any = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The options by keyword, in ``enqueue``'s order."""
+        return {name: getattr(self, name) for name in _OPTION_NAMES}
+
+
+_OPTION_NAMES = tuple(field.name for field in fields(EnqueueOptions))
+#: The names of the enqueue options (``EnqueueOptions``' fields).
+ENQUEUE_OPTIONS = frozenset(_OPTION_NAMES)
 
 
 class EnqueueSink(Protocol):
@@ -40,18 +53,9 @@ class EnqueueSink(Protocol):
     def run_now(
         self,
         task_name: str,
-        args: tuple[Any, ...] | list[Any] = (),
-        kwargs: dict[str, Any] | None = None,
-        priority: int | None = None,
-        delay: float | None = None,
-        queue: str | None = None,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        unique_key: str | None = None,
-        metadata: str | None = None,
-        depends_on: str | list[str] | None = None,
-        expires: float | None = None,
-        result_ttl: float | None = None,
+        args: tuple[Any, ...] | list[Any],
+        kwargs: dict[str, Any] | None,
+        options: EnqueueOptions,
     ) -> Any: ...
 
 
@@ -111,4 +115,4 @@ class TestModeHost(Protocol):
     def _execution_env(self) -> ExecutionEnv: ...
 
 
-__all__ = ["ENQUEUE_OPTIONS", "EnqueueSink", "TaskQueue", "TestModeHost"]
+__all__ = ["ENQUEUE_OPTIONS", "EnqueueOptions", "EnqueueSink", "TaskQueue", "TestModeHost"]

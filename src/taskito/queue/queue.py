@@ -4,34 +4,37 @@ worker entry point. Enqueue, inspection, admin and the async mirrors live in the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import os
-import signal
-import sys
-import threading
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskito.events import EventBus, EventCallback, EventType
 from taskito.exceptions import ConfigurationError
-from taskito.queue import checks as check
 from taskito.queue.admin import AdminMixin
 from taskito.queue.async_api import AsyncMixin
 from taskito.queue.blocking import BlockingCalls
 from taskito.queue.enqueue import EnqueueMixin
 from taskito.queue.flow import FlowMixin
 from taskito.queue.inspection import InspectionMixin
+from taskito.queue.metrics import MetricsMixin
 from taskito.queue.operations import OpsMixin
 from taskito.queue.settings import QueueSettings
-from taskito.queue.workers import RunningWorkers
-from taskito.registry import ExecutionEnv, Hooks, PeriodicSpec, QueueLimits, TaskSpec
+from taskito.queue.webhook_api import WebhookMixin
+from taskito.queue.workers import RunningWorkers, install_signal_handlers, worker_settings
+from taskito.registry import (
+    DEFAULT_METRICS_RETENTION_S,
+    ExecutionEnv,
+    Hooks,
+    PeriodicSpec,
+    QueueLimits,
+    TaskSpec,
+)
 from taskito.signing import warn_if_unsigned
 from taskito.storage import open_storage
 from taskito.storage.base import DEFAULT_MAX_RESCUES
 from taskito.task import TaskWrapper, check_task_options
-from taskito.worker.pools import POOL_NAMES as POOLS
 
 if TYPE_CHECKING:
     from taskito.testing import TestMode
@@ -39,7 +42,16 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, AsyncMixin):
+class Queue(
+    EnqueueMixin,
+    InspectionMixin,
+    MetricsMixin,
+    AdminMixin,
+    OpsMixin,
+    FlowMixin,
+    WebhookMixin,
+    AsyncMixin,
+):
     """A task queue backed by one storage (SQLite by default).
 
     Every argument is checked here, and storage is opened here, so a bad path, a corrupt
@@ -71,6 +83,7 @@ class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, Asyn
         unknown_task_window: float = 3600,
         max_rescues: int = DEFAULT_MAX_RESCUES,
         durable_enqueue: bool = True,
+        metrics_retention: int | None = DEFAULT_METRICS_RETENTION_S,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
         settings = QueueSettings.from_options(
@@ -97,9 +110,15 @@ class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, Asyn
             unknown_task_window=unknown_task_window,
             max_rescues=max_rescues,
             durable_enqueue=durable_enqueue,
+            metrics_retention=metrics_retention,
         )
         self._settings = settings
-        # What the parts and the engine share, taken from the settings once.
+        self._share_state(settings)
+        self._open(settings)
+
+    def _share_state(self, settings: QueueSettings) -> None:
+        """The state every part reads (``state.QueueBase``): what the parts and the engine
+        share, taken from the settings once, and the registries, empty."""
         self.namespace = settings.namespace
         self._serializer = settings.serializer
         self._signer = settings.signer
@@ -111,7 +130,10 @@ class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, Asyn
         self._test_mode = None
         self._blocking = BlockingCalls()
         self._running_workers = RunningWorkers()
+        self._webhook_manager = None
 
+    def _open(self, settings: QueueSettings) -> None:
+        """Open storage and start the event bus; storage is closed again if the bus fails."""
         self._storage = open_storage(
             settings.backend,
             db_path=settings.db_path,
@@ -161,12 +183,16 @@ class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, Asyn
     # --- lifecycle ----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop the event bus and the async executor, close storage. Safe to call twice."""
+        """Stop the event bus, the webhooks' threads (a hung endpoint holds this up for about
+        two seconds at most) and the async executor, close storage. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
         self._blocking.shutdown()
         self._event_bus.shutdown(wait=True)
+        if self._webhook_manager is not None:
+            # After the bus: the events it was still handing out are queued for sending.
+            self._webhook_manager.close()
         self._storage.close()
 
     def __enter__(self) -> Queue:
@@ -195,6 +221,7 @@ class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, Asyn
             signer=self._signer,
             unknown_task_window_ms=self._settings.unknown_task_window_ms,
             max_rescues=self._settings.max_rescues,
+            metrics_retention_ms=self._settings.metrics_retention_ms,
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------
@@ -309,32 +336,19 @@ class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, Asyn
         ``max_tasks_per_child`` (prefork only; 0 = never) replaces a child after that many jobs.
         ``workers`` and ``drain_timeout``, when given, override the Queue's for this worker.
         """
-        _check_pool(pool, app)
-        check.check_int("max_tasks_per_child", max_tasks_per_child, minimum=0)
-        if max_tasks_per_child and pool != "prefork":
-            raise ConfigurationError(
-                f"max_tasks_per_child applies to pool='prefork' only, not pool={pool!r}"
-            )
-        if queues is not None:
-            queues = list(check.check_names("queues", queues))
-            if not queues:
-                raise ConfigurationError("queues=[] consumes nothing: pass None for every queue")
-        tags = list(check.check_names("tags", tags))
-        overrides = self._settings.for_worker(workers, drain_timeout)
-        from taskito.worker import Worker, WorkerSettings
+        settings = worker_settings(
+            self._settings,
+            queues,
+            tags,
+            pool,
+            app,
+            max_tasks_per_child=max_tasks_per_child,
+            workers=workers,
+            drain_timeout=drain_timeout,
+        )
+        from taskito.worker import Worker
 
         with self._running_workers.starting():
-            settings = WorkerSettings(
-                queues=None if queues is None else tuple(queues),
-                tags=tuple(tags),
-                pool=pool,
-                app=app,
-                threads=overrides.workers,
-                drain_timeout_s=overrides.drain_timeout,
-                async_concurrency=overrides.async_concurrency,
-                max_tasks_per_child=max_tasks_per_child,
-                cleanup_interval_s=overrides.cleanup_interval_s,
-            )
             worker = Worker(self._execution_env(), self._event_bus, settings)
             self._running_workers.register(worker)
         warn_if_unsigned(self._signer)
@@ -373,7 +387,7 @@ class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, Asyn
             drain_timeout=drain_timeout,
         )
         done = loop.run_in_executor(None, run)
-        installed = _install_signal_handlers(loop, self.request_shutdown)
+        installed = install_signal_handlers(loop, self.request_shutdown)
         try:
             await asyncio.shield(done)
         except asyncio.CancelledError:
@@ -387,35 +401,4 @@ class Queue(EnqueueMixin, InspectionMixin, AdminMixin, OpsMixin, FlowMixin, Asyn
                 loop.remove_signal_handler(sig)
 
 
-def _check_pool(pool: object, app: object) -> None:
-    if pool == "prefork":
-        if sys.platform == "win32":
-            raise NotImplementedError(
-                "pool='prefork' is not supported on Windows; use pool='thread'"
-            )
-        if not app:
-            raise ConfigurationError(
-                "app= is required when pool='prefork' (e.g. app='myapp.tasks:queue'), "
-                "so that child processes can import the Queue"
-            )
-    elif pool not in POOLS:
-        raise ConfigurationError(f"Unknown pool {pool!r}: expected one of {', '.join(POOLS)}")
-    if app is not None and not isinstance(app, str):
-        raise TypeError(f"app must be a 'module:attribute' string, not {type(app).__name__}")
-
-
-def _install_signal_handlers(
-    loop: asyncio.AbstractEventLoop, callback: Callable[[], None]
-) -> list[signal.Signals]:
-    """Route SIGINT/SIGTERM to ``callback`` where the loop can (main thread, not Windows)."""
-    if threading.current_thread() is not threading.main_thread() or sys.platform == "win32":
-        return []
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, callback)
-            installed.append(sig)
-    return installed
-
-
-__all__ = ["POOLS", "Queue"]
+__all__ = ["Queue"]

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from taskito import _checks
 from taskito.exceptions import ConfigurationError
 from taskito.queue import checks as check
 from taskito.serializers import CloudpickleSerializer
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
     from taskito.serializers import Serializer
     from taskito.signing import Signer
     from taskito.storage import StorageTarget
+
+
+#: The longest ``metrics_retention`` (whole seconds): the longest duration any option takes.
+MAX_RETENTION_S = int(check.MAX_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,7 @@ class QueueSettings:
     namespace: str | None
     unknown_task_window: float
     max_rescues: int
+    metrics_retention: int | None
 
     @classmethod
     def from_options(
@@ -83,58 +89,37 @@ class QueueSettings:
         unknown_task_window: float,
         max_rescues: int,
         durable_enqueue: bool,
+        metrics_retention: int | None,
     ) -> QueueSettings:
-        """Check every option of ``Queue(...)``, in order. The defaults live in ``Queue``'s
-        signature only, so every option is passed here by name."""
-        if not isinstance(db_path, str | os.PathLike):
-            raise TypeError(f"db_path must be a str or path, not {type(db_path).__name__}")
-        path = os.fspath(db_path)
-        checked_workers = check.check_int("workers", workers, minimum=0) or os.cpu_count() or 1
-        retry = check.check_count("default_retry", default_retry)
-        timeout = check.check_optional_seconds("default_timeout", default_timeout, allow_zero=False)
-        priority = check.check_priority("default_priority", default_priority)
-        ttl = check.check_optional_seconds("result_ttl", result_ttl)
-        codec = (
-            CloudpickleSerializer()
-            if serializer is None
-            else check.check_serializer("serializer", serializer)
-        )
-        # Read here, never at import: None falls back to $TASKITO_SIGNING_KEY.
-        signer = signer_from_settings(signing_key)
-        chain = tuple(check.check_middleware("middleware", middleware))
-        target = _check_backend(backend, path, db_url)
+        """Check every option of ``Queue(...)``, one concept after another: where jobs are
+        stored, what a job gets when its call does not say, how payloads are encoded, how
+        workers run, and the scheduler's ticks. The defaults live in ``Queue``'s signature
+        only, so every option is passed here by name."""
         return cls(
-            db_path=target.db_path,
-            backend=target.backend,
-            db_url=target.db_url,
-            schema=check.check_name("schema", schema),
-            pool_size=check.check_optional_int("pool_size", pool_size, minimum=1),
-            drain_timeout=check.check_seconds("drain_timeout", drain_timeout, maximum=1e9),
-            async_concurrency=check.check_int("async_concurrency", async_concurrency, minimum=1),
-            event_workers=check.check_int("event_workers", event_workers, minimum=1),
-            scheduler_poll_interval_ms=check.check_seconds(
-                "scheduler_poll_interval_ms", scheduler_poll_interval_ms, allow_zero=False
+            **_storage_fields(db_path, backend, db_url, schema, pool_size, durable_enqueue),
+            **_job_default_fields(default_retry, default_timeout, default_priority, result_ttl),
+            **_payload_fields(serializer, middleware, signing_key, namespace),
+            **_worker_fields(
+                workers,
+                drain_timeout,
+                async_concurrency,
+                event_workers,
+                unknown_task_window,
+                max_rescues,
             ),
-            scheduler_reap_interval=check.check_int(
-                "scheduler_reap_interval", scheduler_reap_interval, minimum=1
+            **_scheduler_fields(
+                scheduler_poll_interval_ms, scheduler_reap_interval, scheduler_cleanup_interval
             ),
-            scheduler_cleanup_interval=check.check_int(
-                "scheduler_cleanup_interval", scheduler_cleanup_interval, minimum=1
+            # Seconds a task metric row is kept; 0 records none, None keeps them forever.
+            metrics_retention=None
+            if metrics_retention is None
+            else _checks.check_int(
+                "metrics_retention",
+                metrics_retention,
+                minimum=0,
+                maximum=MAX_RETENTION_S,
+                error=ConfigurationError,
             ),
-            namespace=None if namespace is None else check.check_name("namespace", namespace),
-            # How long a worker that does not know a job's task puts it back for one that does.
-            unknown_task_window=check.check_seconds("unknown_task_window", unknown_task_window),
-            # Rescues (a job's worker died or gave it up) before the job is a poison pill.
-            max_rescues=check.check_int("max_rescues", max_rescues, minimum=0),
-            durable_enqueue=_check_bool("durable_enqueue", durable_enqueue),
-            workers=checked_workers,
-            default_retry=retry,
-            default_timeout=timeout,
-            default_priority=priority,
-            result_ttl=ttl,
-            serializer=codec,
-            signer=signer,
-            middleware=chain,
         )
 
     def for_worker(
@@ -144,13 +129,9 @@ class QueueSettings:
         ``--drain-timeout``), checked as the constructor checks them; None keeps a value."""
         changes: dict[str, Any] = {}
         if workers is not None:
-            changes["workers"] = (
-                check.check_int("workers", workers, minimum=0) or os.cpu_count() or 1
-            )
+            changes["workers"] = _check_workers(workers)
         if drain_timeout is not None:
-            changes["drain_timeout"] = check.check_seconds(
-                "drain_timeout", drain_timeout, maximum=1e9
-            )
+            changes["drain_timeout"] = _check_drain_timeout(drain_timeout)
         return dataclasses.replace(self, **changes) if changes else self
 
     @property
@@ -160,6 +141,10 @@ class QueueSettings:
     @property
     def result_ttl_ms(self) -> int | None:
         return None if self.result_ttl is None else round(self.result_ttl * 1000)
+
+    @property
+    def metrics_retention_ms(self) -> int | None:
+        return None if self.metrics_retention is None else self.metrics_retention * 1000
 
     @property
     def unknown_task_window_ms(self) -> int:
@@ -172,10 +157,114 @@ class QueueSettings:
         return self.scheduler_cleanup_interval * self.scheduler_poll_interval_ms / 1000
 
 
-def _check_bool(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
-    return value
+def _storage_fields(
+    db_path: object,
+    backend: object,
+    db_url: object,
+    schema: object,
+    pool_size: object,
+    durable_enqueue: object,
+) -> dict[str, Any]:
+    """Where jobs are stored: the backend (named, or told by the URL's scheme), its place,
+    and how it is opened."""
+    if not isinstance(db_path, str | os.PathLike):
+        raise TypeError(f"db_path must be a str or path, not {type(db_path).__name__}")
+    target = _check_backend(backend, os.fspath(db_path), db_url)
+    return {
+        "db_path": target.db_path,
+        "backend": target.backend,
+        "db_url": target.db_url,
+        "schema": check.check_storable_name("schema", schema),
+        "pool_size": _checks.check_optional_int(
+            "pool_size", pool_size, minimum=1, error=ConfigurationError
+        ),
+        "durable_enqueue": _checks.check_bool("durable_enqueue", durable_enqueue),
+    }
+
+
+def _job_default_fields(
+    default_retry: object, default_timeout: object, default_priority: object, result_ttl: object
+) -> dict[str, Any]:
+    """What a job gets when its enqueue call does not say."""
+    return {
+        "default_retry": check.check_exact_count("default_retry", default_retry),
+        "default_timeout": check.check_optional_duration(
+            "default_timeout", default_timeout, allow_zero=False
+        ),
+        "default_priority": check.check_priority("default_priority", default_priority),
+        "result_ttl": check.check_optional_duration("result_ttl", result_ttl),
+    }
+
+
+def _payload_fields(
+    serializer: object, middleware: object, signing_key: object, namespace: object
+) -> dict[str, Any]:
+    """How payloads are encoded (cloudpickle unless told), signed and tagged, and the
+    middleware around every task."""
+    return {
+        "serializer": CloudpickleSerializer()
+        if serializer is None
+        else check.check_serializer("serializer", serializer),
+        "middleware": tuple(check.check_middleware("middleware", middleware)),
+        # Read here, never at import: None falls back to $TASKITO_SIGNING_KEY.
+        "signer": signer_from_settings(signing_key),
+        "namespace": None
+        if namespace is None
+        else check.check_storable_name("namespace", namespace),
+    }
+
+
+def _worker_fields(
+    workers: object,
+    drain_timeout: object,
+    async_concurrency: object,
+    event_workers: object,
+    unknown_task_window: object,
+    max_rescues: object,
+) -> dict[str, Any]:
+    """How this Queue's workers and event listeners run."""
+    return {
+        "workers": _check_workers(workers),
+        "drain_timeout": _check_drain_timeout(drain_timeout),
+        "async_concurrency": _checks.check_positive(
+            "async_concurrency", async_concurrency, error=ConfigurationError
+        ),
+        "event_workers": _checks.check_positive(
+            "event_workers", event_workers, error=ConfigurationError
+        ),
+        # How long a worker that does not know a job's task puts it back for one that does.
+        "unknown_task_window": check.check_duration("unknown_task_window", unknown_task_window),
+        # Rescues (a job's worker died or gave it up) before the job is a poison pill.
+        "max_rescues": _checks.check_count("max_rescues", max_rescues, error=ConfigurationError),
+    }
+
+
+def _scheduler_fields(poll_interval_ms: object, reap: object, cleanup: object) -> dict[str, Any]:
+    """The scheduler's tick, and how many ticks apart workers are reaped and expired
+    results deleted (the reference's units)."""
+    return {
+        "scheduler_poll_interval_ms": check.check_duration(
+            "scheduler_poll_interval_ms", poll_interval_ms, allow_zero=False
+        ),
+        "scheduler_reap_interval": _checks.check_positive(
+            "scheduler_reap_interval", reap, error=ConfigurationError
+        ),
+        "scheduler_cleanup_interval": _checks.check_positive(
+            "scheduler_cleanup_interval", cleanup, error=ConfigurationError
+        ),
+    }
+
+
+def _check_workers(workers: object) -> int:
+    """``workers=0`` means one per CPU."""
+    count = _checks.check_count("workers", workers, error=ConfigurationError)
+    return count or os.cpu_count() or 1
+
+
+def _check_drain_timeout(drain_timeout: object) -> float:
+    return _checks.check_seconds(
+        "drain_timeout", drain_timeout, maximum=1e9, error=ConfigurationError
+    )
 
 
 def _check_backend(backend: object, db_path: str, db_url: object) -> StorageTarget:
@@ -183,7 +272,7 @@ def _check_backend(backend: object, db_path: str, db_url: object) -> StorageTarg
     knows the names); a contradiction or an unknown scheme is a ``ConfigurationError``."""
     if backend is not None and not isinstance(backend, str):
         raise TypeError(f"backend must be a str, not {type(backend).__name__}")
-    check.check_optional_str("db_url", db_url)
+    _checks.check_optional_str("db_url", db_url)
     assert db_url is None or isinstance(db_url, str)
     try:
         return resolve_target(backend, db_path, db_url)

@@ -1,7 +1,7 @@
 """The state every part of ``Queue`` shares, declared once. Each part (enqueue, inspection,
-admin, operations, flow, async) derives from this class and from no other part, so a part
-type-checks against the state alone; ``queue.Queue`` lists the parts and fills the state in
-``__init__``."""
+metrics, admin, operations, flow, webhooks, async) derives from this class and from no other
+part, so a part type-checks against the state alone; ``queue.Queue`` lists the parts and fills
+the state in ``__init__``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from taskito.serializers import Serializer
     from taskito.signing import Signer
     from taskito.storage.base import Storage
+    from taskito.webhooks import WebhookManager
 
 
 class QueueBase:
@@ -35,4 +36,5 @@ class QueueBase:
     _event_bus: EventBus
     _test_mode: EnqueueSink | None
     _blocking: BlockingCalls
+    _webhook_manager: WebhookManager | None
     _closed: bool

@@ -7,7 +7,7 @@ subclasses at the backend boundary.
 
 The methods come in families: jobs (enqueue, read, cancel, purge), the claim cycle (claim,
 extend leases, finish, and rescue: requeue expired, release), the side tables (errors, dead
-letters, logs, progress), workers, and change notification.
+letters, logs, progress, task metrics), workers, and change notification.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from taskito.job import JobRecord, JobStatus, NewJob
+from taskito.job import AttemptMetric, JobRecord, JobStatus, NewJob, TaskMetric
 from taskito.storage.control import ControlStorage
 
 
@@ -40,7 +40,9 @@ class Finish:
       and cancel pending dependents with ``"dependency cancelled: <id>"``.
     * ``FAILED``: set ``error`` and ``completed_at`` (not produced by the normal flow).
 
-    In every case the lease and worker fields are cleared.
+    In every case the lease and worker fields are cleared. ``metric``, when given, is written
+    as a ``TaskMetric`` row (``finished_at = now``) in the same transaction, if the outcome
+    applies.
     """
 
     job_id: str
@@ -50,6 +52,7 @@ class Finish:
     error: str | None = None
     retry_at: int | None = None
     worker_id: str = field(kw_only=True)
+    metric: AttemptMetric | None = field(default=None, kw_only=True)
 
 
 class CancelResult(StrEnum):
@@ -367,6 +370,16 @@ class Storage(ControlStorage, ABC):
     @abstractmethod
     def purge_dead(self, before: int) -> int:
         """Delete dead letters that failed before ``before``."""
+
+    @abstractmethod
+    def task_metrics(self, task_name: str | None, since: int) -> list[TaskMetric]:
+        """Metric rows (``Finish.metric``) finished at or after ``since``, of ``task_name``
+        (None: every task), by ``finished_at`` (rows of one ms in no set order)."""
+
+    @abstractmethod
+    def purge_metrics(self, before: int, limit: int) -> int:
+        """Delete up to ``limit`` (>= 1) of the oldest metric rows finished before ``before``;
+        return how many (fewer than ``limit``: none is left)."""
 
     # --- workers ------------------------------------------------------------------------
 

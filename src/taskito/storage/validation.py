@@ -1,6 +1,7 @@
 """Checks every backend applies to its input before writing anything: finishes that no
-transition allows, batch dependencies that must already be stored, and the arguments of the
-flow-control methods (``storage/control.py``)."""
+transition allows (and the metrics they carry), batch dependencies that must already be stored,
+the arguments of the metric reads, and those of the flow-control methods
+(``storage/control.py``)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ from taskito._checks import (
     check_count,
     check_fraction,
     check_int,
-    check_optional_bytes,
     check_optional_text,
     check_positive,
     check_text,
 )
 from taskito.exceptions import DependencyError
-from taskito.job import JobStatus, NewJob
+from taskito.job import AttemptMetric, JobStatus, NewJob, OutcomeKind
 from taskito.storage.base import Finish
 from taskito.storage.control import BreakerConfig, Deferral, PeriodicSchedule
 
@@ -38,7 +38,60 @@ def validate_finishes(finishes: Sequence[Finish]) -> None:
                 f"cannot finish job {finish.job_id} with status {finish.status!r}: a finish"
                 " moves a running job to pending, complete, failed, dead or cancelled"
             )
-        require_text(f"job {finish.job_id}: worker_id", finish.worker_id)
+        check_text(f"job {finish.job_id}: worker_id", finish.worker_id)
+        if finish.metric is not None:
+            require_metric(finish.job_id, finish.metric)
+
+
+#: Every backend stores these as 64-bit integers.
+_INT64_MAX = 2**63 - 1
+
+
+def require_metric(job_id: str, metric: object) -> AttemptMetric:
+    """A finish's ``AttemptMetric``: names as text, an ``OutcomeKind``, a start time and a
+    non-negative duration that fit in 64 bits."""
+    if (  # the common case, checked without building a message (this runs once per outcome)
+        type(metric) is AttemptMetric
+        and type(metric.task_name) is str
+        and metric.task_name
+        and type(metric.queue) is str
+        and type(metric.outcome) is OutcomeKind
+        and type(metric.started_at) is int
+        and type(metric.wall_ns) is int
+        and -_INT64_MAX <= metric.started_at <= _INT64_MAX
+        and 0 <= metric.wall_ns <= _INT64_MAX
+    ):
+        return metric
+    if not isinstance(metric, AttemptMetric):
+        raise TypeError(
+            f"job {job_id}: metric must be an AttemptMetric, got {type(metric).__name__}"
+        )
+    check_text(f"job {job_id}: metric task_name", metric.task_name)
+    check_text(f"job {job_id}: metric queue", metric.queue, allow_empty=True)
+    if not isinstance(metric.outcome, OutcomeKind):
+        raise TypeError(
+            f"job {job_id}: metric outcome must be an OutcomeKind, got {metric.outcome!r}"
+        )
+    check_int(
+        f"job {job_id}: metric started_at",
+        metric.started_at,
+        minimum=-_INT64_MAX,
+        maximum=_INT64_MAX,
+    )
+    check_int(f"job {job_id}: metric wall_ns", metric.wall_ns, minimum=0, maximum=_INT64_MAX)
+    return metric
+
+
+def metric_query(task_name: object, since: object) -> tuple[str | None, int]:
+    """Check ``task_metrics``'s arguments: a task name or None, and an int time."""
+    if task_name is not None:
+        check_text("task_name", task_name)
+    return cast("str | None", task_name), check_int("since", since)
+
+
+def metric_purge(before: object, limit: object) -> tuple[int, int]:
+    """Check ``purge_metrics``'s arguments: an int time and a limit of at least 1."""
+    return check_int("before", before), check_positive("limit", limit, type_error=ValueError)
 
 
 def batch_outside_dependencies(batch: Sequence[NewJob]) -> list[str]:
@@ -56,32 +109,20 @@ def batch_outside_dependencies(batch: Sequence[NewJob]) -> list[str]:
     return outside
 
 
-def require_count(name: str, value: object) -> int:
-    """A limit, offset or count: an int of at least 0 (a wrong type is a ValueError here)."""
-    return check_count(name, value, type_error=ValueError)
-
-
-def require_positive(name: str, value: object) -> int:
-    """A duration that must be longer than zero, such as a lock's ``ttl_ms``."""
-    return check_positive(name, value, type_error=ValueError)
-
-
-def require_lease(lease_ms: object) -> int:
-    return require_positive("lease_ms", lease_ms)
-
-
-#: The generic checks under the names the backends call them by.
-require_text = check_text
-require_optional_text = check_optional_text
-require_optional_bytes = check_optional_bytes
-require_flag = check_bool
+def check_page(limit: object, offset: object) -> tuple[int, int]:
+    """A page of a listing: ``limit`` and ``offset``, each an int of at least 0 (a wrong type
+    is a ``ValueError`` here, as for every count the contract takes)."""
+    return (
+        check_count("limit", limit, type_error=ValueError),
+        check_count("offset", offset, type_error=ValueError),
+    )
 
 
 def claim_queue_names(queues: object, limit: object, lease_ms: object) -> list[str] | None:
     """Check ``claim``'s arguments; return its queue names, deduplicated in order (None: every
     queue). A claim with ``limit`` 0 or no queue at all has nothing to do (callers check)."""
-    require_count("limit", limit)
-    require_lease(lease_ms)
+    check_count("limit", limit, type_error=ValueError)
+    check_positive("lease_ms", lease_ms, type_error=ValueError)
     if isinstance(queues, str):
         raise TypeError(f"queues must be a list of queue names or None, not {queues!r}")
     return None if queues is None else list(dict.fromkeys(cast("Iterable[str]", queues)))
@@ -102,11 +143,13 @@ def lock_params(name: str, owner_id: str, **numbers: object) -> dict[str, object
     """The named parameters of a lock statement (SQLite and Postgres); ``numbers`` (``token``,
     ``ttl``) must be positive integers."""
     params: dict[str, object] = {
-        "name": require_text("name", name),
-        "owner": require_text("owner_id", owner_id),
+        "name": check_text("name", name),
+        "owner": check_text("owner_id", owner_id),
     }
     for key, value in numbers.items():
-        params[key] = require_positive("ttl_ms" if key == "ttl" else key, value)
+        params[key] = check_positive(
+            "ttl_ms" if key == "ttl" else key, value, type_error=ValueError
+        )
     return params
 
 
@@ -114,7 +157,7 @@ def cancel_arguments(job_id: object, force: object, now: object) -> tuple[str, b
     """Check ``Storage.cancel``'s arguments; return them typed."""
     if isinstance(now, bool) or not isinstance(now, int):
         raise TypeError(f"now must be an int (ms since the epoch), got {now!r}")
-    return require_text("job_id", job_id), require_flag("force", force), now
+    return check_text("job_id", job_id), check_bool("force", force), now
 
 
 def require_deferrals(deferrals: Sequence[Deferral]) -> list[Deferral]:
@@ -123,10 +166,10 @@ def require_deferrals(deferrals: Sequence[Deferral]) -> list[Deferral]:
     for deferral in batch:
         if not isinstance(deferral, Deferral):
             raise TypeError(f"defer_many expects Deferral records, got {type(deferral).__name__}")
-        require_text("job_id", deferral.job_id)
-        _require_int(f"job {deferral.job_id}: attempt", deferral.attempt)
-        _require_int(f"job {deferral.job_id}: until", deferral.until)
-        require_text(f"job {deferral.job_id}: worker_id", deferral.worker_id)
+        check_text("job_id", deferral.job_id)
+        check_int(f"job {deferral.job_id}: attempt", deferral.attempt, type_error=ValueError)
+        check_int(f"job {deferral.job_id}: until", deferral.until, type_error=ValueError)
+        check_text(f"job {deferral.job_id}: worker_id", deferral.worker_id)
     return batch
 
 
@@ -134,14 +177,14 @@ def release_arguments(
     worker_id: object, keep: object, max_rescues: object, reason: object
 ) -> tuple[str, list[str], int, str]:
     """Check ``release_jobs``'s arguments; return them with ``keep`` as a list."""
-    require_text("worker_id", worker_id)
+    check_text("worker_id", worker_id)
     if isinstance(keep, str) or not isinstance(keep, Iterable):
         raise TypeError(f"keep must be a collection of job ids, not {keep!r}")
     kept = list(cast("Iterable[object]", keep))
     for job_id in kept:
-        require_text("a kept job id", job_id)
-    require_count("max_rescues", max_rescues)
-    require_text("reason", reason)
+        check_text("a kept job id", job_id)
+    check_count("max_rescues", max_rescues, type_error=ValueError)
+    check_text("reason", reason)
     return (
         cast(str, worker_id),
         cast("list[str]", kept),
@@ -154,10 +197,10 @@ def require_breaker_config(config: object) -> BreakerConfig:
     """Counts at least one, windows not negative, a success rate between 0 and 1."""
     if not isinstance(config, BreakerConfig):
         raise TypeError(f"config must be a BreakerConfig, got {type(config).__name__}")
-    require_positive("threshold", config.threshold)
-    require_count("window_ms", config.window_ms)
-    require_count("cooldown_ms", config.cooldown_ms)
-    require_positive("half_open_probes", config.half_open_probes)
+    check_positive("threshold", config.threshold, type_error=ValueError)
+    check_count("window_ms", config.window_ms, type_error=ValueError)
+    check_count("cooldown_ms", config.cooldown_ms, type_error=ValueError)
+    check_positive("half_open_probes", config.half_open_probes, type_error=ValueError)
     check_fraction("half_open_success_rate", config.half_open_success_rate, type_error=ValueError)
     return config
 
@@ -166,14 +209,14 @@ def require_schedule(schedule: object) -> PeriodicSchedule:
     if not isinstance(schedule, PeriodicSchedule):
         raise TypeError(f"schedule must be a PeriodicSchedule, got {type(schedule).__name__}")
     for field in ("name", "task_name", "cron", "queue"):
-        require_text(field, getattr(schedule, field))
-    require_optional_text("timezone", schedule.timezone)
+        check_text(field, getattr(schedule, field))
+    check_optional_text("timezone", schedule.timezone)
     if not isinstance(schedule.payload, bytes | bytearray | memoryview):
         raise TypeError(f"payload must be bytes, got {type(schedule.payload).__name__}")
-    _require_int("next_run", schedule.next_run)
+    check_int("next_run", schedule.next_run, type_error=ValueError)
     if schedule.last_run is not None:
-        _require_int("last_run", schedule.last_run)
-    require_flag("enabled", schedule.enabled)
+        check_int("last_run", schedule.last_run, type_error=ValueError)
+    check_bool("enabled", schedule.enabled)
     return schedule
 
 
@@ -189,7 +232,3 @@ def wait_step(timeout_s: object) -> float:
     if math.isnan(timeout_s) or timeout_s < 0:
         raise ValueError(f"timeout_s must be zero or positive, got {timeout_s!r}")
     return min(float(timeout_s), MAX_WAIT_STEP_S)
-
-
-def _require_int(name: str, value: object) -> int:
-    return check_int(name, value, type_error=ValueError)

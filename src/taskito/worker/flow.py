@@ -7,8 +7,9 @@ task's and the queue's rate limit, then the task's circuit breaker. The breaker 
 that a half-open probe it admits always runs (a probe admitted and then held back by a rate
 limit would be counted as started but never finish). Held-back jobs go back to pending in one
 ``defer_many`` write and never reach the pool; a deferral does not spend a retry
-(docs/architecture.md, "Where taskito differs"). A job whose task and queue have no limit costs
-nothing here: no storage call, only two dictionary look-ups.
+(docs/architecture.md, "Where taskito differs"). The gate reads each job's task from its
+``ClaimedJob`` (resolved once, after the claim). A job whose task and queue have no limit costs
+nothing here: no storage call, at most one dictionary look-up (its queue's limits).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from taskito.worker.unknown_tasks import UnknownTaskHold
 
 if TYPE_CHECKING:
     from taskito.job import JobRecord
-    from taskito.registry import CircuitBreakerConfig, ExecutionEnv, RateLimit
+    from taskito.registry import CircuitBreakerConfig, ClaimedJob, ExecutionEnv, RateLimit
 
 logger = logging.getLogger("taskito.worker.flow")
 
@@ -71,7 +72,7 @@ class Admission:
     are due again (ms since the epoch), so the worker can wake then.
     """
 
-    admitted: list[JobRecord]
+    admitted: list[ClaimedJob]
     due_again: list[int] = field(default_factory=list)
 
 
@@ -102,33 +103,34 @@ class FlowGate:
         #: Deferrals whose write failed; retried before the next batch (fenced, so safe).
         self._unwritten: list[Deferral] = []
 
-    def admit(self, jobs: Sequence[JobRecord], now: int) -> Admission:
-        """Split ``jobs`` (just claimed, running under this worker) into those that may start
-        now and those that go back to pending. Never raises for a storage error: a limit
+    def admit(self, claimed: Sequence[ClaimedJob], now: int) -> Admission:
+        """Split ``claimed`` (just claimed, running under this worker) into the jobs that may
+        start now and those that go back to pending. Never raises for a storage error: a limit
         that cannot be checked holds its job back, and a failed write is retried later."""
         self.write_unwritten(now)
-        held = self._unknown.hold(jobs, now)
+        held = self._unknown.hold(claimed, now)
         limited = [
-            (job, limits)
-            for job in jobs
-            if job.id not in held and (limits := self._limits_of(job)) is not None
+            (one.job, limits)
+            for one in claimed
+            if one.job.id not in held and (limits := self._limits_of(one)) is not None
         ]
         if not limited and not held:
-            return Admission(list(jobs))
-        batch = _Batch(limited, frozenset(job.id for job in jobs), now, dict(held))
+            return Admission(list(claimed))
+        batch = _Batch(limited, frozenset(one.job.id for one in claimed), now, dict(held))
         if limited:
             self._check_caps(batch)
             self._check_rates(batch)
             self._check_breakers(batch)
         if not batch.denied:
-            return Admission(list(jobs))
+            return Admission(list(claimed))
+        jobs = [one.job for one in claimed]
         deferrals = [
             Deferral(job.id, job.attempt, batch.denied[job.id], worker_id=job.worker_id or "")
             for job in jobs
             if job.id in batch.denied
         ]
         self._write(deferrals, now)
-        admitted = [job for job in jobs if job.id not in batch.denied]
+        admitted = [one for one in claimed if one.job.id not in batch.denied]
         return Admission(admitted, list(batch.denied.values()))
 
     def unwritten_ids(self) -> list[str]:
@@ -144,9 +146,11 @@ class FlowGate:
 
     # --- what limits a job ----------------------------------------------------------------
 
-    def _limits_of(self, job: JobRecord) -> _Limits | None:
-        spec = self._env.lookup(job.task_name)
-        queue_limits = self._env.queue_limits.get(job.queue) if self._env.queue_limits else None
+    def _limits_of(self, claimed: ClaimedJob) -> _Limits | None:
+        spec = claimed.spec
+        queue_limits = (
+            self._env.queue_limits.get(claimed.job.queue) if self._env.queue_limits else None
+        )
         task_cap = task_rate = breaker = None
         if spec is not None:
             task_cap, task_rate, breaker = (

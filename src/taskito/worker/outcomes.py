@@ -1,6 +1,9 @@
 """Applying outcomes: the retry decision (``retry.decide``), one fenced ``finish_many`` write per
-batch, then circuit-breaker bookkeeping, outcome events, middleware hooks and the outcome's log
-line, once, for the writes that applied (docs/architecture.md, invariants 3 and 6).
+batch (each outcome carrying its attempt's metric row, unless the queue records none), then
+circuit-breaker bookkeeping, outcome events, middleware hooks and the outcome's log line, once,
+for the writes that applied (docs/architecture.md, invariants 3 and 6). The retry policy, the
+breaker and the middleware chain come with each job (``HeldJob.claimed``), resolved at its
+claim: nothing is looked up by task name here.
 
 Every error text is made storable first (``taskito.storable``). A batch that storage refuses
 twice for a reason other than being unreachable is written in halves, down to the one job it
@@ -12,12 +15,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from taskito.events import EventType
 from taskito.exceptions import StorageUnavailableError
-from taskito.job import JobStatus, OutcomeKind, now_ms
+from taskito.job import AttemptMetric, JobStatus, OutcomeKind, now_ms
 from taskito.retry import CANCELLED_ERROR, RetryPolicy, decide
 from taskito.storable import error_line, storable_text
 from taskito.storage.base import Finish
@@ -146,12 +150,14 @@ class OutcomeApplier:
         storage refuses that too (the job is given up here: its lease brings it back)."""
         refused = finishes[index]
         reason = error_line(refusal, 500)
+        metric = refused.metric
         replacement = Finish(
             refused.job_id,
             refused.attempt,
             JobStatus.DEAD,
             error=f"outcome could not be stored: {reason}",
             worker_id=refused.worker_id,
+            metric=None if metric is None else replace(metric, outcome=OutcomeKind.FAILURE),
         )
         finishes[index] = replacement
         logger.error(
@@ -229,32 +235,34 @@ class OutcomeApplier:
                 held.cancel_requested = True
 
     def _decide(self, held: HeldJob, now: int) -> Finish:
+        """The write for ``held``'s outcome, carrying its metric when the queue records them."""
         job, outcome = held.job, held.outcome
         if outcome is None:
             raise ValueError(f"job {job.id} has no outcome yet")
-        if held.cancel_requested and outcome.kind in _FAILED_KINDS:
+        cancelled = held.cancel_requested and outcome.kind in _FAILED_KINDS
+        metric = None
+        if self._env.records_metrics:
+            kind = OutcomeKind.CANCELLED if cancelled else outcome.kind
+            started_at = job.started_at if job.started_at is not None else now
+            metric = AttemptMetric(
+                job.task_name, job.queue, kind, started_at, max(0, outcome.wall_time_ns)
+            )
+        if cancelled:
             return Finish(
                 job.id,
                 job.attempt,
                 JobStatus.CANCELLED,
                 error=CANCELLED_ERROR,
                 worker_id=job.worker_id or "",
+                metric=metric,
             )
-        spec = self._env.lookup(job.task_name)
+        spec = held.claimed.spec
         policy = spec.retry if spec is not None else _DEFAULT_POLICY
-        finish = decide(job, outcome, policy, now)
+        finish = decide(job, outcome, policy, now, metric=metric)
         if finish.error is not None:
             error = storable_text(finish.error)
             if error is not finish.error:
-                return Finish(
-                    finish.job_id,
-                    finish.attempt,
-                    finish.status,
-                    None,
-                    error,
-                    finish.retry_at,
-                    worker_id=finish.worker_id,
-                )
+                return replace(finish, error=error)
         return finish
 
     def _record_breakers(
@@ -271,7 +279,7 @@ class OutcomeApplier:
         for held, finish, ok in zip(settled, finishes, applied, strict=True):
             if not ok or finish.status not in _BREAKER_VERDICTS:
                 continue
-            spec = self._env.lookup(held.job.task_name)
+            spec = held.claimed.spec
             if spec is None or spec.circuit_breaker is None:
                 continue
             try:
@@ -313,7 +321,7 @@ class OutcomeApplier:
             id=job.id, task_name=job.task_name, queue_name=job.queue, retry_count=job.retry_count
         )
         timed_out = outcome.kind is OutcomeKind.TIMED_OUT
-        middleware = self._middleware(job.task_name)
+        middleware = held.claimed.middleware
         if finish.status is JobStatus.PENDING:
             self._emit(
                 EventType.JOB_RETRYING,
@@ -340,11 +348,6 @@ class OutcomeApplier:
                 EventType.JOB_CANCELLED, lambda: {"job_id": job.id, "task_name": job.task_name}
             )
             _call_hooks(middleware, "on_cancel", ctx)
-
-    def _middleware(self, task_name: str) -> list[TaskMiddleware]:
-        spec = self._env.lookup(task_name)
-        per_task = spec.middleware if spec is not None else ()
-        return [*self._env.middleware, *per_task]
 
     def _emit(self, event_type: EventType, payload: Callable[[], dict[str, Any]]) -> None:
         bus = self._events

@@ -6,20 +6,29 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from taskito.job import JobRecord, Outcome
+
+if TYPE_CHECKING:
+    from taskito.registry import ClaimedJob
 
 
 @dataclass(slots=True)
 class HeldJob:
-    """One claimed attempt. ``outcome`` stays None while the job runs in the pool."""
+    """One claimed attempt, with its task as resolved at the claim (``claimed``). ``outcome``
+    stays None while the job runs in the pool."""
 
-    job: JobRecord
+    claimed: ClaimedJob
     started_mono: float
     deadline_mono: float | None
     cancel_requested: bool = False
     cancel_forced: bool = False
     outcome: Outcome | None = None
+
+    @property
+    def job(self) -> JobRecord:
+        return self.claimed.job
 
 
 class HeldJobs:
@@ -34,9 +43,10 @@ class HeldJobs:
         with self._lock:
             return len(self._jobs)
 
-    def add(self, job: JobRecord, now_mono: float) -> HeldJob:
+    def add(self, claimed: ClaimedJob, now_mono: float) -> HeldJob:
+        job = claimed.job
         deadline = None if job.timeout_ms is None else now_mono + job.timeout_ms / 1000.0
-        held = HeldJob(job, now_mono, deadline, cancel_requested=job.cancel_requested)
+        held = HeldJob(claimed, now_mono, deadline, cancel_requested=job.cancel_requested)
         with self._lock:
             if job.id in self._jobs:
                 raise ValueError(f"job {job.id} is already held by this worker")

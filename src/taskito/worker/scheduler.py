@@ -1,5 +1,5 @@
-"""The worker's scheduler thread: it fires the periodic schedules this worker's Queue declares
-and deletes results whose ``result_ttl`` ran out.
+"""The worker's scheduler thread: it fires the periodic schedules this worker's Queue declares,
+deletes results whose ``result_ttl`` ran out and task metrics past ``metrics_retention``.
 
 Every worker runs one, so schedules keep firing while any worker lives. Exactly-once per slot
 comes from storage: ``fire_periodic`` compares and sets the schedule's ``next_run`` and
@@ -40,13 +40,18 @@ NEVER_MS = 253_402_300_799_000
 _DEFAULT_PRIORITY = 0
 _DEFAULT_MAX_RETRIES = 3
 _DEFAULT_TIMEOUT_MS = 300_000
+#: Task metric rows deleted per storage call: a few ms of work, so a backlog of old rows never
+#: holds the database (SQLite's one writer) for long.
+METRICS_PURGE_CHUNK = 5_000
 
 
 class PeriodicScheduler:
-    """Fires ``env.periodic`` schedules and purges expired results on its own thread.
+    """Fires ``env.periodic`` schedules and purges expired results and old task metrics on its
+    own thread.
 
-    ``register``, ``fire_due`` and ``purge`` are also callable directly (tests drive them
-    with a chosen ``now``); the thread only calls them on a timer, and logs their errors.
+    ``register``, ``fire_due``, ``purge`` and ``purge_metrics`` are also callable directly
+    (tests drive them with a chosen ``now``); the thread only calls them on a timer, and logs
+    their errors.
     """
 
     def __init__(
@@ -90,7 +95,9 @@ class PeriodicScheduler:
                     self._safely("firing periodic schedules", self.fire_due)
                 )
             if ok and time.monotonic() >= next_purge:
-                ok = self._safely("deleting expired results", self.purge)
+                ok = self._safely("deleting expired results", self.purge) and self._safely(
+                    "deleting old task metrics", self.purge_metrics
+                )
                 if ok:
                     next_purge = time.monotonic() + self._cleanup_interval_s
             if ok:
@@ -174,6 +181,24 @@ class PeriodicScheduler:
             logger.info("deleted %d job(s) whose result_ttl ran out", deleted)
         return deleted
 
+    def purge_metrics(self, now: int) -> int:
+        """Delete task metric rows older than ``Queue(metrics_retention=...)`` (none when it is
+        None), in chunks so that no single delete holds the database for long; return how
+        many. Stopping the scheduler stops it between chunks."""
+        retention_ms = self._env.metrics_retention_ms
+        if retention_ms is None:
+            return 0
+        before = now - retention_ms
+        deleted = 0
+        while True:
+            chunk = self._storage.purge_metrics(before, METRICS_PURGE_CHUNK)
+            deleted += chunk
+            if chunk < METRICS_PURGE_CHUNK or self._stop.is_set():
+                break
+        if deleted:
+            logger.debug("deleted %d task metric row(s) past their retention", deleted)
+        return deleted
+
     # --- firing one slot ------------------------------------------------------------------
 
     def _fire(self, schedule: PeriodicSchedule, now: int) -> JobRecord | None:
@@ -253,4 +278,4 @@ class PeriodicScheduler:
         return seal(signer, context, dumps_bound(serializer, (spec.args, spec.kwargs), context))
 
 
-__all__ = ["NEVER_MS", "PeriodicScheduler"]
+__all__ = ["METRICS_PURGE_CHUNK", "NEVER_MS", "PeriodicScheduler"]

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from taskito.job import JobRecord
-    from taskito.registry import ExecutionEnv
+    from taskito.registry import ClaimedJob, ExecutionEnv
 
 logger = logging.getLogger("taskito.worker.unknown_tasks")
 
@@ -50,18 +49,19 @@ class UnknownTaskHold:
         self._seen: dict[str, _Seen] = {}
         self._warn_at: dict[str, int] = {}  # task name -> earliest time of the next warning
 
-    def hold(self, jobs: Sequence[JobRecord], now: int) -> dict[str, int]:
-        """Job id -> when it is due again, for the jobs of unknown tasks still in their
-        window. Jobs of known tasks, and those past the window, are not in the answer."""
+    def hold(self, claimed: Sequence[ClaimedJob], now: int) -> dict[str, int]:
+        """Job id -> when it is due again, for the jobs of unknown tasks (resolved to no
+        ``spec``) still in their window. Jobs of known tasks, and those past the window, are
+        not in the answer."""
         window_ms = self._env.unknown_task_window_ms
         if window_ms <= 0:
             return {}
         held: dict[str, int] = {}
         by_task: dict[str, int] = {}
-        lookup = self._env.lookup
-        for job in jobs:
-            if lookup(job.task_name) is not None:
+        for one in claimed:
+            if one.spec is not None:
                 continue
+            job = one.job
             seen = self._seen.get(job.id)
             if seen is None:
                 seen = self._seen[job.id] = _Seen(now, 0)

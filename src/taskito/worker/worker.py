@@ -2,11 +2,12 @@
 write their outcomes in batches; drain or stop on request or on SIGINT/SIGTERM.
 
 One thread (the caller of ``run()``) owns every state change on the consuming side; right
-after each claim it lets the flow gate (``flow``) hold back jobs that a limit, cap or circuit
-breaker does not let start yet. Helper threads keep leases and heartbeats (``leases``), watch
-for cancel requests and storage changes (``cancel_watch``), and fire periodic schedules and
-delete expired results (``scheduler``); they only write their own state, wake this loop or
-signal the pool.
+after each claim it resolves each job's task once (``ExecutionEnv.resolve``: the ``ClaimedJob``
+that the gate, the pool, ``run_job`` and the outcome writer share) and lets the flow gate
+(``flow``) hold back jobs that a limit, cap or circuit breaker does not let start yet. Helper
+threads keep leases and heartbeats (``leases``), watch for cancel requests and storage changes
+(``cancel_watch``), and fire periodic schedules and delete expired results (``scheduler``);
+they only write their own state, wake this loop or signal the pool.
 """
 
 from __future__ import annotations
@@ -219,12 +220,13 @@ class Worker:
             self._release_unheld("its claim reply was lost")
             return
         self._claim_backoff.succeeded()
+        resolve = self._env.resolve
         # Limits, caps and breakers hold some jobs back (to pending, no retry spent).
-        admission = self._gate.admit(jobs, now)
+        admission = self._gate.admit([resolve(job) for job in jobs], now)
         self._alarms.add_all(admission.due_again)
         started_mono = time.monotonic()
-        for job in admission.admitted:
-            self._start(self._held.add(job, started_mono))
+        for claimed in admission.admitted:
+            self._start(self._held.add(claimed, started_mono))
         if len(jobs) == free:
             # A full batch: more may be waiting, and some slots (an event loop's) may still be
             # free, so look again without waiting for the next wake-up.
@@ -233,7 +235,7 @@ class Worker:
     def _start(self, held: HeldJob) -> None:
         job = held.job
         try:
-            self._pool.submit(job, self._on_done)
+            self._pool.submit(held.claimed, self._on_done)
         except Exception as exc:
             logger.exception("the pool could not start job %s", job.id, extra={"job_id": job.id})
             self._held.settle(held, Outcome(OutcomeKind.FAILURE, error=f"pool error: {exc!r}"))

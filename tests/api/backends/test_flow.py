@@ -1,5 +1,5 @@
-"""The Queue's flow-control API (issue 6 points 4 and 6): ``@queue.periodic``,
-``set_queue_rate_limit``, ``set_queue_concurrency``, ``circuit_breakers`` /
+"""The Queue's flow-control API (issue 6 points 4 and 6): ``@queue.periodic`` and
+``list_periodic``, ``set_queue_rate_limit``, ``set_queue_concurrency``, ``circuit_breakers`` /
 ``acircuit_breakers``, with their bad inputs, on every backend."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from taskito import Queue
+from taskito import PeriodicInfo, Queue
 from taskito.exceptions import ConfigurationError, SerializationError
 from taskito.job import now_ms
 from taskito.registry import PeriodicSpec, QueueLimits, RateLimit
@@ -119,6 +119,47 @@ def test_a_worker_fires_a_periodic_task(backend: Backend) -> None:
     assert seen[0] == 7
     (schedule,) = queue._storage.periodic_schedules()
     assert schedule.name == "heartbeat" and schedule.last_run is not None
+
+
+def test_list_periodic_shows_the_stored_schedules(backend: Backend) -> None:
+    queue = backend.queue(workers=1)
+
+    @queue.periodic("* * * * * *", name="heartbeat", queue="cron")
+    def heartbeat() -> None:
+        pass
+
+    @queue.periodic("0 0 0 1 1 * 2000", name="past", timezone="Europe/Paris")
+    def past() -> None:
+        pass
+
+    assert queue.list_periodic() == []  # declared, not stored until a worker starts
+    started = now_ms()
+    with worker_thread(queue):
+        wait_until(
+            lambda: any(info.last_run for info in queue.list_periodic()), 10, message="a slot"
+        )
+    beat, never = queue.list_periodic()
+    assert beat == PeriodicInfo(
+        name="heartbeat",
+        task_name="heartbeat",
+        cron_expr="* * * * * *",
+        queue="cron",
+        enabled=True,
+        last_run=beat.last_run,
+        next_run=beat.next_run,
+        timezone=None,
+    )
+    assert beat.last_run is not None and beat.next_run is not None
+    assert started - 1000 <= beat.last_run < beat.next_run
+    assert (never.name, never.timezone, never.next_run, never.last_run) == (
+        "past",
+        "Europe/Paris",
+        None,  # the year field is past: it never fires
+        None,
+    )
+    assert asyncio.run(queue.alist_periodic()) == queue.list_periodic()
+    with backend.queue() as other:  # the catalog is the database's, not the declaring app's
+        assert [info.name for info in other.list_periodic()] == ["heartbeat", "past"]
 
 
 # --- queue-level limits -------------------------------------------------------------------

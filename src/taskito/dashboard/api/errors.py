@@ -1,9 +1,12 @@
 """``ApiError``: the one error a route function raises, carrying the HTTP status and the
-text of the ``{"error": ...}`` body. No web framework type appears in the JSON layer."""
+text of the ``{"error": ...}`` body, and ``as_api_error``: which status any other exception a
+route raises stands for. No web framework type appears in the JSON layer."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import taskito
 
 
 class ApiError(Exception):
@@ -31,4 +34,17 @@ def not_found(message: str) -> ApiError:
     return ApiError(404, message)
 
 
-__all__ = ["ApiError", "bad_request", "not_found"]
+def as_api_error(exc: BaseException) -> ApiError | None:
+    """The answer an exception from a route function stands for: itself for an ``ApiError``,
+    400 for an option the Queue refused (``ConfigurationError``), 503 when storage cannot be
+    reached; None for anything else (a server error, which the server logs and hides)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, taskito.ConfigurationError):
+        return ApiError(400, str(exc))
+    if isinstance(exc, taskito.StorageUnavailableError):
+        return ApiError(503, "Storage unavailable")
+    return None
+
+
+__all__ = ["ApiError", "as_api_error", "bad_request", "not_found"]

@@ -3,6 +3,7 @@ logs, replay history, the DAG, arguments and result, cancel and replay."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ STATUSES = ("pending", "running", "complete", "completed", "failed", "dead", "ca
 #: Rows read past ``limit`` on a cursor page, to step over rows created in the same
 #: millisecond as the cursor (more ties than this cost one more read each).
 TIE_SLACK = 64
+#: The statuses a job never leaves: its result, error or cancellation is final.
+FINISHED = frozenset({"complete", "failed", "dead", "cancelled"})
 JOB_NOT_FOUND = "Job not found"
 
 
@@ -133,9 +136,18 @@ def job_arguments(queue: taskito.Queue, job_id: str) -> dict[str, Any]:
     return {"id": job_id, "args": to_jsonable(args), "kwargs": to_jsonable(kwargs), "error": None}
 
 
-def job_result(queue: taskito.Queue, job_id: str) -> dict[str, Any]:
+def job_result(
+    queue: taskito.Queue,
+    job_id: str,
+    *,
+    serialize: Callable[[Any], Any] = to_jsonable,
+    read_timeout_s: float = 1.0,
+) -> dict[str, Any]:
     """``{id, status, result, error, result_error}``: the decoded result of a complete job
-    (through ``JobResult.result``, which verifies a signed result before loading it)."""
+    (through ``JobResult.result``, which verifies a signed result before loading it) made
+    JSON by ``serialize`` (by default: JSON values as they are, anything else its ``repr``).
+    ``result_error`` says why a stored result could not be decoded. Nothing waits for an
+    unfinished job: a caller that waits polls this until ``status`` is in ``FINISHED``."""
     job = _job(queue, job_id)
     answer: dict[str, Any] = {
         "id": job_id,
@@ -147,9 +159,11 @@ def job_result(queue: taskito.Queue, job_id: str) -> dict[str, Any]:
     if job.status != "complete":
         return answer
     try:
-        answer["result"] = to_jsonable(job.result(timeout=1.0))
+        value = job.result(timeout=read_timeout_s)
     except taskito.SerializationError as exc:
         answer["result_error"] = str(exc)
+        return answer
+    answer["result"] = serialize(value)
     return answer
 
 
@@ -169,6 +183,8 @@ def replay_job(queue: taskito.Queue, job_id: str) -> dict[str, Any]:
 
 
 __all__ = [
+    "FINISHED",
+    "JOB_NOT_FOUND",
     "STATUSES",
     "JobQuery",
     "cancel_job",

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import taskito
-from taskito.dashboard.api.errors import ApiError, bad_request
+from taskito.dashboard.api.errors import ApiError, as_api_error, bad_request
 from taskito.dashboard.api.routes import PlainText
 from taskito.dashboard.server.config import MAX_BODY_BYTES
 
@@ -73,18 +73,16 @@ def answer(result: Any) -> Response:
 
 
 def failure_response(exc: BaseException, what: str) -> Response:
-    """The answer to an exception a route raised: its own status for an ``ApiError``, 400
-    for a refused option, 503 when storage is unreachable, 500 for anything else (logged,
-    never shown)."""
-    if isinstance(exc, ApiError):
-        return error_response(exc)
-    if isinstance(exc, taskito.ConfigurationError):
-        return error_response(ApiError(400, str(exc)))
+    """The answer to an exception a route raised (``api.errors.as_api_error``): its own
+    status for an ``ApiError``, 400 for a refused option, 503 when storage is unreachable
+    (logged as a warning), 500 for anything else (logged, never shown)."""
+    error = as_api_error(exc)
+    if error is None:
+        logger.error("%s failed", what, exc_info=exc)
+        return error_response(ApiError(500, "Internal server error"))
     if isinstance(exc, taskito.StorageUnavailableError):
         logger.warning("%s: storage unavailable: %s", what, exc)
-        return error_response(ApiError(503, "Storage unavailable"))
-    logger.error("%s failed", what, exc_info=exc)
-    return error_response(ApiError(500, "Internal server error"))
+    return error_response(error)
 
 
 __all__ = [

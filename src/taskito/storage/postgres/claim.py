@@ -1,6 +1,6 @@
-"""The PostgreSQL claim: lock due jobs in priority order with ``FOR UPDATE SKIP LOCKED``, mark
-them running and return them in one statement, and cancel expired pending jobs (with their
-dependents) when the claim reports some in its scope.
+"""The PostgreSQL claim (``claim_jobs``): lock due jobs in priority order with ``FOR UPDATE SKIP
+LOCKED``, mark them running and return them in one statement, and cancel expired pending jobs
+(with their dependents) when the claim reports some in its scope.
 
 Like ``queries``, this module imports no driver module at import time.
 """
@@ -17,7 +17,8 @@ from taskito.storage.postgres import records as convert
 from taskito.storage.postgres.transitions import cascade_cancel
 
 if TYPE_CHECKING:
-    from taskito.storage.postgres.connections import Cursor
+    from taskito.storage.postgres.connections import Cursor, PgConnections
+    from taskito.storage.postgres.notify import ChangeFeed
 
 _DEPENDENCIES_DONE = (
     "NOT EXISTS (SELECT 1 FROM {s}.job_dependencies AS d JOIN {s}.jobs AS p"
@@ -152,6 +153,43 @@ def expire_query(
     return q.render(template, schema, channel, token)
 
 
+def claim_jobs(
+    conns: PgConnections,
+    stmts: q.Statements,
+    feed: ChangeFeed,
+    worker_id: str,
+    queue_names: list[str] | None,
+    namespace: str | None,
+    limit: int,
+    now: int,
+    lease_ms: int,
+) -> list[JobRecord]:
+    """``Storage.claim`` once its arguments are checked: one statement locks due jobs with
+    ``FOR UPDATE SKIP LOCKED`` (so claimers in any process get disjoint jobs) and marks them
+    running.
+
+    ``now`` decides which jobs are due and expired and becomes ``started_at``. The lease is
+    written on the server's clock (``now`` plus the measured server-minus-local offset); the
+    records report it back on this host's clock, so ``lease_expires_at == now + lease_ms``
+    here while another host sees the same instant on its own clock. Expired pending jobs in
+    the claimed scope are cancelled, with their dependents, in a transaction of their own right
+    after the claim. Paused queues are skipped whole, their expired jobs included (one probe of
+    ``paused_queues`` per queue).
+    """
+    offset_ms = conns.lease_offset_ms()
+    mode, params = claim_params(
+        worker_id, queue_names, namespace, limit, now, now + offset_ms + lease_ms
+    )
+    jobs, expired_waiting = conns.run(
+        lambda cursor: _claim(cursor, stmts.schema, mode, params, offset_ms)
+    )
+    if expired_waiting:
+        expired = conns.transact(lambda cursor: _expire(cursor, stmts, mode, params))
+        if expired:
+            feed.notify()
+    return jobs
+
+
 def claim_params(
     worker_id: str,
     queues: list[str] | None,
@@ -177,7 +215,7 @@ def claim_params(
     return "many", params
 
 
-def claim(
+def _claim(
     cursor: Cursor, schema: str, queue_mode: str, params: dict[str, Any], lease_offset_ms: int
 ) -> tuple[list[JobRecord], bool]:
     """Claimed jobs in claim order, and whether expired jobs wait in the claimed scope."""
@@ -189,17 +227,13 @@ def claim(
     return jobs, expired_waiting
 
 
-def expire(
-    cursor: Cursor,
-    stmts: q.Statements,
-    queue_mode: str,
-    params: dict[str, Any],
-    channel: str,
-    token: str,
+def _expire(
+    cursor: Cursor, stmts: q.Statements, queue_mode: str, params: dict[str, Any]
 ) -> list[str]:
     """Cancel expired pending jobs in the claim's scope and their dependents; return the
     expired ids. Run inside a transaction."""
-    query = expire_query(stmts.schema, queue_mode, params["namespace"] is not None, channel, token)
+    has_namespace = params["namespace"] is not None
+    query = expire_query(stmts.schema, queue_mode, has_namespace, stmts.channel, stmts.token)
     expired = [row[0] for row in cursor.execute(query, params).fetchall()]
     now = params["now"]
     cascade_cancel(

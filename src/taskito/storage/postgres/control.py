@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from taskito._checks import check_bool, check_optional_text, check_positive, check_text
 from taskito.job import JobRecord, NewJob
 from taskito.storage import breakers, control_rows
 from taskito.storage.control import (
@@ -37,15 +38,11 @@ from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
 from taskito.storage.postgres.enqueue import require_enqueueable
 from taskito.storage.validation import (
+    check_page,
     lock_params,
     require_breaker_config,
-    require_count,
     require_deferrals,
-    require_flag,
-    require_optional_text,
-    require_positive,
     require_schedule,
-    require_text,
 )
 
 if TYPE_CHECKING:
@@ -73,8 +70,8 @@ class PostgresControl(ControlStorage):
     def set_queue_paused(self, queue: str, paused: bool, now: int) -> bool:
         """See ``ControlStorage.set_queue_paused``. Resuming notifies listeners like an
         enqueue, so idle workers on every host claim the queue's jobs at once."""
-        require_text("queue", queue)
-        require_flag("paused", paused)
+        check_text("queue", queue)
+        check_bool("paused", paused)
         if paused:
             return bool(self._fetch(self._control.pause_queue, (queue, now)))
         resumed = bool(self._fetch(self._control.resume_queue, (queue,)))
@@ -91,8 +88,8 @@ class PostgresControl(ControlStorage):
         """See ``ControlStorage.take_rate_slot``: one upsert that takes a free slot. When the
         slot is taken, a second read says until when; the stored time only grows, so a value
         read a moment later is still a correct (possibly later) time to try again."""
-        require_text("key", key)
-        require_positive("interval_ms", interval_ms)
+        check_text("key", key)
+        check_positive("interval_ms", interval_ms, type_error=ValueError)
         params = {"key": key, "until": now + interval_ms, "now": now}
 
         def take(cursor: Cursor) -> int | None:
@@ -105,8 +102,8 @@ class PostgresControl(ControlStorage):
         return self._conns.run(take)
 
     def running_ids(self, task_name: str | None, queue: str | None) -> list[str]:
-        require_optional_text("task_name", task_name)
-        require_optional_text("queue", queue)
+        check_optional_text("task_name", task_name)
+        check_optional_text("queue", queue)
         query = cq.running_ids_query(self.schema, task_name is not None, queue is not None)
         params = [value for value in (task_name, queue) if value is not None]
         return [row[0] for row in self._fetch(query, params, idempotent=True)]
@@ -143,7 +140,7 @@ class PostgresControl(ControlStorage):
     # --- circuit breakers ---------------------------------------------------------------
 
     def breaker_admit(self, task_name: str, config: BreakerConfig, now: int) -> int | None:
-        require_text("task_name", task_name)
+        check_text("task_name", task_name)
         require_breaker_config(config)
         return postgres_breakers.step(
             self._conns,
@@ -154,9 +151,9 @@ class PostgresControl(ControlStorage):
         )
 
     def breaker_record(self, task_name: str, config: BreakerConfig, ok: bool, now: int) -> None:
-        require_text("task_name", task_name)
+        check_text("task_name", task_name)
         require_breaker_config(config)
-        require_flag("ok", ok)
+        check_bool("ok", ok)
         postgres_breakers.step(
             self._conns,
             self._control,
@@ -192,7 +189,7 @@ class PostgresControl(ControlStorage):
         return bool(self._fetch(self._control.select_lock_held, params, idempotent=True))
 
     def lock_info(self, name: str) -> LockInfo | None:
-        require_text("name", name)
+        check_text("name", name)
         rows = self._fetch(self._control.select_lock, (name,), idempotent=True)
         if not rows:
             return None
@@ -204,20 +201,20 @@ class PostgresControl(ControlStorage):
     # --- settings -----------------------------------------------------------------------
 
     def get_setting(self, key: str) -> str | None:
-        require_text("key", key)
+        check_text("key", key)
         rows = self._fetch(self._control.select_setting, (key,), idempotent=True)
         return rows[0][0] if rows else None
 
     def set_setting(self, key: str, value: str, now: int) -> None:
-        require_text("key", key)
-        require_text("value", value, allow_empty=True)
+        check_text("key", key)
+        check_text("value", value, allow_empty=True)
         self._conns.run(
             lambda cursor: cursor.execute(self._control.upsert_setting, (key, value, now)),
             idempotent=True,
         )
 
     def delete_setting(self, key: str) -> bool:
-        require_text("key", key)
+        check_text("key", key)
         return self._conns.run(
             lambda cursor: cursor.execute(self._control.delete_setting, (key,)).rowcount == 1
         )
@@ -249,7 +246,7 @@ class PostgresControl(ControlStorage):
         lock until the job is inserted and the transaction commits: a racing worker waits for
         it, then finds ``next_run`` moved on. A job the insert refuses (a missing dependency)
         rolls the whole slot back, so it stays due."""
-        require_text("name", name)
+        check_text("name", name)
         require_enqueueable(job)
         params = {"name": name, "slot": slot, "next_run": next_run}
 
@@ -288,7 +285,7 @@ class PostgresControl(ControlStorage):
         return self._conns.run(run)
 
     def list_archived(self, limit: int, offset: int) -> list[JobRecord]:
-        params = (require_count("limit", limit), require_count("offset", offset))
+        params = check_page(limit, offset)
         rows = self._conns.run(
             lambda cursor: cursor.execute(self._control.select_archived, params).fetchall(),
             idempotent=True,
@@ -300,7 +297,7 @@ class PostgresControl(ControlStorage):
         """See ``ControlStorage.enqueue_replay``. The history row names the job actually
         stored: the holder of the copy's unique key when one is active."""
         require_enqueueable(job)
-        require_text("original_job_id", original_job_id)
+        check_text("original_job_id", original_job_id)
 
         def replay(cursor: Cursor) -> tuple[JobRecord, bool]:
             record, inserted = enqueue.enqueue_in(cursor, self._conns, self._stmts, job)
@@ -314,7 +311,7 @@ class PostgresControl(ControlStorage):
         return record
 
     def replay_history(self, job_id: str) -> list[ReplayEntry]:
-        require_text("job_id", job_id)
+        check_text("job_id", job_id)
         rows = self._conns.run(
             lambda cursor: cursor.execute(self._control.select_replays, (job_id,)).fetchall(),
             idempotent=True,

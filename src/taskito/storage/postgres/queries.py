@@ -168,13 +168,15 @@ LOCK_WORKER_RUNNING = (
 # job is running under its attempt for its worker (re-checked on the row the UPDATE locks).
 # Retries (status 0) and dead jobs (4) get an error row; dead jobs a dead-letter row too. A
 # rescue (status 0 with ``rescue``) counts in rescue_count, not retry_count.
+# m_*: the outcome's metric (NULLs: none), a task_metrics row when the outcome applies.
 FINISH_MANY = (
     "WITH input AS (SELECT * FROM unnest(%(ids)b::text[], %(attempts)b::bigint[],"
     " %(statuses)b::smallint[], %(results)b::bytea[], %(errors)b::text[],"
     " %(retry_ats)b::bigint[], %(keep_cancel)b::boolean[], %(dead_ids)b::text[],"
-    " %(workers)b::text[], %(rescues)b::boolean[])"
+    " %(workers)b::text[], %(rescues)b::boolean[], %(m_tasks)b::text[], %(m_queues)b::text[],"
+    " %(m_outcomes)b::text[], %(m_starts)b::bigint[], %(m_walls)b::bigint[])"
     " WITH ORDINALITY AS f (id, attempt, status, result, error, retry_at, keep_cancel,"
-    " dead_id, worker_id, rescue, ord)),"
+    " dead_id, worker_id, rescue, m_task, m_queue, m_outcome, m_start, m_wall, ord)),"
     " done AS (UPDATE {s}.jobs AS j SET status = p.status,"
     " result = CASE WHEN p.status = 2 THEN p.result ELSE j.result END,"
     " error = CASE WHEN p.status = 0 THEN NULL WHEN p.status = 2 THEN j.error"
@@ -193,14 +195,18 @@ FINISH_MANY = (
     " AND " + RUNNING_BY_ID + " AND j.attempt = p.attempt AND j.worker_id = p.worker_id"
     " RETURNING p.ord, p.status, p.error, p.dead_id, p.rescue, j.id, j.retry_count, j.queue,"
     " j.task_name, j.payload, j.metadata, j.priority, j.max_retries, j.timeout_ms,"
-    " j.result_ttl_ms, j.namespace),"
+    " j.result_ttl_ms, j.namespace, p.attempt, p.m_task, p.m_queue, p.m_outcome, p.m_start,"
+    " p.m_wall),"
     " errors AS (INSERT INTO {s}.job_errors (job_id, attempt, error, failed_at)"
     " SELECT id, CASE WHEN status = 0 AND NOT rescue THEN retry_count - 1 ELSE retry_count END,"
     " coalesce(error, ''), %(now)b::bigint FROM done WHERE status IN (0, 4) ORDER BY ord),"
     " letters AS (INSERT INTO {s}.dead_letter (" + _DEAD_LETTER_COLUMNS + ")"
     " SELECT dead_id, id, queue, task_name, payload, error, retry_count, %(now)b::bigint,"
     " metadata, priority, max_retries, timeout_ms, result_ttl_ms, namespace"
-    " FROM done WHERE status = 4 ORDER BY ord)"
+    " FROM done WHERE status = 4 ORDER BY ord),"
+    " metrics AS (INSERT INTO {s}.task_metrics (task_name, queue, job_id, attempt, outcome,"
+    " started_at, finished_at, wall_ns) SELECT m_task, m_queue, id, attempt, m_outcome,"
+    " m_start, %(now)b::bigint, m_wall FROM done WHERE m_outcome IS NOT NULL ORDER BY ord)"
     + notify_if("done")
     + f" SELECT ord, id, status, {NOTIFIED} FROM done"
 )
@@ -287,7 +293,7 @@ class Statements:
     """
 
     def __init__(self, schema: str, channel: str, token: str) -> None:
-        self.schema = schema
+        self.schema, self.channel, self.token = schema, channel, token
         for name in _STATEMENT_NAMES:
             setattr(self, name.lower(), render(globals()[name], schema, channel, token))
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
+from taskito._checks import check_count, check_text
 from taskito.job import JobRecord, JobStatus
 from taskito.storage.base import DeadLetter, JobError, JobFilter, LogEntry
 from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
-from taskito.storage.validation import require_count, require_text
+from taskito.storage.validation import check_page
 
 if TYPE_CHECKING:
     from taskito.storage.postgres.connections import PgConnections
@@ -45,8 +46,7 @@ def list_jobs(
     ``*_like`` are case-insensitive substring matches."""
     if not isinstance(filter, JobFilter):
         raise TypeError(f"filter must be a JobFilter, got {type(filter).__name__}")
-    require_count("limit", limit)
-    require_count("offset", offset)
+    check_page(limit, offset)
     terms, params = q.list_jobs_terms(filter)
     query = q.list_jobs_query(stmts.schema, terms)
     return _jobs(conns, _rows(conns, query, [*params, limit, offset]))
@@ -105,7 +105,7 @@ def query_logs(
     since: int,
     limit: int,
 ) -> list[LogEntry]:
-    require_count("limit", limit)
+    check_count("limit", limit, type_error=ValueError)
     query = q.query_logs_query(stmts.schema, task_name is not None, level is not None)
     params = [since, *(value for value in (task_name, level) if value is not None), limit]
     return [convert.row_to_log(row) for row in _rows(conns, query, params)]
@@ -119,11 +119,11 @@ def job_errors(conns: PgConnections, stmts: q.Statements, job_id: str) -> list[J
 def dead_letters(
     conns: PgConnections, stmts: q.Statements, limit: int, offset: int
 ) -> list[DeadLetter]:
-    params = (require_count("limit", limit), require_count("offset", offset))
+    params = check_page(limit, offset)
     rows = _rows(conns, stmts.select_dead_letters, params)
     return [convert.row_to_dead_letter(row) for row in rows]
 
 
 def dead_letter(conns: PgConnections, stmts: q.Statements, dead_id: str) -> DeadLetter | None:
-    rows = _rows(conns, stmts.select_dead_letter, (require_text("dead_id", dead_id),))
+    rows = _rows(conns, stmts.select_dead_letter, (check_text("dead_id", dead_id),))
     return convert.row_to_dead_letter(rows[0]) if rows else None

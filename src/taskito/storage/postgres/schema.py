@@ -253,7 +253,33 @@ _MIGRATION_3 = (
 # released lock keeps its row (owner '' and expired), so its counter survives the release.
 _MIGRATION_4 = ("ALTER TABLE {s}.locks ADD COLUMN fencing_token BIGINT NOT NULL DEFAULT 0",)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4)
+# Task metrics: one row per finished attempt, inserted by finish_many's statement with its
+# outcome. Rows arrive in finished_at order; reads (a window) and purges (the oldest rows) walk
+# the one index.
+_MIGRATION_5 = (
+    """
+    CREATE TABLE {s}.task_metrics (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        task_name TEXT COLLATE "C" NOT NULL,
+        queue TEXT COLLATE "C" NOT NULL,
+        job_id TEXT COLLATE "C" NOT NULL,
+        attempt BIGINT NOT NULL,
+        outcome TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        finished_at BIGINT NOT NULL,
+        wall_ns BIGINT NOT NULL
+    )
+    """,
+    "CREATE INDEX idx_task_metrics_finished ON {s}.task_metrics (finished_at, id)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    _MIGRATION_1,
+    _MIGRATION_2,
+    _MIGRATION_3,
+    _MIGRATION_4,
+    _MIGRATION_5,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _TABLE_NAMES = (
@@ -271,6 +297,7 @@ _TABLE_NAMES = (
     "archived_jobs",
     "replay_history",
     "settings",
+    "task_metrics",
 )
 
 

@@ -23,7 +23,8 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
-from taskito.job import JobRecord, JobStatus, NewJob
+from taskito._checks import check_count, check_optional_bytes, check_positive
+from taskito.job import JobRecord, JobStatus, NewJob, TaskMetric
 from taskito.storage import validation
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
@@ -38,12 +39,12 @@ from taskito.storage.base import (
 )
 from taskito.storage.postgres import claim as postgres_claim
 from taskito.storage.postgres import control_queries as cq
-from taskito.storage.postgres import enqueue, reads, transitions, workers
+from taskito.storage.postgres import enqueue, metrics, reads, transitions, workers
 from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
 from taskito.storage.postgres.control import PostgresControl
 from taskito.storage.postgres.schema import validate_schema_name
-from taskito.storage.validation import claim_queue_names, require_lease
+from taskito.storage.validation import claim_queue_names
 
 INSTALL_HINT = 'the postgres backend needs psycopg 3: pip install "taskito[postgres]"'
 _DRIVER_PACKAGES = frozenset({"psycopg", "psycopg_pool", "psycopg_binary", "psycopg_c"})
@@ -173,44 +174,29 @@ class PostgresStorage(PostgresControl, Storage):
         now: int,
         lease_ms: int,
     ) -> list[JobRecord]:
-        """See ``Storage.claim``: one statement locks due jobs with ``FOR UPDATE SKIP LOCKED``
-        (so claimers in any process get disjoint jobs) and marks them running.
-
-        ``now`` decides which jobs are due and expired and becomes ``started_at``. The lease
-        is written on the server's clock (``now`` plus the measured server-minus-local
-        offset); the records report it back on this host's clock, so ``lease_expires_at ==
-        now + lease_ms`` here while another host sees the same instant on its own clock.
-        Expired pending jobs in the claimed scope are cancelled, with their dependents, in a
-        transaction of their own right after the claim. Paused queues are skipped whole, their
-        expired jobs included (one probe of ``paused_queues`` per queue).
-        """
+        """See ``Storage.claim`` and ``claim.claim_jobs``: one statement, ``FOR UPDATE SKIP
+        LOCKED``; leases on the server's clock, reported on this host's."""
         queue_names = claim_queue_names(queues, limit, lease_ms)
         if limit == 0 or queue_names == []:
             return []
-        offset_ms = self._conns.lease_offset_ms()
-        lease_until = now + offset_ms + lease_ms
-        mode, params = postgres_claim.claim_params(
-            worker_id, queue_names, namespace, limit, now, lease_until
+        return postgres_claim.claim_jobs(
+            self._conns,
+            self._stmts,
+            self._feed,
+            worker_id,
+            queue_names,
+            namespace,
+            limit,
+            now,
+            lease_ms,
         )
-        jobs, expired_waiting = self._conns.run(
-            lambda cursor: postgres_claim.claim(cursor, self.schema, mode, params, offset_ms)
-        )
-        if expired_waiting:
-            expired = self._conns.transact(
-                lambda cursor: postgres_claim.expire(
-                    cursor, self._stmts, mode, params, self._channel, self._token
-                )
-            )
-            if expired:
-                self._feed.notify()
-        return jobs
 
     def extend_leases(
         self, worker_id: str, job_ids: Collection[str], now: int, lease_ms: int
     ) -> set[str]:
         """See ``Storage.extend_leases``; the new lease is ``now + lease_ms`` on this host's
         clock, stored on the server's (see ``claim``)."""
-        require_lease(lease_ms)
+        check_positive("lease_ms", lease_ms, type_error=ValueError)
         ids = list(job_ids)
         if not ids:
             return set()
@@ -252,7 +238,7 @@ class PostgresStorage(PostgresControl, Storage):
         """See ``Storage.requeue_expired``: leases that expired before ``now`` (this host's
         clock, compared on the server's; see ``claim``). ``now`` becomes the new
         ``scheduled_at`` and the error rows' ``failed_at``."""
-        validation.require_count("max_rescues", max_rescues)
+        check_count("max_rescues", max_rescues, type_error=ValueError)
         offset_ms = self._conns.lease_offset_ms()
         expired = self._conns.transact(
             lambda cursor: transitions.requeue_expired(
@@ -311,7 +297,7 @@ class PostgresStorage(PostgresControl, Storage):
             "dead_id": dead_id,
             "job_id": new_job_id,
             "now": now,
-            "payload": validation.require_optional_bytes("payload", payload),
+            "payload": check_optional_bytes("payload", payload),
         }
         row = self._conns.run(
             lambda cursor: cursor.execute(self._stmts.retry_dead, params).fetchone()
@@ -325,6 +311,9 @@ class PostgresStorage(PostgresControl, Storage):
         return self._conns.run(
             lambda cursor: cursor.execute(self._stmts.purge_dead, (before,)).rowcount
         )
+
+    def purge_metrics(self, before: int, limit: int) -> int:
+        return metrics.purge_metrics(self._conns, self._stmts.schema, before, limit)
 
     # --- enqueue (enqueue.py) and reads (reads.py) ------------------------------------
 
@@ -365,6 +354,9 @@ class PostgresStorage(PostgresControl, Storage):
 
     def job_errors(self, job_id: str) -> list[JobError]:
         return reads.job_errors(self._conns, self._stmts, job_id)
+
+    def task_metrics(self, task_name: str | None, since: int) -> list[TaskMetric]:
+        return metrics.task_metrics(self._conns, self._stmts.schema, task_name, since)
 
     def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
         return reads.dead_letters(self._conns, self._stmts, limit, offset)

@@ -1,5 +1,5 @@
-"""Multi-step job transitions of the PostgreSQL backend: fenced finish (with error and
-dead-letter rows), the transitive dependent cascade, lease requeue, and dependency checks.
+"""Multi-step job transitions of the PostgreSQL backend: fenced finish (with error, dead-letter
+and metric rows), the transitive dependent cascade, lease requeue, and dependency checks.
 
 Each function runs on the cursor it is given: in the caller's transaction when there is
 one, else as one autocommit statement. SQL shapes that vary per call are built and cached
@@ -65,6 +65,35 @@ def finish_params(
         "workers": workers,
         "rescues": [rescue] * len(ids),
         "now": now,
+        **_metric_params(finishes),
+    }
+
+
+_NO_METRIC = (None, None, None, None, None)
+
+
+def _metric_params(finishes: Sequence[Finish]) -> dict[str, list[Any]]:
+    """The ``m_*`` arrays of ``FINISH_MANY``: each outcome's metric, or NULLs when it has none."""
+    rows = [
+        _NO_METRIC
+        if (metric := finish.metric) is None
+        else (
+            metric.task_name,
+            metric.queue,
+            metric.outcome.value,
+            metric.started_at,
+            metric.wall_ns,
+        )
+        for finish in finishes
+    ]
+    columns = list(zip(*rows, strict=True)) or [()] * len(_NO_METRIC)
+    tasks, queues, outcomes, starts, walls = (list(column) for column in columns)
+    return {
+        "m_tasks": tasks,
+        "m_queues": queues,
+        "m_outcomes": outcomes,
+        "m_starts": starts,
+        "m_walls": walls,
     }
 
 

@@ -66,6 +66,7 @@ SCRIPT_NAMES = (
     "purge_completed",
     "purge_dead",
     "purge_expired",
+    "purge_metrics",
     "rate_slot",
     "reap",
     "replay_history",

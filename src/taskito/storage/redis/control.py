@@ -2,15 +2,17 @@
 slots, concurrency reads, deferrals, circuit breakers, locks, settings, periodic schedules,
 replays, the archive and result expiry.
 
-``RedisStorage`` derives from ``RedisControl``, which derives from ``RedisCore`` (the client,
-prefix and script runner every part uses). ``fire_periodic`` and ``enqueue_replay`` enqueue
-through the same Lua code as ``enqueue`` (``lib_enqueue.lua``), so unique keys and
-dependencies behave alike; archive and expiry remove jobs in chunks of atomic scripts, with
-their side rows, as ``purge_completed`` does. Every change that
-touches more than one key is one Lua script (``pause``, ``rate_slot``, ``defer``,
-``breaker``, ``lock``); settings are single commands. Times are the callers' ``now``, used as
-given, except locks: their expiry is on the server's clock (TIME inside ``lock.lua``), and
-their fencing tokens live in ``<prefix>:locktokens``. ``docs/redis.md`` lists the keys.
+``RedisStorage`` derives from ``RedisControl``, as ``SqliteStorage`` from ``SqliteControl``,
+and sets the parts both halves share: the connection, the key names, the script runner
+(``scripts``) and the change listener. ``fire_periodic`` and ``enqueue_replay`` enqueue
+through the same Lua code as ``enqueue`` (``lib_enqueue.lua``) and read its reply the same
+way (``enqueue.enqueued``), so unique keys and dependencies behave alike; archive and expiry
+remove jobs in chunks of atomic scripts, with their side rows, as ``purge_completed`` does.
+Every change that touches more than one key is one Lua script (``pause``, ``rate_slot``,
+``defer``, ``breaker``, ``lock``); settings are single commands. Times are the callers'
+``now``, used as given, except locks: their expiry is on the server's clock (TIME inside
+``lock.lua``), and their fencing tokens live in ``<prefix>:locktokens``. ``docs/redis.md``
+lists the keys.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
+from taskito._checks import check_bool, check_optional_text, check_positive, check_text
 from taskito.job import JobRecord, NewJob
 from taskito.storage.control import (
     BreakerConfig,
@@ -28,14 +31,17 @@ from taskito.storage.control import (
     PeriodicSchedule,
     ReplayEntry,
 )
-from taskito.storage.redis.core import RedisCore
+from taskito.storage.redis.connections import RedisConnection
+from taskito.storage.redis.enqueue import enqueued
 from taskito.storage.redis.keys import (
     MAX_SAFE_INTEGER,
+    Keys,
     check_new_job,
     job_arguments,
     pack_fields,
     require_time,
 )
+from taskito.storage.redis.notify import ChangeListener
 from taskito.storage.redis.records import (
     breaker_from_fields,
     job_from_packed,
@@ -44,15 +50,12 @@ from taskito.storage.redis.records import (
     schedule_arguments,
     schedule_from_fields,
 )
+from taskito.storage.redis.scripts import Scripts
 from taskito.storage.validation import (
+    check_page,
     require_breaker_config,
-    require_count,
     require_deferrals,
-    require_flag,
-    require_optional_text,
-    require_positive,
     require_schedule,
-    require_text,
 )
 
 # A lock key also carries a Redis expiry this long past the lock's own, so locks that nobody
@@ -63,7 +66,7 @@ _LOCK_KEY_GRACE_MS = 3_600_000
 
 def _require_duration(name: str, value: object) -> int:
     """A positive duration in ms that the scripts hold exactly."""
-    require_positive(name, value)
+    check_positive(name, value, type_error=ValueError)
     value = cast(int, value)
     if value > MAX_SAFE_INTEGER:
         raise ValueError(f"{name} must be at most 2**53 ms, got {value}")
@@ -71,7 +74,7 @@ def _require_duration(name: str, value: object) -> int:
 
 
 def _breaker_arguments(task_name: str, config: BreakerConfig, now: int) -> list[object]:
-    require_text("task_name", task_name)
+    check_text("task_name", task_name)
     require_breaker_config(config)
     for name in ("window_ms", "cooldown_ms"):
         if getattr(config, name) > MAX_SAFE_INTEGER:
@@ -87,16 +90,22 @@ def _breaker_arguments(task_name: str, config: BreakerConfig, now: int) -> list[
     ]
 
 
-class RedisControl(RedisCore, ControlStorage):
-    """``ControlStorage`` on Redis: ``RedisStorage`` is the other half."""
+class RedisControl(ControlStorage):
+    """``ControlStorage`` on Redis: ``RedisStorage`` is the other half and sets the parts."""
+
+    prefix: str
+    _conn: RedisConnection
+    _keys: Keys
+    _scripts: Scripts
+    _listener: ChangeListener
 
     # --- queue state --------------------------------------------------------------------
 
     def set_queue_paused(self, queue: str, paused: bool, now: int) -> bool:
-        require_text("queue", queue)
-        require_flag("paused", paused)
+        check_text("queue", queue)
+        check_bool("paused", paused)
         require_time("now", now)
-        changed: bool = self._run("pause", queue, "1" if paused else "0") == 1
+        changed: bool = self._scripts.run("pause", queue, "1" if paused else "0") == 1
         if changed and not paused:
             self._listener.notify()  # the script told the other processes
         return changed
@@ -109,15 +118,15 @@ class RedisControl(RedisCore, ControlStorage):
     # --- limits checked right after claim -----------------------------------------------
 
     def take_rate_slot(self, key: str, interval_ms: int, now: int) -> int | None:
-        require_text("key", key)
+        check_text("key", key)
         _require_duration("interval_ms", interval_ms)
-        next_free_at = self._run("rate_slot", key, interval_ms, require_time("now", now))
+        next_free_at = self._scripts.run("rate_slot", key, interval_ms, require_time("now", now))
         return None if next_free_at is None else int(next_free_at)
 
     def running_ids(self, task_name: str | None, queue: str | None) -> list[str]:
-        require_optional_text("task_name", task_name)
-        require_optional_text("queue", queue)
-        ids = self._run(
+        check_optional_text("task_name", task_name)
+        check_optional_text("queue", queue)
+        ids = self._scripts.run(
             "running_ids",
             task_name or "",
             "0" if task_name is None else "1",
@@ -136,7 +145,7 @@ class RedisControl(RedisCore, ControlStorage):
         for deferral in batch:
             until = require_time(f"job {deferral.job_id}: until", deferral.until)
             arguments += [deferral.job_id, deferral.attempt, until, deferral.worker_id]
-        applied = [flag == 1 for flag in self._run("defer", now, *arguments)]
+        applied = [flag == 1 for flag in self._scripts.run("defer", now, *arguments)]
         if any(applied):
             self._listener.notify()
         return applied
@@ -145,16 +154,16 @@ class RedisControl(RedisCore, ControlStorage):
 
     def breaker_admit(self, task_name: str, config: BreakerConfig, now: int) -> int | None:
         arguments = _breaker_arguments(task_name, config, now)
-        retry_at = self._run("breaker", "admit", *arguments)
+        retry_at = self._scripts.run("breaker", "admit", *arguments)
         return None if retry_at is None else int(retry_at)
 
     def breaker_record(self, task_name: str, config: BreakerConfig, ok: bool, now: int) -> None:
         arguments = _breaker_arguments(task_name, config, now)
-        require_flag("ok", ok)
-        self._run("breaker", "record", *arguments, "1" if ok else "0")
+        check_bool("ok", ok)
+        self._scripts.run("breaker", "record", *arguments, "1" if ok else "0")
 
     def circuit_breakers(self) -> list[BreakerState]:
-        every = self._run("breaker", "list", idempotent=True)
+        every = self._scripts.run("breaker", "list", idempotent=True)
         return [breaker_from_fields(pairs(flat)) for flat in every]
 
     # --- distributed locks --------------------------------------------------------------
@@ -163,31 +172,33 @@ class RedisControl(RedisCore, ControlStorage):
         _require_lock(name, owner_id)
         _require_duration("ttl_ms", ttl_ms)
         keep_ms = ttl_ms + _LOCK_KEY_GRACE_MS
-        token = int(self._run("lock", "acquire", name, owner_id, ttl_ms, keep_ms))
+        token = int(self._scripts.run("lock", "acquire", name, owner_id, ttl_ms, keep_ms))
         return token or None
 
     def extend_lock(self, name: str, owner_id: str, token: int, ttl_ms: int) -> bool:
         _require_lock(name, owner_id, token)
         _require_duration("ttl_ms", ttl_ms)
         keep_ms = ttl_ms + _LOCK_KEY_GRACE_MS
-        return bool(self._run("lock", "extend", name, owner_id, token, ttl_ms, keep_ms) == 1)
+        return bool(
+            self._scripts.run("lock", "extend", name, owner_id, token, ttl_ms, keep_ms) == 1
+        )
 
     def release_lock(self, name: str, owner_id: str, token: int) -> bool:
         _require_lock(name, owner_id, token)
-        return bool(self._run("lock", "release", name, owner_id, token) == 1)
+        return bool(self._scripts.run("lock", "release", name, owner_id, token) == 1)
 
     def lock_held(self, name: str, owner_id: str, token: int) -> bool:
         _require_lock(name, owner_id, token)
-        return bool(self._run("lock", "held", name, owner_id, token, idempotent=True) == 1)
+        return bool(self._scripts.run("lock", "held", name, owner_id, token, idempotent=True) == 1)
 
     def lock_info(self, name: str) -> LockInfo | None:
-        require_text("name", name)
-        held = self._run("lock", "info", name, idempotent=True)
+        check_text("name", name)
+        held = self._scripts.run("lock", "info", name, idempotent=True)
         if not held:
             return None
         owner, acquired_at, expires_at, token = held
         # Stored on the server's clock; shown on this host's, as leases are.
-        offset = self._offset()
+        offset = self._conn.clock_offset_ms()
         return LockInfo(
             name, owner.decode(), int(acquired_at) - offset, int(expires_at) - offset, int(token)
         )
@@ -195,20 +206,20 @@ class RedisControl(RedisCore, ControlStorage):
     # --- settings -----------------------------------------------------------------------
 
     def get_setting(self, key: str) -> str | None:
-        require_text("key", key)
+        check_text("key", key)
         settings = self._keys.settings
         value = self._conn.call(lambda client: client.hget(settings, key), idempotent=True)
         return None if value is None else cast(bytes, value).decode()
 
     def set_setting(self, key: str, value: str, now: int) -> None:
-        require_text("key", key)
-        require_text("value", value, allow_empty=True)
+        check_text("key", key)
+        check_text("value", value, allow_empty=True)
         require_time("now", now)
         settings = self._keys.settings
         self._conn.call(lambda client: client.hset(settings, key, value), idempotent=True)
 
     def delete_setting(self, key: str) -> bool:
-        require_text("key", key)
+        check_text("key", key)
         settings = self._keys.settings
         # Not retried: a repeat after a lost reply would report False for a deleted key.
         deleted = self._conn.call(lambda client: client.hdel(settings, key), idempotent=False)
@@ -229,57 +240,58 @@ class RedisControl(RedisCore, ControlStorage):
         require_time("next_run", schedule.next_run)
         if schedule.last_run is not None:
             require_time("last_run", schedule.last_run)
-        stored = self._run("periodic", "register", pack_fields(schedule_arguments(schedule)))
+        stored = self._scripts.run(
+            "periodic", "register", pack_fields(schedule_arguments(schedule))
+        )
         return schedule_from_fields(pairs(stored))
 
     def due_periodic(self, now: int) -> list[PeriodicSchedule]:
-        due = self._run("periodic", "due", require_time("now", now), idempotent=True)
+        due = self._scripts.run("periodic", "due", require_time("now", now), idempotent=True)
         return [schedule_from_fields(pairs(flat)) for flat in due]
 
     def periodic_schedules(self) -> list[PeriodicSchedule]:
-        every = self._run("periodic", "all", idempotent=True)
+        every = self._scripts.run("periodic", "all", idempotent=True)
         return [schedule_from_fields(pairs(flat)) for flat in every]
 
     def fire_periodic(self, name: str, slot: int, next_run: int, job: NewJob) -> JobRecord | None:
-        require_text("name", name)
+        check_text("name", name)
         require_time("slot", slot)
         require_time("next_run", next_run)
         check_new_job(job)
-        reply = self._run("fire_periodic", name, slot, next_run, job_arguments(job))
+        reply = self._scripts.run("fire_periodic", name, slot, next_run, job_arguments(job))
         if reply is None:
             return None
-        return self._enqueued(job, reply)
+        return enqueued(self._scripts, self._listener, job, reply)
 
     # --- replays ------------------------------------------------------------------------
 
     def enqueue_replay(self, job: NewJob, original_job_id: str, now: int) -> JobRecord:
         check_new_job(job)
-        require_text("original_job_id", original_job_id)
+        check_text("original_job_id", original_job_id)
         require_time("now", now)
-        reply = self._run("enqueue_replay", original_job_id, now, job_arguments(job))
-        return self._enqueued(job, reply)
+        reply = self._scripts.run("enqueue_replay", original_job_id, now, job_arguments(job))
+        return enqueued(self._scripts, self._listener, job, reply)
 
     def replay_history(self, job_id: str) -> list[ReplayEntry]:
-        require_text("job_id", job_id)
-        entries = self._run("replay_history", job_id, idempotent=True)
+        check_text("job_id", job_id)
+        entries = self._scripts.run("replay_history", job_id, idempotent=True)
         return [replay_from_entry(job_id, entry) for entry in entries]
 
     # --- archive and result expiry ------------------------------------------------------
 
     def archive_jobs(self, before: int) -> int:
-        return self._in_chunks("archive", require_time("before", before))
+        return self._scripts.in_chunks("archive", require_time("before", before))
 
     def list_archived(self, limit: int, offset: int) -> list[JobRecord]:
-        limit = require_count("limit", limit)
-        offset = require_count("offset", offset)
+        limit, offset = check_page(limit, offset)
         if limit == 0:
             return []
-        page = self._run("archived", limit, offset, idempotent=True)
-        clock_offset = self._offset()
+        page = self._scripts.run("archived", limit, offset, idempotent=True)
+        clock_offset = self._conn.clock_offset_ms()
         return [job_from_packed(packed, clock_offset) for packed in page]
 
     def purge_expired_results(self, now: int) -> int:
-        return self._in_chunks("purge_expired", require_time("now", now))
+        return self._scripts.in_chunks("purge_expired", require_time("now", now))
 
 
 __all__ = ["RedisControl"]
@@ -287,7 +299,7 @@ __all__ = ["RedisControl"]
 
 def _require_lock(name: str, owner_id: str, *token: object) -> None:
     """Check a lock's name and owner, and its fencing token when the call takes one."""
-    require_text("name", name)
-    require_text("owner_id", owner_id)
+    check_text("name", name)
+    check_text("owner_id", owner_id)
     for value in token:
         _require_duration("token", value)

@@ -15,6 +15,8 @@ from taskito.exceptions import DependencyError, StorageError, UniqueConflictErro
 from taskito.ids import new_job_id
 from taskito.job import JobStatus, NewJob
 from taskito.storage.base import Finish
+from taskito.storage.redis.records import encode_metric
+from taskito.storage.validation import require_metric
 
 #: Times are stored as sorted-set scores (doubles) and compared in Lua (doubles): integers of
 #: magnitude up to 2**53 are exact, which is 285,000 years of milliseconds.
@@ -40,7 +42,7 @@ def check_prefix(prefix: object) -> str:
 KEY_NAMES = frozenset(
     {
         "archive", "breakers", "cancels", "changes", "created", "deadindex", "done", "ended",
-        "heartbeats", "locktokens", "logindex", "logs", "meta", "paused", "periodicdue",
+        "heartbeats", "locktokens", "logindex", "logs", "meta", "metrics", "paused", "periodicdue",
         "periodics", "queues", "rates", "resultexpiry", "running", "seq", "settings", "unique",
         "workers", "workerstatus",
     }
@@ -72,6 +74,7 @@ class Keys:
         self.paused = f"{prefix}:paused"
         self.settings = f"{prefix}:settings"
         self.meta = f"{prefix}:meta"
+        self.metrics = f"{prefix}:metrics"
 
     def job(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}"
@@ -241,8 +244,9 @@ _FINISHABLE = frozenset(
 
 
 def finish_arguments(finish: Finish) -> bytes:
-    """One outcome packed for ``finish.lua`` (a DEAD one brings the id of its dead letter);
-    refuses outcomes that no transition allows."""
+    """One outcome packed for ``finish.lua`` (a DEAD one brings the id of its dead letter, one
+    with a metric its member of the ``metrics`` set); refuses outcomes that no transition
+    allows."""
     if not isinstance(finish, Finish):
         raise TypeError(f"finish_many expects Finish records, got {type(finish).__name__}")
     status = finish.status
@@ -270,6 +274,10 @@ def finish_arguments(finish: Finish) -> bytes:
         raise TypeError(f"job {finish.job_id}: worker_id must be a non-empty str")
     retry_at = None if finish.retry_at is None else require_time("retry_at", finish.retry_at)
     dead_id = new_job_id().encode() if status is JobStatus.DEAD else None
+    metric = finish.metric
+    member = None
+    if metric is not None:
+        member = encode_metric(finish.job_id, finish.attempt, require_metric(finish.job_id, metric))
     return pack_fields(
         (
             finish.job_id.encode(),
@@ -279,6 +287,7 @@ def finish_arguments(finish: Finish) -> bytes:
             _number(retry_at),
             dead_id,
             finish.worker_id.encode(),
+            member,
         )
     )
 

@@ -1,5 +1,6 @@
-"""Inspection reads of the Redis backend: ``list_jobs`` and ``query_logs`` (a newest-first walk
-over a time index with the remaining filters applied here) and task logs.
+"""Reads of the Redis backend: jobs by id (``get_jobs.lua``), counts, dependencies, cancel
+requests, errors and dead letters; ``list_jobs`` and ``query_logs`` (a newest-first walk over a
+time index with the remaining filters applied here) and task logs.
 
 The walk reads the index in chunks, so it is not one atomic snapshot: a job that changes
 while a long listing runs may be seen before or after the change, never twice.
@@ -7,14 +8,23 @@ while a long listing runs may be seen before or after the change, never twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from typing import cast
 
-from taskito.job import JobStatus
-from taskito.storage.base import JobFilter, LogEntry
+from taskito._checks import check_count, check_text
+from taskito.job import JobRecord, JobStatus
+from taskito.storage.base import DeadLetter, JobError, JobFilter, LogEntry
 from taskito.storage.redis.connections import RedisConnection, redis
-from taskito.storage.redis.keys import Keys
-from taskito.storage.redis.records import log_from_entry
+from taskito.storage.redis.keys import Keys, require_time
+from taskito.storage.redis.records import (
+    dead_letter_from_fields,
+    job_error_from_entry,
+    job_from_packed,
+    log_from_entry,
+    pairs,
+)
+from taskito.storage.redis.scripts import Scripts
+from taskito.storage.validation import check_page
 
 _CHUNK = 256
 _FILTER_FIELDS = (b"queue", b"task_name", b"namespace", b"metadata", b"error", b"status")
@@ -28,6 +38,82 @@ def _contains(haystack: bytes | None, needle: str) -> bool:
     if haystack is None:
         return False
     return needle.translate(_ASCII_LOWER) in haystack.decode().translate(_ASCII_LOWER)
+
+
+def get_jobs(scripts: Scripts, job_ids: Sequence[str | bytes]) -> list[JobRecord]:
+    """The stored records of ``job_ids`` that exist, in the same order."""
+    if not job_ids:
+        return []
+    packed = scripts.run("get_jobs", *job_ids, idempotent=True)
+    offset = scripts.connection.clock_offset_ms()
+    return [job_from_packed(job, offset) for job in packed if job is not None]
+
+
+def list_jobs(
+    scripts: Scripts, keys: Keys, filter: JobFilter, limit: int, offset: int
+) -> list[JobRecord]:
+    """See ``list_job_ids`` for the cost of each filter."""
+    if not isinstance(filter, JobFilter):
+        raise TypeError(f"filter must be a JobFilter, got {type(filter).__name__}")
+    limit, offset = check_page(limit, offset)
+    return get_jobs(scripts, list_job_ids(scripts.connection, keys, filter, limit, offset))
+
+
+def count_jobs(scripts: Scripts, queue: str | None) -> dict[JobStatus, int]:
+    scope = ("all",) if queue is None else ("queue", queue)
+    counts = scripts.run("counts", *scope, idempotent=True)
+    return {status: int(counts[status.code]) for status in JobStatus}
+
+
+def count_jobs_by_queue(scripts: Scripts) -> dict[str, dict[JobStatus, int]]:
+    flat = scripts.run("counts", "by_queue", idempotent=True)
+    by_queue: dict[str, dict[JobStatus, int]] = {}
+    for start in range(0, len(flat), 7):
+        counts = flat[start + 1 : start + 7]
+        by_queue[flat[start].decode()] = {s: int(counts[s.code]) for s in JobStatus}
+    return by_queue
+
+
+def read_list(connection: RedisConnection, key: str) -> list[str]:
+    """The items of list ``key`` (a job's dependencies or dependents), decoded."""
+    items = connection.call(lambda client: client.lrange(key, 0, -1), idempotent=True)
+    return [item.decode() for item in cast("list[bytes]", items)]
+
+
+def cancel_requests(
+    connection: RedisConnection, keys: Keys, job_ids: Collection[str]
+) -> dict[str, bool]:
+    wanted = list(dict.fromkeys(job_ids))
+    if not wanted:
+        return {}
+    key = keys.cancels
+    levels = connection.call(lambda client: client.hmget(key, wanted), idempotent=True)
+    return {
+        job_id: int(level) > 1
+        for job_id, level in zip(wanted, levels, strict=True)
+        if level is not None
+    }
+
+
+def job_errors(connection: RedisConnection, keys: Keys, job_id: str) -> list[JobError]:
+    key = keys.errors(job_id)
+    entries = connection.call(lambda client: client.lrange(key, 0, -1), idempotent=True)
+    errors = [job_error_from_entry(job_id, entry) for entry in cast("list[bytes]", entries)]
+    return sorted(errors, key=lambda error: (error.attempt, error.id))
+
+
+def dead_letters(scripts: Scripts, limit: int, offset: int) -> list[DeadLetter]:
+    limit, offset = check_page(limit, offset)
+    if limit == 0:
+        return []
+    page = scripts.run("dead_letters", limit, offset, idempotent=True)
+    return [dead_letter_from_fields(pairs(flat)) for flat in page]
+
+
+def dead_letter(connection: RedisConnection, keys: Keys, dead_id: str) -> DeadLetter | None:
+    key = keys.dead(check_text("dead_id", dead_id))
+    fields = connection.call(lambda client: client.hgetall(key), idempotent=True)
+    return dead_letter_from_fields(cast("dict[bytes, bytes]", fields)) if fields else None
 
 
 def walk_descending(
@@ -192,6 +278,8 @@ def query_logs(
 ) -> list[LogEntry]:
     """Logs at or after ``since``, newest first; task and level are filtered while walking the
     time index, so a rare task or level costs a walk over everything logged since."""
+    limit = check_count("limit", limit, type_error=ValueError)
+    since = require_time("since", since)
 
     def wanted(entry: LogEntry) -> bool:
         return (task_name is None or entry.task_name == task_name) and (
@@ -223,4 +311,19 @@ def _logs(client: redis.Redis, keys: Keys, seqs: list[bytes]) -> list[LogEntry]:
     return [log_from_entry(seq, entry) for seq, entry in zip(seqs, entries, strict=True) if entry]
 
 
-__all__ = ["JobMatcher", "list_job_ids", "query_logs", "task_logs", "walk_descending"]
+__all__ = [
+    "JobMatcher",
+    "cancel_requests",
+    "count_jobs",
+    "count_jobs_by_queue",
+    "dead_letter",
+    "dead_letters",
+    "get_jobs",
+    "job_errors",
+    "list_job_ids",
+    "list_jobs",
+    "query_logs",
+    "read_list",
+    "task_logs",
+    "walk_descending",
+]

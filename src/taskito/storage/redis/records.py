@@ -13,7 +13,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from taskito.job import JobRecord, JobStatus
+from taskito.job import AttemptMetric, JobRecord, JobStatus, OutcomeKind, TaskMetric
 from taskito.storage.base import DeadLetter, JobError, LogEntry, WorkerInfo
 from taskito.storage.control import BreakerState, PeriodicSchedule, ReplayEntry
 
@@ -140,6 +140,35 @@ def log_from_entry(seq: bytes, entry: bytes) -> LogEntry:
         message=message,
         extra=extra,
         logged_at=logged_at,
+    )
+
+
+def encode_metric(job_id: str, attempt: int, metric: AttemptMetric) -> bytes:
+    """A metric row as its member of the ``metrics`` sorted set, whose score is the row's
+    ``finished_at``: ``<attempt>:<started_at>:<wall_ns>:<outcome>:<len(job_id)>:<len(queue)>:``
+    then the job id, the queue and the task name back to back (lengths in characters, so any
+    text round-trips). Unique to its attempt. Cheaper to build than JSON: one per outcome."""
+    return (
+        f"{attempt}:{metric.started_at}:{metric.wall_ns}:{metric.outcome.value}:{len(job_id)}:"
+        f"{len(metric.queue)}:{job_id}{metric.queue}{metric.task_name}"
+    ).encode("utf-8", "surrogatepass")
+
+
+def metric_from_member(member: bytes, finished_at: int) -> TaskMetric:
+    """The row ``encode_metric`` stored as ``member``, scored ``finished_at``."""
+    attempt, started_at, wall_ns, outcome, id_length, queue_length, names = member.decode(
+        "utf-8", "surrogatepass"
+    ).split(":", 6)
+    queue_end = int(id_length) + int(queue_length)
+    return TaskMetric(
+        names[: int(id_length)],
+        int(attempt),
+        names[queue_end:],
+        names[int(id_length) : queue_end],
+        OutcomeKind(outcome),
+        int(started_at),
+        finished_at,
+        int(wall_ns),
     )
 
 

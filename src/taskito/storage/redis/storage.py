@@ -1,11 +1,10 @@
 """The Redis storage backend: any number of machines share one Redis; each operation that moves
 jobs is one Lua script (atomic, one round trip) and every change is announced over pub/sub.
 
-The client, error translation, scripts and server clock offset live in ``connections``; the
-storage object's connection, prefix and schema check in ``core``; key names and script arguments
-in ``keys``; record decoding in ``records``; change notification in ``notify``; inspection walks
-in ``reads``; the flow-control half of the contract in ``control``; the Lua
-scripts in ``lua/``.
+``RedisStorage`` is the ``Storage`` half, ``RedisControl`` (``control``) the flow-control half;
+the parts they call are listed in the package docstring (``redis/__init__.py``). The storage
+object holds what its parts share: the connection, the key names, the script runner and the
+change listener. Task metrics are read and purged in ``metrics``.
 ``docs/redis.md`` describes the data model and the durable server settings.
 
 Clocks: ``now`` is honoured for every recorded time (created, scheduled, started, completed,
@@ -20,13 +19,12 @@ others nor leaves dead ones be. Records show leases in the reader's clock: withi
 
 from __future__ import annotations
 
-import logging
+import uuid
 from collections.abc import Collection, Sequence
-from typing import cast
 
-from taskito.exceptions import StorageError, StorageUnavailableError
+from taskito._checks import check_count, check_optional_bytes, check_positive
 from taskito.ids import new_job_id
-from taskito.job import JobRecord, JobStatus, NewJob
+from taskito.job import JobRecord, JobStatus, NewJob, TaskMetric
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
     CancelResult,
@@ -38,158 +36,144 @@ from taskito.storage.base import (
     Storage,
     WorkerInfo,
 )
-from taskito.storage.redis import reads as redis_inspect
+from taskito.storage.redis import enqueue as redis_enqueue
+from taskito.storage.redis import metrics as redis_metrics
+from taskito.storage.redis import reads as redis_reads
 from taskito.storage.redis import workers as redis_workers
+from taskito.storage.redis.connections import RedisConnection
 from taskito.storage.redis.control import RedisControl
-from taskito.storage.redis.core import CHUNK
 from taskito.storage.redis.keys import (
-    check_batch,
-    check_new_job,
+    Keys,
+    check_prefix,
     finish_arguments,
-    job_arguments,
     namespace_tag,
     require_time,
 )
-from taskito.storage.redis.records import (
-    dead_letter_from_fields,
-    encode_log,
-    job_error_from_entry,
-    job_from_packed,
-    pairs,
-)
+from taskito.storage.redis.notify import ChangeListener
+from taskito.storage.redis.records import encode_log, job_from_packed
+from taskito.storage.redis.schema import open_prefix
+from taskito.storage.redis.scripts import CHUNK, Scripts
 from taskito.storage.validation import (
     cancel_arguments,
     claim_queue_names,
     release_arguments,
-    require_count,
-    require_lease,
-    require_optional_bytes,
-    require_text,
     wait_step,
 )
-
-logger = logging.getLogger("taskito.storage.redis")
 
 _REQUEUE_CHUNK = 100
 
 
 class RedisStorage(RedisControl, Storage):
-    """``Storage`` on a Redis server (6.2 or newer), every key under ``<prefix>:``.
+    """``Storage`` on a Redis server (6.2 or newer), every key under ``<prefix>:``."""
 
-    The connection and the prefix live in ``RedisCore``; the flow-control half of the
-    contract in ``RedisControl``.
-    """
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "taskito",
+        connect_timeout_s: float = 3.0,
+        socket_timeout_s: float = 10.0,
+        health_check_interval_s: float = 15,
+    ) -> None:
+        if not isinstance(url, str) or not url:
+            raise ValueError(f"url must be a redis:// URL, got {url!r}")
+        self.prefix = check_prefix(prefix)
+        self._keys = Keys(prefix)
+        token = uuid.uuid4().hex
+        self._conn = RedisConnection(
+            url,
+            connect_timeout_s=connect_timeout_s,
+            socket_timeout_s=socket_timeout_s,
+            health_check_interval_s=health_check_interval_s,
+            client_name=f"taskito-{prefix}",
+        )
+        self._scripts = Scripts(self._conn, prefix, token)
+        self._listener = ChangeListener(self._conn, self._keys.changes, token)
+        try:
+            open_prefix(self._scripts, self._keys)
+        except BaseException:
+            self.close()
+            raise
 
-    # --- jobs: enqueue, read ------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._conn.where} prefix={self.prefix!r}>"
+
+    def describe(self) -> str:
+        return f"redis {self._conn.url} prefix {self.prefix}"
+
+    def close(self) -> None:
+        self._listener.close()
+        self._conn.close()
+
+    # --- jobs: enqueue (enqueue.py) and reads (reads.py) --------------------------------
 
     def enqueue(self, job: NewJob) -> JobRecord:
-        check_new_job(job)
-        reply = self._insert_new("one", [job])
-        if reply is not None:
-            return self._enqueued(job, reply)
-        stored = self.get_job(job.id)
-        assert stored is not None  # _insert_new saw it
-        return stored
+        return redis_enqueue.enqueue(self._scripts, self._listener, job)
 
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
-        batch = [check_new_job(job) for job in jobs]
-        if not batch:
-            return []
-        check_batch(batch)
-        self._insert_new("many", batch)
-        self._listener.notify()
-        return [JobRecord.from_new(job) for job in batch]
-
-    def _insert_new(self, mode: str, jobs: Sequence[NewJob]) -> list[bytes] | None:
-        """Run the enqueue script; after a dropped connection, run it once more. The job ids
-        are made by the client, so the retry cannot store them twice: when it is refused and
-        the first job is there, the lost attempt had stored them all (None is returned)."""
-        args: list[object] = [mode, len(jobs), *[job_arguments(job) for job in jobs]]
-        try:
-            return cast(list[bytes], self._run("enqueue", *args))
-        except StorageUnavailableError as exc:
-            logger.info(
-                "lost the connection to redis mid-write; trying once more",
-                extra={"redis": self._conn.where, "error": str(exc)},
-            )
-        try:
-            return cast(list[bytes], self._run("enqueue", *args))
-        except StorageUnavailableError:
-            raise
-        except StorageError:
-            if not self._jobs([jobs[0].id]):
-                raise
-            return None
+        return redis_enqueue.enqueue_many(self._scripts, self._listener, jobs)
 
     def get_job(self, job_id: str) -> JobRecord | None:
-        found = self._jobs([job_id])
+        found = redis_reads.get_jobs(self._scripts, [job_id])
         return found[0] if found else None
 
     def list_jobs(self, filter: JobFilter, limit: int, offset: int) -> list[JobRecord]:
-        """See ``reads.list_job_ids`` for the cost of each filter."""
-        if not isinstance(filter, JobFilter):
-            raise TypeError(f"filter must be a JobFilter, got {type(filter).__name__}")
-        limit = require_count("limit", limit)
-        offset = require_count("offset", offset)
-        return self._jobs(redis_inspect.list_job_ids(self._conn, self._keys, filter, limit, offset))
+        return redis_reads.list_jobs(self._scripts, self._keys, filter, limit, offset)
 
     def count_jobs(self, queue: str | None = None) -> dict[JobStatus, int]:
-        scope = ("all",) if queue is None else ("queue", queue)
-        counts = self._run("counts", *scope, idempotent=True)
-        return {status: int(counts[status.code]) for status in JobStatus}
+        return redis_reads.count_jobs(self._scripts, queue)
 
     def count_jobs_by_queue(self) -> dict[str, dict[JobStatus, int]]:
-        flat = self._run("counts", "by_queue", idempotent=True)
-        by_queue: dict[str, dict[JobStatus, int]] = {}
-        for start in range(0, len(flat), 7):
-            counts = flat[start + 1 : start + 7]
-            by_queue[flat[start].decode()] = {s: int(counts[s.code]) for s in JobStatus}
-        return by_queue
+        return redis_reads.count_jobs_by_queue(self._scripts)
 
     def dependencies(self, job_id: str) -> list[str]:
-        return self._read_list(self._keys.deps(job_id))
+        return redis_reads.read_list(self._conn, self._keys.deps(job_id))
 
     def dependents(self, job_id: str) -> list[str]:
-        return self._read_list(self._keys.dependents(job_id))
+        return redis_reads.read_list(self._conn, self._keys.dependents(job_id))
 
-    def _read_list(self, key: str) -> list[str]:
-        items = self._conn.call(lambda client: client.lrange(key, 0, -1), idempotent=True)
-        return [item.decode() for item in cast("list[bytes]", items)]
+    def cancel_requests(self, job_ids: Collection[str]) -> dict[str, bool]:
+        return redis_reads.cancel_requests(self._conn, self._keys, job_ids)
+
+    def task_logs(self, job_id: str) -> list[LogEntry]:
+        return redis_reads.task_logs(self._conn, self._keys, job_id)
+
+    def query_logs(
+        self, task_name: str | None, level: str | None, since: int, limit: int
+    ) -> list[LogEntry]:
+        return redis_reads.query_logs(self._conn, self._keys, task_name, level, since, limit)
+
+    def job_errors(self, job_id: str) -> list[JobError]:
+        return redis_reads.job_errors(self._conn, self._keys, job_id)
+
+    def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
+        return redis_reads.dead_letters(self._scripts, limit, offset)
+
+    def dead_letter(self, dead_id: str) -> DeadLetter | None:
+        return redis_reads.dead_letter(self._conn, self._keys, dead_id)
 
     # --- jobs: cancel and purge ---------------------------------------------------------
 
     def cancel_pending(self, job_id: str, now: int) -> bool:
-        cancelled: bool = self._run("cancel_pending", job_id, require_time("now", now)) == 1
+        cancelled: bool = self._scripts.run("cancel_pending", job_id, require_time("now", now)) == 1
         if cancelled:
             self._listener.notify()
         return cancelled
 
     def request_cancel(self, job_id: str, force: bool = False) -> bool:
         level = 2 if force else 1
-        requested: bool = self._run("request_cancel", job_id, level, idempotent=True) == 1
+        requested: bool = self._scripts.run("request_cancel", job_id, level, idempotent=True) == 1
         if requested:
             self._listener.notify()
         return requested
 
     def cancel(self, job_id: str, force: bool, now: int) -> CancelResult:
         job_id, force, now = cancel_arguments(job_id, force, require_time("now", now))
-        reply = self._run("cancel", job_id, 2 if force else 1, now)
+        reply = self._scripts.run("cancel", job_id, 2 if force else 1, now)
         result = CancelResult(reply.decode())
         if result in (CancelResult.CANCELLED, CancelResult.REQUESTED):
             self._listener.notify()
         return result
-
-    def cancel_requests(self, job_ids: Collection[str]) -> dict[str, bool]:
-        wanted = list(dict.fromkeys(job_ids))
-        if not wanted:
-            return {}
-        key = self._keys.cancels
-        levels = self._conn.call(lambda client: client.hmget(key, wanted), idempotent=True)
-        return {
-            job_id: int(level) > 1
-            for job_id, level in zip(wanted, levels, strict=True)
-            if level is not None
-        }
 
     def purge_queue(self, queue: str, now: int) -> int:
         return self._bulk_cancel("queue", queue, now, "purged")
@@ -201,7 +185,7 @@ class RedisStorage(RedisControl, Storage):
         require_time("now", now)
         total = 0
         while True:
-            cancelled, looked_at = self._run("bulk_cancel", by, name, now, error, CHUNK)
+            cancelled, looked_at = self._scripts.run("bulk_cancel", by, name, now, error, CHUNK)
             total += cancelled
             if looked_at < CHUNK:
                 break
@@ -210,7 +194,7 @@ class RedisStorage(RedisControl, Storage):
         return int(total)
 
     def purge_completed(self, before: int) -> int:
-        return self._in_chunks("purge_completed", require_time("before", before))
+        return self._scripts.in_chunks("purge_completed", require_time("before", before))
 
     # --- the claim cycle ----------------------------------------------------------------
 
@@ -228,8 +212,8 @@ class RedisStorage(RedisControl, Storage):
         if limit == 0 or queue_names == []:
             return []
         scope = ["all"] if queue_names is None else ["list", *queue_names]
-        offset = self._offset()
-        reply = self._run(
+        offset = self._conn.clock_offset_ms()
+        reply = self._scripts.run(
             "claim",
             worker_id,
             now,
@@ -245,13 +229,13 @@ class RedisStorage(RedisControl, Storage):
     def extend_leases(
         self, worker_id: str, job_ids: Collection[str], now: int, lease_ms: int
     ) -> set[str]:
-        require_lease(lease_ms)
+        check_positive("lease_ms", lease_ms, type_error=ValueError)
         require_time("now", now)
         ids = list(job_ids)
         if not ids:
             return set()
-        deadline = now + lease_ms + self._offset()
-        held = self._run("extend", worker_id, deadline, *ids, idempotent=True)
+        deadline = now + lease_ms + self._conn.clock_offset_ms()
+        held = self._scripts.run("extend", worker_id, deadline, *ids, idempotent=True)
         return {job_id.decode() for job_id in held}
 
     def finish_many(self, finishes: Sequence[Finish], now: int) -> list[bool]:
@@ -259,7 +243,7 @@ class RedisStorage(RedisControl, Storage):
         arguments = [finish_arguments(finish) for finish in batch]
         if not batch:
             return []
-        flags = self._run("finish", require_time("now", now), len(batch), *arguments)
+        flags = self._scripts.run("finish", require_time("now", now), len(batch), *arguments)
         applied = [flag == 1 for flag in flags]
         if any(applied):
             self._listener.notify()
@@ -267,12 +251,14 @@ class RedisStorage(RedisControl, Storage):
 
     def requeue_expired(self, now: int, max_rescues: int = DEFAULT_MAX_RESCUES) -> list[JobRecord]:
         require_time("now", now)
-        require_count("max_rescues", max_rescues)
-        offset = self._offset()
+        check_count("max_rescues", max_rescues, type_error=ValueError)
+        offset = self._conn.clock_offset_ms()
         requeued: list[JobRecord] = []
         while True:
             dead_ids = [new_job_id() for _ in range(_REQUEUE_CHUNK)]
-            reply = self._run("requeue", now + offset, now, _REQUEUE_CHUNK, max_rescues, *dead_ids)
+            reply = self._scripts.run(
+                "requeue", now + offset, now, _REQUEUE_CHUNK, max_rescues, *dead_ids
+            )
             requeued += [job_from_packed(job, offset) for job in reply]
             if len(reply) < _REQUEUE_CHUNK:
                 break
@@ -285,11 +271,11 @@ class RedisStorage(RedisControl, Storage):
     ) -> list[JobRecord]:
         worker, kept, cap, why = release_arguments(worker_id, keep, max_rescues, reason)
         require_time("now", now)
-        offset = self._offset()
+        offset = self._conn.clock_offset_ms()
         spare = 4  # poison pills are rare; the script asks for more when it needs them
         while True:
             dead_ids = [new_job_id() for _ in range(spare)]
-            reply = self._run("release", worker, now, cap, why, len(kept), *kept, *dead_ids)
+            reply = self._scripts.run("release", worker, now, cap, why, len(kept), *kept, *dead_ids)
             if reply[0] == 1:
                 break
             spare = int(reply[1])
@@ -303,7 +289,7 @@ class RedisStorage(RedisControl, Storage):
     def update_progress(self, job_id: str, progress: int) -> bool:
         if isinstance(progress, bool) or not isinstance(progress, int) or not 0 <= progress <= 100:
             raise ValueError(f"progress must be an integer from 0 to 100, got {progress!r}")
-        updated: bool = self._run("progress", job_id, progress, idempotent=True) == 1
+        updated: bool = self._scripts.run("progress", job_id, progress, idempotent=True) == 1
         return updated
 
     def add_log(
@@ -318,60 +304,37 @@ class RedisStorage(RedisControl, Storage):
         entry = encode_log(job_id, task_name, level, message, extra, require_time("now", now))
         # Partial results ("result" lines) wake result streams; ordinary log lines do not.
         wake = level == "result"
-        self._run("add_log", job_id, now, "1" if wake else "0", entry)
+        self._scripts.run("add_log", job_id, now, "1" if wake else "0", entry)
         if wake:
             self._listener.notify()
-
-    def task_logs(self, job_id: str) -> list[LogEntry]:
-        return redis_inspect.task_logs(self._conn, self._keys, job_id)
-
-    def query_logs(
-        self, task_name: str | None, level: str | None, since: int, limit: int
-    ) -> list[LogEntry]:
-        limit = require_count("limit", limit)
-        since = require_time("since", since)
-        return redis_inspect.query_logs(self._conn, self._keys, task_name, level, since, limit)
-
-    def job_errors(self, job_id: str) -> list[JobError]:
-        key = self._keys.errors(job_id)
-        entries = self._conn.call(lambda client: client.lrange(key, 0, -1), idempotent=True)
-        errors = [job_error_from_entry(job_id, entry) for entry in cast("list[bytes]", entries)]
-        return sorted(errors, key=lambda error: (error.attempt, error.id))
-
-    def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
-        limit = require_count("limit", limit)
-        offset = require_count("offset", offset)
-        if limit == 0:
-            return []
-        page = self._run("dead_letters", limit, offset, idempotent=True)
-        return [dead_letter_from_fields(pairs(flat)) for flat in page]
-
-    def dead_letter(self, dead_id: str) -> DeadLetter | None:
-        key = self._keys.dead(require_text("dead_id", dead_id))
-        fields = self._conn.call(lambda client: client.hgetall(key), idempotent=True)
-        return dead_letter_from_fields(cast("dict[bytes, bytes]", fields)) if fields else None
 
     def retry_dead(
         self, dead_id: str, new_job_id: str, now: int, payload: bytes | None = None
     ) -> JobRecord | None:
         args: list[object] = [dead_id, new_job_id, require_time("now", now)]
-        replacement = require_optional_bytes("payload", payload)
+        replacement = check_optional_bytes("payload", payload)
         if replacement is not None:
             args.append(replacement)
-        packed = self._run("retry_dead", *args)
+        packed = self._scripts.run("retry_dead", *args)
         if packed is None:
             return None
         self._listener.notify()
-        return job_from_packed(packed, self._offset())
+        return job_from_packed(packed, self._conn.clock_offset_ms())
 
     def purge_dead(self, before: int) -> int:
         require_time("before", before)
         total = 0
         while True:
-            deleted = self._run("purge_dead", before, CHUNK)
+            deleted = self._scripts.run("purge_dead", before, CHUNK)
             total += deleted
             if deleted < CHUNK:
                 return int(total)
+
+    def task_metrics(self, task_name: str | None, since: int) -> list[TaskMetric]:
+        return redis_metrics.task_metrics(self._conn, self._keys, task_name, since)
+
+    def purge_metrics(self, before: int, limit: int) -> int:
+        return redis_metrics.purge_metrics(self._scripts.run, before, limit)
 
     # --- workers ------------------------------------------------------------------------
 
@@ -379,7 +342,7 @@ class RedisStorage(RedisControl, Storage):
         redis_workers.register(self._conn, self._keys, worker)
 
     def heartbeat(self, worker_id: str, status: str, now: int) -> None:
-        self._run("heartbeat", worker_id, status, require_time("now", now), idempotent=True)
+        self._scripts.run("heartbeat", worker_id, status, require_time("now", now), idempotent=True)
 
     def unregister_worker(self, worker_id: str) -> None:
         redis_workers.unregister(self._conn, self._keys, worker_id)
@@ -388,7 +351,7 @@ class RedisStorage(RedisControl, Storage):
         return redis_workers.list_all(self._conn, self._keys)
 
     def reap_workers(self, stale_before: int) -> list[str]:
-        reaped = self._run("reap", require_time("stale_before", stale_before))
+        reaped = self._scripts.run("reap", require_time("stale_before", stale_before))
         return [worker_id.decode() for worker_id in reaped]
 
     # --- change notification ------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from taskito._checks import check_bool, check_optional_text, check_positive, check_text
 from taskito.job import JobRecord, NewJob
 from taskito.storage import breakers, control_rows
 from taskito.storage.control import (
@@ -28,16 +29,12 @@ from taskito.storage.sqlite import queries as q
 from taskito.storage.sqlite import transitions
 from taskito.storage.sqlite.connections import SqliteConnections
 from taskito.storage.validation import (
+    check_page,
     lock_params,
     require_breaker_config,
-    require_count,
     require_deferrals,
-    require_flag,
     require_new_job,
-    require_optional_text,
-    require_positive,
     require_schedule,
-    require_text,
 )
 
 
@@ -50,8 +47,8 @@ class SqliteControl(ControlStorage):
     # --- queue state --------------------------------------------------------------------
 
     def set_queue_paused(self, queue: str, paused: bool, now: int) -> bool:
-        require_text("queue", queue)
-        require_flag("paused", paused)
+        check_text("queue", queue)
+        check_bool("paused", paused)
         with self._conns.write(notify=False) as conn:
             if paused:
                 changed = conn.execute(cq.PAUSE_QUEUE, (queue, now)).rowcount == 1
@@ -69,8 +66,8 @@ class SqliteControl(ControlStorage):
     # --- limits checked right after claim -----------------------------------------------
 
     def take_rate_slot(self, key: str, interval_ms: int, now: int) -> int | None:
-        require_text("key", key)
-        require_positive("interval_ms", interval_ms)
+        check_text("key", key)
+        check_positive("interval_ms", interval_ms, type_error=ValueError)
         params = {"key": key, "interval": interval_ms, "now": now}
         with self._conns.write(notify=False) as conn:
             if conn.execute(cq.TAKE_RATE_SLOT, params).rowcount == 1:
@@ -80,8 +77,8 @@ class SqliteControl(ControlStorage):
 
     def running_ids(self, task_name: str | None, queue: str | None) -> list[str]:
         params = {
-            "task_name": require_optional_text("task_name", task_name),
-            "queue": require_optional_text("queue", queue),
+            "task_name": check_optional_text("task_name", task_name),
+            "queue": check_optional_text("queue", queue),
         }
         with self._conns.read() as conn:
             return [row[0] for row in conn.execute(cq.SELECT_RUNNING_IDS, params)]
@@ -103,7 +100,7 @@ class SqliteControl(ControlStorage):
     # --- circuit breakers ---------------------------------------------------------------
 
     def breaker_admit(self, task_name: str, config: BreakerConfig, now: int) -> int | None:
-        require_text("task_name", task_name)
+        check_text("task_name", task_name)
         require_breaker_config(config)
         with self._conns.write(notify=False) as conn:
             before = sqlite_breakers.load(conn, task_name, config)
@@ -112,9 +109,9 @@ class SqliteControl(ControlStorage):
         return retry_at
 
     def breaker_record(self, task_name: str, config: BreakerConfig, ok: bool, now: int) -> None:
-        require_text("task_name", task_name)
+        check_text("task_name", task_name)
         require_breaker_config(config)
-        require_flag("ok", ok)
+        check_bool("ok", ok)
         with self._conns.write(notify=False) as conn:
             before = sqlite_breakers.load(conn, task_name, config)
             sqlite_breakers.save(conn, before, breakers.record(before, ok, now))
@@ -139,7 +136,7 @@ class SqliteControl(ControlStorage):
             ]
 
     def fire_periodic(self, name: str, slot: int, next_run: int, job: NewJob) -> JobRecord | None:
-        require_text("name", name)
+        check_text("name", name)
         require_new_job(job)
         params = {"name": name, "slot": slot, "next_run": next_run}
         with self._conns.write(notify=False) as conn:
@@ -178,7 +175,7 @@ class SqliteControl(ControlStorage):
             return conn.execute(cq.SELECT_LOCK_HELD, params).fetchone() is not None
 
     def lock_info(self, name: str) -> LockInfo | None:
-        require_text("name", name)
+        check_text("name", name)
         with self._conns.read() as conn:
             row = conn.execute(cq.SELECT_LOCK, (name,)).fetchone()
         return None if row is None else control_rows.row_to_lock(row)
@@ -194,13 +191,13 @@ class SqliteControl(ControlStorage):
         return len(job_ids)
 
     def list_archived(self, limit: int, offset: int) -> list[JobRecord]:
-        params = (require_count("limit", limit), require_count("offset", offset))
+        params = check_page(limit, offset)
         with self._conns.read() as conn:
             return [q.row_to_job(row) for row in conn.execute(cq.SELECT_ARCHIVED, params)]
 
     def enqueue_replay(self, job: NewJob, original_job_id: str, now: int) -> JobRecord:
         require_new_job(job)
-        require_text("original_job_id", original_job_id)
+        check_text("original_job_id", original_job_id)
         with self._conns.write(notify=False, durable=self._durable) as conn:
             row = conn.execute(cq.SELECT_JOB_ERROR, (original_job_id,)).fetchone()
             original_error = None if row is None else row[0]
@@ -211,7 +208,7 @@ class SqliteControl(ControlStorage):
         return record
 
     def replay_history(self, job_id: str) -> list[ReplayEntry]:
-        require_text("job_id", job_id)
+        check_text("job_id", job_id)
         with self._conns.read() as conn:
             return [
                 control_rows.row_to_replay(row)
@@ -227,18 +224,18 @@ class SqliteControl(ControlStorage):
     # --- settings -----------------------------------------------------------------------
 
     def get_setting(self, key: str) -> str | None:
-        require_text("key", key)
+        check_text("key", key)
         with self._conns.read() as conn:
             row = conn.execute(cq.SELECT_SETTING, (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def set_setting(self, key: str, value: str, now: int) -> None:
-        params = (require_text("key", key), require_text("value", value, allow_empty=True), now)
+        params = (check_text("key", key), check_text("value", value, allow_empty=True), now)
         with self._conns.write(notify=False) as conn:
             conn.execute(cq.UPSERT_SETTING, params)
 
     def delete_setting(self, key: str) -> bool:
-        require_text("key", key)
+        check_text("key", key)
         with self._conns.write(notify=False) as conn:
             return conn.execute(cq.DELETE_SETTING, (key,)).rowcount == 1
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from taskito.job import JobRecord, JobStatus, NewJob
+from taskito.job import JobRecord, JobStatus, NewJob, OutcomeKind, TaskMetric
 from taskito.storage.base import DeadLetter, JobError, JobFilter, LogEntry, WorkerInfo
 
 PENDING = JobStatus.PENDING.code
@@ -179,6 +179,23 @@ SELECT_DEAD_LETTER = f"SELECT {DEAD_LETTER_COLUMNS} FROM dead_letter WHERE id = 
 DELETE_DEAD_LETTER = "DELETE FROM dead_letter WHERE id = ?"
 PURGE_DEAD = "DELETE FROM dead_letter WHERE failed_at < ?"
 
+INSERT_METRIC = (
+    "INSERT INTO task_metrics (task_name, queue, job_id, attempt, outcome, started_at,"
+    " finished_at, wall_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+METRIC_COLUMNS = "job_id, attempt, task_name, queue, outcome, started_at, finished_at, wall_ns"
+SELECT_METRICS = (
+    f"SELECT {METRIC_COLUMNS} FROM task_metrics WHERE finished_at >= ? ORDER BY finished_at, id"
+)
+SELECT_TASK_METRICS = (
+    f"SELECT {METRIC_COLUMNS} FROM task_metrics WHERE finished_at >= ? AND task_name = ?"
+    " ORDER BY finished_at, id"
+)
+PURGE_METRICS = (
+    "DELETE FROM task_metrics WHERE id IN (SELECT id FROM task_metrics WHERE finished_at < ?"
+    " ORDER BY finished_at LIMIT ?)"
+)
+
 WORKER_COLUMNS = (
     "worker_id, hostname, pid, queues, pool_type, threads, status, started_at, last_heartbeat, tags"
 )
@@ -264,6 +281,13 @@ def row_to_error(row: tuple[Any, ...]) -> JobError:
 
 def row_to_dead_letter(row: tuple[Any, ...]) -> DeadLetter:
     return DeadLetter(*row)
+
+
+def row_to_metric(row: tuple[Any, ...]) -> TaskMetric:
+    job_id, attempt, task_name, queue, outcome, started_at, finished_at, wall_ns = row
+    return TaskMetric(
+        job_id, attempt, task_name, queue, OutcomeKind(outcome), started_at, finished_at, wall_ns
+    )
 
 
 def worker_params(worker: WorkerInfo) -> tuple[Any, ...]:

@@ -238,7 +238,33 @@ _MIGRATION_3 = (
 # released lock keeps its row (owner '' and expired), so its counter survives the release.
 _MIGRATION_4 = ("ALTER TABLE locks ADD COLUMN fencing_token INTEGER NOT NULL DEFAULT 0",)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4)
+# Task metrics: one row per finished attempt, inserted by finish_many with its outcome. Rows
+# arrive in finished_at order, so the one index grows at its right edge; reads (a window) and
+# purges (the oldest rows) both walk it.
+_MIGRATION_5 = (
+    """
+    CREATE TABLE task_metrics (
+        id INTEGER PRIMARY KEY,
+        task_name TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER NOT NULL,
+        wall_ns INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX idx_task_metrics_finished ON task_metrics (finished_at)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    _MIGRATION_1,
+    _MIGRATION_2,
+    _MIGRATION_3,
+    _MIGRATION_4,
+    _MIGRATION_5,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -305,7 +331,8 @@ def _refuse_foreign_tables(conn: sqlite3.Connection, path: str) -> None:
     rows = conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN"
         " ('jobs', 'job_dependencies', 'job_errors', 'dead_letter', 'workers', 'task_logs',"
-        " 'archived_jobs', 'circuit_breakers', 'periodic_schedules', 'replay_history')"
+        " 'archived_jobs', 'circuit_breakers', 'periodic_schedules', 'replay_history',"
+        " 'task_metrics')"
     ).fetchall()
     if rows:
         names = ", ".join(sorted(row[0] for row in rows))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Sequence
 
-from taskito.job import JobRecord, JobStatus, NewJob
+from taskito._checks import check_count, check_optional_bytes, check_positive, check_text
+from taskito.job import JobRecord, JobStatus, NewJob, TaskMetric
 from taskito.storage import validation
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
@@ -28,14 +29,7 @@ from taskito.storage.sqlite import queries as q
 from taskito.storage.sqlite import transitions
 from taskito.storage.sqlite.connections import SqliteConnections
 from taskito.storage.sqlite.control import SqliteControl
-from taskito.storage.validation import (
-    claim_queue_names,
-    require_count,
-    require_lease,
-    require_new_job,
-    require_optional_bytes,
-    require_text,
-)
+from taskito.storage.validation import check_page, claim_queue_names, require_new_job
 
 
 class SqliteStorage(SqliteControl, Storage):
@@ -49,7 +43,7 @@ class SqliteStorage(SqliteControl, Storage):
             path = os.fspath(path)
         if not isinstance(path, str) or not path:
             raise ValueError(f"path must be a non-empty file path or ':memory:', got {path!r}")
-        require_count("busy_timeout_ms", busy_timeout_ms)
+        check_count("busy_timeout_ms", busy_timeout_ms, type_error=ValueError)
         if not isinstance(durable_enqueue, bool):
             raise TypeError(f"durable_enqueue must be a bool, not {type(durable_enqueue).__name__}")
         # Enqueues (and the other writes that make jobs) commit with synchronous=FULL: a
@@ -105,9 +99,7 @@ class SqliteStorage(SqliteControl, Storage):
         ``*_like`` are case-insensitive substring matches."""
         if not isinstance(filter, JobFilter):
             raise TypeError(f"filter must be a JobFilter, got {type(filter).__name__}")
-        sql, params = q.list_jobs_query(
-            filter, require_count("limit", limit), require_count("offset", offset)
-        )
+        sql, params = q.list_jobs_query(filter, *check_page(limit, offset))
         with self._conns.read() as conn:
             rows = conn.execute(sql, params).fetchall()
         return [q.row_to_job(row) for row in rows]
@@ -215,7 +207,7 @@ class SqliteStorage(SqliteControl, Storage):
     def extend_leases(
         self, worker_id: str, job_ids: Collection[str], now: int, lease_ms: int
     ) -> set[str]:
-        require_lease(lease_ms)
+        check_positive("lease_ms", lease_ms, type_error=ValueError)
         ids = list(job_ids)
         if not ids:
             return set()
@@ -232,12 +224,13 @@ class SqliteStorage(SqliteControl, Storage):
             return []
         with self._conns.write(notify=False) as conn:
             applied = [transitions.finish_one(conn, finish, now) for finish in batch]
+            transitions.insert_metrics(conn, batch, applied, now)
         if any(applied):
             self._notify()
         return applied
 
     def requeue_expired(self, now: int, max_rescues: int = DEFAULT_MAX_RESCUES) -> list[JobRecord]:
-        validation.require_count("max_rescues", max_rescues)
+        check_count("max_rescues", max_rescues, type_error=ValueError)
         with self._conns.write(notify=False) as conn:
             expired = transitions.requeue_expired(conn, now, max_rescues)
         if expired:
@@ -282,7 +275,14 @@ class SqliteStorage(SqliteControl, Storage):
     def query_logs(
         self, task_name: str | None, level: str | None, since: int, limit: int
     ) -> list[LogEntry]:
-        params = (since, task_name, task_name, level, level, require_count("limit", limit))
+        params = (
+            since,
+            task_name,
+            task_name,
+            level,
+            level,
+            check_count("limit", limit, type_error=ValueError),
+        )
         with self._conns.read() as conn:
             return [q.row_to_log(row) for row in conn.execute(q.QUERY_LOGS, params)]
 
@@ -291,7 +291,7 @@ class SqliteStorage(SqliteControl, Storage):
             return [q.row_to_error(row) for row in conn.execute(q.SELECT_JOB_ERRORS, (job_id,))]
 
     def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
-        params = (require_count("limit", limit), require_count("offset", offset))
+        params = check_page(limit, offset)
         with self._conns.read() as conn:
             return [
                 q.row_to_dead_letter(row) for row in conn.execute(q.SELECT_DEAD_LETTERS, params)
@@ -299,13 +299,13 @@ class SqliteStorage(SqliteControl, Storage):
 
     def dead_letter(self, dead_id: str) -> DeadLetter | None:
         with self._conns.read() as conn:
-            row = conn.execute(q.SELECT_DEAD_LETTER, (require_text("dead_id", dead_id),)).fetchone()
+            row = conn.execute(q.SELECT_DEAD_LETTER, (check_text("dead_id", dead_id),)).fetchone()
         return None if row is None else q.row_to_dead_letter(row)
 
     def retry_dead(
         self, dead_id: str, new_job_id: str, now: int, payload: bytes | None = None
     ) -> JobRecord | None:
-        payload = require_optional_bytes("payload", payload)
+        payload = check_optional_bytes("payload", payload)
         with self._conns.write(notify=False, durable=self._durable) as conn:
             row = conn.execute(q.SELECT_DEAD_LETTER, (dead_id,)).fetchone()
             if row is None:
@@ -321,6 +321,21 @@ class SqliteStorage(SqliteControl, Storage):
     def purge_dead(self, before: int) -> int:
         with self._conns.write(notify=False) as conn:
             return conn.execute(q.PURGE_DEAD, (before,)).rowcount
+
+    # --- task metrics -------------------------------------------------------------------
+
+    def task_metrics(self, task_name: str | None, since: int) -> list[TaskMetric]:
+        task, start = validation.metric_query(task_name, since)
+        sql, params = (
+            (q.SELECT_METRICS, (start,)) if task is None else (q.SELECT_TASK_METRICS, (start, task))
+        )
+        with self._conns.read() as conn:
+            return [q.row_to_metric(row) for row in conn.execute(sql, params)]
+
+    def purge_metrics(self, before: int, limit: int) -> int:
+        params = validation.metric_purge(before, limit)
+        with self._conns.write(notify=False) as conn:
+            return conn.execute(q.PURGE_METRICS, params).rowcount
 
     # --- workers ------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
-"""Multi-statement job transitions of the SQLite backend: dependency checks, fenced finish,
-dead-lettering, lease expiry, purge and the transitive dependent cascade. Each runs inside the
-caller's write transaction.
+"""Multi-statement job transitions of the SQLite backend: dependency checks, fenced finish (and
+its metric rows), dead-lettering, lease expiry, purge and the transitive dependent cascade. Each
+runs inside the caller's write transaction.
 """
 
 from __future__ import annotations
@@ -149,6 +149,28 @@ def finish_one(conn: sqlite3.Connection, finish: Finish, now: int) -> bool:
     if reason is not None:
         cascade_cancel(conn, job_id, reason, now)
     return True
+
+
+def insert_metrics(
+    conn: sqlite3.Connection, finishes: Sequence[Finish], applied: Sequence[bool], now: int
+) -> None:
+    """The metric rows of the outcomes that applied (``Finish.metric``), in one statement."""
+    rows = [
+        (
+            metric.task_name,
+            metric.queue,
+            finish.job_id,
+            finish.attempt,
+            metric.outcome.value,
+            metric.started_at,
+            now,
+            metric.wall_ns,
+        )
+        for finish, ok in zip(finishes, applied, strict=True)
+        if ok and (metric := finish.metric) is not None
+    ]
+    if rows:
+        conn.executemany(q.INSERT_METRIC, rows)
 
 
 def rescue(

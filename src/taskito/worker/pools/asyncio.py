@@ -11,8 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
-from taskito.job import JobRecord
-from taskito.registry import ExecutionEnv
+from taskito.registry import ClaimedJob, ExecutionEnv
 from taskito.worker.pools.asyncio_loop import EventLoopRunner, TaskKinds, is_async_job
 from taskito.worker.pools.base import OnDone, Pool
 from taskito.worker.pools.thread import ThreadPool
@@ -55,9 +54,9 @@ class AsyncPool(Pool):
     def start(self) -> None:
         self._loop.start()
 
-    def submit(self, job: JobRecord, on_done: OnDone) -> None:
-        if is_async_job(self._env, job):
-            self._loop.submit(job, on_done)
+    def submit(self, claimed: ClaimedJob, on_done: OnDone) -> None:
+        if is_async_job(claimed):
+            self._loop.submit(claimed, on_done)
             return
         with self._lock:
             if self._closed:
@@ -65,7 +64,7 @@ class AsyncPool(Pool):
             if not self._sync_started:
                 self._sync.start()
                 self._sync_started = True
-        self._sync.submit(job, on_done)
+        self._sync.submit(claimed, on_done)
 
     def cancel(self, job_id: str, force: bool = False) -> bool:
         return self._loop.cancel(job_id, force) or self._sync.cancel(job_id, force)

@@ -21,8 +21,8 @@ from typing import Any
 
 from taskito._checks import check_positive
 from taskito.execution import escaped_outcome, run_job_async
-from taskito.job import JobRecord, Outcome, OutcomeKind
-from taskito.registry import ExecutionEnv
+from taskito.job import Outcome, OutcomeKind
+from taskito.registry import ClaimedJob, ExecutionEnv
 from taskito.worker.pools.base import CancelFlag, OnDone
 
 logger = logging.getLogger("taskito.worker.pools.asyncio")
@@ -37,10 +37,11 @@ _LOOP_EXIT_S = 5.0
 class _AsyncSlot:
     """One submitted job, its cancel flag, and its asyncio task once the loop started it."""
 
-    __slots__ = ("abandoned", "cancel_flag", "job", "on_done", "task")
+    __slots__ = ("abandoned", "cancel_flag", "claimed", "job", "on_done", "task")
 
-    def __init__(self, job: JobRecord, on_done: OnDone) -> None:
-        self.job = job
+    def __init__(self, claimed: ClaimedJob, on_done: OnDone) -> None:
+        self.claimed = claimed
+        self.job = claimed.job
         self.on_done = on_done
         self.cancel_flag = CancelFlag()
         self.task: asyncio.Task[Outcome] | None = None
@@ -81,8 +82,9 @@ class EventLoopRunner:
             )
         self._thread.start()
 
-    def submit(self, job: JobRecord, on_done: OnDone) -> None:
-        slot = _AsyncSlot(job, on_done)
+    def submit(self, claimed: ClaimedJob, on_done: OnDone) -> None:
+        job = claimed.job
+        slot = _AsyncSlot(claimed, on_done)
         with self._lock:
             if self._loop is None or self._closed:
                 raise RuntimeError("the event loop is not running")
@@ -172,7 +174,7 @@ class EventLoopRunner:
             return
         loop = asyncio.get_running_loop()
         task = loop.create_task(
-            _run_contained(slot.job, self._env, slot.cancel_flag),
+            _run_contained(slot.claimed, self._env, slot.cancel_flag),
             name=f"taskito-job-{slot.job.id}",
         )
         slot.task = task
@@ -202,15 +204,18 @@ class EventLoopRunner:
             loop.call_soon_threadsafe(callback, *args)
 
 
-async def _run_contained(job: JobRecord, env: ExecutionEnv, cancel_flag: CancelFlag) -> Outcome:
+async def _run_contained(
+    claimed: ClaimedJob, env: ExecutionEnv, cancel_flag: CancelFlag
+) -> Outcome:
     """``run_job_async``, with anything that still escapes it made the job's outcome: a
     ``KeyboardInterrupt`` or ``SystemExit`` reaching the asyncio task would stop the loop."""
     try:
-        return await run_job_async(job, env, cancel_flag)
+        return await run_job_async(claimed, env, cancel_flag)
     except asyncio.CancelledError:
         raise
     except BaseException as exc:
-        logger.exception("running job %s raised", job.id, extra={"job_id": job.id})
+        job_id = claimed.job.id
+        logger.exception("running job %s raised", job_id, extra={"job_id": job_id})
         return escaped_outcome(exc)
 
 
@@ -272,8 +277,9 @@ class TaskKinds:
         return self._has_async
 
 
-def is_async_job(env: ExecutionEnv, job: JobRecord) -> bool:
-    spec = env.lookup(job.task_name)
+def is_async_job(claimed: ClaimedJob) -> bool:
+    """Whether the job runs on an event loop: its task, resolved at the claim, is ``async def``."""
+    spec = claimed.spec
     return spec is not None and spec.is_async
 
 

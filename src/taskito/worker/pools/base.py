@@ -3,18 +3,26 @@
 The worker decides what to claim and how to record outcomes; a pool is four methods plus
 ``abandon`` for a job whose hard deadline passed (huey's Environment classes are the model),
 and two with defaults: ``free_slots`` (how much to claim) and ``start_delay_s`` (for a pool
-that lets claimed jobs wait, so timeouts count from the start). Also here: ``CancelFlag``, the
-per-run flag a pool sets and ``check_cancelled()`` reads.
+that lets claimed jobs wait, so timeouts count from the start). ``submit`` takes a
+``ClaimedJob``: the job with its task and middleware chain, resolved once after the claim, which
+the pool hands to ``execution.run_job`` as it is (a prefork child, with its own registry,
+resolves the record it is sent once on its side). Also here: ``CancelFlag``, the per-run flag a
+pool sets and ``check_cancelled()`` reads.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from taskito.job import JobRecord, Outcome
 
-#: Called by the pool, from any thread, once per submitted job that was not abandoned.
+if TYPE_CHECKING:
+    from taskito.registry import ClaimedJob
+
+#: Called by the pool, from any thread, once per submitted job that was not abandoned, with
+#: that job's record (``ClaimedJob.job``) and its outcome.
 OnDone = Callable[[JobRecord, Outcome], None]
 
 
@@ -62,8 +70,9 @@ class Pool(ABC):
         """Start the threads, processes or loop that will run jobs."""
 
     @abstractmethod
-    def submit(self, job: JobRecord, on_done: OnDone) -> None:
-        """Start ``job`` now; the worker never submits more than ``capacity`` at once."""
+    def submit(self, claimed: ClaimedJob, on_done: OnDone) -> None:
+        """Start ``claimed`` now (through ``run_job``, without looking its task up again); the
+        worker never submits more than ``capacity`` at once."""
 
     @abstractmethod
     def cancel(self, job_id: str, force: bool = False) -> bool:

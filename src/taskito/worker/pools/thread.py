@@ -18,8 +18,8 @@ import time
 
 from taskito._checks import check_positive
 from taskito.execution import escaped_outcome, run_job
-from taskito.job import JobRecord, Outcome
-from taskito.registry import ExecutionEnv
+from taskito.job import Outcome
+from taskito.registry import ClaimedJob, ExecutionEnv
 from taskito.worker.pools.asyncio_loop import EventLoopRunner, TaskKinds, is_async_job
 from taskito.worker.pools.base import CancelFlag, OnDone, Pool
 
@@ -29,10 +29,11 @@ logger = logging.getLogger("taskito.worker.pools.thread")
 class _Slot:
     """One submitted job, its cancel flag, and the thread running it once one took it."""
 
-    __slots__ = ("abandoned", "cancel_flag", "job", "on_done", "thread")
+    __slots__ = ("abandoned", "cancel_flag", "claimed", "job", "on_done", "thread")
 
-    def __init__(self, job: JobRecord, on_done: OnDone) -> None:
-        self.job = job
+    def __init__(self, claimed: ClaimedJob, on_done: OnDone) -> None:
+        self.claimed = claimed
+        self.job = claimed.job
         self.on_done = on_done
         self.cancel_flag = CancelFlag()
         self.thread: threading.Thread | None = None
@@ -97,11 +98,12 @@ class ThreadPool(Pool):
             for _ in range(self._threads):
                 self._spawn_locked()
 
-    def submit(self, job: JobRecord, on_done: OnDone) -> None:
-        if is_async_job(self._env, job):
-            self._start_loop().submit(job, on_done)
+    def submit(self, claimed: ClaimedJob, on_done: OnDone) -> None:
+        if is_async_job(claimed):
+            self._start_loop().submit(claimed, on_done)
             return
-        slot = _Slot(job, on_done)
+        job = claimed.job
+        slot = _Slot(claimed, on_done)
         with self._lock:
             if not self._started or self._closed:
                 raise RuntimeError("the thread pool is not running")
@@ -209,7 +211,7 @@ class ThreadPool(Pool):
                     continue
                 slot.thread = me
             try:
-                outcome = run_job(slot.job, self._env, slot.cancel_flag)
+                outcome = run_job(slot.claimed, self._env, slot.cancel_flag)
             except BaseException as exc:
                 # run_job contains what the task raises; this guard keeps the thread (and
                 # the slot) alive whatever else escapes, and the job gets an outcome.

@@ -1,8 +1,9 @@
 -- finish_many. ARGV: now, count, then one packed outcome per argument (see unpack_fields):
 -- job_id, attempt, status code, value (the result for complete, else the error; absent for
--- none), retry_at (absent: now), dead letter id, worker id. Each outcome applies only while
--- the job is running under that attempt for that worker (fenced). Returns one 1/0 per
--- outcome.
+-- none), retry_at (absent: now), dead letter id, worker id, metric (its member of the metrics
+-- set; absent: none). Each outcome applies only while the job is running under that attempt
+-- for that worker (fenced); an outcome that applies adds its metric, scored by now. Returns
+-- one 1/0 per outcome.
 
 local now, count = ARGV[3], tonumber(ARGV[4])
 
@@ -18,7 +19,7 @@ local applied = {}
 local changes = new_changes()
 local any = false
 for n = 1, count do
-  local outcome = unpack_fields(ARGV[4 + n], 7)
+  local outcome = unpack_fields(ARGV[4 + n], 8)
   local id, attempt, code, value = outcome[1], outcome[2], outcome[3], outcome[4]
   local has_value = value ~= false
   local key = job_key(id)
@@ -61,6 +62,7 @@ for n = 1, count do
       if code == CANCELLED and not message then message = 'cancelled by request' end
       end_running(job, code, message, now, outcome[6])
     end
+    if outcome[8] then redis.call('ZADD', METRICS_KEY, now, outcome[8]) end
     applied[#applied + 1] = 1
     any = true
   end

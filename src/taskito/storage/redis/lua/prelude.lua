@@ -27,6 +27,7 @@ local RATES_KEY = P .. ':rates'
 local BREAKERS_KEY = P .. ':breakers'
 local PERIODICS_KEY = P .. ':periodics'
 local PERIODIC_DUE_KEY = P .. ':periodicdue'
+local METRICS_KEY = P .. ':metrics'
 
 local function job_key(id) return P .. ':job:' .. id end
 local function status_key(code, queue) return P .. ':status:' .. code .. ':' .. queue end

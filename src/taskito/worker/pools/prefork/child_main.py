@@ -1,7 +1,8 @@
 """The prefork child: ``python -m taskito.prefork APP --from-parent FD --to-parent FD ...``.
 
 It imports the app's Queue, sends ``Ready``, then runs the jobs its parent sends, one at a
-time on the main thread, through ``execution.run_job``. A reader thread takes messages while a
+time on the main thread, through ``execution.run_job``, each resolved once here against the
+child's own registry (the parent sends the record only). A reader thread takes messages while a
 job runs, so a ``Cancel`` sets the job's flag at once, also when it arrives before the job
 starts. The child never writes job status: each ``Outcome`` goes back to the parent, which
 records it. It exits on ``Shutdown``, and at once when the parent goes away (end of stream on
@@ -76,7 +77,7 @@ class Child:
                 return EXIT_OK
             with self._lock:
                 flag = self._flags[job.id]
-            outcome = run_job(job, self._env, flag)
+            outcome = run_job(self._env.resolve(job), self._env, flag)
             with self._lock:
                 del self._flags[job.id]
             try:

@@ -18,8 +18,8 @@ import threading
 import time
 
 from taskito.exceptions import ConfigurationError
-from taskito.job import JobRecord, Outcome, OutcomeKind
-from taskito.registry import ExecutionEnv
+from taskito.job import Outcome, OutcomeKind
+from taskito.registry import ClaimedJob, ExecutionEnv
 from taskito.worker.pools.base import OnDone, Pool
 from taskito.worker.pools.prefork import protocol
 from taskito.worker.pools.prefork.children import (
@@ -184,7 +184,9 @@ class PreforkPool(ChildSupervision, Pool):
 
     # --- jobs and signals -----------------------------------------------------------------
 
-    def submit(self, job: JobRecord, on_done: OnDone) -> None:
+    def submit(self, claimed: ClaimedJob, on_done: OnDone) -> None:
+        # A child has its own registry: it is sent the record alone and resolves it there.
+        job = claimed.job
         submitted = Submitted(job, on_done)
         with self._lock:
             if not self._serving or self._closed:

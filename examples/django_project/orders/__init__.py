@@ -1,0 +1,1 @@
+"""Orders, and the task that sends their receipts."""

@@ -1,0 +1,1 @@
+"""Management commands: ``taskito_worker``, ``taskito_info``, ``taskito_dashboard``."""

@@ -1,0 +1,80 @@
+"""Enqueue on the Redis backend: one job or a batch in one ``enqueue.lua`` script (unique keys
+and dependencies checked inside it), run once more after a dropped connection, and the record
+an enqueue reply stands for, which ``fire_periodic`` and ``enqueue_replay`` (``control``) share.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import cast
+
+from taskito.exceptions import StorageError, StorageUnavailableError
+from taskito.job import JobRecord, NewJob
+from taskito.storage.redis.keys import check_batch, check_new_job, job_arguments
+from taskito.storage.redis.notify import ChangeListener
+from taskito.storage.redis.reads import get_jobs
+from taskito.storage.redis.records import job_from_packed
+from taskito.storage.redis.scripts import Scripts
+
+logger = logging.getLogger("taskito.storage.redis")
+
+
+def enqueue(scripts: Scripts, listener: ChangeListener, job: NewJob) -> JobRecord:
+    """``Storage.enqueue``: the job as inserted, or the holder of its unique key."""
+    check_new_job(job)
+    reply = _insert_new(scripts, "one", [job])
+    if reply is not None:
+        return enqueued(scripts, listener, job, reply)
+    stored = get_jobs(scripts, [job.id])
+    assert stored  # _insert_new saw it
+    return stored[0]
+
+
+def enqueue_many(
+    scripts: Scripts, listener: ChangeListener, jobs: Sequence[NewJob]
+) -> list[JobRecord]:
+    """``Storage.enqueue_many``: the whole batch or nothing."""
+    batch = [check_new_job(job) for job in jobs]
+    if not batch:
+        return []
+    check_batch(batch)
+    _insert_new(scripts, "many", batch)
+    listener.notify()
+    return [JobRecord.from_new(job) for job in batch]
+
+
+def enqueued(
+    scripts: Scripts, listener: ChangeListener, job: NewJob, reply: list[bytes]
+) -> JobRecord:
+    """The record an enqueue reply stands for: ``job`` as inserted (waiters are woken), or
+    the holder of its unique key."""
+    if reply[0] == b"existing":
+        return job_from_packed(reply[1], scripts.connection.clock_offset_ms())
+    listener.notify()
+    return JobRecord.from_new(job)
+
+
+def _insert_new(scripts: Scripts, mode: str, jobs: Sequence[NewJob]) -> list[bytes] | None:
+    """Run the enqueue script; after a dropped connection, run it once more. The job ids
+    are made by the client, so the retry cannot store them twice: when it is refused and
+    the first job is there, the lost attempt had stored them all (None is returned)."""
+    args: list[object] = [mode, len(jobs), *[job_arguments(job) for job in jobs]]
+    try:
+        return cast(list[bytes], scripts.run("enqueue", *args))
+    except StorageUnavailableError as exc:
+        logger.info(
+            "lost the connection to redis mid-write; trying once more",
+            extra={"redis": scripts.connection.where, "error": str(exc)},
+        )
+    try:
+        return cast(list[bytes], scripts.run("enqueue", *args))
+    except StorageUnavailableError:
+        raise
+    except StorageError:
+        if not get_jobs(scripts, [jobs[0].id]):
+            raise
+        return None
+
+
+__all__ = ["enqueue", "enqueue_many", "enqueued"]

@@ -1,0 +1,1 @@
+"""Tests of the Django integration against a real Django project configured in conftest."""
