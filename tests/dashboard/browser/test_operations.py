@@ -200,3 +200,23 @@ def test_settings_are_added_edited_and_deleted(
     loaded(page)
     expect(page.locator("#brand")).to_have_text("Acme jobs")
     expect(page).to_have_title(re.compile("Acme jobs"))
+
+
+def test_periodic_schedules_show_their_next_run(
+    page: Page, queue: Queue, worker: None, screenshots: Screenshots
+) -> None:
+    wait_until(queue.list_periodic, timeout_s=20)  # stored by the worker as it starts
+    (schedule,) = queue.list_periodic()
+    sign_in(page)
+    show(page, "/periodic")
+    row = page.locator("#periodic-table tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("yearly_report")
+    expect(row).to_contain_text("0 0 6 1 1 *")
+    expect(row).to_contain_text("reports")
+    expect(row).to_contain_text("UTC")
+    expect(row.locator(".badge")).to_have_text("enabled")
+    expect(row.locator("td").nth(6)).to_contain_text("in ")
+    expect(row.locator("td").nth(7)).to_have_text("—")  # never ran yet
+    assert schedule.next_run is not None
+    screenshots.take(page, "periodic")

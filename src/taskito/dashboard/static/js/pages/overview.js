@@ -12,6 +12,8 @@ export const STATUSES = ["pending", "running", "completed", "failed", "dead", "c
 const HOUR_MS = 3600_000;
 const BUCKET_S = 60;
 
+const asError = (error) => (error instanceof Error ? error : new Error(String(error)));
+
 async function readiness() {
   try {
     return await getOptional("/readiness");
@@ -23,6 +25,13 @@ async function readiness() {
 }
 
 function healthBanner(box, ready) {
+  if (ready instanceof Error) {
+    box.className = "health banner banner-warning";
+    box.dataset.status = "unknown";
+    fill(box, h("strong", {}, "Health unknown"), ` · ${ready.message}`);
+    box.hidden = false;
+    return;
+  }
   if (!ready) {
     box.hidden = true;
     return;
@@ -57,6 +66,10 @@ function statCards(box, stats) {
 }
 
 function throughput(box, series) {
+  if (series instanceof Error) {
+    fill(box, h("p", { class: "warning-text" }, `Task metrics could not be read: ${series.message}`));
+    return;
+  }
   if (series === null) {
     fill(box, h("p", { class: "empty" }, "This server does not serve task metrics."));
     return;
@@ -107,8 +120,9 @@ export function mount(ctx) {
       get("/api/stats"),
       get("/api/queues"),
       get("/api/jobs", { limit: 10 }),
-      getOptional("/api/metrics/timeseries", { since: 3600, bucket: BUCKET_S }),
-      readiness(),
+      // The health banner and the chart are extras: their failure leaves the rest shown.
+      getOptional("/api/metrics/timeseries", { since: 3600, bucket: BUCKET_S }).catch(asError),
+      readiness().catch(asError),
     ]);
     healthBanner(health, ready);
     statCards(cards, stats);
