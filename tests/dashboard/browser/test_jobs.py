@@ -45,7 +45,7 @@ def test_sign_in_and_see_the_jobs_a_worker_ran(
     expect(page.get_by_role("link", name=dead.id[-8:])).to_be_visible()
     for job in added:
         assert status_of(queue, job.id) == "complete"
-    screenshots.take(page, "overview")
+    screenshots.take(page, "signed-in")
 
 
 def test_the_jobs_page_keeps_its_filters_in_the_url(

@@ -99,7 +99,9 @@ def test_the_theme_toggle_is_remembered(page: Page, queue: Queue, screenshots: S
     expect(root).to_have_attribute("data-theme", "light")
 
 
-def test_the_refresh_interval_is_chosen_and_remembered(page: Page, queue: Queue) -> None:
+def test_the_refresh_interval_is_chosen_and_remembered(
+    page: Page, queue: Queue, screenshots: Screenshots
+) -> None:
     page.clock.install()  # the page's timers run when the test says
     sign_in(page)
     refresh = page.locator("#refresh")
@@ -124,6 +126,7 @@ def test_the_refresh_interval_is_chosen_and_remembered(page: Page, queue: Queue)
     queue.enqueue("add", args=(5, 6))
     page.clock.run_for(10_100)
     expect(shown).to_have_text("3")
+    screenshots.take(page, "refresh-interval")
 
 
 def test_a_phone_width_screen(
