@@ -160,6 +160,8 @@ def test_a_job_page_draws_its_dependency_graph(
     expect(graph.locator(".dag-node")).to_have_count(3)
     expect(graph.locator(".dag-edge")).to_have_count(3)
     expect(graph.locator(".dag-node.current")).to_have_attribute("data-job", second.id)
+    expect(page.locator("#job-arguments")).to_contain_text("[2,2]")
+    expect(page.locator("#job-result")).to_have_text("4")
     screenshots.take(page, "job-graph")
     graph.locator(f'.dag-node[data-job="{third.id}"]').click()
     expect(page).to_have_url(re.compile(third.id))

@@ -162,6 +162,18 @@ def test_a_phone_width_screen(
     assert not watch.problems, watch.problems
 
 
+def test_unknown_jobs_and_pages_say_so(page: Page, screenshots: Screenshots) -> None:
+    sign_in(page)
+    show(page, "/jobs/01900000-0000-7000-8000-000000000000")
+    expect(page.locator(".job-head")).to_contain_text("Job not found")
+    show(page, "/no/such/page")
+    expect(page.locator("main")).to_contain_text("There is no such page")
+    screenshots.take(page, "not-found")
+    page.get_by_role("link", name="Back to the overview").click()
+    loaded(page)
+    expect(page.locator("#stat-cards")).to_be_visible()
+
+
 @pytest.fixture
 def forwarded(queue: Queue, users: Users) -> Iterator[tuple[Forwarder, str]]:
     """The dashboard behind a TCP forwarder the test can cut."""

@@ -18,7 +18,6 @@ const TABS = [
 const FINISHED = new Set(["complete", "failed", "dead", "cancelled"]);
 
 function metadataText(metadata) {
-  if (!metadata) return "—";
   try {
     return JSON.stringify(JSON.parse(metadata), null, 2);
   } catch {
@@ -43,7 +42,7 @@ function jobFields(job) {
     ["Timeout", job.timeout_ms ? formatDuration(job.timeout_ms) : "none"],
     ["Unique key", job.unique_key || "—"],
     ["Namespace", job.namespace || "—"],
-    ["Metadata", h("pre", { class: "code" }, metadataText(job.metadata))],
+    ["Metadata", job.metadata ? h("pre", { class: "code" }, metadataText(job.metadata)) : "—"],
   ]);
 }
 
@@ -87,11 +86,20 @@ async function tabContent(tab, jobId) {
     { empty: "No failed attempt.", label: "Errors" });
 }
 
-function payload(answer, key) {
-  if (answer[key === "result" ? "result_error" : "error"]) {
-    return h("p", { class: "warning-text" }, answer[key === "result" ? "result_error" : "error"]);
+function argumentsView(answer) {
+  if (answer.error) return h("p", { class: "warning-text" }, answer.error);
+  return fields([
+    ["args", h("pre", { class: "code" }, jsonText(answer.args))],
+    ["kwargs", h("pre", { class: "code" }, jsonText(answer.kwargs))],
+  ]);
+}
+
+function resultView(job, answer) {
+  if (job.status !== "complete") {
+    return h("p", { class: "muted" }, FINISHED.has(job.status) ? "No result." : "Not finished yet.");
   }
-  return h("pre", { class: "code" }, jsonText(answer[key]));
+  if (answer.result_error) return h("p", { class: "warning-text" }, answer.result_error);
+  return h("pre", { class: "code" }, jsonText(answer.result));
 }
 
 export function mount(ctx) {
@@ -103,8 +111,8 @@ export function mount(ctx) {
   const progress = h("div");
   const errorBox = h("div");
   const details = h("div");
-  const args = h("div", {}, h("p", { class: "muted" }, "Loading…"));
-  const result = h("div");
+  const args = h("div", { id: "job-arguments" }, h("p", { class: "muted" }, "Loading…"));
+  const result = h("div", { id: "job-result" });
   const tabBar = h("div");
   const tabBody = h("div", { class: "tab-body", role: "tabpanel" });
   ctx.root.append(h("section", { class: "panel job-card" }, head, progress, errorBox),
@@ -167,11 +175,10 @@ export function mount(ctx) {
   async function showPayload(job) {
     if (resultShownFor === job.status) return;
     const base = `/api/jobs/${segment(jobId)}`;
-    const [argAnswer, resultAnswer] = await Promise.all([get(base + "/arguments"), get(base + "/result")]);
-    fill(args, payload(argAnswer, "args"), argAnswer.kwargs && Object.keys(argAnswer.kwargs).length
-      ? h("pre", { class: "code" }, jsonText(argAnswer.kwargs)) : "");
-    fill(result, job.status === "complete" ? payload(resultAnswer, "result")
-      : h("p", { class: "muted" }, FINISHED.has(job.status) ? "No result." : "Not finished yet."));
+    const [argAnswer, resultAnswer] = await Promise.all([get(base + "/arguments"),
+      get(base + "/result")]);
+    fill(args, argumentsView(argAnswer));
+    fill(result, resultView(job, resultAnswer));
     resultShownFor = job.status;
   }
 
