@@ -1,18 +1,16 @@
-"""The dashboard's page assets as files: every one ships in the package, none is fetched from
-another origin, the scripts never turn data into markup or code, and every module a script
-imports exists."""
+"""The dashboard's page assets as files: none is fetched from another origin, the scripts never
+turn data into markup or code, and every module a script imports exists (that every one ships
+in the package is checked by tests/unit/test_package_data.py)."""
 
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from taskito.dashboard.server.static import CONTENT_TYPES, PACKAGE_ASSETS
 
-ROOT = Path(__file__).resolve().parents[2]
 ASSETS = sorted(path for path in PACKAGE_ASSETS.rglob("*") if path.is_file())
 SCRIPTS = [path for path in ASSETS if path.suffix == ".js"]
 #: The one absolute URL the assets may hold: the SVG namespace, which is never fetched.
@@ -30,15 +28,6 @@ def test_the_assets_exist() -> None:
     assert {"index.html", "app.js", "app.css", "login.css", "js/pages/index.js"} <= names
     for path in ASSETS:
         assert path.suffix in CONTENT_TYPES, f"{path.name}: no content type is served for it"
-
-
-def test_every_asset_is_package_data() -> None:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    patterns = config["tool"]["setuptools"]["package-data"]["taskito"]
-    package = ROOT / "src" / "taskito"
-    shipped = {path for pattern in patterns for path in package.glob(pattern) if path.is_file()}
-    missing = [str(path.relative_to(package)) for path in ASSETS if path not in shipped]
-    assert not missing, f"not matched by [tool.setuptools.package-data]: {missing}"
 
 
 @pytest.mark.parametrize("path", ASSETS, ids=lambda p: p.relative_to(PACKAGE_ASSETS).as_posix())
