@@ -57,3 +57,16 @@ def test_the_checks_catch_what_they_look_for() -> None:
     assert UNSAFE.search("node.setAttribute('onclick', code)")
     assert not UNSAFE.search('el.textContent = "<b>"')
     assert IMPORT.findall('import { h, fill } from "./dom.js";') == ["./dom.js"]
+
+
+def test_no_page_path_is_a_server_route() -> None:
+    """A page reloaded in the browser is asked of the server: its path must reach the page
+    shell, not a route the server answers itself (``/metrics`` is the Prometheus text)."""
+    from taskito.dashboard.api.routes import ROUTES
+
+    router = (PACKAGE_ASSETS / "js" / "router.js").read_text("utf-8")
+    pages = re.findall(r'\["(/[^"]*)", "[a-z-]+"\]', router)
+    assert "/task-metrics" in pages and "/jobs/:id" in pages
+    served = {route.path for route in ROUTES} | {"/login"}
+    shadowed = [page for page in pages if page in served or page.startswith(("/api/", "/static/"))]
+    assert shadowed == [], f"pages the server would answer instead of the shell: {shadowed}"

@@ -75,6 +75,7 @@ export function formatClock(ms, seconds = false) {
 export function formatDuration(ms) {
   if (ms === null || ms === undefined || Number.isNaN(ms)) return "—";
   const abs = Math.abs(ms);
+  if (abs < 10 && !Number.isInteger(ms)) return `${ms.toFixed(1)} ms`;
   if (abs < 1000) return `${Math.round(ms)} ms`;
   if (abs < 60_000) return `${(ms / 1000).toFixed(abs < 10_000 ? 1 : 0)} s`;
   const s = Math.round(abs / 1000);

@@ -4,12 +4,15 @@
 
 import { ROOT, queryString } from "./api.js";
 
-/** [pattern, page name]; ``:name`` matches one path segment. */
+/**
+ * [pattern, page name]; ``:name`` matches one path segment. No page may take a path the
+ * server answers itself (``/metrics`` is the Prometheus text, ``/readiness``, ``/health``).
+ */
 const ROUTES = [
   ["/", "overview"],
   ["/jobs", "jobs"],
   ["/jobs/:id", "job"],
-  ["/metrics", "metrics"],
+  ["/task-metrics", "metrics"],
   ["/logs", "logs"],
   ["/queues", "queues"],
   ["/workers", "workers"],
