@@ -70,3 +70,17 @@ def test_no_page_path_is_a_server_route() -> None:
     served = {route.path for route in ROUTES} | {"/login"}
     shadowed = [page for page in pages if page in served or page.startswith(("/api/", "/static/"))]
     assert shadowed == [], f"pages the server would answer instead of the shell: {shadowed}"
+
+
+def test_the_docs_show_every_screenshot_the_browser_tests_take() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    page = (docs / "dashboard.md").read_text("utf-8")
+    shown = set(re.findall(r"\(images/dashboard/([a-z-]+\.png)\)", page))
+    taken = re.findall(
+        r'screenshots\.take\(page, "([a-z-]+)"',
+        "".join(p.read_text("utf-8") for p in Path(__file__).parent.glob("browser/test_*.py")),
+    )
+    assert len(taken) == len(set(taken)), "two tests write the same screenshot"
+    assert shown == {f"{name}.png" for name in taken}
+    committed = {p.name for p in (docs / "images" / "dashboard").glob("*.png")}
+    assert committed == shown
