@@ -5,14 +5,13 @@ shipped its Django admin pages without their templates."""
 from __future__ import annotations
 
 import tomllib
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 import taskito
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(taskito.__file__).resolve().parent
-DATA_SUFFIXES = (".html", ".js", ".css", ".lua", ".typed")
+DATA_SUFFIXES = (".html", ".js", ".css", ".svg", ".lua", ".typed")
 
 
 def test_every_data_file_is_in_package_data() -> None:
@@ -24,5 +23,13 @@ def test_every_data_file_is_in_package_data() -> None:
         if path.is_file() and path.name.endswith(DATA_SUFFIXES)
     ]
     assert "contrib/django/templates/taskito/admin/jobs.html" in data_files
-    missing = [f for f in data_files if not any(fnmatchcase(f, p) for p in patterns)]
+    assert "dashboard/static/js/pages/jobs.js" in data_files
+    # Matched as setuptools matches them: a glob, where "*" stops at "/" ("static/*" leaves
+    # out static/js/; "static/**/*" takes every file below static/).
+    shipped = {
+        path.relative_to(PACKAGE).as_posix()
+        for pattern in patterns
+        for path in PACKAGE.glob(pattern)
+    }
+    missing = [f for f in data_files if f not in shipped]
     assert missing == [], f"not in [tool.setuptools.package-data]: {missing}"

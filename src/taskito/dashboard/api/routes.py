@@ -10,8 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import taskito
-from taskito.dashboard.api import dead_letters, jobs, params, queues, settings, system
+from taskito.dashboard.api import (
+    dead_letters,
+    jobs,
+    operations,
+    params,
+    queues,
+    settings,
+    system,
+)
 from taskito.dashboard.api.errors import bad_request
+from taskito.dashboard.api.values import Answer, PlainText
 
 #: ``public``: anyone (``/health``); ``read``: any signed-in user, viewer or admin;
 #: ``admin``: the admin role only (every mutation).
@@ -26,15 +35,6 @@ class Call:
     path: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)
     body: Any = None
-
-
-@dataclass(frozen=True)
-class PlainText:
-    """A route answer that is not JSON (the Prometheus exposition at ``/metrics``)."""
-
-    content: str
-    media_type: str = "text/plain; charset=utf-8"
-    status: int = 200
 
 
 Handler = Callable[[taskito.Queue, Call], Any]
@@ -118,6 +118,37 @@ def _logs(queue: taskito.Queue, call: Call) -> Any:
         limit=params.required_integer(query, "limit", 100, minimum=0, maximum=params.MAX_LIMIT),
         after_id=params.integer(query, "after", None, minimum=0),
     )
+
+
+#: The longest window or bucket of the metrics routes, in whole seconds (what the Queue takes).
+MAX_METRIC_SECONDS = 10**9
+
+
+def _metric_task(call: Call) -> str | None:
+    return params.text(call.query, "task")
+
+
+def _metric_seconds(call: Call, name: str, default: int, minimum: int) -> int:
+    return params.required_integer(
+        call.query, name, default, minimum=minimum, maximum=MAX_METRIC_SECONDS
+    )
+
+
+def _metrics(queue: taskito.Queue, call: Call) -> Any:
+    return operations.metrics(queue, _metric_task(call), _metric_seconds(call, "since", 3600, 0))
+
+
+def _timeseries(queue: taskito.Queue, call: Call) -> Any:
+    return operations.metrics_timeseries(
+        queue,
+        _metric_task(call),
+        _metric_seconds(call, "since", 3600, 0),
+        _metric_seconds(call, "bucket", 60, 1),
+    )
+
+
+def _scaler(queue: taskito.Queue, call: Call) -> Any:
+    return operations.scaler(queue, params.text(call.query, "queue"))
 
 
 def _queue_name(call: Call) -> str:
@@ -204,15 +235,24 @@ ROUTES: tuple[Route, ...] = (
         "admin",
         lambda queue, call: settings.delete_setting(queue, _setting_key(call)),
     ),
-    # Operations routes come with their modules (queue.metrics/metrics_timeseries,
-    # taskito.health, taskito.scaler, taskito.contrib.prometheus); their place is here:
-    #   GET /api/metrics              task?, since=3600         "read"
-    #   GET /api/metrics/timeseries   task?, since=3600, bucket "read"
-    #   GET /api/scaler               queue?                    "read"
-    #   GET /readiness                                          "read"
-    #   GET /metrics                  Prometheus text: return PlainText(...)  "read"
-    # ("read" takes a session or a bearer token, so scrapers use a viewer token.)
+    # Operations: task metrics, periodic schedules, the scaler payload; readiness and the
+    # Prometheus text ("read": a session or a bearer token, so scrapers use a viewer token).
+    Route("GET", "/api/metrics", "read", _metrics),
+    Route("GET", "/api/metrics/timeseries", "read", _timeseries),
+    Route("GET", "/api/periodic", "read", _no_args(operations.periodic_schedules)),
+    Route("GET", "/api/scaler", "read", _scaler),
+    Route("GET", "/readiness", "read", _no_args(operations.readiness)),
+    Route("GET", "/metrics", "read", _no_args(operations.prometheus)),
 )
 
 
-__all__ = ["ROUTES", "Access", "Call", "Handler", "PlainText", "Route"]
+__all__ = [
+    "MAX_METRIC_SECONDS",
+    "ROUTES",
+    "Access",
+    "Answer",
+    "Call",
+    "Handler",
+    "PlainText",
+    "Route",
+]

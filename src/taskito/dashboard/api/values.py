@@ -1,10 +1,32 @@
-"""Decoded Python values (job arguments and results) made into JSON: plain JSON types pass
-through, anything else becomes its ``repr`` (bounded), so a page can show every value."""
+"""What a route function returns besides plain JSON data with status 200: ``PlainText``
+(the Prometheus exposition) and ``Answer`` (JSON with another status); and decoded Python
+values (job arguments and results) made into JSON: plain JSON types pass through, anything
+else becomes its ``repr`` (bounded), so a page can show every value."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True)
+class PlainText:
+    """A route answer that is not JSON (the Prometheus exposition at ``/metrics``)."""
+
+    content: str | bytes
+    media_type: str = "text/plain; charset=utf-8"
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class Answer:
+    """JSON ``data`` with a status other than 200 (``/readiness`` answers 503 when not
+    ready, with the same body)."""
+
+    data: Any
+    status: int = 200
+
 
 #: Nesting deeper than this is shown as the ``repr`` of the inner value.
 MAX_DEPTH = 16
@@ -50,4 +72,4 @@ def _cut(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "...[cut]"
 
 
-__all__ = ["to_jsonable"]
+__all__ = ["Answer", "PlainText", "to_jsonable"]

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 import taskito
 from taskito.dashboard.api.errors import ApiError, as_api_error, bad_request
-from taskito.dashboard.api.routes import PlainText
+from taskito.dashboard.api.values import Answer, PlainText
 from taskito.dashboard.server.config import MAX_BODY_BYTES
 
 logger = logging.getLogger("taskito.dashboard")
@@ -65,10 +65,14 @@ def error_response(error: ApiError) -> Response:
 
 
 def answer(result: Any) -> Response:
+    """A route function's result as a response: JSON with 200, or what ``PlainText`` and
+    ``Answer`` say."""
     if isinstance(result, PlainText):
         return Response(
             result.content, result.status, headers=NO_STORE, media_type=result.media_type
         )
+    if isinstance(result, Answer):
+        return json_response(result.data, result.status)
     return json_response(result)
 
 

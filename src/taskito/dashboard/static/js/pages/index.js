@@ -1,0 +1,30 @@
+// Every page by route name (router.js): each module's ``mount(ctx)`` builds the page in
+// ``ctx.root`` and returns ``{refresh, dispose?}`` for the shell's refresh loop.
+
+import { mount as breakers } from "./breakers.js";
+import { mount as deadLetters } from "./dead_letters.js";
+import { mount as job } from "./job.js";
+import { mount as jobs } from "./jobs.js";
+import { mount as logs } from "./logs.js";
+import { mount as metrics } from "./metrics.js";
+import { mount as notFound } from "./not_found.js";
+import { mount as overview } from "./overview.js";
+import { mount as periodic } from "./periodic.js";
+import { mount as queues } from "./queues.js";
+import { mount as settings } from "./settings.js";
+import { mount as workers } from "./workers.js";
+
+export const PAGES = {
+  overview,
+  jobs,
+  job,
+  metrics,
+  logs,
+  queues,
+  workers,
+  "dead-letters": deadLetters,
+  "circuit-breakers": breakers,
+  periodic,
+  settings,
+  "not-found": notFound,
+};
