@@ -61,7 +61,9 @@ def _require_browser() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while sync_playwright() is open, an asyncio loop runs on this
+# thread, and later tests that call asyncio.run() here would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     _require_browser()
     from playwright.sync_api import expect, sync_playwright
