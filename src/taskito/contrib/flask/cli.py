@@ -32,7 +32,12 @@ def _queue_names(ctx: click.Context, param: click.Parameter, value: str | None) 
 def make_group(name: str) -> AppGroup:
     """The command group, named ``name`` (``Taskito(cli_group=...)``)."""
     group = AppGroup(name, help="Run taskito workers for this app and inspect its queue.")
+    _add_worker_command(group)
+    _add_info_command(group)
+    return group
 
+
+def _add_worker_command(group: AppGroup) -> None:
     @group.command("worker")
     @click.option(
         "--queues",
@@ -82,6 +87,8 @@ def make_group(name: str) -> AppGroup:
         except (ValueError, NotImplementedError) as exc:  # ConfigurationError included
             raise click.UsageError(str(exc)) from exc
 
+
+def _add_info_command(group: AppGroup) -> None:
     @group.command("info")
     @click.option(
         "--format",
@@ -93,8 +100,6 @@ def make_group(name: str) -> AppGroup:
     def info(fmt: str) -> None:
         """Print job counts by status, as `taskito info` does."""
         click.echo(commands.render_info(_queue(), fmt))
-
-    return group
 
 
 __all__ = ["make_group"]
