@@ -20,6 +20,8 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SERVERS = ("postgres", "redis")
 PRINTS = "It prints:"
+#: The fence languages of an example (```python, ```py, ```python title="tasks.py").
+PYTHON = ("python", "py")
 
 _FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+)(?P<info>[^`]*)$")
 _MARKER = re.compile(r"^ *<!--\s*(?P<kind>[a-z ]+?)\s*:(?P<value>.*?)-->\s*$")
@@ -51,7 +53,12 @@ class Example:
 class _Block:
     start: int  # the index of the opening fence line
     end: int  # the index of the closing fence line
-    info: str
+    info: str  # the opening fence's language and attributes: 'python title="tasks.py"'
+
+    @property
+    def language(self) -> str:
+        return self.info.split(maxsplit=1)[0].lstrip(".{").rstrip("}") if self.info else ""
+
     body: str
 
 
@@ -111,7 +118,7 @@ def _expected_output(
         return None, None
     fence = _next_text_line(lines, at + 1)
     shown = next((other for other in others if other.start == fence), None)
-    if shown is None or shown.info not in ("", "text"):
+    if shown is None or shown.language not in ("", "text"):
         return None, f"'{PRINTS}' is not followed by a plain ``` block"
     return shown.body, None
 
@@ -142,7 +149,7 @@ def examples_of(path: Path, docs: Path = DOCS) -> list[Example]:
     lines = path.read_text().splitlines()
     blocks = _blocks(lines)
     page = path.relative_to(docs).as_posix()
-    python = [block for block in blocks if block.info == "python"]
+    python = [block for block in blocks if block.language in PYTHON]
     return [_example(page, n, lines, block, blocks) for n, block in enumerate(python)]
 
 

@@ -39,6 +39,19 @@ def test_pages_in_folders_are_named_by_their_path(tmp_path: Path) -> None:
     assert [e.id for e in all_examples(tmp_path)] == ["a.md#0", "reference/queue.md#0"]
 
 
+def test_a_block_with_attributes_or_the_short_name_is_an_example(tmp_path: Path) -> None:
+    examples = page(
+        tmp_path,
+        '~~~python title="tasks.py"\nx = 1\n~~~\n\n~~~py\ny = 2\n~~~\n\n~~~pycon\n>>> 1\n~~~\n'
+        "\n~~~{.python}\nz = 3\n~~~\n\nIt prints:\n\n~~~text\n3\n~~~\n",
+    )
+    assert [(e.code, e.expected) for e in examples] == [
+        ("x = 1\n", None),
+        ("y = 2\n", None),
+        ("z = 3\n", "3\n"),
+    ]
+
+
 def test_an_indented_block_loses_its_indent(tmp_path: Path) -> None:
     (example,) = page(tmp_path, "* item\n\n    ~~~python\n    if True:\n        pass\n    ~~~\n")
     assert example.code == "if True:\n    pass\n"
