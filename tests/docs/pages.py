@@ -55,11 +55,11 @@ class _Block:
     end: int  # the index of the closing fence line
     info: str  # the opening fence's language and attributes: 'python title="tasks.py"'
 
+    body: str
+
     @property
     def language(self) -> str:
         return self.info.split(maxsplit=1)[0].lstrip(".{").rstrip("}") if self.info else ""
-
-    body: str
 
 
 def _blocks(lines: list[str]) -> list[_Block]:
