@@ -54,7 +54,6 @@ class _Block:
     start: int  # the index of the opening fence line
     end: int  # the index of the closing fence line
     info: str  # the opening fence's language and attributes: 'python title="tasks.py"'
-
     body: str
 
     @property
