@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from taskito.exceptions import (
@@ -318,8 +318,9 @@ class RedisConnection:
         )
 
     def pubsub(self) -> PubSub:
-        pubsub = self.client.pubsub(ignore_subscribe_messages=False)  # type: ignore[no-untyped-call]
-        return cast(PubSub, pubsub)
+        # Typed through a variable: redis-py annotates pubsub() from 8.x on, not before.
+        factory: Callable[..., PubSub] = self.client.pubsub
+        return factory(ignore_subscribe_messages=False)
 
     def clock_offset_ms(self) -> int:
         """Server clock minus this host's clock, in ms; shared by every storage object of this
