@@ -1,7 +1,7 @@
 """Interception through the Queue façade on a real SQLite file: the options, enqueue in each
 mode (nothing stored when a call is refused), batches, ``register_type``,
 ``register_proxy_handler``, ``task.analyze``, the statistics, and test mode, which intercepts
-and restores as a worker would (spec/resources-interception.md §2.1, §2.5)."""
+and restores as a worker would (docs/interception.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The enqueue side of interception, without I/O: the type registry and its built-in table, the
 walker's rules and strategies, the interceptor's modes, the report and the metrics
-(docs/interception.md; the checklist of spec/resources-interception.md §2)."""
+(docs/interception.md)."""
 
 from __future__ import annotations
 
