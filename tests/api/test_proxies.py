@@ -1,7 +1,7 @@
 """Proxies against real objects: open files on disk, loggers, real requests and httpx clients;
 rebuilding them (signatures checked first, schemas, the time limit, references to one object),
 cleaning up, the handler registry, and the optional handlers when their library is absent
-(docs/interception.md, "Proxies")."""
+(docs/interception.md, proxies)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``taskito.async_support``: ``run_maybe_async``, the async job context under the reference's
 names, and ``AsyncTaskExecutor`` (jobs by payload on an event loop of its own, bounded by its
 concurrency, each outcome reported) running through the engine's async path
-(docs/interception.md)."""
+(docs/architecture.md)."""
 
 from __future__ import annotations
 
