@@ -71,6 +71,27 @@ def test_every_markdown_file_mentioned_is_in_the_repository() -> None:
     assert missing == [], "mentions of files the repository does not have:\n" + "\n".join(missing)
 
 
+#: ``[text](target)``: a Markdown link; its target up to an anchor or a title.
+MARKDOWN_LINK = re.compile(r"\]\(([^)#\s]+)")
+
+
+def test_links_of_the_readme_and_the_examples_resolve() -> None:
+    """The docs pages' links are the site build's to check (mkdocs build --strict)."""
+    files = [ROOT / "README.md", *sorted((ROOT / "examples").rglob("*.md"))]
+    broken = []
+    for file in files:
+        for target in MARKDOWN_LINK.findall(file.read_text(encoding="utf-8")):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            resolved = (file.parent / target).resolve()
+            inside = resolved.is_relative_to(ROOT)
+            if not inside or not (
+                resolved.exists() or resolved.relative_to(ROOT).as_posix() in PAGES_BEING_WRITTEN
+            ):
+                broken.append(f"{file.relative_to(ROOT).as_posix()}: {target}")
+    assert len(files) > 1 and broken == [], broken
+
+
 def test_no_path_points_outside_the_repository() -> None:
     found = []
     for file in scanned_files():
