@@ -88,6 +88,15 @@ def test_pyproject_contrib_and_the_version_lookup_name_the_same_distribution() -
         and isinstance(node.args[0], ast.Constant)
     ]
     assert looked_up == [DISTRIBUTION]
+    # From a source tree that is not installed, __version__ falls back to pyproject's.
+    fallbacks = [
+        node.value.value
+        for node in ast.walk(init)
+        if isinstance(node, ast.Assign)
+        and [getattr(target, "id", None) for target in node.targets] == ["__version__"]
+        and isinstance(node.value, ast.Constant)
+    ]
+    assert fallbacks == [PYPROJECT["project"]["version"]]
     assert install_hint("redis") == 'pip install "pytaskito[redis]"'
 
 
