@@ -12,7 +12,11 @@ from taskito.contrib import require
 require("django", extra="django", feature="taskito.contrib.django")
 
 from taskito.contrib.django.decorators import DjangoTask, task  # noqa: E402
-from taskito.contrib.django.project_queue import DJANGO_SETTINGS, close_queue, get_queue  # noqa: E402
+from taskito.contrib.django.project_queue import (  # noqa: E402
+    DJANGO_SETTINGS,
+    close_queue,
+    get_queue,
+)
 from taskito.contrib.django.transactions import apply_async_on_commit, delay_on_commit  # noqa: E402
 
 __all__ = [
