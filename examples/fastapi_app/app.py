@@ -2,7 +2,7 @@
 taskito's job API (``taskito.contrib.fastapi.TaskitoRouter``) under ``/tasks``, and one route
 of its own, ``POST /reports``, that starts a report.
 
-Run it from the repository root (needs ``pip install 'taskito[fastapi]'``):
+Run it from the repository root (needs ``pip install "pytaskito[fastapi]"``):
 
     uvicorn examples.fastapi_app.app:app
 

@@ -1,6 +1,6 @@
 """A Flask app whose requests hand slow work to taskito.
 
-From this directory (needs ``pip install 'taskito[flask]'``):
+From this directory (needs ``pip install "pytaskito[flask]"``):
 
     flask --app app run                 # the web app on http://127.0.0.1:5000
     flask --app app taskito worker      # a worker, in a second terminal

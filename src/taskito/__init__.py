@@ -54,8 +54,8 @@ from taskito.serializers import (
 from taskito.task import TaskWrapper
 from taskito.testing import MockResource, TestMode, TestResult, TestResults
 
-try:
-    __version__ = _metadata.version("taskito")
+try:  # the distribution's name, not the import name (taskito.contrib.DISTRIBUTION)
+    __version__ = _metadata.version("pytaskito")
 except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.1.0"
 

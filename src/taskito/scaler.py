@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import taskito
 from taskito import _checks
+from taskito.contrib import install_hint
 from taskito.health import (
     NOT_READY,
     WorkerCensus,
@@ -40,9 +41,7 @@ DEFAULT_PORT = 9091
 DEFAULT_TARGET_QUEUE_DEPTH = 10
 METRIC_NAME = "taskito_queue_depth"
 #: What ``/metrics`` says when the Prometheus exporter cannot be imported.
-METRICS_INSTALL_HINT = (
-    "Prometheus metrics need prometheus_client: pip install 'taskito[prometheus]'"
-)
+METRICS_INSTALL_HINT = f"Prometheus metrics need prometheus_client: {install_hint('prometheus')}"
 #: Seconds a connection may take to send its request (or read the reply) before it is
 #: dropped: a stalled client cannot hold a thread, nor delay ``close()``, for longer.
 REQUEST_TIMEOUT_S = 10.0

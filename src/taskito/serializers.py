@@ -133,7 +133,7 @@ class JsonSerializer:
 
 
 class MsgPackSerializer:
-    """MessagePack through the ``msgpack`` package (the ``taskito[msgpack]`` extra).
+    """MessagePack through the ``msgpack`` package (the ``pytaskito[msgpack]`` extra).
 
     Tuples come back as lists; ``bytes`` and ``str`` stay distinct.
     """
@@ -143,7 +143,7 @@ class MsgPackSerializer:
             import msgpack
         except ImportError as exc:
             raise ImportError(
-                'MsgPackSerializer needs the msgpack package: pip install "taskito[msgpack]"'
+                'MsgPackSerializer needs the msgpack package: pip install "pytaskito[msgpack]"'
             ) from exc
         self._msgpack = msgpack
 
@@ -160,7 +160,7 @@ class MsgPackSerializer:
 
 
 class EncryptedSerializer:
-    """Wraps another serializer with AES-GCM (the ``taskito[encryption]`` extra).
+    """Wraps another serializer with AES-GCM (the ``pytaskito[encryption]`` extra).
 
     Output is a random 12-byte nonce followed by the ciphertext and its tag, so equal inputs
     never produce equal bytes. ``key`` is one AES key or a list of them for rotation: the
@@ -184,7 +184,7 @@ class EncryptedSerializer:
         except ImportError as exc:
             raise ImportError(
                 "EncryptedSerializer needs the cryptography package: "
-                'pip install "taskito[encryption]"'
+                'pip install "pytaskito[encryption]"'
             ) from exc
         self._inner = inner
         # AESGCM keeps no per-call state, so one instance per key serves every thread.

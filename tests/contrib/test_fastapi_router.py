@@ -182,6 +182,6 @@ def test_importing_without_fastapi_names_the_extra() -> None:
     )
     assert done.returncode == 1
     assert (
-        "ImportError: taskito.contrib.fastapi needs FastAPI: pip install 'taskito[fastapi]'"
-        in done.stderr
-    )
+        "ImportError: taskito.contrib.fastapi needs the 'fastapi' package, which is not "
+        'installed: pip install "pytaskito[fastapi]"'
+    ) in done.stderr

@@ -21,8 +21,8 @@ CLOUDPICKLE = Path(cloudpickle.__file__).resolve().parent
 @pytest.mark.parametrize(
     "module, framework, hint",
     [
-        ("taskito.contrib.flask", "flask", 'pip install "taskito[flask]"'),
-        ("taskito.contrib.django", "django", 'pip install "taskito[django]"'),
+        ("taskito.contrib.flask", "flask", 'pip install "pytaskito[flask]"'),
+        ("taskito.contrib.django", "django", 'pip install "pytaskito[django]"'),
     ],
 )
 def test_importing_without_the_framework_names_the_extra(

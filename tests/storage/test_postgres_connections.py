@@ -99,7 +99,7 @@ def test_without_psycopg_the_constructor_names_the_extra() -> None:
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    assert 'pip install "taskito[postgres]"' in result.stdout
+    assert 'pip install "pytaskito[postgres]"' in result.stdout
 
 
 @on_postgres

@@ -73,7 +73,7 @@ def test_without_redis_py_the_error_names_the_extra() -> None:
         """
     )
     assert result.returncode == 0, result.stderr
-    assert 'pip install "taskito[redis]"' in result.stdout
+    assert 'pip install "pytaskito[redis]"' in result.stdout
 
 
 def test_bad_urls_and_timeouts_are_refused(redis_url: str) -> None:

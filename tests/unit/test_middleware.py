@@ -1,4 +1,4 @@
-"""TaskMiddleware: every hook is a safe no-op with the spec's signature."""
+"""TaskMiddleware: every hook is a safe no-op with the documented signature."""
 
 from __future__ import annotations
 

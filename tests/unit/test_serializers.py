@@ -144,7 +144,7 @@ def test_msgpack_bad_bytes_raise_value_error(data: bytes) -> None:
 def test_msgpack_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "msgpack", None)  # makes `import msgpack` fail
 
-    with pytest.raises(ImportError, match=r'pip install "taskito\[msgpack\]"'):
+    with pytest.raises(ImportError, match=r'pip install "pytaskito\[msgpack\]"'):
         MsgPackSerializer()
 
 
@@ -244,7 +244,7 @@ def test_encrypted_repr_does_not_show_the_key() -> None:
 def test_encrypted_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.ciphers.aead", None)
 
-    with pytest.raises(ImportError, match=r'pip install "taskito\[encryption\]"'):
+    with pytest.raises(ImportError, match=r'pip install "pytaskito\[encryption\]"'):
         EncryptedSerializer(JsonSerializer(), KEY_32)
 
 

@@ -10,27 +10,19 @@ place that names the distribution pip installs (``DISTRIBUTION``).
 
 from __future__ import annotations
 
-import functools
 import importlib
-from importlib import metadata
 from types import ModuleType
 
-#: The distribution name in pyproject.toml (a test checks): the install hint's fallback when
-#: the installed metadata cannot tell which one distribution holds the ``taskito`` package.
-DISTRIBUTION = "taskito"
-
-
-@functools.cache
-def distribution_name() -> str:
-    """The name pip knows this package by: from the installed metadata when the package is
-    installed, else ``DISTRIBUTION``. Read once, and only when an install hint is needed."""
-    names = set(metadata.packages_distributions().get(__name__.partition(".")[0], ()))
-    return names.pop() if len(names) == 1 else DISTRIBUTION
+#: The name pip installs this package by (pyproject.toml's ``[project] name``; a test checks).
+#: Not the import name: ``taskito`` on the package index is the Rust-core package. Fixed rather
+#: than read from the installed metadata, which could name that other package when both are
+#: installed, and would then send the reader to the wrong one.
+DISTRIBUTION = "pytaskito"
 
 
 def install_hint(extra: str) -> str:
     """``pip install "<distribution>[extra]"``, as a user would type it."""
-    return f'pip install "{distribution_name()}[{extra}]"'
+    return f'pip install "{DISTRIBUTION}[{extra}]"'
 
 
 def require(module: str, *, extra: str, feature: str) -> ModuleType:
@@ -45,4 +37,4 @@ def require(module: str, *, extra: str, feature: str) -> ModuleType:
         ) from exc
 
 
-__all__ = ["DISTRIBUTION", "distribution_name", "install_hint", "require"]
+__all__ = ["DISTRIBUTION", "install_hint", "require"]

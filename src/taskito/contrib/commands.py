@@ -1,22 +1,23 @@
 """What ``flask taskito ...`` and ``manage.py taskito_...`` share with each other and with the
 ``taskito`` command: running a worker (``taskito.cli.worker.run_worker``), the statistics
-(``taskito.cli.info.format_stats`` for the table; JSON here), and logging for the worker."""
+(``taskito.cli.info.show_once``), and logging for the worker."""
 
 from __future__ import annotations
 
-import json
+import io
 import logging
 from dataclasses import dataclass
 
 import taskito
 from taskito.cli import info as cli_info
+from taskito.cli import output as cli_output
 from taskito.cli import worker as cli_worker
 from taskito.cli.errors import EXIT_INTERRUPTED
 from taskito.cli.main import LOG_FORMAT
 from taskito.cli.options import LOG_LEVELS
 
 POOLS = cli_worker.POOLS
-INFO_FORMATS = ("table", "json")
+INFO_FORMATS = cli_output.FORMATS
 parse_queue_names = cli_worker.parse_queue_names
 
 
@@ -71,19 +72,13 @@ def configure_logging(level: str) -> None:
 
 
 def render_info(queue: taskito.Queue, fmt: str) -> str:
-    """What ``taskito info --format table|json`` prints: the table of counts by status (and
-    the paused queues, when any), or ``{<status>: n, ..., "total": n, "paused_queues": [...]}``.
-    """
+    """What ``taskito info --format table|json`` prints (``taskito.cli.info.show_once``), without
+    the final newline: the frameworks' writers add their own."""
     if fmt not in INFO_FORMATS:
         raise ValueError(f"format must be one of {', '.join(INFO_FORMATS)}, not {fmt!r}")
-    stats = queue.stats()
-    paused = queue.paused_queues()
-    if fmt == "json":
-        counts = {key: int(stats.get(key, 0)) for key in cli_info.STAT_KEYS}
-        document = {**counts, "total": sum(counts.values()), "paused_queues": paused}
-        return json.dumps(document, indent=2)
-    table = cli_info.format_stats(stats)
-    return f"{table}\npaused queues: {', '.join(paused)}" if paused else table
+    out = io.StringIO()
+    cli_info.show_once(queue, out, fmt=fmt)
+    return out.getvalue().removesuffix("\n")
 
 
 __all__ = [

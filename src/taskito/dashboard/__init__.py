@@ -7,11 +7,14 @@ it on 127.0.0.1:8080; ``Users(queue)`` manages who may sign in.
 
 from __future__ import annotations
 
+from taskito.contrib import install_hint
+
 try:
     import starlette  # noqa: F401
 except ImportError as exc:
     raise ImportError(
-        "taskito.dashboard needs Starlette and uvicorn: pip install 'taskito[dashboard]'"
+        f"taskito.dashboard needs Starlette and uvicorn: {install_hint('dashboard')}",
+        name=exc.name,
     ) from exc
 
 from taskito.dashboard.api import ApiError

@@ -7,19 +7,17 @@ Needs the ``django`` extra."""
 
 from __future__ import annotations
 
-try:
-    import django  # noqa: F401
-except ImportError as exc:
-    # Worded as taskito.contrib's other install hints are.
-    raise ImportError(
-        "taskito.contrib.django needs the 'django' package, which is not installed: "
-        'pip install "taskito[django]"',
-        name="django",
-    ) from exc
+from taskito.contrib import require
 
-from taskito.contrib.django.decorators import DjangoTask, task
-from taskito.contrib.django.project_queue import DJANGO_SETTINGS, close_queue, get_queue
-from taskito.contrib.django.transactions import apply_async_on_commit, delay_on_commit
+require("django", extra="django", feature="taskito.contrib.django")
+
+from taskito.contrib.django.decorators import DjangoTask, task  # noqa: E402
+from taskito.contrib.django.project_queue import (  # noqa: E402
+    DJANGO_SETTINGS,
+    close_queue,
+    get_queue,
+)
+from taskito.contrib.django.transactions import apply_async_on_commit, delay_on_commit  # noqa: E402
 
 __all__ = [
     "DJANGO_SETTINGS",

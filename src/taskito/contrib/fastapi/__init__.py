@@ -6,14 +6,11 @@ Needs the ``fastapi`` extra.
 
 from __future__ import annotations
 
-try:
-    import fastapi  # noqa: F401
-except ImportError as exc:
-    raise ImportError(
-        "taskito.contrib.fastapi needs FastAPI: pip install 'taskito[fastapi]'"
-    ) from exc
+from taskito.contrib import require
 
-from taskito.contrib.fastapi.options import ROUTE_NAMES
-from taskito.contrib.fastapi.router import TaskitoRouter
+require("fastapi", extra="fastapi", feature="taskito.contrib.fastapi")
+
+from taskito.contrib.fastapi.options import ROUTE_NAMES  # noqa: E402
+from taskito.contrib.fastapi.router import TaskitoRouter  # noqa: E402
 
 __all__ = ["ROUTE_NAMES", "TaskitoRouter"]

@@ -5,17 +5,11 @@
 
 from __future__ import annotations
 
-try:
-    import flask  # noqa: F401
-except ImportError as exc:
-    # Worded as taskito.contrib's other install hints are.
-    raise ImportError(
-        "taskito.contrib.flask needs the 'flask' package, which is not installed: "
-        'pip install "taskito[flask]"',
-        name="flask",
-    ) from exc
+from taskito.contrib import require
 
-from taskito.contrib.flask.extension import EXTENSION_KEY, AppContext, Taskito
-from taskito.contrib.tasks import DeclaredTask
+require("flask", extra="flask", feature="taskito.contrib.flask")
+
+from taskito.contrib.flask.extension import EXTENSION_KEY, AppContext, Taskito  # noqa: E402
+from taskito.contrib.tasks import DeclaredTask  # noqa: E402
 
 __all__ = ["EXTENSION_KEY", "AppContext", "DeclaredTask", "Taskito"]

@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 import taskito
+from taskito.contrib import install_hint
 from taskito.dashboard.api.errors import ApiError
 from taskito.dashboard.api.values import Answer, PlainText
 from taskito.health import NOT_READY, check_readiness
@@ -17,7 +18,7 @@ from taskito.scaler import build_scaler_response
 
 #: Modules whose absence means "no Prometheus exporter installed" (501), not a bug (500).
 EXPORTER_MODULES = ("prometheus_client", "taskito.contrib", "taskito.contrib.prometheus")
-PROMETHEUS_MISSING = "Prometheus metrics need prometheus_client: pip install 'taskito[prometheus]'"
+PROMETHEUS_MISSING = f"Prometheus metrics need prometheus_client: {install_hint('prometheus')}"
 
 
 def metrics(queue: taskito.Queue, task: str | None, since_s: int) -> dict[str, Any]:

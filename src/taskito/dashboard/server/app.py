@@ -4,6 +4,7 @@ and calls the Queue only on worker threads, never on the event loop."""
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -16,6 +17,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route as StarletteRoute
 
 import taskito
+from taskito.contrib import install_hint
 from taskito.dashboard.api.errors import ApiError, not_found
 from taskito.dashboard.api.routes import ROUTES, Call, Route
 from taskito.dashboard.auth import Sessions, Users
@@ -37,7 +39,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 _MISSING_PAGES = (
     "<!doctype html><title>taskito dashboard</title><h1>The dashboard pages are missing</h1>"
     "<p>This installation of taskito has no <code>dashboard/static/index.html</code>. "
-    "Reinstall it with <code>pip install 'taskito[dashboard]'</code>.</p>"
+    f"Reinstall it with <code>{html.escape(install_hint('dashboard'))}</code>.</p>"
 )
 
 

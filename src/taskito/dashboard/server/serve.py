@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterable
 
 import taskito
+from taskito.contrib import install_hint
 from taskito.dashboard.auth import Users
 from taskito.dashboard.auth.sessions import DEFAULT_TTL_S
 from taskito.dashboard.server.app import create_app
@@ -61,7 +62,7 @@ def serve_dashboard(
     try:
         import uvicorn
     except ImportError as exc:  # pragma: no cover - the dashboard extra installs it
-        raise ImportError("the dashboard needs uvicorn: pip install 'taskito[dashboard]'") from exc
+        raise ImportError(f"the dashboard needs uvicorn: {install_hint('dashboard')}") from exc
     app = create_app(
         queue,
         auth=auth,

@@ -46,7 +46,7 @@ from taskito.storage.postgres.control import PostgresControl
 from taskito.storage.postgres.schema import validate_schema_name
 from taskito.storage.validation import claim_queue_names
 
-INSTALL_HINT = 'the postgres backend needs psycopg 3: pip install "taskito[postgres]"'
+INSTALL_HINT = 'the postgres backend needs psycopg 3: pip install "pytaskito[postgres]"'
 _DRIVER_PACKAGES = frozenset({"psycopg", "psycopg_pool", "psycopg_binary", "psycopg_c"})
 
 _driver_missing: ImportError | None = None

@@ -17,7 +17,7 @@ AUTH_CHOICES = {"auto": None, "on": True, "off": False}
 
 
 class Command(BaseCommand):
-    help = "Serve the taskito dashboard for this project's queue (needs taskito[dashboard])."
+    help = "Serve the taskito dashboard for this project's queue (needs the dashboard extra)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
