@@ -32,7 +32,7 @@ try:
     from redis.retry import Retry
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError(
-        'the redis backend needs the redis-py client: pip install "taskito[redis]"'
+        'the redis backend needs the redis-py client: pip install "pytaskito[redis]"'
     ) from exc
 
 logger = logging.getLogger("taskito.storage.redis")
