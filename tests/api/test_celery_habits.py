@@ -18,8 +18,11 @@ from taskito import (
     JobResult,
     MaxRetriesExceededError,
     Queue,
+    Signature,
     TaskWrapper,
+    chain,
     current_job,
+    group,
 )
 from taskito.celery_habits import (
     APPLY_ASYNC_KEYWORDS,
@@ -210,6 +213,36 @@ def test_get_propagate_points_at_the_errors_raised(queue: Queue) -> None:
 def test_get_in_test_mode(queue: Queue, add: TaskWrapper) -> None:
     with queue.test_mode():
         assert add.delay(1, 1).get(timeout=1) == 2
+
+
+# --- canvas: one iterable of signatures -----------------------------------------------------
+
+
+def test_group_and_chain_take_one_iterable_of_signatures(add: TaskWrapper) -> None:
+    from_generator = group(add.s(i, i) for i in range(3))
+    from_list = group([add.s(0, 0), add.s(1, 1)], max_concurrency=1)
+    assert [sig.args for sig in from_generator.signatures] == [(0, 0), (1, 1), (2, 2)]
+    assert [sig.args for sig in from_list.signatures] == [(0, 0), (1, 1)]
+    assert [sig.args for sig in chain([add.s(1, 2), add.s(3)]).signatures] == [(1, 2), (3,)]
+    # The reference's spelling is unchanged.
+    assert [sig.args for sig in group(add.s(1, 1), add.s(2, 2)).signatures] == [(1, 1), (2, 2)]
+    assert all(isinstance(sig, Signature) for sig in chain(add.s(1, 2)).signatures)
+
+
+def test_an_iterable_canvas_runs_in_test_mode(queue: Queue, add: TaskWrapper) -> None:
+    with queue.test_mode():
+        jobs = group(add.s(i, 1) for i in range(3)).apply()
+        assert [job.get(timeout=1) for job in jobs] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("build", [group, chain])
+def test_an_empty_or_mixed_iterable_is_refused(add: TaskWrapper, build: Any) -> None:
+    with pytest.raises(ConfigurationError, match="needs at least one signature"):
+        build(iter([]))
+    with pytest.raises(TypeError, match=r"takes signatures \(task.s\(...\)\), not int"):
+        build([add.s(1, 2), 3])
+    with pytest.raises(TypeError, match="takes signatures"):
+        build("abc")  # a string is not a list of signatures
 
 
 # --- decorator keywords ---------------------------------------------------------------------
