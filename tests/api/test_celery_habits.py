@@ -281,6 +281,18 @@ def test_each_task_option_names_its_equivalent(
         queue.task(**options)
 
 
+@pytest.mark.parametrize("decorator", ["@task", "@ext.task"])
+def test_integration_declarations_name_the_taskito_way(decorator: str) -> None:
+    """Flask's ``@ext.task()`` and Django's ``@task()`` make the same checks when declared."""
+    from taskito.contrib.tasks import check_declaration
+
+    with pytest.raises(TypeError) as caught:
+        check_declaration(None, {"bind": True, "queue": "q"}, decorator)
+    assert str(caught.value).startswith(f"{decorator}(bind=...) is Celery's; in taskito ")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'retries'"):
+        check_declaration(None, {"retries": 3}, decorator)
+
+
 def test_bind_is_refused_before_the_function_is_seen(queue: Queue) -> None:
     with pytest.raises(TypeError, match="bind="):
 
