@@ -136,6 +136,17 @@ TASK_ATTRIBUTES: Mapping[str, str] = {
     "starmap": "use starmap(task, args_list) (from taskito import starmap)",
 }
 
+#: Celery's signature methods, on a ``Signature`` (``task.s()``).
+SIGNATURE_ATTRIBUTES: Mapping[str, str] = {
+    "delay": "use sig.apply() (sig.apply_async() is its async form: await it)",
+    "set": (
+        "give enqueue options when building it: "
+        "Signature(task, args, kwargs, options={'delay': 10, 'queue': 'name'})"
+    ),
+    "link": "run steps in order with chain(sig, next_sig).apply()",
+    "clone": "a signature is immutable; build another with task.s(...)",
+}
+
 #: Celery's ``Celery`` (app) attributes, on a ``Queue``.
 QUEUE_ATTRIBUTES: Mapping[str, str] = {
     "control": (
@@ -233,6 +244,7 @@ __all__ = [
     "GUIDE",
     "JOB_ATTRIBUTES",
     "QUEUE_ATTRIBUTES",
+    "SIGNATURE_ATTRIBUTES",
     "TASK_ATTRIBUTES",
     "TASK_KEYWORDS",
     "apply_async_delay",

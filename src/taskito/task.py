@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from taskito import _checks
 from taskito.celery_habits import (
     APPLY_ASYNC_KEYWORDS,
+    SIGNATURE_ATTRIBUTES,
     TASK_ATTRIBUTES,
     apply_async_delay,
     missing_attribute,
@@ -366,6 +367,11 @@ class Signature:
         if unknown:
             known = ", ".join(sorted(ENQUEUE_OPTIONS))
             raise ConfigurationError(f"unknown Signature options {unknown}: expected {known}")
+
+    if not TYPE_CHECKING:  # hidden from type checkers, which still flag unknown attributes
+
+        def __getattr__(self, name: str) -> Any:
+            raise missing_attribute(self, name, SIGNATURE_ATTRIBUTES)
 
     @property
     def result_timeout_s(self) -> float:

@@ -30,6 +30,7 @@ from taskito.celery_habits import (
     GUIDE,
     JOB_ATTRIBUTES,
     QUEUE_ATTRIBUTES,
+    SIGNATURE_ATTRIBUTES,
     TASK_ATTRIBUTES,
     TASK_KEYWORDS,
 )
@@ -369,6 +370,18 @@ def test_task_retry_says_to_raise(add: TaskWrapper) -> None:
         add.retry(countdown=5)  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("name", sorted(SIGNATURE_ATTRIBUTES))
+def test_celery_signature_methods_name_the_taskito_way(add: TaskWrapper, name: str) -> None:
+    with pytest.raises(AttributeError) as caught:
+        getattr(add.s(1, 2), name)
+    assert f"'Signature' object has no attribute {name!r} ({name} is Celery's)" in str(caught.value)
+
+
+def test_signature_delay_says_apply(add: TaskWrapper) -> None:
+    with pytest.raises(AttributeError, match=r"use sig\.apply\(\)"):
+        add.s(1, 2).delay()  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("name", sorted(QUEUE_ATTRIBUTES))
 def test_celery_app_attributes_name_the_taskito_way(queue: Queue, name: str) -> None:
     with pytest.raises(AttributeError) as caught:
@@ -406,7 +419,8 @@ def test_other_unknown_keywords_fail_as_python_makes_them(queue: Queue, add: Tas
 
 def test_unknown_attributes_keep_pythons_message(queue: Queue, add: TaskWrapper) -> None:
     job = queue.enqueue("t")
-    for owner, name in ((job, "nonsense"), (add, "nonsense"), (queue, "nonsense"), (job, "_x")):
+    owners = (job, add, queue, add.s(1, 2))
+    for owner, name in [(owner, "nonsense") for owner in owners] + [(job, "_x")]:
         with pytest.raises(AttributeError) as caught:
             getattr(owner, name)
         assert str(caught.value) == f"{type(owner).__name__!r} object has no attribute {name!r}"
@@ -417,7 +431,7 @@ def test_unknown_attributes_keep_pythons_message(queue: Queue, add: TaskWrapper)
 def test_a_half_built_object_does_not_recurse() -> None:
     """``__getattr__`` never reads the object: an instance without its state (as pickle
     makes one) answers missing attributes with a plain ``AttributeError``."""
-    for cls in (TaskWrapper, JobResult, Queue):
+    for cls in (TaskWrapper, JobResult, Queue, Signature):
         bare = cls.__new__(cls)
         for name in ("_name", "_record", "retry", "state"):
             with pytest.raises(AttributeError):
@@ -467,7 +481,12 @@ def test_no_hint_shadows_a_real_parameter(fn: Any, hints: dict[str, str]) -> Non
 
 @pytest.mark.parametrize(
     ("owner", "hints"),
-    [(JobResult, JOB_ATTRIBUTES), (TaskWrapper, TASK_ATTRIBUTES), (Queue, QUEUE_ATTRIBUTES)],
+    [
+        (JobResult, JOB_ATTRIBUTES),
+        (TaskWrapper, TASK_ATTRIBUTES),
+        (Queue, QUEUE_ATTRIBUTES),
+        (Signature, SIGNATURE_ATTRIBUTES),
+    ],
 )
 def test_no_hint_shadows_a_real_attribute(owner: type, hints: dict[str, str]) -> None:
     assert set(hints).isdisjoint(dir(owner))
