@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 
 def _check_signatures(kind: str, signatures: Sequence[object]) -> tuple[Signature, ...]:
+    first = signatures[0] if len(signatures) == 1 else None
+    if isinstance(first, Iterable) and not isinstance(first, Signature | str | bytes | dict):
+        # One list or generator of signatures, as Celery's group(task.s(x) for x in xs).
+        signatures = tuple(first)
     if not signatures:
         raise ConfigurationError(f"{kind} needs at least one signature")
     checked: list[Signature] = []
@@ -31,7 +35,7 @@ def _check_signatures(kind: str, signatures: Sequence[object]) -> tuple[Signatur
 class chain:
     """Run signatures one after another, each receiving the previous result."""
 
-    def __init__(self, *signatures: Signature) -> None:
+    def __init__(self, *signatures: Signature | Iterable[Signature]) -> None:
         self.signatures = _check_signatures("chain", signatures)
 
     def apply(self, queue: TaskQueue | None = None) -> JobResult:
@@ -59,7 +63,9 @@ class chain:
 class group:
     """Run signatures side by side; ``max_concurrency`` runs them in waves of that size."""
 
-    def __init__(self, *signatures: Signature, max_concurrency: int | None = None) -> None:
+    def __init__(
+        self, *signatures: Signature | Iterable[Signature], max_concurrency: int | None = None
+    ) -> None:
         self.signatures = _check_signatures("group", signatures)
         if max_concurrency is not None:
             if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool):

@@ -9,6 +9,13 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from taskito.celery_habits import (
+    GET_KEYWORDS,
+    JOB_ATTRIBUTES,
+    habit_error,
+    missing_attribute,
+    refuse_celery_keywords,
+)
 from taskito.exceptions import (
     MaxRetriesExceededError,
     SerializationError,
@@ -90,6 +97,11 @@ class JobResult:
 
     def __repr__(self) -> str:
         return f"<JobResult id={self.id} status={self._record.status.value}>"
+
+    if not TYPE_CHECKING:  # hidden from type checkers, which still flag unknown attributes
+
+        def __getattr__(self, name: str) -> Any:
+            raise missing_attribute(self, name, JOB_ATTRIBUTES)
 
     # --- the snapshot -------------------------------------------------------------------
 
@@ -200,6 +212,19 @@ class JobResult:
         if status == "complete":
             return value
         raise self._timeout_error(timeout)
+
+    @refuse_celery_keywords("get()", GET_KEYWORDS)
+    def get(
+        self, timeout: float = 30.0, poll_interval: float = 0.05, max_poll_interval: float = 0.5
+    ) -> Any:
+        """``result()`` under Celery's name (``AsyncResult.get``): the same arguments and
+        errors. Celery's ``timeout=None`` waits forever; taskito's waits are bounded."""
+        if timeout is None:
+            raise habit_error(
+                "get(timeout=None), which waits forever,",
+                "every wait is bounded: pass timeout=<seconds>",
+            )
+        return self.result(timeout, poll_interval, max_poll_interval)
 
     async def aresult(
         self, timeout: float = 30.0, poll_interval: float = 0.05, max_poll_interval: float = 0.5

@@ -13,6 +13,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from taskito import _checks
+from taskito.celery_habits import (
+    APPLY_ASYNC_KEYWORDS,
+    SIGNATURE_ATTRIBUTES,
+    TASK_ATTRIBUTES,
+    apply_async_delay,
+    missing_attribute,
+    refuse_celery_keywords,
+)
 from taskito.exceptions import ConfigurationError
 from taskito.queue import checks as check
 from taskito.queue.protocol import ENQUEUE_OPTIONS
@@ -21,6 +29,8 @@ from taskito.registry import CircuitBreakerConfig, RateLimit, TaskSpec, parse_ra
 from taskito.retry import RetryPolicy
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from taskito.interception.report import InterceptionReport
     from taskito.middleware import TaskMiddleware
     from taskito.queue.protocol import TaskQueue
@@ -240,6 +250,11 @@ class TaskWrapper:
     def __repr__(self) -> str:
         return f"<TaskWrapper {self._name!r}>"
 
+    if not TYPE_CHECKING:  # hidden from type checkers, which still flag unknown attributes
+
+        def __getattr__(self, name: str) -> Any:
+            raise missing_attribute(self, name, TASK_ATTRIBUTES)
+
     def delay(self, *args: Any, **kwargs: Any) -> JobResult:
         """Enqueue with the decorator's priority, queue, max_retries and timeout."""
         return self._queue.enqueue(
@@ -252,6 +267,7 @@ class TaskWrapper:
             timeout=self._timeout_s,
         )
 
+    @refuse_celery_keywords("apply_async()", APPLY_ASYNC_KEYWORDS)
     def apply_async(
         self,
         args: tuple[Any, ...] | list[Any] = (),
@@ -266,8 +282,17 @@ class TaskWrapper:
         depends_on: str | list[str] | None = None,
         expires: float | None = None,
         result_ttl: float | None = None,
+        *,
+        countdown: float | None = None,
+        eta: datetime | None = None,
     ) -> JobResult:
-        """Enqueue with per-call options; each None falls back to the decorator's value."""
+        """Enqueue with per-call options; each None falls back to the decorator's value.
+
+        ``countdown`` (seconds) is Celery's name for ``delay``; ``eta`` a timezone-aware
+        datetime to run at (a past one means now). Give at most one of the three.
+        """
+        if countdown is not None or eta is not None:
+            delay = apply_async_delay(delay, countdown, eta)
         return self._queue.enqueue(
             self._name,
             args,
@@ -342,6 +367,11 @@ class Signature:
         if unknown:
             known = ", ".join(sorted(ENQUEUE_OPTIONS))
             raise ConfigurationError(f"unknown Signature options {unknown}: expected {known}")
+
+    if not TYPE_CHECKING:  # hidden from type checkers, which still flag unknown attributes
+
+        def __getattr__(self, name: str) -> Any:
+            raise missing_attribute(self, name, SIGNATURE_ATTRIBUTES)
 
     @property
     def result_timeout_s(self) -> float:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from taskito.celery_habits import JOB_ATTRIBUTES, missing_attribute
 from taskito.context import ActiveJob
 from taskito.events import EventType
 from taskito.exceptions import ResourceNotFoundError
@@ -128,6 +129,11 @@ class EagerJob:
     def __repr__(self) -> str:
         return f"<EagerJob id={self.id} status={self.status}>"
 
+    if not TYPE_CHECKING:  # hidden from type checkers, which still flag unknown attributes
+
+        def __getattr__(self, name: str) -> Any:
+            raise missing_attribute(self, name, JOB_ATTRIBUTES)
+
     def refresh(self) -> None:
         """Nothing to re-read: the job already ran."""
 
@@ -136,6 +142,10 @@ class EagerJob:
         if self._run.error is not None:
             raise RuntimeError(f"Job {self.id} failed: {self.error}") from self._run.error
         return self._run.return_value
+
+    def get(self, timeout: float = 30.0, *args: Any, **kwargs: Any) -> Any:
+        """``result()`` under Celery's name, as on ``JobResult``."""
+        return self.result(timeout)
 
     async def aresult(self, timeout: float = 30.0, *args: Any, **kwargs: Any) -> Any:
         return self.result(timeout)

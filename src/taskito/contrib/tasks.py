@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import taskito
+from taskito.celery_habits import TASK_KEYWORDS, keyword_error
 from taskito.task import check_task_options, default_task_name
 
 _TASK_SIGNATURE = inspect.signature(taskito.Queue.task)
@@ -37,6 +38,9 @@ def check_declaration(name: object, options: dict[str, Any], decorator: str) -> 
     option is a ``TypeError``, a bad value ``TypeError``/``ValueError`` naming it."""
     if callable(name):
         raise TypeError(f"{decorator} must be called with parentheses: use {decorator}()")
+    celery = sorted(options.keys() & TASK_KEYWORDS.keys())
+    if celery:  # bind=True and the like: say what to write instead (docs/migrating-from-celery.md)
+        raise keyword_error(f"{decorator}()", celery[0], TASK_KEYWORDS[celery[0]])
     try:
         _TASK_SIGNATURE.bind_partial(None, name, **options)
     except TypeError as exc:

@@ -10,6 +10,12 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from taskito.celery_habits import (
+    QUEUE_ATTRIBUTES,
+    TASK_KEYWORDS,
+    missing_attribute,
+    refuse_celery_keywords,
+)
 from taskito.events import EventBus, EventCallback, EventType
 from taskito.exceptions import ConfigurationError
 from taskito.queue.admin import AdminMixin
@@ -202,6 +208,11 @@ class Queue(
     def __repr__(self) -> str:
         return f"<Queue {self._storage.describe()!r} tasks={len(self._task_registry)}>"
 
+    if not TYPE_CHECKING:  # hidden from type checkers, which still flag unknown attributes
+
+        def __getattr__(self, name: str) -> Any:
+            raise missing_attribute(self, name, QUEUE_ATTRIBUTES)
+
     # --- lifecycle ----------------------------------------------------------------------
 
     def close(self) -> None:
@@ -249,6 +260,7 @@ class Queue(
 
     # --- tasks, hooks, events -----------------------------------------------------------
 
+    @refuse_celery_keywords("@queue.task()", TASK_KEYWORDS)
     def task(
         self,
         name: str | None = None,
