@@ -14,6 +14,7 @@ from typing import Any
 
 from taskito.job import JobRecord, JobStatus
 from taskito.storage.base import JobFilter
+from taskito.storage.validation import check_job_cursor
 
 
 def job_columns(alias: str = "") -> str:
@@ -148,6 +149,21 @@ PURGE_COMPLETED = (
 COUNT_BY_STATUS = "SELECT status, count(*) FROM {s}.jobs GROUP BY status"
 COUNT_BY_STATUS_IN_QUEUE = "SELECT status, count(*) FROM {s}.jobs WHERE queue = %b GROUP BY status"
 COUNT_BY_QUEUE_AND_STATUS = "SELECT queue, status, count(*) FROM {s}.jobs GROUP BY queue, status"
+# The dashboard's queue depths: ranges of idx_jobs_status (status, queue, ...) for every status
+# but complete (most of a big table), and the names of the queues that hold completed jobs by a
+# loose index scan (one index probe per name) instead of a walk over every completed job.
+COUNT_UNFINISHED_BY_QUEUE = (
+    "SELECT queue, status, count(*) FROM {s}.jobs WHERE status IN (0, 1, 3, 4, 5)"
+    " GROUP BY queue, status"
+)
+QUEUES_WITH_COMPLETED = (
+    "WITH RECURSIVE names(queue) AS ("
+    " SELECT min(queue) FROM {s}.jobs WHERE status = 2"
+    " UNION ALL"
+    " SELECT (SELECT min(j.queue) FROM {s}.jobs AS j WHERE j.status = 2 AND j.queue > names.queue)"
+    " FROM names WHERE names.queue IS NOT NULL)"
+    " SELECT queue FROM names WHERE queue IS NOT NULL"
+)
 
 EXTEND_LEASES = (
     "UPDATE {s}.jobs AS j SET lease_expires_at = %b"
@@ -317,6 +333,8 @@ class Statements:
     count_by_status: str
     count_by_status_in_queue: str
     count_by_queue_and_status: str
+    count_unfinished_by_queue: str
+    queues_with_completed: str
     extend_leases: str
     finish_many: str
     lock_expired_leases: str
@@ -374,6 +392,11 @@ def list_jobs_terms(filter: JobFilter) -> tuple[tuple[str, ...], list[Any]]:
         else:
             terms.append("namespace = %b")
             params.append(filter.namespace)
+    before = check_job_cursor(filter.before)
+    if before is not None:
+        # A row comparison: one range of the (..., created_at, id) index the page walks.
+        terms.append("(created_at, id) < (%b, %b)")
+        params.extend(before)
     return tuple(terms), params
 
 

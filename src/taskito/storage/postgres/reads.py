@@ -66,11 +66,18 @@ def count_jobs(
 
 
 def count_jobs_by_queue(
-    conns: PgConnections, stmts: q.Statements
+    conns: PgConnections, stmts: q.Statements, include_complete: bool = True
 ) -> dict[str, dict[JobStatus, int]]:
+    statuses = [s for s in JobStatus if include_complete or s is not JobStatus.COMPLETE]
     by_queue: dict[str, dict[JobStatus, int]] = {}
-    for queue, code, count in _rows(conns, stmts.count_by_queue_and_status, ()):
-        counts = by_queue.setdefault(queue, dict.fromkeys(JobStatus, 0))
+    if include_complete:
+        rows = _rows(conns, stmts.count_by_queue_and_status, ())
+    else:
+        rows = _rows(conns, stmts.count_unfinished_by_queue, ())
+        for (name,) in _rows(conns, stmts.queues_with_completed, ()):
+            by_queue[name] = dict.fromkeys(statuses, 0)
+    for queue, code, count in rows:
+        counts = by_queue.setdefault(queue, dict.fromkeys(statuses, 0))
         counts[JobStatus.from_code(code)] = count
     return by_queue
 

@@ -332,8 +332,8 @@ class PostgresStorage(PostgresControl, Storage):
     def count_jobs(self, queue: str | None = None) -> dict[JobStatus, int]:
         return reads.count_jobs(self._conns, self._stmts, queue)
 
-    def count_jobs_by_queue(self) -> dict[str, dict[JobStatus, int]]:
-        return reads.count_jobs_by_queue(self._conns, self._stmts)
+    def count_jobs_by_queue(self, include_complete: bool = True) -> dict[str, dict[JobStatus, int]]:
+        return reads.count_jobs_by_queue(self._conns, self._stmts, include_complete)
 
     def dependencies(self, job_id: str) -> list[str]:
         return reads.dependencies(self._conns, self._stmts, job_id)

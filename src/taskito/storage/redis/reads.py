@@ -24,7 +24,7 @@ from taskito.storage.redis.records import (
     pairs,
 )
 from taskito.storage.redis.scripts import Scripts
-from taskito.storage.validation import check_page
+from taskito.storage.validation import check_job_cursor, check_page
 
 _CHUNK = 256
 _FILTER_FIELDS = (b"queue", b"task_name", b"namespace", b"metadata", b"error", b"status")
@@ -206,7 +206,9 @@ def list_job_ids(
         error_like=filter.error_like,
         created_after=filter.created_after,
         created_before=filter.created_before,
+        before=check_job_cursor(filter.before),
     )
+    before = filter.before
     if limit == 0:
         return []
     if status is not None and filter.queue is not None:
@@ -217,9 +219,22 @@ def list_job_ids(
         index, matcher = keys.created, JobMatcher(filter, False, False)
     high: Score = "+inf" if filter.created_before is None else filter.created_before
     low: Score = "-inf" if filter.created_after is None else filter.created_after
+    if before is not None and (high == "+inf" or before[0] <= int(high)):
+        high = before[0]
+    else:
+        before = None  # created_before already stops the walk below the cursor
 
     def read(client: redis.Redis) -> list[bytes]:
-        return _matching_ids(client, keys, index, high, low, matcher, limit + offset)[offset:]
+        # Members at the cursor's own time that are not after it (ties order by id, highest
+        # first, so they come first in the walk) are read and dropped.
+        passed: set[bytes] = set()
+        if before is not None:
+            time_ms, job_id = before[0], before[1].encode()
+            ties = cast("list[bytes]", client.zrange(index, time_ms, time_ms, byscore=True))
+            passed = {member for member in ties if member >= job_id}
+        wanted = limit + offset + len(passed)
+        ids = _matching_ids(client, keys, index, high, low, matcher, wanted)
+        return [job_id for job_id in ids if job_id not in passed][offset : offset + limit]
 
     return connection.call(read, idempotent=True)
 

@@ -108,19 +108,28 @@ class SqliteStorage(SqliteControl, Storage):
         counts = dict.fromkeys(JobStatus, 0)
         with self._conns.read() as conn:
             if queue is None:
-                rows = conn.execute(q.COUNT_BY_STATUS).fetchall()
-            else:
-                rows = conn.execute(q.COUNT_BY_STATUS_IN_QUEUE, (queue,)).fetchall()
+                total, *others = conn.execute(q.COUNT_BY_STATUS).fetchone()
+                for code, count in zip(q.COUNT_BY_STATUS_CODES, others, strict=True):
+                    counts[JobStatus.from_code(code)] = count
+                counts[JobStatus.COMPLETE] = total - sum(others)
+                return counts
+            rows = conn.execute(q.COUNT_BY_STATUS_IN_QUEUE, (queue,)).fetchall()
         for code, count in rows:
             counts[JobStatus.from_code(code)] = count
         return counts
 
-    def count_jobs_by_queue(self) -> dict[str, dict[JobStatus, int]]:
+    def count_jobs_by_queue(self, include_complete: bool = True) -> dict[str, dict[JobStatus, int]]:
+        statuses = [s for s in JobStatus if include_complete or s is not JobStatus.COMPLETE]
         with self._conns.read() as conn:
-            rows = conn.execute(q.COUNT_BY_QUEUE_AND_STATUS).fetchall()
-        by_queue: dict[str, dict[JobStatus, int]] = {}
+            if include_complete:
+                rows = conn.execute(q.COUNT_BY_QUEUE_AND_STATUS).fetchall()
+                names = []
+            else:
+                rows = conn.execute(q.COUNT_UNFINISHED_BY_QUEUE).fetchall()
+                names = [row[0] for row in conn.execute(q.QUEUES_WITH_COMPLETED)]
+        by_queue = {name: dict.fromkeys(statuses, 0) for name in names}
         for queue, code, count in rows:
-            by_queue.setdefault(queue, dict.fromkeys(JobStatus, 0))[JobStatus.from_code(code)] = (
+            by_queue.setdefault(queue, dict.fromkeys(statuses, 0))[JobStatus.from_code(code)] = (
                 count
             )
         return by_queue
