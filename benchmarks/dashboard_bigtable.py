@@ -10,6 +10,7 @@ later runs while its row count matches (``--rebuild`` starts again).
     python benchmarks/dashboard_bigtable.py                      # 1,000,000 jobs
     python benchmarks/dashboard_bigtable.py --jobs 200000 --rounds 20
     python benchmarks/dashboard_bigtable.py --check              # exit 1 above the target
+    python benchmarks/dashboard_bigtable.py --enqueue-cost       # what the indexes cost
 
 Each page's requests are sent together (as the page does: ``Promise.all``), and the page
 time is the wall time until the last answer. Printed: p50/p95/max per route and per page.
@@ -24,20 +25,19 @@ import random
 import socket
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
-import uvicorn
 
 from taskito import Queue
-from taskito.dashboard import create_app
 
 TARGET_MS = 100.0
 TASKS = [f"app.tasks.task_{n:02d}" for n in range(20)]
@@ -246,62 +246,125 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_SERVER = """
+import sys
+import uvicorn
+from taskito import Queue
+from taskito.dashboard import create_app
+
+queue = Queue(db_path=sys.argv[1])
+uvicorn.run(create_app(queue, auth=False), host="127.0.0.1", port=int(sys.argv[2]),
+            log_level="warning")
+"""
+
+
 @contextmanager
-def served(queue: Queue) -> Iterator[str]:
-    """The dashboard of ``queue`` on a real uvicorn, on a free loopback port."""
+def served(path: str) -> Iterator[str]:
+    """The dashboard of a Queue on ``path``, on a real uvicorn in a child process (so the
+    client's threads do not share the server's interpreter lock), on a free loopback port."""
     port = free_port()
-    config = uvicorn.Config(
-        create_app(queue, auth=False), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="dashboard-bench", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise SystemExit("the dashboard server did not start")
-        time.sleep(0.01)
+    server = subprocess.Popen([sys.executable, "-c", _SERVER, path, str(port)])
+    base = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the dashboard server did not start")
+            time.sleep(0.05)
+        yield base
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def get(client: httpx.Client, path: str, query: dict[str, str]) -> float:
+    """One request; its time in ms."""
+    started = time.perf_counter()
+    response = client.get(path, params=query)
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code not in (200, 503):  # readiness may say "degraded"
+        raise SystemExit(f"{path}: HTTP {response.status_code}: {response.text[:200]}")
+    return elapsed
 
 
 def load_page(client: httpx.Client, pool: ThreadPoolExecutor, page: Page, timings: Timings) -> None:
-    def one(request: tuple[str, str, dict[str, str]]) -> tuple[str, float]:
-        label, path, query = request
-        started = time.perf_counter()
-        response = client.get(path, params=query)
-        elapsed = (time.perf_counter() - started) * 1000
-        if response.status_code not in (200, 503):  # readiness may say "degraded"
-            raise SystemExit(f"{path}: HTTP {response.status_code}: {response.text[:200]}")
-        return label, elapsed
-
+    """The page's requests sent together, as the page sends them."""
     started = time.perf_counter()
-    for label, elapsed in pool.map(one, page.requests):
-        timings.by_route.setdefault(label, []).append(elapsed)
+    list(pool.map(lambda request: get(client, request[1], request[2]), page.requests))
     timings.by_page.setdefault(page.name, []).append((time.perf_counter() - started) * 1000)
 
 
 def measure(path: str, rounds: int) -> Timings:
-    queue = Queue(db_path=path)
     timings = Timings()
-    try:
-        with (
-            served(queue) as base,
-            httpx.Client(base_url=base, timeout=60, headers={"Host": "127.0.0.1"}) as client,
-            ThreadPoolExecutor(max_workers=8) as pool,
-        ):
-            every = pages(TASKS[7])
-            for page in every:  # warm-up: connections, statement caches, the page cache
-                load_page(client, pool, page, Timings())
-            for _ in range(rounds):
-                for page in every:
-                    load_page(client, pool, page, timings)
-    finally:
-        queue.close()
+    with (
+        served(path) as base,
+        httpx.Client(base_url=base, timeout=60, headers={"Host": "127.0.0.1"}) as client,
+        ThreadPoolExecutor(max_workers=8) as pool,
+    ):
+        every = pages(TASKS[7])
+        for page in every:  # warm-up: connections, statement caches, the page cache
+            load_page(client, pool, page, Timings())
+        for _ in range(rounds):
+            for page in every:
+                for label, route, query in page.requests:  # each route alone
+                    timings.by_route.setdefault(label, []).append(get(client, route, query))
+                load_page(client, pool, page, timings)
     return timings
+
+
+# --- what the indexes cost an enqueue ----------------------------------------------------
+
+
+def enqueue_cost(rounds: int) -> None:
+    """CPU time per job of ``delay()`` and ``map()`` on two fresh files, one without the
+    dashboard's indexes (dropped after the migration), alternated round by round. CPU time
+    of this process (SQLite runs in it) is steadier than wall time on a shared machine."""
+    from taskito.storage.sqlite.schema import MIGRATIONS
+
+    added = [statement.split()[2] for statement in MIGRATIONS[-1]]
+    with tempfile.TemporaryDirectory(prefix="taskito-bench-") as directory:
+        opened: dict[str, tuple[Queue, Any]] = {}
+        for label in ("without", "with"):
+            path = os.path.join(directory, f"{label}.db")
+            queue = Queue(db_path=path, durable_enqueue=False)
+            if label == "without":
+                conn = sqlite3.connect(path)
+                for name in added:
+                    conn.execute(f"DROP INDEX {name}")
+                conn.commit()
+                conn.close()
+            opened[label] = (queue, queue.task(name="bench.noop")(_noop))
+        costs: dict[str, dict[str, list[float]]] = {k: {"delay": [], "map": []} for k in opened}
+        try:
+            for _ in range(rounds):
+                for label, (_, task) in opened.items():
+                    started = time.process_time()
+                    for _ in range(3_000):
+                        task.delay()
+                    costs[label]["delay"].append((time.process_time() - started) / 3_000 * 1e6)
+                    started = time.process_time()
+                    task.map([() for _ in range(20_000)])
+                    costs[label]["map"].append((time.process_time() - started) / 20_000 * 1e6)
+        finally:
+            for queue, _ in opened.values():
+                queue.close()
+    print(f"CPU per enqueued job, median of {rounds} rounds (indexes: {', '.join(added)}):")
+    for label, by_call in costs.items():
+        figures = ", ".join(f"{c}() {statistics.median(v):.1f} us" for c, v in by_call.items())
+        print(f"  {label:<8} the dashboard indexes: {figures}")
+
+
+def _noop() -> None:
+    return None
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -324,10 +387,10 @@ def report(timings: Timings, jobs: int, rounds: int) -> bool:
         f"{platform.platform()}, Python {platform.python_version()}, "
         f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs"
     )
-    print(f"{jobs:,} jobs, {rounds} rounds per page\n\nper route:")
+    print(f"{jobs:,} jobs, {rounds} rounds per page\n\nper route (each request alone):")
     for label, values in timings.by_route.items():
         print(line(label, values))
-    print("\nper page (its requests sent together):")
+    print("\nper page (its requests sent together, as the page does):")
     met = True
     for name, values in timings.by_page.items():
         verdict = ""
@@ -350,7 +413,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--rebuild", action="store_true", help="build the file again")
     parser.add_argument("--check", action="store_true", help="exit 1 when above the target")
+    parser.add_argument(
+        "--enqueue-cost",
+        action="store_true",
+        help="only measure what the dashboard's indexes cost an enqueue (CPU per job)",
+    )
     args = parser.parse_args(argv)
+    if args.enqueue_cost:
+        enqueue_cost(rounds=6)
+        return 0
     if args.jobs < 1000:
         parser.error("--jobs must be at least 1000")
     if args.rebuild or stored_jobs(args.db) != args.jobs:
