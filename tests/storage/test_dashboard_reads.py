@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from taskito.job import JobRecord, JobStatus, now_ms
-from taskito.storage.base import JobFilter, Storage
+from taskito.storage.base import Finish, JobFilter, Storage
 from taskito.storage.postgres import PostgresStorage
 from taskito.storage.sqlite import queries as sqlite_queries
 from taskito.storage.sqlite.schema import MIGRATIONS as SQLITE_MIGRATIONS
@@ -103,6 +103,44 @@ def test_queue_depths_without_completed_jobs_list_every_queue(storage: Storage) 
     assert counts[JobStatus.COMPLETE] == 1 and sum(counts.values()) == 3
 
 
+def _dead_letters(storage: Storage, count: int, at: int) -> list[str]:
+    """``count`` dead letters that all failed at ``at``; their ids, newest first."""
+    ids = []
+    for _ in range(count):
+        running = claim_job(storage, storage.enqueue(make_job(queue="dead-end")).id)
+        assert storage.finish_many(
+            [Finish(running.id, running.attempt, JobStatus.DEAD, error="x", worker_id="worker-1")],
+            at,
+        ) == [True]
+    ids = [letter.id for letter in storage.dead_letters(100, 0)]
+    assert len(ids) == count
+    return ids
+
+
+def test_dead_letters_page_by_key_when_they_failed_in_the_same_millisecond(
+    storage: Storage,
+) -> None:
+    now = now_ms()
+    newest_first = _dead_letters(storage, 7, now)
+    for size in (1, 2, 3, 10):
+        seen: list[str] = []
+        before = None
+        while True:
+            page = storage.dead_letters(size, 0, before)
+            seen += [letter.id for letter in page]
+            if len(page) < size:
+                break
+            before = (page[-1].failed_at, page[-1].id)
+        assert seen == newest_first, size
+    third = (now, newest_first[2])
+    assert [d.id for d in storage.dead_letters(2, 1, third)] == newest_first[4:6]
+    # A letter that is gone: the page starts at the letters that failed before its time.
+    assert storage.dead_letters(10, 0, (now, "gone")) == []
+    assert [d.id for d in storage.dead_letters(10, 0, (now + 1, "gone"))] == newest_first
+    with pytest.raises((TypeError, ValueError), match="before"):
+        storage.dead_letters(10, 0, (now, ""))  # type: ignore[arg-type]
+
+
 # --- SQLite: the query plans ----------------------------------------------------------------
 
 
@@ -150,13 +188,14 @@ def test_sqlite_job_pages_read_one_index_range(
         (sqlite_queries.COUNT_UNFINISHED_BY_QUEUE, ()),
         (sqlite_queries.QUEUES_WITH_COMPLETED, ()),
         (sqlite_queries.SELECT_DEAD_LETTERS, (21, 0)),
+        (sqlite_queries.SELECT_DEAD_LETTERS_BEFORE, (1_800_000_000_000, "x", 21, 0)),
     ],
-    ids=["stats", "queue stats", "queue depths", "queue names", "dead letters"],
+    ids=["stats", "queue stats", "queue depths", "queue names", "dead letters", "dead by key"],
 )
 def test_sqlite_counts_and_lists_of_the_pages_use_an_index(sql: str, params: Any) -> None:
     plan = _sqlite_plan(sql, params)
     _assert_served_by_an_index(plan)
-    if sql is not sqlite_queries.SELECT_DEAD_LETTERS:
+    if "dead_letter" not in sql:
         # Counts other than the table's size are ranges of the covering status index.
         searches = [line for line in plan if line.startswith(("SEARCH jobs", "SCAN jobs"))]
         assert all("idx_jobs_status" in line for line in searches[-5:]), plan

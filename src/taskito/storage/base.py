@@ -358,8 +358,12 @@ class Storage(ControlStorage, ABC):
         """The job's failed attempts, by attempt."""
 
     @abstractmethod
-    def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
-        """Newest first."""
+    def dead_letters(
+        self, limit: int, offset: int, before: tuple[int, str] | None = None
+    ) -> list[DeadLetter]:
+        """Newest first (``failed_at``, then the order they were written). ``before``, the
+        ``(failed_at, id)`` of a letter, pages by key: only the letters after it; when that
+        letter is gone (retried, purged), those that failed before ``failed_at``."""
 
     @abstractmethod
     def dead_letter(self, dead_id: str) -> DeadLetter | None:

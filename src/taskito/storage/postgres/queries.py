@@ -255,6 +255,14 @@ SELECT_DEAD_LETTERS = (
     "SELECT " + DEAD_LETTER_COLUMNS + " FROM {s}.dead_letter"
     " ORDER BY failed_at DESC, seq DESC LIMIT %b OFFSET %b"
 )
+# Keyset paging: a range of idx_dead_letter_failed (failed_at, seq) from the letter named by
+# (failed_at, id); seq 0 (none is) when that letter is gone.
+SELECT_DEAD_LETTERS_BEFORE = (
+    "SELECT " + DEAD_LETTER_COLUMNS + " FROM {s}.dead_letter"
+    " WHERE (failed_at, seq) < (%(time)b, COALESCE((SELECT d.seq FROM {s}.dead_letter AS d"
+    " WHERE d.id = %(id)b AND d.failed_at = %(time)b), 0))"
+    " ORDER BY failed_at DESC, seq DESC LIMIT %(limit)b OFFSET %(offset)b"
+)
 SELECT_DEAD_LETTER = "SELECT " + DEAD_LETTER_COLUMNS + " FROM {s}.dead_letter WHERE id = %b"
 # Deleting the letter and inserting the copy in one statement: a taken job id fails both.
 RETRY_DEAD = (
@@ -346,6 +354,7 @@ class Statements:
     select_job_logs: str
     select_job_errors: str
     select_dead_letters: str
+    select_dead_letters_before: str
     select_dead_letter: str
     retry_dead: str
     purge_dead: str

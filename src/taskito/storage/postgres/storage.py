@@ -358,8 +358,10 @@ class PostgresStorage(PostgresControl, Storage):
     def task_metrics(self, task_name: str | None, since: int) -> list[TaskMetric]:
         return metrics.task_metrics(self._conns, self._stmts.schema, task_name, since)
 
-    def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
-        return reads.dead_letters(self._conns, self._stmts, limit, offset)
+    def dead_letters(
+        self, limit: int, offset: int, before: tuple[int, str] | None = None
+    ) -> list[DeadLetter]:
+        return reads.dead_letters(self._conns, self._stmts, limit, offset, before)
 
     def dead_letter(self, dead_id: str) -> DeadLetter | None:
         return reads.dead_letter(self._conns, self._stmts, dead_id)

@@ -110,6 +110,49 @@ def dead_letters(scripts: Scripts, limit: int, offset: int) -> list[DeadLetter]:
     return [dead_letter_from_fields(pairs(flat)) for flat in page]
 
 
+def dead_letters_before(
+    connection: RedisConnection,
+    keys: Keys,
+    limit: int,
+    offset: int,
+    before: tuple[int, str] | None,
+) -> list[DeadLetter]:
+    """``Storage.dead_letters`` by key: the index's members (``<seq><id>``, scored by
+    ``failed_at``) after the named letter's own member, or below its time when it is gone."""
+    limit, offset = check_page(limit, offset)
+    cursor = check_job_cursor(before)
+    assert cursor is not None
+    time_ms, dead_id = cursor
+    index = f"{keys.prefix}:deadindex"
+
+    def read(client: redis.Redis) -> list[DeadLetter]:
+        member, failed_at = cast("list[bytes | None]", client.hmget(keys.dead(dead_id), _AT))
+        ties: list[bytes] = []
+        if member is not None and failed_at is not None and int(failed_at) == time_ms:
+            at_time = cast("list[bytes]", client.zrange(index, time_ms, time_ms, byscore=True))
+            ties = sorted((m for m in at_time if m < member), reverse=True)
+        older = cast(
+            "list[bytes]",
+            client.zrange(
+                index, f"({time_ms}", "-inf", desc=True, byscore=True, offset=0, num=offset + limit
+            ),
+        )
+        members = (ties + older)[offset : offset + limit]
+        pipe = client.pipeline(transaction=False)
+        for each in members:
+            pipe.hgetall(keys.dead(each[16:].decode()))
+        found = cast("list[dict[bytes, bytes]]", pipe.execute()) if members else []
+        return [dead_letter_from_fields(fields) for fields in found if fields]
+
+    if limit == 0:
+        return []
+    return connection.call(read, idempotent=True)
+
+
+#: The fields of a dead letter's hash that place it in the index.
+_AT = ("member", "failed_at")
+
+
 def dead_letter(connection: RedisConnection, keys: Keys, dead_id: str) -> DeadLetter | None:
     key = keys.dead(check_text("dead_id", dead_id))
     fields = connection.call(lambda client: client.hgetall(key), idempotent=True)
@@ -333,6 +376,7 @@ __all__ = [
     "count_jobs_by_queue",
     "dead_letter",
     "dead_letters",
+    "dead_letters_before",
     "get_jobs",
     "job_errors",
     "list_job_ids",

@@ -150,8 +150,12 @@ class RedisStorage(RedisControl, Storage):
     def job_errors(self, job_id: str) -> list[JobError]:
         return redis_reads.job_errors(self._conn, self._keys, job_id)
 
-    def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
-        return redis_reads.dead_letters(self._scripts, limit, offset)
+    def dead_letters(
+        self, limit: int, offset: int, before: tuple[int, str] | None = None
+    ) -> list[DeadLetter]:
+        if before is None:
+            return redis_reads.dead_letters(self._scripts, limit, offset)
+        return redis_reads.dead_letters_before(self._conn, self._keys, limit, offset, before)
 
     def dead_letter(self, dead_id: str) -> DeadLetter | None:
         return redis_reads.dead_letter(self._conn, self._keys, dead_id)

@@ -206,6 +206,14 @@ SELECT_DEAD_LETTERS = (
     f"SELECT {DEAD_LETTER_COLUMNS} FROM dead_letter ORDER BY failed_at DESC, seq DESC"
     " LIMIT ? OFFSET ?"
 )
+# Keyset paging: a range of idx_dead_letter_failed (failed_at, seq) from the letter named by
+# (failed_at, id); seq 0 (none is) when that letter is gone.
+SELECT_DEAD_LETTERS_BEFORE = (
+    f"SELECT {DEAD_LETTER_COLUMNS} FROM dead_letter"
+    " WHERE (failed_at, seq) < (?1, COALESCE("
+    "(SELECT seq FROM dead_letter WHERE id = ?2 AND failed_at = ?1), 0))"
+    " ORDER BY failed_at DESC, seq DESC LIMIT ?3 OFFSET ?4"
+)
 SELECT_DEAD_LETTER = f"SELECT {DEAD_LETTER_COLUMNS} FROM dead_letter WHERE id = ?"
 DELETE_DEAD_LETTER = "DELETE FROM dead_letter WHERE id = ?"
 PURGE_DEAD = "DELETE FROM dead_letter WHERE failed_at < ?"

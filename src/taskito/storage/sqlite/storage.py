@@ -29,7 +29,12 @@ from taskito.storage.sqlite import queries as q
 from taskito.storage.sqlite import transitions
 from taskito.storage.sqlite.connections import SqliteConnections
 from taskito.storage.sqlite.control import SqliteControl
-from taskito.storage.validation import check_page, claim_queue_names, require_new_job
+from taskito.storage.validation import (
+    check_job_cursor,
+    check_page,
+    claim_queue_names,
+    require_new_job,
+)
 
 
 class SqliteStorage(SqliteControl, Storage):
@@ -299,12 +304,18 @@ class SqliteStorage(SqliteControl, Storage):
         with self._conns.read() as conn:
             return [q.row_to_error(row) for row in conn.execute(q.SELECT_JOB_ERRORS, (job_id,))]
 
-    def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
-        params = check_page(limit, offset)
+    def dead_letters(
+        self, limit: int, offset: int, before: tuple[int, str] | None = None
+    ) -> list[DeadLetter]:
+        page = check_page(limit, offset)
+        cursor = check_job_cursor(before)
+        sql, params = (
+            (q.SELECT_DEAD_LETTERS, page)
+            if cursor is None
+            else (q.SELECT_DEAD_LETTERS_BEFORE, (*cursor, *page))
+        )
         with self._conns.read() as conn:
-            return [
-                q.row_to_dead_letter(row) for row in conn.execute(q.SELECT_DEAD_LETTERS, params)
-            ]
+            return [q.row_to_dead_letter(row) for row in conn.execute(sql, params)]
 
     def dead_letter(self, dead_id: str) -> DeadLetter | None:
         with self._conns.read() as conn:
