@@ -244,3 +244,15 @@ def test_postgres_job_pages_read_one_index_range_in_order(backend: Backend) -> N
             nodes = _postgres_plan(url, storage, query, [*params, 21, 0])
             assert not any(node.startswith(("Seq Scan", "Sort")) for node in nodes), nodes
             assert any(node.startswith("Index") for node in nodes), nodes
+
+
+@on_postgres
+def test_postgres_queue_depths_read_ranges_of_the_status_index(backend: Backend) -> None:
+    storage = backend.first()
+    assert isinstance(storage, PostgresStorage)
+    storage.enqueue_many([make_job(queue=("emails", "default")[n % 2]) for n in range(2_000)])
+    url = require_postgres()
+    for query in (storage._stmts.count_unfinished_by_queue, storage._stmts.queues_with_completed):
+        nodes = _postgres_plan(url, storage, query, ())
+        assert not any(node.startswith("Seq Scan") for node in nodes), nodes
+        assert any("idx_jobs_status" in node for node in nodes), nodes
