@@ -256,3 +256,23 @@ def test_postgres_queue_depths_read_ranges_of_the_status_index(backend: Backend)
         nodes = _postgres_plan(url, storage, query, ())
         assert not any(node.startswith("Seq Scan") for node in nodes), nodes
         assert any("idx_jobs_status" in node for node in nodes), nodes
+
+
+def test_redis_reads_behind_the_pages_walk_indexes_not_the_key_space() -> None:
+    """Counts are ZCARDs of the status sets, lists walk the created/status sorted sets, dead
+    letters the dead-letter index: nothing a page asks for enumerates keys (KEYS or SCAN,
+    whose cost grows with every key of every prefix on the server)."""
+    import re
+    from pathlib import Path
+
+    import taskito.storage.redis as redis_backend
+
+    folder = Path(redis_backend.__file__).parent
+    sources = {
+        path.name: path.read_text("utf-8")
+        for path in [folder / "reads.py", folder / "storage.py"]
+        + [folder / "lua" / f"{name}.lua" for name in ("counts", "dead_letters", "get_jobs")]
+    }
+    enumerating = re.compile(r"""['"](KEYS|SCAN)['"]|\.(keys|scan|scan_iter)\(""")
+    found = {name: enumerating.findall(text) for name, text in sources.items()}
+    assert {name: hits for name, hits in found.items() if hits} == {}
