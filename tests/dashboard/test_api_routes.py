@@ -62,7 +62,12 @@ def test_queues_pause_and_resume(queue: Queue, client: Client) -> None:
     assert ok(client.post("/api/queues/reports/pause")) == {"paused": "reports"}
     listed = {row["name"]: row for row in ok(client.get("/api/queues"))}
     assert listed["emails"]["paused"] is True and listed["emails"]["pending"] == 1
-    assert listed["reports"] == {"name": "reports", **dict.fromkeys(STATS_KEYS, 0), "paused": True}
+    # Queue depths leave completed jobs out (counting them per queue visits every one).
+    assert listed["reports"] == {
+        "name": "reports",
+        **dict.fromkeys(STATS_KEYS - {"completed"}, 0),
+        "paused": True,
+    }
     assert ok(client.post("/api/queues/emails/resume")) == {"resumed": "emails"}
     assert queue.paused_queues() == ["reports"]
 

@@ -42,6 +42,12 @@ def test_counts_queues_and_job_pages(queue: Queue) -> None:
     assert queues.queue_stats(queue, "emails")["pending"] == 1
     assert queues.queue_stats(queue, None)["default"]["pending"] == 120
     assert [row["name"] for row in queues.list_queues(queue)] == ["default", "emails"]
+    assert queues.list_queues(queue)[1] == {
+        "name": "emails",
+        **dict.fromkeys(queues.QUEUE_COUNTS, 0),
+        "pending": 1,
+        "paused": False,
+    }
     query = jobs.JobQuery()
     assert [j["id"] for j in jobs.list_jobs(queue, query, Page(10, offset=5))] == newest[5:15]
     seen: list[str] = []

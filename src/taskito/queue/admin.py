@@ -65,9 +65,22 @@ class AdminMixin(QueueBase):
         """Ask a running job to stop. False for any other state."""
         return self._storage.request_cancel(check.check_storable_name("job_id", job_id))
 
-    def dead_letters(self, limit: int = 10, offset: int = 0) -> list[dict[str, Any]]:
-        """Dead-lettered jobs, newest first, as dicts with the reference's keys."""
-        page = self._storage.dead_letters(*check.check_page(limit, offset))
+    def dead_letters(
+        self, limit: int = 10, offset: int = 0, *, before: tuple[int, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Dead-lettered jobs, newest first, as dicts with the reference's keys.
+        ``before=(failed_at, id)`` of the last letter of a page reads the next page by key
+        (exact, and as fast however deep); when that letter is gone, the page starts at the
+        letters that failed before it."""
+        if before is not None and (
+            not isinstance(before, tuple)
+            or len(before) != 2
+            or not isinstance(before[0], int)
+            or isinstance(before[0], bool)
+            or not isinstance(before[1], str)
+        ):
+            raise TypeError(f"before must be a (failed_at, id) tuple, not {before!r}")
+        page = self._storage.dead_letters(*check.check_page(limit, offset), before)
         return [_dead_letter_dict(dead) for dead in page]
 
     def retry_dead(self, dead_id: str) -> str:

@@ -38,6 +38,16 @@ def _stats_dict(counts: dict[JobStatus, int]) -> dict[str, int]:
     return {key: counts.get(status, 0) for status, key in _STATS_KEYS.items()}
 
 
+def _check_cursor(before: object) -> tuple[int, str] | None:
+    """``before``: None, or the ``(created_at, id)`` of the last job of a page."""
+    if before is None:
+        return None
+    if not isinstance(before, tuple) or len(before) != 2:
+        raise TypeError(f"before must be a (created_at, id) tuple, not {before!r}")
+    created_at = _checks.check_int("before created_at", before[0], minimum=0)
+    return created_at, _checks.check_text("before id", before[1])
+
+
 def _log_dict(entry: LogEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
@@ -116,9 +126,12 @@ class InspectionMixin(QueueBase):
         limit: int = 50,
         offset: int = 0,
         namespace: str | _Unset | None = UNSET,
+        before: tuple[int, str] | None = None,
     ) -> list[JobResult]:
         """``list_jobs`` with substring matches on metadata and error, and a creation window
-        (integer ms since the epoch)."""
+        (integer ms since the epoch). ``before=(created_at, id)`` of the last job of a page
+        reads the next page by key: exact however many jobs share a millisecond, and as fast
+        however deep (use ``offset=0`` with it)."""
         limit, offset = check.check_page(limit, offset)
         ns, any_namespace = self._namespace_filter(namespace)
         job_filter = JobFilter(
@@ -135,6 +148,7 @@ class InspectionMixin(QueueBase):
             created_before=_checks.check_optional_int(
                 "created_before", created_before, error=ConfigurationError
             ),
+            before=_check_cursor(before),
         )
         records = self._storage.list_jobs(job_filter, limit, offset)
         return [JobResult(record, self) for record in records]
@@ -149,10 +163,20 @@ class InspectionMixin(QueueBase):
             self._storage.count_jobs(check.check_storable_name("queue_name", queue_name))
         )
 
-    def stats_all_queues(self) -> dict[str, dict[str, int]]:
+    def stats_all_queues(self, *, include_completed: bool = True) -> dict[str, dict[str, int]]:
+        """``stats_by_queue`` for every queue holding jobs. ``include_completed=False`` leaves
+        the ``completed`` count out: the others are read from an index without visiting the
+        completed jobs, which are most of a big table (the dashboard's queue depths)."""
+        by_queue = self._storage.count_jobs_by_queue(
+            _checks.check_bool("include_completed", include_completed)
+        )
         return {
-            queue: _stats_dict(counts)
-            for queue, counts in self._storage.count_jobs_by_queue().items()
+            queue: {
+                key: value
+                for key, value in _stats_dict(counts).items()
+                if include_completed or key != "completed"
+            }
+            for queue, counts in by_queue.items()
         }
 
     def job_errors(self, job_id: str) -> list[dict[str, Any]]:

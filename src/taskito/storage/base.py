@@ -100,6 +100,10 @@ class JobFilter:
     error_like: str | None = None
     created_after: int | None = None
     created_before: int | None = None
+    #: Keyset paging: only jobs after ``(created_at, id)`` in the list's order (newest first),
+    #: that is strictly older, or as old with a smaller id. Exact when many jobs share a
+    #: millisecond, and the cost of a page does not grow with how deep it is.
+    before: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +216,10 @@ class Storage(ControlStorage, ABC):
         """Jobs per status (every status present, zeros included), optionally for one queue."""
 
     @abstractmethod
-    def count_jobs_by_queue(self) -> dict[str, dict[JobStatus, int]]:
-        """``count_jobs`` for every queue that has jobs."""
+    def count_jobs_by_queue(self, include_complete: bool = True) -> dict[str, dict[JobStatus, int]]:
+        """``count_jobs`` for every queue that has jobs. Without ``include_complete`` the
+        counts leave out ``COMPLETE`` (on a big table, most jobs: a backend may count the
+        others from an index without visiting them), and every queue is still listed."""
 
     @abstractmethod
     def dependencies(self, job_id: str) -> list[str]:
@@ -352,8 +358,12 @@ class Storage(ControlStorage, ABC):
         """The job's failed attempts, by attempt."""
 
     @abstractmethod
-    def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
-        """Newest first."""
+    def dead_letters(
+        self, limit: int, offset: int, before: tuple[int, str] | None = None
+    ) -> list[DeadLetter]:
+        """Newest first (``failed_at``, then the order they were written). ``before``, the
+        ``(failed_at, id)`` of a letter, pages by key: only the letters after it; when that
+        letter is gone (retried, purged), those that failed before ``failed_at``."""
 
     @abstractmethod
     def dead_letter(self, dead_id: str) -> DeadLetter | None:

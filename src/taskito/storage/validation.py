@@ -118,6 +118,19 @@ def check_page(limit: object, offset: object) -> tuple[int, int]:
     )
 
 
+def check_job_cursor(before: object) -> tuple[int, str] | None:
+    """``JobFilter.before``: None, or ``(created_at, id)`` with an int time of at least 0 and
+    a job id."""
+    if before is None:
+        return None
+    if not isinstance(before, tuple) or len(before) != 2:
+        raise ValueError(f"before must be a (created_at, id) tuple, got {before!r}")
+    time_ms, job_id = before
+    return check_count("before created_at", time_ms, type_error=ValueError), check_text(
+        "before id", job_id
+    )
+
+
 def claim_queue_names(queues: object, limit: object, lease_ms: object) -> list[str] | None:
     """Check ``claim``'s arguments; return its queue names, deduplicated in order (None: every
     queue). A claim with ``limit`` 0 or no queue at all has nothing to do (callers check)."""

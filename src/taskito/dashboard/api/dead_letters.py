@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 import taskito
 from taskito.dashboard.api.errors import bad_request, not_found
-from taskito.dashboard.api.params import Cursor, Page
+from taskito.dashboard.api.params import Page
 
 #: Letters read per storage call while walking the dead-letter list.
 BATCH = 500
@@ -38,48 +39,43 @@ def _with_exception(letter: dict[str, Any]) -> dict[str, Any]:
 
 
 def _walk(queue: taskito.Queue, limit: int = MAX_WALK) -> Iterator[dict[str, Any]]:
-    offset = 0
-    while offset < limit:
-        letters = queue.dead_letters(limit=min(BATCH, limit - offset), offset=offset)
+    """Letters newest first, read by key ``BATCH`` at a time: each read is one index range,
+    however far the walk has gone."""
+    before: tuple[int, str] | None = None
+    walked = 0
+    while walked < limit:
+        letters = queue.dead_letters(limit=min(BATCH, limit - walked), offset=0, before=before)
         yield from letters
+        walked += len(letters)
         if len(letters) < BATCH:
             return
-        offset += len(letters)
+        before = (letters[-1]["failed_at"], letters[-1]["id"])
 
 
 def list_dead_letters(queue: taskito.Queue, page: Page) -> list[dict[str, Any]]:
     """Dead letters newest first, each with ``exception``. A cursor is ``<failed_at>,<id>``
-    of the last letter seen (or its bare id); storage pages dead letters by offset only, so
-    a cursor page walks the list from the top to find its place: right after that letter,
-    or (when it is gone) at the first letter older than it."""
+    of the last letter seen, read by key from the index (when that letter is gone, the page
+    starts at the first letter older than it); a bare id (``after=<id>``) walks the list from
+    the top to find its letter."""
     if page.limit == 0:
         return []
-    if page.cursor is None and page.after_id is None:
+    if page.cursor is not None:
+        cursor = (page.cursor.time_ms, page.cursor.id)
+        letters = queue.dead_letters(limit=page.limit, offset=0, before=cursor)
+    elif page.after_id is not None:
+        return _after_id(queue, page.after_id, page.limit)
+    else:
         letters = queue.dead_letters(limit=page.limit, offset=page.offset)
-        return [_with_exception(letter) for letter in letters]
-    found: list[dict[str, Any]] = []
-    passed = False
-    for letter in _walk(queue):
-        if not passed:
-            passed = _passes(letter, page.cursor, page.after_id)
-            if letter["id"] == (page.after_id or (page.cursor and page.cursor.id)):
-                continue
-            if not passed:
-                continue
-        found.append(_with_exception(letter))
-        if len(found) == page.limit:
-            break
-    if page.after_id is not None and not passed:
-        raise bad_request(f"after={page.after_id!r}: no such dead letter")
-    return found
+    return [_with_exception(letter) for letter in letters]
 
 
-def _passes(letter: dict[str, Any], cursor: Cursor | None, after_id: str | None) -> bool:
-    """Whether the walk has reached the cursor: its own letter, or one older than it."""
-    if after_id is not None:
-        return bool(letter["id"] == after_id)
-    assert cursor is not None
-    return bool(letter["id"] == cursor.id or letter["failed_at"] < cursor.time_ms)
+def _after_id(queue: taskito.Queue, after_id: str, limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` letters after the one with id ``after_id``, found by walking."""
+    walk = _walk(queue)
+    for letter in walk:
+        if letter["id"] == after_id:
+            return [_with_exception(following) for following in islice(walk, limit)]
+    raise bad_request(f"after={after_id!r}: no such dead letter")
 
 
 def dead_letter_groups(queue: taskito.Queue) -> list[dict[str, Any]]:

@@ -14,9 +14,6 @@ from taskito.dashboard.api.values import to_jsonable
 
 #: Status filters the jobs list takes (``completed`` is the reference's alias of ``complete``).
 STATUSES = ("pending", "running", "complete", "completed", "failed", "dead", "cancelled")
-#: Rows read past ``limit`` on a cursor page, to step over rows created in the same
-#: millisecond as the cursor (more ties than this cost one more read each).
-TIE_SLACK = 64
 #: The statuses a job never leaves: its result, error or cancellation is final.
 FINISHED = frozenset({"complete", "failed", "dead", "cancelled"})
 JOB_NOT_FOUND = "Job not found"
@@ -42,31 +39,15 @@ class JobQuery:
 def list_jobs(queue: taskito.Queue, query: JobQuery, page: Page) -> list[dict[str, Any]]:
     """Jobs newest first (``created_at``, then ``id``, descending). A page starts after
     ``page.offset`` rows, or after a cursor: ``<created_at>,<id>`` of the last row seen (the
-    next page of a list that grows at the top does not repeat rows)."""
+    next page of a list that grows at the top does not repeat rows), read by key from the
+    index the filters choose, so a deep page costs what the first one does."""
     cursor = page.cursor
     if page.after_id is not None:
         cursor = _cursor_of(queue, page.after_id)
     if page.limit == 0:
         return []
-    if cursor is None:
-        return _read(queue, query, query.created_before, page.limit, page.offset)
-    before = cursor.time_ms
-    if query.created_before is not None:
-        before = min(before, query.created_before)
-    found: list[dict[str, Any]] = []
-    offset, batch = 0, page.limit + TIE_SLACK
-    while len(found) < page.limit:
-        rows = _read(queue, query, before, batch, offset)
-        found += [row for row in rows if cursor.is_before(row["created_at"], row["id"])]
-        if len(rows) < batch:
-            break
-        offset += batch
-    return found[: page.limit]
-
-
-def _read(
-    queue: taskito.Queue, query: JobQuery, before: int | None, limit: int, offset: int
-) -> list[dict[str, Any]]:
+    before = None if cursor is None else (cursor.time_ms, cursor.id)
+    offset = page.offset if cursor is None else 0
     jobs = queue.list_jobs_filtered(
         status=query.status,
         queue=query.queue,
@@ -74,9 +55,10 @@ def _read(
         metadata_like=query.metadata,
         error_like=query.error,
         created_after=query.created_after,
-        created_before=before,
-        limit=limit,
+        created_before=query.created_before,
+        limit=page.limit,
         offset=offset,
+        before=before,
     )
     return [job.to_dict(refresh=False) for job in jobs]
 

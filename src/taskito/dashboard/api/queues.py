@@ -22,11 +22,18 @@ def queue_stats(queue: taskito.Queue, queue_name: str | None) -> dict[str, Any]:
     return dict(queue.stats_all_queues())
 
 
+#: The counts of ``/api/queues``: a queue's depth and its trouble. Completed jobs are left
+#: out: on a big table they are most of it, and counting them per queue visits every one
+#: (``/api/stats/queues`` still has them).
+QUEUE_COUNTS = ("pending", "running", "failed", "dead", "cancelled")
+
+
 def list_queues(queue: taskito.Queue) -> list[dict[str, Any]]:
-    """Every queue that holds jobs or is paused, by name: its counts and ``paused``."""
-    counts = queue.stats_all_queues()
+    """Every queue that holds jobs or is paused, by name: its ``QUEUE_COUNTS`` and
+    ``paused``."""
+    counts = queue.stats_all_queues(include_completed=False)
     paused = set(queue.paused_queues())
-    empty = dict.fromkeys(queue.stats(), 0)
+    empty = dict.fromkeys(QUEUE_COUNTS, 0)
     return [
         {"name": name, **counts.get(name, empty), "paused": name in paused}
         for name in sorted(set(counts) | paused)
@@ -48,6 +55,7 @@ def resume_queue(queue: taskito.Queue, queue_name: str) -> dict[str, str]:
 
 
 __all__ = [
+    "QUEUE_COUNTS",
     "list_queues",
     "pause_queue",
     "paused_queues",

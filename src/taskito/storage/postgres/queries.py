@@ -14,6 +14,7 @@ from typing import Any
 
 from taskito.job import JobRecord, JobStatus
 from taskito.storage.base import JobFilter
+from taskito.storage.validation import check_job_cursor
 
 
 def job_columns(alias: str = "") -> str:
@@ -148,6 +149,21 @@ PURGE_COMPLETED = (
 COUNT_BY_STATUS = "SELECT status, count(*) FROM {s}.jobs GROUP BY status"
 COUNT_BY_STATUS_IN_QUEUE = "SELECT status, count(*) FROM {s}.jobs WHERE queue = %b GROUP BY status"
 COUNT_BY_QUEUE_AND_STATUS = "SELECT queue, status, count(*) FROM {s}.jobs GROUP BY queue, status"
+# The dashboard's queue depths: ranges of idx_jobs_status (status, queue, ...) for every status
+# but complete (most of a big table), and the names of the queues that hold completed jobs by a
+# loose index scan (one index probe per name) instead of a walk over every completed job.
+COUNT_UNFINISHED_BY_QUEUE = (
+    "SELECT queue, status, count(*) FROM {s}.jobs WHERE status IN (0, 1, 3, 4, 5)"
+    " GROUP BY queue, status"
+)
+QUEUES_WITH_COMPLETED = (
+    "WITH RECURSIVE names(queue) AS ("
+    " SELECT min(queue) FROM {s}.jobs WHERE status = 2"
+    " UNION ALL"
+    " SELECT (SELECT min(j.queue) FROM {s}.jobs AS j WHERE j.status = 2 AND j.queue > names.queue)"
+    " FROM names WHERE names.queue IS NOT NULL)"
+    " SELECT queue FROM names WHERE queue IS NOT NULL"
+)
 
 EXTEND_LEASES = (
     "UPDATE {s}.jobs AS j SET lease_expires_at = %b"
@@ -239,6 +255,14 @@ SELECT_DEAD_LETTERS = (
     "SELECT " + DEAD_LETTER_COLUMNS + " FROM {s}.dead_letter"
     " ORDER BY failed_at DESC, seq DESC LIMIT %b OFFSET %b"
 )
+# Keyset paging: a range of idx_dead_letter_failed (failed_at, seq) from the letter named by
+# (failed_at, id); seq 0 (none is) when that letter is gone.
+SELECT_DEAD_LETTERS_BEFORE = (
+    "SELECT " + DEAD_LETTER_COLUMNS + " FROM {s}.dead_letter"
+    " WHERE (failed_at, seq) < (%(time)b, COALESCE((SELECT d.seq FROM {s}.dead_letter AS d"
+    " WHERE d.id = %(id)b AND d.failed_at = %(time)b), 0))"
+    " ORDER BY failed_at DESC, seq DESC LIMIT %(limit)b OFFSET %(offset)b"
+)
 SELECT_DEAD_LETTER = "SELECT " + DEAD_LETTER_COLUMNS + " FROM {s}.dead_letter WHERE id = %b"
 # Deleting the letter and inserting the copy in one statement: a taken job id fails both.
 RETRY_DEAD = (
@@ -317,6 +341,8 @@ class Statements:
     count_by_status: str
     count_by_status_in_queue: str
     count_by_queue_and_status: str
+    count_unfinished_by_queue: str
+    queues_with_completed: str
     extend_leases: str
     finish_many: str
     lock_expired_leases: str
@@ -328,6 +354,7 @@ class Statements:
     select_job_logs: str
     select_job_errors: str
     select_dead_letters: str
+    select_dead_letters_before: str
     select_dead_letter: str
     retry_dead: str
     purge_dead: str
@@ -374,6 +401,11 @@ def list_jobs_terms(filter: JobFilter) -> tuple[tuple[str, ...], list[Any]]:
         else:
             terms.append("namespace = %b")
             params.append(filter.namespace)
+    before = check_job_cursor(filter.before)
+    if before is not None:
+        # A row comparison: one range of the (..., created_at, id) index the page walks.
+        terms.append("(created_at, id) < (%b, %b)")
+        params.extend(before)
     return tuple(terms), params
 
 

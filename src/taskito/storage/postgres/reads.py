@@ -17,7 +17,7 @@ from taskito.job import JobRecord, JobStatus
 from taskito.storage.base import DeadLetter, JobError, JobFilter, LogEntry
 from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
-from taskito.storage.validation import check_page
+from taskito.storage.validation import check_job_cursor, check_page
 
 if TYPE_CHECKING:
     from taskito.storage.postgres.connections import PgConnections
@@ -66,11 +66,18 @@ def count_jobs(
 
 
 def count_jobs_by_queue(
-    conns: PgConnections, stmts: q.Statements
+    conns: PgConnections, stmts: q.Statements, include_complete: bool = True
 ) -> dict[str, dict[JobStatus, int]]:
+    statuses = [s for s in JobStatus if include_complete or s is not JobStatus.COMPLETE]
     by_queue: dict[str, dict[JobStatus, int]] = {}
-    for queue, code, count in _rows(conns, stmts.count_by_queue_and_status, ()):
-        counts = by_queue.setdefault(queue, dict.fromkeys(JobStatus, 0))
+    if include_complete:
+        rows = _rows(conns, stmts.count_by_queue_and_status, ())
+    else:
+        rows = _rows(conns, stmts.count_unfinished_by_queue, ())
+        for (name,) in _rows(conns, stmts.queues_with_completed, ()):
+            by_queue[name] = dict.fromkeys(statuses, 0)
+    for queue, code, count in rows:
+        counts = by_queue.setdefault(queue, dict.fromkeys(statuses, 0))
         counts[JobStatus.from_code(code)] = count
     return by_queue
 
@@ -117,10 +124,22 @@ def job_errors(conns: PgConnections, stmts: q.Statements, job_id: str) -> list[J
 
 
 def dead_letters(
-    conns: PgConnections, stmts: q.Statements, limit: int, offset: int
+    conns: PgConnections,
+    stmts: q.Statements,
+    limit: int,
+    offset: int,
+    before: tuple[int, str] | None = None,
 ) -> list[DeadLetter]:
-    params = check_page(limit, offset)
-    rows = _rows(conns, stmts.select_dead_letters, params)
+    page = check_page(limit, offset)
+    cursor = check_job_cursor(before)
+    if cursor is None:
+        rows = _rows(conns, stmts.select_dead_letters, page)
+    else:
+        named = {"time": cursor[0], "id": cursor[1], "limit": page[0], "offset": page[1]}
+        rows = conns.run(
+            lambda c: c.execute(stmts.select_dead_letters_before, named).fetchall(),
+            idempotent=True,
+        )
     return [convert.row_to_dead_letter(row) for row in rows]
 
 

@@ -332,8 +332,8 @@ class PostgresStorage(PostgresControl, Storage):
     def count_jobs(self, queue: str | None = None) -> dict[JobStatus, int]:
         return reads.count_jobs(self._conns, self._stmts, queue)
 
-    def count_jobs_by_queue(self) -> dict[str, dict[JobStatus, int]]:
-        return reads.count_jobs_by_queue(self._conns, self._stmts)
+    def count_jobs_by_queue(self, include_complete: bool = True) -> dict[str, dict[JobStatus, int]]:
+        return reads.count_jobs_by_queue(self._conns, self._stmts, include_complete)
 
     def dependencies(self, job_id: str) -> list[str]:
         return reads.dependencies(self._conns, self._stmts, job_id)
@@ -358,8 +358,10 @@ class PostgresStorage(PostgresControl, Storage):
     def task_metrics(self, task_name: str | None, since: int) -> list[TaskMetric]:
         return metrics.task_metrics(self._conns, self._stmts.schema, task_name, since)
 
-    def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
-        return reads.dead_letters(self._conns, self._stmts, limit, offset)
+    def dead_letters(
+        self, limit: int, offset: int, before: tuple[int, str] | None = None
+    ) -> list[DeadLetter]:
+        return reads.dead_letters(self._conns, self._stmts, limit, offset, before)
 
     def dead_letter(self, dead_id: str) -> DeadLetter | None:
         return reads.dead_letter(self._conns, self._stmts, dead_id)

@@ -24,7 +24,7 @@ from taskito.storage.redis.records import (
     pairs,
 )
 from taskito.storage.redis.scripts import Scripts
-from taskito.storage.validation import check_page
+from taskito.storage.validation import check_job_cursor, check_page
 
 _CHUNK = 256
 _FILTER_FIELDS = (b"queue", b"task_name", b"namespace", b"metadata", b"error", b"status")
@@ -108,6 +108,49 @@ def dead_letters(scripts: Scripts, limit: int, offset: int) -> list[DeadLetter]:
         return []
     page = scripts.run("dead_letters", limit, offset, idempotent=True)
     return [dead_letter_from_fields(pairs(flat)) for flat in page]
+
+
+def dead_letters_before(
+    connection: RedisConnection,
+    keys: Keys,
+    limit: int,
+    offset: int,
+    before: tuple[int, str] | None,
+) -> list[DeadLetter]:
+    """``Storage.dead_letters`` by key: the index's members (``<seq><id>``, scored by
+    ``failed_at``) after the named letter's own member, or below its time when it is gone."""
+    limit, offset = check_page(limit, offset)
+    cursor = check_job_cursor(before)
+    assert cursor is not None
+    time_ms, dead_id = cursor
+    index = f"{keys.prefix}:deadindex"
+
+    def read(client: redis.Redis) -> list[DeadLetter]:
+        member, failed_at = cast("list[bytes | None]", client.hmget(keys.dead(dead_id), _AT))
+        ties: list[bytes] = []
+        if member is not None and failed_at is not None and int(failed_at) == time_ms:
+            at_time = cast("list[bytes]", client.zrange(index, time_ms, time_ms, byscore=True))
+            ties = sorted((m for m in at_time if m < member), reverse=True)
+        older = cast(
+            "list[bytes]",
+            client.zrange(
+                index, f"({time_ms}", "-inf", desc=True, byscore=True, offset=0, num=offset + limit
+            ),
+        )
+        members = (ties + older)[offset : offset + limit]
+        pipe = client.pipeline(transaction=False)
+        for each in members:
+            pipe.hgetall(keys.dead(each[16:].decode()))
+        found = cast("list[dict[bytes, bytes]]", pipe.execute()) if members else []
+        return [dead_letter_from_fields(fields) for fields in found if fields]
+
+    if limit == 0:
+        return []
+    return connection.call(read, idempotent=True)
+
+
+#: The fields of a dead letter's hash that place it in the index.
+_AT = ("member", "failed_at")
 
 
 def dead_letter(connection: RedisConnection, keys: Keys, dead_id: str) -> DeadLetter | None:
@@ -206,7 +249,9 @@ def list_job_ids(
         error_like=filter.error_like,
         created_after=filter.created_after,
         created_before=filter.created_before,
+        before=check_job_cursor(filter.before),
     )
+    before = filter.before
     if limit == 0:
         return []
     if status is not None and filter.queue is not None:
@@ -217,9 +262,22 @@ def list_job_ids(
         index, matcher = keys.created, JobMatcher(filter, False, False)
     high: Score = "+inf" if filter.created_before is None else filter.created_before
     low: Score = "-inf" if filter.created_after is None else filter.created_after
+    if before is not None and (high == "+inf" or before[0] <= int(high)):
+        high = before[0]
+    else:
+        before = None  # created_before already stops the walk below the cursor
 
     def read(client: redis.Redis) -> list[bytes]:
-        return _matching_ids(client, keys, index, high, low, matcher, limit + offset)[offset:]
+        # Members at the cursor's own time that are not after it (ties order by id, highest
+        # first, so they come first in the walk) are read and dropped.
+        passed: set[bytes] = set()
+        if before is not None:
+            time_ms, job_id = before[0], before[1].encode()
+            ties = cast("list[bytes]", client.zrange(index, time_ms, time_ms, byscore=True))
+            passed = {member for member in ties if member >= job_id}
+        wanted = limit + offset + len(passed)
+        ids = _matching_ids(client, keys, index, high, low, matcher, wanted)
+        return [job_id for job_id in ids if job_id not in passed][offset : offset + limit]
 
     return connection.call(read, idempotent=True)
 
@@ -318,6 +376,7 @@ __all__ = [
     "count_jobs_by_queue",
     "dead_letter",
     "dead_letters",
+    "dead_letters_before",
     "get_jobs",
     "job_errors",
     "list_job_ids",

@@ -13,6 +13,7 @@ from typing import Any
 
 from taskito.job import JobRecord, JobStatus, NewJob, OutcomeKind, TaskMetric
 from taskito.storage.base import DeadLetter, JobError, JobFilter, LogEntry, WorkerInfo
+from taskito.storage.validation import check_job_cursor
 
 PENDING = JobStatus.PENDING.code
 RUNNING = JobStatus.RUNNING.code
@@ -126,9 +127,39 @@ DELETE_JOB_ERRORS = "DELETE FROM job_errors WHERE job_id = ?"
 DELETE_JOB_LOGS = "DELETE FROM task_logs WHERE job_id = ?"
 DELETE_JOB_EDGES = "DELETE FROM job_dependencies WHERE job_id = ? OR depends_on_job_id = ?"
 
-COUNT_BY_STATUS = "SELECT status, COUNT(*) FROM jobs GROUP BY status"
-COUNT_BY_STATUS_IN_QUEUE = "SELECT status, COUNT(*) FROM jobs WHERE queue = ? GROUP BY status"
+# Counting a range of an index visits every entry in it, but counting a whole table only
+# reads its pages: so completed jobs (most of a big table) are counted as every job less the
+# others, each of those a range of idx_jobs_status (pinned: the covering index for counts).
+# One statement: one snapshot.
+COUNT_BY_STATUS = "SELECT (SELECT COUNT(*) FROM jobs)," + ",".join(
+    f" (SELECT COUNT(*) FROM jobs INDEXED BY idx_jobs_status WHERE status = {code})"
+    for code in (PENDING, RUNNING, FAILED, DEAD, CANCELLED)
+)
+COUNT_BY_STATUS_CODES = (PENDING, RUNNING, FAILED, DEAD, CANCELLED)
+# "status IN (...)" makes one range of idx_jobs_status (status, queue, ...) per status.
+COUNT_BY_STATUS_IN_QUEUE = (
+    "SELECT status, COUNT(*) FROM jobs INDEXED BY idx_jobs_status"
+    " WHERE status IN (0, 1, 2, 3, 4, 5) AND queue = ?"
+    " GROUP BY status"
+)
 COUNT_BY_QUEUE_AND_STATUS = "SELECT queue, status, COUNT(*) FROM jobs GROUP BY status, queue"
+# Without the completed jobs: ranges of idx_jobs_status for the other statuses only.
+COUNT_UNFINISHED_BY_QUEUE = (
+    "SELECT queue, status, COUNT(*) FROM jobs INDEXED BY idx_jobs_status"
+    " WHERE status IN (0, 1, 3, 4, 5)"
+    " GROUP BY status, queue"
+)
+# Every queue name that holds completed jobs, one index seek per name (a loose index scan of
+# idx_jobs_status) instead of a walk over every completed job.
+QUEUES_WITH_COMPLETED = (
+    "WITH RECURSIVE names(queue) AS ("
+    " SELECT MIN(queue) FROM jobs INDEXED BY idx_jobs_status WHERE status = 2"
+    " UNION ALL"
+    " SELECT (SELECT MIN(queue) FROM jobs INDEXED BY idx_jobs_status"
+    " WHERE status = 2 AND queue > names.queue)"
+    " FROM names WHERE names.queue IS NOT NULL)"
+    " SELECT queue FROM names WHERE queue IS NOT NULL"
+)
 
 SELECT_WORKER_RUNNING = (
     f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 1 AND worker_id = ? ORDER BY started_at, id"
@@ -174,6 +205,14 @@ INSERT_DEAD_LETTER_FROM_JOB = (
 SELECT_DEAD_LETTERS = (
     f"SELECT {DEAD_LETTER_COLUMNS} FROM dead_letter ORDER BY failed_at DESC, seq DESC"
     " LIMIT ? OFFSET ?"
+)
+# Keyset paging: a range of idx_dead_letter_failed (failed_at, seq) from the letter named by
+# (failed_at, id); seq 0 (none is) when that letter is gone.
+SELECT_DEAD_LETTERS_BEFORE = (
+    f"SELECT {DEAD_LETTER_COLUMNS} FROM dead_letter"
+    " WHERE (failed_at, seq) < (?1, COALESCE("
+    "(SELECT seq FROM dead_letter WHERE id = ?2 AND failed_at = ?1), 0))"
+    " ORDER BY failed_at DESC, seq DESC LIMIT ?3 OFFSET ?4"
 )
 SELECT_DEAD_LETTER = f"SELECT {DEAD_LETTER_COLUMNS} FROM dead_letter WHERE id = ?"
 DELETE_DEAD_LETTER = "DELETE FROM dead_letter WHERE id = ?"
@@ -227,6 +266,11 @@ def list_jobs_query(filter: JobFilter, limit: int, offset: int) -> tuple[str, li
     if not filter.any_namespace:
         clauses.append("namespace IS ?")
         params.append(filter.namespace)
+    before = check_job_cursor(filter.before)
+    if before is not None:
+        # A row value: the planner turns it into a range of the index the page walks.
+        clauses.append("(created_at, id) < (?, ?)")
+        params.extend(before)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = (
         f"SELECT {JOB_COLUMNS} FROM jobs{where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"

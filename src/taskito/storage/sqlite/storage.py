@@ -29,7 +29,12 @@ from taskito.storage.sqlite import queries as q
 from taskito.storage.sqlite import transitions
 from taskito.storage.sqlite.connections import SqliteConnections
 from taskito.storage.sqlite.control import SqliteControl
-from taskito.storage.validation import check_page, claim_queue_names, require_new_job
+from taskito.storage.validation import (
+    check_job_cursor,
+    check_page,
+    claim_queue_names,
+    require_new_job,
+)
 
 
 class SqliteStorage(SqliteControl, Storage):
@@ -108,19 +113,28 @@ class SqliteStorage(SqliteControl, Storage):
         counts = dict.fromkeys(JobStatus, 0)
         with self._conns.read() as conn:
             if queue is None:
-                rows = conn.execute(q.COUNT_BY_STATUS).fetchall()
-            else:
-                rows = conn.execute(q.COUNT_BY_STATUS_IN_QUEUE, (queue,)).fetchall()
+                total, *others = conn.execute(q.COUNT_BY_STATUS).fetchone()
+                for code, count in zip(q.COUNT_BY_STATUS_CODES, others, strict=True):
+                    counts[JobStatus.from_code(code)] = count
+                counts[JobStatus.COMPLETE] = total - sum(others)
+                return counts
+            rows = conn.execute(q.COUNT_BY_STATUS_IN_QUEUE, (queue,)).fetchall()
         for code, count in rows:
             counts[JobStatus.from_code(code)] = count
         return counts
 
-    def count_jobs_by_queue(self) -> dict[str, dict[JobStatus, int]]:
+    def count_jobs_by_queue(self, include_complete: bool = True) -> dict[str, dict[JobStatus, int]]:
+        statuses = [s for s in JobStatus if include_complete or s is not JobStatus.COMPLETE]
         with self._conns.read() as conn:
-            rows = conn.execute(q.COUNT_BY_QUEUE_AND_STATUS).fetchall()
-        by_queue: dict[str, dict[JobStatus, int]] = {}
+            if include_complete:
+                rows = conn.execute(q.COUNT_BY_QUEUE_AND_STATUS).fetchall()
+                names = []
+            else:
+                rows = conn.execute(q.COUNT_UNFINISHED_BY_QUEUE).fetchall()
+                names = [row[0] for row in conn.execute(q.QUEUES_WITH_COMPLETED)]
+        by_queue = {name: dict.fromkeys(statuses, 0) for name in names}
         for queue, code, count in rows:
-            by_queue.setdefault(queue, dict.fromkeys(JobStatus, 0))[JobStatus.from_code(code)] = (
+            by_queue.setdefault(queue, dict.fromkeys(statuses, 0))[JobStatus.from_code(code)] = (
                 count
             )
         return by_queue
@@ -290,12 +304,18 @@ class SqliteStorage(SqliteControl, Storage):
         with self._conns.read() as conn:
             return [q.row_to_error(row) for row in conn.execute(q.SELECT_JOB_ERRORS, (job_id,))]
 
-    def dead_letters(self, limit: int, offset: int) -> list[DeadLetter]:
-        params = check_page(limit, offset)
+    def dead_letters(
+        self, limit: int, offset: int, before: tuple[int, str] | None = None
+    ) -> list[DeadLetter]:
+        page = check_page(limit, offset)
+        cursor = check_job_cursor(before)
+        sql, params = (
+            (q.SELECT_DEAD_LETTERS, page)
+            if cursor is None
+            else (q.SELECT_DEAD_LETTERS_BEFORE, (*cursor, *page))
+        )
         with self._conns.read() as conn:
-            return [
-                q.row_to_dead_letter(row) for row in conn.execute(q.SELECT_DEAD_LETTERS, params)
-            ]
+            return [q.row_to_dead_letter(row) for row in conn.execute(sql, params)]
 
     def dead_letter(self, dead_id: str) -> DeadLetter | None:
         with self._conns.read() as conn:

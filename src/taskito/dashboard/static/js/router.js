@@ -18,6 +18,7 @@ const ROUTES = [
   ["/workers", "workers"],
   ["/dead-letters", "dead-letters"],
   ["/circuit-breakers", "circuit-breakers"],
+  ["/system", "system"],
   ["/periodic", "periodic"],
   ["/settings", "settings"],
 ];

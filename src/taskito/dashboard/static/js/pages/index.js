@@ -12,6 +12,7 @@ import { mount as overview } from "./overview.js";
 import { mount as periodic } from "./periodic.js";
 import { mount as queues } from "./queues.js";
 import { mount as settings } from "./settings.js";
+import { mount as system } from "./system.js";
 import { mount as workers } from "./workers.js";
 
 export const PAGES = {
@@ -24,6 +25,7 @@ export const PAGES = {
   workers,
   "dead-letters": deadLetters,
   "circuit-breakers": breakers,
+  system,
   periodic,
   settings,
   "not-found": notFound,
