@@ -68,7 +68,7 @@ class TaskOptions:
             retry_on=self.retry_on,
             dont_retry_on=self.dont_retry_on,
             middleware=self.middleware,
-            inject=self.inject,
+            inject=_merge_inject(self.inject, fn),
             serializer=self.serializer,
             max_concurrent=self.max_concurrent,
         )
@@ -125,15 +125,18 @@ def check_task_options(
 
 
 def _check_inject(value: object) -> tuple[str, ...]:
-    """``inject=`` names worker resources, which taskito cannot provide yet: refuse it here
-    rather than let every worker call the task without them."""
+    """``inject=`` names worker resources. They may be defined after the task (or only in the
+    worker's process), so a name is not looked up here: a worker that lacks it fails the
+    task's jobs with an error naming it (and warns at start)."""
     names = check.check_storable_names("inject", value)
-    if names:
-        raise ConfigurationError(
-            f"inject={list(names)!r} needs worker resources (dependency injection), which "
-            "taskito does not support yet; pass these values as task arguments instead"
-        )
-    return names
+    return tuple(dict.fromkeys(names))
+
+
+def _merge_inject(explicit: tuple[str, ...], fn: Callable[..., Any]) -> tuple[str, ...]:
+    """``inject=`` names, then those of ``Inject["name"]`` annotations, without repeats."""
+    from taskito.inject import injected_parameters
+
+    return tuple(dict.fromkeys([*explicit, *injected_parameters(fn)]))
 
 
 def _check_retry_delays(value: object) -> tuple[float, ...] | None:

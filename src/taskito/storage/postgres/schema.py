@@ -273,12 +273,20 @@ _MIGRATION_5 = (
     "CREATE INDEX idx_task_metrics_finished ON {s}.task_metrics (finished_at, id)",
 )
 
+# Worker resources: the names a worker defines (a JSON list) and their health as of its last
+# heartbeat (a JSON object), as SQLite's workers table has them.
+_MIGRATION_RESOURCES = (
+    "ALTER TABLE {s}.workers ADD COLUMN IF NOT EXISTS resources TEXT",
+    "ALTER TABLE {s}.workers ADD COLUMN IF NOT EXISTS resource_health TEXT",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_1,
     _MIGRATION_2,
     _MIGRATION_3,
     _MIGRATION_4,
     _MIGRATION_5,
+    _MIGRATION_RESOURCES,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
