@@ -51,6 +51,7 @@ from taskito.serializers import (
     MsgPackSerializer,
     Serializer,
 )
+from taskito.inject import Inject
 from taskito.task import TaskWrapper
 from taskito.testing import MockResource, TestMode, TestResult, TestResults
 
@@ -69,6 +70,7 @@ __all__ = [
     "DependencyError",
     "EncryptedSerializer",
     "EventType",
+    "Inject",
     "InterceptionError",
     "InterceptionReport",
     "JobNotFoundError",

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from taskito.interception.settings import RestoreSettings
     from taskito.job import JobRecord
     from taskito.middleware import TaskMiddleware
+    from taskito.resources.definition import ResourceDefinition
     from taskito.serializers import Serializer
     from taskito.signing import Signer
     from taskito.storage.base import Storage
@@ -307,6 +308,9 @@ class ExecutionEnv:
     arguments: RestoreSettings | None = None
     #: The worker's resources by name (``ResourceProvider``); None: none are available.
     resources: ResourceProvider | None = None
+    #: The Queue's resource definitions (its own dict): a worker, and each prefork child,
+    #: builds its ``resources`` from them.
+    resource_definitions: dict[str, ResourceDefinition] = field(default_factory=dict)
 
     @property
     def records_metrics(self) -> bool:

@@ -154,6 +154,11 @@ class TestMode:
         self._results = TestResults()
         self._previous: EnqueueSink | None = None
 
+    @property
+    def resources(self) -> dict[str, Any]:
+        """The ``resources=`` overrides of this block."""
+        return self._resources
+
     def __enter__(self) -> TestResults:
         # A nested block takes over until it exits, then hands back to the outer one.
         self._previous = self._queue._test_mode
