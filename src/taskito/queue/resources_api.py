@@ -56,7 +56,7 @@ class ResourcesMixin(QueueBase):
                 health_check_interval=health_check_interval,
                 max_recreation_attempts=max_recreation_attempts,
                 scope=resource_scope,
-                depends_on=list(depends_on or []),
+                depends_on=[] if depends_on is None else depends_on,
                 pool_size=pool_size,
                 pool_min=pool_min,
                 acquire_timeout=acquire_timeout,

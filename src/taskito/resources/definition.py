@@ -63,7 +63,10 @@ class ResourceDefinition:
 
     def __post_init__(self) -> None:
         self.scope = ResourceScope.parse(self.scope)
-        self.depends_on = list(self.depends_on or [])
+        if self.depends_on is None:
+            self.depends_on = []
+        elif isinstance(self.depends_on, tuple):
+            self.depends_on = list(self.depends_on)
 
 
 def check_definition(defn: object) -> ResourceDefinition:
@@ -82,7 +85,7 @@ def check_definition(defn: object) -> ResourceDefinition:
         if value is not None and not callable(value):
             raise TypeError(f"{where}: {option} must be callable, not {type(value).__name__}")
     defn.scope = ResourceScope.parse(defn.scope)
-    if isinstance(defn.depends_on, str) or not all(
+    if not isinstance(defn.depends_on, list) or not all(
         isinstance(d, str) and d for d in defn.depends_on
     ):
         raise TypeError(f"{where}: depends_on must be a list of resource names")
