@@ -13,6 +13,7 @@ import pytest
 
 from taskito import (
     CircularDependencyError,
+    Inject,
     Queue,
     ResourceError,
     ResourceInitError,
@@ -93,10 +94,8 @@ def test_bad_options_name_the_resource_and_the_option(
 
 
 def test_inject_and_annotations_are_merged_in_order(queue: Queue) -> None:
-    from taskito import Inject
-
     @queue.task(inject=["db"])
-    def report(day: str, db: Any, cache: Inject[cache], db2: Inject[db] = None) -> None:  # noqa: F821
+    def report(day: str, db: Any, cache: Inject["cache"], db2: Inject["db"] = None) -> None:
         return None
 
     @queue.task()
