@@ -93,10 +93,22 @@ def test_bad_options_name_the_resource_and_the_option(
     assert queue._resource_definitions == {}
 
 
+#: Linters read ``Inject["x"]`` in an annotation as a forward reference to ``x``; an alias
+#: reads the same to taskito and to them.
+Cache = Inject["cache"]
+Db = Inject["db"]
+
+
 def test_inject_and_annotations_are_merged_in_order(queue: Queue) -> None:
     @queue.task(inject=["db"])
-    def report(day: str, db: Any, cache: Inject["cache"], db2: Inject["db"] = None) -> None:
+    def report(day: str, db: Any, cache: Cache, db2: Db = None) -> None:
         return None
+
+    def written(day, cache):  # type: ignore[no-untyped-def]
+        return None
+
+    written.__annotations__ = {"cache": 'Inject["cache"]', "day": "str"}
+    assert queue.task(name="written")(written).inject == ["cache"]
 
     @queue.task()
     def plain(x: int) -> int:
@@ -104,7 +116,7 @@ def test_inject_and_annotations_are_merged_in_order(queue: Queue) -> None:
 
     assert report.inject == ["db", "cache"]
     assert plain.inject == []
-    assert queue._task_inject_map == {report.name: ["db", "cache"]}
+    assert queue._task_inject_map == {report.name: ["db", "cache"], "written": ["cache"]}
     assert Inject["db"] == Inject["db"] and repr(Inject["db"]) == 'Inject["db"]'
     assert {Inject["db"], Inject["db"]} == {Inject["db"]}
 
