@@ -38,6 +38,7 @@ from taskito.exceptions import (
     TaskTimeoutError,
     UniqueConflictError,
 )
+from taskito.inject import Inject
 from taskito.interception.report import InterceptionReport
 from taskito.middleware import TaskMiddleware
 from taskito.proxies.registry import NoProxy
@@ -51,7 +52,6 @@ from taskito.serializers import (
     MsgPackSerializer,
     Serializer,
 )
-from taskito.inject import Inject
 from taskito.task import TaskWrapper
 from taskito.testing import MockResource, TestMode, TestResult, TestResults
 

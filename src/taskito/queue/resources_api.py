@@ -13,6 +13,7 @@ from taskito.exceptions import CircularDependencyError
 from taskito.queue.state import QueueBase
 from taskito.resources.definition import ResourceDefinition, ResourceScope, check_definition
 from taskito.resources.graph import detect_cycle
+from taskito.worker.resources import reload_request_path
 
 if TYPE_CHECKING:
     from taskito.resources.runtime import ResourceRuntime
@@ -183,4 +184,4 @@ def _from_heartbeats(
     return rows
 
 
-__all__ = ["ResourcesMixin"]
+__all__ = ["ResourcesMixin", "reload_request_path"]
