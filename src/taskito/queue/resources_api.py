@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskito.exceptions import CircularDependencyError
@@ -134,7 +134,18 @@ class ResourcesMixin(QueueBase):
         runtime = self._resource_runtime
         if runtime is not None:
             return runtime.status()
-        return _from_heartbeats(self._resource_definitions, self._storage.list_workers())
+        reports = [worker.resource_health for worker in self._storage.list_workers()]
+        return self._resource_status_from(reports)
+
+    def _resource_status_from(
+        self, reports: Sequence[Mapping[str, str] | None]
+    ) -> list[dict[str, Any]]:
+        """``resource_status`` over workers' heartbeat reports already read (readiness reads
+        the workers once, for every check); a live runtime here still wins."""
+        runtime = self._resource_runtime
+        if runtime is not None:
+            return runtime.status()
+        return _from_heartbeats(self._resource_definitions, reports)
 
     async def aresource_status(self) -> list[dict[str, Any]]:
         return await self._blocking.run(self.resource_status)
@@ -152,11 +163,11 @@ class ResourcesMixin(QueueBase):
 
 
 def _from_heartbeats(
-    definitions: dict[str, ResourceDefinition], workers: list[Any]
+    definitions: dict[str, ResourceDefinition], reported: Sequence[Mapping[str, str] | None]
 ) -> list[dict[str, Any]]:
     reports: dict[str, list[str]] = {name: [] for name in definitions}
-    for worker in workers:
-        for name, health in (worker.resource_health or {}).items():
+    for health_of in reported:
+        for name, health in (health_of or {}).items():
             reports.setdefault(name, []).append(health)
     rows = []
     for name in sorted(reports):
