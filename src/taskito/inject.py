@@ -69,6 +69,11 @@ def injected_parameters(fn: Callable[..., Any]) -> list[str]:
     return names
 
 
+def merge_injected(explicit: tuple[str, ...], fn: Callable[..., Any]) -> tuple[str, ...]:
+    """``inject=`` names, then those of ``fn``'s ``Inject["name"]`` annotations, once each."""
+    return tuple(dict.fromkeys([*explicit, *injected_parameters(fn)]))
+
+
 def _parse_string(text: str) -> _InjectAlias | None:
     """``'Inject["db"]'`` (or with single quotes) read without evaluating anything."""
     text = text.strip()
@@ -80,4 +85,4 @@ def _parse_string(text: str) -> _InjectAlias | None:
     return None
 
 
-__all__ = ["Inject", "_InjectAlias", "injected_parameters"]
+__all__ = ["Inject", "_InjectAlias", "injected_parameters", "merge_injected"]

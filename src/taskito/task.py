@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskito import _checks
 from taskito.exceptions import ConfigurationError
+from taskito.inject import merge_injected
 from taskito.queue import checks as check
 from taskito.queue.protocol import ENQUEUE_OPTIONS
 from taskito.queue.state import QueueBase
@@ -68,7 +69,7 @@ class TaskOptions:
             retry_on=self.retry_on,
             dont_retry_on=self.dont_retry_on,
             middleware=self.middleware,
-            inject=_merge_inject(self.inject, fn),
+            inject=merge_injected(self.inject, fn),
             serializer=self.serializer,
             max_concurrent=self.max_concurrent,
         )
@@ -130,13 +131,6 @@ def _check_inject(value: object) -> tuple[str, ...]:
     task's jobs with an error naming it (and warns at start)."""
     names = check.check_storable_names("inject", value)
     return tuple(dict.fromkeys(names))
-
-
-def _merge_inject(explicit: tuple[str, ...], fn: Callable[..., Any]) -> tuple[str, ...]:
-    """``inject=`` names, then those of ``Inject["name"]`` annotations, without repeats."""
-    from taskito.inject import injected_parameters
-
-    return tuple(dict.fromkeys([*explicit, *injected_parameters(fn)]))
 
 
 def _check_retry_delays(value: object) -> tuple[float, ...] | None:

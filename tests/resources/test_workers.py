@@ -293,25 +293,33 @@ def test_an_unhealthy_resource_is_announced_and_degrades_readiness(make_app: Any
     assert readiness["checks"]["resources"]["unhealthy"] == ["flaky"]
 
 
-def test_taskito_reload_rebuilds_a_reloadable_resource_of_a_cli_worker(make_app: Any) -> None:
+@pytest.mark.parametrize("pool", ["thread", "prefork"])
+def test_taskito_reload_rebuilds_a_reloadable_resource_of_a_cli_worker(
+    make_app: Any, pool: str
+) -> None:
     app = make_app()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "taskito", "worker", "--app", app.spec, "--pool", pool]
     worker = subprocess.Popen(
-        [sys.executable, "-m", "taskito", "worker", "--app", app.spec],
+        [*command, "--workers", "1"],
         cwd=app.root,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
+    # The worker itself, and with prefork its child, each build (and rebuild) their own.
+    builders = 2 if pool == "prefork" else 1
+
+    def built_db(times: int) -> bool:
+        counts: dict[int, int] = {}
+        for pid, text in app.events():
+            if text == "init db":
+                counts[pid] = counts.get(pid, 0) + 1
+        return len(counts) == builders and all(n == times for n in counts.values())
+
     try:
-        wait_until(
-            lambda: (
-                [t for p, t in app.events() if p == worker.pid and t == "init db"] == ["init db"]
-            ),
-            20,
-            message="the worker to build its resources",
-        )
+        wait_until(lambda: built_db(1), 30, message="the worker to build its resources")
         wait_until(lambda: app.queue.workers(), 20, message="the worker to register")
         reload = subprocess.run(
             [
@@ -320,7 +328,7 @@ def test_taskito_reload_rebuilds_a_reloadable_resource_of_a_cli_worker(make_app:
                 "taskito",
                 "reload",
                 "--pid",
-                str(worker.pid),
+                f"{worker.pid}",
                 "--resource",
                 "db",
             ],
@@ -333,18 +341,15 @@ def test_taskito_reload_rebuilds_a_reloadable_resource_of_a_cli_worker(make_app:
             0,
             f"Sent SIGHUP to worker (PID {worker.pid})\n",
         )
-        wait_until(
-            lambda: [t for p, t in app.events() if p == worker.pid].count("init db") == 2,
-            20,
-            message="db rebuilt",
-        )
+        wait_until(lambda: built_db(2), 30, message="db rebuilt in every process")
     finally:
         worker.send_signal(signal.SIGTERM)
         _, stderr = worker.communicate(timeout=30)
     assert "SIGHUP: reload of resource 'db' OK" in stderr
-    mine = [t for p, t in app.events() if p == worker.pid]
-    # config is not reloadable: built once; db twice (the first torn down on reload).
-    assert mine == ["init config", "init db", "down db", "init db", "down db", "down config"]
+    for pid in {pid for pid, _ in app.events()}:
+        mine = [t for p, t in app.events() if p == pid]
+        # config is not reloadable: built once; db twice (the first torn down on reload).
+        assert mine == ["init config", "init db", "down db", "init db", "down db", "down config"]
 
 
 def test_taskito_reload_of_a_missing_process_fails(tmp_path: Path) -> None:

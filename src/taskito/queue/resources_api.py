@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -124,6 +125,13 @@ class ResourcesMixin(QueueBase):
             if runtime is not None:
                 return runtime
         return None
+
+    def _build_resource_health_json(self) -> str | None:
+        """What a heartbeat of a worker here carries, as JSON (None without resources)."""
+        runtime = self._resource_runtime
+        if runtime is None or not self._resource_definitions:
+            return None
+        return json.dumps(runtime.health(), sort_keys=True)
 
     def resource_status(self) -> list[dict[str, Any]]:
         """Each resource, by name: with a worker running in this process, its runtime's view

@@ -49,6 +49,7 @@ class WorkerResources:
         self._reported: set[str] = set()
         self._lock = threading.Lock()
         self._previous_hup: Any = None
+        self._forward_to: Callable[[], list[int]] | None = None
         self._started = False
 
     @property
@@ -63,6 +64,8 @@ class WorkerResources:
         """Build every resource (``ResourceInitError`` names one that failed), start the
         health checks, and hand the runtime to the engine."""
         self._warn_about_unknown_injections()
+        if self.defined:
+            logger.info("[resources] %s", describe(self._env.resource_definitions))
         self.runtime.initialize()
         self._started = True
         if self.defined:  # without any, a task that needs one fails saying there are none
@@ -112,11 +115,14 @@ class WorkerResources:
 
     # --- reloading on SIGHUP ------------------------------------------------------------------
 
-    def install_reload_signal(self) -> None:
-        """Reload the reloadable resources on SIGHUP (main thread, platforms that have it)."""
+    def install_reload_signal(self, forward_to: Callable[[], list[int]] | None = None) -> None:
+        """Reload the reloadable resources on SIGHUP (main thread, platforms that have it);
+        ``forward_to`` gives the pids of processes that hold their own (prefork children),
+        which get the request and the signal too."""
         hup = getattr(signal, "SIGHUP", None)
         if hup is None or not self.defined:
             return
+        self._forward_to = forward_to
         if threading.current_thread() is not threading.main_thread():
             return
 
@@ -142,11 +148,33 @@ class WorkerResources:
         read and removed), else every reloadable resource; log the result of each."""
         names = _take_request(reload_request_path(os.getpid()))
         results = self.runtime.reload(names)
+        for pid in self._forward_to() if self._forward_to is not None else []:
+            _forward(pid, names)
         if not results:
             logger.info("SIGHUP: no reloadable resources")
         for name, ok in results.items():
             logger.info("SIGHUP: reload of resource %r %s", name, "OK" if ok else "FAILED")
         return results
+
+
+def describe(definitions: dict[str, Any]) -> str:
+    """The banner's list: names sorted, each with ``(depends: a, b)`` when it has some."""
+    parts = []
+    for name in sorted(definitions):
+        depends = definitions[name].depends_on
+        parts.append(f"{name} (depends: {', '.join(depends)})" if depends else name)
+    return ", ".join(parts)
+
+
+def _forward(pid: int, names: list[str] | None) -> None:
+    """Pass a reload on to ``pid`` (a prefork child): the same names, then SIGHUP."""
+    try:
+        if names:
+            with open(reload_request_path(pid), "w", encoding="utf-8") as handle:
+                handle.write("\n".join(names) + "\n")
+        os.kill(pid, signal.SIGHUP)
+    except OSError:
+        logger.warning("passing the reload on to process %d failed", pid, exc_info=True)
 
 
 def _take_request(path: str) -> list[str] | None:

@@ -181,7 +181,8 @@ class Worker:
             self._watcher.start()
             self._scheduler.start()
             if self._settings.install_signals:
-                self._resources.install_reload_signal()
+                child_pids = getattr(self._pool, "child_pids", None)
+                self._resources.install_reload_signal(child_pids)
             log_start(self._env, self._pool, self._queues, self.worker_id)
             self._loop()
         finally:
@@ -390,6 +391,7 @@ class Worker:
             self._emit(EventType.WORKER_OFFLINE, {"worker_id": worker_id})
 
     def _resources_unhealthy(self, names: list[str]) -> None:
+        self._keeper.heartbeat_soon()  # publish the new health now, not at the next beat
         self._emit(EventType.WORKER_UNHEALTHY, {"worker_id": self.worker_id, "resources": names})
 
     def _emit(self, event_type: EventType, payload: dict[str, Any]) -> None:

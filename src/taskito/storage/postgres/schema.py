@@ -273,8 +273,7 @@ _MIGRATION_5 = (
     "CREATE INDEX idx_task_metrics_finished ON {s}.task_metrics (finished_at, id)",
 )
 
-# Worker resources: the names a worker defines (a JSON list) and their health as of its last
-# heartbeat (a JSON object), as SQLite's workers table has them.
+# Worker resources: their names (a JSON list) and health at the last heartbeat (JSON object).
 _MIGRATION_RESOURCES = (
     "ALTER TABLE {s}.workers ADD COLUMN IF NOT EXISTS resources TEXT",
     "ALTER TABLE {s}.workers ADD COLUMN IF NOT EXISTS resource_health TEXT",
