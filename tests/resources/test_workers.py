@@ -381,3 +381,22 @@ def test_taskito_resources_prints_the_table(make_app: Any) -> None:
     assert table[4].startswith("  pool: active=0 idle=1 max=2 timeouts=0")
     assert table[5].split()[-1] == "config"
     assert render([]) == "No resources registered."
+
+
+def test_taskito_resources_without_a_worker_says_none_reported(make_app: Any) -> None:
+    app = make_app()
+    done = subprocess.run(
+        [sys.executable, "-m", "taskito", "resources", "--app", app.spec],
+        cwd=app.root,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()[2:]]
+    assert rows == [
+        ["config", "worker", "not_initialized", "0.00", "0", "-"],
+        ["conn", "task", "not_initialized", "0.00", "0", "-"],
+        ["db", "worker", "not_initialized", "0.00", "0", "config"],
+    ]

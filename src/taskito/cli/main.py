@@ -54,12 +54,12 @@ SUBCOMMANDS: tuple[Callable[[options.Commands], None], ...] = (
     job.register,
     dead.register,
     workers.register,
-    resources.register,
-    reload.register,
     periodic.register,
     metrics.register,
     scaler.register,
     dashboard.register,
+    resources.register,
+    reload.register,
 )
 
 
