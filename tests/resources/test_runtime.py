@@ -511,3 +511,24 @@ def test_bad_toml_files_name_the_resource_and_the_problem(
     with pytest.raises(error, match=text):
         queue.load_resources(path)
     assert queue._resource_definitions == {}  # none of the file's resources was kept
+
+
+def test_status_with_nothing_defined_is_empty_and_async_mirrors_it(queue: Queue) -> None:
+    import asyncio
+
+    assert queue.resource_status() == []
+    assert asyncio.run(queue.aresource_status()) == []
+    queue.worker_resource("db", depends_on=["config"])(dict)
+    rows = asyncio.run(queue.aresource_status())
+    assert rows == [
+        {
+            "name": "db",
+            "scope": "worker",
+            "health": "not_initialized",
+            "init_duration_ms": 0.0,
+            "recreations": 0,
+            "depends_on": ["config"],
+            "workers": 0,
+        }
+    ]
+    assert queue._build_resource_health_json() is None

@@ -99,6 +99,17 @@ async def awhere(db):
     return {"pid": os.getpid(), "db_pid": db["pid"]}
 
 
+@queue.task(name="apooled", max_retries=0)
+async def apooled(x, conn: Conn):
+    await asyncio.sleep(0)
+    return [x, sorted(conn)]
+
+
+@queue.task(name="aghost", inject=["ghost"], max_retries=0)
+async def aghost(ghost=None):
+    return ghost
+
+
 @queue.task(name="echo_db", inject=["db"], max_retries=0)
 def echo_db(db):
     return db
@@ -194,11 +205,15 @@ def test_thread_pool_injects_and_tears_down_in_reverse(make_app: Any) -> None:
 def test_async_pool_injects(make_app: Any) -> None:
     app = make_app()
     job = app.queue.enqueue("awhere")
+    pooled = app.queue.enqueue("apooled", args=(3,))
     with app.run("async"):
         assert app.queue.get_job(job.id).result(30) == {  # type: ignore[union-attr]
             "pid": os.getpid(),
             "db_pid": os.getpid(),
         }
+        assert app.queue.get_job(pooled.id).result(30) == [3, ["conn"]]  # type: ignore[union-attr]
+        pool = next(r for r in app.queue.resource_status() if r["name"] == "conn")["pool"]
+        assert (pool["active"], pool["idle"], pool["total_acquisitions"]) == (0, 1, 1)
     assert [text for _, text in app.events()][-2:] == ["down db", "down config"]
 
 
@@ -216,16 +231,21 @@ def test_prefork_children_build_their_own_and_tear_down_in_reverse(make_app: Any
         assert mine == ["init config", "init db", "down db", "down config"], mine
 
 
-def test_an_unknown_injected_name_fails_the_job_naming_it(make_app: Any) -> None:
+@pytest.mark.parametrize(
+    ("pool", "task"), [("thread", "needs_ghost"), ("async", "aghost"), ("prefork", "needs_ghost")]
+)
+def test_an_unknown_injected_name_fails_the_job_naming_it(
+    make_app: Any, pool: str, task: str
+) -> None:
     app = make_app()
-    ghost = app.queue.enqueue("needs_ghost")
+    ghost = app.queue.enqueue(task)
     fine = app.queue.enqueue("where")
-    with app.run("thread"):
+    with app.run(pool):
         record = app.final(ghost.id)
         assert app.final(fine.id).status == "complete"
     assert record.status == "dead"
     assert record.error == (
-        "task 'needs_ghost' could not get its injected resource 'ghost': ResourceNotFoundError: "
+        f"task {task!r} could not get its injected resource 'ghost': ResourceNotFoundError: "
         "Resource 'ghost' is not registered (known resources: config, conn, db)"
     )
 
