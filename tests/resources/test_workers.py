@@ -313,6 +313,7 @@ def test_an_unhealthy_resource_is_announced_and_degrades_readiness(make_app: Any
     assert readiness["checks"]["resources"]["unhealthy"] == ["flaky"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pool", ["thread", "prefork"])
 def test_taskito_reload_rebuilds_a_reloadable_resource_of_a_cli_worker(
     make_app: Any, pool: str
