@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from taskito import EventType, Queue, ResourceInitError
+from taskito import ConfigurationError, EventType, Queue, ResourceInitError
 from taskito.health import check_readiness
 from taskito.job import JobRecord
 from tests.api.backends.support import worker_thread
@@ -69,6 +69,12 @@ if BROKEN:
     @queue.worker_resource("broken", depends_on=["db"])
     def broken(db):
         raise ConnectionError("the database refused the connection")
+
+
+if os.environ.get("RES_TEST_PARENT") == str(os.getppid()):
+    @queue.worker_resource("children_only")
+    def children_only():
+        raise ConnectionError("a child cannot reach the database")
 
 
 if UNHEALTHY:
@@ -264,6 +270,22 @@ def test_a_factory_that_raises_keeps_the_worker_from_starting(make_app: Any, poo
     assert app.queue.workers() == []
     # What was built before the failure was torn down.
     assert [text for _, text in app.events()][-2:] == ["down db", "down config"]
+
+
+def test_a_factory_that_raises_only_in_prefork_children_keeps_the_worker_from_starting(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RES_TEST_PARENT", str(os.getpid()))
+    app = make_app()
+    job = app.queue.enqueue("where")
+    with pytest.raises(ConfigurationError, match="pool='prefork' could not load app") as raised:
+        app.queue.run_worker(pool="prefork", app=app.spec, workers=1)
+    assert (
+        "ResourceInitError: Failed to initialize resource 'children_only': ConnectionError: "
+        "a child cannot reach the database" in str(raised.value)
+    )
+    assert app.queue.get_job(job.id).status == "pending"  # type: ignore[union-attr]
+    assert app.queue.workers() == []
 
 
 def test_heartbeats_carry_health_that_other_processes_combine(make_app: Any) -> None:
