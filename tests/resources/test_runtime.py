@@ -532,3 +532,31 @@ def test_status_with_nothing_defined_is_empty_and_async_mirrors_it(queue: Queue)
         }
     ]
     assert queue._build_resource_health_json() is None
+
+
+def test_a_task_asking_during_a_rebuild_waits_for_the_new_instance() -> None:
+    gate = threading.Event()
+    builds = iter(range(10))
+
+    def factory() -> int:
+        built = next(builds)
+        if built > 0:
+            gate.wait(10)  # the rebuild takes a while
+        return built
+
+    runtime = ResourceRuntime({"db": defn("db", factory, acquire_timeout=10)})
+    runtime.initialize()
+    got: list[Any] = []
+    rebuild = threading.Thread(target=runtime.recreate, args=("db",))
+    rebuild.start()
+    wait_until(lambda: "db" not in runtime._instances, message="the rebuild to begin")
+    asker = threading.Thread(target=lambda: got.append(runtime.acquire_for_task("db")))
+    asker.start()
+    try:
+        assert got == []  # waiting, not failing
+    finally:
+        gate.set()
+        rebuild.join()
+        asker.join()
+    assert got == [(1, None)]
+    runtime.teardown()

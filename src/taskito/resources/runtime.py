@@ -37,6 +37,10 @@ class ResourceRuntime:
     def __init__(self, definitions: Mapping[str, ResourceDefinition] | None = None) -> None:
         self._definitions: dict[str, ResourceDefinition] = dict(definitions or {})
         self._lock = threading.RLock()
+        # Rebuilds run one at a time; a task asking for a resource mid-rebuild waits for it.
+        self._recreating = threading.Lock()
+        self._rebuilt = threading.Condition()
+        self._rebuilding: set[str] = set()
         self._instances: dict[str, Any] = {}
         self._pools: dict[str, ResourcePool] = {}
         self._stores: dict[str, ThreadLocalStore] = {}
@@ -161,11 +165,14 @@ class ResourceRuntime:
         """The instance of a worker- or thread-scoped resource (``acquire_for_task`` for the
         others)."""
         defn = self._check_usable(name)
-        if name in self._instances:
-            return self._instances[name]
-        store = self._stores.get(name)
-        if store is not None:
-            return store.get_or_create()
+        for _ in range(2):
+            if name in self._instances:
+                return self._instances[name]
+            store = self._stores.get(name)
+            if store is not None:
+                return store.get_or_create()
+            if not self._waited_for_rebuild(name, defn):
+                break
         if defn is not None and defn.scope is ResourceScope.TASK:
             raise ResourceUnavailableError(
                 f"Resource '{name}' is task-scoped: use acquire_for_task()"
@@ -177,18 +184,31 @@ class ResourceRuntime:
         thread's, one lent by the pool (``release`` returns it), or a fresh one for this task
         (``release`` tears it down)."""
         defn = self._check_usable(name)
-        if name in self._instances:
-            return self._instances[name], None
-        store = self._stores.get(name)
-        if store is not None:
-            return store.get_or_create(), None
-        pool = self._pools.get(name)
-        if pool is not None:
-            instance = pool.acquire()
-            return instance, functools.partial(pool.release, instance)
         if defn is not None and defn.scope is ResourceScope.REQUEST:
             return self._fresh(defn)
+        for _ in range(2):
+            if name in self._instances:
+                return self._instances[name], None
+            store = self._stores.get(name)
+            if store is not None:
+                return store.get_or_create(), None
+            pool = self._pools.get(name)
+            if pool is not None:
+                instance = pool.acquire()
+                return instance, functools.partial(pool.release, instance)
+            if not self._waited_for_rebuild(name, defn):
+                break
         raise ResourceNotFoundError(f"Resource '{name}' is not initialized")
+
+    def _waited_for_rebuild(self, name: str, defn: ResourceDefinition | None) -> bool:
+        """Wait (up to the resource's ``acquire_timeout``) while ``name`` is being rebuilt;
+        True when it was."""
+        timeout_s = defn.acquire_timeout if defn is not None else 10.0
+        with self._rebuilt:
+            if name not in self._rebuilding:
+                return False
+            self._rebuilt.wait_for(lambda: name not in self._rebuilding, timeout_s)
+        return True
 
     def _fresh(self, defn: ResourceDefinition) -> tuple[Any, Release]:
         deps = self._dependencies(defn)
@@ -223,17 +243,24 @@ class ResourceRuntime:
         unhealthy mark. False (logged) when a factory fails."""
         if name not in self._definitions:
             raise ResourceNotFoundError(f"Resource '{name}' is not registered")
-        with self._lock:
+        with self._recreating:
             targets = [name, *(n for n in self._init_order if n in self._dependents(name))]
-            for target in targets:
-                self._drop(target)
-                try:
-                    self._build(target)
-                except ResourceInitError:
-                    logger.exception("rebuilding resource %r failed", target)
-                    return False
-                self._recreation_count[target] = self._recreation_count.get(target, 0) + 1
-            self._unhealthy.discard(name)
+            with self._rebuilt:
+                self._rebuilding.update(targets)
+            try:
+                for target in targets:
+                    self._drop(target)
+                    try:
+                        self._build(target)
+                    except ResourceInitError:
+                        logger.exception("rebuilding resource %r failed", target)
+                        return False
+                    self._recreation_count[target] = self._recreation_count.get(target, 0) + 1
+                self._unhealthy.discard(name)
+            finally:
+                with self._rebuilt:
+                    self._rebuilding.difference_update(targets)
+                    self._rebuilt.notify_all()
         return True
 
     def _dependents(self, name: str) -> set[str]:
