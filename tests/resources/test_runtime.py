@@ -409,7 +409,7 @@ def test_a_failing_check_recreates_then_marks_unhealthy() -> None:
         wait_until(lambda: runtime.is_unhealthy("db"), message="db marked unhealthy")
     finally:
         checker.stop()
-    assert unhealthy == ["db"] and len(builds) == 2  # built once, recreated once
+    assert unhealthy == ["db"] and len(builds) == 3  # built once, rebuilt twice
     assert runtime.health() == {"db": "unhealthy"}
     runtime.teardown()
 

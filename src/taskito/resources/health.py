@@ -145,8 +145,9 @@ class HealthChecker:
                     logger.exception("health checking resource %r failed", defn.name)
 
     def check_once(self, defn: ResourceDefinition) -> bool:
-        """One round for ``defn``: check; on failure rebuild, and after
-        ``max_recreation_attempts`` failed rounds mark it unhealthy. True when it passed."""
+        """One round for ``defn``: check; a failure rebuilds it, up to
+        ``max_recreation_attempts`` times in a row; the next failure, or a rebuild that fails
+        on the last attempt, marks it permanently unhealthy. True when it passed."""
         name = defn.name
         previous = self._hung.get(name)
         if previous is not None and previous.is_alive():
@@ -163,20 +164,15 @@ class HealthChecker:
             return True
         failures = self._failures.get(name, 0) + 1
         self._failures[name] = failures
+        attempts = defn.max_recreation_attempts
         logger.warning(
-            "%s (failure %d of %d)",
-            result.error,
-            failures,
-            defn.max_recreation_attempts,
-            extra={"resource": name},
+            "%s (rebuild %d of %d)", result.error, failures, attempts, extra={"resource": name}
         )
-        if failures >= defn.max_recreation_attempts:
+        if failures > attempts or (not self._runtime.recreate(name) and failures >= attempts):
             self._runtime.mark_unhealthy(name)
             self._failures.pop(name, None)
             if self._on_unhealthy is not None:
                 self._on_unhealthy(name)
-            return False
-        self._runtime.recreate(name)
         return False
 
 
