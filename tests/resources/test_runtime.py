@@ -560,3 +560,35 @@ def test_a_task_asking_during_a_rebuild_waits_for_the_new_instance() -> None:
         asker.join()
     assert got == [(1, None)]
     runtime.teardown()
+
+
+def test_a_rebuild_that_fails_on_the_last_attempt_marks_it_unhealthy() -> None:
+    calls = iter(range(10))
+
+    def factory() -> int:
+        built = next(calls)
+        if built > 0:
+            raise ConnectionError("still down")
+        return built
+
+    runtime = ResourceRuntime(
+        {
+            "db": defn(
+                "db",
+                factory,
+                teardown=lambda instance: (_ for _ in ()).throw(OSError("close failed")),
+                health_check=lambda instance: False,
+                health_check_interval=0.05,
+                max_recreation_attempts=1,
+            )
+        }
+    )
+    runtime.initialize()
+    checker = HealthChecker(runtime, tick_s=0.01)
+    checker.start()
+    try:
+        wait_until(lambda: runtime.is_unhealthy("db"), message="db marked unhealthy")
+    finally:
+        checker.stop()
+    assert next(calls) == 2  # built once, one rebuild tried (its teardown error was logged)
+    runtime.teardown()
