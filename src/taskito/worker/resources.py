@@ -56,6 +56,11 @@ class WorkerResources:
     def defined(self) -> bool:
         return bool(self._env.resource_definitions)
 
+    @property
+    def live_runtime(self) -> ResourceRuntime | None:
+        """The runtime while its resources are built and handed out, else None."""
+        return self.runtime if self.defined and self._env.resources is self.runtime else None
+
     def names(self) -> tuple[str, ...] | None:
         """The defined names, sorted (None: this worker has no resources)."""
         return tuple(sorted(self._env.resource_definitions)) or None

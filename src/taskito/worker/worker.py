@@ -132,8 +132,7 @@ class Worker:
     @property
     def resource_runtime(self) -> ResourceRuntime | None:
         """This worker's resources while it runs (None before and after, or without any)."""
-        resources = self._resources
-        return resources.runtime if resources.defined and self._env.resources is not None else None
+        return self._resources.live_runtime
 
     def request_shutdown(self, *, immediate: bool = False) -> None:
         """Stop claiming and let running jobs finish (up to ``drain_timeout_s``); with
@@ -155,9 +154,7 @@ class Worker:
             if self._ran:
                 raise RuntimeError("Worker.run() can only be called once")
             self._ran = True
-        # Before registering: a factory that fails stops the worker here, having claimed
-        # nothing (ResourceInitError names the resource).
-        self._resources.start()
+        self._resources.start()  # first: a factory that raises stops it having claimed nothing
         try:
             self._storage.register_worker(self._info())
         except BaseException:
@@ -180,9 +177,8 @@ class Worker:
             self._keeper.start()
             self._watcher.start()
             self._scheduler.start()
-            if self._settings.install_signals:
-                child_pids = getattr(self._pool, "child_pids", None)
-                self._resources.install_reload_signal(child_pids)
+            if self._settings.install_signals:  # SIGHUP reloads, passed on to prefork children
+                self._resources.install_reload_signal(getattr(self._pool, "child_pids", None))
             log_start(self._env, self._pool, self._queues, self.worker_id)
             self._loop()
         finally:
