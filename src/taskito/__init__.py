@@ -38,6 +38,7 @@ from taskito.exceptions import (
     TaskTimeoutError,
     UniqueConflictError,
 )
+from taskito.inject import Inject
 from taskito.interception.report import InterceptionReport
 from taskito.middleware import TaskMiddleware
 from taskito.proxies.registry import NoProxy
@@ -69,6 +70,7 @@ __all__ = [
     "DependencyError",
     "EncryptedSerializer",
     "EventType",
+    "Inject",
     "InterceptionError",
     "InterceptionReport",
     "JobNotFoundError",

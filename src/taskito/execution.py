@@ -42,6 +42,11 @@ from taskito.execution_outcomes import (
     fatal,
     format_traceback,
 )
+from taskito.execution_resources import (
+    acquire_injected,
+    acquire_injected_off_loop,
+    not_injected,
+)
 from taskito.job import Outcome, OutcomeKind
 
 if TYPE_CHECKING:
@@ -205,6 +210,12 @@ def run_job(
             return not_restored(exc, started_ns)
         args, kwargs = restored.args, restored.kwargs
     try:
+        acquired = acquire_injected(spec, env, kwargs)
+    except Exception as exc:
+        if restored is not None:
+            restored.release()
+        return not_injected(exc, spec, started_ns)
+    try:
         invocation = invoke(
             spec,
             env,
@@ -216,6 +227,7 @@ def run_job(
             contain_interrupts=True,
         )
     finally:
+        acquired.release()
         if restored is not None:
             restored.release()
     return classify(invocation, spec, env, active, started_ns)
@@ -241,10 +253,19 @@ async def run_job_async(
             return not_restored(exc, started_ns)
         args, kwargs = restored.args, restored.kwargs
     try:
+        acquired = await acquire_injected_off_loop(spec, env, kwargs)
+    except BaseException as exc:
+        if restored is not None:
+            await restored.arelease()
+        if not isinstance(exc, Exception):
+            raise
+        return not_injected(exc, spec, started_ns)
+    try:
         invocation = await invoke_async(
             spec, env, active, args, kwargs, middleware=claimed.middleware
         )
     finally:
+        await acquired.arelease()
         if restored is not None:
             await restored.arelease()
     return classify(invocation, spec, env, active, started_ns)

@@ -8,6 +8,7 @@ The payloads are documented field by field in docs/observability.md ("Health and
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import weakref
@@ -129,10 +130,11 @@ def check_readiness(
     }
     census = take_census(workers, stale_after_s=stale_after_s)
     workers_check = _workers_check(census, stale_after_s)
-    status = DEGRADED if census.stale else READY
+    resources = _resources_check(queue, census)
+    status = DEGRADED if census.stale or resources["status"] != "ok" else READY
     return {
         "status": status,
-        "checks": {"storage": storage, "workers": workers_check, "resources": _resources_ok()},
+        "checks": {"storage": storage, "workers": workers_check, "resources": resources},
     }
 
 
@@ -163,9 +165,33 @@ def _workers_check(census: WorkerCensus, stale_after_s: float) -> dict[str, Any]
     }
 
 
-def _resources_ok() -> dict[str, Any]:
-    # Workers have no injectable resources yet (``inject=`` is refused), so none is unhealthy.
-    return {"status": "ok", "unhealthy": []}
+def _resources_check(queue: taskito.Queue, census: WorkerCensus) -> dict[str, Any]:
+    """The worker resources (a live runtime in this process, else the live workers'
+    heartbeats): "degraded" when any is unhealthy (or healthy on some workers only); one no
+    worker reports yet counts as neither."""
+    reports = [_health_of(worker) for worker in census.live]
+    rows = queue._resource_status_from(reports)
+    if not rows:
+        return {"status": "ok", "unhealthy": []}
+    unhealthy = sorted(
+        row["name"] for row in rows if row["health"] not in ("healthy", "not_initialized")
+    )
+    return {
+        "status": "degraded" if unhealthy else "ok",
+        "count": len(rows),
+        "unhealthy": unhealthy,
+    }
+
+
+def _health_of(worker: dict[str, Any]) -> dict[str, str] | None:
+    text = worker.get("resource_health")
+    if not text:
+        return None
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return None
+    return decoded if isinstance(decoded, dict) else None
 
 
 def _not_ready(storage: dict[str, Any]) -> dict[str, Any]:

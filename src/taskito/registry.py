@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from taskito.interception.settings import RestoreSettings
     from taskito.job import JobRecord
     from taskito.middleware import TaskMiddleware
+    from taskito.resources.definition import ResourceDefinition
     from taskito.serializers import Serializer
     from taskito.signing import Signer
     from taskito.storage.base import Storage
@@ -90,10 +91,12 @@ class CallShape:
     runs (docs/architecture.md, invariant 8). The common calls are accepted without
     ``Signature.bind`` (about 1-2 us): only a call the fast rules cannot accept is bound, for its
     exact verdict and message. A function whose signature cannot be read (some builtins) is never
-    refused.
+    refused. ``injected`` names parameters a worker fills with resources: callers need not pass
+    them.
     """
 
     __slots__ = (
+        "_injected",
         "_keyword_ok",
         "_max_positional",
         "_min_positional",
@@ -103,7 +106,8 @@ class CallShape:
         "_signature",
     )
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    def __init__(self, fn: Callable[..., Any], injected: Sequence[str] = ()) -> None:
+        self._injected = tuple(injected)
         try:
             # The function the worker calls, not the one a decorator's ``functools.wraps``
             # names: a wrapper may take arguments of its own.
@@ -115,13 +119,16 @@ class CallShape:
         positional = [p for p in params if p.kind in _POSITIONAL]
         kind = inspect.Parameter
         self._positional_index = {p.name: index for index, p in enumerate(positional)}
-        self._required_positional = tuple(p.name for p in positional if p.default is p.empty)
+        required = [p for p in positional if p.default is p.empty and p.name not in injected]
+        self._required_positional = tuple(p.name for p in required)
         self._min_positional = len(self._required_positional)
         self._max_positional = len(positional)
         if signature is None or any(p.kind is kind.VAR_POSITIONAL for p in params):
             self._max_positional = sys.maxsize
         self._required_keywords = tuple(
-            p.name for p in params if p.kind is kind.KEYWORD_ONLY and p.default is p.empty
+            p.name
+            for p in params
+            if p.kind is kind.KEYWORD_ONLY and p.default is p.empty and p.name not in injected
         )
         self._keyword_ok = frozenset(
             p.name for p in params if p.kind in (kind.POSITIONAL_OR_KEYWORD, kind.KEYWORD_ONLY)
@@ -130,14 +137,18 @@ class CallShape:
     def check(self, task_name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
         """Raise ``TypeError`` naming the task when ``fn(*args, **kwargs)`` cannot bind."""
         count = len(args)
-        if count <= self._max_positional and (
-            self._accepts(count) if not kwargs else self._accepts_keywords(count, kwargs)
+        # Injected parameters may sit anywhere: such a task's calls are always bound.
+        if (
+            not self._injected
+            and count <= self._max_positional
+            and (self._accepts(count) if not kwargs else self._accepts_keywords(count, kwargs))
         ):
             return
         if self._signature is None:
             return
+        filled = {name: None for name in self._injected if name not in kwargs}
         try:
-            self._signature.bind(*args, **kwargs)
+            self._signature.bind(*args, **filled, **kwargs)
         except TypeError as exc:
             raise TypeError(
                 f"task {task_name!r} cannot be called with these arguments: {exc}"
@@ -190,7 +201,7 @@ class TaskSpec:
     call_shape: CallShape = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "call_shape", CallShape(self.fn))
+        object.__setattr__(self, "call_shape", CallShape(self.fn, self.inject))
 
     def allows_retry(self, exc: BaseException) -> bool:
         """``dont_retry_on`` wins; a non-empty ``retry_on`` retries only what it names."""
@@ -297,6 +308,9 @@ class ExecutionEnv:
     arguments: RestoreSettings | None = None
     #: The worker's resources by name (``ResourceProvider``); None: none are available.
     resources: ResourceProvider | None = None
+    #: The Queue's resource definitions (its own dict): a worker, and each prefork child,
+    #: builds its ``resources`` from them.
+    resource_definitions: dict[str, ResourceDefinition] = field(default_factory=dict)
 
     @property
     def records_metrics(self) -> bool:

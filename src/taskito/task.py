@@ -22,6 +22,7 @@ from taskito.celery_habits import (
     refuse_celery_keywords,
 )
 from taskito.exceptions import ConfigurationError
+from taskito.inject import merge_injected
 from taskito.queue import checks as check
 from taskito.queue.protocol import ENQUEUE_OPTIONS
 from taskito.queue.state import QueueBase
@@ -78,7 +79,7 @@ class TaskOptions:
             retry_on=self.retry_on,
             dont_retry_on=self.dont_retry_on,
             middleware=self.middleware,
-            inject=self.inject,
+            inject=merge_injected(self.inject, fn),
             serializer=self.serializer,
             max_concurrent=self.max_concurrent,
         )
@@ -135,15 +136,11 @@ def check_task_options(
 
 
 def _check_inject(value: object) -> tuple[str, ...]:
-    """``inject=`` names worker resources, which taskito cannot provide yet: refuse it here
-    rather than let every worker call the task without them."""
+    """``inject=`` names worker resources. They may be defined after the task (or only in the
+    worker's process), so a name is not looked up here: a worker that lacks it fails the
+    task's jobs with an error naming it (and warns at start)."""
     names = check.check_storable_names("inject", value)
-    if names:
-        raise ConfigurationError(
-            f"inject={list(names)!r} needs worker resources (dependency injection), which "
-            "taskito does not support yet; pass these values as task arguments instead"
-        )
-    return names
+    return tuple(dict.fromkeys(names))
 
 
 def _check_retry_delays(value: object) -> tuple[float, ...] | None:

@@ -21,6 +21,7 @@ from taskito.interception.markers import read_envelope
 from taskito.interception.restore import restore_call
 from taskito.job import now_ms
 from taskito.queue.arguments import as_args, as_kwargs
+from taskito.resources.mock import MockResource
 
 if TYPE_CHECKING:
     from taskito.middleware import TaskMiddleware
@@ -72,43 +73,6 @@ class TestResults(list[TestResult]):
     @property
     def failed(self) -> TestResults:
         return self.filter(succeeded=False)
-
-
-class MockResource:
-    """A stand-in for a worker resource: injected tasks receive ``get()``'s value, which is
-    ``wraps`` when given, else ``return_value``.
-
-    ``call_count`` counts hand-outs; with ``track_calls`` the ids of the jobs that received
-    the resource are kept in ``calls`` (None for a ``get()`` outside test mode).
-    """
-
-    def __init__(
-        self,
-        name: str,
-        return_value: Any = None,
-        wraps: Any = None,
-        track_calls: bool = False,
-    ) -> None:
-        if not isinstance(name, str) or not name:
-            raise TypeError("MockResource needs a non-empty name")
-        self.name = name
-        self.return_value = return_value
-        self.wraps = wraps
-        self.track_calls = track_calls
-        self.call_count = 0
-        self.calls: list[str | None] = []
-
-    def __repr__(self) -> str:
-        return f"<MockResource {self.name!r} calls={self.call_count}>"
-
-    def get(self) -> Any:
-        return self._hand_out(None)
-
-    def _hand_out(self, job_id: str | None) -> Any:
-        self.call_count += 1
-        if self.track_calls:
-            self.calls.append(job_id)
-        return self.wraps if self.wraps is not None else self.return_value
 
 
 class EagerJob:
@@ -199,6 +163,11 @@ class TestMode:
         self._ids = itertools.count(1)
         self._results = TestResults()
         self._previous: EnqueueSink | None = None
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        """The ``resources=`` overrides of this block."""
+        return self._resources
 
     def __enter__(self) -> TestResults:
         # A nested block takes over until it exits, then hands back to the outer one.

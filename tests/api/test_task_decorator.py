@@ -152,7 +152,6 @@ BAD_OPTIONS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"retry_delays": 5}, TypeError, "retry_delays"),
     ({"inject": "db"}, TypeError, "inject"),
     ({"inject": [""]}, ValueError, "inject"),
-    ({"inject": ["db"]}, ValueError, "needs worker resources"),
     ({"priority": 2**63}, ValueError, "64-bit"),
     ({"priority": -(2**63) - 1}, ValueError, "64-bit"),
     ({"max_retries": 2**53}, ValueError, "max_retries"),

@@ -219,15 +219,18 @@ def test_results_filter_by_task_and_outcome(queue: Queue) -> None:
 
 
 def _with_inject(queue: Queue, task_name: str, *names: str) -> None:
-    """``@queue.task(inject=...)`` is refused until worker resources exist (issue 15); test
-    mode's injection is kept for then, and driven here through the registered spec."""
+    """The task's inject list, set on its registered spec (as ``inject=`` would)."""
     spec = queue._task_registry[task_name]
     queue._task_registry[task_name] = dataclasses.replace(spec, inject=names)
 
 
-def test_inject_is_refused_at_decoration_in_test_mode_too(queue: Queue) -> None:
-    with queue.test_mode(resources={"db": "x"}), pytest.raises(ValueError, match="resources"):
-        queue.task(inject=["db"])
+def test_inject_at_decoration_is_honoured_in_test_mode(queue: Queue) -> None:
+    @queue.task(inject=["db"])
+    def use(db: Any) -> Any:
+        return db
+
+    with queue.test_mode(resources={"db": "x"}):
+        assert use.delay().result() == "x"
 
 
 def test_resources_are_injected_unless_passed(queue: Queue) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from taskito.storage.base import Storage
+from taskito.storage.base import Storage, WorkerInfo
 from tests.storage.factories import make_worker
 
 
@@ -57,3 +57,31 @@ def test_reap_removes_workers_with_stale_heartbeats(storage: Storage) -> None:
     assert storage.reap_workers(2_000) == ["old"]
     assert sorted(w.worker_id for w in storage.list_workers()) == ["edge", "live"]
     assert storage.reap_workers(2_000) == []
+
+
+def test_resources_and_their_health_round_trip(storage: Storage) -> None:
+    worker = make_worker("w1", last_heartbeat=1_000)
+    with_resources = WorkerInfo(**{**_fields(worker), "resources": ("cache", "db")})
+    storage.register_worker(with_resources)
+    (stored,) = storage.list_workers()
+    assert (stored.resources, stored.resource_health) == (("cache", "db"), None)
+    storage.heartbeat("w1", "active", 2_000, {"db": "healthy", "cache": "unhealthy"})
+    (beaten,) = storage.list_workers()
+    assert beaten.resource_health == {"cache": "unhealthy", "db": "healthy"}
+    storage.heartbeat("w1", "active", 3_000)  # no health: the last one stays
+    (kept,) = storage.list_workers()
+    assert (kept.last_heartbeat, kept.resource_health) == (3_000, beaten.resource_health)
+    assert storage.reap_workers(4_000) == ["w1"]
+    storage.register_worker(worker)
+    (fresh,) = storage.list_workers()
+    assert (fresh.resources, fresh.resource_health) == (None, None)
+
+
+def test_resource_health_must_map_names_to_strings(storage: Storage) -> None:
+    storage.register_worker(make_worker("w1"))
+    with pytest.raises(TypeError, match="resource_health"):
+        storage.heartbeat("w1", "active", 2_000, {"db": 1})  # type: ignore[dict-item]
+
+
+def _fields(worker: WorkerInfo) -> dict[str, object]:
+    return {name: getattr(worker, name) for name in WorkerInfo.__dataclass_fields__}

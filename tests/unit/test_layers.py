@@ -33,6 +33,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("loading.py", "foundation"),
     ("_checks.py", "foundation"),
     ("metrics_math.py", "foundation"),
+    ("inject.py", "foundation"),
     # Interception and proxies: what the producer and the worker both use (markers, the
     # conversions, the walk over decoded arguments, proxy handlers, recipe signing and
     # schemas, figures) sits with the codecs; restoring arguments is the engine's (below);
@@ -57,6 +58,10 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("retry.py", "contracts"),
     ("cron.py", "contracts"),
     ("registry.py", "contracts"),
+    # Worker resources: what a definition is (the engine's env carries them), then the
+    # runtime that builds and hands them out, which workers and prefork children own.
+    ("resources/definition.py", "contracts"),
+    ("resources/*", "engine"),
     # The rest of storage/: the backends, and the factory that imports them lazily.
     ("storage/*", "backends"),
     ("execution.py", "engine"),

@@ -37,6 +37,8 @@ PUBLIC_NAMES = {
     "TestResults",
     "MockResource",
     "PeriodicInfo",
+    # Worker resources (docs/resources.md).
+    "Inject",
     # Argument interception and proxies (docs/interception.md).
     "NoProxy",
     "InterceptionReport",

@@ -25,6 +25,8 @@ from taskito.cli import (
     options,
     periodic,
     queues,
+    reload,
+    resources,
     scaler,
     worker,
     workers,
@@ -56,6 +58,8 @@ SUBCOMMANDS: tuple[Callable[[options.Commands], None], ...] = (
     metrics.register,
     scaler.register,
     dashboard.register,
+    resources.register,
+    reload.register,
 )
 
 
@@ -86,6 +90,9 @@ def _run(argv: Sequence[str] | None) -> int:
         return report_usage_error(
             f"TASKITO_LOG_LEVEL={args.log_level!r}: expected one of {choices}"
         )
+    standalone: Callable[[argparse.Namespace], int] | None = getattr(args, "standalone", None)
+    if standalone is not None:  # a command that needs no Queue (taskito reload)
+        return standalone(args)
     app_spec: str | None = getattr(args, "app", None)
     if app_spec is None:
         return report_usage_error(

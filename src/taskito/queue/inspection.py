@@ -14,6 +14,7 @@ from taskito.queue.payloads import decoded_arguments
 from taskito.queue.state import QueueBase
 from taskito.result import JobResult, error_to_dict
 from taskito.storage.base import JobFilter, LogEntry, WorkerInfo
+from taskito.storage.worker_resources import encode_health, encode_names
 
 
 class _Unset(enum.Enum):
@@ -68,8 +69,9 @@ def _worker_dict(worker: WorkerInfo) -> dict[str, Any]:
         "queues": "*" if worker.queues is None else ",".join(worker.queues),
         "status": worker.status,
         "tags": ",".join(worker.tags) if worker.tags else None,
-        "resources": None,
-        "resource_health": None,
+        # JSON text, as the reference reports them.
+        "resources": encode_names(worker.resources),
+        "resource_health": encode_health(worker.resource_health),
         "threads": worker.threads,
         "started_at": worker.started_at,
         "hostname": worker.hostname,

@@ -28,6 +28,7 @@ from taskito.queue.interception_api import InterceptionMixin
 from taskito.queue.interception_parts import InterceptionParts
 from taskito.queue.metrics import MetricsMixin
 from taskito.queue.operations import OpsMixin
+from taskito.queue.resources_api import ResourcesMixin
 from taskito.queue.settings import QueueSettings
 from taskito.queue.webhook_api import WebhookMixin
 from taskito.queue.workers import RunningWorkers, install_signal_handlers, worker_settings
@@ -60,6 +61,7 @@ class Queue(
     FlowMixin,
     WebhookMixin,
     InterceptionMixin,
+    ResourcesMixin,
     AsyncMixin,
 ):
     """A task queue backed by one storage (SQLite by default).
@@ -154,6 +156,7 @@ class Queue(
         self._running_workers = RunningWorkers()
         self._webhook_manager = None
         self._interception = InterceptionParts.from_settings(settings)
+        self._resource_definitions = {}
 
     def _open(self, settings: QueueSettings) -> None:
         """Open storage and start the event bus; storage is closed again if the bus fails."""
@@ -256,6 +259,7 @@ class Queue(
             max_rescues=self._settings.max_rescues,
             metrics_retention_ms=self._settings.metrics_retention_ms,
             arguments=self._interception.restore,
+            resource_definitions=self._resource_definitions,
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from taskito.queue.interception_parts import InterceptionParts
     from taskito.queue.protocol import EnqueueSink
     from taskito.queue.settings import QueueSettings
+    from taskito.queue.workers import RunningWorkers
     from taskito.registry import Hooks, PeriodicSpec, QueueLimits, TaskSpec
+    from taskito.resources.definition import ResourceDefinition
     from taskito.serializers import Serializer
     from taskito.signing import Signer
     from taskito.storage.base import Storage
@@ -39,4 +41,6 @@ class QueueBase:
     _blocking: BlockingCalls
     _webhook_manager: WebhookManager | None
     _interception: InterceptionParts
+    _resource_definitions: dict[str, ResourceDefinition]
+    _running_workers: RunningWorkers
     _closed: bool

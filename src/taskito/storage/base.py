@@ -13,7 +13,7 @@ letters, logs, progress, task metrics), workers, and change notification.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -151,6 +151,11 @@ class WorkerInfo:
     started_at: int
     last_heartbeat: int
     tags: tuple[str, ...] = ()
+    #: The worker's resource names, sorted (None: it has none).
+    resources: tuple[str, ...] | None = None
+    #: Resource name -> "healthy"/"unhealthy"/..., as of its last heartbeat that carried it
+    #: (None until then, and for a worker without resources).
+    resource_health: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,7 +402,15 @@ class Storage(ControlStorage, ABC):
     def register_worker(self, worker: WorkerInfo) -> None: ...
 
     @abstractmethod
-    def heartbeat(self, worker_id: str, status: str, now: int) -> None: ...
+    def heartbeat(
+        self,
+        worker_id: str,
+        status: str,
+        now: int,
+        resource_health: Mapping[str, str] | None = None,
+    ) -> None:
+        """Touch the worker's row; ``resource_health``, when given, replaces the stored one
+        (None keeps it). A worker that is not registered stays unregistered."""
 
     @abstractmethod
     def unregister_worker(self, worker_id: str) -> None: ...

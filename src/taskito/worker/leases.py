@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from taskito.job import JobRecord, now_ms
@@ -131,12 +131,14 @@ class LeaseKeeper:
         on_reaped: Callable[[list[str]], None],
         max_rescues: int = DEFAULT_MAX_RESCUES,
         check_pids: bool = True,
+        resource_health: Callable[[], Mapping[str, str] | None] | None = None,
     ) -> None:
         self._storage = storage
         self._worker_id = worker_id
         self._held = held
         self._timings = timings
         self._status = status
+        self._resource_health = resource_health
         self._on_lost = on_lost
         self._on_requeued = on_requeued
         self._on_reaped = on_reaped
@@ -187,7 +189,11 @@ class LeaseKeeper:
             self._poke.wait(max(0.0, wait_s))
 
     def _heartbeat(self) -> None:
-        self._storage.heartbeat(self._worker_id, self._status(), now_ms())
+        if self._resource_health is None:
+            self._storage.heartbeat(self._worker_id, self._status(), now_ms())
+            return
+        health = self._resource_health()
+        self._storage.heartbeat(self._worker_id, self._status(), now_ms(), health)
 
     def extend_leases(self) -> None:
         """Push the leases of every job held here; report the ones storage no longer gives us."""

@@ -32,6 +32,7 @@ from taskito.worker.flow import FlowGate
 from taskito.worker.leases import LeaseKeeper, release
 from taskito.worker.outcomes import OutcomeApplier
 from taskito.worker.pools import Pool, create_pool
+from taskito.worker.resources import WorkerResources
 from taskito.worker.running import HeldJob, HeldJobs
 from taskito.worker.scheduler import PeriodicScheduler
 from taskito.worker.settings import WorkerSettings
@@ -41,6 +42,7 @@ from taskito.worker.watchdog import WATCHDOG_S, expire_overdue
 if TYPE_CHECKING:
     from taskito.events import EventBus
     from taskito.registry import ExecutionEnv
+    from taskito.resources.runtime import ResourceRuntime
 
 logger = logging.getLogger("taskito.worker")
 
@@ -86,6 +88,7 @@ class Worker:
             "writing outcomes", logger, first_s=backoff_s, max_s=backoff_max_s
         )
         self._alarms = Alarms()
+        self._resources = WorkerResources(env, on_unhealthy=self._resources_unhealthy)
         self._watcher = CancelWatcher(
             self._storage,
             self._held,
@@ -113,6 +116,7 @@ class Worker:
             on_reaped=self._workers_reaped,
             max_rescues=self._env.max_rescues,
             check_pids=self._settings.check_pids,
+            resource_health=self._resources.heartbeat_health if self._resources.defined else None,
         )
 
     # --- public surface -----------------------------------------------------------------
@@ -124,6 +128,11 @@ class Worker:
     @property
     def pool(self) -> Pool:
         return self._pool
+
+    @property
+    def resource_runtime(self) -> ResourceRuntime | None:
+        """This worker's resources while it runs (None before and after, or without any)."""
+        return self._resources.live_runtime
 
     def request_shutdown(self, *, immediate: bool = False) -> None:
         """Stop claiming and let running jobs finish (up to ``drain_timeout_s``); with
@@ -145,7 +154,12 @@ class Worker:
             if self._ran:
                 raise RuntimeError("Worker.run() can only be called once")
             self._ran = True
-        self._storage.register_worker(self._info())
+        self._resources.start()  # first: a factory that raises stops it having claimed nothing
+        try:
+            self._storage.register_worker(self._info())
+        except BaseException:
+            self._resources.stop()
+            raise
         restore = (
             install_shutdown_handlers(self._on_signal) if self._settings.install_signals else None
         )
@@ -163,6 +177,8 @@ class Worker:
             self._keeper.start()
             self._watcher.start()
             self._scheduler.start()
+            if self._settings.install_signals:  # SIGHUP reloads, passed on to prefork children
+                self._resources.install_reload_signal(getattr(self._pool, "child_pids", None))
             log_start(self._env, self._pool, self._queues, self.worker_id)
             self._loop()
         finally:
@@ -293,6 +309,7 @@ class Worker:
             self._keeper.stop()
         if self._held.ids():
             self._release_unfinished()
+        self._resources.stop()
         self._emit(EventType.WORKER_STOPPED, {"worker_id": self.worker_id})
         try:
             self._storage.unregister_worker(self.worker_id)
@@ -344,6 +361,7 @@ class Worker:
             started_at=now,
             last_heartbeat=now,
             tags=self._settings.tags,
+            resources=self._resources.names(),
         )
 
     def _queues_payload(self) -> dict[str, Any]:
@@ -367,6 +385,10 @@ class Worker:
                 self._storage.register_worker(self._info())
                 continue
             self._emit(EventType.WORKER_OFFLINE, {"worker_id": worker_id})
+
+    def _resources_unhealthy(self, names: list[str]) -> None:
+        self._keeper.heartbeat_soon()  # publish the new health now, not at the next beat
+        self._emit(EventType.WORKER_UNHEALTHY, {"worker_id": self.worker_id, "resources": names})
 
     def _emit(self, event_type: EventType, payload: dict[str, Any]) -> None:
         if self._events is None:

@@ -1,6 +1,5 @@
 """Routes over the rest of the system: workers, circuit breakers, log lines across jobs, the
-resource view (empty until the queue has resources), and the proxy and interception figures of
-this process."""
+worker resources, and the proxy and interception figures of this process."""
 
 from __future__ import annotations
 
@@ -34,16 +33,10 @@ def logs(
     return [entry for entry in entries if entry["id"] > after_id]
 
 
-def _optional_view(queue: taskito.Queue, method: str, empty: Any) -> Any:
-    """A view the Queue offers once resources exist (``resource_status``, ``proxy_stats``,
-    ``interception_stats``); ``empty`` until then."""
-    view = getattr(queue, method, None)
-    return empty if view is None else view()
-
-
 def resources(queue: taskito.Queue) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = _optional_view(queue, "resource_status", [])
-    return result
+    """Each worker resource (``queue.resource_status()``): a live runtime's view when a worker
+    runs in this process, else what the workers' heartbeats report."""
+    return queue.resource_status()
 
 
 def proxy_stats(queue: taskito.Queue) -> list[dict[str, Any]]:

@@ -282,18 +282,21 @@ RETRY_DEAD = (
 PURGE_DEAD = "DELETE FROM {s}.dead_letter WHERE failed_at < %b"
 
 WORKER_COLUMNS = (
-    "worker_id, hostname, pid, queues, pool_type, threads, status, started_at, last_heartbeat, tags"
+    "worker_id, hostname, pid, queues, pool_type, threads, status, started_at, last_heartbeat,"
+    " tags, resources, resource_health"
 )
 UPSERT_WORKER = (
     "INSERT INTO {s}.workers (" + WORKER_COLUMNS + ")"
-    " VALUES (%b, %b, %b, %b::text[], %b, %b, %b, %b, %b, %b::text[])"
+    " VALUES (%b, %b, %b, %b::text[], %b, %b, %b, %b, %b, %b::text[], %b, %b)"
     " ON CONFLICT (worker_id) DO UPDATE SET hostname = excluded.hostname, pid = excluded.pid,"
     " queues = excluded.queues, pool_type = excluded.pool_type, threads = excluded.threads,"
     " status = excluded.status, started_at = excluded.started_at,"
-    " last_heartbeat = excluded.last_heartbeat, tags = excluded.tags"
+    " last_heartbeat = excluded.last_heartbeat, tags = excluded.tags,"
+    " resources = excluded.resources, resource_health = excluded.resource_health"
 )
 HEARTBEAT = (
-    "UPDATE {s}.workers SET last_heartbeat = %b, status = %b WHERE worker_id = %b"
+    "UPDATE {s}.workers SET last_heartbeat = %b, status = %b,"
+    " resource_health = COALESCE(%b::text, resource_health) WHERE worker_id = %b"
     " AND " + ASYNC_COMMIT + " IS NOT NULL"
 )
 DELETE_WORKER = "DELETE FROM {s}.workers WHERE worker_id = %b"

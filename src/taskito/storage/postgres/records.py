@@ -9,6 +9,12 @@ from typing import Any
 
 from taskito.job import JobRecord, JobStatus
 from taskito.storage.base import DeadLetter, JobError, LogEntry, WorkerInfo
+from taskito.storage.worker_resources import (
+    decode_health,
+    decode_names,
+    encode_health,
+    encode_names,
+)
 
 _STATUS_INDEX = 4
 _CANCEL_REQUESTED_INDEX = 18
@@ -49,11 +55,13 @@ def worker_params(worker: WorkerInfo) -> tuple[Any, ...]:
         worker.started_at,
         worker.last_heartbeat,
         list(worker.tags),
+        encode_names(worker.resources),
+        encode_health(worker.resource_health),
     )
 
 
 def row_to_worker(row: tuple[Any, ...]) -> WorkerInfo:
-    worker_id, hostname, pid, queues, pool, threads, status, started_at, heartbeat, tags = row
+    worker_id, hostname, pid, queues, pool, threads, status, started_at, heartbeat, tags = row[:10]
     return WorkerInfo(
         worker_id=worker_id,
         hostname=hostname,
@@ -65,4 +73,6 @@ def row_to_worker(row: tuple[Any, ...]) -> WorkerInfo:
         started_at=started_at,
         last_heartbeat=heartbeat,
         tags=tuple(tags),
+        resources=decode_names(row[10]),
+        resource_health=decode_health(row[11]),
     )

@@ -281,6 +281,12 @@ _MIGRATION_DASHBOARD_INDEXES = (
     "CREATE INDEX idx_jobs_task_created ON {s}.jobs (task_name, created_at, id)",
 )
 
+# Worker resources: their names (a JSON list) and health at the last heartbeat (JSON object).
+_MIGRATION_RESOURCES = (
+    "ALTER TABLE {s}.workers ADD COLUMN IF NOT EXISTS resources TEXT",
+    "ALTER TABLE {s}.workers ADD COLUMN IF NOT EXISTS resource_health TEXT",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -288,6 +294,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_4,
     _MIGRATION_5,
     _MIGRATION_DASHBOARD_INDEXES,
+    _MIGRATION_RESOURCES,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskito._checks import check_count, check_optional_bytes, check_positive
@@ -371,8 +371,14 @@ class PostgresStorage(PostgresControl, Storage):
     def register_worker(self, worker: WorkerInfo) -> None:
         workers.register(self._conns, self._stmts, worker)
 
-    def heartbeat(self, worker_id: str, status: str, now: int) -> None:
-        workers.heartbeat(self._conns, self._stmts, worker_id, status, now)
+    def heartbeat(
+        self,
+        worker_id: str,
+        status: str,
+        now: int,
+        resource_health: Mapping[str, str] | None = None,
+    ) -> None:
+        workers.heartbeat(self._conns, self._stmts, worker_id, status, now, resource_health)
 
     def unregister_worker(self, worker_id: str) -> None:
         workers.unregister(self._conns, self._stmts, worker_id)

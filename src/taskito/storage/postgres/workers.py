@@ -7,11 +7,13 @@ Functions over the backend's pool and statements, called by ``PostgresStorage``;
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from taskito.storage.base import WorkerInfo
 from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
+from taskito.storage.worker_resources import encode_health
 
 if TYPE_CHECKING:
     from taskito.storage.postgres.connections import PgConnections
@@ -25,9 +27,14 @@ def register(conns: PgConnections, stmts: q.Statements, worker: WorkerInfo) -> N
 
 
 def heartbeat(
-    conns: PgConnections, stmts: q.Statements, worker_id: str, status: str, now: int
+    conns: PgConnections,
+    stmts: q.Statements,
+    worker_id: str,
+    status: str,
+    now: int,
+    resource_health: Mapping[str, str] | None = None,
 ) -> None:
-    params = (now, status, worker_id)
+    params = (now, status, encode_health(resource_health), worker_id)
     conns.run(lambda cursor: cursor.execute(stmts.heartbeat, params), idempotent=True)
 
 

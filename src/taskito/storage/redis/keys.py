@@ -44,7 +44,7 @@ KEY_NAMES = frozenset(
         "archive", "breakers", "cancels", "changes", "created", "deadindex", "done", "ended",
         "heartbeats", "locktokens", "logindex", "logs", "meta", "metrics", "paused", "periodicdue",
         "periodics", "queues", "rates", "resultexpiry", "running", "seq", "settings", "unique",
-        "workers", "workerstatus",
+        "workerhealth", "workers", "workerstatus",
     }
 )  # fmt: skip
 #: Key families: each name is followed by ``:<id>`` (or more parts, as in ``status:<code>:<q>``).
@@ -69,6 +69,7 @@ class Keys:
         self.log_index = f"{prefix}:logindex"
         self.workers = f"{prefix}:workers"
         self.worker_status = f"{prefix}:workerstatus"
+        self.worker_health = f"{prefix}:workerhealth"
         self.heartbeats = f"{prefix}:heartbeats"
         self.changes = f"{prefix}:changes"
         self.paused = f"{prefix}:paused"

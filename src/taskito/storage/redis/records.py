@@ -183,13 +183,18 @@ def encode_worker(worker: WorkerInfo) -> str:
             "threads": worker.threads,
             "started_at": worker.started_at,
             "tags": list(worker.tags),
+            "resources": None if worker.resources is None else sorted(worker.resources),
         },
         ensure_ascii=False,
     )
 
 
-def worker_from_entry(worker_id: str, entry: bytes, status: str, heartbeat: int) -> WorkerInfo:
+def worker_from_entry(
+    worker_id: str, entry: bytes, status: str, heartbeat: int, health: bytes | None = None
+) -> WorkerInfo:
+    """A worker from its static entry, its status, heartbeat and resource health (JSON)."""
     data: dict[str, Any] = json.loads(entry)
+    resources = data.get("resources")
     queues = data["queues"]
     return WorkerInfo(
         worker_id=worker_id,
@@ -202,6 +207,8 @@ def worker_from_entry(worker_id: str, entry: bytes, status: str, heartbeat: int)
         started_at=data["started_at"],
         last_heartbeat=heartbeat,
         tags=tuple(data["tags"]),
+        resources=None if resources is None else tuple(resources),
+        resource_health=None if health is None else dict(json.loads(health)),
     )
 
 

@@ -20,7 +20,7 @@ others nor leaves dead ones be. Records show leases in the reader's clock: withi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from taskito._checks import check_count, check_optional_bytes, check_positive
 from taskito.ids import new_job_id
@@ -59,6 +59,7 @@ from taskito.storage.validation import (
     release_arguments,
     wait_step,
 )
+from taskito.storage.worker_resources import encode_health
 
 _REQUEUE_CHUNK = 100
 
@@ -349,8 +350,17 @@ class RedisStorage(RedisControl, Storage):
     def register_worker(self, worker: WorkerInfo) -> None:
         redis_workers.register(self._conn, self._keys, worker)
 
-    def heartbeat(self, worker_id: str, status: str, now: int) -> None:
-        self._scripts.run("heartbeat", worker_id, status, require_time("now", now), idempotent=True)
+    def heartbeat(
+        self,
+        worker_id: str,
+        status: str,
+        now: int,
+        resource_health: Mapping[str, str] | None = None,
+    ) -> None:
+        health = encode_health(resource_health) or ""
+        self._scripts.run(
+            "heartbeat", worker_id, status, require_time("now", now), health, idempotent=True
+        )
 
     def unregister_worker(self, worker_id: str) -> None:
         redis_workers.unregister(self._conn, self._keys, worker_id)

@@ -9,6 +9,7 @@ from taskito.storage.base import WorkerInfo
 from taskito.storage.redis.connections import RedisConnection, redis
 from taskito.storage.redis.keys import Keys
 from taskito.storage.redis.records import encode_worker, worker_from_entry
+from taskito.storage.worker_resources import encode_health
 
 
 def register(connection: RedisConnection, keys: Keys, worker: WorkerInfo) -> None:
@@ -21,6 +22,10 @@ def register(connection: RedisConnection, keys: Keys, worker: WorkerInfo) -> Non
         pipe = client.pipeline(transaction=True)
         pipe.hset(keys.workers, worker.worker_id, entry)
         pipe.hset(keys.worker_status, worker.worker_id, worker.status)
+        if worker.resource_health is None:
+            pipe.hdel(keys.worker_health, worker.worker_id)
+        else:
+            pipe.hset(keys.worker_health, worker.worker_id, encode_health(worker.resource_health))
         pipe.zadd(keys.heartbeats, {worker.worker_id: worker.last_heartbeat})
         pipe.execute()
 
@@ -32,6 +37,7 @@ def unregister(connection: RedisConnection, keys: Keys, worker_id: str) -> None:
         pipe = client.pipeline(transaction=True)
         pipe.hdel(keys.workers, worker_id)
         pipe.hdel(keys.worker_status, worker_id)
+        pipe.hdel(keys.worker_health, worker_id)
         pipe.zrem(keys.heartbeats, worker_id)
         pipe.execute()
 
@@ -46,7 +52,8 @@ def list_all(connection: RedisConnection, keys: Keys) -> list[WorkerInfo]:
         pipe.hgetall(keys.workers)
         pipe.hgetall(keys.worker_status)
         pipe.zrange(keys.heartbeats, 0, -1, withscores=True)
-        entries, statuses, heartbeats = pipe.execute()
+        pipe.hgetall(keys.worker_health)
+        entries, statuses, heartbeats, health = pipe.execute()
         beats = {member: int(score) for member, score in heartbeats}
         return [
             worker_from_entry(
@@ -54,6 +61,7 @@ def list_all(connection: RedisConnection, keys: Keys) -> list[WorkerInfo]:
                 entry,
                 statuses.get(worker_id, b"").decode(),
                 beats.get(worker_id, 0),
+                health.get(worker_id),
             )
             for worker_id, entry in cast("dict[bytes, bytes]", entries).items()
         ]

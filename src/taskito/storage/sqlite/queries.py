@@ -14,6 +14,12 @@ from typing import Any
 from taskito.job import JobRecord, JobStatus, NewJob, OutcomeKind, TaskMetric
 from taskito.storage.base import DeadLetter, JobError, JobFilter, LogEntry, WorkerInfo
 from taskito.storage.validation import check_job_cursor
+from taskito.storage.worker_resources import (
+    decode_health,
+    decode_names,
+    encode_health,
+    encode_names,
+)
 
 PENDING = JobStatus.PENDING.code
 RUNNING = JobStatus.RUNNING.code
@@ -236,12 +242,16 @@ PURGE_METRICS = (
 )
 
 WORKER_COLUMNS = (
-    "worker_id, hostname, pid, queues, pool_type, threads, status, started_at, last_heartbeat, tags"
+    "worker_id, hostname, pid, queues, pool_type, threads, status, started_at, last_heartbeat,"
+    " tags, resources, resource_health"
 )
 UPSERT_WORKER = (
-    f"INSERT OR REPLACE INTO workers ({WORKER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT OR REPLACE INTO workers ({WORKER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-HEARTBEAT = "UPDATE workers SET last_heartbeat = ?, status = ? WHERE worker_id = ?"
+HEARTBEAT = (
+    "UPDATE workers SET last_heartbeat = ?, status = ?,"
+    " resource_health = COALESCE(?, resource_health) WHERE worker_id = ?"
+)
 DELETE_WORKER = "DELETE FROM workers WHERE worker_id = ?"
 SELECT_WORKERS = f"SELECT {WORKER_COLUMNS} FROM workers ORDER BY started_at, worker_id"
 REAP_WORKERS = "DELETE FROM workers WHERE last_heartbeat < ? RETURNING worker_id"
@@ -347,11 +357,13 @@ def worker_params(worker: WorkerInfo) -> tuple[Any, ...]:
         worker.started_at,
         worker.last_heartbeat,
         json.dumps(list(worker.tags)),
+        encode_names(worker.resources),
+        encode_health(worker.resource_health),
     )
 
 
 def row_to_worker(row: tuple[Any, ...]) -> WorkerInfo:
-    worker_id, hostname, pid, queues, pool, threads, status, started_at, heartbeat, tags = row
+    worker_id, hostname, pid, queues, pool, threads, status, started_at, heartbeat, tags = row[:10]
     return WorkerInfo(
         worker_id=worker_id,
         hostname=hostname,
@@ -363,4 +375,6 @@ def row_to_worker(row: tuple[Any, ...]) -> WorkerInfo:
         started_at=started_at,
         last_heartbeat=heartbeat,
         tags=tuple(json.loads(tags)),
+        resources=decode_names(row[10]),
+        resource_health=decode_health(row[11]),
     )

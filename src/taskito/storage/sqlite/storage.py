@@ -8,7 +8,7 @@ half of the contract in ``control``. This module maps the ``Storage`` contract o
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from taskito._checks import check_count, check_optional_bytes, check_positive, check_text
 from taskito.job import JobRecord, JobStatus, NewJob, TaskMetric
@@ -35,6 +35,7 @@ from taskito.storage.validation import (
     claim_queue_names,
     require_new_job,
 )
+from taskito.storage.worker_resources import encode_health
 
 
 class SqliteStorage(SqliteControl, Storage):
@@ -365,9 +366,16 @@ class SqliteStorage(SqliteControl, Storage):
         with self._conns.write(notify=False) as conn:
             conn.execute(q.UPSERT_WORKER, q.worker_params(worker))
 
-    def heartbeat(self, worker_id: str, status: str, now: int) -> None:
+    def heartbeat(
+        self,
+        worker_id: str,
+        status: str,
+        now: int,
+        resource_health: Mapping[str, str] | None = None,
+    ) -> None:
+        health = encode_health(resource_health)
         with self._conns.write(notify=False) as conn:
-            conn.execute(q.HEARTBEAT, (now, status, worker_id))
+            conn.execute(q.HEARTBEAT, (now, status, health, worker_id))
 
     def unregister_worker(self, worker_id: str) -> None:
         with self._conns.write(notify=False) as conn:

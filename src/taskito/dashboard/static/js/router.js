@@ -16,6 +16,7 @@ const ROUTES = [
   ["/logs", "logs"],
   ["/queues", "queues"],
   ["/workers", "workers"],
+  ["/resources", "resources"],
   ["/dead-letters", "dead-letters"],
   ["/circuit-breakers", "circuit-breakers"],
   ["/system", "system"],

@@ -5,6 +5,7 @@ local stale = redis.call('ZRANGE', P .. ':heartbeats', '-inf', '(' .. ARGV[3], '
 for _, worker_id in ipairs(stale) do
   redis.call('HDEL', P .. ':workers', worker_id)
   redis.call('HDEL', P .. ':workerstatus', worker_id)
+  redis.call('HDEL', P .. ':workerhealth', worker_id)
   redis.call('ZREM', P .. ':heartbeats', worker_id)
 end
 return stale

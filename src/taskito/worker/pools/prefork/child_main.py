@@ -28,6 +28,7 @@ from taskito.loading import load_attr, wrong_type
 from taskito.registry import ExecutionEnv
 from taskito.worker.pools.base import CancelFlag
 from taskito.worker.pools.prefork import protocol
+from taskito.worker.resources import WorkerResources
 
 logger = logging.getLogger("taskito.prefork")
 
@@ -161,7 +162,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         details = f"\n{exc.traceback.rstrip()}" if exc.traceback else ""
         writer.send(protocol.StartupFailed(f"{exc}{details}"))
         return EXIT_APP_FAILED
-    return Child(env, reader, writer).serve()
+    # The child's own resources: instances built in the parent cannot cross the pipe.
+    resources = WorkerResources(env)
+    try:
+        resources.start()
+    except Exception as exc:
+        writer.send(protocol.StartupFailed(f"{type(exc).__name__}: {exc}"))
+        return EXIT_APP_FAILED
+    resources.install_reload_signal()
+    try:
+        return Child(env, reader, writer).serve()
+    finally:
+        resources.stop()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import { mount as notFound } from "./not_found.js";
 import { mount as overview } from "./overview.js";
 import { mount as periodic } from "./periodic.js";
 import { mount as queues } from "./queues.js";
+import { mount as resources } from "./resources.js";
 import { mount as settings } from "./settings.js";
 import { mount as system } from "./system.js";
 import { mount as workers } from "./workers.js";
@@ -23,6 +24,7 @@ export const PAGES = {
   logs,
   queues,
   workers,
+  resources,
   "dead-letters": deadLetters,
   "circuit-breakers": breakers,
   system,
