@@ -182,6 +182,94 @@ class JobRecord:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class JobBatch:
+    """Jobs of one task that share every option but their id and payload, as columns: what
+    ``map()`` hands to storage (``Storage.enqueue_batch``) without an object per job. None of
+    them has a unique key or dependencies. ``ids`` and ``payloads`` have one entry per job."""
+
+    ids: list[str]
+    payloads: list[bytes]
+    queue: str
+    task_name: str
+    priority: int
+    created_at: int
+    scheduled_at: int
+    max_retries: int
+    timeout_ms: int | None
+    metadata: str | None = None
+    expires_at: int | None = None
+    result_ttl_ms: int | None = None
+    namespace: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def jobs(self) -> list[NewJob]:
+        """One ``NewJob`` per entry, for a backend that stores a batch job by job."""
+        return [
+            NewJob(
+                job_id,
+                self.queue,
+                self.task_name,
+                payload,
+                self.priority,
+                self.created_at,
+                self.scheduled_at,
+                self.max_retries,
+                self.timeout_ms,
+                None,
+                self.metadata,
+                (),
+                self.expires_at,
+                self.result_ttl_ms,
+                self.namespace,
+            )
+            for job_id, payload in zip(self.ids, self.payloads, strict=True)
+        ]
+
+    def records(self) -> list[JobRecord]:
+        """The records storage holds right after inserting the batch (``JobRecord.from_new``
+        of each job)."""
+        queue, task_name, priority, created_at, scheduled_at = (
+            self.queue,
+            self.task_name,
+            self.priority,
+            self.created_at,
+            self.scheduled_at,
+        )
+        max_retries, timeout_ms, metadata = self.max_retries, self.timeout_ms, self.metadata
+        expires_at, result_ttl_ms, namespace = self.expires_at, self.result_ttl_ms, self.namespace
+        pending = JobStatus.PENDING
+        return [
+            JobRecord(
+                job_id,
+                queue,
+                task_name,
+                payload,
+                pending,
+                priority,
+                created_at,
+                scheduled_at,
+                0,
+                max_retries,
+                timeout_ms,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                metadata,
+                False,
+                expires_at,
+                result_ttl_ms,
+                namespace,
+            )
+            for job_id, payload in zip(self.ids, self.payloads, strict=True)
+        ]
+
+
 class OutcomeKind(StrEnum):
     """How one run of a job ended."""
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
 from taskito.exceptions import DependencyError, StorageError, UniqueConflictError
-from taskito.job import JobRecord, JobStatus
+from taskito.ids import new_job_ids
+from taskito.job import JobBatch, JobRecord, JobStatus, now_ms
 from taskito.storage.base import Storage
 from tests.storage.factories import claim_job, finish, make_job, start_job
 
@@ -188,6 +190,78 @@ def test_enqueue_many_inserts_every_job(storage: Storage) -> None:
 
 def test_enqueue_many_of_nothing_is_nothing(storage: Storage) -> None:
     assert storage.enqueue_many([]) == []
+
+
+def make_batch(count: int, **overrides: Any) -> JobBatch:
+    now = now_ms()
+    fields: dict[str, Any] = {
+        "ids": new_job_ids(count),
+        "payloads": [f"payload {n}".encode() for n in range(count)],
+        "queue": "default",
+        "task_name": "tests.add",
+        "priority": 0,
+        "created_at": now,
+        "scheduled_at": now,
+        "max_retries": 3,
+        "timeout_ms": None,
+    }
+    fields.update(overrides)
+    return JobBatch(**fields)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {
+            "queue": "q2",
+            "priority": -4,
+            "timeout_ms": 2500,
+            "metadata": '{"k": 1}',
+            "expires_at": 10**13,
+            "result_ttl_ms": 60_000,
+            "namespace": "tenant-a",
+        },
+    ],
+)
+def test_enqueue_batch_stores_the_jobs_of_its_columns(
+    storage: Storage, options: dict[str, Any]
+) -> None:
+    batch = make_batch(40, **options)
+    records = storage.enqueue_batch(batch)
+    expected = [JobRecord.from_new(job) for job in batch.jobs()]
+    assert records == expected
+    assert [storage.get_job(job_id) for job_id in batch.ids] == expected
+    assert storage.count_jobs()[JobStatus.PENDING] == 40
+
+
+def test_enqueue_batch_of_nothing_is_nothing(storage: Storage) -> None:
+    assert storage.enqueue_batch(make_batch(0)) == []
+    assert sum(storage.count_jobs().values()) == 0
+
+
+def test_enqueue_batch_with_a_duplicate_id_inserts_nothing(storage: Storage) -> None:
+    batch = make_batch(3)
+    batch.ids[2] = batch.ids[0]
+    with pytest.raises(StorageError):
+        storage.enqueue_batch(batch)
+    assert sum(storage.count_jobs().values()) == 0
+
+
+def test_enqueue_batch_refuses_columns_of_different_lengths(storage: Storage) -> None:
+    batch = make_batch(3)
+    batch.payloads.pop()
+    with pytest.raises(ValueError):
+        storage.enqueue_batch(batch)
+    assert sum(storage.count_jobs().values()) == 0
+
+
+def test_enqueue_batch_refuses_a_payload_that_is_not_bytes(storage: Storage) -> None:
+    batch = make_batch(3)
+    batch.payloads[1] = "text"  # type: ignore[call-overload]
+    with pytest.raises(TypeError):
+        storage.enqueue_batch(batch)
+    assert sum(storage.count_jobs().values()) == 0
 
 
 def test_enqueue_many_unique_collision_with_an_active_job_inserts_nothing(

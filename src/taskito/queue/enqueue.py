@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from taskito.events import EventType
-from taskito.job import now_ms
+from taskito.job import JobBatch, now_ms
 from taskito.queue import checks as check
 from taskito.queue.arguments import as_args, as_kwargs
 from taskito.queue.batches import PerJobLists, build_batch
@@ -143,7 +143,11 @@ class EnqueueMixin(QueueBase):
             expires=expires,
             result_ttl=result_ttl,
         )
-        records = self._storage.enqueue_many(build_batch(self, task_name, args_list, lists, shared))
+        batch = build_batch(self, task_name, args_list, lists, shared)
+        if isinstance(batch, JobBatch):
+            records = self._storage.enqueue_batch(batch) if batch.ids else []
+        else:
+            records = self._storage.enqueue_many(batch)
         if self._event_bus.has_listeners(_ENQUEUED):
             for record in records:
                 self._event_bus.emit(_ENQUEUED, {"job_id": record.id, "task_name": task_name})

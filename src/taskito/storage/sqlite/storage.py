@@ -11,7 +11,7 @@ import os
 from collections.abc import Collection, Sequence
 
 from taskito._checks import check_count, check_optional_bytes, check_positive, check_text
-from taskito.job import JobRecord, JobStatus, NewJob, TaskMetric
+from taskito.job import JobBatch, JobRecord, JobStatus, NewJob, TaskMetric
 from taskito.storage import validation
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
@@ -88,6 +88,15 @@ class SqliteStorage(SqliteControl, Storage):
             transitions.insert_dependencies(conn, batch)
         self._notify()
         return [JobRecord.from_new(job) for job in batch]
+
+    def enqueue_batch(self, batch: JobBatch) -> list[JobRecord]:
+        validation.require_job_batch(batch)
+        if not batch.ids:
+            return []
+        with self._conns.write(notify=False, durable=self._durable) as conn:
+            conn.executemany(*q.insert_batch(batch))
+        self._notify()
+        return batch.records()
 
     def get_job(self, job_id: str) -> JobRecord | None:
         with self._conns.read() as conn:
