@@ -322,3 +322,47 @@ def test_enqueue_rejects_a_payload_that_is_not_bytes(storage: Storage) -> None:
     with pytest.raises(TypeError, match="payload must be bytes"):
         storage.enqueue_many([make_job(), job])
     assert sum(storage.count_jobs().values()) == 0
+
+
+def test_concurrent_producers_store_every_job_once_and_honour_unique_keys(
+    storage: Storage,
+) -> None:
+    threads, per_thread, keys = 8, 40, 5
+    made: list[list[tuple[str, JobRecord]]] = [[] for _ in range(threads)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(threads)
+
+    def produce(index: int) -> None:
+        try:
+            start.wait(timeout=10)
+            for n in range(per_thread):
+                key = f"key-{n % keys}" if n % 4 == 0 else None
+                job = make_job(unique_key=key)
+                made[index].append((job.id, storage.enqueue(job)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=produce, args=(index,)) for index in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not any(worker.is_alive() for worker in workers)
+    assert errors == []
+    results = [pair for pairs in made for pair in pairs]
+    assert len(results) == threads * per_thread
+    holders: dict[str, str] = {}
+    stored_ids = set()
+    for job_id, record in results:
+        if record.unique_key is None:
+            assert record.id == job_id
+            stored_ids.add(job_id)
+        else:
+            # Every caller of a key gets the same holder, and only the holder is stored.
+            assert holders.setdefault(record.unique_key, record.id) == record.id
+    assert len(holders) == keys
+    stored_ids.update(holders.values())
+    assert all(storage.get_job(job_id) is not None for job_id in stored_ids)
+    assert storage.count_jobs()[JobStatus.PENDING] == len(stored_ids)
+    unkeyed = sum(1 for n in range(per_thread) if n % 4 != 0) * threads
+    assert len(stored_ids) == unkeyed + keys
