@@ -318,8 +318,8 @@ class RedisConnection:
         )
 
     def pubsub(self) -> PubSub:
-        pubsub = self.client.pubsub(ignore_subscribe_messages=False)  # type: ignore[no-untyped-call]
-        return cast(PubSub, pubsub)
+        client: Any = self.client  # redis-py types pubsub() from 8.0 on, not before
+        return cast(PubSub, client.pubsub(ignore_subscribe_messages=False))
 
     def clock_offset_ms(self) -> int:
         """Server clock minus this host's clock, in ms; shared by every storage object of this

@@ -68,27 +68,29 @@ class GroupCommit:
         the active job holding its unique key and False. Raises this job's own error."""
         pending = _Pending(job)
         lock = self._lock
+        # acquire/release rather than ``with``: this is the hot path of every delay().
         lock.acquire()
-        try:
-            if self._leading:
-                pending.wake = wake = _allocate_lock()
-                wake.acquire()
-            else:
-                self._leading = True
+        if self._leading:
+            pending.wake = wake = _allocate_lock()
+            wake.acquire()
             self._queue.append(pending)
-        finally:
             lock.release()
-        if pending.wake is not None:
-            pending.wake.acquire()  # released by the leader: outcome ready, or lead next
+            wake.acquire()  # released by the leader: outcome ready, or lead next
             if not pending.lead:
                 return pending.outcome()
+        else:
+            self._leading = True
+            lock.release()
         self._lead(pending)
         return pending.outcome()
 
     def _lead(self, own: _Pending) -> None:
-        """Insert and commit every queued job, then wake their callers and pass the lead."""
+        """Insert and commit ``own`` and every queued job, then wake their callers and pass
+        the lead on. A promoted follower is still queued; a first leader never was."""
         with self._lock:
             group, self._queue = self._queue, []
+        if own.wake is None:
+            group.insert(0, own)
         try:
             self._commit(group)
         except BaseException as exc:
@@ -113,10 +115,12 @@ class GroupCommit:
             if len(group) == 1:
                 pending = group[0]
                 pending.record, pending.inserted = transitions.enqueue_one(conn, pending.job)
+                inserted = pending.inserted
             else:
                 for pending in group:
                     self._insert_alone(conn, pending)
-        if any(pending.inserted for pending in group):
+                inserted = any(pending.inserted for pending in group)
+        if inserted:
             self._conns.notifier.notify()
 
     def _insert_alone(self, conn: sqlite3.Connection, pending: _Pending) -> None:
