@@ -228,46 +228,33 @@ class JobBatch:
             for job_id, payload in zip(self.ids, self.payloads, strict=True)
         ]
 
-    def records(self) -> list[JobRecord]:
-        """The records storage holds right after inserting the batch (``JobRecord.from_new``
-        of each job)."""
-        queue, task_name, priority, created_at, scheduled_at = (
+    def record(self, index: int) -> JobRecord:
+        """The record storage holds right after inserting job ``index`` of the batch
+        (``JobRecord.from_new`` of that job)."""
+        return JobRecord(
+            self.ids[index],
             self.queue,
             self.task_name,
+            self.payloads[index],
+            JobStatus.PENDING,
             self.priority,
             self.created_at,
             self.scheduled_at,
+            0,  # retry_count
+            self.max_retries,
+            self.timeout_ms,
+            None,  # started_at
+            None,  # completed_at
+            None,  # result
+            None,  # error
+            None,  # unique_key
+            None,  # progress
+            self.metadata,
+            False,  # cancel_requested
+            self.expires_at,
+            self.result_ttl_ms,
+            self.namespace,
         )
-        max_retries, timeout_ms, metadata = self.max_retries, self.timeout_ms, self.metadata
-        expires_at, result_ttl_ms, namespace = self.expires_at, self.result_ttl_ms, self.namespace
-        pending = JobStatus.PENDING
-        return [
-            JobRecord(
-                job_id,
-                queue,
-                task_name,
-                payload,
-                pending,
-                priority,
-                created_at,
-                scheduled_at,
-                0,
-                max_retries,
-                timeout_ms,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                metadata,
-                False,
-                expires_at,
-                result_ttl_ms,
-                namespace,
-            )
-            for job_id, payload in zip(self.ids, self.payloads, strict=True)
-        ]
 
 
 class OutcomeKind(StrEnum):

@@ -228,15 +228,15 @@ def test_enqueue_batch_stores_the_jobs_of_its_columns(
     storage: Storage, options: dict[str, Any]
 ) -> None:
     batch = make_batch(40, **options)
-    records = storage.enqueue_batch(batch)
+    storage.enqueue_batch(batch)
     expected = [JobRecord.from_new(job) for job in batch.jobs()]
-    assert records == expected
+    assert [batch.record(index) for index in range(40)] == expected
     assert [storage.get_job(job_id) for job_id in batch.ids] == expected
     assert storage.count_jobs()[JobStatus.PENDING] == 40
 
 
 def test_enqueue_batch_of_nothing_is_nothing(storage: Storage) -> None:
-    assert storage.enqueue_batch(make_batch(0)) == []
+    storage.enqueue_batch(make_batch(0))
     assert sum(storage.count_jobs().values()) == 0
 
 

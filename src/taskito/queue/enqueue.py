@@ -145,13 +145,15 @@ class EnqueueMixin(QueueBase):
         )
         batch = build_batch(self, task_name, args_list, lists, shared)
         if isinstance(batch, JobBatch):
-            records = self._storage.enqueue_batch(batch) if batch.ids else []
+            if batch.ids:
+                self._storage.enqueue_batch(batch)
+            handles = JobResult.of_batch(batch, self)
         else:
-            records = self._storage.enqueue_many(batch)
+            handles = [JobResult(record, self) for record in self._storage.enqueue_many(batch)]
         if self._event_bus.has_listeners(_ENQUEUED):
-            for record in records:
-                self._event_bus.emit(_ENQUEUED, {"job_id": record.id, "task_name": task_name})
-        return [JobResult(record, self) for record in records]
+            for handle in handles:
+                self._event_bus.emit(_ENQUEUED, {"job_id": handle.id, "task_name": task_name})
+        return handles
 
 
 __all__ = ["EnqueueMixin"]

@@ -200,10 +200,11 @@ class Storage(ControlStorage, ABC):
         batch) raises ``UniqueConflictError`` and nothing is inserted.
         """
 
-    def enqueue_batch(self, batch: JobBatch) -> list[JobRecord]:
-        """``enqueue_many`` of ``batch.jobs()``: every job in one transaction, all or nothing.
-        A backend may store the columns directly, without an object per job (``map()``)."""
-        return self.enqueue_many(batch.jobs())
+    def enqueue_batch(self, batch: JobBatch) -> None:
+        """``enqueue_many`` of ``batch.jobs()``: every job in one transaction, all or nothing;
+        job ``i`` is then stored as ``batch.record(i)``. A backend may store the columns
+        directly, without an object per job (``map()``)."""
+        self.enqueue_many(batch.jobs())
 
     @abstractmethod
     def get_job(self, job_id: str) -> JobRecord | None: ...

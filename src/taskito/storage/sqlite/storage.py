@@ -90,14 +90,13 @@ class SqliteStorage(SqliteControl, Storage):
         self._notify()
         return [JobRecord.from_new(job) for job in batch]
 
-    def enqueue_batch(self, batch: JobBatch) -> list[JobRecord]:
+    def enqueue_batch(self, batch: JobBatch) -> None:
         validation.require_job_batch(batch)
         if not batch.ids:
-            return []
+            return
         with self._conns.write(notify=False, durable=self._durable) as conn:
             conn.executemany(*q.insert_batch(batch))
         self._notify()
-        return batch.records()
 
     def get_job(self, job_id: str) -> JobRecord | None:
         with self._conns.read() as conn:
