@@ -366,3 +366,10 @@ def test_concurrent_producers_store_every_job_once_and_honour_unique_keys(
     assert storage.count_jobs()[JobStatus.PENDING] == len(stored_ids)
     unkeyed = sum(1 for n in range(per_thread) if n % 4 != 0) * threads
     assert len(stored_ids) == unkeyed + keys
+
+
+def test_enqueue_batch_larger_than_one_statement_is_stored_whole(storage: Storage) -> None:
+    batch = make_batch(4_500)
+    storage.enqueue_batch(batch)
+    assert storage.count_jobs()[JobStatus.PENDING] == 4_500
+    assert storage.get_job(batch.ids[-1]) == batch.record(4_499)
