@@ -109,7 +109,8 @@ def plain_call_encoder(
     scalars, dumps, protocol = _PLAIN_SCALARS, pickle.dumps, pickle.HIGHEST_PROTOCOL
 
     def encode(args: tuple[Any, ...]) -> bytes | None:
-        if len(args) > _PLAIN_MAX_ITEMS:
+        # A tuple subclass (a namedtuple) is not plain: cloudpickle may need to pickle its class.
+        if type(args) is not tuple or len(args) > _PLAIN_MAX_ITEMS:
             return None
         for item in args:
             if type(item) not in scalars and not _is_plain(item, 2):

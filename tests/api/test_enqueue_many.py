@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import threading
 from typing import Any
@@ -249,3 +250,16 @@ def test_a_bad_per_job_option_names_its_index(queue: Queue) -> None:
 def test_batch_results_are_the_stored_records(queue: Queue) -> None:
     jobs = queue.enqueue_many("t", [(n,) for n in range(50)], priority=3, metadata="m", delay=5)
     assert [job._record for job in jobs] == [queue._storage.get_job(job.id) for job in jobs]
+
+
+def test_map_of_namedtuples_of_a_local_class_stores_them_as_delay_does(queue: Queue) -> None:
+    Point = collections.namedtuple("Point", "x y")  # local: only cloudpickle can pickle it
+
+    @queue.task(name="work")
+    def work(x: int, y: int) -> None: ...
+
+    mapped = work.map([Point(1, 2), Point(3, 4)])
+    delayed = [work.delay(*Point(1, 2)), work.delay(*Point(3, 4))]
+    assert [queue.job_arguments(job.id) for job in mapped] == [((1, 2), {}), ((3, 4), {})]
+    assert type(queue.job_arguments(mapped[0].id)[0]).__name__ == "Point"
+    assert [queue.job_arguments(job.id) for job in delayed] == [((1, 2), {}), ((3, 4), {})]
