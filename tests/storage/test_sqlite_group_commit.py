@@ -17,6 +17,7 @@ import pytest
 from taskito.exceptions import DependencyError, StorageError
 from taskito.job import JobRecord, JobStatus, NewJob
 from taskito.storage.sqlite import SqliteStorage
+from taskito.storage.sqlite import enqueue as group_commit
 from tests.storage.factories import make_job
 
 
@@ -217,3 +218,49 @@ def test_a_forked_child_enqueues_while_the_parent_has_producers_waiting(
     assert reply == child_job.id
     assert storage.get_job(child_job.id) is not None
     assert all(isinstance(producers.outcomes[job.id], JobRecord) for job in jobs)
+
+
+class Interrupted(BaseException):
+    """Stands for KeyboardInterrupt arriving while a producer waits for its leader."""
+
+
+class InterruptedWait:
+    """A wake lock whose blocking wait is interrupted."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._acquires = 0
+
+    def acquire(self) -> bool:
+        self._acquires += 1
+        if self._acquires == 2:  # the first takes it; the second is the wait
+            raise Interrupted
+        return self._lock.acquire()
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+def test_a_producer_interrupted_while_waiting_withdraws_its_job(
+    storage: SqliteStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leader_job, withdrawn, later = make_job(), make_job(), make_job()
+    leader = Producers(storage, [leader_job])
+    quitter = Producers(storage, [withdrawn])
+    follower = Producers(storage, [later])
+    with storage._conns._write_lock:
+        leader.start()
+        wait_until(lambda: storage._group_commit._leading)
+        monkeypatch.setattr(group_commit, "_allocate_lock", InterruptedWait)
+        quitter.start()
+        quitter.join()
+        monkeypatch.undo()
+        follower.start()
+        wait_until(lambda: queued(storage) == 1)
+    leader.join()
+    follower.join()
+    assert isinstance(quitter.outcomes[withdrawn.id], Interrupted)
+    assert storage.get_job(withdrawn.id) is None
+    assert leader.outcomes[leader_job.id] == JobRecord.from_new(leader_job)
+    assert follower.outcomes[later.id] == JobRecord.from_new(later)
+    assert not storage._group_commit._leading

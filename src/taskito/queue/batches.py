@@ -131,7 +131,7 @@ def _build_one_by_one(
                 )
             )
         except Exception as exc:
-            raise naming_job(exc, index) from exc.__cause__
+            raise _naming_job(exc, index) from exc.__cause__
     return jobs
 
 
@@ -192,11 +192,11 @@ def _encode_arguments(
                 payload = encode_payload(queue, serializer, ids[index], task_name, args, empty)
             append(payload)
     except Exception as exc:
-        raise naming_job(exc, index) from exc.__cause__
+        raise _naming_job(exc, index) from exc.__cause__
     return payloads
 
 
-def naming_job(exc: Exception, index: int) -> Exception:
+def _naming_job(exc: Exception, index: int) -> Exception:
     """``exc`` with the batch index of the job it is about in its message (``args_list[3]:
     ...``), as the same type; a type whose constructor takes more than a message gets the
     index as a note instead."""

@@ -75,7 +75,11 @@ class GroupCommit:
             wake.acquire()
             self._queue.append(pending)
             lock.release()
-            wake.acquire()  # released by the leader: outcome ready, or lead next
+            try:
+                wake.acquire()  # released by the leader: outcome ready, or lead next
+            except BaseException:  # KeyboardInterrupt in the main thread
+                self._hand_off(withdraw=pending)
+                raise
             if not pending.lead:
                 return pending.outcome()
         else:
@@ -87,28 +91,41 @@ class GroupCommit:
     def _lead(self, own: _Pending) -> None:
         """Insert and commit ``own`` and every queued job, then wake their callers and pass
         the lead on. A promoted follower is still queued; a first leader never was."""
-        with self._lock:
-            group, self._queue = self._queue, []
-        if own.wake is None:
-            group.insert(0, own)
+        group: list[_Pending] = []
         try:
+            with self._lock:
+                group, self._queue = self._queue, []
+            if own.wake is None:
+                group.insert(0, own)
             self._commit(group)
         except BaseException as exc:
+            own.record, own.error = None, exc
             for pending in group:
-                pending.record = None
-                pending.error = exc if pending is own else _shared_failure(exc)
+                if pending is not own:
+                    pending.record, pending.error = None, _shared_failure(exc)
         finally:
-            with self._lock:
-                successor = self._queue[0] if self._queue else None
-                if successor is None:
-                    self._leading = False
-                else:
-                    successor.lead = True
             for pending in group:
                 if pending is not own and pending.wake is not None:
                     pending.wake.release()
-            if successor is not None and successor.wake is not None:
-                successor.wake.release()
+            # Interrupted before taking the group, a promoted follower is still queued.
+            self._hand_off(withdraw=own if own.wake is not None else None)
+
+    def _hand_off(self, withdraw: _Pending | None) -> None:
+        """Take ``withdraw`` (a caller that gives up) off the queue, and wake the first queued
+        caller to lead when nobody does (or mark that nobody needs to)."""
+        with self._lock:
+            was_leader = withdraw is None or withdraw.lead
+            if withdraw is not None and withdraw in self._queue:
+                self._queue.remove(withdraw)
+            if not was_leader:
+                return  # a follower that was not asked to lead: the leader goes on
+            successor = self._queue[0] if self._queue else None
+            if successor is None:
+                self._leading = False
+            else:
+                successor.lead = True
+        if successor is not None and successor.wake is not None:
+            successor.wake.release()
 
     def _commit(self, group: list[_Pending]) -> None:
         with self._conns.write(notify=False, durable=self._durable) as conn:
