@@ -107,8 +107,15 @@ class GroupCommit:
             for pending in group:
                 if pending is not own and pending.wake is not None:
                     pending.wake.release()
-            # Interrupted before taking the group, a promoted follower is still queued.
-            self._hand_off(withdraw=own if own.wake is not None else None)
+            lock = self._lock
+            lock.acquire()
+            if not self._queue:  # the usual case with one producer thread: nobody waits
+                self._leading = False
+                lock.release()
+            else:
+                lock.release()
+                # Interrupted before taking the group, a promoted follower is still queued.
+                self._hand_off(withdraw=own if own.wake is not None else None)
 
     def _hand_off(self, withdraw: _Pending | None) -> None:
         """Take ``withdraw`` (a caller that gives up) off the queue, and wake the first queued
