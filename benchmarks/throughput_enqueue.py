@@ -11,10 +11,11 @@ taskito code in the timed part, on a file with taskito's whole schema, page size
 
 The raw rows are those taskito stores for the same calls (ids, payloads, columns), made before
 the clock starts. Rounds alternate raw and taskito so that a noisy neighbour hurts both; the
-median of the rounds is printed, with the process CPU time per job (every thread counted).
+median of the rounds is printed, with the process CPU time per job (every thread counted),
+the ratio of the two medians, and the median of each round's own ratio ("paired").
 
     python benchmarks/throughput_enqueue.py [--map-jobs 20000] [--delay-jobs 4000]
-        [--threads 8] [--rounds 3] [--sync FULL|NORMAL] [--dir PATH]
+        [--threads 8] [--rounds 5] [--sync FULL|NORMAL] [--dir PATH]
 """
 
 from __future__ import annotations
@@ -227,11 +228,15 @@ def median_run(runs: list[Run]) -> Run:
 
 
 def report(label: str, ours: list[Run], raw: list[Run]) -> None:
+    """Medians of each side, and the median of the rounds' own ratios ("paired": each
+    round's taskito figure over the raw one measured just before it, which cancels most of
+    a shared machine's drift)."""
     mine, base = median_run(ours), median_run(raw)
+    paired = statistics.median(a.per_s / b.per_s for a, b in zip(ours, raw, strict=True))
     print(
         f"{label:<22} {mine.per_s:>9,.0f} jobs/s {mine.cpu_us:>6.1f} us CPU/job   "
         f"{base.per_s:>9,.0f} rows/s {base.cpu_us:>6.1f} us CPU/row   "
-        f"{mine.per_s / base.per_s:>5.0%}"
+        f"{mine.per_s / base.per_s:>5.0%} {paired:>7.0%}"
     )
 
 
@@ -240,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--map-jobs", type=int, default=20_000)
     parser.add_argument("--delay-jobs", type=int, default=4_000)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sync", choices=("FULL", "NORMAL"), default="FULL")
     parser.add_argument("--dir", default=None, help="where the files go (default: tmp)")
     args = parser.parse_args(argv)
@@ -264,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             lambda d: raw_delay(d, args.sync, args.delay_jobs, args.threads),
         ),
     }
-    print(f"{'':<22} {'taskito':>33}   {'plain sqlite3':>33}   ratio")
+    print(f"{'':<22} {'taskito':>33}   {'plain sqlite3':>33}   ratio  paired")
     for label, (ours, raw) in workloads.items():
         mine: list[Run] = []
         base: list[Run] = []
