@@ -72,9 +72,51 @@ def new_job_id() -> str:
         )
     finally:
         _lock.release()
+    return _format(value)
+
+
+def _format(value: int) -> str:
     # The bit above the 128 keeps leading zeros: hex() gives "0x1" + exactly 32 digits.
     digits = hex(value | _WIDTH_BIT)
     return f"{digits[3:11]}-{digits[11:15]}-{digits[15:19]}-{digits[19:23]}-{digits[23:]}"
+
+
+def new_job_ids(count: int) -> list[str]:
+    """``count`` fresh ids at once, as ``new_job_id`` would make them one by one (strictly
+    increasing, after every id made before), for one lock and a tight loop (a batch)."""
+    global _last_ms, _counter
+    if count <= 0:
+        return []
+    draw = _random.getrandbits
+    randoms = [draw(62) for _ in range(count)]
+    now_ms = time.time_ns() // 1_000_000
+    # Reserve (millisecond, counter) slots for the whole batch under the lock, then format.
+    slots: list[int] = []
+    _lock.acquire()
+    try:
+        last_ms, counter = _last_ms, _counter
+        if now_ms > last_ms:
+            last_ms, counter = now_ms, draw(11)
+        else:
+            counter += 1
+        remaining = count
+        while remaining:
+            if counter > _COUNTER_MAX:
+                last_ms, counter = last_ms + 1, draw(11)
+            take = min(remaining, _COUNTER_MAX + 1 - counter)
+            high = (last_ms & _TIMESTAMP_MASK) << 80 | _VERSION_BITS | _VARIANT_BITS | _WIDTH_BIT
+            slots.extend(high | c << 64 for c in range(counter, counter + take))
+            counter += take
+            remaining -= take
+        _last_ms, _counter = last_ms, counter - 1
+    finally:
+        _lock.release()
+    ids: list[str] = []
+    append = ids.append
+    for slot, rand in zip(slots, randoms, strict=True):
+        digits = hex(slot | rand)
+        append(f"{digits[3:11]}-{digits[11:15]}-{digits[15:19]}-{digits[19:23]}-{digits[23:]}")
+    return ids
 
 
 def job_id_time_ms(job_id: str) -> int:
@@ -86,4 +128,4 @@ def job_id_time_ms(job_id: str) -> int:
     return int(job_id[:8] + job_id[9:13], 16)
 
 
-__all__ = ["job_id_time_ms", "new_job_id"]
+__all__ = ["job_id_time_ms", "new_job_id", "new_job_ids"]

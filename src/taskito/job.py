@@ -182,6 +182,81 @@ class JobRecord:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class JobBatch:
+    """Jobs of one task that share every option but their id and payload, as columns: what
+    ``map()`` hands to storage (``Storage.enqueue_batch``) without an object per job. None of
+    them has a unique key or dependencies. ``ids`` and ``payloads`` have one entry per job."""
+
+    ids: list[str]
+    payloads: list[bytes]
+    queue: str
+    task_name: str
+    priority: int
+    created_at: int
+    scheduled_at: int
+    max_retries: int
+    timeout_ms: int | None
+    metadata: str | None = None
+    expires_at: int | None = None
+    result_ttl_ms: int | None = None
+    namespace: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def jobs(self) -> list[NewJob]:
+        """One ``NewJob`` per entry, for a backend that stores a batch job by job."""
+        return [
+            NewJob(
+                job_id,
+                self.queue,
+                self.task_name,
+                payload,
+                self.priority,
+                self.created_at,
+                self.scheduled_at,
+                self.max_retries,
+                self.timeout_ms,
+                None,
+                self.metadata,
+                (),
+                self.expires_at,
+                self.result_ttl_ms,
+                self.namespace,
+            )
+            for job_id, payload in zip(self.ids, self.payloads, strict=True)
+        ]
+
+    def record(self, index: int) -> JobRecord:
+        """The record storage holds right after inserting job ``index`` of the batch
+        (``JobRecord.from_new`` of that job)."""
+        return JobRecord(
+            self.ids[index],
+            self.queue,
+            self.task_name,
+            self.payloads[index],
+            JobStatus.PENDING,
+            self.priority,
+            self.created_at,
+            self.scheduled_at,
+            0,  # retry_count
+            self.max_retries,
+            self.timeout_ms,
+            None,  # started_at
+            None,  # completed_at
+            None,  # result
+            None,  # error
+            None,  # unique_key
+            None,  # progress
+            self.metadata,
+            False,  # cancel_requested
+            self.expires_at,
+            self.result_ttl_ms,
+            self.namespace,
+        )
+
+
 class OutcomeKind(StrEnum):
     """How one run of a job ended."""
 

@@ -23,7 +23,7 @@ from taskito.exceptions import (
     TaskCancelledError,
     TaskFailedError,
 )
-from taskito.job import JobRecord, JobStatus
+from taskito.job import JobBatch, JobRecord, JobStatus
 from taskito.serializers import loads_bound
 from taskito.signing import result_context, unseal
 
@@ -88,12 +88,44 @@ class JobResult:
     """A handle on one job. ``status``, ``progress`` and ``error`` are the last-read snapshot;
     ``refresh()`` re-reads it. ``errors``, ``dependencies`` and ``dependents`` read live."""
 
-    __slots__ = ("_queue", "_record", "id")
+    __slots__ = ("_batch", "_held", "_index", "_queue", "id")
 
     def __init__(self, record: JobRecord, queue: ResultSource) -> None:
         self.id = record.id
-        self._record = record
+        self._held: JobRecord | None = record
+        self._batch: JobBatch | None = None
+        self._index = 0
         self._queue = queue
+
+    @classmethod
+    def of_batch(cls, batch: JobBatch, queue: ResultSource) -> list[JobResult]:
+        """A handle on each job of a stored ``JobBatch``. Its snapshot (``batch.record(i)``)
+        is made when first read: a ``map()`` of many jobs makes one object per job, not two."""
+        handles: list[JobResult] = []
+        append, new = handles.append, cls.__new__
+        for index, job_id in enumerate(batch.ids):
+            handle = new(cls)
+            handle.id = job_id
+            handle._held = None
+            handle._batch = batch
+            handle._index = index
+            handle._queue = queue
+            append(handle)
+        return handles
+
+    @property
+    def _record(self) -> JobRecord:
+        record = self._held
+        if record is None:
+            assert self._batch is not None
+            record = self._held = self._batch.record(self._index)
+            self._batch = None
+        return record
+
+    @_record.setter
+    def _record(self, record: JobRecord) -> None:
+        self._held = record
+        self._batch = None
 
     def __repr__(self) -> str:
         return f"<JobResult id={self.id} status={self._record.status.value}>"

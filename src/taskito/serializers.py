@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 import cloudpickle
@@ -93,6 +94,30 @@ def _is_plain(obj: object, depth: int = 0) -> bool:
                 return False
         return True
     return False
+
+
+def plain_call_encoder(
+    serializer: Serializer, kwargs: dict[str, Any]
+) -> Callable[[tuple[Any, ...]], bytes | None] | None:
+    """For a batch of calls that share ``kwargs`` (``map()``): a function that encodes
+    ``(args, kwargs)`` to exactly the bytes ``serializer.dumps`` gives, when the serializer is
+    the default one and the arguments are plain data (checked once for ``kwargs``, per call for
+    ``args``), and returns None for arguments it leaves to ``dumps``. None when the serializer
+    or ``kwargs`` allow no shortcut."""
+    if type(serializer) is not CloudpickleSerializer or not _is_plain(kwargs, 1):
+        return None
+    scalars, dumps, protocol = _PLAIN_SCALARS, pickle.dumps, pickle.HIGHEST_PROTOCOL
+
+    def encode(args: tuple[Any, ...]) -> bytes | None:
+        # A tuple subclass (a namedtuple) is not plain: cloudpickle may need to pickle its class.
+        if type(args) is not tuple or len(args) > _PLAIN_MAX_ITEMS:
+            return None
+        for item in args:
+            if type(item) not in scalars and not _is_plain(item, 2):
+                return None
+        return dumps((args, kwargs), protocol=protocol)
+
+    return encode
 
 
 class CloudpickleSerializer:
@@ -272,5 +297,6 @@ __all__ = [
     "binds_context",
     "dumps_bound",
     "loads_bound",
+    "plain_call_encoder",
     "rebind_bound",
 ]

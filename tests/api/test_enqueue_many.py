@@ -3,12 +3,22 @@
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import threading
 from typing import Any
 
 import pytest
 
-from taskito import EventType, Queue, SerializationError, TaskMiddleware, UniqueConflictError
+from taskito import (
+    EventType,
+    JobResult,
+    JsonSerializer,
+    Queue,
+    SerializationError,
+    TaskMiddleware,
+    UniqueConflictError,
+)
 from tests.api.driving import MakeQueue
 
 
@@ -142,3 +152,114 @@ def test_batch_events_carry_job_id_and_task_name(queue: Queue) -> None:
     assert sorted(seen, key=lambda p: p["job_id"]) == [
         {"job_id": job.id, "task_name": "t"} for job in jobs
     ]
+
+
+def stored_rows(queue: Queue, jobs: list[JobResult]) -> list[dict[str, Any]]:
+    """The stored rows of ``jobs``, without what differs between two enqueues of one call
+    (its id and times) but with everything else, payload included."""
+    rows = []
+    for job in jobs:
+        record = queue._storage.get_job(job.id)
+        assert record is not None
+        row = dataclasses.asdict(record)
+        assert row["scheduled_at"] - row["created_at"] >= 0
+        row["delay_ms"] = row.pop("scheduled_at") - row.pop("created_at")
+        del row["id"]
+        rows.append(row)
+    return rows
+
+
+CALLS: list[tuple[Any, ...]] = [
+    (1, "a"),
+    (2.5, None),
+    ([1, 2], {"k": (3, b"x")}),
+    (complex(1, 2), "not plain data"),
+    (list(range(100)), "long"),
+]
+
+
+TASK_OPTIONS = ("priority", "queue", "max_retries", "timeout")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"priority": 4, "queue": "q2", "max_retries": 0, "timeout": 2.5},
+        {"namespace": "tenant-a"},
+        {"serializer": JsonSerializer()},
+        {"signing_key": "k" * 32},
+    ],
+)
+def test_map_stores_the_rows_delay_stores_for_the_same_calls(
+    make_queue: MakeQueue, options: dict[str, Any]
+) -> None:
+    task_options = {key: options.pop(key) for key in TASK_OPTIONS if key in options}
+    signed = "signing_key" in options
+    queue = make_queue(**options)
+    calls = CALLS if "serializer" not in options else [(1, "a"), (2.5, None), ([1, 2], {"k": 3})]
+
+    @queue.task(name="work", **task_options)
+    def work(a: Any, b: Any) -> None: ...
+
+    mapped = work.map(calls)
+    delayed = [work.delay(*call) for call in calls]
+    mapped_rows, delayed_rows = stored_rows(queue, mapped), stored_rows(queue, delayed)
+    if signed:
+        # A signed payload is bound to its job id: the same arguments, different bytes.
+        for row in (*mapped_rows, *delayed_rows):
+            del row["payload"]
+    assert mapped_rows == delayed_rows
+    assert [queue.job_arguments(job.id) for job in mapped] == [
+        queue.job_arguments(job.id) for job in delayed
+    ]
+    assert [job._record for job in mapped] == [queue._storage.get_job(job.id) for job in mapped]
+
+
+def test_a_call_that_cannot_bind_names_its_index_and_stores_nothing(queue: Queue) -> None:
+    @queue.task()
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    with pytest.raises(TypeError, match=r"args_list\[2\]: task .* cannot be called"):
+        add.map([(1, 2), (3, 4), (5,), (6, 7)])
+    assert stored_count(queue) == 0
+
+
+def test_an_unserializable_call_names_its_index_and_stores_nothing(queue: Queue) -> None:
+    @queue.task()
+    def work(x: Any) -> None: ...
+
+    with pytest.raises(SerializationError, match=r"args_list\[1\]: arguments of task"):
+        work.map([(1,), (threading.Lock(),), (3,)])
+    assert stored_count(queue) == 0
+
+
+def test_an_entry_that_is_not_a_tuple_names_its_index(queue: Queue) -> None:
+    with pytest.raises(TypeError, match=r"args_list\[1\]: args must be a tuple or list"):
+        queue.enqueue_many("t", [(1,), 7])
+    assert stored_count(queue) == 0
+
+
+def test_a_bad_per_job_option_names_its_index(queue: Queue) -> None:
+    with pytest.raises(ValueError, match=r"args_list\[1\]: .*unique_key"):
+        queue.enqueue_many("t", [(1,), (2,)], unique_keys=["fine", ""])
+    assert stored_count(queue) == 0
+
+
+def test_batch_results_are_the_stored_records(queue: Queue) -> None:
+    jobs = queue.enqueue_many("t", [(n,) for n in range(50)], priority=3, metadata="m", delay=5)
+    assert [job._record for job in jobs] == [queue._storage.get_job(job.id) for job in jobs]
+
+
+def test_map_of_namedtuples_of_a_local_class_stores_them_as_delay_does(queue: Queue) -> None:
+    Point = collections.namedtuple("Point", "x y")  # local: only cloudpickle can pickle it
+
+    @queue.task(name="work")
+    def work(x: int, y: int) -> None: ...
+
+    mapped = work.map([Point(1, 2), Point(3, 4)])
+    delayed = [work.delay(*Point(1, 2)), work.delay(*Point(3, 4))]
+    assert [queue.job_arguments(job.id) for job in mapped] == [((1, 2), {}), ((3, 4), {})]
+    assert type(queue.job_arguments(mapped[0].id)[0]).__name__ == "Point"
+    assert [queue.job_arguments(job.id) for job in delayed] == [((1, 2), {}), ((3, 4), {})]

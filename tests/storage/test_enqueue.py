@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
 from taskito.exceptions import DependencyError, StorageError, UniqueConflictError
-from taskito.job import JobRecord, JobStatus
+from taskito.ids import new_job_ids
+from taskito.job import JobBatch, JobRecord, JobStatus, now_ms
 from taskito.storage.base import Storage
 from tests.storage.factories import claim_job, finish, make_job, start_job
 
@@ -190,6 +192,78 @@ def test_enqueue_many_of_nothing_is_nothing(storage: Storage) -> None:
     assert storage.enqueue_many([]) == []
 
 
+def make_batch(count: int, **overrides: Any) -> JobBatch:
+    now = now_ms()
+    fields: dict[str, Any] = {
+        "ids": new_job_ids(count),
+        "payloads": [f"payload {n}".encode() for n in range(count)],
+        "queue": "default",
+        "task_name": "tests.add",
+        "priority": 0,
+        "created_at": now,
+        "scheduled_at": now,
+        "max_retries": 3,
+        "timeout_ms": None,
+    }
+    fields.update(overrides)
+    return JobBatch(**fields)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {
+            "queue": "q2",
+            "priority": -4,
+            "timeout_ms": 2500,
+            "metadata": '{"k": 1}',
+            "expires_at": 10**13,
+            "result_ttl_ms": 60_000,
+            "namespace": "tenant-a",
+        },
+    ],
+)
+def test_enqueue_batch_stores_the_jobs_of_its_columns(
+    storage: Storage, options: dict[str, Any]
+) -> None:
+    batch = make_batch(40, **options)
+    storage.enqueue_batch(batch)
+    expected = [JobRecord.from_new(job) for job in batch.jobs()]
+    assert [batch.record(index) for index in range(40)] == expected
+    assert [storage.get_job(job_id) for job_id in batch.ids] == expected
+    assert storage.count_jobs()[JobStatus.PENDING] == 40
+
+
+def test_enqueue_batch_of_nothing_is_nothing(storage: Storage) -> None:
+    storage.enqueue_batch(make_batch(0))
+    assert sum(storage.count_jobs().values()) == 0
+
+
+def test_enqueue_batch_with_a_duplicate_id_inserts_nothing(storage: Storage) -> None:
+    batch = make_batch(3)
+    batch.ids[2] = batch.ids[0]
+    with pytest.raises(StorageError):
+        storage.enqueue_batch(batch)
+    assert sum(storage.count_jobs().values()) == 0
+
+
+def test_enqueue_batch_refuses_columns_of_different_lengths(storage: Storage) -> None:
+    batch = make_batch(3)
+    batch.payloads.pop()
+    with pytest.raises(ValueError):
+        storage.enqueue_batch(batch)
+    assert sum(storage.count_jobs().values()) == 0
+
+
+def test_enqueue_batch_refuses_a_payload_that_is_not_bytes(storage: Storage) -> None:
+    batch = make_batch(3)
+    batch.payloads[1] = "text"  # type: ignore[call-overload]
+    with pytest.raises(TypeError):
+        storage.enqueue_batch(batch)
+    assert sum(storage.count_jobs().values()) == 0
+
+
 def test_enqueue_many_unique_collision_with_an_active_job_inserts_nothing(
     storage: Storage,
 ) -> None:
@@ -248,3 +322,54 @@ def test_enqueue_rejects_a_payload_that_is_not_bytes(storage: Storage) -> None:
     with pytest.raises(TypeError, match="payload must be bytes"):
         storage.enqueue_many([make_job(), job])
     assert sum(storage.count_jobs().values()) == 0
+
+
+def test_concurrent_producers_store_every_job_once_and_honour_unique_keys(
+    storage: Storage,
+) -> None:
+    threads, per_thread, keys = 8, 40, 5
+    made: list[list[tuple[str, JobRecord]]] = [[] for _ in range(threads)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(threads)
+
+    def produce(index: int) -> None:
+        try:
+            start.wait(timeout=10)
+            for n in range(per_thread):
+                key = f"key-{n % keys}" if n % 4 == 0 else None
+                job = make_job(unique_key=key)
+                made[index].append((job.id, storage.enqueue(job)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=produce, args=(index,)) for index in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not any(worker.is_alive() for worker in workers)
+    assert errors == []
+    results = [pair for pairs in made for pair in pairs]
+    assert len(results) == threads * per_thread
+    holders: dict[str, str] = {}
+    stored_ids = set()
+    for job_id, record in results:
+        if record.unique_key is None:
+            assert record.id == job_id
+            stored_ids.add(job_id)
+        else:
+            # Every caller of a key gets the same holder, and only the holder is stored.
+            assert holders.setdefault(record.unique_key, record.id) == record.id
+    assert len(holders) == keys
+    stored_ids.update(holders.values())
+    assert all(storage.get_job(job_id) is not None for job_id in stored_ids)
+    assert storage.count_jobs()[JobStatus.PENDING] == len(stored_ids)
+    unkeyed = sum(1 for n in range(per_thread) if n % 4 != 0) * threads
+    assert len(stored_ids) == unkeyed + keys
+
+
+def test_enqueue_batch_larger_than_one_statement_is_stored_whole(storage: Storage) -> None:
+    batch = make_batch(4_500)
+    storage.enqueue_batch(batch)
+    assert storage.count_jobs()[JobStatus.PENDING] == 4_500
+    assert storage.get_job(batch.ids[-1]) == batch.record(4_499)

@@ -16,7 +16,7 @@ import warnings
 import pytest
 
 from taskito import ids
-from taskito.ids import job_id_time_ms, new_job_id
+from taskito.ids import job_id_time_ms, new_job_id, new_job_ids
 
 CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -180,3 +180,57 @@ def test_a_forked_child_can_make_ids_while_a_parent_thread_held_the_lock() -> No
 
     assert os.waitstatus_to_exitcode(status) == 0
     assert CANONICAL.fullmatch(child_id)
+
+
+def test_ids_made_in_bulk_continue_the_single_sequence(monkeypatch: pytest.MonkeyPatch) -> None:
+    frozen_ms = time.time_ns() // 1_000_000 + 1
+    _freeze_clock(monkeypatch, frozen_ms)
+
+    # One id, a batch that runs past the 4096 counter values of a millisecond, one id more.
+    generated = [new_job_id(), *new_job_ids(9_000), new_job_id(), *new_job_ids(3)]
+
+    assert len(generated) == 9_005
+    assert all(a < b for a, b in itertools.pairwise(generated))
+    assert all(CANONICAL.fullmatch(job_id) for job_id in generated)
+    assert all(uuid.UUID(job_id).version == 7 for job_id in generated)
+    stamps = [job_id_time_ms(job_id) for job_id in generated]
+    assert stamps[0] == frozen_ms
+    assert frozen_ms + 2 <= stamps[-1] <= frozen_ms + 4
+
+
+def test_ids_in_bulk_after_the_clock_steps_back_keep_increasing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now_ms = time.time_ns() // 1_000_000 + 1
+    _freeze_clock(monkeypatch, now_ms)
+    first = new_job_id()
+    _freeze_clock(monkeypatch, now_ms - 60_000)
+
+    later = new_job_ids(50)
+
+    assert first < later[0]
+    assert all(a < b for a, b in itertools.pairwise(later))
+
+
+@pytest.mark.parametrize("count", [0, -3])
+def test_no_ids_in_bulk_for_a_count_below_one(count: int) -> None:
+    assert new_job_ids(count) == []
+
+
+def test_bulk_ids_from_threads_never_collide() -> None:
+    batches: list[list[str]] = []
+    lock = threading.Lock()
+
+    def make() -> None:
+        made = [new_job_ids(500) for _ in range(20)]
+        with lock:
+            batches.extend(made)
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [job_id for batch in batches for job_id in batch]
+    assert len(set(every)) == len(every) == 4 * 20 * 500
+    assert all(batch == sorted(batch) for batch in batches)

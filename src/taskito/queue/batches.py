@@ -1,7 +1,9 @@
 """The jobs of one ``Queue.enqueue_many`` call: its per-job lists (``PerJobLists``), checked
-against ``args_list``, and one ``NewJob`` per entry. Jobs are built one by one when a list or
+against ``args_list``. Jobs are built one by one (a ``NewJob`` each) when a list or
 ``on_enqueue`` middleware can change a job's options; otherwise (the ``map()`` path) the
-options are checked once for the whole batch and only the arguments are encoded per job.
+options are checked once for the whole batch, ids are made in one go, only the arguments are
+checked and encoded per job, and the batch goes to storage as columns (``JobBatch``).
+A bad entry raises naming its index in ``args_list``; nothing of the batch is stored.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from taskito.ids import new_job_id
-from taskito.job import NewJob, now_ms
+from taskito.exceptions import ConfigurationError, DependencyError, SerializationError
+from taskito.ids import new_job_ids
+from taskito.job import JobBatch, NewJob, now_ms
 from taskito.queue.arguments import as_args, as_kwargs, check_same_length
 from taskito.queue.jobs import build_job, encode_payload, run_on_enqueue
 from taskito.queue.payloads import payload_serializer
 from taskito.queue.protocol import EnqueueOptions
+from taskito.serializers import plain_call_encoder
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -73,8 +77,10 @@ def build_batch(
     args_list: Sequence[tuple[Any, ...] | list[Any]],
     lists: PerJobLists,
     shared: EnqueueOptions,
-) -> list[NewJob]:
-    """One checked job per entry of ``args_list``, all created at the same time."""
+) -> list[NewJob] | JobBatch:
+    """One checked job per entry of ``args_list``, all created at the same time: a
+    ``JobBatch`` (columns) when only the arguments vary, else one ``NewJob`` per entry. A bad
+    entry raises naming its index, before anything of the batch is stored."""
     spec = queue._task_registry.get(task_name)
     chain = [*queue._global_middleware, *(spec.middleware if spec is not None else ())]
     serializer = payload_serializer(queue, task_name)
@@ -101,21 +107,31 @@ def _build_one_by_one(
     """The general path: per-job lists, ``on_enqueue`` middleware, interception."""
     jobs: list[NewJob] = []
     for index, raw_args in enumerate(args_list):
-        args = as_args(raw_args)
-        kwargs = lists.kwargs_for(index)
-        options = lists.options_for(index, shared)
-        if chain:
-            options = run_on_enqueue(chain, task_name, args, kwargs, options)
-            options.depends_on = None  # batches carry no dependencies
-        # One refused job raises here, before anything of the batch is stored.
-        call = queue._interception.intercept(args, kwargs)
-        if shape is not None:
-            shape.check(task_name, call.args, call.kwargs)
-        jobs.append(
-            build_job(
-                queue, task_name, call.args, call.kwargs, serializer, now, options, call.envelope
+        try:
+            args = as_args(raw_args)
+            kwargs = lists.kwargs_for(index)
+            options = lists.options_for(index, shared)
+            if chain:
+                options = run_on_enqueue(chain, task_name, args, kwargs, options)
+                options.depends_on = None  # batches carry no dependencies
+            # One refused job raises here, before anything of the batch is stored.
+            call = queue._interception.intercept(args, kwargs)
+            if shape is not None:
+                shape.check(task_name, call.args, call.kwargs)
+            jobs.append(
+                build_job(
+                    queue,
+                    task_name,
+                    call.args,
+                    call.kwargs,
+                    serializer,
+                    now,
+                    options,
+                    call.envelope,
+                )
             )
-        )
+        except Exception as exc:
+            raise _naming_job(exc, index) from exc.__cause__
     return jobs
 
 
@@ -127,49 +143,74 @@ def _build_uniform(
     serializer: Serializer,
     now: int,
     shape: CallShape | None,
-) -> list[NewJob]:
-    """The ``map()`` path: options checked once, then only arguments vary per job."""
+) -> JobBatch:
+    """The ``map()`` path: options checked once (as ``build_job`` checks them), ids made in
+    one go, and per job only its arguments checked and encoded."""
     template = build_job(queue, task_name, (), {}, serializer, now, shared)
-    queue_name, priority, scheduled_at = template.queue, template.priority, template.scheduled_at
-    max_retries, timeout_ms, metadata = (
+    ids = new_job_ids(len(args_list))
+    payloads = _encode_arguments(queue, task_name, args_list, ids, serializer, shape)
+    return JobBatch(
+        ids,
+        payloads,
+        template.queue,
+        task_name,
+        template.priority,
+        now,
+        template.scheduled_at,
         template.max_retries,
         template.timeout_ms,
         template.metadata,
-    )
-    expires_at, result_ttl_ms, namespace = (
         template.expires_at,
         template.result_ttl_ms,
         template.namespace,
     )
+
+
+def _encode_arguments(
+    queue: QueueBase,
+    task_name: str,
+    args_list: Sequence[tuple[Any, ...] | list[Any]],
+    ids: list[str],
+    serializer: Serializer,
+    shape: CallShape | None,
+) -> list[bytes]:
+    """The payload of each ``(args, {})`` call, checked against the task's signature: the same
+    bytes ``delay()`` stores for that call (``encode_payload``), through the serializer's plain
+    data shortcut where the queue neither signs nor binds payloads to their job."""
     empty: dict[str, Any] = {}
-    jobs: list[NewJob] = []
-    append = jobs.append
-    encode = encode_payload
-    for raw_args in args_list:
-        args = raw_args if type(raw_args) is tuple else as_args(raw_args)
-        job_id = new_job_id()
-        if shape is not None:
-            shape.check(task_name, args, empty)
-        append(
-            NewJob(
-                job_id,
-                queue_name,
-                task_name,
-                encode(queue, serializer, job_id, task_name, args, empty),
-                priority,
-                now,
-                scheduled_at,
-                max_retries,
-                timeout_ms,
-                None,
-                metadata,
-                (),
-                expires_at,
-                result_ttl_ms,
-                namespace,
-            )
-        )
-    return jobs
+    plain = None if queue._signer is not None else plain_call_encoder(serializer, empty)
+    payloads: list[bytes] = []
+    append = payloads.append
+    index = 0
+    try:
+        for index, raw_args in enumerate(args_list):
+            args = raw_args if type(raw_args) is tuple else as_args(raw_args)
+            if shape is not None:
+                shape.check(task_name, args, empty)
+            payload = None if plain is None else plain(args)
+            if payload is None:
+                payload = encode_payload(queue, serializer, ids[index], task_name, args, empty)
+            append(payload)
+    except Exception as exc:
+        raise _naming_job(exc, index) from exc.__cause__
+    return payloads
+
+
+def _naming_job(exc: Exception, index: int) -> Exception:
+    """``exc`` with the batch index of the job it is about in its message (``args_list[3]:
+    ...``), as the same type; a type whose constructor takes more than a message gets the
+    index as a note instead."""
+    if type(exc) in _RENAMEABLE:
+        renamed = type(exc)(f"args_list[{index}]: {exc}")
+        renamed.__traceback__ = exc.__traceback__
+        return renamed
+    exc.add_note(f"raised for args_list[{index}] of the batch")
+    return exc
+
+
+_RENAMEABLE = frozenset(
+    {TypeError, ValueError, ConfigurationError, SerializationError, DependencyError}
+)
 
 
 __all__ = ["PerJobLists", "build_batch"]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from taskito.events import EventType
-from taskito.job import now_ms
+from taskito.job import JobBatch, now_ms
 from taskito.queue import checks as check
 from taskito.queue.arguments import as_args, as_kwargs
 from taskito.queue.batches import PerJobLists, build_batch
@@ -143,11 +143,17 @@ class EnqueueMixin(QueueBase):
             expires=expires,
             result_ttl=result_ttl,
         )
-        records = self._storage.enqueue_many(build_batch(self, task_name, args_list, lists, shared))
+        batch = build_batch(self, task_name, args_list, lists, shared)
+        if isinstance(batch, JobBatch):
+            if batch.ids:
+                self._storage.enqueue_batch(batch)
+            handles = JobResult.of_batch(batch, self)
+        else:
+            handles = [JobResult(record, self) for record in self._storage.enqueue_many(batch)]
         if self._event_bus.has_listeners(_ENQUEUED):
-            for record in records:
-                self._event_bus.emit(_ENQUEUED, {"job_id": record.id, "task_name": task_name})
-        return [JobResult(record, self) for record in records]
+            for handle in handles:
+                self._event_bus.emit(_ENQUEUED, {"job_id": handle.id, "task_name": task_name})
+        return handles
 
 
 __all__ = ["EnqueueMixin"]

@@ -17,7 +17,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from taskito.job import AttemptMetric, JobRecord, JobStatus, NewJob, TaskMetric
+from taskito.job import AttemptMetric, JobBatch, JobRecord, JobStatus, NewJob, TaskMetric
 from taskito.storage.control import ControlStorage
 
 
@@ -208,6 +208,12 @@ class Storage(ControlStorage, ABC):
         Unique keys are not deduplicated: a key held by an active job (or repeated in the
         batch) raises ``UniqueConflictError`` and nothing is inserted.
         """
+
+    def enqueue_batch(self, batch: JobBatch) -> None:
+        """``enqueue_many`` of ``batch.jobs()``: every job in one transaction, all or nothing;
+        job ``i`` is then stored as ``batch.record(i)``. A backend may store the columns
+        directly, without an object per job (``map()``)."""
+        self.enqueue_many(batch.jobs())
 
     @abstractmethod
     def get_job(self, job_id: str) -> JobRecord | None: ...

@@ -19,7 +19,7 @@ from taskito._checks import (
     check_text,
 )
 from taskito.exceptions import DependencyError
-from taskito.job import AttemptMetric, JobStatus, NewJob, OutcomeKind
+from taskito.job import AttemptMetric, JobBatch, JobStatus, NewJob, OutcomeKind
 from taskito.storage.base import Finish
 from taskito.storage.control import BreakerConfig, Deferral, PeriodicSchedule
 
@@ -147,6 +147,22 @@ def require_new_job(job: object) -> NewJob:
     if not isinstance(job.payload, bytes | bytearray | memoryview):
         raise TypeError(f"job {job.id}: payload must be bytes, got {type(job.payload).__name__}")
     return job
+
+
+def require_job_batch(batch: object) -> JobBatch:
+    """A ``JobBatch`` whose ids are strings and payloads bytes, one of each per job."""
+    if not isinstance(batch, JobBatch):
+        raise TypeError(f"expected a JobBatch, got {type(batch).__name__}")
+    ids, payloads = batch.ids, batch.payloads
+    if not isinstance(ids, list) or not isinstance(payloads, list):
+        raise TypeError("a JobBatch's ids and payloads must be lists")
+    if len(ids) != len(payloads):
+        raise ValueError(f"a JobBatch has {len(ids)} ids but {len(payloads)} payloads")
+    if not set(map(type, ids)) <= {str}:
+        raise TypeError("a JobBatch's ids must be strings")
+    if not set(map(type, payloads)) <= {bytes}:
+        raise TypeError("a JobBatch's payloads must be bytes")
+    return batch
 
 
 # --- flow control (storage/control.py) ------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskito.exceptions import DependencyError, StorageError
-from taskito.job import JobRecord, NewJob
+from taskito.job import JobBatch, JobRecord, NewJob
 from taskito.storage import validation
 from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
@@ -173,16 +173,72 @@ def enqueue_many(
             transitions.insert_dependencies(cursor, stmts, batch)
         return True
 
-    first_stored = _stored_job(conns, stmts, batch[0].id)
+    _store(conns, stmts, insert_all, batch[0].id, single=len(chunks) == 1 and not has_dependencies)
+    feed.notify()
+    return [JobRecord.from_new(job) for job in batch]
+
+
+def enqueue_batch(
+    conns: PgConnections, stmts: q.Statements, feed: ChangeFeed, batch: JobBatch
+) -> None:
+    """``Storage.enqueue_batch``: ``enqueue_many`` of the batch's jobs, its columns sent as
+    they are (the shared values repeated), with no object per job."""
+    validation.require_job_batch(batch)
+    total = len(batch.ids)
+    if not total:
+        return
+    chunks = [
+        _batch_columns(batch, start, min(start + _INSERT_CHUNK, total))
+        for start in range(0, total, _INSERT_CHUNK)
+    ]
+
+    def insert_all(cursor: Cursor) -> bool:
+        for columns in chunks:
+            cursor.execute(stmts.insert_jobs, columns)
+        return True
+
+    _store(conns, stmts, insert_all, batch.ids[0], single=len(chunks) == 1)
+    feed.notify()
+
+
+def _batch_columns(batch: JobBatch, start: int, stop: int) -> list[list[Any]]:
+    """Rows ``start:stop`` of ``batch`` as the columns of ``stmts.insert_jobs``."""
+    count = stop - start
+    shared = (
+        batch.queue,
+        batch.task_name,
+        batch.priority,
+        batch.created_at,
+        batch.scheduled_at,
+        batch.max_retries,
+        batch.timeout_ms,
+        None,  # unique_key
+        batch.metadata,
+        batch.expires_at,
+        batch.result_ttl_ms,
+        batch.namespace,
+    )
+    repeated = [[value] * count for value in shared]
+    return [batch.ids[start:stop], *repeated[:2], batch.payloads[start:stop], *repeated[2:]]
+
+
+def _store(
+    conns: PgConnections,
+    stmts: q.Statements,
+    insert_all: Callable[[Cursor], bool],
+    first_id: str,
+    *,
+    single: bool,
+) -> None:
+    """Run ``insert_all``: as one statement (atomic alone) when ``single``, else in one
+    transaction; after a lost connection, done already when the first job is stored."""
+    first_stored = _stored_job(conns, stmts, first_id)
 
     def recover(cursor: Cursor) -> bool | None:
         # All or nothing: the first job stored means the lost attempt stored every one.
         return None if first_stored(cursor) is None else True
 
-    if len(chunks) == 1 and not has_dependencies:
-        # One statement: atomic without a transaction block.
+    if single:
         conns.run(insert_all, recover=recover)
     else:
         conns.transact(insert_all, recover=recover)
-    feed.notify()
-    return [JobRecord.from_new(job) for job in batch]

@@ -24,7 +24,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskito._checks import check_count, check_optional_bytes, check_positive
-from taskito.job import JobRecord, JobStatus, NewJob, TaskMetric
+from taskito.job import JobBatch, JobRecord, JobStatus, NewJob, TaskMetric
 from taskito.storage import validation
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
@@ -322,6 +322,9 @@ class PostgresStorage(PostgresControl, Storage):
 
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
         return enqueue.enqueue_many(self._conns, self._stmts, self._feed, jobs)
+
+    def enqueue_batch(self, batch: JobBatch) -> None:
+        enqueue.enqueue_batch(self._conns, self._stmts, self._feed, batch)
 
     def get_job(self, job_id: str) -> JobRecord | None:
         return reads.get_job(self._conns, self._stmts, job_id)

@@ -7,11 +7,11 @@ the prepared statements. Status literals are ``JobStatus.code`` values (see sqli
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
-from taskito.job import JobRecord, JobStatus, NewJob, OutcomeKind, TaskMetric
+from taskito.job import JobBatch, JobRecord, JobStatus, NewJob, OutcomeKind, TaskMetric
 from taskito.storage.base import DeadLetter, JobError, JobFilter, LogEntry, WorkerInfo
 from taskito.storage.validation import check_job_cursor
 from taskito.storage.worker_resources import (
@@ -89,6 +89,32 @@ def insert_jobs(jobs: Iterable[NewJob]) -> list[tuple[str, list[tuple[Any, ...]]
         else:
             runs.append((sql, [params]))
     return runs
+
+
+def insert_batch(batch: JobBatch) -> tuple[str, Iterator[tuple[Any, ...]]]:
+    """``insert_job`` for every job of ``batch``: one SQL text, and its rows made as
+    ``executemany`` reads them (no list of rows, no object per job)."""
+    optional = (
+        batch.timeout_ms,
+        None,  # unique_key
+        batch.metadata,
+        batch.expires_at,
+        batch.result_ttl_ms,
+        batch.namespace,
+    )
+    queue, task_name = batch.queue, batch.task_name
+    tail = (
+        batch.priority,
+        batch.created_at,
+        batch.scheduled_at,
+        batch.max_retries,
+        *(value for value in optional if value is not None),
+    )
+    rows = (
+        (job_id, queue, task_name, bytearray(payload), *tail)
+        for job_id, payload in zip(batch.ids, batch.payloads, strict=True)
+    )
+    return _insert_job_sql(tuple(value is None for value in optional)), rows
 
 
 INSERT_DEPENDENCY = "INSERT INTO job_dependencies (job_id, depends_on_job_id) VALUES (?, ?)"

@@ -1,8 +1,9 @@
 """The SQLite storage backend: the default, embedded in one WAL-mode file.
 
-Connections, transactions and change notification live in ``connections``; the schema in
-``schema``; SQL text in ``queries``; multi-step transitions in ``transitions``; the flow-control
-half of the contract in ``control``. This module maps the ``Storage`` contract onto them.
+Connections, transactions and change notification live in ``connections``; group commit of
+concurrent enqueues in ``enqueue``; the schema in ``schema``; SQL text in ``queries``;
+multi-step transitions in ``transitions``; the flow-control half of the contract in
+``control``. This module maps the ``Storage`` contract onto them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 from collections.abc import Collection, Mapping, Sequence
 
 from taskito._checks import check_count, check_optional_bytes, check_positive, check_text
-from taskito.job import JobRecord, JobStatus, NewJob, TaskMetric
+from taskito.job import JobBatch, JobRecord, JobStatus, NewJob, TaskMetric
 from taskito.storage import validation
 from taskito.storage.base import (
     DEFAULT_MAX_RESCUES,
@@ -29,6 +30,7 @@ from taskito.storage.sqlite import queries as q
 from taskito.storage.sqlite import transitions
 from taskito.storage.sqlite.connections import SqliteConnections
 from taskito.storage.sqlite.control import SqliteControl
+from taskito.storage.sqlite.enqueue import GroupCommit
 from taskito.storage.validation import (
     check_job_cursor,
     check_page,
@@ -58,6 +60,7 @@ class SqliteStorage(SqliteControl, Storage):
         self._durable = durable_enqueue
         self.path = path
         self._conns = SqliteConnections(path, busy_timeout_ms)
+        self._group_commit = GroupCommit(self._conns, durable_enqueue)
 
     def __repr__(self) -> str:
         return f"<SqliteStorage path={self.path!r}>"
@@ -75,12 +78,10 @@ class SqliteStorage(SqliteControl, Storage):
     # --- jobs: enqueue, read ------------------------------------------------------------
 
     def enqueue(self, job: NewJob) -> JobRecord:
+        """See ``Storage.enqueue``. Concurrent calls from threads of this process share
+        commits (``enqueue.GroupCommit``); each returns once its own row is committed."""
         require_new_job(job)
-        with self._conns.write(notify=False, durable=self._durable) as conn:
-            record, inserted = transitions.enqueue_one(conn, job)
-        if inserted:
-            self._notify()
-        return record
+        return self._group_commit.enqueue(job)[0]
 
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
         batch = [require_new_job(job) for job in jobs]
@@ -94,6 +95,14 @@ class SqliteStorage(SqliteControl, Storage):
             transitions.insert_dependencies(conn, batch)
         self._notify()
         return [JobRecord.from_new(job) for job in batch]
+
+    def enqueue_batch(self, batch: JobBatch) -> None:
+        validation.require_job_batch(batch)
+        if not batch.ids:
+            return
+        with self._conns.write(notify=False, durable=self._durable) as conn:
+            conn.executemany(*q.insert_batch(batch))
+        self._notify()
 
     def get_job(self, job_id: str) -> JobRecord | None:
         with self._conns.read() as conn:
