@@ -87,6 +87,15 @@ def test_page_forward_and_back_by_key_with_a_filter(
     loaded(page)
     assert shown_ids(page, 41, 50) == third
 
+    # A job opened from there leads back to that page by its breadcrumb.
+    page.get_by_role("link", name=third[0][-8:]).click()
+    loaded(page)
+    expect(page.locator(".job-head")).to_contain_text("add")
+    page.locator("#crumbs").get_by_role("link", name="Jobs").click()
+    loaded(page)
+    expect(page).to_have_url(re.compile(r"[?&]queue=reports"))
+    assert shown_ids(page, 41, 50) == third
+
 
 def test_a_bad_cursor_in_the_url_starts_at_the_first_page(page: Page, queue: Queue) -> None:
     ids = [queue.enqueue("add", args=(i, i)).id for i in range(3)]

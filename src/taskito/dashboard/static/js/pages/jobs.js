@@ -33,6 +33,33 @@ export function readQuery(query) {
   return state;
 }
 
+const LAST_LIST_KEY = "taskito.jobs-list";
+
+/**
+ * The breadcrumb back to the jobs list: the filters and the page last shown in this tab,
+ * so a job opened from page 3 of a filtered list leads back there.
+ */
+export function jobsCrumb() {
+  let search = "";
+  try {
+    search = window.sessionStorage.getItem(LAST_LIST_KEY) || "";
+  } catch {
+    // Storage refused: the crumb leads to the first page.
+  }
+  const params = new URLSearchParams(search);
+  const query = {};
+  for (const key of new Set(params.keys())) query[key] = params.getAll(key);
+  return { label: "Jobs", path: "/jobs", query };
+}
+
+function rememberList() {
+  try {
+    window.sessionStorage.setItem(LAST_LIST_KEY, window.location.search);
+  } catch {
+    // Not remembered: the crumb leads to the first page.
+  }
+}
+
 /** The page number: 1, or 2 and more after the first page's cursor. */
 const pageOf = (state) => (state.after ? state.trail.length + 2 : 1);
 
@@ -97,6 +124,7 @@ export function mount(ctx) {
   ctx.setTitle("Jobs");
   let state = readQuery(ctx.query);
   let lastShown = null;
+  rememberList();
   const results = h("div", { id: "jobs-table" });
   const summary = h("p", { class: "muted", role: "status" });
   const paging = h("div");
@@ -108,6 +136,7 @@ export function mount(ctx) {
     state = { ...filters, after, trail };
     const page = pageOf(state);
     ctx.setQuery({ ...filters, page: page > 1 ? page : "", after, trail }, { push: true });
+    rememberList();
     ctx.refresh();
   };
   const next = () => {
