@@ -5,6 +5,7 @@ and the browser's back button, no row repeats and none is skipped."""
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -21,7 +22,7 @@ FILTERED = 50  # three pages of 20: 20, 20 and 10
 def shown_ids(page: Page, first: int, last: int) -> list[str]:
     """The full ids of the rows shown, once the page says it shows rows ``first``-``last``."""
     expect(page.get_by_role("status").filter(has_text="Showing")).to_contain_text(
-        f"Showing {first}\u2013{last}"
+        f"Showing {first:,}\u2013{last:,}"
     )
     ids: list[str] = page.locator("#jobs-table tbody tr td:first-child a").evaluate_all(
         "(links) => links.map((a) => a.title)"
@@ -97,7 +98,7 @@ def test_page_forward_and_back_by_key_with_a_filter(
     assert shown_ids(page, 41, 50) == third
 
 
-def test_a_bad_cursor_in_the_url_starts_at_the_first_page(page: Page, queue: Queue) -> None:
+def test_cursors_in_the_url_bad_or_too_many(page: Page, queue: Queue) -> None:
     ids = [queue.enqueue("add", args=(i, i)).id for i in range(3)]
     sign_in(page)
     show(page, "/jobs?after=yesterday&trail=x&page=7")
@@ -106,3 +107,15 @@ def test_a_bad_cursor_in_the_url_starts_at_the_first_page(page: Page, queue: Que
     # A well-formed cursor of no job: the rows after that point, by key.
     show(page, "/jobs?after=1%2Czzz&page=2")
     expect(page.locator("#jobs-table")).to_contain_text("No more jobs on this page.")
+
+    # Past the newest job, every job is on the page; the URL keeps only the last 100
+    # cursors (it must fit in a request line), and the page number says how deep it is.
+    future = "99999999999999,z"
+    trail = "".join(f"&trail={future}" for _ in range(120))
+    show(page, f"/jobs?after={future}{trail}&page=150")
+    assert sorted(shown_ids(page, 2981, 2983)) == sorted(ids)
+    page.get_by_role("button", name="← Previous").click()
+    expect(page).to_have_url(re.compile(r"[?&]page=149"))
+    shown_ids(page, 2961, 2963)
+    query = parse_qs(urlsplit(page.url).query)
+    assert len(query["trail"]) == 99

@@ -13,14 +13,18 @@ export const PAGE_SIZE = 20;
 const FILTERS = ["status", "queue", "task", "metadata", "error", "created_after", "created_before"];
 const STATUS_CHOICES = ["pending", "running", "complete", "failed", "dead", "cancelled"];
 const CURSOR = /^\d+,.+$/;
+// The cursors kept in the URL: about 60 characters each, so the URL stays well under what a
+// server takes in a request line. Further back than that, Previous starts at the first page.
+export const MAX_TRAIL = 100;
 
 /** The cursor after ``job``: where the page that follows it starts. */
 const cursorOf = (job) => `${job.created_at},${job.id}`;
 
 /**
  * The filters and the place in the URL's query: ``after`` (the cursor this page starts
- * after; none on the first page) and ``trail`` (the cursors of the pages between the first
- * and this one). A cursor that is not ``<time>,<id>`` starts again at the first page.
+ * after; none on the first page), ``trail`` (the cursors of the pages between the first and
+ * this one, the last MAX_TRAIL of them) and ``page`` (its number, for the "Showing" line).
+ * A cursor that is not ``<time>,<id>`` starts again at the first page.
  */
 export function readQuery(query) {
   const state = {};
@@ -29,7 +33,11 @@ export function readQuery(query) {
   const trail = query.getAll("trail");
   const valid = CURSOR.test(after) && trail.every((c) => CURSOR.test(c));
   state.after = valid ? after : "";
-  state.trail = valid ? trail : [];
+  state.trail = valid ? trail.slice(-MAX_TRAIL) : [];
+  const page = Number.parseInt(query.get("page") || "", 10);
+  // Never fewer pages than the cursors say (a page number edited down is not believed).
+  const least = state.after ? state.trail.length + 2 : 1;
+  state.page = state.after && Number.isSafeInteger(page) && page > least ? page : least;
   return state;
 }
 
@@ -59,9 +67,6 @@ function rememberList() {
     // Not remembered: the crumb leads to the first page.
   }
 }
-
-/** The page number: 1, or 2 and more after the first page's cursor. */
-const pageOf = (state) => (state.after ? state.trail.length + 2 : 1);
 
 function progressCell(job) {
   if (job.progress === null || job.progress === undefined) return "—";
@@ -132,20 +137,23 @@ export function mount(ctx) {
   const queues = get("/api/queues").then((rows) => rows.map((q) => q.name));
 
   const filtersOf = () => Object.fromEntries(FILTERS.map((n) => [n, state[n]]));
-  const go = (filters, after = "", trail = []) => {
-    state = { ...filters, after, trail };
-    const page = pageOf(state);
+  const go = (filters, after = "", trail = [], page = 1) => {
+    state = { ...filters, after, trail, page };
     ctx.setQuery({ ...filters, page: page > 1 ? page : "", after, trail }, { push: true });
     rememberList();
     ctx.refresh();
   };
   const next = () => {
     if (!lastShown) return;
-    go(filtersOf(), cursorOf(lastShown), state.after ? [...state.trail, state.after] : []);
+    const trail = state.after ? [...state.trail, state.after].slice(-MAX_TRAIL) : [];
+    go(filtersOf(), cursorOf(lastShown), trail, state.page + 1);
   };
   const previous = () => {
     const trail = [...state.trail];
-    go(filtersOf(), trail.pop() || "", trail);
+    const after = trail.pop();
+    // Past the cursors kept (more than MAX_TRAIL pages deep), back to the first page.
+    if (after) go(filtersOf(), after, trail, state.page - 1);
+    else go(filtersOf());
   };
   const renderForm = () => fill(formBox, buildForm(state, queues, (f) => go(f),
     () => {
@@ -157,7 +165,7 @@ export function mount(ctx) {
 
   async function refresh() {
     const filters = filtersOf();
-    const page = pageOf(state);
+    const { page } = state;
     const rows = await get("/api/jobs", { ...filters, limit: PAGE_SIZE + 1,
       after: state.after });
     const shown = rows.slice(0, PAGE_SIZE);
