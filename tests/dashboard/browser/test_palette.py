@@ -91,6 +91,22 @@ def test_the_palette_opens_pages_and_jobs_from_the_keyboard(
     expect(crumbs.get_by_role("link", name="Jobs")).to_have_attribute("href", "/jobs")
     expect(crumbs).to_contain_text(job.id[-8:])
 
+    # A full id pasted into the empty field opens the job without Enter.
+    other = queue.enqueue("add", args=(4, 5))
+    dialog, field = open_palette(page)
+    field.evaluate(
+        """(input, text) => {
+            const data = new DataTransfer();
+            data.setData("text/plain", text);
+            input.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data,
+                bubbles: true, cancelable: true }));
+        }""",
+        f"{other.id}\n",
+    )
+    expect(page).to_have_url(re.compile(f"/jobs/{other.id}$"))
+    expect(dialog).to_be_hidden()
+    loaded(page)
+
     # Words that name nothing say so; the theme switches from the palette.
     dialog, field = open_palette(page)
     field.fill("no such thing")

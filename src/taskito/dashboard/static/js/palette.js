@@ -1,7 +1,8 @@
 // The command palette (⌘K or Ctrl+K): a search field over every page of the sidebar, the
 // header's settings (theme, refresh interval) and, for an admin, the actions that change
-// things; a job id typed or pasted opens that job. Arrows move, Enter runs, Escape closes;
-// focus stays in the dialog while it is open and goes back where it was afterwards.
+// things. A job id typed opens that job with Enter; a full one pasted opens it at once.
+// Arrows move, Enter runs, Escape closes; focus stays in the dialog while it is open and
+// goes back where it was afterwards.
 
 import { post } from "./api.js";
 import { h, fill, formatCount } from "./dom.js";
@@ -164,6 +165,15 @@ export function setUpPalette(shell) {
   };
 
   input.addEventListener("input", render);
+  // A job's full id pasted into the empty field opens that job at once.
+  input.addEventListener("paste", (event) => {
+    const jobId = jobIdIn(event.clipboardData?.getData("text") || "");
+    if (input.value || !jobId || !UUID.test(jobId)) return;
+    event.preventDefault();
+    returnTo = null;
+    close();
+    navigate(`/jobs/${encodeURIComponent(jobId)}`);
+  });
   input.addEventListener("keydown", (event) => {
     if (event.key === "ArrowDown" || event.key === "ArrowUp") {
       event.preventDefault();
