@@ -7,6 +7,7 @@ import { h, fill, formatClock } from "./js/dom.js";
 import { currentPath, currentQuery, href, localTarget, match, navigate, setQuery } from "./js/router.js";
 import { applyTheme, initialTheme, nextTheme, refreshSeconds, saveRefreshSeconds } from "./js/prefs.js";
 import { PAGES } from "./js/pages/index.js";
+import { setUpPalette } from "./js/palette.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -66,6 +67,7 @@ async function refresh() {
     if (!(error instanceof OfflineError)) showPageError(error);
     if (!(error instanceof ApiError || error instanceof OfflineError)) console.error(error);
   } finally {
+    if (run === shell.run) $("page").removeAttribute("aria-busy"); // the skeletons go
     run.busy = false;
     if (run.again && run === shell.run) {
       run.again = false;
@@ -113,6 +115,7 @@ function show() {
   shell.run = null;
   const root = $("page");
   root.replaceChildren();
+  root.setAttribute("aria-busy", "true"); // until its first refresh: boxes show skeletons
   delete $("refreshed").dataset.at; // set again when this page's first refresh is done
   showPageError(null);
   document.body.classList.remove("nav-open");
@@ -217,4 +220,6 @@ async function start() {
 
 applyTheme(initialTheme(), false);
 setUpControls();
+const palette = setUpPalette({ canWrite: () => shell.auth.role === "admin", refresh });
+$("palette-open").addEventListener("click", () => palette.open());
 start();

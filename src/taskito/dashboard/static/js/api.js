@@ -31,12 +31,17 @@ function csrfToken() {
   return found ? decodeURIComponent(found.slice(prefix.length)) : "";
 }
 
-/** ``?a=1&b=x`` from an object; empty, null and undefined values are left out. */
+/**
+ * ``?a=1&b=x`` from an object; empty, null and undefined values are left out, and an array
+ * repeats its key once per item (``{t: [1, 2]}`` is ``?t=1&t=2``).
+ */
 export function queryString(params = {}) {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
-    if (value === undefined || value === null || value === "") continue;
-    search.set(key, String(value));
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (item === undefined || item === null || item === "") continue;
+      search.append(key, String(item));
+    }
   }
   const text = search.toString();
   return text ? "?" + text : "";

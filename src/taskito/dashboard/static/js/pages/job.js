@@ -7,6 +7,7 @@ import { h, fill, formatDuration, shortId } from "../dom.js";
 import { dagView } from "../dag.js";
 import { actionButton, confirmAction, fields, jobLink, jsonText, section, statusBadge,
   table, tabs, time, toast } from "../ui.js";
+import { jobsCrumb } from "./jobs.js";
 import { logColumns } from "./logs.js";
 
 const TABS = [
@@ -104,7 +105,7 @@ function resultView(job, answer) {
 
 export function mount(ctx) {
   const jobId = ctx.params.id;
-  ctx.setTitle({ label: "Jobs", path: "/jobs" }, shortId(jobId));
+  ctx.setTitle(jobsCrumb(), shortId(jobId));
   let tab = TABS.some((t) => t.id === ctx.query.get("tab")) ? ctx.query.get("tab") : "errors";
   let resultShownFor = null;
   const head = h("div", { class: "job-head" });
@@ -193,7 +194,7 @@ export function mount(ctx) {
       }
       throw error;
     }
-    ctx.setTitle({ label: "Jobs", path: "/jobs" }, `${job.task_name} ${shortId(job.id)}`);
+    ctx.setTitle(jobsCrumb(), `${job.task_name} ${shortId(job.id)}`);
     showHead(job);
     fill(details, jobFields(job));
     const shownTab = tab;
