@@ -108,6 +108,8 @@ def test_readiness_and_the_scaler_payload(queue: Queue, client: Client) -> None:
     queue.pause("emails")
     queue.pause("reports")
     with worker_thread(queue, queues=["emails"]):
+        # The worker thread runs before its first heartbeat has registered it in storage.
+        wait_until(lambda: len(queue.workers()) == 1, message="the worker registered")
         checks = ok(client.get("/readiness"))["checks"]
         assert (checks["workers"]["status"], checks["workers"]["count"]) == ("ok", 1)
         assert ok(client.get("/api/scaler?queue=emails"))["liveWorkers"] == 1
