@@ -50,6 +50,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("async_support/context.py", "contracts"),
     ("storage/base.py", "contracts"),
     ("storage/control.py", "contracts"),
+    ("storage/operations.py", "contracts"),
     ("context.py", "contracts"),
     ("middleware.py", "contracts"),
     ("events.py", "contracts"),

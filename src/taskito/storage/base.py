@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from taskito.job import AttemptMetric, JobRecord, JobStatus, NewJob, TaskMetric
 from taskito.storage.control import ControlStorage
+from taskito.storage.operations import OperationsStorage
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,9 @@ class DeadLetter:
     timeout_ms: int | None
     result_ttl_ms: int | None
     namespace: str | None
+    #: How many times the automatic dead-letter retry sent this job back (its own field: the
+    #: user's metadata is never touched; manual retries keep it as it is).
+    dlq_retry_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +166,12 @@ class LogEntry:
     logged_at: int
 
 
-class Storage(ControlStorage, ABC):
+class Storage(ControlStorage, OperationsStorage, ABC):
     """The one storage contract. A backend that passes ``tests/storage/`` is a backend.
 
     The flow-control families (queue state, limits, breakers, schedules, locks, archive,
-    settings) are declared in ``storage/control.py``.
+    settings) are declared in ``storage/control.py``; the operator's tools (requeue, dead-letter
+    management, keyset pages, retention) in ``storage/operations.py``.
     """
 
     # --- lifecycle --------------------------------------------------------------------
@@ -361,11 +366,19 @@ class Storage(ControlStorage, ABC):
 
     @abstractmethod
     def retry_dead(
-        self, dead_id: str, new_job_id: str, now: int, payload: bytes | None = None
+        self,
+        dead_id: str,
+        new_job_id: str,
+        now: int,
+        payload: bytes | None = None,
+        *,
+        automatic: bool = False,
     ) -> JobRecord | None:
         """Enqueue a fresh pending copy of the dead letter and delete the row; None when
         there is no such dead letter. ``payload``, when given, replaces the letter's (a
-        signed payload made valid for the new id, see taskito.signing.rebind)."""
+        signed payload made valid for the new id, see taskito.signing.rebind). The copy
+        carries the letter's ``dlq_retry_count`` (plus one when ``automatic``: the dead-letter
+        auto-retry), so the next dead letter of that job reports it."""
 
     @abstractmethod
     def purge_dead(self, before: int) -> int:

@@ -1,0 +1,206 @@
+"""The operator's tools on the Queue: requeue a job stuck on a hung worker, dead-letter
+management (delete, per task, automatic retry), keyset pages, and retention (report, dry run,
+sweep), each scoped by the Queue's namespace, with their ``a*`` mirrors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from taskito.ids import new_job_id
+from taskito.job import JobStatus, now_ms
+from taskito.queue import checks as check
+from taskito.queue.payloads import binds_payloads, rebound_payload
+from taskito.queue.state import QueueBase
+from taskito.result import job_to_dict
+from taskito.storage.base import DeadLetter, JobFilter
+from taskito.storage.operations import format_cursor, page_cursor, parse_cursor
+from taskito.worker import retention as retention_rules
+from taskito.worker.retention import Retention, RetentionPreview
+
+#: Dead letters one automatic-retry pass looks at.
+AUTO_RETRY_BATCH = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One keyset page: its ``items`` and the opaque ``next_cursor`` to pass as ``after`` for
+    the next page (None: this was the last page)."""
+
+    items: tuple[Any, ...]
+    next_cursor: str | None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def dead_letter_dict(dead: DeadLetter) -> dict[str, Any]:
+    return {
+        "id": dead.id,
+        "original_job_id": dead.original_job_id,
+        "queue": dead.queue,
+        "task_name": dead.task_name,
+        "error": dead.error,
+        "retry_count": dead.retry_count,
+        "failed_at": dead.failed_at,
+        "metadata": dead.metadata,
+        "dlq_retry_count": dead.dlq_retry_count,
+    }
+
+
+def _page(items: list[Any], limit: int, key: tuple[int, object] | None) -> Page:
+    cursor = None if len(items) < limit or key is None else format_cursor(page_cursor(*key))
+    return Page(tuple(items), cursor)
+
+
+class OperatorMixin(QueueBase):
+    """Requeue, dead-letter management, keyset pages and retention."""
+
+    _retention: Retention | None
+    _dlq_auto_retry_delay_ms: int | None
+    _dlq_auto_retry_max: int
+
+    def requeue_job(self, job_id: str) -> bool:
+        """Send a running job of this Queue's namespace back to pending as a new attempt (for a
+        job stuck on a hung worker): the old attempt can no longer write its outcome, and its
+        retries are kept. False when no running job of this namespace has this id."""
+        job_id = check.check_storable_name("job_id", job_id)
+        return self._storage.requeue_job(job_id, self.namespace, now_ms())
+
+    def delete_dead(self, dead_id: str) -> bool:
+        """Delete one dead letter of this namespace; False when there is none."""
+        dead_id = check.check_storable_name("dead_id", dead_id)
+        return self._storage.delete_dead(dead_id, self.namespace)
+
+    def dead_letters_after(
+        self, limit: int = 10, after: str | None = None, task_name: str | None = None
+    ) -> Page:
+        """Dead letters of this namespace (of ``task_name`` when given), newest first, one
+        keyset page after the cursor a previous page returned."""
+        cursor = parse_cursor(after)
+        letters = self._storage.dead_letters_after(limit, cursor, task_name, self.namespace)
+        last = None if not letters else (letters[-1].failed_at, letters[-1].id)
+        return _page([dead_letter_dict(d) for d in letters], limit, last)
+
+    def dead_letters_by_task(
+        self, task_name: str, limit: int = 10, after: str | None = None
+    ) -> Page:
+        """``dead_letters_after`` for one task."""
+        return self.dead_letters_after(
+            limit, after, check.check_storable_name("task_name", task_name)
+        )
+
+    def purge_dead_by_task(self, task_name: str) -> int:
+        """Delete every dead letter of ``task_name`` in this namespace; return how many."""
+        task_name = check.check_storable_name("task_name", task_name)
+        return self._storage.purge_dead_by_task(task_name, self.namespace)
+
+    def list_jobs_after(
+        self,
+        status: str | None = None,
+        queue: str | None = None,
+        task_name: str | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> Page:
+        """Jobs of this namespace, newest first, one keyset page after ``after``."""
+        parsed = None if status is None else JobStatus.parse(status)
+        filter = JobFilter(
+            status=parsed,
+            queue=queue,
+            task_name=task_name,
+            namespace=self.namespace,
+            any_namespace=False,
+        )
+        jobs = self._storage.list_jobs_after(filter, limit, parse_cursor(after))
+        last = None if not jobs else (jobs[-1].created_at, jobs[-1].id)
+        return _page([job_to_dict(job) for job in jobs], limit, last)
+
+    def logs_after(
+        self,
+        task_name: str | None = None,
+        level: str | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> Page:
+        """Task log lines, newest first, one keyset page after ``after``."""
+        lines = self._storage.query_logs_after(task_name, level, limit, parse_cursor(after))
+        last = None if not lines else (lines[-1].logged_at, lines[-1].id)
+        return _page(
+            [
+                {"id": line.id, "job_id": line.job_id, "task_name": line.task_name,
+                 "level": line.level, "message": line.message, "extra": line.extra,
+                 "logged_at": line.logged_at}
+                for line in lines
+            ],
+            limit,
+            last,
+        )  # fmt: skip
+
+    def retry_dead_due(self, queues: list[str] | None = None) -> list[str]:
+        """One pass of the automatic dead-letter retry (``Queue(dlq_auto_retry_delay=...)``):
+        retry up to 50 letters of this namespace at least the delay old whose automatic
+        count is under ``dlq_auto_retry_max``; return the new job ids. Off (no-op) without a
+        delay. The count lives in the letter's own field, never in its metadata."""
+        delay_ms = self._dlq_auto_retry_delay_ms
+        if delay_ms is None:
+            return []
+        now = now_ms()
+        due = self._storage.dead_letters_due(
+            self.namespace, queues, now - delay_ms + 1, self._dlq_auto_retry_max, AUTO_RETRY_BATCH
+        )
+        retried: list[str] = []
+        for letter in due:
+            job_id = new_job_id()
+            payload = None
+            if binds_payloads(self, letter.task_name):
+                payload = rebound_payload(
+                    self, letter.task_name, letter.payload, letter.original_job_id, job_id
+                )
+            if self._storage.retry_dead(letter.id, job_id, now, payload, automatic=True):
+                retried.append(job_id)
+        return retried
+
+    # --- retention ----------------------------------------------------------------------
+
+    def retention(self) -> Retention | None:
+        """The windows this Queue was built with (None: off, history kept forever)."""
+        return self._retention
+
+    def dry_run_retention(self, retention: Retention | None = None) -> RetentionPreview:
+        """Count per kind what a sweep would delete now under ``retention`` (default: this
+        Queue's windows), deleting nothing."""
+        if retention is not None and not isinstance(retention, Retention):
+            raise TypeError(f"retention must be a Retention, not {type(retention).__name__}")
+        chosen = retention or self._retention or Retention()
+        return retention_rules.preview(self._storage, chosen, self.namespace, now_ms())
+
+    def apply_retention(self) -> dict[str, int]:
+        """Run one retention sweep now with this Queue's windows; return what it deleted."""
+        if self._retention is None:
+            retention_rules.announce_off_once()
+            return {}
+        return retention_rules.sweep(self._storage, self._retention, now_ms())
+
+    # --- async mirrors ------------------------------------------------------------------
+
+    async def arequeue_job(self, job_id: str) -> bool:
+        return await self._blocking.run(self.requeue_job, job_id)
+
+    async def adelete_dead(self, dead_id: str) -> bool:
+        return await self._blocking.run(self.delete_dead, dead_id)
+
+    async def adead_letters_after(
+        self, limit: int = 10, after: str | None = None, task_name: str | None = None
+    ) -> Page:
+        return await self._blocking.run(self.dead_letters_after, limit, after, task_name)
+
+    async def apurge_dead_by_task(self, task_name: str) -> int:
+        return await self._blocking.run(self.purge_dead_by_task, task_name)
+
+    async def adry_run_retention(self, retention: Retention | None = None) -> RetentionPreview:
+        return await self._blocking.run(self.dry_run_retention, retention)

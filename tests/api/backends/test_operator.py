@@ -1,0 +1,127 @@
+"""The operator's tools on every backend: requeue of a job stuck on a hung worker (a real
+worker, a real blocked task), dead-letter management, keyset pages and retention."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from taskito import Queue
+from taskito.job import JobStatus
+from taskito.worker.retention import Retention
+from tests.api.backends.support import Backend, record_of, worker_thread
+from tests.api.driving import drive
+from tests.helpers import wait_until
+
+
+def test_requeue_rescues_a_job_from_a_hung_worker(backend: Backend) -> None:
+    hung, release = threading.Event(), threading.Event()
+    first = backend.queue(workers=1)
+    second = backend.queue(workers=1)
+
+    @first.task(name="stuck")
+    def stuck_first() -> str:
+        hung.set()
+        release.wait(20)
+        return "first"
+
+    @second.task(name="stuck")
+    def stuck_second() -> str:
+        return "second"
+
+    try:
+        with worker_thread(first):
+            job = first.enqueue("stuck")
+            assert hung.wait(10)
+            assert first.requeue_job(job.id) is True
+            assert first.requeue_job(job.id) is False  # pending now: nothing to requeue
+            with worker_thread(second):
+                wait_until(lambda: record_of(first, job.id).status is JobStatus.COMPLETE)
+            # The hung attempt ends now; leaving the block drains its worker, which tries to
+            # write the late "first": the fence refuses it.
+            release.set()
+    finally:
+        release.set()
+    assert job.result(timeout=5) == "second"
+    errors = first._storage.job_errors(job.id)
+    assert [e.error.startswith("requeued by an operator") for e in errors] == [True]
+
+
+def test_requeue_is_scoped_by_namespace(backend: Backend) -> None:
+    mine = backend.queue(namespace="a")
+    other = backend.queue(namespace="b")
+    job = mine.enqueue("t")
+    mine._storage.claim("w", None, "a", 10, record_of(mine, job.id).scheduled_at, 60_000)
+    assert other.requeue_job(job.id) is False
+    assert record_of(mine, job.id).status is JobStatus.RUNNING
+    assert mine.requeue_job(job.id) is True
+    with pytest.raises(ValueError, match="job_id"):
+        mine.requeue_job("")
+
+
+def _dead(queue: Queue, task_name: str) -> str:
+    job = queue.enqueue(task_name, (1,))
+    drive(queue, job.id, JobStatus.DEAD, error=f"{task_name} failed")
+    return job.id
+
+
+def test_dead_letter_management(backend: Backend) -> None:
+    queue = backend.queue(namespace="ops")
+    for name in ("poison", "poison", "poison", "fine"):
+        _dead(queue, name)
+    pages, after = [], None
+    while True:
+        page = queue.dead_letters_after(limit=2, after=after)
+        pages.append([d["task_name"] for d in page])
+        if page.next_cursor is None:
+            break
+        after = page.next_cursor
+    assert sum(len(p) for p in pages) == 4
+    by_task = queue.dead_letters_by_task("poison", limit=10)
+    assert len(by_task) == 3 and by_task.next_cursor is None
+    assert {d["dlq_retry_count"] for d in by_task} == {0}
+    fine = queue.dead_letters_by_task("fine")
+    assert queue.delete_dead(fine.items[0]["id"]) is True
+    assert queue.delete_dead(fine.items[0]["id"]) is False
+    assert queue.purge_dead_by_task("poison") == 3
+    assert len(queue.dead_letters_after()) == 0
+    with pytest.raises(ValueError, match="invalid cursor"):
+        queue.dead_letters_after(after="not-a-cursor")
+
+
+def test_auto_retry_keeps_the_count_out_of_metadata(backend: Backend) -> None:
+    queue = backend.queue(dlq_auto_retry_delay=0, dlq_auto_retry_max=1)
+    job = queue.enqueue("t", metadata='{"owner": "me"}')
+    drive(queue, job.id, JobStatus.DEAD, error="boom")
+    wait_until(lambda: queue.dead_letters_after().items[0]["failed_at"] < _now())
+    (new_id,) = queue.retry_dead_due()
+    assert record_of(queue, new_id).metadata == '{"owner": "me"}'
+    drive(queue, new_id, JobStatus.DEAD, error="boom again")
+    (letter,) = queue.dead_letters_after().items
+    assert letter["dlq_retry_count"] == 1 and letter["metadata"] == '{"owner": "me"}'
+    assert queue.retry_dead_due() == []  # the allowance is spent
+
+
+def _now() -> int:
+    from taskito.job import now_ms
+
+    return now_ms()
+
+
+def test_retention_dry_run_counts_and_deletes_nothing(backend: Backend) -> None:
+    queue = backend.queue(retention=Retention(dead_letters=0))
+    _dead(queue, "t")
+    wait_until(lambda: queue.dead_letters_after().items[0]["failed_at"] < _now())
+    preview = queue.dry_run_retention()
+    assert preview.counts == {"dead_letters": 1} and preview.total == 1
+    assert len(queue.dead_letters_after()) == 1
+    assert queue.dry_run_retention(Retention()).total == 0
+    assert queue.apply_retention() == {"dead_letters": 1}
+    assert len(queue.dead_letters_after()) == 0
+
+
+@pytest.mark.parametrize("window", [-1, float("nan"), "7d"])
+def test_a_bad_window_is_refused(window: object) -> None:
+    with pytest.raises((ValueError, TypeError), match="task_logs"):
+        Retention(task_logs=window)  # type: ignore[arg-type]
