@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from taskito.retention import Retention
 from taskito.retry import RetryPolicy
 from taskito.storage.base import DEFAULT_MAX_RESCUES
 
@@ -297,6 +298,12 @@ class ExecutionEnv:
     arguments: RestoreSettings | None = None
     #: The worker's resources by name (``ResourceProvider``); None: none are available.
     resources: ResourceProvider | None = None
+    #: ``Queue(retention=...)``: the windows the worker's sweep applies; None: off (a notice).
+    retention: Retention | None = None
+    #: ``Queue(dlq_auto_retry_delay=...)`` in ms (None: no automatic dead-letter retry) and
+    #: ``dlq_auto_retry_max``: automatic retries per job.
+    dlq_auto_retry_delay_ms: int | None = None
+    dlq_auto_retry_max: int = 1
 
     @property
     def records_metrics(self) -> bool:

@@ -33,6 +33,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("loading.py", "foundation"),
     ("_checks.py", "foundation"),
     ("metrics_math.py", "foundation"),
+    ("retention.py", "foundation"),
     # Interception and proxies: what the producer and the worker both use (markers, the
     # conversions, the walk over decoded arguments, proxy handlers, recipe signing and
     # schemas, figures) sits with the codecs; restoring arguments is the engine's (below);

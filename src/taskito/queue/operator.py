@@ -4,23 +4,21 @@ sweep), each scoped by the Queue's namespace, with their ``a*`` mirrors."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from taskito.ids import new_job_id
 from taskito.job import JobStatus, now_ms
 from taskito.queue import checks as check
-from taskito.queue.payloads import binds_payloads, rebound_payload
 from taskito.queue.state import QueueBase
+from taskito.registry import ExecutionEnv
 from taskito.result import job_to_dict
+from taskito.retention import Retention, RetentionPreview
 from taskito.storage.base import DeadLetter, JobFilter
 from taskito.storage.operations import format_cursor, page_cursor, parse_cursor
 from taskito.worker import retention as retention_rules
-from taskito.worker.retention import Retention, RetentionPreview
-
-#: Dead letters one automatic-retry pass looks at.
-AUTO_RETRY_BATCH = 50
+from taskito.worker.upkeep import HistoryUpkeep, report_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +61,9 @@ class OperatorMixin(QueueBase):
     _retention: Retention | None
     _dlq_auto_retry_delay_ms: int | None
     _dlq_auto_retry_max: int
+
+    def _execution_env(self) -> ExecutionEnv:
+        raise NotImplementedError  # Queue's
 
     def requeue_job(self, job_id: str) -> bool:
         """Send a running job of this Queue's namespace back to pending as a new attempt (for a
@@ -141,29 +142,13 @@ class OperatorMixin(QueueBase):
             last,
         )  # fmt: skip
 
-    def retry_dead_due(self, queues: list[str] | None = None) -> list[str]:
-        """One pass of the automatic dead-letter retry (``Queue(dlq_auto_retry_delay=...)``):
-        retry up to 50 letters of this namespace at least the delay old whose automatic
-        count is under ``dlq_auto_retry_max``; return the new job ids. Off (no-op) without a
-        delay. The count lives in the letter's own field, never in its metadata."""
-        delay_ms = self._dlq_auto_retry_delay_ms
-        if delay_ms is None:
-            return []
-        now = now_ms()
-        due = self._storage.dead_letters_due(
-            self.namespace, queues, now - delay_ms + 1, self._dlq_auto_retry_max, AUTO_RETRY_BATCH
-        )
-        retried: list[str] = []
-        for letter in due:
-            job_id = new_job_id()
-            payload = None
-            if binds_payloads(self, letter.task_name):
-                payload = rebound_payload(
-                    self, letter.task_name, letter.payload, letter.original_job_id, job_id
-                )
-            if self._storage.retry_dead(letter.id, job_id, now, payload, automatic=True):
-                retried.append(job_id)
-        return retried
+    def retry_dead_due(self) -> list[str]:
+        """One pass of the automatic dead-letter retry (``Queue(dlq_auto_retry_delay=...)``),
+        as a worker runs it on its cleanup timer: retry up to 50 letters of this namespace at
+        least the delay old whose automatic count is under ``dlq_auto_retry_max``; return the
+        new job ids. A no-op without a delay. The count lives in the letter's own field
+        (``dlq_retry_count``), never in its metadata; a manual ``retry_dead`` keeps it."""
+        return HistoryUpkeep(self._execution_env()).retry_dead_letters(now_ms())
 
     # --- retention ----------------------------------------------------------------------
 
@@ -180,11 +165,16 @@ class OperatorMixin(QueueBase):
         return retention_rules.preview(self._storage, chosen, self.namespace, now_ms())
 
     def apply_retention(self) -> dict[str, int]:
-        """Run one retention sweep now with this Queue's windows; return what it deleted."""
-        if self._retention is None:
-            retention_rules.announce_off_once()
-            return {}
-        return retention_rules.sweep(self._storage, self._retention, now_ms())
+        """Run one retention sweep now with this Queue's windows, as a worker does on its
+        cleanup timer, and publish its report; return what it deleted per kind."""
+        return HistoryUpkeep(self._execution_env()).apply_retention(now_ms())
+
+    def effective_retention(self) -> dict[str, Any] | None:
+        """The windows the last sweep in this namespace applied, as its worker reported them:
+        ``{"enabled", "namespace", "reported_at", "windows"}`` (ms). None: no sweep yet (which
+        is not the same as retention being off)."""
+        stored = self._storage.get_setting(report_key(self.namespace))
+        return None if stored is None else dict(json.loads(stored))
 
     # --- async mirrors ------------------------------------------------------------------
 

@@ -34,11 +34,11 @@ from taskito.registry import (
     QueueLimits,
     TaskSpec,
 )
+from taskito.retention import Retention, dlq_auto_retry_options
 from taskito.signing import warn_if_unsigned
 from taskito.storage import open_storage
 from taskito.storage.base import DEFAULT_MAX_RESCUES
 from taskito.task import TaskWrapper, check_task_options
-from taskito.worker.retention import Retention, dlq_auto_retry_options
 
 if TYPE_CHECKING:
     from taskito.interception.interceptor import ArgumentInterceptor
@@ -259,6 +259,9 @@ class Queue(
             max_rescues=self._settings.max_rescues,
             metrics_retention_ms=self._settings.metrics_retention_ms,
             arguments=self._interception.restore,
+            retention=self._retention,
+            dlq_auto_retry_delay_ms=self._dlq_auto_retry_delay_ms,
+            dlq_auto_retry_max=self._dlq_auto_retry_max,
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 
 from taskito import Queue
 from taskito.job import JobStatus
-from taskito.worker.retention import Retention
+from taskito.retention import Retention
 from tests.api.backends.support import Backend, record_of, worker_thread
 from tests.api.driving import drive
 from tests.helpers import wait_until
@@ -125,3 +125,54 @@ def test_retention_dry_run_counts_and_deletes_nothing(backend: Backend) -> None:
 def test_a_bad_window_is_refused(window: object) -> None:
     with pytest.raises((ValueError, TypeError), match="task_logs"):
         Retention(task_logs=window)  # type: ignore[arg-type]
+
+
+def test_a_running_worker_sweeps_and_reports_its_windows(backend: Backend) -> None:
+    queue = backend.queue(retention=Retention(dead_letters=0, task_logs=3600))
+    _dead(queue, "t")
+    wait_until(lambda: queue.dead_letters_after().items[0]["failed_at"] < _now())
+    assert queue.effective_retention() is None  # no sweep yet
+    with worker_thread(queue):
+        wait_until(lambda: len(queue.dead_letters_after()) == 0)
+        wait_until(lambda: queue.effective_retention() is not None)
+    report = queue.effective_retention()
+    assert report is not None
+    assert report["windows"] == {"dead_letters": 0, "task_logs": 3_600_000}
+    assert (report["enabled"], report["namespace"]) == (True, None)
+
+
+def test_a_running_worker_retries_dead_letters_once_each(backend: Backend) -> None:
+    queue = backend.queue(
+        dlq_auto_retry_delay=0, dlq_auto_retry_max=1, scheduler_cleanup_interval=1
+    )
+    runs: list[int] = []
+
+    @queue.task(name="flaky", max_retries=0)
+    def flaky() -> None:
+        runs.append(1)
+        raise RuntimeError("still down")
+
+    job = flaky.delay()
+    with worker_thread(queue):
+        wait_until(lambda: len(runs) == 2 and _letters_with_count(queue, 1) == 1, timeout_s=15)
+    assert len(runs) == 2  # the allowance of one automatic retry is spent
+    (letter,) = queue.dead_letters_after().items
+    assert letter["original_job_id"] != job.id and letter["dlq_retry_count"] == 1
+
+
+def _letters_with_count(queue: Queue, count: int) -> int:
+    return sum(1 for d in queue.dead_letters_after(limit=100) if d["dlq_retry_count"] == count)
+
+
+def test_retention_off_is_announced_once(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    from taskito.worker import retention as retention_rules
+
+    retention_rules._notice_given = False  # another test of this process may have logged it
+    queue = backend.queue()
+    with caplog.at_level("INFO", logger="taskito.retention"):
+        assert queue.apply_retention() == {}
+        assert queue.apply_retention() == {}
+    notices = [r.getMessage() for r in caplog.records if "retention is off" in r.getMessage()]
+    assert len(notices) == 1 and "Retention.recommended()" in notices[0]

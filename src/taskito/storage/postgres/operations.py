@@ -1,4 +1,4 @@
-"""The operator's half of the PostgreSQL backend (``storage/operations.py``): requeue,
+"""The operator's half of the PostgreSQL backend (``Storage``, storage/base.py): requeue,
 dead-letter management, keyset pages and retention.
 
 ``PostgresOperations`` is a mixin that ``PostgresStorage`` inherits, on the same pool. SQL
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from taskito.job import JobRecord
 from taskito.storage import operation_rules as rules
 from taskito.storage.base import DeadLetter, JobFilter, LogEntry
-from taskito.storage.operations import Cursor, HistoryKind, OperationsStorage
+from taskito.storage.operations import Cursor, HistoryKind
 from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
 
@@ -62,8 +62,9 @@ def _statement(schema: str, template: str, channel: str = "", token: str = "") -
     return q.render(template, schema, channel, token)
 
 
-class PostgresOperations(OperationsStorage):
-    """``OperationsStorage`` on the backend's pool: ``PostgresStorage`` sets the attributes."""
+class PostgresOperations:
+    """The operator's tools of ``Storage`` on the backend's pool (``PostgresStorage`` sets
+    the attributes)."""
 
     schema: str
     _conns: PgConnections

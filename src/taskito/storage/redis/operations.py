@@ -1,4 +1,4 @@
-"""The operator's half of the Redis backend (``storage/operations.py``): requeue and dead-letter
+"""The operator's half of the Redis backend (``Storage``, storage/base.py): requeue and dead-letter
 deletion in scripts (``requeue_job.lua``, ``delete_dead.lua``), keyset pages as walks over the
 time indexes, retention counts and chunked purges.
 
@@ -16,7 +16,7 @@ from typing import cast
 from taskito.job import JobRecord, JobStatus
 from taskito.storage import operation_rules as rules
 from taskito.storage.base import DeadLetter, JobFilter, LogEntry
-from taskito.storage.operations import Cursor, HistoryKind, OperationsStorage
+from taskito.storage.operations import Cursor, HistoryKind
 from taskito.storage.redis.connections import RedisConnection, redis
 from taskito.storage.redis.keys import Keys
 from taskito.storage.redis.notify import ChangeListener
@@ -47,8 +47,8 @@ def _by_score(client: redis.Redis, key: str, high: str) -> Iterator[tuple[int, l
         upper = f"({score}"
 
 
-class RedisOperations(OperationsStorage):
-    """``OperationsStorage`` on Redis: ``RedisStorage`` sets the parts."""
+class RedisOperations:
+    """The operator's tools of ``Storage`` on Redis: ``RedisStorage`` sets the parts."""
 
     prefix: str
     _conn: RedisConnection

@@ -1,4 +1,4 @@
-"""The operator's half of the SQLite backend (``storage/operations.py``): requeue, dead-letter
+"""The operator's half of the SQLite backend (``Storage``, storage/base.py): requeue, dead-letter
 management, keyset pages and retention.
 
 ``SqliteOperations`` is a mixin that ``SqliteStorage`` inherits, on the same connections
@@ -13,7 +13,7 @@ from typing import Any
 from taskito.job import JobRecord
 from taskito.storage import operation_rules as rules
 from taskito.storage.base import DeadLetter, JobFilter, LogEntry
-from taskito.storage.operations import Cursor, HistoryKind, OperationsStorage
+from taskito.storage.operations import Cursor, HistoryKind
 from taskito.storage.sqlite import queries as q
 from taskito.storage.sqlite.connections import SqliteConnections
 
@@ -52,8 +52,8 @@ _HISTORY: dict[HistoryKind, tuple[str, str]] = {
 _DELETE_EDGES = "DELETE FROM job_dependencies WHERE job_id = ? OR depends_on_job_id = ?"
 
 
-class SqliteOperations(OperationsStorage):
-    """``OperationsStorage`` on the connections of a ``SqliteStorage``."""
+class SqliteOperations:
+    """The operator's tools of ``Storage`` on the connections of a ``SqliteStorage``."""
 
     _conns: SqliteConnections
 
