@@ -4,10 +4,11 @@ worker, a real blocked task), dead-letter management, keyset pages and retention
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
-from taskito import Queue
+from taskito import Queue, current_job
 from taskito.job import JobStatus
 from taskito.retention import Retention
 from tests.api.backends.support import Backend, record_of, worker_thread
@@ -46,6 +47,29 @@ def test_requeue_rescues_a_job_from_a_hung_worker(backend: Backend) -> None:
     assert job.result(timeout=5) == "second"
     errors = first._storage.job_errors(job.id)
     assert [e.error.startswith("requeued by an operator") for e in errors] == [True]
+
+
+def test_the_same_worker_runs_the_new_attempt_after_stopping_the_old(backend: Backend) -> None:
+    queue = backend.queue(workers=2)
+    started = threading.Event()
+    attempts: list[int] = []
+
+    @queue.task(name="loop")
+    def loop() -> int:
+        attempts.append(current_job.retry_count)
+        started.set()
+        while len(attempts) == 1:
+            current_job.check_cancelled()  # the old attempt is asked to stop
+            time.sleep(0.005)
+        return len(attempts)
+
+    with worker_thread(queue):
+        job = queue.enqueue("loop")
+        assert started.wait(10)
+        assert queue.requeue_job(job.id) is True
+        assert job.result(timeout=20) == 2
+    record = record_of(queue, job.id)
+    assert (record.status, record.retry_count) == (JobStatus.COMPLETE, 0)
 
 
 def test_requeue_is_scoped_by_namespace(backend: Backend) -> None:
