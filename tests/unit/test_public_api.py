@@ -37,6 +37,8 @@ PUBLIC_NAMES = {
     "TestResults",
     "MockResource",
     "PeriodicInfo",
+    # Retention windows per kind of history (docs/operations.md).
+    "Retention",
     # Argument interception and proxies (docs/interception.md).
     "NoProxy",
     "InterceptionReport",

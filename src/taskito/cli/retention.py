@@ -11,7 +11,6 @@ from typing import Any
 import taskito
 from taskito.cli import options, output
 from taskito.cli.errors import EXIT_OK
-from taskito.retention import Retention
 
 _KINDS = ("completed_jobs", "dead_letters", "job_errors", "task_logs", "task_metrics")
 
@@ -44,7 +43,7 @@ def command(queue: taskito.Queue, args: argparse.Namespace, app_spec: str) -> in
         "reported": queue.effective_retention(),
     }
     if args.dry_run:
-        candidate = Retention.recommended() if args.recommended else None
+        candidate = taskito.Retention.recommended() if args.recommended else None
         preview = queue.dry_run_retention(candidate)
         document["dry_run"] = {"counts": preview.counts, "total": preview.total}
     if args.format == "json":
@@ -54,7 +53,7 @@ def command(queue: taskito.Queue, args: argparse.Namespace, app_spec: str) -> in
     return EXIT_OK
 
 
-def _windows_s(retention: Retention | None) -> dict[str, float]:
+def _windows_s(retention: taskito.Retention | None) -> dict[str, float]:
     if retention is None:
         return {}
     return {kind: window / 1000 for kind, window in retention.windows_ms().items()}

@@ -45,9 +45,7 @@ def retention(queue: taskito.Queue) -> dict[str, Any]:
 def retention_dry_run(queue: taskito.Queue, recommended: bool) -> dict[str, Any]:
     """What a sweep would delete now, per kind (nothing is deleted); under the recommended
     windows when asked."""
-    from taskito.retention import Retention
-
-    preview = queue.dry_run_retention(Retention.recommended() if recommended else None)
+    preview = queue.dry_run_retention(taskito.Retention.recommended() if recommended else None)
     return {**asdict(preview), "total": preview.total}
 
 
