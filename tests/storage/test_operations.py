@@ -219,3 +219,21 @@ def test_history_refuses_an_unknown_kind_or_a_bad_limit(storage: Storage) -> Non
         storage.count_history("jobs", 1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="limit"):
         storage.purge_history(HistoryKind.TASK_LOGS, 1, 0)
+
+
+def test_archived_pages_walk_ties_by_id(storage: Storage) -> None:
+    base = now_ms() - 10_000
+    for i in range(5):
+        job = start_at(storage, base)
+        finish_at(storage, job, JobStatus.COMPLETE, base + i // 2)
+    assert storage.archive_jobs(base + 100) == 5
+    expected = [(j.completed_at, j.id) for j in storage.list_archived(100, 0)]
+    seen: list[tuple[int, str]] = []
+    after = None
+    while page := storage.list_archived_after(2, after):
+        seen += [(j.completed_at or 0, j.id) for j in page]
+        after = seen[-1]
+    assert seen == expected and len(seen) == 5
+    assert storage.list_archived_after(0, None) == []
+    with pytest.raises(ValueError, match="invalid cursor"):
+        storage.list_archived_after(2, (1, ""))

@@ -121,6 +121,12 @@ class OperatorMixin(QueueBase):
         last = None if not jobs else (jobs[-1].created_at, jobs[-1].id)
         return _page([job_to_dict(job) for job in jobs], limit, last)
 
+    def list_archived_after(self, limit: int = 50, after: str | None = None) -> Page:
+        """Archived jobs, most recently finished first, one keyset page after ``after``."""
+        records = self._storage.list_archived_after(limit, parse_cursor(after))
+        last = None if not records else (records[-1].completed_at or 0, records[-1].id)
+        return _page([job_to_dict(record) for record in records], limit, last)
+
     def logs_after(
         self,
         task_name: str | None = None,

@@ -452,6 +452,11 @@ class Storage(ControlStorage, ABC):
         after the cursor ``(created_at, id)``."""
 
     @abstractmethod
+    def list_archived_after(self, limit: int, after: Cursor | None) -> list[JobRecord]:
+        """``list_archived`` as a keyset page: newest first by ``(completed_at, id)``,
+        strictly after the cursor ``(completed_at, id)``."""
+
+    @abstractmethod
     def query_logs_after(
         self,
         task_name: str | None,

@@ -69,6 +69,10 @@ def jobs_page_args(
     return filter, check_count("limit", limit, type_error=ValueError), check_cursor(after)
 
 
+def archived_page_args(limit: object, after: object) -> tuple[int, Cursor | None]:
+    return check_count("limit", limit, type_error=ValueError), check_cursor(after)
+
+
 def log_page_args(
     limit: object, after: object, task_name: object, level: object
 ) -> tuple[int, Cursor | None, str | None, str | None]:

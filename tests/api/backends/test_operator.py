@@ -200,3 +200,22 @@ def test_retention_off_is_announced_once(
         assert queue.apply_retention() == {}
     notices = [r.getMessage() for r in caplog.records if "retention is off" in r.getMessage()]
     assert len(notices) == 1 and "Retention.recommended()" in notices[0]
+
+
+def test_every_listing_pages_by_key(backend: Backend) -> None:
+    queue = backend.queue()
+    for i in range(3):
+        job = queue.enqueue("t", (i,))
+        drive(queue, job.id, JobStatus.COMPLETE)
+    first = queue.list_jobs_after(limit=2)
+    assert len(first) == 2 and first.next_cursor is not None
+    rest = queue.list_jobs_after(limit=2, after=first.next_cursor)
+    assert len(rest) == 1 and rest.next_cursor is None
+    assert {j["id"] for j in [*first, *rest]} == {j.id for j in queue.list_jobs(limit=10)}
+    queue.archive(older_than=0)
+    archived = queue.list_archived_after(limit=5)
+    assert len(archived) == 3 and archived.next_cursor is None
+    assert len(queue.logs_after(limit=5)) == 0
+    for bad in ("x", "1:", ":id", "1.5:id"):
+        with pytest.raises(ValueError, match="invalid cursor"):
+            queue.list_jobs_after(after=bad)

@@ -168,6 +168,17 @@ class PostgresOperations:
             convert.row_to_job(row, offset_ms) for row in self._rows(template, [*params, limit])
         ]
 
+    def list_archived_after(self, limit: int, after: Cursor | None) -> list[JobRecord]:
+        limit, after = rules.archived_page_args(limit, after)
+        bound = "" if after is None else " WHERE (completed_at, id) < (%b, %b)"
+        template = (
+            f"SELECT {q.JOB_COLUMNS} FROM {{s}}.archived_jobs{bound}"
+            " ORDER BY completed_at DESC, id DESC LIMIT %b"
+        )
+        params = [limit] if after is None else [after[0], after[1], limit]
+        offset_ms = self._conns.clock.offset_ms
+        return [convert.row_to_job(row, offset_ms) for row in self._rows(template, params)]
+
     def query_logs_after(
         self,
         task_name: str | None,

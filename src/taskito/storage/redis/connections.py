@@ -43,6 +43,7 @@ SCRIPT_NAMES = (
     "add_log",
     "archive",
     "archived",
+    "archived_ids",
     "breaker",
     "bulk_cancel",
     "cancel",

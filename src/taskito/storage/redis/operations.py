@@ -21,7 +21,7 @@ from taskito.storage.redis.connections import RedisConnection, redis
 from taskito.storage.redis.keys import Keys
 from taskito.storage.redis.notify import ChangeListener
 from taskito.storage.redis.reads import JobMatcher, get_jobs, walk_descending
-from taskito.storage.redis.records import dead_letter_from_fields, log_from_entry
+from taskito.storage.redis.records import dead_letter_from_fields, job_from_packed, log_from_entry
 from taskito.storage.redis.scripts import CHUNK, Scripts
 
 _MEMBER_ID = 16  # a dead letter's index member: a 16-digit sequence, then its id
@@ -186,6 +186,31 @@ class RedisOperations:
             return found
 
         return get_jobs(self._scripts, self._conn.call(read, idempotent=True))
+
+    def list_archived_after(self, limit: int, after: Cursor | None) -> list[JobRecord]:
+        limit, after = rules.archived_page_args(limit, after)
+        if limit == 0:
+            return []
+        index = self._key("archive")
+        high: int | str = "+inf" if after is None else after[0]
+
+        def read(client: redis.Redis) -> list[bytes]:
+            found: list[bytes] = []
+            for job_id in walk_descending(client, index, high, "-inf"):
+                at_cursor = after is not None and job_id.decode() >= after[1]
+                if at_cursor and client.zscore(index, job_id) == after[0]:  # type: ignore[index]
+                    continue
+                found.append(job_id)
+                if len(found) == limit:
+                    break
+            return found
+
+        ids = self._conn.call(read, idempotent=True)
+        if not ids:
+            return []
+        packed = self._scripts.run("archived_ids", *ids, idempotent=True)
+        offset = self._conn.clock_offset_ms()
+        return [job_from_packed(job, offset) for job in packed if job]
 
     def query_logs_after(
         self,

@@ -41,6 +41,10 @@ _LOG_PAGE = (
     " AND (? IS NULL OR level = ?) AND (? IS NULL OR (logged_at, id) < (?, ?))"
     " ORDER BY logged_at DESC, id DESC LIMIT ?"
 )
+_ARCHIVED_PAGE = (
+    f"SELECT {q.JOB_COLUMNS} FROM archived_jobs WHERE (? IS NULL OR (completed_at, id) < (?, ?))"
+    " ORDER BY completed_at DESC, id DESC LIMIT ?"
+)
 # Per kind: the table and the time column a window ages its rows by.
 _HISTORY: dict[HistoryKind, tuple[str, str]] = {
     HistoryKind.COMPLETED_JOBS: ("jobs", "completed_at"),
@@ -118,6 +122,13 @@ class SqliteOperations:
         sql, params = _keyset(sql, params, after)
         with self._conns.read() as conn:
             return [q.row_to_job(row) for row in conn.execute(sql, params)]
+
+    def list_archived_after(self, limit: int, after: Cursor | None) -> list[JobRecord]:
+        limit, after = rules.archived_page_args(limit, after)
+        key, row_id = (None, None) if after is None else after
+        with self._conns.read() as conn:
+            rows = conn.execute(_ARCHIVED_PAGE, (key, key, row_id, limit))
+            return [q.row_to_job(row) for row in rows]
 
     def query_logs_after(
         self,
