@@ -52,12 +52,12 @@ SUBCOMMANDS: tuple[Callable[[options.Commands], None], ...] = (
     jobs.register,
     job.register,
     dead.register,
-    retention.register,
     workers.register,
     periodic.register,
     metrics.register,
     scaler.register,
     dashboard.register,
+    retention.register,
 )
 
 
