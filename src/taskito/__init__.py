@@ -45,6 +45,7 @@ from taskito.proxies.registry import NoProxy
 from taskito.queue.flow import PeriodicInfo
 from taskito.queue.queue import Queue
 from taskito.result import JobResult
+from taskito.retention import Retention
 from taskito.serializers import (
     CloudpickleSerializer,
     EncryptedSerializer,
@@ -90,6 +91,7 @@ __all__ = [
     "ResourceInitError",
     "ResourceNotFoundError",
     "ResourceUnavailableError",
+    "Retention",
     "SchemaVersionError",
     "SerializationError",
     "Serializer",

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from taskito.retention import Retention
 from taskito.retry import RetryPolicy
 from taskito.storage.base import DEFAULT_MAX_RESCUES
 
@@ -311,6 +312,12 @@ class ExecutionEnv:
     #: The Queue's resource definitions (its own dict): a worker, and each prefork child,
     #: builds its ``resources`` from them.
     resource_definitions: dict[str, ResourceDefinition] = field(default_factory=dict)
+    #: ``Queue(retention=...)``: the windows the worker's sweep applies; None: off (a notice).
+    retention: Retention | None = None
+    #: ``Queue(dlq_auto_retry_delay=...)`` in ms (None: no automatic dead-letter retry) and
+    #: ``dlq_auto_retry_max``: automatic retries per job.
+    dlq_auto_retry_delay_ms: int | None = None
+    dlq_auto_retry_max: int = 1
 
     @property
     def records_metrics(self) -> bool:

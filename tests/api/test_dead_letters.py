@@ -21,6 +21,7 @@ DEAD_KEYS = {
     "retry_count",
     "failed_at",
     "metadata",
+    "dlq_retry_count",
 }
 
 

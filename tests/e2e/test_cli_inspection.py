@@ -43,6 +43,7 @@ DEAD_LETTER_KEYS = {
     "retry_count",
     "failed_at",
     "metadata",
+    "dlq_retry_count",
 }
 
 

@@ -29,19 +29,20 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     [
         (
             ["job", "shwo", "x"],
-            "taskito job: error: argument {show,cancel,watch}: invalid choice 'shwo'; expected "
-            "one of show, cancel, watch; did you mean 'show'? (see 'taskito job --help')",
+            "taskito job: error: argument {show,cancel,requeue,watch}: invalid choice 'shwo'; "
+            "expected one of show, cancel, requeue, watch; did you mean 'show'? "
+            "(see 'taskito job --help')",
         ),
         (
             ["dead", "retyr"],
-            "taskito dead: error: argument {list,retry,purge}: invalid choice 'retyr'; "
-            "expected one of list, retry, purge; did you mean 'retry'? "
+            "taskito dead: error: argument {list,retry,delete,purge}: invalid choice 'retyr'; "
+            "expected one of list, retry, delete, purge; did you mean 'retry'? "
             "(see 'taskito dead --help')",
         ),
         (
             ["jobs", "--staus", "running", *APP],
             "taskito jobs: error: unrecognized arguments: --staus running; expected one of "
-            "--app, --format, --help, --limit, --log-level, --offset, --queue, --status, "
+            "--after, --app, --format, --help, --limit, --log-level, --offset, --queue, --status, "
             "--task; did you mean '--status'? (see 'taskito jobs --help')",
         ),
         (
@@ -61,8 +62,8 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
         ),
         (
             ["job"],
-            "taskito job: error: the following arguments are required: {show,cancel,watch} "
-            "(see 'taskito job --help')",
+            "taskito job: error: the following arguments are required: "
+            "{show,cancel,requeue,watch} (see 'taskito job --help')",
         ),
     ],
     ids=[

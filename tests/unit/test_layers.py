@@ -34,6 +34,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("_checks.py", "foundation"),
     ("metrics_math.py", "foundation"),
     ("inject.py", "foundation"),
+    ("retention.py", "foundation"),
     # Interception and proxies: what the producer and the worker both use (markers, the
     # conversions, the walk over decoded arguments, proxy handlers, recipe signing and
     # schemas, figures) sits with the codecs; restoring arguments is the engine's (below);
@@ -51,6 +52,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("async_support/context.py", "contracts"),
     ("storage/base.py", "contracts"),
     ("storage/control.py", "contracts"),
+    ("storage/operations.py", "contracts"),
     ("context.py", "contracts"),
     ("middleware.py", "contracts"),
     ("events.py", "contracts"),

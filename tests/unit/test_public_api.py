@@ -39,6 +39,8 @@ PUBLIC_NAMES = {
     "PeriodicInfo",
     # Worker resources (docs/resources.md).
     "Inject",
+    # Retention windows per kind of history (docs/operations.md).
+    "Retention",
     # Argument interception and proxies (docs/interception.md).
     "NoProxy",
     "InterceptionReport",

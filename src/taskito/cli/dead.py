@@ -1,5 +1,6 @@
-"""``taskito dead list|retry|purge``: the dead-letter queue (``Queue.dead_letters``,
-``retry_dead``, ``purge_dead``)."""
+"""``taskito dead list|retry|delete|purge``: the dead-letter queue (``Queue.dead_letters``,
+``dead_letters_after`` for ``--task``/``--after``, ``retry_dead``, ``delete_dead``,
+``purge_dead``, ``purge_dead_by_task``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ COLUMNS = (
     output.Column("task_name", "TASK", max_width=40),
     output.Column("queue", "QUEUE", max_width=20),
     output.Column("retry_count", "RETRIES", right=True),
+    output.Column("dlq_retry_count", "AUTO", right=True),
     output.Column("failed_at", "FAILED AT", output.timestamp),
     output.Column("error", "ERROR", output.last_line, max_width=50),
 )
@@ -35,6 +37,8 @@ def register(commands: options.Commands) -> None:
         command_name="dead list",
     )
     jobs.add_page_arguments(listing, limit=jobs.DEFAULT_LIMIT)
+    listing.add_argument("--task", dest="task_name", metavar="NAME", help="only this task's")
+    jobs.add_after_argument(listing)
     output.add_format_argument(listing)
     retry = options.add_command(
         actions,
@@ -45,10 +49,18 @@ def register(commands: options.Commands) -> None:
     )
     retry.add_argument("dead_id", metavar="ID", nargs="?", help="the dead letter's id")
     retry.add_argument("--all", action="store_true", help="retry every dead letter")
+    delete = options.add_command(
+        actions,
+        "delete",
+        help="delete one dead letter (discard a poison message)",
+        handler=delete_command,
+        command_name="dead delete",
+    )
+    delete.add_argument("dead_id", metavar="ID", help="the dead letter's id")
     purge = options.add_command(
         actions,
         "purge",
-        help="delete dead letters older than --older-than seconds",
+        help="delete dead letters older than --older-than seconds, or every one of --task",
         handler=purge_command,
         command_name="dead purge",
     )
@@ -59,10 +71,23 @@ def register(commands: options.Commands) -> None:
         metavar="S",
         help="delete letters that failed more than S seconds ago (default: 86400; 0: all)",
     )
+    purge.add_argument(
+        "--task", dest="task_name", metavar="NAME", help="delete every dead letter of this task"
+    )
     options.finish_actions(actions)
 
 
 def list_command(queue: taskito.Queue, args: argparse.Namespace, app_spec: str) -> int:
+    if args.task_name is not None or args.after is not None:
+        if args.offset:
+            raise CommandError("--offset does not go with --task or --after", EXIT_USAGE)
+        page = jobs.keyset_page(
+            lambda: queue.dead_letters_after(args.limit, args.after, args.task_name)
+        )
+        output.render(list(page), COLUMNS, args.format, empty="no dead letters")
+        if args.format == "table":
+            jobs.print_next_cursor(page.next_cursor)
+        return EXIT_OK
     rows = queue.dead_letters(limit=args.limit, offset=args.offset)
     output.render(rows, COLUMNS, args.format, empty="no dead letters")
     if args.format == "table":
@@ -120,7 +145,18 @@ def _every_letter_id(queue: taskito.Queue) -> list[str]:
             return ids
 
 
+def delete_command(queue: taskito.Queue, args: argparse.Namespace, app_spec: str) -> int:
+    if not queue.delete_dead(args.dead_id):
+        raise not_found(f"dead letter with id {args.dead_id!r}")
+    print(f"dead letter {args.dead_id} deleted")
+    return EXIT_OK
+
+
 def purge_command(queue: taskito.Queue, args: argparse.Namespace, app_spec: str) -> int:
+    if args.task_name is not None:
+        deleted = queue.purge_dead_by_task(args.task_name)
+        print(f"deleted {deleted} dead letter(s) of task {args.task_name}")
+        return EXIT_OK
     older_than_s: float = args.older_than
     deleted = queue.purge_dead(older_than=older_than_s)
     age = f" older than {output.duration(older_than_s)}" if older_than_s else ""

@@ -1,5 +1,6 @@
-"""``taskito job show|cancel|watch ID``: one job, every field with its error history and log;
-cancelling it (``Queue.cancel``); following it to its end (``job_watch.py``)."""
+"""``taskito job show|cancel|requeue|watch ID``: one job, every field with its error history
+and log; cancelling it (``Queue.cancel``); requeueing it off a hung worker
+(``Queue.requeue_job``); following it to its end (``job_watch.py``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from taskito.cli.errors import (
     EXIT_ALREADY_FINISHED,
     EXIT_CANCEL_REQUESTED,
     EXIT_OK,
+    EXIT_USAGE,
     CommandError,
     not_found,
 )
@@ -59,8 +61,31 @@ def register(commands: options.Commands) -> None:
         help="stop a running task even if it never checks for cancellation (prefork kills "
         "its child process, async cancels its task; a thread cannot be stopped)",
     )
+    requeue = options.add_command(
+        actions,
+        "requeue",
+        help="send a job stuck on a hung worker back to pending as a new attempt (the hung "
+        "attempt's late result is refused)",
+        handler=requeue_command,
+        command_name="job requeue",
+    )
+    requeue.add_argument("job_id", metavar="ID")
     job_watch.register(actions)
     options.finish_actions(actions)
+
+
+# --- requeue ------------------------------------------------------------------------------
+
+
+def requeue_command(queue: taskito.Queue, args: argparse.Namespace, app_spec: str) -> int:
+    job_id: str = args.job_id
+    if queue.requeue_job(job_id):
+        print(f"job {job_id} requeued: pending again as a new attempt")
+        return EXIT_OK
+    job = queue.get_job(job_id)
+    if job is None:
+        raise not_found(f"job with id {job_id!r}")
+    raise CommandError(f"job {job_id} is {job.status}, not running: nothing to requeue", EXIT_USAGE)
 
 
 # --- show ---------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from taskito.cli import (
     queues,
     reload,
     resources,
+    retention,
     scaler,
     worker,
     workers,
@@ -60,6 +61,7 @@ SUBCOMMANDS: tuple[Callable[[options.Commands], None], ...] = (
     dashboard.register,
     resources.register,
     reload.register,
+    retention.register,
 )
 
 

@@ -68,6 +68,9 @@ QUEUE_SETTINGS: tuple[Setting, ...] = (
     _queue_setting("max_reconstruction_timeout", "seconds a worker may spend rebuilding proxies"),
     _queue_setting("file_path_allowlist", "directories file proxies may open (list)"),
     _queue_setting("disabled_proxies", "proxy handler names that are refused (list)"),
+    _queue_setting("retention", "a Retention: windows per kind of history (None: keep all)"),
+    _queue_setting("dlq_auto_retry_delay", "seconds before a dead letter is retried (None: off)"),
+    _queue_setting("dlq_auto_retry_max", "automatic retries of one job's dead letters"),
 )
 
 #: Keys both integrations read themselves.

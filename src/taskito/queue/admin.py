@@ -22,6 +22,7 @@ def _dead_letter_dict(dead: DeadLetter) -> dict[str, Any]:
         "task_name": dead.task_name,
         "error": dead.error,
         "retry_count": dead.retry_count,
+        "dlq_retry_count": dead.dlq_retry_count,
         "failed_at": dead.failed_at,
         "metadata": dead.metadata,
     }

@@ -28,6 +28,7 @@ from taskito.queue.interception_api import InterceptionMixin
 from taskito.queue.interception_parts import InterceptionParts
 from taskito.queue.metrics import MetricsMixin
 from taskito.queue.operations import OpsMixin
+from taskito.queue.operator import OperatorMixin
 from taskito.queue.resources_api import ResourcesMixin
 from taskito.queue.settings import QueueSettings
 from taskito.queue.webhook_api import WebhookMixin
@@ -40,6 +41,7 @@ from taskito.registry import (
     QueueLimits,
     TaskSpec,
 )
+from taskito.retention import Retention, dlq_auto_retry_options
 from taskito.signing import warn_if_unsigned
 from taskito.storage import open_storage
 from taskito.storage.base import DEFAULT_MAX_RESCUES
@@ -58,6 +60,7 @@ class Queue(
     MetricsMixin,
     AdminMixin,
     OpsMixin,
+    OperatorMixin,
     FlowMixin,
     WebhookMixin,
     InterceptionMixin,
@@ -102,8 +105,19 @@ class Queue(
         max_reconstruction_timeout: float = 10,
         file_path_allowlist: list[str] | None = None,
         disabled_proxies: list[str] | None = None,
+        retention: Retention | None = None,
+        dlq_auto_retry_delay: float | None = None,
+        dlq_auto_retry_max: int = 1,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
+        if retention is not None and not isinstance(retention, Retention):
+            raise TypeError(
+                f"retention must be a Retention or None, not {type(retention).__name__}"
+            )
+        self._retention = retention
+        self._dlq_auto_retry_delay_ms, self._dlq_auto_retry_max = dlq_auto_retry_options(
+            dlq_auto_retry_delay, dlq_auto_retry_max
+        )
         settings = QueueSettings.from_options(
             db_path=db_path,
             workers=workers,
@@ -260,6 +274,9 @@ class Queue(
             metrics_retention_ms=self._settings.metrics_retention_ms,
             arguments=self._interception.restore,
             resource_definitions=self._resource_definitions,
+            retention=self._retention,
+            dlq_auto_retry_delay_ms=self._dlq_auto_retry_delay_ms,
+            dlq_auto_retry_max=self._dlq_auto_retry_max,
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------

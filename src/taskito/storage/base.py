@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from taskito.job import AttemptMetric, JobBatch, JobRecord, JobStatus, NewJob, TaskMetric
 from taskito.storage.control import ControlStorage
+from taskito.storage.operations import Cursor, HistoryKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,9 @@ class DeadLetter:
     timeout_ms: int | None
     result_ttl_ms: int | None
     namespace: str | None
+    #: How many times the automatic dead-letter retry sent this job back (its own field: the
+    #: user's metadata is never touched; manual retries keep it as it is).
+    dlq_retry_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +179,10 @@ class Storage(ControlStorage, ABC):
     """The one storage contract. A backend that passes ``tests/storage/`` is a backend.
 
     The flow-control families (queue state, limits, breakers, schedules, locks, archive,
-    settings) are declared in ``storage/control.py``.
+    settings) are declared in ``storage/control.py``. In the operator's tools (requeue,
+    dead-letter management, keyset pages, retention) a namespace argument matches exactly
+    (None: records without one), and a keyset page is newest first by ``(sort key, id)``
+    strictly after the cursor (``storage/operations.py``).
     """
 
     # --- lifecycle --------------------------------------------------------------------
@@ -382,11 +389,19 @@ class Storage(ControlStorage, ABC):
 
     @abstractmethod
     def retry_dead(
-        self, dead_id: str, new_job_id: str, now: int, payload: bytes | None = None
+        self,
+        dead_id: str,
+        new_job_id: str,
+        now: int,
+        payload: bytes | None = None,
+        *,
+        automatic: bool = False,
     ) -> JobRecord | None:
         """Enqueue a fresh pending copy of the dead letter and delete the row; None when
         there is no such dead letter. ``payload``, when given, replaces the letter's (a
-        signed payload made valid for the new id, see taskito.signing.rebind)."""
+        signed payload made valid for the new id, see taskito.signing.rebind). The copy
+        carries the letter's ``dlq_retry_count`` (plus one when ``automatic``: the dead-letter
+        auto-retry), so the next dead letter of that job reports it."""
 
     @abstractmethod
     def purge_dead(self, before: int) -> int:
@@ -401,6 +416,92 @@ class Storage(ControlStorage, ABC):
     def purge_metrics(self, before: int, limit: int) -> int:
         """Delete up to ``limit`` (>= 1) of the oldest metric rows finished before ``before``;
         return how many (fewer than ``limit``: none is left)."""
+
+    # --- the operator's tools: requeue ------------------------------------------------
+
+    @abstractmethod
+    def requeue_job(self, job_id: str, namespace: str | None, now: int) -> bool:
+        """Send a running job of ``namespace`` back to pending as a fresh attempt: status
+        pending, ``scheduled_at = now``; started_at, completed_at, error, cancel request,
+        worker and lease cleared; ``retry_count`` and ``rescue_count`` unchanged; an error
+        row ``(attempt=retry_count, "requeued by an operator (worker <id>)")``. The old
+        attempt is fenced off (its worker no longer holds the row, and the next claim numbers
+        a new attempt), so its late outcome is dropped. False when no running job of that
+        namespace has this id."""
+
+    # --- dead letters -------------------------------------------------------------------
+
+    @abstractmethod
+    def delete_dead(self, dead_id: str, namespace: str | None) -> bool:
+        """Delete one dead letter of ``namespace``; False when there is none."""
+
+    @abstractmethod
+    def dead_letters_after(
+        self,
+        limit: int,
+        after: Cursor | None,
+        task_name: str | None,
+        namespace: str | None,
+    ) -> list[DeadLetter]:
+        """Dead letters of ``namespace`` (and of ``task_name`` when given), newest first by
+        ``(failed_at, id)``, strictly after the cursor ``(failed_at, id)``."""
+
+    @abstractmethod
+    def purge_dead_by_task(self, task_name: str, namespace: str | None) -> int:
+        """Delete every dead letter of ``task_name`` in ``namespace``; return how many."""
+
+    @abstractmethod
+    def dead_letters_due(
+        self,
+        namespace: str | None,
+        queues: Sequence[str] | None,
+        failed_before: int,
+        max_auto_retries: int,
+        limit: int,
+    ) -> list[DeadLetter]:
+        """Up to ``limit`` dead letters of ``namespace`` in one of ``queues`` (None: any) that
+        failed before ``failed_before`` with ``dlq_retry_count < max_auto_retries``, oldest
+        first: the candidates of the automatic dead-letter retry."""
+
+    # --- keyset pages -------------------------------------------------------------------
+
+    @abstractmethod
+    def list_jobs_after(
+        self, filter: JobFilter, limit: int, after: Cursor | None
+    ) -> list[JobRecord]:
+        """``list_jobs`` as a keyset page: newest first by ``(created_at, id)``, strictly
+        after the cursor ``(created_at, id)``."""
+
+    @abstractmethod
+    def list_archived_after(self, limit: int, after: Cursor | None) -> list[JobRecord]:
+        """``list_archived`` as a keyset page: newest first by ``(completed_at, id)``,
+        strictly after the cursor ``(completed_at, id)``."""
+
+    @abstractmethod
+    def query_logs_after(
+        self,
+        task_name: str | None,
+        level: str | None,
+        limit: int,
+        after: Cursor | None,
+    ) -> list[LogEntry]:
+        """Log lines newest first by ``(logged_at, id)`` (the id as a decimal string),
+        strictly after the cursor."""
+
+    # --- retention ----------------------------------------------------------------------
+
+    @abstractmethod
+    def count_history(self, kind: HistoryKind, before: int) -> int:
+        """How many rows of ``kind`` a purge with cutoff ``before`` would delete now: complete
+        jobs by ``completed_at``, dead letters by ``failed_at``, job errors by ``failed_at``,
+        log lines by ``logged_at``, metric rows by ``finished_at``."""
+
+    @abstractmethod
+    def purge_history(self, kind: HistoryKind, before: int, limit: int) -> int:
+        """Delete up to ``limit`` (>= 1) of the oldest rows of ``kind`` older than ``before``
+        (the rows ``count_history`` counts) in one transaction; return how many (fewer than
+        ``limit``: none is left). Each kind ages on its own: a purged job's error rows, logs
+        and metrics stay until their own window (its dependency edges go with it)."""
 
     # --- workers ------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from taskito.serializers import binds_context, dumps_bound
 from taskito.signing import payload_context, seal
 from taskito.storage.control import PeriodicSchedule
 from taskito.worker.backoff import Backoff
+from taskito.worker.upkeep import HistoryUpkeep
 
 if TYPE_CHECKING:
     from taskito.registry import ExecutionEnv, PeriodicSpec
@@ -74,6 +75,7 @@ class PeriodicScheduler:
         self._crons: dict[tuple[str, str | None], CronSchedule] = {}
         self._backoff = Backoff("the scheduler's storage calls", logger)
         self._stop = threading.Event()
+        self._upkeep = HistoryUpkeep(env, self._stop)
         self._thread = threading.Thread(target=self._run, name="taskito-scheduler", daemon=True)
 
     def start(self) -> None:
@@ -95,8 +97,10 @@ class PeriodicScheduler:
                     self._safely("firing periodic schedules", self.fire_due)
                 )
             if ok and time.monotonic() >= next_purge:
-                ok = self._safely("deleting expired results", self.purge) and self._safely(
-                    "deleting old task metrics", self.purge_metrics
+                ok = (
+                    self._safely("deleting expired results", self.purge)
+                    and self._safely("deleting old task metrics", self.purge_metrics)
+                    and self._safely("history upkeep", self._upkeep.run)
                 )
                 if ok:
                     next_purge = time.monotonic() + self._cleanup_interval_s

@@ -32,6 +32,7 @@ from taskito.worker.flow import FlowGate
 from taskito.worker.leases import LeaseKeeper, release
 from taskito.worker.outcomes import OutcomeApplier
 from taskito.worker.pools import Pool, create_pool
+from taskito.worker.reclaim import defer_still_held
 from taskito.worker.resources import WorkerResources
 from taskito.worker.running import HeldJob, HeldJobs
 from taskito.worker.scheduler import PeriodicScheduler
@@ -240,8 +241,13 @@ class Worker:
         # Limits, caps and breakers hold some jobs back (to pending, no retry spent).
         admission = self._gate.admit([resolve(job) for job in jobs], now)
         self._alarms.add_all(admission.due_again)
+        admitted, due_again = defer_still_held(
+            self._storage, self.worker_id, set(self._held.ids()), admission.admitted, now
+        )
+        if due_again is not None:
+            self._alarms.add(due_again)
         started_mono = time.monotonic()
-        for claimed in admission.admitted:
+        for claimed in admitted:
             self._start(self._held.add(claimed, started_mono))
         if len(jobs) == free:
             # A full batch: more may be waiting, and some slots (an event loop's) may still be

@@ -14,6 +14,7 @@ from taskito.dashboard.api import (
     dead_letters,
     jobs,
     operations,
+    operator,
     params,
     queues,
     settings,
@@ -106,6 +107,23 @@ def _purge_dead(queue: taskito.Queue, call: Call) -> Any:
     if not 0 <= older_than <= params.MAX_SECONDS:
         raise bad_request(f"older_than must be between 0 and {params.MAX_SECONDS:.0e}")
     return dead_letters.purge_dead_letters(queue, float(older_than))
+
+
+def _delete_dead(queue: taskito.Queue, call: Call) -> Any:
+    dead_id = params.checked_text("dead letter id", call.path["dead_id"])
+    return operator.delete_dead_letter(queue, dead_id)
+
+
+def _purge_dead_task(queue: taskito.Queue, call: Call) -> Any:
+    task_name = params.body_text(params.body_object(call.body), "task_name")
+    return operator.purge_dead_by_task(queue, params.checked_text("task_name", task_name))
+
+
+def _retention_dry_run(queue: taskito.Queue, call: Call) -> Any:
+    recommended = params.text(call.query, "recommended")
+    if recommended not in (None, "true", "false"):
+        raise bad_request("recommended must be true or false")
+    return operator.retention_dry_run(queue, recommended == "true")
 
 
 def _logs(queue: taskito.Queue, call: Call) -> Any:
@@ -202,12 +220,18 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/jobs/{job_id}/result", "read", _on_job(jobs.job_result), sensitive=True),
     Route("POST", "/api/jobs/{job_id}/cancel", "admin", _cancel),
     Route("POST", "/api/jobs/{job_id}/replay", "admin", _on_job(jobs.replay_job)),
+    Route("POST", "/api/jobs/{job_id}/requeue", "admin", _on_job(operator.requeue_job)),
     # Dead letters.
     Route("GET", "/api/dead-letters", "read", _list_dead),
     Route("GET", "/api/dead-letters/groups", "read", _no_args(dead_letters.dead_letter_groups)),
     Route("POST", "/api/dead-letters/retry-group", "admin", _retry_group),
     Route("POST", "/api/dead-letters/purge", "admin", _purge_dead),
     Route("POST", "/api/dead-letters/{dead_id}/retry", "admin", _retry_dead),
+    Route("POST", "/api/dead-letters/purge-task", "admin", _purge_dead_task),
+    Route("DELETE", "/api/dead-letters/{dead_id}", "admin", _delete_dead),
+    # Retention: the windows, the last sweep's report, and a purge preview.
+    Route("GET", "/api/retention", "read", _no_args(operator.retention)),
+    Route("GET", "/api/retention/dry-run", "read", _retention_dry_run),
     # Workers, breakers, logs, resources.
     Route("GET", "/api/workers", "read", _no_args(system.workers)),
     Route("GET", "/api/circuit-breakers", "read", _no_args(system.circuit_breakers)),

@@ -1,6 +1,6 @@
 """Routes over the settings store: list, read, write and delete one key. Keys under
-``auth:`` hold the dashboard's users, tokens and sessions: hidden from the list and refused
-by every route here."""
+``auth:`` hold the dashboard's users, tokens and sessions, and keys under ``retention:`` the
+workers' retention reports: hidden from the list and refused by every route here."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import taskito
 from taskito.dashboard.api.errors import ApiError, bad_request, not_found
 
 #: Prefixes of the settings the dashboard keeps for itself.
-HIDDEN_PREFIXES = ("auth:",)
+HIDDEN_PREFIXES = ("auth:", "retention:")
 MAX_KEY_LENGTH = 256
 #: The longest stored value, in UTF-8 bytes.
 MAX_VALUE_BYTES = 64 * 1024
@@ -33,7 +33,8 @@ def check_key(key: str) -> str:
     if _CONTROL.search(key):
         raise bad_request("setting key must not contain control characters")
     if is_hidden(key):
-        raise ApiError(403, f"setting keys under {HIDDEN_PREFIXES[0]!r} are reserved")
+        prefix = next(p for p in HIDDEN_PREFIXES if key.startswith(p))
+        raise ApiError(403, f"setting keys under {prefix!r} are reserved")
     return key
 
 

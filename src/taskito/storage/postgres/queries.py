@@ -48,7 +48,7 @@ ASYNC_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true))"
 
 _DEAD_LETTER_COLUMNS = (
     "id, original_job_id, queue, task_name, payload, error, retry_count, failed_at, metadata,"
-    " priority, max_retries, timeout_ms, result_ttl_ms, namespace"
+    " priority, max_retries, timeout_ms, result_ttl_ms, namespace, dlq_retry_count"
 )
 _INSERT_COLUMNS = (
     "id, queue, task_name, payload, priority, created_at, scheduled_at, max_retries,"
@@ -212,13 +212,13 @@ FINISH_MANY = (
     " RETURNING p.ord, p.status, p.error, p.dead_id, p.rescue, j.id, j.retry_count, j.queue,"
     " j.task_name, j.payload, j.metadata, j.priority, j.max_retries, j.timeout_ms,"
     " j.result_ttl_ms, j.namespace, p.attempt, p.m_task, p.m_queue, p.m_outcome, p.m_start,"
-    " p.m_wall),"
+    " p.m_wall, j.dlq_retry_count),"
     " errors AS (INSERT INTO {s}.job_errors (job_id, attempt, error, failed_at)"
     " SELECT id, CASE WHEN status = 0 AND NOT rescue THEN retry_count - 1 ELSE retry_count END,"
     " coalesce(error, ''), %(now)b::bigint FROM done WHERE status IN (0, 4) ORDER BY ord),"
     " letters AS (INSERT INTO {s}.dead_letter (" + _DEAD_LETTER_COLUMNS + ")"
     " SELECT dead_id, id, queue, task_name, payload, error, retry_count, %(now)b::bigint,"
-    " metadata, priority, max_retries, timeout_ms, result_ttl_ms, namespace"
+    " metadata, priority, max_retries, timeout_ms, result_ttl_ms, namespace, dlq_retry_count"
     " FROM done WHERE status = 4 ORDER BY ord),"
     " metrics AS (INSERT INTO {s}.task_metrics (task_name, queue, job_id, attempt, outcome,"
     " started_at, finished_at, wall_ns) SELECT m_task, m_queue, id, attempt, m_outcome,"
@@ -269,9 +269,11 @@ RETRY_DEAD = (
     "WITH letter AS (DELETE FROM {s}.dead_letter WHERE id = %(dead_id)b"
     " RETURNING " + DEAD_LETTER_COLUMNS + "),"
     " copied AS (INSERT INTO {s}.jobs (id, queue, task_name, payload, priority, created_at,"
-    " scheduled_at, max_retries, timeout_ms, metadata, result_ttl_ms, namespace)"
+    " scheduled_at, max_retries, timeout_ms, metadata, result_ttl_ms, namespace,"
+    " dlq_retry_count)"
     " SELECT %(job_id)b, queue, task_name, COALESCE(%(payload)b, payload), priority, %(now)b,"
-    " %(now)b, max_retries, timeout_ms, metadata, result_ttl_ms, namespace FROM letter RETURNING "
+    " %(now)b, max_retries, timeout_ms, metadata, result_ttl_ms, namespace,"
+    " dlq_retry_count + %(bump)b FROM letter RETURNING "
     + JOB_COLUMNS
     + ")"
     + notify_if("copied")

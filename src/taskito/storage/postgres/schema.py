@@ -287,6 +287,17 @@ _MIGRATION_RESOURCES = (
     "ALTER TABLE {s}.workers ADD COLUMN IF NOT EXISTS resource_health TEXT",
 )
 
+# Dead-letter management: the automatic retry's count in its own column (a job carries it to
+# its next dead letter; the user's metadata is never touched), and the keyset orders of the
+# dead-letter pages (newest first by failed_at then id, per task too) and of the error purge.
+_MIGRATION_DEAD_LETTERS = (
+    "ALTER TABLE {s}.jobs ADD COLUMN dlq_retry_count BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE {s}.dead_letter ADD COLUMN dlq_retry_count BIGINT NOT NULL DEFAULT 0",
+    "CREATE INDEX idx_dead_letter_keyset ON {s}.dead_letter (failed_at, id)",
+    "CREATE INDEX idx_dead_letter_task ON {s}.dead_letter (task_name, failed_at, id)",
+    "CREATE INDEX idx_job_errors_failed ON {s}.job_errors (failed_at)",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -295,6 +306,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_5,
     _MIGRATION_DASHBOARD_INDEXES,
     _MIGRATION_RESOURCES,
+    _MIGRATION_DEAD_LETTERS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -43,6 +43,7 @@ from taskito.storage.postgres import enqueue, metrics, reads, transitions, worke
 from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
 from taskito.storage.postgres.control import PostgresControl
+from taskito.storage.postgres.operations import PostgresOperations
 from taskito.storage.postgres.schema import validate_schema_name
 from taskito.storage.validation import claim_queue_names
 
@@ -64,7 +65,7 @@ if TYPE_CHECKING:
 DEFAULT_POOL_SIZE = 10
 
 
-class PostgresStorage(PostgresControl, Storage):
+class PostgresStorage(PostgresControl, PostgresOperations, Storage):
     """``Storage`` on a PostgreSQL schema, shared by any number of processes and hosts."""
 
     def __init__(
@@ -291,13 +292,20 @@ class PostgresStorage(PostgresControl, Storage):
             self._feed.notify()
 
     def retry_dead(
-        self, dead_id: str, new_job_id: str, now: int, payload: bytes | None = None
+        self,
+        dead_id: str,
+        new_job_id: str,
+        now: int,
+        payload: bytes | None = None,
+        *,
+        automatic: bool = False,
     ) -> JobRecord | None:
         params = {
             "dead_id": dead_id,
             "job_id": new_job_id,
             "now": now,
             "payload": check_optional_bytes("payload", payload),
+            "bump": 1 if automatic else 0,
         }
         row = self._conns.run(
             lambda cursor: cursor.execute(self._stmts.retry_dead, params).fetchone()

@@ -109,6 +109,7 @@ def dead_letter_from_fields(fields: Mapping[bytes, bytes]) -> DeadLetter:
         timeout_ms=_number(get(b"timeout_ms")),
         result_ttl_ms=_number(get(b"result_ttl_ms")),
         namespace=_text(get(b"namespace")),
+        dlq_retry_count=int(get(b"dlq_retry_count") or 0),
     )
 
 

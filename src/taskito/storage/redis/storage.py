@@ -50,6 +50,7 @@ from taskito.storage.redis.keys import (
     require_time,
 )
 from taskito.storage.redis.notify import ChangeListener
+from taskito.storage.redis.operations import RedisOperations
 from taskito.storage.redis.records import encode_log, job_from_packed
 from taskito.storage.redis.schema import open_prefix
 from taskito.storage.redis.scripts import CHUNK, Scripts
@@ -64,7 +65,7 @@ from taskito.storage.worker_resources import encode_health
 _REQUEUE_CHUNK = 100
 
 
-class RedisStorage(RedisControl, Storage):
+class RedisStorage(RedisControl, RedisOperations, Storage):
     """``Storage`` on a Redis server (6.2 or newer), every key under ``<prefix>:``."""
 
     def __init__(
@@ -318,9 +319,16 @@ class RedisStorage(RedisControl, Storage):
             self._listener.notify()
 
     def retry_dead(
-        self, dead_id: str, new_job_id: str, now: int, payload: bytes | None = None
+        self,
+        dead_id: str,
+        new_job_id: str,
+        now: int,
+        payload: bytes | None = None,
+        *,
+        automatic: bool = False,
     ) -> JobRecord | None:
-        args: list[object] = [dead_id, new_job_id, require_time("now", now)]
+        bump = 1 if automatic else 0
+        args: list[object] = [dead_id, new_job_id, require_time("now", now), bump]
         replacement = check_optional_bytes("payload", payload)
         if replacement is not None:
             args.append(replacement)

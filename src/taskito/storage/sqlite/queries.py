@@ -227,13 +227,15 @@ INSERT_JOB_ERROR = "INSERT INTO job_errors (job_id, attempt, error, failed_at) V
 
 DEAD_LETTER_COLUMNS = (
     "id, original_job_id, queue, task_name, payload, error, retry_count, failed_at, metadata,"
-    " priority, max_retries, timeout_ms, result_ttl_ms, namespace"
+    " priority, max_retries, timeout_ms, result_ttl_ms, namespace, dlq_retry_count"
 )
 INSERT_DEAD_LETTER_FROM_JOB = (
     f"INSERT INTO dead_letter ({DEAD_LETTER_COLUMNS})"
     " SELECT ?, id, queue, task_name, payload, error, retry_count, ?, metadata, priority,"
-    " max_retries, timeout_ms, result_ttl_ms, namespace FROM jobs WHERE id = ?"
+    " max_retries, timeout_ms, result_ttl_ms, namespace, dlq_retry_count FROM jobs WHERE id = ?"
 )
+# The copy a retried dead letter makes carries the letter's automatic-retry count.
+SET_DLQ_RETRY_COUNT = "UPDATE jobs SET dlq_retry_count = ? WHERE id = ?"
 SELECT_DEAD_LETTERS = (
     f"SELECT {DEAD_LETTER_COLUMNS} FROM dead_letter ORDER BY failed_at DESC, seq DESC"
     " LIMIT ? OFFSET ?"

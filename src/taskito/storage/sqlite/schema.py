@@ -270,6 +270,17 @@ _MIGRATION_DASHBOARD_INDEXES = (
     "CREATE INDEX idx_jobs_task_created ON jobs (task_name, created_at, id)",
 )
 
+# Dead-letter management: the automatic retry's count in its own column (a job carries it to
+# its next dead letter; the user's metadata is never touched), and the keyset orders of the
+# dead-letter pages (newest first by failed_at then id, per task too) and of the error purge.
+_MIGRATION_DEAD_LETTERS = (
+    "ALTER TABLE jobs ADD COLUMN dlq_retry_count INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE dead_letter ADD COLUMN dlq_retry_count INTEGER NOT NULL DEFAULT 0",
+    "CREATE INDEX idx_dead_letter_keyset ON dead_letter (failed_at, id)",
+    "CREATE INDEX idx_dead_letter_task ON dead_letter (task_name, failed_at, id)",
+    "CREATE INDEX idx_job_errors_failed ON job_errors (failed_at)",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -277,6 +288,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_4,
     _MIGRATION_5,
     _MIGRATION_DASHBOARD_INDEXES,
+    _MIGRATION_DEAD_LETTERS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -31,6 +31,7 @@ from taskito.storage.sqlite import transitions
 from taskito.storage.sqlite.connections import SqliteConnections
 from taskito.storage.sqlite.control import SqliteControl
 from taskito.storage.sqlite.enqueue import GroupCommit
+from taskito.storage.sqlite.operations import SqliteOperations
 from taskito.storage.validation import (
     check_job_cursor,
     check_page,
@@ -40,9 +41,10 @@ from taskito.storage.validation import (
 from taskito.storage.worker_resources import encode_health
 
 
-class SqliteStorage(SqliteControl, Storage):
+class SqliteStorage(SqliteControl, SqliteOperations, Storage):
     """``Storage`` on one SQLite file (or ``":memory:"`` for a single process). The
-    flow-control methods come from ``SqliteControl``."""
+    flow-control methods come from ``SqliteControl``, the operator's from
+    ``SqliteOperations``."""
 
     def __init__(
         self, path: str, *, busy_timeout_ms: int = 5000, durable_enqueue: bool = True
@@ -333,17 +335,27 @@ class SqliteStorage(SqliteControl, Storage):
         return None if row is None else q.row_to_dead_letter(row)
 
     def retry_dead(
-        self, dead_id: str, new_job_id: str, now: int, payload: bytes | None = None
+        self,
+        dead_id: str,
+        new_job_id: str,
+        now: int,
+        payload: bytes | None = None,
+        *,
+        automatic: bool = False,
     ) -> JobRecord | None:
         payload = check_optional_bytes("payload", payload)
         with self._conns.write(notify=False, durable=self._durable) as conn:
             row = conn.execute(q.SELECT_DEAD_LETTER, (dead_id,)).fetchone()
             if row is None:
                 return None
-            job = q.new_job_from_dead_letter(q.row_to_dead_letter(row), new_job_id, now)
+            letter = q.row_to_dead_letter(row)
+            job = q.new_job_from_dead_letter(letter, new_job_id, now)
             if payload is not None:
                 job.payload = payload
             conn.execute(*q.insert_job(job))
+            count = letter.dlq_retry_count + (1 if automatic else 0)
+            if count:
+                conn.execute(q.SET_DLQ_RETRY_COUNT, (count, new_job_id))
             conn.execute(q.DELETE_DEAD_LETTER, (dead_id,))
         self._notify()
         return JobRecord.from_new(job)

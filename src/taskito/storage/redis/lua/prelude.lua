@@ -275,7 +275,7 @@ end
 
 local DEAD_LETTER_FIELDS = {
   'queue', 'task_name', 'payload', 'error', 'retry_count', 'metadata', 'priority',
-  'max_retries', 'timeout_ms', 'result_ttl_ms', 'namespace', 'qk', 'pe',
+  'max_retries', 'timeout_ms', 'result_ttl_ms', 'namespace', 'qk', 'pe', 'dlq_retry_count',
 }
 
 local function add_dead_letter(job_id, dead_id, now)

@@ -1,8 +1,9 @@
--- retry_dead. ARGV: dead letter id, new job id, now[, payload]. Enqueues a fresh pending copy
--- of the dead letter (with the given payload in place of the letter's) and deletes it.
+-- retry_dead. ARGV: dead letter id, new job id, now, bump[, payload]. Enqueues a fresh pending
+-- copy of the dead letter (with the given payload in place of the letter's) and deletes it;
+-- the copy carries the letter's dlq_retry_count plus ``bump`` (1 for an automatic retry).
 -- Returns the new job, packed, or false when there is no such dead letter.
 
-local dead_id, id, now, payload = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local dead_id, id, now, bump, payload = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
 local letter_key = dead_key(dead_id)
 if redis.call('EXISTS', letter_key) == 0 then return false end
 if redis.call('EXISTS', job_key(id)) == 1 then
@@ -27,6 +28,8 @@ end
 local key = job_key(id)
 redis.call('HSET', key, unpack(fields))
 if payload then redis.call('HSET', key, 'payload', payload) end
+local carried = tonumber(redis.call('HGET', letter_key, 'dlq_retry_count') or '0') + bump
+if carried > 0 then redis.call('HSET', key, 'dlq_retry_count', carried) end
 
 local job = load_job(id)
 redis.call('ZADD', CREATED_KEY, now, id)

@@ -1,8 +1,8 @@
 // Dead letters: grouped by task and by the exception class taken from the traceback's last
-// line (retry a whole group), the letters themselves (retry one), and purging them all
-// (type-to-confirm).
+// line (retry a whole group, purge a task's letters), the letters themselves (retry or delete
+// one), and purging them all (type-to-confirm).
 
-import { get, post, segment } from "../api.js";
+import { del, get, post, segment } from "../api.js";
 import { h, fill, formatCount } from "../dom.js";
 import { actionButton, confirmAction, jobLink, pager, section, table, time, toast } from "../ui.js";
 
@@ -27,6 +27,24 @@ export function mount(ctx) {
   const retryOne = async (letter) => {
     const answer = await post(`/api/dead-letters/${segment(letter.id)}/retry`);
     toast("Retried as a new job.", "success", " ", jobLink(answer.new_job_id));
+    await ctx.refresh();
+  };
+  const deleteOne = async (letter) => {
+    const ok = await confirmAction({ title: "Delete this dead letter?",
+      message: `The letter of ${letter.task_name} is deleted for good and cannot be retried.`,
+      confirmLabel: "Delete", danger: true });
+    if (!ok) return;
+    await del(`/api/dead-letters/${segment(letter.id)}`);
+    toast("Dead letter deleted.", "success");
+    await ctx.refresh();
+  };
+  const purgeTask = async (group) => {
+    const ok = await confirmAction({ title: `Purge every dead letter of ${group.task_name}?`,
+      message: "Every letter of this task is deleted for good, whatever it died of.",
+      confirmLabel: "Purge task", danger: true });
+    if (!ok) return;
+    const answer = await post("/api/dead-letters/purge-task", { task_name: group.task_name });
+    toast(`Purged ${formatCount(answer.purged)} dead letter${answer.purged === 1 ? "" : "s"}.`, "success");
     await ctx.refresh();
   };
   const retryGroup = async (group) => {
@@ -58,7 +76,9 @@ export function mount(ctx) {
     { label: "Letters", class: "num", cell: (g) => formatCount(g.count) },
     { label: "Latest", cell: (g) => time(g.latest_failed_at) },
     { label: "Sample", class: "wide", cell: (g) => errorCell(g.sample_error) },
-    { label: "", cell: (g) => actionButton(`Retry all ${formatCount(g.count)}`, ctx, () => retryGroup(g)) },
+    { label: "", cell: (g) => h("div", { class: "actions" },
+      actionButton(`Retry all ${formatCount(g.count)}`, ctx, () => retryGroup(g)),
+      actionButton("Purge task…", ctx, () => purgeTask(g), { danger: true })) },
   ];
   const letterColumns = [
     { label: "Task", cell: (d) => d.task_name },
@@ -66,9 +86,12 @@ export function mount(ctx) {
     { label: "Exception", cell: (d) => h("code", {}, d.exception) },
     { label: "Job", cell: (d) => jobLink(d.original_job_id) },
     { label: "Retries", class: "num", cell: (d) => String(d.retry_count) },
+    { label: "Auto-retried", class: "num", cell: (d) => String(d.dlq_retry_count ?? 0) },
     { label: "Failed", cell: (d) => time(d.failed_at) },
     { label: "Error", class: "wide", cell: (d) => errorCell(d.error) },
-    { label: "", cell: (d) => actionButton("Retry", ctx, () => retryOne(d)) },
+    { label: "", cell: (d) => h("div", { class: "actions" },
+      actionButton("Retry", ctx, () => retryOne(d)),
+      actionButton("Delete", ctx, () => deleteOne(d), { danger: true })) },
   ];
 
   ctx.root.append(

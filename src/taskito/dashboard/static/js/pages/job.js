@@ -158,6 +158,17 @@ export function mount(ctx) {
     ctx.navigate(`/jobs/${encodeURIComponent(answer.replay_job_id)}`);
   };
 
+  const requeue = async () => {
+    const ok = await confirmAction({ title: "Requeue this job?",
+      message: "For a job stuck on a hung worker: it goes back to pending as a new attempt, " +
+        "and the hung attempt's late result is refused. Its retries are kept.",
+      confirmLabel: "Requeue" });
+    if (!ok) return;
+    await post(`/api/jobs/${segment(jobId)}/requeue`);
+    toast("Requeued as a new attempt.", "success");
+    ctx.refresh();
+  };
+
   function showHead(job) {
     const actions = h("div", { class: "actions" });
     if (job.status === "pending" || job.status === "running") {
@@ -165,6 +176,7 @@ export function mount(ctx) {
     }
     if (job.status === "running") {
       actions.append(actionButton("Force-cancel", ctx, () => cancel(true), { danger: true }));
+      actions.append(actionButton("Requeue", ctx, requeue));
     }
     if (FINISHED.has(job.status)) actions.append(actionButton("Replay", ctx, replay));
     fill(head, h("div", {}, h("h2", { class: "job-title" }, job.task_name, " ", statusBadge(job.status)),

@@ -1,6 +1,6 @@
 // Settings: this browser's preferences (refresh interval, theme), the dashboard's branding
-// (``dashboard.title``, ``dashboard.accent``) and every stored setting, which an admin may
-// add, edit and delete.
+// (``dashboard.title``, ``dashboard.accent``), every stored setting, which an admin may add,
+// edit and delete, and the retention windows with what a sweep would delete now.
 
 import { del, get, put, segment } from "../api.js";
 import { h, fill } from "../dom.js";
@@ -51,6 +51,26 @@ function addForm(ctx, save) {
   return form;
 }
 
+const KINDS = ["completed_jobs", "dead_letters", "job_errors", "task_logs", "task_metrics"];
+
+function retentionView(windows, preview) {
+  const days = (ms) => `${(ms / 86400000).toLocaleString(undefined, { maximumFractionDigits: 2 })} d`;
+  const rows = KINDS.map((kind) => ({ kind, window: windows.windows[kind],
+    count: preview.counts[kind] }));
+  const note = windows.enabled ? (windows.reported
+    ? `Last sweep reported at ${new Date(windows.reported.reported_at).toLocaleString()}.`
+    : "No worker has swept yet.")
+    : "Retention is off: history is kept forever. Queue(retention=Retention(...)) sets windows.";
+  return h("div", {},
+    table([
+      { label: "History", cell: (r) => h("code", {}, r.kind) },
+      { label: "Window", cell: (r) => r.window === undefined ? "keep forever" : days(r.window) },
+      { label: "A sweep now deletes", class: "num",
+        cell: (r) => r.count === undefined ? "—" : String(r.count) },
+    ], rows, { label: "Retention windows" }),
+    h("p", { class: "muted note" }, note));
+}
+
 export function mount(ctx) {
   ctx.setTitle("Settings");
   const box = h("div", { id: "settings-table" });
@@ -79,14 +99,19 @@ export function mount(ctx) {
       actionButton("Edit", ctx, () => edit(s.key, s.value)),
       actionButton("Delete", ctx, () => remove(s.key), { danger: true })) },
   ];
+  const retentionBox = h("div", { id: "retention" });
   ctx.root.append(
     section("This browser", preferences()),
+    section("Retention", retentionBox),
     section("Stored settings", h("div", {}, addForm(ctx, save), box)),
     h("p", { class: "muted note" }, "dashboard.title names the dashboard in its header; " +
       "dashboard.accent (a colour such as #2f6fdb) is its accent colour. Both apply on the " +
       "next page load."));
 
   async function refresh() {
+    const [windows, preview] = await Promise.all([
+      get("/api/retention"), get("/api/retention/dry-run")]);
+    fill(retentionBox, retentionView(windows, preview));
     const settings = await get("/api/settings");
     const rows = Object.keys(settings).sort().map((key) => ({ key, value: String(settings[key]) }));
     fill(box, table(columns, rows, { label: "Settings", empty: "No settings are stored." }));
