@@ -18,6 +18,7 @@ given.
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from collections.abc import Collection, Sequence
@@ -62,6 +63,8 @@ if TYPE_CHECKING:
     from taskito.storage.postgres.connections import Cursor
 
 DEFAULT_POOL_SIZE = 10
+
+logger = logging.getLogger("taskito.storage.postgres")
 
 
 class PostgresStorage(PostgresControl, Storage):
@@ -221,18 +224,62 @@ class PostgresStorage(PostgresControl, Storage):
         if not single_round or any(finish.status in transitions.CASCADING for finish in batch):
 
             def apply_and_cascade(cursor: Cursor) -> list[bool]:
-                applied, roots = transitions.finish(cursor, self._stmts, batch, now)
+                applied, roots = transitions.finish(cursor, self._stmts, batch, now, quiet=True)
                 transitions.cascade_cancel(cursor, self._stmts, roots, now)
                 return applied
 
             applied = self._conns.transact(apply_and_cascade)
         else:
             applied, _ = self._conns.run(
-                lambda cursor: transitions.finish(cursor, self._stmts, batch, now)
+                lambda cursor: transitions.finish(cursor, self._stmts, batch, now, quiet=True)
             )
         if any(applied):
-            self._feed.notify()
+            self._notify_after_commit()
         return applied
+
+    def _notify_after_commit(self) -> None:
+        """Wake this object's waiters, and other processes' through the server
+        (``queries.NOTIFY_CHANGE``: why not inside the write). A failure here loses nothing:
+        waiters fall back to their timeouts."""
+        self._feed.notify()
+        try:
+            self._conns.run(
+                lambda cursor: cursor.execute(self._stmts.notify_change), idempotent=True
+            )
+        except Exception:
+            logger.warning("notifying other processes of a finish failed", exc_info=True)
+
+    def finish_and_claim(
+        self,
+        finishes: Sequence[Finish],
+        worker_id: str,
+        queues: Sequence[str] | None,
+        namespace: str | None,
+        limit: int,
+        now: int,
+        lease_ms: int,
+    ) -> tuple[list[bool], list[JobRecord]]:
+        """See ``Storage.finish_and_claim``: one statement (``claim.finish_and_claim_jobs``)
+        for completions and retries of distinct jobs, the common batch; a batch with a dead
+        or cancelled outcome (its cascade) or a job named twice is two calls."""
+        batch = list(finishes)
+        validation.validate_finishes(batch)
+        queue_names = claim_queue_names(queues, limit, lease_ms)
+        claiming = limit > 0 and queue_names != []
+        simple = len({finish.job_id for finish in batch}) == len(batch) and not any(
+            finish.status in transitions.CASCADING for finish in batch
+        )
+        if not (batch and claiming and simple):
+            return super().finish_and_claim(
+                batch, worker_id, queues, namespace, limit, now, lease_ms
+            )
+        args = (worker_id, queue_names, namespace, limit, now, lease_ms)
+        applied, jobs = postgres_claim.finish_and_claim_jobs(
+            self._conns, self._stmts, self._feed, batch, args
+        )
+        if any(applied):
+            self._notify_after_commit()
+        return applied, jobs
 
     def requeue_expired(self, now: int, max_rescues: int = DEFAULT_MAX_RESCUES) -> list[JobRecord]:
         """See ``Storage.requeue_expired``: leases that expired before ``now`` (this host's
