@@ -18,7 +18,6 @@ given.
 
 from __future__ import annotations
 
-import logging
 import math
 import uuid
 from collections.abc import Collection, Sequence
@@ -53,7 +52,7 @@ _DRIVER_PACKAGES = frozenset({"psycopg", "psycopg_pool", "psycopg_binary", "psyc
 _driver_missing: ImportError | None = None
 try:
     from taskito.storage.postgres.connections import PgConnections, channel_name, conninfo_params
-    from taskito.storage.postgres.notify import ChangeFeed
+    from taskito.storage.postgres.notify import Announcer, ChangeFeed
 except ImportError as exc:  # the postgres extra is not installed
     if (exc.name or "").partition(".")[0] not in _DRIVER_PACKAGES:
         raise
@@ -63,8 +62,6 @@ if TYPE_CHECKING:
     from taskito.storage.postgres.connections import Cursor
 
 DEFAULT_POOL_SIZE = 10
-
-logger = logging.getLogger("taskito.storage.postgres")
 
 
 class PostgresStorage(PostgresControl, Storage):
@@ -101,6 +98,7 @@ class PostgresStorage(PostgresControl, Storage):
         self._stmts = q.Statements(schema, self._channel, self._token)
         self._control = cq.ControlStatements(schema, self._channel, self._token)
         self._feed = ChangeFeed(self._conns.connect, self._channel, self._token, self.target)
+        self._announcer = Announcer(self._send_notify)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -113,6 +111,7 @@ class PostgresStorage(PostgresControl, Storage):
         if self._closed:
             return
         self._closed = True
+        self._announcer.close()
         self._feed.close()
         self._conns.close()
 
@@ -238,16 +237,13 @@ class PostgresStorage(PostgresControl, Storage):
         return applied
 
     def _notify_after_commit(self) -> None:
-        """Wake this object's waiters, and other processes' through the server
-        (``queries.NOTIFY_CHANGE``: why not inside the write). A failure here loses nothing:
-        waiters fall back to their timeouts."""
+        """Wake this object's waiters at once, and other processes' through the server from
+        the announcer's thread (``queries.NOTIFY_CHANGE``: why not inside the write)."""
         self._feed.notify()
-        try:
-            self._conns.run(
-                lambda cursor: cursor.execute(self._stmts.notify_change), idempotent=True
-            )
-        except Exception:
-            logger.warning("notifying other processes of a finish failed", exc_info=True)
+        self._announcer.announce()
+
+    def _send_notify(self) -> None:
+        self._conns.run(lambda cursor: cursor.execute(self._stmts.notify_change), idempotent=True)
 
     def finish_and_claim(
         self,
