@@ -106,3 +106,15 @@ def require_redis() -> str:
 
     require_server("Redis", ping, env_var=REDIS_URL_ENV)
     return url
+
+
+def write_through_finish_many(monkeypatch: pytest.MonkeyPatch, storage: object) -> None:
+    """Make ``storage.finish_and_claim`` go through ``finish_many`` and ``claim`` (the
+    contract's two-call default), so a test that replaces either on the storage object sees
+    every outcome write and every claim the worker makes."""
+    from functools import partial
+
+    from taskito.storage.base import Storage
+
+    assert isinstance(storage, Storage)
+    monkeypatch.setattr(storage, "finish_and_claim", partial(Storage.finish_and_claim, storage))

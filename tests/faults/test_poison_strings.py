@@ -22,7 +22,7 @@ from taskito.exceptions import ConfigurationError, StorageError, StorageUnavaila
 from taskito.job import JobStatus, OutcomeKind
 from taskito.storage.base import Finish
 from tests.backends import QueueTarget
-from tests.helpers import wait_until
+from tests.helpers import wait_until, write_through_finish_many
 from tests.worker.harness import Harness
 
 #: What ``os.listdir`` gives for the Latin-1 file name b"caf\xe9.py".
@@ -115,7 +115,8 @@ class RefusingStorage:
     value it cannot store: ``finish_many`` raises a ``StorageError`` (not an outage) for any
     batch holding one, and writes every other batch to the real database. It wraps the real
     ``finish_many`` so the worker's split logic runs against a real database; the test
-    installs it with ``monkeypatch`` as the existing lost-reply test does."""
+    installs it with ``monkeypatch`` as the existing lost-reply test does (and routes
+    ``finish_and_claim`` through it: ``write_through_finish_many``)."""
 
     def __init__(self, harness: Harness, *, refuse_dead_too: bool) -> None:
         self.real = harness.storage.finish_many
@@ -146,6 +147,7 @@ def test_a_refused_outcome_splits_the_batch_and_nothing_is_retried_forever(
     The refused job is enqueued first, so its part is written before the innocent ones."""
     _define(harness)
     refusing = RefusingStorage(harness, refuse_dead_too=refuse_dead_too)
+    write_through_finish_many(monkeypatch, harness.storage)
     monkeypatch.setattr(harness.storage, "finish_many", refusing.finish_many)
     refused = harness.enqueue("ident", -1)
     refusing.refused.add(refused)
@@ -252,6 +254,7 @@ def test_a_split_whose_reply_is_lost_announces_each_outcome_once(
             raise StorageUnavailableError("connection dropped before the reply")
         return applied
 
+    write_through_finish_many(monkeypatch, harness.storage)
     monkeypatch.setattr(harness.storage, "finish_many", finish_many)
     refused = harness.enqueue("ident", -1)
     refusing.refused.add(refused)

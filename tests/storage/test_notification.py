@@ -96,6 +96,14 @@ def _finish_many(storage: Storage) -> Callable[[], object]:
     )
 
 
+def _finish_and_claim(storage: Storage) -> Callable[[], object]:
+    job = start_job(storage)
+    finish = Finish(job.id, job.attempt, JobStatus.COMPLETE, worker_id=job.worker_id)
+    return lambda: storage.finish_and_claim(
+        [finish], "worker-1", [job.queue], None, 1, now_ms(), 30_000
+    )
+
+
 def _requeue_expired(storage: Storage) -> Callable[[], object]:
     job = start_job(storage)
     assert job.lease_expires_at is not None
@@ -129,6 +137,7 @@ WRITES: dict[str, Callable[[Storage], Callable[[], object]]] = {
     "cancel (running)": _cancel_a_running_job,
     "request_cancel": _request_cancel,
     "finish_many": _finish_many,
+    "finish_and_claim": _finish_and_claim,
     "requeue_expired": _requeue_expired,
     "purge_queue": _purge_queue,
     "revoke_task": _revoke_task,
@@ -163,6 +172,22 @@ def test_a_write_through_another_storage_object_wakes_a_waiter(
     one, two = backend_storage_pair
     waiter = Waiter(one)
     two.enqueue(make_job())
+    written_at = time.monotonic()
+    waiter.join()
+    assert waiter.woke is True
+    assert waiter.returned_at - written_at < PROMPT_S
+
+
+@pytest.mark.parametrize("write", ["finish_many", "finish_and_claim"])
+def test_a_finish_through_another_storage_object_wakes_a_waiter(
+    backend_storage_pair: tuple[Storage, Storage], write: str
+) -> None:
+    """A finish tells other processes after its commit (on Postgres from a thread of its
+    own, not inside the durable write): a waiter elsewhere still wakes at once."""
+    one, two = backend_storage_pair
+    action = WRITES[write](two)
+    waiter = Waiter(one)
+    action()
     written_at = time.monotonic()
     waiter.join()
     assert waiter.woke is True

@@ -6,13 +6,15 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from taskito.context import current_job
 from taskito.events import EventType
 from taskito.exceptions import TaskCancelledError
 from taskito.job import JobStatus
 from taskito.middleware import TaskMiddleware
 from taskito.retry import RetryPolicy
-from tests.helpers import wait_until
+from tests.helpers import wait_until, write_through_finish_many
 from tests.worker.harness import Harness
 
 FAST_RETRY = RetryPolicy(backoff_s=0.01)
@@ -205,25 +207,32 @@ def test_each_outcome_event_fires_once_per_job(harness: Harness) -> None:
     assert sorted(completed) == sorted(ids)
 
 
+@pytest.mark.parametrize("write", ["finish_many", "finish_and_claim"])
 def test_an_outcome_whose_write_reply_was_lost_is_announced_once(
-    harness: Harness, monkeypatch: Any
+    harness: Harness, monkeypatch: Any, write: str
 ) -> None:
     """The write commits but its reply is lost (a dropped connection): the worker writes
     again, storage says "not applied" (the attempt is no longer running), and the worker must
-    still see that its own first write applied it: events and hooks fire once, not never."""
+    still see that its own first write applied it: events and hooks fire once, not never.
+    Either write: ``finish_many`` (the combined call made of two, as a backend that cannot
+    combine them does), or ``finish_and_claim``, whose lost reply also loses the job it
+    claimed: that one is given back and runs once all the same."""
     from taskito.exceptions import StorageUnavailableError
 
-    real_finish_many = harness.storage.finish_many
+    storage = harness.storage
+    if write == "finish_many":
+        write_through_finish_many(monkeypatch, storage)
+    real_write = getattr(storage, write)
     lost_replies: list[int] = []
 
-    def finish_then_lose_the_reply(finishes: Any, now: int) -> list[bool]:
-        applied = real_finish_many(finishes, now)
+    def write_then_lose_the_reply(finishes: Any, *args: Any) -> Any:
+        written = real_write(finishes, *args)
         if not lost_replies:
             lost_replies.append(len(finishes))
             raise StorageUnavailableError("connection dropped before the reply")
-        return applied
+        return written
 
-    monkeypatch.setattr(harness.storage, "finish_many", finish_then_lose_the_reply)
+    monkeypatch.setattr(storage, write, write_then_lose_the_reply)
     hooks = HookLog()
     harness.middleware.append(hooks)
 

@@ -4,7 +4,8 @@ line, the recovery one "storage reachable again" line, and the work resumes.
 
 The outage is the real backend with ``claim`` / ``finish_many`` made to raise
 ``StorageUnavailableError`` (what each backend raises when its server cannot be reached)
-while the test says so; every other call reaches the real database.
+while the test says so (``finish_and_claim`` goes through those two); every other call
+reaches the real database.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from taskito.exceptions import StorageUnavailableError
-from tests.helpers import wait_until
+from tests.helpers import wait_until, write_through_finish_many
 from tests.worker.harness import Harness
 
 FIRST_S, MAX_S = 0.05, 0.4
@@ -50,6 +51,7 @@ def test_an_outage_backs_off_says_so_once_per_step_and_work_resumes(
     method: str,
 ) -> None:
     harness.task(lambda i: i, name="ident")
+    write_through_finish_many(monkeypatch, harness.storage)
     outage = Outage(getattr(harness.storage, method))
     monkeypatch.setattr(harness.storage, method, outage)
     what = "claiming jobs" if method == "claim" else "writing outcomes"

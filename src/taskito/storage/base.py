@@ -316,6 +316,27 @@ class Storage(ControlStorage, ABC):
     def finish_many(self, finishes: Sequence[Finish], now: int) -> list[bool]:
         """Apply outcomes in one transaction; True for each one that applied (fenced)."""
 
+    def finish_and_claim(
+        self,
+        finishes: Sequence[Finish],
+        worker_id: str,
+        queues: Sequence[str] | None,
+        namespace: str | None,
+        limit: int,
+        now: int,
+        lease_ms: int,
+    ) -> tuple[list[bool], list[JobRecord]]:
+        """``finish_many(finishes, now)``, then ``claim(worker_id, ..., limit, now, lease_ms)``:
+        the worker's cycle when slots freed up, so one wake-up costs one write. Backends that
+        can do both in one transaction (or script) override this; this default makes two
+        calls. Either way, when it raises, any part of it may have been applied (a lost reply):
+        the caller treats the outcomes as unsure and the claim as lost."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise ValueError(f"limit must be an integer >= 0, got {limit!r}")
+        self.claim(worker_id, queues, namespace, 0, now, lease_ms)  # checks, claims nothing
+        applied = self.finish_many(finishes, now)
+        return applied, self.claim(worker_id, queues, namespace, limit, now, lease_ms)
+
     @abstractmethod
     def requeue_expired(self, now: int, max_rescues: int = DEFAULT_MAX_RESCUES) -> list[JobRecord]:
         """Rescue running jobs whose lease expired before ``now`` (their worker died or

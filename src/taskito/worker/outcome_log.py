@@ -30,6 +30,8 @@ def log_outcome(held: HeldJob, finish: Finish, now_ms: int) -> None:
     job, outcome = held.job, held.outcome
     if outcome is None:
         return
+    if finish.status is JobStatus.COMPLETE and not logger.isEnabledFor(logging.DEBUG):
+        return  # the common case: nothing to log, so nothing to build
     fields = {
         "job_id": job.id,
         "task_name": job.task_name,

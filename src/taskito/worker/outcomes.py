@@ -31,10 +31,14 @@ from taskito.worker.running import HeldJob
 
 if TYPE_CHECKING:
     from taskito.events import EventBus
+    from taskito.job import JobRecord
     from taskito.middleware import TaskMiddleware
     from taskito.registry import ExecutionEnv
 
 logger = logging.getLogger("taskito.worker.outcomes")
+
+#: Writes outcomes and claims in one storage call: ``(finishes, now) -> (applied, claimed)``.
+ClaimWith = Callable[[Sequence[Finish], int], tuple[list[bool], list["JobRecord"]]]
 
 _FAILED_KINDS = (OutcomeKind.FAILURE, OutcomeKind.TIMED_OUT)
 _DEFAULT_POLICY = RetryPolicy()
@@ -61,18 +65,36 @@ class OutcomeApplier:
         self._refused_as_dead: set[tuple[str, int]] = set()
         self._split_wrote = False
 
-    def apply(self, settled: Sequence[HeldJob]) -> int | None:
-        """Write every outcome in one transaction and announce the ones that applied; return
-        the earliest ``retry_at`` written (ms since the epoch), so the caller can wake then.
+    def can_claim_with(self) -> bool:
+        """Whether the next ``apply`` may write together with a claim: not while an earlier
+        write is unsure or refused (that one is written alone, split if need be, so a batch
+        storage refuses never holds up the claims)."""
+        return not self._unsure and not self._refused
 
-        Raises what storage raises; then nothing was written and the caller may try again.
+    def apply(
+        self, settled: Sequence[HeldJob], claim: ClaimWith | None = None
+    ) -> tuple[int | None, list[JobRecord]]:
+        """Write every outcome in one transaction and announce the ones that applied; return
+        the earliest ``retry_at`` written (ms since the epoch), so the caller can wake then,
+        and the jobs ``claim`` claimed. With ``claim`` (only when ``can_claim_with()``), the
+        outcomes are written by ``claim(finishes, now)``, which claims in the same write.
+
+        Raises what storage raises; then nothing was written and the caller may try again
+        (or, with ``claim``, any part may have been: the outcomes are checked when written
+        again, and the caller rescues the jobs it does not hold).
         """
         if not settled:
-            return None
+            return None, []
         self._note_late_cancel_requests(settled)
         now = now_ms()
         finishes = [self._decide(held, now) for held in settled]
-        written = self._write_or_split(finishes, now)
+        claimed: list[JobRecord] = []
+        if claim is None:
+            written = self._write_or_split(finishes, now)
+        else:
+            if not self.can_claim_with():
+                raise RuntimeError("an unsure or refused outcome must be written alone")
+            written, claimed = self._write_with_claim(finishes, now, claim)
         applied = [ok is True for ok in written]
         self._record_breakers(settled, finishes, applied, now)
         next_retry_at: int | None = None
@@ -88,7 +110,25 @@ class OutcomeApplier:
                     held.job.id,
                     extra={"job_id": held.job.id, "attempt": held.job.attempt},
                 )
-        return next_retry_at
+        return next_retry_at, claimed
+
+    def _write_with_claim(
+        self, finishes: list[Finish], now: int, claim: ClaimWith
+    ) -> tuple[list[bool | None], list[JobRecord]]:
+        """The outcomes and a claim in one storage call. Should it raise, the outcomes are
+        unsure (it may have committed), and, unless storage is unreachable, refused once:
+        the next write of them goes alone and is split if refused again."""
+        keys = [(finish.job_id, finish.attempt) for finish in finishes]
+        try:
+            applied, claimed = claim(finishes, now)
+        except StorageUnavailableError:
+            self._unsure.update(keys)
+            raise
+        except Exception:
+            self._unsure.update(keys)
+            self._refused.update(keys)
+            raise
+        return list(applied), claimed
 
     def _write_or_split(self, finishes: list[Finish], now: int) -> list[bool | None]:
         """``_write``, or, when storage refuses a batch that holds an outcome it refused

@@ -19,11 +19,12 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskito.events import EventType
 from taskito.job import JobRecord, Outcome, OutcomeKind, now_ms
-from taskito.storage.base import WorkerInfo
+from taskito.storage.base import Finish, WorkerInfo
 from taskito.worker.alarms import Alarms
 from taskito.worker.backoff import Backoff
 from taskito.worker.banner import log_start
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     from taskito.resources.runtime import ResourceRuntime
 
 logger = logging.getLogger("taskito.worker")
+
+ClaimReply = tuple[list[bool], list[JobRecord]]
 
 
 class Worker:
@@ -194,10 +197,7 @@ class Worker:
             self._wake.clear()
             self._collect_finished()
             expire_overdue(self._held, self._pool)
-            if not self._draining:
-                # Claim before writing outcomes: the pool runs the new jobs meanwhile.
-                self._claim()
-            self._flush()
+            self._claim_and_flush()
             if self._stop_now:
                 return
             if self._draining and (
@@ -223,10 +223,54 @@ class Worker:
             wait_s = min(wait_s, alarm_s)
         return max(0.0, wait_s)
 
-    def _claim(self) -> None:
-        free = self._pool.free_slots(self._held.executing)
-        if free <= 0 or not self._claim_backoff.ready():
+    def _claim_and_flush(self) -> None:
+        """Write the settled outcomes and claim a job for each free slot: in one storage call
+        when there are both (one transaction per wake-up however many slots freed), else
+        whichever there is, claiming first so the pool runs the new jobs meanwhile."""
+        free = 0
+        if not self._draining and self._claim_backoff.ready():
+            free = self._pool.free_slots(self._held.executing)
+        settled = self._held.settled() if self._flush_backoff.ready() else []
+        if free > 0 and settled and self._applier.can_claim_with():
+            self._finish_and_claim(settled, free)
             return
+        if free > 0:
+            self._claim(free)
+        self._flush()
+
+    def _finish_and_claim(self, settled: list[HeldJob], free: int) -> None:
+        claimed_at = 0
+
+        def finish_and_claim(finishes: Sequence[Finish], now: int) -> ClaimReply:
+            nonlocal claimed_at
+            claimed_at = now
+            return self._storage.finish_and_claim(
+                finishes,
+                self.worker_id,
+                self._queues,
+                self._env.namespace,
+                free,
+                now,
+                self._timings.lease_ms,
+            )
+
+        try:
+            next_retry_at, jobs = self._applier.apply(settled, finish_and_claim)
+        except Exception as exc:
+            # Any part may have committed: the outcomes are checked when written again (alone:
+            # the next claim goes by itself, and backs off by itself should it fail too), and
+            # jobs claimed for this worker that it never saw are given back.
+            self._flush_backoff.failed(exc)
+            self._release_unheld("its claim reply was lost")
+            return
+        self._flush_backoff.succeeded()
+        self._claim_backoff.succeeded()
+        self._held.release(settled)
+        if next_retry_at is not None:
+            self._alarms.add(next_retry_at)
+        self._start_claimed(jobs, claimed_at, free)
+
+    def _claim(self, free: int) -> None:
         now = now_ms()
         try:
             jobs = self._storage.claim(
@@ -237,6 +281,10 @@ class Worker:
             self._release_unheld("its claim reply was lost")
             return
         self._claim_backoff.succeeded()
+        self._start_claimed(jobs, now, free)
+
+    def _start_claimed(self, jobs: list[JobRecord], now: int, free: int) -> None:
+        """Resolve, gate and start the jobs just claimed for ``free`` slots."""
         resolve = self._env.resolve
         # Limits, caps and breakers hold some jobs back (to pending, no retry spent).
         admission = self._gate.admit([resolve(job) for job in jobs], now)
@@ -249,8 +297,8 @@ class Worker:
         started_mono = time.monotonic()
         for claimed in admitted:
             self._start(self._held.add(claimed, started_mono))
-        if len(jobs) == free:
-            # A full batch: more may be waiting, and some slots (an event loop's) may still be
+        if len(jobs) == free and self._pool.free_slots(self._held.executing) > 0:
+            # A full batch: more may be waiting, and some slots (an event loop's) are still
             # free, so look again without waiting for the next wake-up.
             self._wake.set()
 
@@ -290,7 +338,7 @@ class Worker:
         if not settled or not self._flush_backoff.ready():
             return
         try:
-            next_retry_at = self._applier.apply(settled)
+            next_retry_at, _ = self._applier.apply(settled)
         except Exception as exc:
             # Nothing written: the outcomes stay held and are written after the back-off.
             self._flush_backoff.failed(exc)

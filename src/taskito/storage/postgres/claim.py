@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from taskito.job import JobRecord
 from taskito.storage import rules
+from taskito.storage.base import Finish
 from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
-from taskito.storage.postgres.transitions import cascade_cancel
+from taskito.storage.postgres.transitions import cascade_cancel, finish_params
 
 if TYPE_CHECKING:
     from taskito.storage.postgres.connections import Cursor, PgConnections
@@ -91,10 +92,8 @@ _PENDING_QUEUES = (
 )
 
 
-@lru_cache(maxsize=64)
-def claim_query(schema: str, queue_mode: str, has_namespace: bool) -> str:
-    """One statement: lock due jobs, mark them running, return them, and say whether expired
-    pending jobs wait in the same scope. It commits asynchronously (``q.ASYNC_COMMIT``).
+def _claim_ctes(queue_mode: str, has_namespace: bool) -> str:
+    """The CTEs ``picked`` (due jobs, locked) and ``claimed`` (them, marked running).
 
     Each queue is walked in its own range of the claim index (one range scan cannot merge
     several queues in priority order, and a scan across queues would have to sort every due
@@ -115,9 +114,8 @@ def claim_query(schema: str, queue_mode: str, has_namespace: bool) -> str:
             + _due("q.name", has_namespace)
             + ") AS c ORDER BY c.priority DESC, c.scheduled_at, c.id LIMIT %(limit)b"
         )
-    template = (
-        "WITH "
-        + (_PENDING_QUEUES if queue_mode == "any" else "")
+    return (
+        (_PENDING_QUEUES if queue_mode == "any" else "")
         + " picked AS MATERIALIZED ("
         + picked
         + "),"
@@ -125,13 +123,52 @@ def claim_query(schema: str, queue_mode: str, has_namespace: bool) -> str:
         " worker_id = %(worker_id)b, started_at = %(now)b, lease_expires_at = %(lease_until)b"
         " WHERE j.id = ANY(ARRAY(SELECT id FROM picked))"
         " RETURNING " + q.job_columns("j") + ")"
+    )
+
+
+def _claimed_rows(queue_mode: str, has_namespace: bool, source: str) -> str:
+    """Whether expired jobs wait in the scope, then the claimed jobs (one row of NULLs when
+    none), one row each, joined onto the one-row ``source``."""
+    return (
         " SELECT EXISTS ("
         + _expired_ids(queue_mode, has_namespace)
         + "), "
         + q.job_columns("claimed")
         + " FROM "
-        + q.ASYNC_COMMIT
+        + source
         + " AS one LEFT JOIN claimed ON TRUE"
+    )
+
+
+@lru_cache(maxsize=64)
+def claim_query(schema: str, queue_mode: str, has_namespace: bool) -> str:
+    """One statement: lock due jobs, mark them running, return them, and say whether expired
+    pending jobs wait in the same scope. It commits asynchronously (``q.ASYNC_COMMIT``)."""
+    template = (
+        "WITH "
+        + _claim_ctes(queue_mode, has_namespace)
+        + _claimed_rows(queue_mode, has_namespace, q.ASYNC_COMMIT)
+    )
+    return q.render(template, schema)
+
+
+@lru_cache(maxsize=64)
+def finish_and_claim_query(schema: str, queue_mode: str, has_namespace: bool) -> str:
+    """``FINISH_MANY`` and the claim as one statement (one transaction, committed durably as
+    a finish is; the caller notifies after it, as ``queries.NOTIFY_CHANGE`` says): each row
+    starts with the batch positions (1-based) of the outcomes that applied, then the claim's
+    columns. The claim reads the snapshot taken before the
+    outcomes, so a job retried here is claimed by a later call, not this one."""
+    finish_ctes = q.FINISH_MANY_CTES.removeprefix("WITH ")
+    template = (
+        "WITH "
+        + ("RECURSIVE " if queue_mode == "any" else "")
+        + finish_ctes
+        + ", "
+        + _claim_ctes(queue_mode, has_namespace).removeprefix("RECURSIVE ")
+        + _claimed_rows(
+            queue_mode, has_namespace, "(SELECT ARRAY(SELECT ord FROM done), 0)"
+        ).replace(" SELECT EXISTS (", " SELECT one.*, EXISTS (", 1)
     )
     return q.render(template, schema)
 
@@ -188,6 +225,37 @@ def claim_jobs(
         if expired:
             feed.notify()
     return jobs
+
+
+def finish_and_claim_jobs(
+    conns: PgConnections,
+    stmts: q.Statements,
+    feed: ChangeFeed,
+    finishes: list[Finish],
+    claim_args: tuple[str, list[str] | None, str | None, int, int, int],
+) -> tuple[list[bool], list[JobRecord]]:
+    """``Storage.finish_and_claim`` once its arguments are checked, for a batch that needs no
+    cascade and names each job once (``transitions.finish`` handles the others): one
+    statement. ``claim_args``: worker id, queue names, namespace, limit, now, lease ms."""
+    worker_id, queue_names, namespace, limit, now, lease_ms = claim_args
+    offset_ms = conns.lease_offset_ms()
+    mode, params = claim_params(
+        worker_id, queue_names, namespace, limit, now, now + offset_ms + lease_ms
+    )
+    params.update(finish_params(finishes, now, keep_cancel=False))
+    query = finish_and_claim_query(stmts.schema, mode, namespace is not None)
+    rows = conns.run(lambda cursor: cursor.execute(query, params).fetchall())
+    applied = [False] * len(finishes)
+    for ordinal in rows[0][0]:
+        applied[ordinal - 1] = True
+    expired_waiting = bool(rows[0][2])
+    jobs = [convert.row_to_job(row[3:], offset_ms) for row in rows if row[3] is not None]
+    jobs.sort(key=lambda job: (-job.priority, job.scheduled_at, job.id))
+    if expired_waiting:
+        expired = conns.transact(lambda cursor: _expire(cursor, stmts, mode, params))
+        if expired:
+            feed.notify()
+    return applied, jobs
 
 
 def claim_params(

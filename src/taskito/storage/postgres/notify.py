@@ -145,6 +145,55 @@ class Listener:
             self._notifier.notify()
 
 
+class Announcer:
+    """Sends the NOTIFY of this object's finishes from a thread of its own, after their commit:
+    one statement for all the finishes since the previous one, off the worker's path (why not
+    inside the write: ``queries.NOTIFY_CHANGE``). Started by the first ``announce``."""
+
+    def __init__(self, send: Callable[[], None]) -> None:
+        self._send = send
+        self._lock = threading.Lock()
+        self._due = threading.Condition(self._lock)
+        self._pending = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def announce(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._pending = True
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="taskito-pg-announcer", daemon=True
+                )
+                self._thread.start()
+            self._due.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending and not self._closed:
+                    self._due.wait()
+                if not self._pending:
+                    return
+                self._pending = False  # a finish from now on is announced again
+            try:
+                self._send()
+            except Exception:
+                # Nothing is lost: listeners fall back to their timeouts (callers poll anyway).
+                logger.warning("notifying other processes of finished jobs failed", exc_info=True)
+
+    def close(self) -> None:
+        """Send what is pending, then stop the thread."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+            self._due.notify()
+        if thread is not None:
+            thread.join()
+
+
 class ChangeFeed:
     """``wait_for_change`` for one storage object: local writes bump the notifier directly,
     the listener (started on the first wait) bumps it for everyone else's writes, and each

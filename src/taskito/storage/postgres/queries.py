@@ -185,7 +185,9 @@ LOCK_WORKER_RUNNING = (
 # Retries (status 0) and dead jobs (4) get an error row; dead jobs a dead-letter row too. A
 # rescue (status 0 with ``rescue``) counts in rescue_count, not retry_count.
 # m_*: the outcome's metric (NULLs: none), a task_metrics row when the outcome applies.
-FINISH_MANY = (
+# The CTEs of FINISH_MANY (``done`` names the applied outcomes), also used by the claim
+# module's statement that finishes and claims at once.
+FINISH_MANY_CTES = (
     "WITH input AS (SELECT * FROM unnest(%(ids)b::text[], %(attempts)b::bigint[],"
     " %(statuses)b::smallint[], %(results)b::bytea[], %(errors)b::text[],"
     " %(retry_ats)b::bigint[], %(keep_cancel)b::boolean[], %(dead_ids)b::text[],"
@@ -223,9 +225,18 @@ FINISH_MANY = (
     " metrics AS (INSERT INTO {s}.task_metrics (task_name, queue, job_id, attempt, outcome,"
     " started_at, finished_at, wall_ns) SELECT m_task, m_queue, id, attempt, m_outcome,"
     " m_start, %(now)b::bigint, m_wall FROM done WHERE m_outcome IS NOT NULL ORDER BY ord)"
-    + notify_if("done")
-    + f" SELECT ord, id, status, {NOTIFIED} FROM done"
 )
+FINISH_MANY = (
+    FINISH_MANY_CTES + notify_if("done") + f" SELECT ord, id, status, {NOTIFIED} FROM done"
+)
+# The worker's finishes notify after they commit (NOTIFY_CHANGE), not inside: see there.
+FINISH_MANY_QUIET = FINISH_MANY_CTES + " SELECT ord, id, status, 0 FROM done"
+# NOTIFY holds one lock for the whole database from just before its transaction commits until
+# the commit ends, WAL flush included: notifying inside a durable write serialises the commits
+# of every process on the server (no group commit), which capped scale-out at one process'
+# rate. So the hot writes (finishes) notify in a transaction of their own that does not wait
+# for the flush; listeners learn of the change a round trip later.
+NOTIFY_CHANGE = "SELECT {notify}, " + ASYNC_COMMIT
 SERVER_CLOCK_MS = "SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
 UPDATE_PROGRESS = "UPDATE {s}.jobs SET progress = %b WHERE id = %b"
@@ -350,6 +361,8 @@ class Statements:
     queues_with_completed: str
     extend_leases: str
     finish_many: str
+    finish_many_quiet: str
+    notify_change: str
     lock_expired_leases: str
     lock_worker_running: str
     server_clock_ms: str

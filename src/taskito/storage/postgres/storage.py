@@ -53,7 +53,7 @@ _DRIVER_PACKAGES = frozenset({"psycopg", "psycopg_pool", "psycopg_binary", "psyc
 _driver_missing: ImportError | None = None
 try:
     from taskito.storage.postgres.connections import PgConnections, channel_name, conninfo_params
-    from taskito.storage.postgres.notify import ChangeFeed
+    from taskito.storage.postgres.notify import Announcer, ChangeFeed
 except ImportError as exc:  # the postgres extra is not installed
     if (exc.name or "").partition(".")[0] not in _DRIVER_PACKAGES:
         raise
@@ -99,6 +99,7 @@ class PostgresStorage(PostgresControl, PostgresOperations, Storage):
         self._stmts = q.Statements(schema, self._channel, self._token)
         self._control = cq.ControlStatements(schema, self._channel, self._token)
         self._feed = ChangeFeed(self._conns.connect, self._channel, self._token, self.target)
+        self._announcer = Announcer(self._send_notify)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -111,6 +112,7 @@ class PostgresStorage(PostgresControl, PostgresOperations, Storage):
         if self._closed:
             return
         self._closed = True
+        self._announcer.close()
         self._feed.close()
         self._conns.close()
 
@@ -222,18 +224,59 @@ class PostgresStorage(PostgresControl, PostgresOperations, Storage):
         if not single_round or any(finish.status in transitions.CASCADING for finish in batch):
 
             def apply_and_cascade(cursor: Cursor) -> list[bool]:
-                applied, roots = transitions.finish(cursor, self._stmts, batch, now)
+                applied, roots = transitions.finish(cursor, self._stmts, batch, now, quiet=True)
                 transitions.cascade_cancel(cursor, self._stmts, roots, now)
                 return applied
 
             applied = self._conns.transact(apply_and_cascade)
         else:
             applied, _ = self._conns.run(
-                lambda cursor: transitions.finish(cursor, self._stmts, batch, now)
+                lambda cursor: transitions.finish(cursor, self._stmts, batch, now, quiet=True)
             )
         if any(applied):
-            self._feed.notify()
+            self._notify_after_commit()
         return applied
+
+    def _notify_after_commit(self) -> None:
+        """Wake this object's waiters at once, and other processes' through the server from
+        the announcer's thread (``queries.NOTIFY_CHANGE``: why not inside the write)."""
+        self._feed.notify()
+        self._announcer.announce()
+
+    def _send_notify(self) -> None:
+        self._conns.run(lambda cursor: cursor.execute(self._stmts.notify_change), idempotent=True)
+
+    def finish_and_claim(
+        self,
+        finishes: Sequence[Finish],
+        worker_id: str,
+        queues: Sequence[str] | None,
+        namespace: str | None,
+        limit: int,
+        now: int,
+        lease_ms: int,
+    ) -> tuple[list[bool], list[JobRecord]]:
+        """See ``Storage.finish_and_claim``: one statement (``claim.finish_and_claim_jobs``)
+        for completions and retries of distinct jobs, the common batch; a batch with a dead
+        or cancelled outcome (its cascade) or a job named twice is two calls."""
+        batch = list(finishes)
+        validation.validate_finishes(batch)
+        queue_names = claim_queue_names(queues, limit, lease_ms)
+        claiming = limit > 0 and queue_names != []
+        simple = len({finish.job_id for finish in batch}) == len(batch) and not any(
+            finish.status in transitions.CASCADING for finish in batch
+        )
+        if not (batch and claiming and simple):
+            return super().finish_and_claim(
+                batch, worker_id, queues, namespace, limit, now, lease_ms
+            )
+        args = (worker_id, queue_names, namespace, limit, now, lease_ms)
+        applied, jobs = postgres_claim.finish_and_claim_jobs(
+            self._conns, self._stmts, self._feed, batch, args
+        )
+        if any(applied):
+            self._notify_after_commit()
+        return applied, jobs
 
     def requeue_expired(self, now: int, max_rescues: int = DEFAULT_MAX_RESCUES) -> list[JobRecord]:
         """See ``Storage.requeue_expired``: leases that expired before ``now`` (this host's

@@ -120,6 +120,7 @@ def finish(
     *,
     keep_cancel: bool = False,
     rescue: bool = False,
+    quiet: bool = False,
 ) -> tuple[list[bool], list[tuple[str, str]]]:
     """Apply fenced outcomes, one statement per round (one round unless a job repeats, which
     then needs the caller's transaction); return which applied, and the cascade roots (job
@@ -127,13 +128,15 @@ def finish(
 
     ``keep_cancel`` keeps a pending cancel request on jobs sent back to pending (lease expiry:
     the next attempt honours it at once); ``rescue`` counts jobs sent back to pending as
-    rescues, not retries."""
+    rescues, not retries; ``quiet`` leaves the notification to the caller, after the commit
+    (``queries.NOTIFY_CHANGE``)."""
+    statement = stmts.finish_many_quiet if quiet else stmts.finish_many
     applied = [False] * len(finishes)
     roots: list[tuple[str, str]] = []
     for positions in finish_rounds(finishes):
         batch = [finishes[position] for position in positions]
         params = finish_params(batch, now, keep_cancel, rescue)
-        for ordinal, job_id, status_code, _ in cursor.execute(stmts.finish_many, params):
+        for ordinal, job_id, status_code, _ in cursor.execute(statement, params):
             applied[positions[ordinal - 1]] = True
             reason = rules.cascade_reason(JobStatus.from_code(status_code), job_id)
             if reason is not None:

@@ -57,6 +57,7 @@ SCRIPT_NAMES = (
     "enqueue_replay",
     "extend",
     "finish",
+    "finish_claim",
     "fire_periodic",
     "get_jobs",
     "heartbeat",
@@ -83,6 +84,9 @@ SCRIPT_NAMES = (
 )
 # Shared Lua that some scripts include between the prelude and their own file.
 _LIBRARIES = {
+    "claim": ("lib_claim",),
+    "finish": ("lib_finish",),
+    "finish_claim": ("lib_finish", "lib_claim"),
     "cancel": ("lib_cancel",),
     "cancel_pending": ("lib_cancel",),
     "request_cancel": ("lib_cancel",),

@@ -259,6 +259,41 @@ class RedisStorage(RedisControl, RedisOperations, Storage):
             self._listener.notify()
         return applied
 
+    def finish_and_claim(
+        self,
+        finishes: Sequence[Finish],
+        worker_id: str,
+        queues: Sequence[str] | None,
+        namespace: str | None,
+        limit: int,
+        now: int,
+        lease_ms: int,
+    ) -> tuple[list[bool], list[JobRecord]]:
+        """See ``Storage.finish_and_claim``: one script (``finish_claim.lua``)."""
+        batch = list(finishes)
+        arguments = [finish_arguments(finish) for finish in batch]
+        queue_names = claim_queue_names(queues, limit, lease_ms)
+        require_time("now", now)
+        if limit == 0 or queue_names == []:
+            return self.finish_many(batch, now), []
+        scope = ["all"] if queue_names is None else ["list", *queue_names]
+        offset = self._conn.clock_offset_ms()
+        reply = self._scripts.run(
+            "finish_claim",
+            now,
+            len(batch),
+            *arguments,
+            worker_id,
+            now + lease_ms + offset,
+            limit,
+            namespace_tag(namespace),
+            *scope,
+        )
+        applied = [flag == 1 for flag in reply[0]]
+        if any(applied) or reply[1] == 1:
+            self._listener.notify()
+        return applied, [job_from_packed(job, offset) for job in reply[2:]]
+
     def requeue_expired(self, now: int, max_rescues: int = DEFAULT_MAX_RESCUES) -> list[JobRecord]:
         require_time("now", now)
         check_count("max_rescues", max_rescues, type_error=ValueError)

@@ -41,6 +41,11 @@ _DUE_AT_LEVEL = (
     "SELECT j.priority, j.scheduled_at, j.id FROM jobs AS j INDEXED BY idx_jobs_claim"
     " WHERE j.status = 0 AND j.queue = :queue AND j.priority = :priority" + _READY
 )
+# A read first: the expiry UPDATEs cost a write each, and there is usually nothing to expire.
+_ANY_EXPIRED = (
+    "SELECT 1 FROM jobs INDEXED BY idx_jobs_expiry"
+    " WHERE status = 0 AND expires_at IS NOT NULL AND expires_at < ? LIMIT 1"
+)
 _EXPIRE_ANY_QUEUE = (
     "UPDATE jobs INDEXED BY idx_jobs_expiry"
     f" SET status = 5, completed_at = :now, error = '{rules.EXPIRED}'"
@@ -93,6 +98,8 @@ def _due_in(conn: sqlite3.Connection, params: dict[str, Any], limit: int) -> lis
 def _expire(
     conn: sqlite3.Connection, queues: Sequence[str] | None, namespace: str | None, now: int
 ) -> bool:
+    if conn.execute(_ANY_EXPIRED, (now,)).fetchone() is None:
+        return False
     params: dict[str, Any] = {"now": now, "namespace": namespace}
     if queues is None:
         expired = conn.execute(_EXPIRE_ANY_QUEUE, params).fetchall()

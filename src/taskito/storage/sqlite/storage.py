@@ -255,6 +255,34 @@ class SqliteStorage(SqliteControl, SqliteOperations, Storage):
             self._notify()
         return applied
 
+    def finish_and_claim(
+        self,
+        finishes: Sequence[Finish],
+        worker_id: str,
+        queues: Sequence[str] | None,
+        namespace: str | None,
+        limit: int,
+        now: int,
+        lease_ms: int,
+    ) -> tuple[list[bool], list[JobRecord]]:
+        """One write transaction: the fenced outcomes, their metric rows, then the claim."""
+        batch = list(finishes)
+        validation.validate_finishes(batch)
+        queue_names = claim_queue_names(queues, limit, lease_ms)
+        claiming = limit > 0 and queue_names != []
+        jobs: list[JobRecord] = []
+        expired_any = False
+        with self._conns.write(notify=False) as conn:
+            applied = [transitions.finish_one(conn, finish, now) for finish in batch]
+            transitions.insert_metrics(conn, batch, applied, now)
+            if claiming:
+                jobs, expired_any = sqlite_claim.claim(
+                    conn, worker_id, queue_names, namespace, limit, now, lease_ms
+                )
+        if expired_any or any(applied):
+            self._notify()
+        return applied, jobs
+
     def requeue_expired(self, now: int, max_rescues: int = DEFAULT_MAX_RESCUES) -> list[JobRecord]:
         check_count("max_rescues", max_rescues, type_error=ValueError)
         with self._conns.write(notify=False) as conn:

@@ -260,6 +260,9 @@ class TaskKinds:
         self._has_async = False
 
     def _refresh(self) -> None:
+        # Asked at every claim: the count alone, unless it changed.
+        if len(self._env.tasks) == self._counted:
+            return
         specs = list(self._env.tasks.values())
         if len(specs) != self._counted:
             self._has_sync = any(not spec.is_async for spec in specs)
