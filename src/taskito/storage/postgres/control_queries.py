@@ -93,7 +93,7 @@ UPSERT_SCHEDULE = (
     "INSERT INTO {s}.periodic_schedules AS p (" + SCHEDULE_COLUMNS + ")"
     " VALUES (%b, %b, %b, %b, %b, %b, %b, %b, %b)"
     " ON CONFLICT (name) DO UPDATE SET task_name = excluded.task_name,"
-    " queue = excluded.queue, payload = excluded.payload, enabled = excluded.enabled,"
+    " queue = excluded.queue, payload = excluded.payload,"
     " cron = excluded.cron, timezone = excluded.timezone,"
     " next_run = CASE WHEN " + _SAME_TIMING + " THEN p.next_run ELSE excluded.next_run END,"
     " last_run = CASE WHEN " + _SAME_TIMING + " THEN p.last_run ELSE excluded.last_run END"
@@ -107,9 +107,19 @@ SELECT_DUE_SCHEDULES = (
 # waits for the first one's row lock, then finds next_run moved on and updates nothing.
 ADVANCE_SCHEDULE = (
     "UPDATE {s}.periodic_schedules SET last_run = %(slot)b, next_run = %(next_run)b"
-    " WHERE name = %(name)b AND next_run = %(slot)b RETURNING 1"
+    " WHERE name = %(name)b AND next_run = %(slot)b AND enabled RETURNING 1"
 )
 SELECT_SCHEDULES = "SELECT " + SCHEDULE_COLUMNS + " FROM {s}.periodic_schedules ORDER BY name"
+# A resume passes the first slot after now; a pause passes NULL and keeps next_run.
+SET_SCHEDULE_ENABLED = (
+    "UPDATE {s}.periodic_schedules SET enabled = %(enabled)b,"
+    " next_run = COALESCE(%(next_run)b::bigint, next_run) WHERE name = %(name)b"
+)
+RETIME_SCHEDULE = (
+    "UPDATE {s}.periodic_schedules SET cron = %(cron)b, timezone = %(timezone)b,"
+    " next_run = %(next_run)b WHERE name = %(name)b"
+)
+DELETE_SCHEDULE = "DELETE FROM {s}.periodic_schedules WHERE name = %b"
 
 # --- distributed locks ----------------------------------------------------------------------
 
@@ -234,6 +244,9 @@ class ControlStatements:
     select_due_schedules: str
     advance_schedule: str
     select_schedules: str
+    set_schedule_enabled: str
+    retime_schedule: str
+    delete_schedule: str
     acquire_lock: str
     extend_lock: str
     release_lock: str
