@@ -22,6 +22,7 @@ from taskito.queue.interception_api import InterceptionMixin
 from taskito.queue.interception_parts import InterceptionParts
 from taskito.queue.metrics import MetricsMixin
 from taskito.queue.operations import OpsMixin
+from taskito.queue.periodic_catalog import PeriodicCatalogMixin
 from taskito.queue.settings import QueueSettings
 from taskito.queue.webhook_api import WebhookMixin
 from taskito.queue.workers import RunningWorkers, install_signal_handlers, worker_settings
@@ -52,6 +53,7 @@ class Queue(
     AdminMixin,
     OpsMixin,
     FlowMixin,
+    PeriodicCatalogMixin,
     WebhookMixin,
     InterceptionMixin,
     AsyncMixin,
