@@ -15,6 +15,7 @@ from taskito.dashboard.api import (
     jobs,
     operations,
     params,
+    periodic,
     queues,
     settings,
     system,
@@ -159,6 +160,10 @@ def _setting_key(call: Call) -> str:
     return call.path["key"]
 
 
+def _schedule(call: Call) -> str:
+    return call.path["name"]
+
+
 def _no_args(route: Callable[[taskito.Queue], Any]) -> Handler:
     return lambda queue, call: route(queue)
 
@@ -240,6 +245,30 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/metrics", "read", _metrics),
     Route("GET", "/api/metrics/timeseries", "read", _timeseries),
     Route("GET", "/api/periodic", "read", _no_args(operations.periodic_schedules)),
+    Route(
+        "POST",
+        "/api/periodic/{name}/pause",
+        "admin",
+        lambda queue, call: periodic.pause_schedule(queue, _schedule(call)),
+    ),
+    Route(
+        "POST",
+        "/api/periodic/{name}/resume",
+        "admin",
+        lambda queue, call: periodic.resume_schedule(queue, _schedule(call)),
+    ),
+    Route(
+        "PUT",
+        "/api/periodic/{name}",
+        "admin",
+        lambda queue, call: periodic.update_schedule(queue, _schedule(call), call.body),
+    ),
+    Route(
+        "DELETE",
+        "/api/periodic/{name}",
+        "admin",
+        lambda queue, call: periodic.delete_schedule(queue, _schedule(call)),
+    ),
     Route("GET", "/api/scaler", "read", _scaler),
     Route("GET", "/readiness", "read", _no_args(operations.readiness)),
     Route("GET", "/metrics", "read", _no_args(operations.prometheus)),
