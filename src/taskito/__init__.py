@@ -42,6 +42,7 @@ from taskito.interception.report import InterceptionReport
 from taskito.middleware import TaskMiddleware
 from taskito.proxies.registry import NoProxy
 from taskito.queue.flow import PeriodicInfo
+from taskito.worker.overrides import QueueOverride, TaskOverride
 from taskito.queue.queue import Queue
 from taskito.result import JobResult
 from taskito.serializers import (
@@ -79,6 +80,7 @@ __all__ = [
     "MsgPackSerializer",
     "NoProxy",
     "PeriodicInfo",
+    "QueueOverride",
     "ProxyCleanupError",
     "ProxyReconstructionError",
     "Queue",
@@ -99,6 +101,7 @@ __all__ = [
     "TaskCancelledError",
     "TaskFailedError",
     "TaskMiddleware",
+    "TaskOverride",
     "TaskTimeoutError",
     "TaskWrapper",
     "TaskitoError",

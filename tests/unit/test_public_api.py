@@ -37,6 +37,9 @@ PUBLIC_NAMES = {
     "TestResults",
     "MockResource",
     "PeriodicInfo",
+    # Runtime overrides (docs/operations.md).
+    "TaskOverride",
+    "QueueOverride",
     # Argument interception and proxies (docs/interception.md).
     "NoProxy",
     "InterceptionReport",

@@ -22,6 +22,7 @@ from taskito.queue.interception_api import InterceptionMixin
 from taskito.queue.interception_parts import InterceptionParts
 from taskito.queue.metrics import MetricsMixin
 from taskito.queue.operations import OpsMixin
+from taskito.queue.overrides_api import OverridesMixin
 from taskito.queue.periodic_catalog import PeriodicCatalogMixin
 from taskito.queue.settings import QueueSettings
 from taskito.queue.webhook_api import WebhookMixin
@@ -54,6 +55,7 @@ class Queue(
     OpsMixin,
     FlowMixin,
     PeriodicCatalogMixin,
+    OverridesMixin,
     WebhookMixin,
     InterceptionMixin,
     AsyncMixin,

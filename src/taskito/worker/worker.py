@@ -31,6 +31,7 @@ from taskito.worker.cancel_watch import CancelWatcher
 from taskito.worker.flow import FlowGate
 from taskito.worker.leases import LeaseKeeper, release
 from taskito.worker.outcomes import OutcomeApplier
+from taskito.worker.overrides import OverrideSnapshot
 from taskito.worker.pools import Pool, create_pool
 from taskito.worker.running import HeldJob, HeldJobs
 from taskito.worker.scheduler import PeriodicScheduler
@@ -94,7 +95,8 @@ class Worker:
             poll_s=settings.cancel_poll_s,
         )
         self._keeper = self._make_lease_keeper()
-        self._gate = FlowGate(env)
+        self._overrides = OverrideSnapshot(self._storage)
+        self._gate = FlowGate(env, overrides=self._overrides)
         self._scheduler = PeriodicScheduler(
             env,
             cleanup_interval_s=settings.cleanup_interval_s,
@@ -220,9 +222,10 @@ class Worker:
             self._release_unheld("its claim reply was lost")
             return
         self._claim_backoff.succeeded()
-        resolve = self._env.resolve
+        self._overrides.refresh()  # a settings read at most once a second
+        resolve, override = self._env.resolve, self._overrides.resolve
         # Limits, caps and breakers hold some jobs back (to pending, no retry spent).
-        admission = self._gate.admit([resolve(job) for job in jobs], now)
+        admission = self._gate.admit([override(resolve(job)) for job in jobs], now)
         self._alarms.add_all(admission.due_again)
         started_mono = time.monotonic()
         for claimed in admission.admitted:
