@@ -62,7 +62,7 @@ def test_resolve_applies_the_override(tmp_path: Path) -> None:
     storage.set_setting("middleware:disabled:tests.send", '["named"]', 1)
     snapshot = OverrideSnapshot(storage)
     snapshot.refresh()
-    job = make_job(task_name="tests.send")
+    job = storage.enqueue(make_job(task_name="tests.send"))
     unnamed = Unnamed()
     claimed = ClaimedJob(job, _spec(), (Named(), unnamed))
     resolved = snapshot.resolve(claimed)
@@ -70,6 +70,6 @@ def test_resolve_applies_the_override(tmp_path: Path) -> None:
     assert (resolved.spec.rate_limit, resolved.spec.max_concurrent) == (RateLimit(6, 60.0), 2)
     assert resolved.job == dataclasses.replace(job, timeout_ms=1500)
     assert resolved.middleware == (unnamed,)
-    other = ClaimedJob(make_job(task_name="tests.other"), _spec(), ())
+    other = ClaimedJob(storage.enqueue(make_job(task_name="tests.other")), _spec(), ())
     assert snapshot.resolve(other) is other
     storage.close()
