@@ -42,7 +42,6 @@ from taskito.interception.report import InterceptionReport
 from taskito.middleware import TaskMiddleware
 from taskito.proxies.registry import NoProxy
 from taskito.queue.flow import PeriodicInfo
-from taskito.worker.overrides import QueueOverride, TaskOverride
 from taskito.queue.queue import Queue
 from taskito.result import JobResult
 from taskito.serializers import (
@@ -54,6 +53,7 @@ from taskito.serializers import (
 )
 from taskito.task import TaskWrapper
 from taskito.testing import MockResource, TestMode, TestResult, TestResults
+from taskito.worker.overrides import QueueOverride, TaskOverride
 
 try:  # the distribution's name, not the import name (taskito.contrib.DISTRIBUTION)
     __version__ = _metadata.version("pytaskito")
@@ -80,11 +80,11 @@ __all__ = [
     "MsgPackSerializer",
     "NoProxy",
     "PeriodicInfo",
-    "QueueOverride",
     "ProxyCleanupError",
     "ProxyReconstructionError",
     "Queue",
     "QueueError",
+    "QueueOverride",
     "RateLimitExceededError",
     "ResourceError",
     "ResourceInitError",
