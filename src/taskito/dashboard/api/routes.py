@@ -14,6 +14,7 @@ from taskito.dashboard.api import (
     dead_letters,
     jobs,
     operations,
+    overrides,
     params,
     periodic,
     queues,
@@ -160,6 +161,10 @@ def _setting_key(call: Call) -> str:
     return call.path["key"]
 
 
+def _name(call: Call) -> str:
+    return call.path["name"]
+
+
 def _schedule(call: Call) -> str:
     return call.path["name"]
 
@@ -193,6 +198,65 @@ ROUTES: tuple[Route, ...] = (
         "/api/queues/{name}/resume",
         "admin",
         lambda queue, call: queues.resume_queue(queue, _queue_name(call)),
+    ),
+    # Runtime overrides and middleware switches.
+    Route("GET", "/api/tasks", "read", _no_args(overrides.list_tasks)),
+    Route(
+        "GET",
+        "/api/tasks/{name}/override",
+        "read",
+        lambda queue, call: overrides.get_task_override(queue, _name(call)),
+    ),
+    Route(
+        "PUT",
+        "/api/tasks/{name}/override",
+        "admin",
+        lambda queue, call: overrides.put_task_override(queue, _name(call), call.body),
+    ),
+    Route(
+        "DELETE",
+        "/api/tasks/{name}/override",
+        "admin",
+        lambda queue, call: overrides.delete_task_override(queue, _name(call)),
+    ),
+    Route(
+        "GET",
+        "/api/queues/{name}/override",
+        "read",
+        lambda queue, call: overrides.get_queue_override(queue, _name(call)),
+    ),
+    Route(
+        "PUT",
+        "/api/queues/{name}/override",
+        "admin",
+        lambda queue, call: overrides.put_queue_override(queue, _name(call), call.body),
+    ),
+    Route(
+        "DELETE",
+        "/api/queues/{name}/override",
+        "admin",
+        lambda queue, call: overrides.delete_queue_override(queue, _name(call)),
+    ),
+    Route("GET", "/api/middleware", "read", _no_args(overrides.list_middleware)),
+    Route(
+        "GET",
+        "/api/tasks/{name}/middleware",
+        "read",
+        lambda queue, call: overrides.task_middleware(queue, _name(call)),
+    ),
+    Route(
+        "DELETE",
+        "/api/tasks/{name}/middleware",
+        "admin",
+        lambda queue, call: overrides.clear_middleware(queue, _name(call)),
+    ),
+    Route(
+        "PUT",
+        "/api/tasks/{name}/middleware/{mw}",
+        "admin",
+        lambda queue, call: overrides.switch_middleware(
+            queue, _name(call), call.path["mw"], call.body
+        ),
     ),
     # Jobs.
     Route("GET", "/api/jobs", "read", _list_jobs),

@@ -19,6 +19,7 @@ const ROUTES = [
   ["/dead-letters", "dead-letters"],
   ["/circuit-breakers", "circuit-breakers"],
   ["/periodic", "periodic"],
+  ["/overrides", "overrides"],
   ["/settings", "settings"],
 ];
 

@@ -8,6 +8,7 @@ import { mount as jobs } from "./jobs.js";
 import { mount as logs } from "./logs.js";
 import { mount as metrics } from "./metrics.js";
 import { mount as notFound } from "./not_found.js";
+import { mount as overrides } from "./overrides.js";
 import { mount as overview } from "./overview.js";
 import { mount as periodic } from "./periodic.js";
 import { mount as queues } from "./queues.js";
@@ -25,6 +26,7 @@ export const PAGES = {
   "dead-letters": deadLetters,
   "circuit-breakers": breakers,
   periodic,
+  overrides,
   settings,
   "not-found": notFound,
 };
