@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from typing import Any
 
+from taskito.exceptions import StorageError
 from taskito.job import now_ms
 from taskito.queue import checks as check
 from taskito.queue.state import QueueBase
@@ -33,6 +35,10 @@ from taskito.worker.overrides import (
     task_override_from_json,
 )
 
+#: Compare-and-set rounds of one change before giving up (each lost round means another writer
+#: changed the same override in between).
+MAX_UPDATE_ATTEMPTS = 50
+
 
 class OverridesMixin(QueueBase):
     """``set_/get_/list_/clear_task_override``, the same for queues, and the middleware
@@ -45,11 +51,13 @@ class OverridesMixin(QueueBase):
         task ``task_name`` on every worker; a field given as None goes back to the task's own
         value, a field not given keeps its override. Returns the override now stored."""
         name = self._known_task(task_name)
-        changes = checked_fields(fields, TASK_FIELDS)
-        current = self.get_task_override(name) or TaskOverride()
-        updated = dataclasses.replace(current, **_cleared(changes, TaskOverride))
-        self._storage.set_setting(TASK_PREFIX + name, override_json(updated), now_ms())
-        return updated
+        changes = _cleared(checked_fields(fields, TASK_FIELDS), TaskOverride)
+
+        def change(stored: str | None) -> str:
+            current = TaskOverride() if stored is None else task_override_from_json(stored)
+            return override_json(dataclasses.replace(current, **changes))
+
+        return task_override_from_json(self._update_setting(TASK_PREFIX + name, change))
 
     def get_task_override(self, task_name: str) -> TaskOverride | None:
         stored = self._storage.get_setting(
@@ -73,10 +81,15 @@ class OverridesMixin(QueueBase):
         name = check.check_storable_name("queue_name", queue_name)
         changes = checked_fields(fields, (*QUEUE_FIELDS, "paused"))
         paused = changes.pop("paused", None)
-        current = self.get_queue_override(name) or QueueOverride()
-        updated = dataclasses.replace(current, **_cleared(changes, QueueOverride))
-        if changes or self._storage.get_setting(QUEUE_PREFIX + name) is not None:
-            self._storage.set_setting(QUEUE_PREFIX + name, override_json(updated), now_ms())
+        limits = _cleared(changes, QueueOverride)
+
+        def change(stored: str | None) -> str:
+            current = QueueOverride() if stored is None else queue_override_from_json(stored)
+            return override_json(dataclasses.replace(current, **limits))
+
+        updated = self.get_queue_override(name) or QueueOverride()
+        if limits:
+            updated = queue_override_from_json(self._update_setting(QUEUE_PREFIX + name, change))
         if paused is not None:
             self._storage.set_queue_paused(name, bool(paused), now_ms())
         return updated
@@ -109,9 +122,11 @@ class OverridesMixin(QueueBase):
         on; returns the task's disabled names."""
         name = self._known_task(task_name)
         self._known_middleware(name, middleware)
-        disabled = sorted({*self.get_disabled_middleware_for(name), middleware})
-        self._storage.set_setting(MIDDLEWARE_PREFIX + name, json.dumps(disabled), now_ms())
-        return disabled
+
+        def change(stored: str | None) -> str:
+            return json.dumps(sorted({*([] if stored is None else json.loads(stored)), middleware}))
+
+        return list(json.loads(self._update_setting(MIDDLEWARE_PREFIX + name, change)))
 
     def enable_middleware_for_task(self, task_name: str, middleware: str) -> list[str]:
         name = self._known_task(task_name)
@@ -174,6 +189,16 @@ class OverridesMixin(QueueBase):
         return await self._blocking.run(self.clear_middleware_disables, task_name)
 
     # --- helpers --------------------------------------------------------------------------
+
+    def _update_setting(self, key: str, change: Callable[[str | None], str]) -> str:
+        """Read, change and compare-and-set ``key`` until no other writer got in between (a
+        concurrent change is re-read and kept); return the value stored."""
+        for _ in range(MAX_UPDATE_ATTEMPTS):
+            stored = self._storage.get_setting(key)
+            updated = change(stored)
+            if self._storage.set_setting_if(key, stored, updated, now_ms()):
+                return updated
+        raise StorageError(f"setting {key!r} kept changing; {MAX_UPDATE_ATTEMPTS} tries failed")
 
     def _stored_overrides(self) -> Overrides:
         return Overrides.from_settings(self._storage.list_settings())

@@ -303,6 +303,13 @@ class ControlStorage(ABC):
     def set_setting(self, key: str, value: str, now: int) -> None: ...
 
     @abstractmethod
+    def set_setting_if(self, key: str, expected: str | None, value: str, now: int) -> bool:
+        """Compare and set: store ``value`` under ``key`` only while its value is
+        ``expected`` (None: while the key is unset); True when it was stored. The base of
+        every read-modify-write of a setting (runtime overrides), so two writers never lose
+        each other's change."""
+
+    @abstractmethod
     def delete_setting(self, key: str) -> bool:
         """False when there was no such key."""
 

@@ -216,3 +216,40 @@ def test_a_middleware_switched_off_is_skipped_from_the_next_job(backend: Backend
         second = send.delay()
         assert second.result(timeout=10) == "sent"
     assert recorder.seen == [first.id]
+
+
+def test_concurrent_writers_of_one_override_lose_nothing(backend: Backend) -> None:
+    """Each of several Queues sets a different field of the same override at once: the
+    compare-and-set keeps every one."""
+    queues = [backend.queue() for _ in range(3)]
+    for each in queues:
+
+        @each.task(name="send")
+        def send() -> None: ...
+
+    changes: list[dict[str, Any]] = [
+        {"rate_limit": "5/s"},
+        {"max_concurrent": 3},
+        {"timeout": 9.0},
+    ]
+    barrier = threading.Barrier(len(queues))
+    errors: list[BaseException] = []
+
+    def write(each: Queue, fields: dict[str, Any]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            for _ in range(5):
+                each.set_task_override("send", **fields)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(each, fields))
+        for each, fields in zip(queues, changes, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors and not any(thread.is_alive() for thread in threads)
+    assert queues[0].get_task_override("send") == TaskOverride("5/s", 3, 9.0)

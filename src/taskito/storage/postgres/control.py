@@ -215,6 +215,18 @@ class PostgresControl(ControlStorage):
             idempotent=True,
         )
 
+    def set_setting_if(self, key: str, expected: str | None, value: str, now: int) -> bool:
+        check_text("key", key)
+        check_text("value", value, allow_empty=True)
+        if expected is None:
+            return self._changed_one(
+                self._control.insert_setting_if_unset, (key, value, now), idempotent=False
+            )
+        check_text("expected", expected, allow_empty=True)
+        return self._changed_one(
+            self._control.update_setting_if, (value, now, key, expected), idempotent=False
+        )
+
     def delete_setting(self, key: str) -> bool:
         check_text("key", key)
         return self._conns.run(

@@ -217,6 +217,13 @@ UPSERT_SETTING = (
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
 )
 DELETE_SETTING = "DELETE FROM {s}.settings WHERE key = %b"
+INSERT_SETTING_IF_UNSET = (
+    "INSERT INTO {s}.settings (key, value, updated_at) VALUES (%b, %b, %b)"
+    " ON CONFLICT (key) DO NOTHING"
+)
+UPDATE_SETTING_IF = (
+    "UPDATE {s}.settings SET value = %b, updated_at = %b WHERE key = %b AND value = %b"
+)
 SELECT_SETTINGS = "SELECT key, value FROM {s}.settings ORDER BY key"
 
 
@@ -260,6 +267,8 @@ class ControlStatements:
     select_setting: str
     upsert_setting: str
     delete_setting: str
+    insert_setting_if_unset: str
+    update_setting_if: str
     select_settings: str
 
 

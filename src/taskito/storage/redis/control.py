@@ -220,6 +220,16 @@ class RedisControl(ControlStorage):
         settings = self._keys.settings
         self._conn.call(lambda client: client.hset(settings, key, value), idempotent=True)
 
+    def set_setting_if(self, key: str, expected: str | None, value: str, now: int) -> bool:
+        check_text("key", key)
+        check_text("value", value, allow_empty=True)
+        require_time("now", now)
+        if expected is not None:
+            check_text("expected", expected, allow_empty=True)
+        flag = b"0" if expected is None else b"1"
+        stored = self._scripts.run("setting_if", key, flag, expected or "", value)
+        return bool(stored)
+
     def delete_setting(self, key: str) -> bool:
         check_text("key", key)
         settings = self._keys.settings

@@ -258,6 +258,17 @@ class SqliteControl(ControlStorage):
         with self._conns.write(notify=False) as conn:
             return conn.execute(cq.DELETE_SETTING, (key,)).rowcount == 1
 
+    def set_setting_if(self, key: str, expected: str | None, value: str, now: int) -> bool:
+        check_text("key", key)
+        check_text("value", value, allow_empty=True)
+        with self._conns.write(notify=False) as conn:
+            if expected is None:
+                cursor = conn.execute(cq.INSERT_SETTING_IF_UNSET, (key, value, now))
+            else:
+                check_text("expected", expected, allow_empty=True)
+                cursor = conn.execute(cq.UPDATE_SETTING_IF, (value, now, key, expected))
+            return bool(cursor.rowcount == 1)
+
     def list_settings(self) -> dict[str, str]:
         with self._conns.read() as conn:
             return dict(conn.execute(cq.SELECT_SETTINGS).fetchall())

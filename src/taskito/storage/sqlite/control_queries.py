@@ -156,4 +156,8 @@ UPSERT_SETTING = (
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
 )
 DELETE_SETTING = "DELETE FROM settings WHERE key = ?"
+INSERT_SETTING_IF_UNSET = (
+    "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING"
+)
+UPDATE_SETTING_IF = "UPDATE settings SET value = ?, updated_at = ? WHERE key = ? AND value = ?"
 SELECT_SETTINGS = "SELECT key, value FROM settings ORDER BY key"
