@@ -253,3 +253,13 @@ def test_concurrent_writers_of_one_override_lose_nothing(backend: Backend) -> No
         thread.join(30)
     assert not errors and not any(thread.is_alive() for thread in threads)
     assert queues[0].get_task_override("send") == TaskOverride("5/s", 3, 9.0)
+
+
+def test_set_setting_if_on_the_queue(queue: Queue) -> None:
+    assert queue.set_setting_if("flag", None, "on") is True
+    assert queue.set_setting_if("flag", None, "off") is False
+    assert queue.set_setting_if("flag", "on", "off") is True
+    assert queue.get_setting("flag") == "off"
+    with pytest.raises(TypeError, match="setting value must be a str"):
+        queue.set_setting_if("flag", "off", 3)  # type: ignore[arg-type]
+    assert queue.get_setting("flag") == "off"
