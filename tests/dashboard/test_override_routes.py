@@ -36,15 +36,18 @@ def test_task_overrides_through_the_routes(tasks: Queue, admin: Client) -> None:
     assert row == {
         "name": "send",
         "queue": "default",
-        "defaults": {"rate_limit": "10/60s", "max_concurrent": None, "timeout": 30.0},
+        "defaults": {"rate_limit": "10/m", "max_concurrent": None, "timeout": 30.0},
         "override": None,
-        "disabled_middleware": [],
+        "effective": {"rate_limit": "10/m", "max_concurrent": None, "timeout": 30.0},
         "paused": False,
+        "disabled_middleware": [],
     }
     stored = _answer(admin.put("/api/tasks/send/override", {"paused": True, "timeout": 5}))
     assert stored == {"rate_limit": None, "max_concurrent": None, "timeout": 5.0, "paused": True}
     assert _answer(admin.get("/api/tasks/send/override")) == stored
-    assert _answer(admin.get("/api/tasks"))[0]["paused"] is True
+    (row,) = _answer(admin.get("/api/tasks"))
+    assert row["paused"] is True
+    assert row["effective"] == {"rate_limit": "10/m", "max_concurrent": None, "timeout": 5.0}
     assert _answer(admin.delete("/api/tasks/send/override")) == {"cleared": True}
     assert _answer(admin.get("/api/tasks/send/override")) is None
 

@@ -172,7 +172,7 @@ def _describe(override: object) -> str:
 
 
 def mw_list_command(queue: taskito.Queue, args: argparse.Namespace, app_spec: str) -> int:
-    disabled = {name: queue.get_disabled_middleware_for(name) for name in queue._task_registry}
+    disabled = {task["name"]: task["disabled_middleware"] for task in queue.registered_tasks()}
     rows = [
         {
             **entry,

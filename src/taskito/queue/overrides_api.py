@@ -107,6 +107,38 @@ class OverridesMixin(QueueBase):
         name = check.check_storable_name("queue_name", queue_name)
         return self._storage.delete_setting(QUEUE_PREFIX + name)
 
+    def registered_tasks(self) -> list[dict[str, Any]]:
+        """Every task of this Queue by name: ``{name, queue, defaults, override, effective,
+        paused, disabled_middleware}``; ``defaults`` and ``effective`` hold ``rate_limit``,
+        ``max_concurrent`` and ``timeout`` (seconds), before and after the override."""
+        stored = self._stored_overrides()
+        rows = []
+        for name, spec in sorted(self._task_registry.items()):
+            rate = spec.rate_limit
+            defaults = {
+                "rate_limit": None if rate is None else _rate_text(rate.count, rate.period_s),
+                "max_concurrent": spec.max_concurrent,
+                "timeout": spec.timeout_s,
+            }
+            override = stored.tasks.get(name)
+            effective = dict(defaults)
+            if override is not None:
+                for field, value in dataclasses.asdict(override).items():
+                    if field in effective and value is not None:
+                        effective[field] = value
+            rows.append(
+                {
+                    "name": name,
+                    "queue": spec.queue,
+                    "defaults": defaults,
+                    "override": None if override is None else dataclasses.asdict(override),
+                    "effective": effective,
+                    "paused": bool(override and override.paused),
+                    "disabled_middleware": sorted(stored.disabled_middleware.get(name, ())),
+                }
+            )
+        return rows
+
     # --- middleware -----------------------------------------------------------------------
 
     def list_middleware(self) -> list[dict[str, Any]]:
@@ -173,6 +205,9 @@ class OverridesMixin(QueueBase):
     async def aclear_queue_override(self, queue_name: str) -> bool:
         return await self._blocking.run(self.clear_queue_override, queue_name)
 
+    async def aregistered_tasks(self) -> list[dict[str, Any]]:
+        return await self._blocking.run(self.registered_tasks)
+
     async def alist_middleware(self) -> list[dict[str, Any]]:
         return self.list_middleware()  # no I/O
 
@@ -218,6 +253,12 @@ class OverridesMixin(QueueBase):
             raise ValueError(
                 f"no middleware named {middleware!r} runs for task {task_name!r} (known: {names})"
             )
+
+
+def _rate_text(count: int, period_s: float) -> str:
+    """A rate limit as it is written (``"10/m"``)."""
+    unit = {1.0: "s", 60.0: "m", 3600.0: "h"}.get(period_s)
+    return f"{count}/{unit}" if unit else f"{count}/{period_s:g}s"
 
 
 def _cleared(changes: dict[str, object], record: type) -> dict[str, Any]:

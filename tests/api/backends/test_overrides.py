@@ -263,3 +263,21 @@ def test_set_setting_if_on_the_queue(queue: Queue) -> None:
     with pytest.raises(TypeError, match="setting value must be a str"):
         queue.set_setting_if("flag", "off", 3)  # type: ignore[arg-type]
     assert queue.get_setting("flag") == "off"
+
+
+def test_registered_tasks_show_defaults_override_and_effective(queue: Queue) -> None:
+    @queue.task(name="send", rate_limit="100/m", timeout=30)
+    def send() -> None: ...
+
+    queue.set_task_override("send", rate_limit="5/s", paused=True)
+    (row,) = queue.registered_tasks()
+    assert row == {
+        "name": "send",
+        "queue": "default",
+        "defaults": {"rate_limit": "100/m", "max_concurrent": None, "timeout": 30.0},
+        "override": {"rate_limit": "5/s", "max_concurrent": None, "timeout": None, "paused": True},
+        "effective": {"rate_limit": "5/s", "max_concurrent": None, "timeout": 30.0},
+        "paused": True,
+        "disabled_middleware": [],
+    }
+    assert asyncio.run(queue.aregistered_tasks()) == [row]

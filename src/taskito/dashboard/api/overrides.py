@@ -15,7 +15,7 @@ from taskito.dashboard.api.params import body_object, checked_text
 
 def _task(queue: taskito.Queue, name: str) -> str:
     checked_text("task name", name)
-    if name not in queue._task_registry:
+    if name not in {task["name"] for task in queue.registered_tasks()}:
         raise not_found(f"task {name!r} is not registered on this queue")
     return name
 
@@ -25,28 +25,9 @@ def _as_dict(override: object) -> dict[str, Any] | None:
 
 
 def list_tasks(queue: taskito.Queue) -> list[dict[str, Any]]:
-    """Every registered task: ``{name, queue, defaults, override, disabled_middleware,
-    paused}`` (``defaults``: its own rate limit, cap and timeout)."""
-    overrides = queue.list_task_overrides()
-    rows = []
-    for name, spec in sorted(queue._task_registry.items()):
-        override = overrides.get(name)
-        rate = spec.rate_limit
-        rows.append(
-            {
-                "name": name,
-                "queue": spec.queue,
-                "defaults": {
-                    "rate_limit": None if rate is None else f"{rate.count}/{rate.period_s:g}s",
-                    "max_concurrent": spec.max_concurrent,
-                    "timeout": spec.timeout_s,
-                },
-                "override": _as_dict(override),
-                "disabled_middleware": queue.get_disabled_middleware_for(name),
-                "paused": bool(override and override.paused),
-            }
-        )
-    return rows
+    """``queue.registered_tasks()``: every task with its own options, override, effective
+    options, pause and switched-off middleware."""
+    return queue.registered_tasks()
 
 
 def get_task_override(queue: taskito.Queue, name: str) -> dict[str, Any] | None:
