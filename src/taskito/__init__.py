@@ -55,6 +55,7 @@ from taskito.serializers import (
 )
 from taskito.task import TaskWrapper
 from taskito.testing import MockResource, TestMode, TestResult, TestResults
+from taskito.worker.overrides import QueueOverride, TaskOverride
 
 try:  # the distribution's name, not the import name (taskito.contrib.DISTRIBUTION)
     __version__ = _metadata.version("pytaskito")
@@ -86,6 +87,7 @@ __all__ = [
     "ProxyReconstructionError",
     "Queue",
     "QueueError",
+    "QueueOverride",
     "RateLimitExceededError",
     "ResourceError",
     "ResourceInitError",
@@ -103,6 +105,7 @@ __all__ = [
     "TaskCancelledError",
     "TaskFailedError",
     "TaskMiddleware",
+    "TaskOverride",
     "TaskTimeoutError",
     "TaskWrapper",
     "TaskitoError",

@@ -58,7 +58,8 @@ def test_reregistering_with_the_same_cron_keeps_next_and_last_run(storage: Stora
         next_run=slot + 99 * MINUTE_MS,
     )
     stored = storage.register_periodic(changed)
-    expected = replace(changed, next_run=slot + MINUTE_MS, last_run=slot)
+    # enabled is the stored one: a registration never pauses or resumes a schedule.
+    expected = replace(changed, next_run=slot + MINUTE_MS, last_run=slot, enabled=True)
     assert stored == expected
     assert storage.periodic_schedules() == [expected]
 

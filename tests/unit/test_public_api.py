@@ -41,6 +41,9 @@ PUBLIC_NAMES = {
     "Inject",
     # Retention windows per kind of history (docs/operations.md).
     "Retention",
+    # Runtime overrides (docs/operations.md).
+    "TaskOverride",
+    "QueueOverride",
     # Argument interception and proxies (docs/interception.md).
     "NoProxy",
     "InterceptionReport",

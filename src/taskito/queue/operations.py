@@ -158,6 +158,19 @@ class OpsMixin(QueueBase):
             raise TypeError(f"setting value must be a str, not {type(value).__name__}")
         self._storage.set_setting(key, check_storable("setting value", value), now_ms())
 
+    def set_setting_if(self, key: str, expected: str | None, value: str) -> bool:
+        """Compare and set: store ``value`` only while ``key`` holds ``expected`` (None:
+        while it is unset); True when stored. Read, change, then this, in a loop, is a
+        read-modify-write that never loses another writer's change."""
+        check.check_storable_name("key", key)
+        for name, given in (("expected", expected), ("value", value)):
+            if given is not None and not isinstance(given, str):
+                raise TypeError(f"setting {name} must be a str, not {type(given).__name__}")
+        if value is None:
+            raise TypeError("setting value must be a str, not NoneType")
+        stored = check_storable("setting value", value)
+        return self._storage.set_setting_if(key, expected, stored, now_ms())
+
     def delete_setting(self, key: str) -> bool:
         """Remove ``key``; False when it was not set."""
         return self._storage.delete_setting(check.check_storable_name("key", key))

@@ -29,6 +29,8 @@ from taskito.queue.interception_parts import InterceptionParts
 from taskito.queue.metrics import MetricsMixin
 from taskito.queue.operations import OpsMixin
 from taskito.queue.operator import OperatorMixin
+from taskito.queue.overrides_api import OverridesMixin
+from taskito.queue.periodic_catalog import PeriodicCatalogMixin
 from taskito.queue.resources_api import ResourcesMixin
 from taskito.queue.settings import QueueSettings
 from taskito.queue.webhook_api import WebhookMixin
@@ -62,6 +64,8 @@ class Queue(
     OpsMixin,
     OperatorMixin,
     FlowMixin,
+    PeriodicCatalogMixin,
+    OverridesMixin,
     WebhookMixin,
     InterceptionMixin,
     ResourcesMixin,

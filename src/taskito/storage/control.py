@@ -194,7 +194,9 @@ class ControlStorage(ABC):
 
         An existing row with the same ``cron`` and ``timezone`` keeps its ``next_run`` and
         ``last_run`` (a restarted worker neither re-fires nor skips a slot); otherwise the
-        given ``next_run`` is taken. Task, queue, payload and enabled are always updated.
+        given ``next_run`` is taken. Task, queue and payload are always updated; an existing
+        row keeps its ``enabled`` (a restart never resumes a paused schedule), a new row
+        takes the given one.
         """
 
     @abstractmethod
@@ -205,15 +207,31 @@ class ControlStorage(ABC):
     def fire_periodic(self, name: str, slot: int, next_run: int, job: NewJob) -> JobRecord | None:
         """Fire slot ``slot`` of schedule ``name`` once.
 
-        In one transaction: when the schedule's ``next_run`` is still ``slot``, set
+        In one transaction: when the schedule is enabled and its ``next_run`` is still ``slot``, set
         ``last_run = slot`` and ``next_run = next_run`` and enqueue ``job`` (as ``enqueue``
         does, unique key included); return the stored job. Otherwise (another worker fired
-        it, or the schedule is gone) change nothing and return None.
+        it, the schedule is paused or gone) change nothing and return None.
         """
 
     @abstractmethod
     def periodic_schedules(self) -> list[PeriodicSchedule]:
         """Every schedule, by name."""
+
+    @abstractmethod
+    def set_periodic_enabled(self, name: str, enabled: bool, next_run: int | None) -> bool:
+        """Pause (``enabled`` False) or resume schedule ``name``; a given ``next_run``
+        replaces the stored one (a resume passes the first slot after now, so a long pause
+        never ends with a stale fire). False when there is no such schedule."""
+
+    @abstractmethod
+    def update_periodic(self, name: str, cron: str, timezone: str | None, next_run: int) -> bool:
+        """Give schedule ``name`` a new ``cron`` and ``timezone`` and its first slot under
+        them (``next_run``); ``enabled`` and ``last_run`` are kept. False when there is no
+        such schedule."""
+
+    @abstractmethod
+    def delete_periodic(self, name: str) -> bool:
+        """Delete schedule ``name`` (its fired jobs stay); False when there was none."""
 
     # --- distributed locks --------------------------------------------------------------
     #
@@ -283,6 +301,13 @@ class ControlStorage(ABC):
 
     @abstractmethod
     def set_setting(self, key: str, value: str, now: int) -> None: ...
+
+    @abstractmethod
+    def set_setting_if(self, key: str, expected: str | None, value: str, now: int) -> bool:
+        """Compare and set: store ``value`` under ``key`` only while its value is
+        ``expected`` (None: while the key is unset); True when it was stored. The base of
+        every read-modify-write of a setting (runtime overrides), so two writers never lose
+        each other's change."""
 
     @abstractmethod
     def delete_setting(self, key: str) -> bool:

@@ -249,6 +249,29 @@ def require_schedule(schedule: object) -> PeriodicSchedule:
     return schedule
 
 
+def schedule_retiming(
+    name: object, cron: object, timezone: object, next_run: object
+) -> tuple[str, str, str | None, int]:
+    """The checked arguments of ``update_periodic``."""
+    return (
+        check_text("name", name),
+        check_text("cron", cron),
+        check_optional_text("timezone", timezone),
+        check_int("next_run", next_run, type_error=ValueError),
+    )
+
+
+def schedule_enabling(
+    name: object, enabled: object, next_run: object
+) -> tuple[str, bool, int | None]:
+    """The checked arguments of ``set_periodic_enabled``."""
+    return (
+        check_text("name", name),
+        check_bool("enabled", enabled),
+        None if next_run is None else check_int("next_run", next_run, type_error=ValueError),
+    )
+
+
 #: Long enough for any caller, short enough for ``Condition.wait``'s timeout limit.
 MAX_WAIT_STEP_S = 3600.0
 

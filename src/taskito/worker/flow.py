@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from taskito.storage.control import BreakerConfig, Deferral
+from taskito.worker.overrides import PAUSED_RECHECK_MS, OverrideSnapshot
 from taskito.worker.unknown_tasks import UnknownTaskHold
 
 if TYPE_CHECKING:
@@ -95,8 +96,16 @@ class _Batch:
 class FlowGate:
     """Applied by the worker loop to every claimed batch (one thread; not thread-safe)."""
 
-    def __init__(self, env: ExecutionEnv, *, jitter: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self,
+        env: ExecutionEnv,
+        *,
+        jitter: Callable[[], float] = random.random,
+        overrides: OverrideSnapshot | None = None,
+    ) -> None:
         self._env = env
+        #: Runtime overrides (a cached snapshot): paused tasks and queue limits set at runtime.
+        self._overrides = overrides
         self._storage = env.storage
         self._jitter = jitter
         self._unknown = UnknownTaskHold(env, jitter)
@@ -109,6 +118,12 @@ class FlowGate:
         that cannot be checked holds its job back, and a failed write is retried later."""
         self.write_unwritten(now)
         held = self._unknown.hold(claimed, now)
+        if self._overrides is not None:
+            # A paused task's job goes back to pending, untouched but for its due time.
+            paused = self._overrides.paused
+            for one in claimed:
+                if one.job.id not in held and paused(one.job.task_name):
+                    held[one.job.id] = now + PAUSED_RECHECK_MS
         limited = [
             (one.job, limits)
             for one in claimed
@@ -151,6 +166,8 @@ class FlowGate:
         queue_limits = (
             self._env.queue_limits.get(claimed.job.queue) if self._env.queue_limits else None
         )
+        if self._overrides is not None:
+            queue_limits = self._overrides.queue_limits(claimed.job.queue, queue_limits)
         task_cap = task_rate = breaker = None
         if spec is not None:
             task_cap, task_rate, breaker = (

@@ -32,6 +32,7 @@ from taskito.worker.cancel_watch import CancelWatcher
 from taskito.worker.flow import FlowGate
 from taskito.worker.leases import LeaseKeeper, release
 from taskito.worker.outcomes import OutcomeApplier
+from taskito.worker.overrides import OverrideSnapshot
 from taskito.worker.pools import Pool, create_pool
 from taskito.worker.reclaim import defer_still_held
 from taskito.worker.resources import WorkerResources
@@ -101,7 +102,8 @@ class Worker:
             poll_s=settings.cancel_poll_s,
         )
         self._keeper = self._make_lease_keeper()
-        self._gate = FlowGate(env)
+        self._overrides = OverrideSnapshot(self._storage)
+        self._gate = FlowGate(env, overrides=self._overrides)
         self._scheduler = PeriodicScheduler(
             env,
             cleanup_interval_s=settings.cleanup_interval_s,
@@ -284,10 +286,12 @@ class Worker:
         self._start_claimed(jobs, now, free)
 
     def _start_claimed(self, jobs: list[JobRecord], now: int, free: int) -> None:
-        """Resolve, gate and start the jobs just claimed for ``free`` slots."""
-        resolve = self._env.resolve
+        """Resolve, apply the runtime overrides, gate and start the jobs just claimed for
+        ``free`` slots."""
+        self._overrides.refresh()  # a settings read at most once a second
+        resolve, override = self._env.resolve, self._overrides.resolve
         # Limits, caps and breakers hold some jobs back (to pending, no retry spent).
-        admission = self._gate.admit([resolve(job) for job in jobs], now)
+        admission = self._gate.admit([override(resolve(job)) for job in jobs], now)
         self._alarms.add_all(admission.due_again)
         admitted, due_again = defer_still_held(
             self._storage, self.worker_id, set(self._held.ids()), admission.admitted, now

@@ -15,7 +15,9 @@ from taskito.dashboard.api import (
     jobs,
     operations,
     operator,
+    overrides,
     params,
+    periodic,
     queues,
     settings,
     system,
@@ -177,6 +179,14 @@ def _setting_key(call: Call) -> str:
     return call.path["key"]
 
 
+def _name(call: Call) -> str:
+    return call.path["name"]
+
+
+def _schedule(call: Call) -> str:
+    return call.path["name"]
+
+
 def _no_args(route: Callable[[taskito.Queue], Any]) -> Handler:
     return lambda queue, call: route(queue)
 
@@ -206,6 +216,65 @@ ROUTES: tuple[Route, ...] = (
         "/api/queues/{name}/resume",
         "admin",
         lambda queue, call: queues.resume_queue(queue, _queue_name(call)),
+    ),
+    # Runtime overrides and middleware switches.
+    Route("GET", "/api/tasks", "read", _no_args(overrides.list_tasks)),
+    Route(
+        "GET",
+        "/api/tasks/{name}/override",
+        "read",
+        lambda queue, call: overrides.get_task_override(queue, _name(call)),
+    ),
+    Route(
+        "PUT",
+        "/api/tasks/{name}/override",
+        "admin",
+        lambda queue, call: overrides.put_task_override(queue, _name(call), call.body),
+    ),
+    Route(
+        "DELETE",
+        "/api/tasks/{name}/override",
+        "admin",
+        lambda queue, call: overrides.delete_task_override(queue, _name(call)),
+    ),
+    Route(
+        "GET",
+        "/api/queues/{name}/override",
+        "read",
+        lambda queue, call: overrides.get_queue_override(queue, _name(call)),
+    ),
+    Route(
+        "PUT",
+        "/api/queues/{name}/override",
+        "admin",
+        lambda queue, call: overrides.put_queue_override(queue, _name(call), call.body),
+    ),
+    Route(
+        "DELETE",
+        "/api/queues/{name}/override",
+        "admin",
+        lambda queue, call: overrides.delete_queue_override(queue, _name(call)),
+    ),
+    Route("GET", "/api/middleware", "read", _no_args(overrides.list_middleware)),
+    Route(
+        "GET",
+        "/api/tasks/{name}/middleware",
+        "read",
+        lambda queue, call: overrides.task_middleware(queue, _name(call)),
+    ),
+    Route(
+        "DELETE",
+        "/api/tasks/{name}/middleware",
+        "admin",
+        lambda queue, call: overrides.clear_middleware(queue, _name(call)),
+    ),
+    Route(
+        "PUT",
+        "/api/tasks/{name}/middleware/{mw}",
+        "admin",
+        lambda queue, call: overrides.switch_middleware(
+            queue, _name(call), call.path["mw"], call.body
+        ),
     ),
     # Jobs.
     Route("GET", "/api/jobs", "read", _list_jobs),
@@ -264,6 +333,30 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/metrics", "read", _metrics),
     Route("GET", "/api/metrics/timeseries", "read", _timeseries),
     Route("GET", "/api/periodic", "read", _no_args(operations.periodic_schedules)),
+    Route(
+        "POST",
+        "/api/periodic/{name}/pause",
+        "admin",
+        lambda queue, call: periodic.pause_schedule(queue, _schedule(call)),
+    ),
+    Route(
+        "POST",
+        "/api/periodic/{name}/resume",
+        "admin",
+        lambda queue, call: periodic.resume_schedule(queue, _schedule(call)),
+    ),
+    Route(
+        "PUT",
+        "/api/periodic/{name}",
+        "admin",
+        lambda queue, call: periodic.update_schedule(queue, _schedule(call), call.body),
+    ),
+    Route(
+        "DELETE",
+        "/api/periodic/{name}",
+        "admin",
+        lambda queue, call: periodic.delete_schedule(queue, _schedule(call)),
+    ),
     Route("GET", "/api/scaler", "read", _scaler),
     Route("GET", "/readiness", "read", _no_args(operations.readiness)),
     Route("GET", "/metrics", "read", _no_args(operations.prometheus)),

@@ -43,6 +43,8 @@ from taskito.storage.validation import (
     require_breaker_config,
     require_deferrals,
     require_schedule,
+    schedule_enabling,
+    schedule_retiming,
 )
 
 if TYPE_CHECKING:
@@ -213,6 +215,18 @@ class PostgresControl(ControlStorage):
             idempotent=True,
         )
 
+    def set_setting_if(self, key: str, expected: str | None, value: str, now: int) -> bool:
+        check_text("key", key)
+        check_text("value", value, allow_empty=True)
+        if expected is None:
+            return self._changed_one(
+                self._control.insert_setting_if_unset, (key, value, now), idempotent=False
+            )
+        check_text("expected", expected, allow_empty=True)
+        return self._changed_one(
+            self._control.update_setting_if, (value, now, key, expected), idempotent=False
+        )
+
     def delete_setting(self, key: str) -> bool:
         check_text("key", key)
         return self._conns.run(
@@ -266,6 +280,30 @@ class PostgresControl(ControlStorage):
             idempotent=True,
         )
         return [control_rows.row_to_schedule(row) for row in rows]
+
+    def set_periodic_enabled(self, name: str, enabled: bool, next_run: int | None) -> bool:
+        name, enabled, next_run = schedule_enabling(name, enabled, next_run)
+        params = {"name": name, "enabled": enabled, "next_run": next_run}
+        return self._changed_one(self._control.set_schedule_enabled, params)
+
+    def update_periodic(self, name: str, cron: str, timezone: str | None, next_run: int) -> bool:
+        name, cron, timezone, next_run = schedule_retiming(name, cron, timezone, next_run)
+        params = {"name": name, "cron": cron, "timezone": timezone, "next_run": next_run}
+        return self._changed_one(self._control.retime_schedule, params)
+
+    def delete_periodic(self, name: str) -> bool:
+        check_text("name", name)
+        return self._changed_one(self._control.delete_schedule, (name,), idempotent=False)
+
+    def _changed_one(self, statement: str, params: Any, *, idempotent: bool = True) -> bool:
+        # Setting a row to given values is safe to repeat after a dropped connection; a
+        # delete is not (the repeat would report False).
+        return bool(
+            self._conns.run(
+                lambda cursor: cursor.execute(statement, params).rowcount == 1,
+                idempotent=idempotent,
+            )
+        )
 
     # --- archive, replay, result expiry -------------------------------------------------
 

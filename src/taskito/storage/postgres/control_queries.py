@@ -93,7 +93,7 @@ UPSERT_SCHEDULE = (
     "INSERT INTO {s}.periodic_schedules AS p (" + SCHEDULE_COLUMNS + ")"
     " VALUES (%b, %b, %b, %b, %b, %b, %b, %b, %b)"
     " ON CONFLICT (name) DO UPDATE SET task_name = excluded.task_name,"
-    " queue = excluded.queue, payload = excluded.payload, enabled = excluded.enabled,"
+    " queue = excluded.queue, payload = excluded.payload,"
     " cron = excluded.cron, timezone = excluded.timezone,"
     " next_run = CASE WHEN " + _SAME_TIMING + " THEN p.next_run ELSE excluded.next_run END,"
     " last_run = CASE WHEN " + _SAME_TIMING + " THEN p.last_run ELSE excluded.last_run END"
@@ -107,9 +107,19 @@ SELECT_DUE_SCHEDULES = (
 # waits for the first one's row lock, then finds next_run moved on and updates nothing.
 ADVANCE_SCHEDULE = (
     "UPDATE {s}.periodic_schedules SET last_run = %(slot)b, next_run = %(next_run)b"
-    " WHERE name = %(name)b AND next_run = %(slot)b RETURNING 1"
+    " WHERE name = %(name)b AND next_run = %(slot)b AND enabled RETURNING 1"
 )
 SELECT_SCHEDULES = "SELECT " + SCHEDULE_COLUMNS + " FROM {s}.periodic_schedules ORDER BY name"
+# A resume passes the first slot after now; a pause passes NULL and keeps next_run.
+SET_SCHEDULE_ENABLED = (
+    "UPDATE {s}.periodic_schedules SET enabled = %(enabled)b,"
+    " next_run = COALESCE(%(next_run)b::bigint, next_run) WHERE name = %(name)b"
+)
+RETIME_SCHEDULE = (
+    "UPDATE {s}.periodic_schedules SET cron = %(cron)b, timezone = %(timezone)b,"
+    " next_run = %(next_run)b WHERE name = %(name)b"
+)
+DELETE_SCHEDULE = "DELETE FROM {s}.periodic_schedules WHERE name = %b"
 
 # --- distributed locks ----------------------------------------------------------------------
 
@@ -207,6 +217,13 @@ UPSERT_SETTING = (
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
 )
 DELETE_SETTING = "DELETE FROM {s}.settings WHERE key = %b"
+INSERT_SETTING_IF_UNSET = (
+    "INSERT INTO {s}.settings (key, value, updated_at) VALUES (%b, %b, %b)"
+    " ON CONFLICT (key) DO NOTHING"
+)
+UPDATE_SETTING_IF = (
+    "UPDATE {s}.settings SET value = %b, updated_at = %b WHERE key = %b AND value = %b"
+)
 SELECT_SETTINGS = "SELECT key, value FROM {s}.settings ORDER BY key"
 
 
@@ -234,6 +251,9 @@ class ControlStatements:
     select_due_schedules: str
     advance_schedule: str
     select_schedules: str
+    set_schedule_enabled: str
+    retime_schedule: str
+    delete_schedule: str
     acquire_lock: str
     extend_lock: str
     release_lock: str
@@ -247,6 +267,8 @@ class ControlStatements:
     select_setting: str
     upsert_setting: str
     delete_setting: str
+    insert_setting_if_unset: str
+    update_setting_if: str
     select_settings: str
 
 

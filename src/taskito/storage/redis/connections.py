@@ -81,6 +81,7 @@ SCRIPT_NAMES = (
     "retry_dead",
     "running_ids",
     "schema",
+    "setting_if",
 )
 # Shared Lua that some scripts include between the prelude and their own file.
 _LIBRARIES = {

@@ -56,6 +56,8 @@ from taskito.storage.validation import (
     require_breaker_config,
     require_deferrals,
     require_schedule,
+    schedule_enabling,
+    schedule_retiming,
 )
 
 # A lock key also carries a Redis expiry this long past the lock's own, so locks that nobody
@@ -218,6 +220,16 @@ class RedisControl(ControlStorage):
         settings = self._keys.settings
         self._conn.call(lambda client: client.hset(settings, key, value), idempotent=True)
 
+    def set_setting_if(self, key: str, expected: str | None, value: str, now: int) -> bool:
+        check_text("key", key)
+        check_text("value", value, allow_empty=True)
+        require_time("now", now)
+        if expected is not None:
+            check_text("expected", expected, allow_empty=True)
+        flag = b"0" if expected is None else b"1"
+        stored = self._scripts.run("setting_if", key, flag, expected or "", value)
+        return bool(stored)
+
     def delete_setting(self, key: str) -> bool:
         check_text("key", key)
         settings = self._keys.settings
@@ -252,6 +264,29 @@ class RedisControl(ControlStorage):
     def periodic_schedules(self) -> list[PeriodicSchedule]:
         every = self._scripts.run("periodic", "all", idempotent=True)
         return [schedule_from_fields(pairs(flat)) for flat in every]
+
+    def set_periodic_enabled(self, name: str, enabled: bool, next_run: int | None) -> bool:
+        name, enabled, next_run = schedule_enabling(name, enabled, next_run)
+        given = b"" if next_run is None else require_time("next_run", next_run)
+        flag = b"1" if enabled else b"0"
+        return bool(self._scripts.run("periodic", "enable", name, flag, given, idempotent=True))
+
+    def update_periodic(self, name: str, cron: str, timezone: str | None, next_run: int) -> bool:
+        name, cron, timezone, next_run = schedule_retiming(name, cron, timezone, next_run)
+        retimed = self._scripts.run(
+            "periodic",
+            "retime",
+            name,
+            cron,
+            timezone or b"",
+            require_time("next_run", next_run),
+            idempotent=True,
+        )
+        return bool(retimed)
+
+    def delete_periodic(self, name: str) -> bool:
+        check_text("name", name)
+        return bool(self._scripts.run("periodic", "delete", name))
 
     def fire_periodic(self, name: str, slot: int, next_run: int, job: NewJob) -> JobRecord | None:
         check_text("name", name)

@@ -35,6 +35,8 @@ from taskito.storage.validation import (
     require_deferrals,
     require_new_job,
     require_schedule,
+    schedule_enabling,
+    schedule_retiming,
 )
 
 
@@ -151,6 +153,23 @@ class SqliteControl(ControlStorage):
         with self._conns.read() as conn:
             return [control_rows.row_to_schedule(row) for row in conn.execute(cq.SELECT_SCHEDULES)]
 
+    def set_periodic_enabled(self, name: str, enabled: bool, next_run: int | None) -> bool:
+        name, enabled, next_run = schedule_enabling(name, enabled, next_run)
+        params = {"name": name, "enabled": int(enabled), "next_run": next_run}
+        with self._conns.write(notify=False) as conn:
+            return bool(conn.execute(cq.SET_SCHEDULE_ENABLED, params).rowcount == 1)
+
+    def update_periodic(self, name: str, cron: str, timezone: str | None, next_run: int) -> bool:
+        name, cron, timezone, next_run = schedule_retiming(name, cron, timezone, next_run)
+        params = {"name": name, "cron": cron, "timezone": timezone, "next_run": next_run}
+        with self._conns.write(notify=False) as conn:
+            return bool(conn.execute(cq.RETIME_SCHEDULE, params).rowcount == 1)
+
+    def delete_periodic(self, name: str) -> bool:
+        check_text("name", name)
+        with self._conns.write(notify=False) as conn:
+            return bool(conn.execute(cq.DELETE_SCHEDULE, (name,)).rowcount == 1)
+
     # --- distributed locks --------------------------------------------------------------
 
     def acquire_lock(self, name: str, owner_id: str, ttl_ms: int) -> int | None:
@@ -238,6 +257,17 @@ class SqliteControl(ControlStorage):
         check_text("key", key)
         with self._conns.write(notify=False) as conn:
             return conn.execute(cq.DELETE_SETTING, (key,)).rowcount == 1
+
+    def set_setting_if(self, key: str, expected: str | None, value: str, now: int) -> bool:
+        check_text("key", key)
+        check_text("value", value, allow_empty=True)
+        with self._conns.write(notify=False) as conn:
+            if expected is None:
+                cursor = conn.execute(cq.INSERT_SETTING_IF_UNSET, (key, value, now))
+            else:
+                check_text("expected", expected, allow_empty=True)
+                cursor = conn.execute(cq.UPDATE_SETTING_IF, (value, now, key, expected))
+            return bool(cursor.rowcount == 1)
 
     def list_settings(self) -> dict[str, str]:
         with self._conns.read() as conn:

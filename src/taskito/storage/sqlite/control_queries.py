@@ -65,7 +65,7 @@ SCHEDULE_COLUMNS = "name, task_name, cron, timezone, queue, payload, next_run, l
 UPSERT_SCHEDULE = (
     f"INSERT INTO periodic_schedules ({SCHEDULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (name) DO UPDATE SET task_name = excluded.task_name,"
-    " queue = excluded.queue, payload = excluded.payload, enabled = excluded.enabled,"
+    " queue = excluded.queue, payload = excluded.payload,"
     " cron = excluded.cron, timezone = excluded.timezone,"
     " next_run = CASE WHEN cron = excluded.cron AND timezone IS excluded.timezone"
     " THEN next_run ELSE excluded.next_run END,"
@@ -80,8 +80,18 @@ SELECT_DUE_SCHEDULES = (
 # The compare-and-set that makes a slot fire once among racing workers.
 ADVANCE_SCHEDULE = (
     "UPDATE periodic_schedules SET last_run = :slot, next_run = :next_run"
-    " WHERE name = :name AND next_run = :slot"
+    " WHERE name = :name AND next_run = :slot AND enabled = 1"
 )
+# A resume passes the first slot after now; a pause passes NULL and keeps next_run.
+SET_SCHEDULE_ENABLED = (
+    "UPDATE periodic_schedules SET enabled = :enabled,"
+    " next_run = COALESCE(:next_run, next_run) WHERE name = :name"
+)
+RETIME_SCHEDULE = (
+    "UPDATE periodic_schedules SET cron = :cron, timezone = :timezone, next_run = :next_run"
+    " WHERE name = :name"
+)
+DELETE_SCHEDULE = "DELETE FROM periodic_schedules WHERE name = ?"
 SELECT_SCHEDULES = f"SELECT {SCHEDULE_COLUMNS} FROM periodic_schedules ORDER BY name"
 
 # --- distributed locks --------------------------------------------------------------------
@@ -146,4 +156,8 @@ UPSERT_SETTING = (
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
 )
 DELETE_SETTING = "DELETE FROM settings WHERE key = ?"
+INSERT_SETTING_IF_UNSET = (
+    "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING"
+)
+UPDATE_SETTING_IF = "UPDATE settings SET value = ?, updated_at = ? WHERE key = ? AND value = ?"
 SELECT_SETTINGS = "SELECT key, value FROM settings ORDER BY key"

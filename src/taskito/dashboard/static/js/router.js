@@ -21,6 +21,7 @@ const ROUTES = [
   ["/circuit-breakers", "circuit-breakers"],
   ["/system", "system"],
   ["/periodic", "periodic"],
+  ["/overrides", "overrides"],
   ["/settings", "settings"],
 ];
 

@@ -1,10 +1,13 @@
 -- Periodic schedules: periodic:<name> is a hash of the schedule's fields (enabled as '1'/'0',
 -- absent timezone and last_run missing); periodics lists every name; periodicdue holds the
--- enabled ones by next_run. ARGV[3]: 'register', 'due' or 'all'.
+-- enabled ones by next_run. ARGV[3]: 'register', 'due', 'all', 'enable', 'retime' or 'delete'.
 --   register: the packed schedule (name, task_name, cron, timezone, queue, payload, next_run,
 --     last_run, enabled). Same cron and timezone as stored: next_run and last_run are kept;
---     otherwise the given next_run is taken (a stored last_run stays: it still happened).
+--     otherwise the given next_run is taken (a stored last_run stays: it still happened). A
+--     stored schedule keeps its enabled (a restart never resumes a paused one).
 --     Returns the stored fields.
+--   enable: name, '1'/'0', next_run ('' keeps it). retime: name, cron, timezone ('' for
+--     none), next_run. delete: name. Each returns 1, or 0 when there is no such schedule.
 --   due: now. The enabled schedules with next_run <= now, by next_run then name.
 --   all: every schedule, by name.
 -- A schedule comes back as its fields (HGETALL).
@@ -31,12 +34,42 @@ if mode == 'all' then
   return found
 end
 
+if mode == 'enable' or mode == 'retime' or mode == 'delete' then
+  local name = ARGV[4]
+  local key = periodic_key(name)
+  if redis.call('EXISTS', key) == 0 then return 0 end
+  if mode == 'delete' then
+    redis.call('DEL', key)
+    redis.call('SREM', PERIODICS_KEY, name)
+    redis.call('ZREM', PERIODIC_DUE_KEY, name)
+    return 1
+  end
+  if mode == 'enable' then
+    redis.call('HSET', key, 'enabled', ARGV[5])
+    if ARGV[6] ~= '' then redis.call('HSET', key, 'next_run', ARGV[6]) end
+  else
+    redis.call('HSET', key, 'cron', ARGV[5], 'next_run', ARGV[7])
+    if ARGV[6] == '' then
+      redis.call('HDEL', key, 'timezone')
+    else
+      redis.call('HSET', key, 'timezone', ARGV[6])
+    end
+  end
+  if redis.call('HGET', key, 'enabled') == '1' then
+    redis.call('ZADD', PERIODIC_DUE_KEY, redis.call('HGET', key, 'next_run'), name)
+  else
+    redis.call('ZREM', PERIODIC_DUE_KEY, name)
+  end
+  return 1
+end
+
 local given = unpack_fields(ARGV[4], #SCHEDULE_FIELDS)
 local schedule = {}
 for i, field in ipairs(SCHEDULE_FIELDS) do schedule[field] = given[i] end
 local key = periodic_key(schedule.name)
-local stored = redis.call('HMGET', key, 'cron', 'timezone', 'next_run', 'last_run')
+local stored = redis.call('HMGET', key, 'cron', 'timezone', 'next_run', 'last_run', 'enabled')
 if stored[1] then
+  schedule.enabled = stored[5]
   if stored[1] == schedule.cron and stored[2] == schedule.timezone then
     schedule.next_run, schedule.last_run = stored[3], stored[4]
   else

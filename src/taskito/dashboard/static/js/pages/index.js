@@ -8,6 +8,7 @@ import { mount as jobs } from "./jobs.js";
 import { mount as logs } from "./logs.js";
 import { mount as metrics } from "./metrics.js";
 import { mount as notFound } from "./not_found.js";
+import { mount as overrides } from "./overrides.js";
 import { mount as overview } from "./overview.js";
 import { mount as periodic } from "./periodic.js";
 import { mount as queues } from "./queues.js";
@@ -29,6 +30,7 @@ export const PAGES = {
   "circuit-breakers": breakers,
   system,
   periodic,
+  overrides,
   settings,
   "not-found": notFound,
 };
