@@ -31,12 +31,17 @@ class Outage:
         self.real = real
         self.down = threading.Event()
         self.failed = 0
+        self.in_flight = 0  # calls that began before ``down`` was set and reach the database
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.down.is_set():
             self.failed += 1
             raise StorageUnavailableError("PostgreSQL at postgresql://db is unavailable: refused")
-        return self.real(*args, **kwargs)
+        self.in_flight += 1
+        try:
+            return self.real(*args, **kwargs)
+        finally:
+            self.in_flight -= 1
 
 
 def _lines(caplog: pytest.LogCaptureFixture, prefix: str) -> list[logging.LogRecord]:
@@ -60,7 +65,13 @@ def test_an_outage_backs_off_says_so_once_per_step_and_work_resumes(
     with caplog.at_level(logging.INFO, logger="taskito.worker"), harness.running(worker):
         before = harness.enqueue("ident", 1)
         wait_until(lambda: harness.is_terminal(before), 10, message="the first job")
+        # Its outcome is stored before the worker's write returns (a finish and the next claim
+        # are one call): start the outage once the worker holds nothing, so the only failures
+        # are the method's own.
+        wait_until(lambda: not list(worker._held.ids()), 10, message="the worker idle")
         outage.down.set()
+        # A call already past the check could still claim the next job: enqueue it after.
+        wait_until(lambda: outage.in_flight == 0, 10, message="no call in flight")
         during = harness.enqueue("ident", 2)
         # Down until the wait has grown to its cap and stayed there for two more steps.
         wait_until(lambda: backoff.delay_s == MAX_S, 10, message="the back-off to reach its cap")
