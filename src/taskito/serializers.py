@@ -212,6 +212,8 @@ class EncryptedSerializer:
                 'pip install "pytaskito[encryption]"'
             ) from exc
         self._inner = inner
+        #: The serializer this one encrypts (idempotency keys hash its output).
+        self.inner = inner
         # AESGCM keeps no per-call state, so one instance per key serves every thread.
         self._aeads = tuple(AESGCM(k) for k in keys)
 

@@ -16,6 +16,7 @@ from taskito.exceptions import ConfigurationError, DependencyError, Serializatio
 from taskito.ids import new_job_ids
 from taskito.job import JobBatch, NewJob, now_ms
 from taskito.queue.arguments import as_args, as_kwargs, check_same_length
+from taskito.queue.idempotency import auto_key, explicit_key
 from taskito.queue.jobs import build_job, encode_payload, run_on_enqueue
 from taskito.queue.payloads import payload_serializer
 from taskito.queue.protocol import EnqueueOptions
@@ -41,6 +42,7 @@ class PerJobLists:
     metadata_list: Sequence[str | None] | None = None
     expires_list: Sequence[float | None] | None = None
     result_ttl_list: Sequence[float | None] | None = None
+    idempotency_keys: Sequence[str | None] | None = None
 
     def check(self, jobs: int) -> None:
         """Every list given is a list of ``jobs`` entries."""
@@ -49,6 +51,11 @@ class PerJobLists:
 
     def given(self) -> bool:
         return any(getattr(self, name) is not None for name in _LIST_NAMES)
+
+    def idempotency_key_for(self, index: int) -> str | None:
+        if self.idempotency_keys is None:
+            return None
+        return explicit_key(f"idempotency_keys[{index}]", self.idempotency_keys[index])
 
     def kwargs_for(self, index: int) -> dict[str, Any]:
         return as_kwargs(None if self.kwargs_list is None else self.kwargs_list[index])
@@ -77,18 +84,20 @@ def build_batch(
     args_list: Sequence[tuple[Any, ...] | list[Any]],
     lists: PerJobLists,
     shared: EnqueueOptions,
+    auto_keys: bool = False,
 ) -> list[NewJob] | JobBatch:
     """One checked job per entry of ``args_list``, all created at the same time: a
     ``JobBatch`` (columns) when only the arguments vary, else one ``NewJob`` per entry. A bad
-    entry raises naming its index, before anything of the batch is stored."""
+    entry raises naming its index, before anything of the batch is stored. ``auto_keys``:
+    a job without a unique or idempotency key gets its call's automatic key."""
     spec = queue._task_registry.get(task_name)
     chain = [*queue._global_middleware, *(spec.middleware if spec is not None else ())]
     serializer = payload_serializer(queue, task_name)
     shape = None if spec is None else spec.call_shape
     now = now_ms()
-    if chain or lists.given() or queue._interception.interceptor is not None:
+    if auto_keys or chain or lists.given() or queue._interception.interceptor is not None:
         return _build_one_by_one(
-            queue, task_name, args_list, lists, shared, chain, serializer, now, shape
+            queue, task_name, args_list, lists, shared, chain, serializer, now, shape, auto_keys
         )
     return _build_uniform(queue, task_name, args_list, shared, serializer, now, shape)
 
@@ -103,8 +112,9 @@ def _build_one_by_one(
     serializer: Serializer,
     now: int,
     shape: CallShape | None,
+    auto_keys: bool = False,
 ) -> list[NewJob]:
-    """The general path: per-job lists, ``on_enqueue`` middleware, interception."""
+    """The general path: per-job lists, ``on_enqueue`` middleware, interception, keys."""
     jobs: list[NewJob] = []
     for index, raw_args in enumerate(args_list):
         try:
@@ -118,6 +128,12 @@ def _build_one_by_one(
             call = queue._interception.intercept(args, kwargs)
             if shape is not None:
                 shape.check(task_name, call.args, call.kwargs)
+            if options.unique_key is None:
+                options.unique_key = lists.idempotency_key_for(index)
+            if options.unique_key is None and auto_keys:
+                options.unique_key = auto_key(
+                    serializer, task_name, call.args, call.kwargs, call.envelope
+                )
             jobs.append(
                 build_job(
                     queue,

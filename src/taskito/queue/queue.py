@@ -284,6 +284,7 @@ class Queue(
         serializer: Any = None,
         max_retry_delay: float | None = None,
         max_concurrent: int | None = None,
+        idempotent: bool = False,
     ) -> Callable[[Callable[..., Any]], TaskWrapper]:
         """Register a function as a task: ``@queue.task()`` (the parentheses are required).
 
@@ -307,6 +308,7 @@ class Queue(
             serializer=serializer,
             max_retry_delay=max_retry_delay,
             max_concurrent=max_concurrent,
+            idempotent=idempotent,
         )
 
         def register(fn: Callable[..., Any]) -> TaskWrapper:

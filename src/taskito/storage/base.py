@@ -209,6 +209,13 @@ class Storage(ControlStorage, ABC):
         batch) raises ``UniqueConflictError`` and nothing is inserted.
         """
 
+    @abstractmethod
+    def enqueue_coalescing(self, jobs: Sequence[NewJob]) -> list[tuple[JobRecord, bool]]:
+        """Insert the jobs in one transaction, coalescing each on its unique key: a job whose
+        key is held by an active job (or by an earlier job of the batch) is not inserted,
+        and its entry is that holder and False; an inserted one's is its record and True.
+        Atomic under concurrent producers, like ``enqueue``. Batches carry no dependencies."""
+
     def enqueue_batch(self, batch: JobBatch) -> None:
         """``enqueue_many`` of ``batch.jobs()``: every job in one transaction, all or nothing;
         job ``i`` is then stored as ``batch.record(i)``. A backend may store the columns

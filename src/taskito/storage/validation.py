@@ -141,6 +141,15 @@ def claim_queue_names(queues: object, limit: object, lease_ms: object) -> list[s
     return None if queues is None else list(dict.fromkeys(cast("Iterable[str]", queues)))
 
 
+def require_coalescing_batch(jobs: Sequence[NewJob]) -> list[NewJob]:
+    """The jobs of ``Storage.enqueue_coalescing``, checked: new jobs without dependencies."""
+    batch = [require_new_job(job) for job in jobs]
+    for job in batch:
+        if job.depends_on:
+            raise ValueError(f"job {job.id}: a coalescing batch carries no dependencies")
+    return batch
+
+
 def require_new_job(job: object) -> NewJob:
     if not isinstance(job, NewJob):
         raise TypeError(f"expected a NewJob, got {type(job).__name__}")

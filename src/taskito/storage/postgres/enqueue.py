@@ -178,6 +178,50 @@ def enqueue_many(
     return [JobRecord.from_new(job) for job in batch]
 
 
+def enqueue_coalescing(
+    conns: PgConnections, stmts: q.Statements, feed: ChangeFeed, jobs: Sequence[NewJob]
+) -> list[tuple[JobRecord, bool]]:
+    """``Storage.enqueue_coalescing``: one transaction; each row inserted unless an active
+    job (an earlier row included: the transaction sees its own inserts) holds its key."""
+    batch = validation.require_coalescing_batch(jobs)
+    if not batch:
+        return []
+
+    def insert_each(cursor: Cursor) -> list[tuple[JobRecord, bool]]:
+        return [enqueue_in(cursor, conns, stmts, job) for job in batch]
+
+    def recover(cursor: Cursor) -> list[tuple[JobRecord, bool]] | None:
+        # A lost attempt that inserted anything committed the whole transaction: each row
+        # is then its own job, or the holder of its key.
+        ids = [job.id for job in batch]
+        stored = {
+            row.id: row
+            for row in (
+                convert.row_to_job(found, conns.clock.offset_ms)
+                for job_id in ids
+                for found in cursor.execute(stmts.select_job, (job_id,)).fetchall()
+            )
+        }
+        if not stored:
+            return None
+        outcomes: list[tuple[JobRecord, bool]] = []
+        for job in batch:
+            if job.id in stored:
+                outcomes.append((stored[job.id], True))
+                continue
+            rows = cursor.execute(stmts.select_active_by_unique_key, (job.unique_key,))
+            holder = rows.fetchone()
+            if holder is None:
+                return None
+            outcomes.append((convert.row_to_job(holder, conns.clock.offset_ms), False))
+        return outcomes
+
+    outcomes = conns.transact(insert_each, recover=recover)
+    if any(inserted for _, inserted in outcomes):
+        feed.notify()
+    return outcomes
+
+
 def enqueue_batch(
     conns: PgConnections, stmts: q.Statements, feed: ChangeFeed, batch: JobBatch
 ) -> None:

@@ -323,6 +323,9 @@ class PostgresStorage(PostgresControl, Storage):
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
         return enqueue.enqueue_many(self._conns, self._stmts, self._feed, jobs)
 
+    def enqueue_coalescing(self, jobs: Sequence[NewJob]) -> list[tuple[JobRecord, bool]]:
+        return enqueue.enqueue_coalescing(self._conns, self._stmts, self._feed, jobs)
+
     def enqueue_batch(self, batch: JobBatch) -> None:
         enqueue.enqueue_batch(self._conns, self._stmts, self._feed, batch)
 

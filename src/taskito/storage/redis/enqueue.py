@@ -16,6 +16,7 @@ from taskito.storage.redis.notify import ChangeListener
 from taskito.storage.redis.reads import get_jobs
 from taskito.storage.redis.records import job_from_packed
 from taskito.storage.redis.scripts import Scripts
+from taskito.storage.validation import require_coalescing_batch
 
 logger = logging.getLogger("taskito.storage.redis")
 
@@ -42,6 +43,38 @@ def enqueue_many(
     _insert_new(scripts, "many", batch)
     listener.notify()
     return [JobRecord.from_new(job) for job in batch]
+
+
+def enqueue_coalescing(
+    scripts: Scripts, listener: ChangeListener, jobs: Sequence[NewJob]
+) -> list[tuple[JobRecord, bool]]:
+    """``Storage.enqueue_coalescing``: one script; after a dropped connection it runs once
+    more, and a job the lost attempt stored answers 'self' (the ids are the client's)."""
+    batch = [check_new_job(job) for job in require_coalescing_batch(jobs)]
+    if not batch:
+        return []
+    args: list[object] = ["coalesce", len(batch), *[job_arguments(job) for job in batch]]
+    try:
+        reply = cast(list[bytes], scripts.run("enqueue", *args))
+    except StorageUnavailableError as exc:
+        logger.info(
+            "lost the connection to redis mid-write; trying once more",
+            extra={"redis": scripts.connection.where, "error": str(exc)},
+        )
+        reply = cast(list[bytes], scripts.run("enqueue", *args))
+    offset_ms = scripts.connection.clock_offset_ms()
+    outcomes: list[tuple[JobRecord, bool]] = []
+    position = 0
+    for job in batch:
+        if reply[position] == b"existing":
+            outcomes.append((job_from_packed(reply[position + 1], offset_ms), False))
+            position += 2
+        else:
+            outcomes.append((JobRecord.from_new(job), True))
+            position += 1
+    if any(inserted for _, inserted in outcomes):
+        listener.notify()
+    return outcomes
 
 
 def enqueued(
@@ -77,4 +110,4 @@ def _insert_new(scripts: Scripts, mode: str, jobs: Sequence[NewJob]) -> list[byt
         return None
 
 
-__all__ = ["enqueue", "enqueue_many", "enqueued"]
+__all__ = ["enqueue", "enqueue_coalescing", "enqueue_many", "enqueued"]

@@ -114,6 +114,9 @@ class RedisStorage(RedisControl, Storage):
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
         return redis_enqueue.enqueue_many(self._scripts, self._listener, jobs)
 
+    def enqueue_coalescing(self, jobs: Sequence[NewJob]) -> list[tuple[JobRecord, bool]]:
+        return redis_enqueue.enqueue_coalescing(self._scripts, self._listener, jobs)
+
     def get_job(self, job_id: str) -> JobRecord | None:
         found = redis_reads.get_jobs(self._scripts, [job_id])
         return found[0] if found else None

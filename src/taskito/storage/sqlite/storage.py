@@ -96,6 +96,20 @@ class SqliteStorage(SqliteControl, Storage):
         self._notify()
         return [JobRecord.from_new(job) for job in batch]
 
+    def enqueue_coalescing(self, jobs: Sequence[NewJob]) -> list[tuple[JobRecord, bool]]:
+        """See ``Storage.enqueue_coalescing``: one write transaction (``BEGIN IMMEDIATE``,
+        so no other producer inserts a key between a row's lookup and its insert)."""
+        batch = validation.require_coalescing_batch(jobs)
+        if not batch:
+            return []
+        with self._conns.write(notify=False, durable=self._durable) as conn:
+            # Each row looks its key up inside the transaction, so an earlier row's insert
+            # is seen: a key repeated in the batch coalesces onto its first row.
+            outcomes = [transitions.enqueue_one(conn, job) for job in batch]
+        if any(inserted for _, inserted in outcomes):
+            self._notify()
+        return outcomes
+
     def enqueue_batch(self, batch: JobBatch) -> None:
         validation.require_job_batch(batch)
         if not batch.ids:
