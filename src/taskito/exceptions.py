@@ -12,8 +12,9 @@
     ├── CircuitBreakerOpenError
     ├── RateLimitExceededError
     ├── QueueError                       misuse of a Queue (unknown task, bad option)
-    │   └── ConfigurationError           (also ValueError) an invalid option value
-    │       └── AppLoadError             "module:attribute" names nothing loadable
+    │   ├── ConfigurationError           (also ValueError) an invalid option value
+    │   │   └── AppLoadError             "module:attribute" names nothing loadable
+    │   └── PayloadTooLargeError         (also ValueError) a payload over max_payload_bytes
     ├── JobNotFoundError                 (also KeyError) no job with that id
     ├── StorageError                     (also RuntimeError) the backend failed or refused
     │   ├── DatabaseCorruptError         the file is not a taskito database
@@ -118,6 +119,11 @@ class ConfigurationError(QueueError, ValueError):
     """An option has an invalid value."""
 
 
+class PayloadTooLargeError(QueueError, ValueError):
+    """An encoded payload is larger than the queue's ``max_payload_bytes``; nothing was
+    stored. The message names the task, the size and the limit."""
+
+
 class AppLoadError(ConfigurationError):
     """``"module:attribute"`` (the CLI's ``--app``, a prefork child's app) could not be loaded;
     the message says why."""
@@ -212,6 +218,7 @@ __all__ = [
     "InterceptionError",
     "JobNotFoundError",
     "MaxRetriesExceededError",
+    "PayloadTooLargeError",
     "ProxyCleanupError",
     "ProxyReconstructionError",
     "QueueError",

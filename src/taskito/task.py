@@ -294,6 +294,7 @@ class TaskWrapper:
         eta: datetime | None = None,
         idempotency_key: str | None = None,
         idempotent: bool | None = None,
+        max_payload_bytes: int | None = None,
     ) -> JobResult:
         """Enqueue with per-call options; each None falls back to the decorator's value.
 
@@ -318,6 +319,7 @@ class TaskWrapper:
             result_ttl=result_ttl,
             idempotency_key=idempotency_key,
             idempotent=idempotent,
+            max_payload_bytes=max_payload_bytes,
         )
 
     def map(self, iterable_of_arg_tuples: Iterable[tuple[Any, ...] | list[Any]]) -> list[JobResult]:

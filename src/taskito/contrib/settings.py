@@ -68,6 +68,7 @@ QUEUE_SETTINGS: tuple[Setting, ...] = (
     _queue_setting("max_reconstruction_timeout", "seconds a worker may spend rebuilding proxies"),
     _queue_setting("file_path_allowlist", "directories file proxies may open (list)"),
     _queue_setting("disabled_proxies", "proxy handler names that are refused (list)"),
+    _queue_setting("max_payload_bytes", "largest payload an enqueue stores (0: no limit)"),
 )
 
 #: Keys both integrations read themselves.

@@ -12,12 +12,17 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from taskito.exceptions import ConfigurationError, DependencyError, SerializationError
+from taskito.exceptions import (
+    ConfigurationError,
+    DependencyError,
+    PayloadTooLargeError,
+    SerializationError,
+)
 from taskito.ids import new_job_ids
 from taskito.job import JobBatch, NewJob, now_ms
 from taskito.queue.arguments import as_args, as_kwargs, check_same_length
 from taskito.queue.idempotency import auto_key, explicit_key
-from taskito.queue.jobs import build_job, encode_payload, run_on_enqueue
+from taskito.queue.jobs import build_job, encode_payload, raise_too_large, run_on_enqueue
 from taskito.queue.payloads import payload_serializer
 from taskito.queue.protocol import EnqueueOptions
 from taskito.serializers import plain_call_encoder
@@ -85,11 +90,14 @@ def build_batch(
     lists: PerJobLists,
     shared: EnqueueOptions,
     auto_keys: bool = False,
+    payload_limit: int | None = None,
 ) -> list[NewJob] | JobBatch:
     """One checked job per entry of ``args_list``, all created at the same time: a
     ``JobBatch`` (columns) when only the arguments vary, else one ``NewJob`` per entry. A bad
     entry raises naming its index, before anything of the batch is stored. ``auto_keys``:
-    a job without a unique or idempotency key gets its call's automatic key."""
+    a job without a unique or idempotency key gets its call's automatic key.
+    ``payload_limit``: the call's ``max_payload_bytes`` (None: the queue's)."""
+    limit = queue._max_payload_bytes if payload_limit is None else payload_limit
     spec = queue._task_registry.get(task_name)
     chain = [*queue._global_middleware, *(spec.middleware if spec is not None else ())]
     serializer = payload_serializer(queue, task_name)
@@ -97,9 +105,18 @@ def build_batch(
     now = now_ms()
     if auto_keys or chain or lists.given() or queue._interception.interceptor is not None:
         return _build_one_by_one(
-            queue, task_name, args_list, lists, shared, chain, serializer, now, shape, auto_keys
+            queue,
+            task_name,
+            args_list,
+            lists,
+            shared,
+            chain,
+            serializer,
+            now,
+            shape,
+            (auto_keys, limit),
         )
-    return _build_uniform(queue, task_name, args_list, shared, serializer, now, shape)
+    return _build_uniform(queue, task_name, args_list, shared, serializer, now, shape, limit)
 
 
 def _build_one_by_one(
@@ -112,9 +129,11 @@ def _build_one_by_one(
     serializer: Serializer,
     now: int,
     shape: CallShape | None,
-    auto_keys: bool = False,
+    keys_and_limit: tuple[bool, int],
 ) -> list[NewJob]:
-    """The general path: per-job lists, ``on_enqueue`` middleware, interception, keys."""
+    """The general path: per-job lists, ``on_enqueue`` middleware, interception, keys
+    (``keys_and_limit``: automatic idempotency keys, and the payload size limit)."""
+    auto_keys, limit = keys_and_limit
     jobs: list[NewJob] = []
     for index, raw_args in enumerate(args_list):
         try:
@@ -144,6 +163,7 @@ def _build_one_by_one(
                     now,
                     options,
                     call.envelope,
+                    limit,
                 )
             )
         except Exception as exc:
@@ -159,12 +179,20 @@ def _build_uniform(
     serializer: Serializer,
     now: int,
     shape: CallShape | None,
+    limit: int,
 ) -> JobBatch:
     """The ``map()`` path: options checked once (as ``build_job`` checks them), ids made in
     one go, and per job only its arguments checked and encoded."""
-    template = build_job(queue, task_name, (), {}, serializer, now, shared)
+    template = build_job(queue, task_name, (), {}, serializer, now, shared, payload_limit=0)
     ids = new_job_ids(len(args_list))
     payloads = _encode_arguments(queue, task_name, args_list, ids, serializer, shape)
+    if limit:
+        for index, payload in enumerate(payloads):
+            if len(payload) > limit:
+                try:
+                    raise_too_large(task_name, len(payload), limit)
+                except PayloadTooLargeError as exc:
+                    raise _naming_job(exc, index) from None
     return JobBatch(
         ids,
         payloads,
@@ -225,7 +253,14 @@ def _naming_job(exc: Exception, index: int) -> Exception:
 
 
 _RENAMEABLE = frozenset(
-    {TypeError, ValueError, ConfigurationError, SerializationError, DependencyError}
+    {
+        TypeError,
+        ValueError,
+        ConfigurationError,
+        SerializationError,
+        DependencyError,
+        PayloadTooLargeError,
+    }
 )
 
 

@@ -30,6 +30,16 @@ _ENQUEUED = EventType.JOB_ENQUEUED
 class EnqueueMixin(QueueBase):
     """Putting jobs into storage."""
 
+    @property
+    def max_payload_bytes(self) -> int:
+        """The largest encoded payload (after serialization, signing and encryption) an
+        enqueue stores, in bytes; 0 for no limit. Settable; a call may pass its own."""
+        return self._max_payload_bytes
+
+    @max_payload_bytes.setter
+    def max_payload_bytes(self, value: int) -> None:
+        self._max_payload_bytes = check.check_max_payload_bytes("max_payload_bytes", value)
+
     def _check_call(
         self, task_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Serializer:
@@ -58,6 +68,7 @@ class EnqueueMixin(QueueBase):
         result_ttl: float | None = None,
         idempotency_key: str | None = None,
         idempotent: bool | None = None,
+        max_payload_bytes: int | None = None,
     ) -> JobResult:
         """Store one job and return its handle.
 
@@ -66,7 +77,9 @@ class EnqueueMixin(QueueBase):
         nothing; ``depends_on`` naming a missing, dead or cancelled job raises
         ``DependencyError`` (a ``RuntimeError``). ``idempotency_key`` (or, for an idempotent
         call, a key hashed from the call) is stored as the unique key when none is given:
-        while a job holds it, the call returns that job (``queue/idempotency.py``).
+        while a job holds it, the call returns that job (``queue/idempotency.py``). A payload
+        over ``max_payload_bytes`` (the call's, else the queue's) raises
+        ``PayloadTooLargeError`` and stores nothing.
         """
         options = EnqueueOptions(
             priority,
@@ -104,7 +117,12 @@ class EnqueueMixin(QueueBase):
             options = self._with_idempotency_key(
                 task_name, args, kwargs, serializer, envelope, options, idempotency_key, idempotent
             )
-        job = build_job(self, task_name, args, kwargs, serializer, now_ms(), options, envelope)
+        limit = None
+        if max_payload_bytes is not None:
+            limit = check.check_max_payload_bytes("max_payload_bytes", max_payload_bytes)
+        job = build_job(
+            self, task_name, args, kwargs, serializer, now_ms(), options, envelope, limit
+        )
         record = self._storage.enqueue(job)
         # Announced when stored: a call coalesced onto the holder of its key is not.
         if record.id == job.id and self._event_bus.has_listeners(_ENQUEUED):
@@ -160,6 +178,7 @@ class EnqueueMixin(QueueBase):
         result_ttl_list: Sequence[float | None] | None = None,
         idempotency_keys: Sequence[str | None] | None = None,
         idempotent: bool | None = None,
+        max_payload_bytes: int | None = None,
     ) -> list[JobResult]:
         """Store one job per entry of ``args_list`` in one transaction: all or nothing.
 
@@ -168,7 +187,8 @@ class EnqueueMixin(QueueBase):
         Unique keys alone are not deduplicated: one held by an active job fails the whole
         batch. With ``idempotency_keys`` or an idempotent call (``idempotent=``, or the
         task's default) each job coalesces on its key instead: a key held by an active job,
-        or by an earlier job of the batch, gives that job's handle in its place.
+        or by an earlier job of the batch, gives that job's handle in its place. A payload
+        over ``max_payload_bytes`` raises naming its index; nothing of the batch is stored.
         """
         check.check_storable_name("task_name", task_name)
         if isinstance(args_list, str | bytes) or not isinstance(args_list, Sequence):
@@ -198,7 +218,10 @@ class EnqueueMixin(QueueBase):
             expires=expires,
             result_ttl=result_ttl,
         )
-        batch = build_batch(self, task_name, args_list, lists, shared, auto_keys)
+        limit = None
+        if max_payload_bytes is not None:
+            limit = check.check_max_payload_bytes("max_payload_bytes", max_payload_bytes)
+        batch = build_batch(self, task_name, args_list, lists, shared, auto_keys, limit)
         if auto_keys or idempotency_keys is not None:
             assert not isinstance(batch, JobBatch)  # keyed batches are built job by job
             return self._store_coalescing(task_name, batch)

@@ -81,6 +81,7 @@ class TaskQueue(Protocol):
         result_ttl: float | None = None,
         idempotency_key: str | None = None,
         idempotent: bool | None = None,
+        max_payload_bytes: int | None = None,
     ) -> JobResult: ...
 
     def enqueue_many(
@@ -103,6 +104,7 @@ class TaskQueue(Protocol):
         result_ttl_list: Sequence[float | None] | None = None,
         idempotency_keys: Sequence[str | None] | None = None,
         idempotent: bool | None = None,
+        max_payload_bytes: int | None = None,
     ) -> list[JobResult]: ...
 
     def analyze_arguments(

@@ -21,6 +21,7 @@ from taskito.exceptions import ConfigurationError
 from taskito.queue.admin import AdminMixin
 from taskito.queue.async_api import AsyncMixin
 from taskito.queue.blocking import BlockingCalls
+from taskito.queue.checks import DEFAULT_MAX_PAYLOAD_BYTES
 from taskito.queue.enqueue import EnqueueMixin
 from taskito.queue.flow import FlowMixin
 from taskito.queue.inspection import InspectionMixin
@@ -102,6 +103,7 @@ class Queue(
         max_reconstruction_timeout: float = 10,
         file_path_allowlist: list[str] | None = None,
         disabled_proxies: list[str] | None = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
         settings = QueueSettings.from_options(
@@ -138,6 +140,7 @@ class Queue(
         )
         self._settings = settings
         self._share_state(settings)
+        self.max_payload_bytes = max_payload_bytes
         self._open(settings)
 
     def _share_state(self, settings: QueueSettings) -> None:

@@ -44,3 +44,4 @@ class QueueBase:
     _resource_definitions: dict[str, ResourceDefinition]
     _running_workers: RunningWorkers
     _closed: bool
+    _max_payload_bytes: int
