@@ -52,6 +52,7 @@ from taskito.serializers import (
     JsonSerializer,
     MsgPackSerializer,
     Serializer,
+    SignedSerializer,
 )
 from taskito.task import TaskWrapper
 from taskito.testing import MockResource, TestMode, TestResult, TestResults
@@ -97,6 +98,7 @@ __all__ = [
     "Serializer",
     "Signature",
     "SignatureError",
+    "SignedSerializer",
     "SoftTimeoutError",
     "StorageError",
     "StorageUnavailableError",
