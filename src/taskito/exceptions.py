@@ -14,7 +14,8 @@
     ├── QueueError                       misuse of a Queue (unknown task, bad option)
     │   ├── ConfigurationError           (also ValueError) an invalid option value
     │   │   └── AppLoadError             "module:attribute" names nothing loadable
-    │   └── PayloadTooLargeError         (also ValueError) a payload over max_payload_bytes
+    │   ├── PayloadTooLargeError         (also ValueError) a payload over max_payload_bytes
+    │   └── QueueFullError               a queue's stored max_pending cap refused the jobs
     ├── JobNotFoundError                 (also KeyError) no job with that id
     ├── StorageError                     (also RuntimeError) the backend failed or refused
     │   ├── DatabaseCorruptError         the file is not a taskito database
@@ -124,6 +125,21 @@ class PayloadTooLargeError(QueueError, ValueError):
     stored. The message names the task, the size and the limit."""
 
 
+class QueueFullError(QueueError):
+    """The queue holds as many pending jobs as its ``max_pending`` cap allows; nothing was
+    stored. ``pending``, ``incoming`` and ``cap`` are in the message and as attributes."""
+
+    def __init__(self, queue: str, pending: int, incoming: int, cap: int) -> None:
+        super().__init__(
+            f"queue {queue!r} is full: {pending} pending + {incoming} incoming would pass its"
+            f" max_pending cap of {cap}; nothing was stored"
+        )
+        self.queue, self.pending, self.incoming, self.cap = queue, pending, incoming, cap
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.queue, self.pending, self.incoming, self.cap))
+
+
 class AppLoadError(ConfigurationError):
     """``"module:attribute"`` (the CLI's ``--app``, a prefork child's app) could not be loaded;
     the message says why."""
@@ -222,6 +238,7 @@ __all__ = [
     "ProxyCleanupError",
     "ProxyReconstructionError",
     "QueueError",
+    "QueueFullError",
     "RateLimitExceededError",
     "ResourceError",
     "ResourceInitError",

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from taskito.events import EventType
+from taskito.exceptions import QueueError
 from taskito.job import JobBatch, NewJob, now_ms
 from taskito.queue import checks as check
 from taskito.queue.arguments import as_args, as_kwargs
@@ -123,7 +124,11 @@ class EnqueueMixin(QueueBase):
         job = build_job(
             self, task_name, args, kwargs, serializer, now_ms(), options, envelope, limit
         )
-        record = self._storage.enqueue(job)
+        cap = self._caps.cap_for(self._storage, job.queue)
+        if cap is None:
+            record = self._storage.enqueue(job)
+        else:
+            record = self._storage.enqueue_capped([job], cap, batch=False)[0]
         # Announced when stored: a call coalesced onto the holder of its key is not.
         if record.id == job.id and self._event_bus.has_listeners(_ENQUEUED):
             self._event_bus.emit(
@@ -225,7 +230,12 @@ class EnqueueMixin(QueueBase):
         if auto_keys or idempotency_keys is not None:
             assert not isinstance(batch, JobBatch)  # keyed batches are built job by job
             return self._store_coalescing(task_name, batch)
-        if isinstance(batch, JobBatch):
+        cap = self._batch_cap(batch)
+        if cap is not None:
+            jobs = batch.jobs() if isinstance(batch, JobBatch) else batch
+            stored = self._storage.enqueue_capped(jobs, cap, batch=True)
+            handles = [JobResult(record, self) for record in stored]
+        elif isinstance(batch, JobBatch):
             if batch.ids:
                 self._storage.enqueue_batch(batch)
             handles = JobResult.of_batch(batch, self)
@@ -235,6 +245,21 @@ class EnqueueMixin(QueueBase):
             for handle in handles:
                 self._event_bus.emit(_ENQUEUED, {"job_id": handle.id, "task_name": task_name})
         return handles
+
+    def _batch_cap(self, batch: list[NewJob] | JobBatch) -> int | None:
+        """The ``max_pending`` cap a batch is checked against: its queue's, or None. A batch
+        that middleware spread over several queues, one of them capped, is refused."""
+        if isinstance(batch, JobBatch):
+            return self._caps.cap_for(self._storage, batch.queue) if batch.ids else None
+        queues = {job.queue for job in batch}
+        caps = {name: self._caps.cap_for(self._storage, name) for name in queues}
+        capped = sorted(name for name, cap in caps.items() if cap is not None)
+        if capped and len(queues) > 1:
+            raise QueueError(
+                f"a batch spread over queues {sorted(queues)} cannot be checked against the"
+                f" max_pending cap of {capped}: enqueue one batch per queue"
+            )
+        return caps[capped[0]] if capped else None
 
     def _store_coalescing(self, task_name: str, jobs: list[NewJob]) -> list[JobResult]:
         """Store a keyed batch, each job coalescing on its key; announce the inserted ones."""

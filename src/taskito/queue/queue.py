@@ -19,8 +19,10 @@ from taskito.celery_habits import (
 from taskito.events import EventBus, EventCallback, EventType
 from taskito.exceptions import ConfigurationError
 from taskito.queue.admin import AdminMixin
+from taskito.queue.admission import AdmissionMixin
 from taskito.queue.async_api import AsyncMixin
 from taskito.queue.blocking import BlockingCalls
+from taskito.queue.caps import CapCache
 from taskito.queue.checks import DEFAULT_MAX_PAYLOAD_BYTES
 from taskito.queue.enqueue import EnqueueMixin
 from taskito.queue.flow import FlowMixin
@@ -55,6 +57,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class Queue(
     EnqueueMixin,
+    AdmissionMixin,
     InspectionMixin,
     MetricsMixin,
     AdminMixin,
@@ -160,6 +163,7 @@ class Queue(
         self._webhook_manager = None
         self._interception = InterceptionParts.from_settings(settings)
         self._resource_definitions = {}
+        self._caps = CapCache()
 
     def _open(self, settings: QueueSettings) -> None:
         """Open storage and start the event bus; storage is closed again if the bus fails."""

@@ -216,6 +216,16 @@ class Storage(ControlStorage, ABC):
         and its entry is that holder and False; an inserted one's is its record and True.
         Atomic under concurrent producers, like ``enqueue``. Batches carry no dependencies."""
 
+    @abstractmethod
+    def enqueue_capped(
+        self, jobs: Sequence[NewJob], max_pending: int, *, batch: bool
+    ) -> list[JobRecord]:
+        """``enqueue`` (one job, ``batch`` False) or ``enqueue_many`` (``batch`` True) of
+        jobs of one queue, under a cap: when the queue's pending jobs (every namespace,
+        delayed ones included) plus ``len(jobs)`` would pass ``max_pending``, raise
+        ``QueueFullError`` and store nothing. The count and the insert are one atomic step
+        under concurrent producers. The cap is checked first, even for a held unique key."""
+
     def enqueue_batch(self, batch: JobBatch) -> None:
         """``enqueue_many`` of ``batch.jobs()``: every job in one transaction, all or nothing;
         job ``i`` is then stored as ``batch.record(i)``. A backend may store the columns

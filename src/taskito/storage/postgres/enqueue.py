@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from taskito.exceptions import DependencyError, StorageError
+from taskito.exceptions import DependencyError, QueueFullError, StorageError
 from taskito.job import JobBatch, JobRecord, NewJob
 from taskito.storage import validation
 from taskito.storage.postgres import queries as q
@@ -220,6 +220,64 @@ def enqueue_coalescing(
     if any(inserted for _, inserted in outcomes):
         feed.notify()
     return outcomes
+
+
+# Producers under one queue's cap take this transaction-scoped lock, so counting its pending
+# jobs and inserting are one step for them; the key names the schema and the queue.
+_LOCK_QUEUE_CAP = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+_COUNT_PENDING_IN_QUEUE = "SELECT count(*) FROM {s}.jobs WHERE queue = %s AND status = 0"
+
+
+def enqueue_capped(
+    conns: PgConnections,
+    stmts: q.Statements,
+    feed: ChangeFeed,
+    request: tuple[Sequence[NewJob], int, bool],
+) -> list[JobRecord]:
+    """``Storage.enqueue_capped`` (``request``: the jobs, the cap and ``batch``): one
+    transaction holding the queue's cap lock over the count and the insert."""
+    jobs, max_pending, batch = request
+    checked = validation.require_capped_jobs(jobs, max_pending, batch)
+    if not checked:
+        return []
+    queue = checked[0].queue
+    count_pending = q.render(_COUNT_PENDING_IN_QUEUE, stmts.schema)
+    outside = validation.batch_outside_dependencies(checked)
+
+    def insert(cursor: Cursor) -> list[JobRecord]:
+        cursor.execute(_LOCK_QUEUE_CAP, (f"taskito-cap:{stmts.schema}:{queue}",))
+        row = cursor.execute(count_pending, (queue,)).fetchone()
+        pending = 0 if row is None else int(row[0])
+        if pending + len(checked) > max_pending:
+            raise QueueFullError(queue, pending, len(checked), max_pending)
+        if not batch:
+            return [enqueue_in(cursor, conns, stmts, checked[0])[0]]
+        transitions.lock_dependencies(cursor, stmts, outside)
+        for start in range(0, len(checked), _INSERT_CHUNK):
+            cursor.execute(
+                stmts.insert_jobs, _insert_columns(checked[start : start + _INSERT_CHUNK])
+            )
+        transitions.insert_dependencies(cursor, stmts, checked)
+        return [JobRecord.from_new(job) for job in checked]
+
+    records = conns.transact(insert, recover=_capped_recover(conns, stmts, checked))
+    feed.notify()
+    return records
+
+
+def _capped_recover(
+    conns: PgConnections, stmts: q.Statements, jobs: list[NewJob]
+) -> Callable[[Cursor], list[JobRecord] | None]:
+    """``recover`` for a capped enqueue: what a lost attempt stored, when it committed."""
+    first = _stored_job(conns, stmts, jobs[0].id)
+
+    def recover(cursor: Cursor) -> list[JobRecord] | None:
+        stored = first(cursor)
+        if stored is None:
+            return None
+        return [stored, *(JobRecord.from_new(job) for job in jobs[1:])]
+
+    return recover
 
 
 def enqueue_batch(

@@ -326,6 +326,13 @@ class PostgresStorage(PostgresControl, Storage):
     def enqueue_coalescing(self, jobs: Sequence[NewJob]) -> list[tuple[JobRecord, bool]]:
         return enqueue.enqueue_coalescing(self._conns, self._stmts, self._feed, jobs)
 
+    def enqueue_capped(
+        self, jobs: Sequence[NewJob], max_pending: int, *, batch: bool
+    ) -> list[JobRecord]:
+        return enqueue.enqueue_capped(
+            self._conns, self._stmts, self._feed, (jobs, max_pending, batch)
+        )
+
     def enqueue_batch(self, batch: JobBatch) -> None:
         enqueue.enqueue_batch(self._conns, self._stmts, self._feed, batch)
 

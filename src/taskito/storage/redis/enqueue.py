@@ -6,17 +6,18 @@ an enqueue reply stands for, which ``fire_periodic`` and ``enqueue_replay`` (``c
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import cast
 
-from taskito.exceptions import StorageError, StorageUnavailableError
+from taskito.exceptions import QueueFullError, StorageError, StorageUnavailableError
 from taskito.job import JobRecord, NewJob
 from taskito.storage.redis.keys import check_batch, check_new_job, job_arguments
 from taskito.storage.redis.notify import ChangeListener
 from taskito.storage.redis.reads import get_jobs
 from taskito.storage.redis.records import job_from_packed
 from taskito.storage.redis.scripts import Scripts
-from taskito.storage.validation import require_coalescing_batch
+from taskito.storage.validation import require_capped_jobs, require_coalescing_batch
 
 logger = logging.getLogger("taskito.storage.redis")
 
@@ -77,6 +78,37 @@ def enqueue_coalescing(
     return outcomes
 
 
+def enqueue_capped(
+    scripts: Scripts,
+    listener: ChangeListener,
+    request: tuple[Sequence[NewJob], int, bool],
+) -> list[JobRecord]:
+    """``Storage.enqueue_capped`` (``request``: the jobs, the cap and ``batch``): the enqueue
+    script counts the queue's pending jobs before its checks, in the same atomic run."""
+    jobs, max_pending, batch = request
+    checked = [check_new_job(job) for job in require_capped_jobs(jobs, max_pending, batch)]
+    if not checked:
+        return []
+    if batch:
+        check_batch(checked)
+    mode = f"{'many' if batch else 'one'}@{max_pending}"
+    try:
+        reply = _insert_new(scripts, mode, checked)
+    except StorageError as exc:
+        full = _QUEUE_FULL.search(str(exc))
+        if full is None:
+            raise
+        pending, incoming, cap = (int(value) for value in full.groups())
+        raise QueueFullError(checked[0].queue, pending, incoming, cap) from None
+    if not batch and reply is not None:
+        return [enqueued(scripts, listener, checked[0], reply)]
+    listener.notify()
+    return [JobRecord.from_new(job) for job in checked]
+
+
+_QUEUE_FULL = re.compile(r"TASKITO_QUEUE_FULL (\d+) (\d+) (\d+)")
+
+
 def enqueued(
     scripts: Scripts, listener: ChangeListener, job: NewJob, reply: list[bytes]
 ) -> JobRecord:
@@ -110,4 +142,4 @@ def _insert_new(scripts: Scripts, mode: str, jobs: Sequence[NewJob]) -> list[byt
         return None
 
 
-__all__ = ["enqueue", "enqueue_coalescing", "enqueue_many", "enqueued"]
+__all__ = ["enqueue", "enqueue_capped", "enqueue_coalescing", "enqueue_many", "enqueued"]

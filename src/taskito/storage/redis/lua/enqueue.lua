@@ -8,8 +8,23 @@
 local mode = ARGV[3]
 local count = tonumber(ARGV[4])
 
+-- 'one@<cap>' / 'many@<cap>': jobs of one queue under a max_pending cap, counted first.
+local cap = nil
+local at = string.find(mode, '@', 1, true)
+if at then
+  cap = tonumber(string.sub(mode, at + 1))
+  mode = string.sub(mode, 1, at - 1)
+end
+
 local jobs = {}
 for n = 1, count do jobs[n] = parse_new_job(ARGV[4 + n]) end
+
+if cap and count > 0 then
+  local pending = redis.call('ZCARD', status_key(PENDING, jobs[1].queue))
+  if pending + count > cap then
+    return redis.error_reply('TASKITO_QUEUE_FULL ' .. pending .. ' ' .. count .. ' ' .. cap)
+  end
+end
 
 if mode == 'coalesce' then
   local reply = {}
