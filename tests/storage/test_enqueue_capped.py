@@ -77,3 +77,15 @@ def test_concurrent_producers_never_pass_the_cap(storage: Storage) -> None:
         thread.join(timeout=30)
     assert outcomes.count(True) == cap and len(outcomes) == producers
     assert storage.count_jobs()[JobStatus.PENDING] == cap
+
+
+def test_a_keyed_batch_is_checked_whole_against_the_cap(storage: Storage) -> None:
+    holder = storage.enqueue(make_job(unique_key="a"))
+    with pytest.raises(QueueFullError):
+        storage.enqueue_coalescing([make_job(unique_key="b"), make_job(unique_key="c")], 2)
+    outcomes = storage.enqueue_coalescing([make_job(unique_key="a"), make_job(unique_key="b")], 3)
+    assert [(record.id == holder.id, inserted) for record, inserted in outcomes] == [
+        (True, False),
+        (False, True),
+    ]
+    assert storage.count_jobs()[JobStatus.PENDING] == 2

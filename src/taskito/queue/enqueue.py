@@ -263,7 +263,7 @@ class EnqueueMixin(QueueBase):
 
     def _store_coalescing(self, task_name: str, jobs: list[NewJob]) -> list[JobResult]:
         """Store a keyed batch, each job coalescing on its key; announce the inserted ones."""
-        outcomes = self._storage.enqueue_coalescing(jobs)
+        outcomes = self._storage.enqueue_coalescing(jobs, self._batch_cap(jobs))
         if self._event_bus.has_listeners(_ENQUEUED):
             for record, inserted in outcomes:
                 if inserted:

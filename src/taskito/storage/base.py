@@ -210,11 +210,15 @@ class Storage(ControlStorage, ABC):
         """
 
     @abstractmethod
-    def enqueue_coalescing(self, jobs: Sequence[NewJob]) -> list[tuple[JobRecord, bool]]:
+    def enqueue_coalescing(
+        self, jobs: Sequence[NewJob], max_pending: int | None = None
+    ) -> list[tuple[JobRecord, bool]]:
         """Insert the jobs in one transaction, coalescing each on its unique key: a job whose
         key is held by an active job (or by an earlier job of the batch) is not inserted,
         and its entry is that holder and False; an inserted one's is its record and True.
-        Atomic under concurrent producers, like ``enqueue``. Batches carry no dependencies."""
+        Atomic under concurrent producers, like ``enqueue``. Batches carry no dependencies.
+        ``max_pending``: jobs of one queue under that cap, checked first and whole, as
+        ``enqueue_capped`` checks a batch."""
 
     @abstractmethod
     def enqueue_capped(

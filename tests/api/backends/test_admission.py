@@ -134,3 +134,15 @@ def test_concurrent_producers_on_two_queue_objects_hold_the_cap(backend: Backend
     assert not errors
     assert len(stored) == 10 and len(refused) == producers * each - 10
     assert _pending(queues[0]) == 10
+
+
+def test_an_idempotent_batch_is_held_to_the_cap(queue: Queue) -> None:
+    @queue.task(idempotent=True)
+    def job(n: int) -> None: ...
+
+    queue.set_queue_max_pending("default", 2)
+    job.delay(1)
+    with pytest.raises(QueueFullError):
+        queue.enqueue_many(job.name, [(2,), (3,)])
+    assert len(queue.enqueue_many(job.name, [(1,)])) == 1
+    assert _pending(queue) == 1

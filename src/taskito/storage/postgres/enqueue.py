@@ -179,15 +179,24 @@ def enqueue_many(
 
 
 def enqueue_coalescing(
-    conns: PgConnections, stmts: q.Statements, feed: ChangeFeed, jobs: Sequence[NewJob]
+    conns: PgConnections,
+    stmts: q.Statements,
+    feed: ChangeFeed,
+    jobs: Sequence[NewJob],
+    max_pending: int | None = None,
 ) -> list[tuple[JobRecord, bool]]:
     """``Storage.enqueue_coalescing``: one transaction; each row inserted unless an active
-    job (an earlier row included: the transaction sees its own inserts) holds its key."""
+    job (an earlier row included: the transaction sees its own inserts) holds its key.
+    Under a ``max_pending`` cap the queue's cap lock is held over the count and the rows."""
     batch = validation.require_coalescing_batch(jobs)
+    if max_pending is not None:
+        validation.require_capped_jobs(batch, max_pending, True)
     if not batch:
         return []
 
     def insert_each(cursor: Cursor) -> list[tuple[JobRecord, bool]]:
+        if max_pending is not None:
+            _check_cap(cursor, stmts, batch, max_pending)
         return [enqueue_in(cursor, conns, stmts, job) for job in batch]
 
     def recover(cursor: Cursor) -> list[tuple[JobRecord, bool]] | None:
@@ -240,16 +249,10 @@ def enqueue_capped(
     checked = validation.require_capped_jobs(jobs, max_pending, batch)
     if not checked:
         return []
-    queue = checked[0].queue
-    count_pending = q.render(_COUNT_PENDING_IN_QUEUE, stmts.schema)
     outside = validation.batch_outside_dependencies(checked)
 
     def insert(cursor: Cursor) -> list[JobRecord]:
-        cursor.execute(_LOCK_QUEUE_CAP, (f"taskito-cap:{stmts.schema}:{queue}",))
-        row = cursor.execute(count_pending, (queue,)).fetchone()
-        pending = 0 if row is None else int(row[0])
-        if pending + len(checked) > max_pending:
-            raise QueueFullError(queue, pending, len(checked), max_pending)
+        _check_cap(cursor, stmts, checked, max_pending)
         if not batch:
             return [enqueue_in(cursor, conns, stmts, checked[0])[0]]
         transitions.lock_dependencies(cursor, stmts, outside)
@@ -263,6 +266,17 @@ def enqueue_capped(
     records = conns.transact(insert, recover=_capped_recover(conns, stmts, checked))
     feed.notify()
     return records
+
+
+def _check_cap(cursor: Cursor, stmts: q.Statements, jobs: list[NewJob], cap: int) -> None:
+    """Take the cap lock of the jobs' queue (held to the end of the transaction) and raise
+    ``QueueFullError`` when its pending jobs and ``jobs`` would pass ``cap``."""
+    queue = jobs[0].queue
+    cursor.execute(_LOCK_QUEUE_CAP, (f"taskito-cap:{stmts.schema}:{queue}",))
+    row = cursor.execute(q.render(_COUNT_PENDING_IN_QUEUE, stmts.schema), (queue,)).fetchone()
+    pending = 0 if row is None else int(row[0])
+    if pending + len(jobs) > cap:
+        raise QueueFullError(queue, pending, len(jobs), cap)
 
 
 def _capped_recover(

@@ -323,8 +323,10 @@ class PostgresStorage(PostgresControl, Storage):
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
         return enqueue.enqueue_many(self._conns, self._stmts, self._feed, jobs)
 
-    def enqueue_coalescing(self, jobs: Sequence[NewJob]) -> list[tuple[JobRecord, bool]]:
-        return enqueue.enqueue_coalescing(self._conns, self._stmts, self._feed, jobs)
+    def enqueue_coalescing(
+        self, jobs: Sequence[NewJob], max_pending: int | None = None
+    ) -> list[tuple[JobRecord, bool]]:
+        return enqueue.enqueue_coalescing(self._conns, self._stmts, self._feed, jobs, max_pending)
 
     def enqueue_capped(
         self, jobs: Sequence[NewJob], max_pending: int, *, batch: bool

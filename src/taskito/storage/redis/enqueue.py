@@ -47,22 +47,29 @@ def enqueue_many(
 
 
 def enqueue_coalescing(
-    scripts: Scripts, listener: ChangeListener, jobs: Sequence[NewJob]
+    scripts: Scripts,
+    listener: ChangeListener,
+    jobs: Sequence[NewJob],
+    max_pending: int | None = None,
 ) -> list[tuple[JobRecord, bool]]:
     """``Storage.enqueue_coalescing``: one script; after a dropped connection it runs once
     more, and a job the lost attempt stored answers 'self' (the ids are the client's)."""
     batch = [check_new_job(job) for job in require_coalescing_batch(jobs)]
+    mode = "coalesce"
+    if max_pending is not None:
+        require_capped_jobs(batch, max_pending, True)
+        mode = f"coalesce@{max_pending}"
     if not batch:
         return []
-    args: list[object] = ["coalesce", len(batch), *[job_arguments(job) for job in batch]]
+    args: list[object] = [mode, len(batch), *[job_arguments(job) for job in batch]]
     try:
-        reply = cast(list[bytes], scripts.run("enqueue", *args))
+        reply = _run_capped(scripts, args, batch[0].queue)
     except StorageUnavailableError as exc:
         logger.info(
             "lost the connection to redis mid-write; trying once more",
             extra={"redis": scripts.connection.where, "error": str(exc)},
         )
-        reply = cast(list[bytes], scripts.run("enqueue", *args))
+        reply = _run_capped(scripts, args, batch[0].queue)
     offset_ms = scripts.connection.clock_offset_ms()
     outcomes: list[tuple[JobRecord, bool]] = []
     position = 0
@@ -107,6 +114,20 @@ def enqueue_capped(
 
 
 _QUEUE_FULL = re.compile(r"TASKITO_QUEUE_FULL (\d+) (\d+) (\d+)")
+
+
+def _run_capped(scripts: Scripts, args: list[object], queue: str) -> list[bytes]:
+    """The enqueue script's reply; its refusal under a cap as ``QueueFullError``."""
+    try:
+        return cast(list[bytes], scripts.run("enqueue", *args))
+    except StorageUnavailableError:
+        raise
+    except StorageError as exc:
+        full = _QUEUE_FULL.search(str(exc))
+        if full is None:
+            raise
+        pending, incoming, cap = (int(value) for value in full.groups())
+        raise QueueFullError(queue, pending, incoming, cap) from None
 
 
 def enqueued(

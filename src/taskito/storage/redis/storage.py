@@ -114,8 +114,10 @@ class RedisStorage(RedisControl, Storage):
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
         return redis_enqueue.enqueue_many(self._scripts, self._listener, jobs)
 
-    def enqueue_coalescing(self, jobs: Sequence[NewJob]) -> list[tuple[JobRecord, bool]]:
-        return redis_enqueue.enqueue_coalescing(self._scripts, self._listener, jobs)
+    def enqueue_coalescing(
+        self, jobs: Sequence[NewJob], max_pending: int | None = None
+    ) -> list[tuple[JobRecord, bool]]:
+        return redis_enqueue.enqueue_coalescing(self._scripts, self._listener, jobs, max_pending)
 
     def enqueue_capped(
         self, jobs: Sequence[NewJob], max_pending: int, *, batch: bool

@@ -100,13 +100,21 @@ class SqliteStorage(SqliteControl, Storage):
         self._notify()
         return [JobRecord.from_new(job) for job in batch]
 
-    def enqueue_coalescing(self, jobs: Sequence[NewJob]) -> list[tuple[JobRecord, bool]]:
+    def enqueue_coalescing(
+        self, jobs: Sequence[NewJob], max_pending: int | None = None
+    ) -> list[tuple[JobRecord, bool]]:
         """See ``Storage.enqueue_coalescing``: one write transaction (``BEGIN IMMEDIATE``,
         so no other producer inserts a key between a row's lookup and its insert)."""
         batch = validation.require_coalescing_batch(jobs)
+        if max_pending is not None:
+            validation.require_capped_jobs(batch, max_pending, True)
         if not batch:
             return []
         with self._conns.write(notify=False, durable=self._durable) as conn:
+            if max_pending is not None:
+                (pending,) = conn.execute(_COUNT_PENDING_IN_QUEUE, (batch[0].queue,)).fetchone()
+                if pending + len(batch) > max_pending:
+                    raise QueueFullError(batch[0].queue, pending, len(batch), max_pending)
             # Each row looks its key up inside the transaction, so an earlier row's insert
             # is seen: a key repeated in the batch coalesces onto its first row.
             outcomes = [transitions.enqueue_one(conn, job) for job in batch]

@@ -8,7 +8,7 @@
 local mode = ARGV[3]
 local count = tonumber(ARGV[4])
 
--- 'one@<cap>' / 'many@<cap>': jobs of one queue under a max_pending cap, counted first.
+-- '<mode>@<cap>': jobs of one queue under a max_pending cap, counted first.
 local cap = nil
 local at = string.find(mode, '@', 1, true)
 if at then
