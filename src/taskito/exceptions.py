@@ -12,8 +12,10 @@
     ├── CircuitBreakerOpenError
     ├── RateLimitExceededError
     ├── QueueError                       misuse of a Queue (unknown task, bad option)
-    │   └── ConfigurationError           (also ValueError) an invalid option value
-    │       └── AppLoadError             "module:attribute" names nothing loadable
+    │   ├── ConfigurationError           (also ValueError) an invalid option value
+    │   │   └── AppLoadError             "module:attribute" names nothing loadable
+    │   ├── PayloadTooLargeError         (also ValueError) a payload over max_payload_bytes
+    │   └── QueueFullError               a queue's stored max_pending cap refused the jobs
     ├── JobNotFoundError                 (also KeyError) no job with that id
     ├── StorageError                     (also RuntimeError) the backend failed or refused
     │   ├── DatabaseCorruptError         the file is not a taskito database
@@ -118,6 +120,26 @@ class ConfigurationError(QueueError, ValueError):
     """An option has an invalid value."""
 
 
+class PayloadTooLargeError(QueueError, ValueError):
+    """An encoded payload is larger than the queue's ``max_payload_bytes``; nothing was
+    stored. The message names the task, the size and the limit."""
+
+
+class QueueFullError(QueueError):
+    """The queue holds as many pending jobs as its ``max_pending`` cap allows; nothing was
+    stored. ``pending``, ``incoming`` and ``cap`` are in the message and as attributes."""
+
+    def __init__(self, queue: str, pending: int, incoming: int, cap: int) -> None:
+        super().__init__(
+            f"queue {queue!r} is full: {pending} pending + {incoming} incoming would pass its"
+            f" max_pending cap of {cap}; nothing was stored"
+        )
+        self.queue, self.pending, self.incoming, self.cap = queue, pending, incoming, cap
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.queue, self.pending, self.incoming, self.cap))
+
+
 class AppLoadError(ConfigurationError):
     """``"module:attribute"`` (the CLI's ``--app``, a prefork child's app) could not be loaded;
     the message says why."""
@@ -212,9 +234,11 @@ __all__ = [
     "InterceptionError",
     "JobNotFoundError",
     "MaxRetriesExceededError",
+    "PayloadTooLargeError",
     "ProxyCleanupError",
     "ProxyReconstructionError",
     "QueueError",
+    "QueueFullError",
     "RateLimitExceededError",
     "ResourceError",
     "ResourceInitError",

@@ -198,6 +198,8 @@ class TaskSpec:
     inject: tuple[str, ...] = ()
     serializer: Serializer | None = None
     max_concurrent: int | None = None
+    #: Calls store an automatic idempotency key unless they say otherwise.
+    idempotent: bool = False
     #: How ``fn`` may be called; read from its signature once, here.
     call_shape: CallShape = field(init=False, repr=False, compare=False)
 

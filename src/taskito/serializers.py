@@ -7,6 +7,7 @@ is constructed, never at module import (docs/architecture.md, invariant 9).
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import pickle
@@ -212,6 +213,8 @@ class EncryptedSerializer:
                 'pip install "pytaskito[encryption]"'
             ) from exc
         self._inner = inner
+        #: The serializer this one encrypts (idempotency keys hash its output).
+        self.inner = inner
         # AESGCM keeps no per-call state, so one instance per key serves every thread.
         self._aeads = tuple(AESGCM(k) for k in keys)
 
@@ -256,6 +259,61 @@ class EncryptedSerializer:
         raise ValueError("Decryption failed") from None
 
 
+_SIGNED_TAG_BYTES = 32
+_SIGNED_MIN_KEY_BYTES = 32
+
+
+class SignedSerializer:
+    """Wraps another serializer with an HMAC-SHA256 tag, in the reference's wire format: the
+    32-byte tag over the inner serializer's bytes, then those bytes.
+
+    ``loads`` checks the length and the tag (in constant time) before the inner serializer
+    sees a byte, so a tampered payload is refused (``ValueError``) and never unpickled, and
+    its job fails without running. It authenticates only: wrap an ``EncryptedSerializer``
+    (or be wrapped by one) to hide the bytes too. ``key`` is bytes, at least 32 of them.
+    ``Queue(signing_key=...)`` signs as well, binding each payload to its job; this class
+    exists for data shared with producers that speak the reference's format.
+    """
+
+    def __init__(self, inner: Serializer, key: bytes) -> None:
+        if not isinstance(inner, Serializer):
+            raise TypeError(
+                f"inner must be a Serializer (with dumps and loads), not {type(inner).__name__}"
+            )
+        if not isinstance(key, bytes):
+            raise TypeError(f"SignedSerializer key must be bytes, not {type(key).__name__}")
+        if len(key) < _SIGNED_MIN_KEY_BYTES:
+            raise ValueError(
+                f"SignedSerializer key must be at least {_SIGNED_MIN_KEY_BYTES} bytes,"
+                f" got {len(key)}: use os.urandom({_SIGNED_MIN_KEY_BYTES})"
+            )
+        #: The serializer this one signs (idempotency keys hash its output).
+        self.inner = inner
+        self._key = key
+
+    def __repr__(self) -> str:
+        return f"SignedSerializer(inner={self.inner!r})"  # never the key
+
+    def dumps(self, obj: Any) -> bytes:
+        body = self.inner.dumps(obj)
+        return hmac.digest(self._key, body, "sha256") + body
+
+    def loads(self, data: bytes) -> Any:
+        raw = _require_bytes(data, "SignedSerializer")
+        if len(raw) < _SIGNED_TAG_BYTES:
+            raise ValueError(
+                f"SignedSerializer: {len(raw)} bytes is shorter than the"
+                f" {_SIGNED_TAG_BYTES}-byte signature: refused"
+            )
+        tag, body = raw[:_SIGNED_TAG_BYTES], raw[_SIGNED_TAG_BYTES:]
+        if not hmac.compare_digest(tag, hmac.digest(self._key, body, "sha256")):
+            raise ValueError(
+                "SignedSerializer: the signature does not match (the bytes were changed, or"
+                " signed with another key): refused, not deserialized"
+            )
+        return self.inner.loads(body)
+
+
 def rebind_bound(serializer: Serializer, data: bytes, old_context: bytes, new: bytes) -> bytes:
     """Bytes a context-binding serializer made for ``old_context``, made valid for ``new``
     (its ``rebind`` when it has one, else a decode and encode); other bytes unchanged."""
@@ -294,6 +352,7 @@ __all__ = [
     "JsonSerializer",
     "MsgPackSerializer",
     "Serializer",
+    "SignedSerializer",
     "binds_context",
     "dumps_bound",
     "loads_bound",

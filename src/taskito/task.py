@@ -60,6 +60,7 @@ class TaskOptions:
     inject: tuple[str, ...]
     serializer: Serializer | None
     max_concurrent: int | None
+    idempotent: bool
 
     def spec_for(self, fn: Callable[..., Any]) -> TaskSpec:
         if not callable(fn):
@@ -82,6 +83,7 @@ class TaskOptions:
             inject=merge_injected(self.inject, fn),
             serializer=self.serializer,
             max_concurrent=self.max_concurrent,
+            idempotent=self.idempotent,
         )
 
 
@@ -104,6 +106,7 @@ def check_task_options(
     serializer: object,
     max_retry_delay: object,
     max_concurrent: object,
+    idempotent: object = False,
 ) -> TaskOptions:
     """Check every decorator option; raise ``TypeError``/``ValueError`` naming the bad one."""
     if callable(name):
@@ -132,7 +135,14 @@ def check_task_options(
         max_concurrent=_checks.check_optional_int(
             "max_concurrent", max_concurrent, minimum=1, error=ConfigurationError
         ),
+        idempotent=_check_idempotent_task(idempotent),
     )
+
+
+def _check_idempotent_task(value: object) -> bool:
+    if type(value) is not bool:
+        raise TypeError(f"idempotent must be True or False, not {type(value).__name__}")
+    return value
 
 
 def _check_inject(value: object) -> tuple[str, ...]:
@@ -282,6 +292,9 @@ class TaskWrapper:
         *,
         countdown: float | None = None,
         eta: datetime | None = None,
+        idempotency_key: str | None = None,
+        idempotent: bool | None = None,
+        max_payload_bytes: int | None = None,
     ) -> JobResult:
         """Enqueue with per-call options; each None falls back to the decorator's value.
 
@@ -304,6 +317,9 @@ class TaskWrapper:
             depends_on=depends_on,
             expires=expires,
             result_ttl=result_ttl,
+            idempotency_key=idempotency_key,
+            idempotent=idempotent,
+            max_payload_bytes=max_payload_bytes,
         )
 
     def map(self, iterable_of_arg_tuples: Iterable[tuple[Any, ...] | list[Any]]) -> list[JobResult]:

@@ -459,6 +459,9 @@ def test_signatures_keep_the_reference_parameters() -> None:
     assert [(p.name, p.kind) for p in apply_async[13:]] == [
         ("countdown", inspect.Parameter.KEYWORD_ONLY),
         ("eta", inspect.Parameter.KEYWORD_ONLY),
+        ("idempotency_key", inspect.Parameter.KEYWORD_ONLY),
+        ("idempotent", inspect.Parameter.KEYWORD_ONLY),
+        ("max_payload_bytes", inspect.Parameter.KEYWORD_ONLY),
     ]
     for fn in (Queue.task, TaskWrapper.apply_async, JobResult.get):
         kinds = {p.kind for p in inspect.signature(fn).parameters.values()}

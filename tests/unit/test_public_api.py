@@ -32,6 +32,7 @@ PUBLIC_NAMES = {
     "JsonSerializer",
     "MsgPackSerializer",
     "EncryptedSerializer",
+    "SignedSerializer",
     "TestMode",
     "TestResult",
     "TestResults",

@@ -71,6 +71,7 @@ QUEUE_SETTINGS: tuple[Setting, ...] = (
     _queue_setting("retention", "a Retention: windows per kind of history (None: keep all)"),
     _queue_setting("dlq_auto_retry_delay", "seconds before a dead letter is retried (None: off)"),
     _queue_setting("dlq_auto_retry_max", "automatic retries of one job's dead letters"),
+    _queue_setting("max_payload_bytes", "largest payload an enqueue stores (0: no limit)"),
 )
 
 #: Keys both integrations read themselves.

@@ -12,11 +12,17 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from taskito.exceptions import ConfigurationError, DependencyError, SerializationError
+from taskito.exceptions import (
+    ConfigurationError,
+    DependencyError,
+    PayloadTooLargeError,
+    SerializationError,
+)
 from taskito.ids import new_job_ids
 from taskito.job import JobBatch, NewJob, now_ms
 from taskito.queue.arguments import as_args, as_kwargs, check_same_length
-from taskito.queue.jobs import build_job, encode_payload, run_on_enqueue
+from taskito.queue.idempotency import auto_key, explicit_key
+from taskito.queue.jobs import build_job, encode_payload, raise_too_large, run_on_enqueue
 from taskito.queue.payloads import payload_serializer
 from taskito.queue.protocol import EnqueueOptions
 from taskito.serializers import plain_call_encoder
@@ -41,6 +47,7 @@ class PerJobLists:
     metadata_list: Sequence[str | None] | None = None
     expires_list: Sequence[float | None] | None = None
     result_ttl_list: Sequence[float | None] | None = None
+    idempotency_keys: Sequence[str | None] | None = None
 
     def check(self, jobs: int) -> None:
         """Every list given is a list of ``jobs`` entries."""
@@ -49,6 +56,11 @@ class PerJobLists:
 
     def given(self) -> bool:
         return any(getattr(self, name) is not None for name in _LIST_NAMES)
+
+    def idempotency_key_for(self, index: int) -> str | None:
+        if self.idempotency_keys is None:
+            return None
+        return explicit_key(f"idempotency_keys[{index}]", self.idempotency_keys[index])
 
     def kwargs_for(self, index: int) -> dict[str, Any]:
         return as_kwargs(None if self.kwargs_list is None else self.kwargs_list[index])
@@ -77,20 +89,34 @@ def build_batch(
     args_list: Sequence[tuple[Any, ...] | list[Any]],
     lists: PerJobLists,
     shared: EnqueueOptions,
+    auto_keys: bool = False,
+    payload_limit: int | None = None,
 ) -> list[NewJob] | JobBatch:
     """One checked job per entry of ``args_list``, all created at the same time: a
     ``JobBatch`` (columns) when only the arguments vary, else one ``NewJob`` per entry. A bad
-    entry raises naming its index, before anything of the batch is stored."""
+    entry raises naming its index, before anything of the batch is stored. ``auto_keys``:
+    a job without a unique or idempotency key gets its call's automatic key.
+    ``payload_limit``: the call's ``max_payload_bytes`` (None: the queue's)."""
+    limit = queue._max_payload_bytes if payload_limit is None else payload_limit
     spec = queue._task_registry.get(task_name)
     chain = [*queue._global_middleware, *(spec.middleware if spec is not None else ())]
     serializer = payload_serializer(queue, task_name)
     shape = None if spec is None else spec.call_shape
     now = now_ms()
-    if chain or lists.given() or queue._interception.interceptor is not None:
+    if auto_keys or chain or lists.given() or queue._interception.interceptor is not None:
         return _build_one_by_one(
-            queue, task_name, args_list, lists, shared, chain, serializer, now, shape
+            queue,
+            task_name,
+            args_list,
+            lists,
+            shared,
+            chain,
+            serializer,
+            now,
+            shape,
+            (auto_keys, limit),
         )
-    return _build_uniform(queue, task_name, args_list, shared, serializer, now, shape)
+    return _build_uniform(queue, task_name, args_list, shared, serializer, now, shape, limit)
 
 
 def _build_one_by_one(
@@ -103,8 +129,11 @@ def _build_one_by_one(
     serializer: Serializer,
     now: int,
     shape: CallShape | None,
+    keys_and_limit: tuple[bool, int],
 ) -> list[NewJob]:
-    """The general path: per-job lists, ``on_enqueue`` middleware, interception."""
+    """The general path: per-job lists, ``on_enqueue`` middleware, interception, keys
+    (``keys_and_limit``: automatic idempotency keys, and the payload size limit)."""
+    auto_keys, limit = keys_and_limit
     jobs: list[NewJob] = []
     for index, raw_args in enumerate(args_list):
         try:
@@ -118,6 +147,12 @@ def _build_one_by_one(
             call = queue._interception.intercept(args, kwargs)
             if shape is not None:
                 shape.check(task_name, call.args, call.kwargs)
+            if options.unique_key is None:
+                options.unique_key = lists.idempotency_key_for(index)
+            if options.unique_key is None and auto_keys:
+                options.unique_key = auto_key(
+                    serializer, task_name, call.args, call.kwargs, call.envelope
+                )
             jobs.append(
                 build_job(
                     queue,
@@ -128,6 +163,7 @@ def _build_one_by_one(
                     now,
                     options,
                     call.envelope,
+                    limit,
                 )
             )
         except Exception as exc:
@@ -143,12 +179,20 @@ def _build_uniform(
     serializer: Serializer,
     now: int,
     shape: CallShape | None,
+    limit: int,
 ) -> JobBatch:
     """The ``map()`` path: options checked once (as ``build_job`` checks them), ids made in
     one go, and per job only its arguments checked and encoded."""
-    template = build_job(queue, task_name, (), {}, serializer, now, shared)
+    template = build_job(queue, task_name, (), {}, serializer, now, shared, payload_limit=0)
     ids = new_job_ids(len(args_list))
     payloads = _encode_arguments(queue, task_name, args_list, ids, serializer, shape)
+    if limit:
+        for index, payload in enumerate(payloads):
+            if len(payload) > limit:
+                try:
+                    raise_too_large(task_name, len(payload), limit)
+                except PayloadTooLargeError as exc:
+                    raise _naming_job(exc, index) from None
     return JobBatch(
         ids,
         payloads,
@@ -209,7 +253,14 @@ def _naming_job(exc: Exception, index: int) -> Exception:
 
 
 _RENAMEABLE = frozenset(
-    {TypeError, ValueError, ConfigurationError, SerializationError, DependencyError}
+    {
+        TypeError,
+        ValueError,
+        ConfigurationError,
+        SerializationError,
+        DependencyError,
+        PayloadTooLargeError,
+    }
 )
 
 

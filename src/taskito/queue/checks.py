@@ -38,6 +38,15 @@ def check_exact_count(name: str, value: object) -> int:
     return _checks.check_count(name, value, maximum=MAX_EXACT_INT, error=ConfigurationError)
 
 
+#: ``Queue.max_payload_bytes`` unless told otherwise: 1 MiB (0 turns the check off).
+DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+
+
+def check_max_payload_bytes(name: str, value: object) -> int:
+    """A payload size limit in bytes: 0 (no limit) or more."""
+    return _checks.check_count(name, value, maximum=MAX_EXACT_INT, error=ConfigurationError)
+
+
 def check_page(limit: object, offset: object) -> tuple[int, int]:
     """A page of a listing: ``limit`` and ``offset``, each an int of at least 0."""
     return (

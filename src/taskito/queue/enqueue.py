@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from taskito.events import EventType
-from taskito.job import JobBatch, now_ms
+from taskito.exceptions import QueueError
+from taskito.job import JobBatch, NewJob, now_ms
 from taskito.queue import checks as check
 from taskito.queue.arguments import as_args, as_kwargs
 from taskito.queue.batches import PerJobLists, build_batch
+from taskito.queue.idempotency import auto_key, check_idempotent, explicit_key, wants_auto_key
 from taskito.queue.jobs import build_job, run_on_enqueue
 from taskito.queue.protocol import EnqueueOptions
 from taskito.queue.state import QueueBase
@@ -28,6 +30,16 @@ _ENQUEUED = EventType.JOB_ENQUEUED
 
 class EnqueueMixin(QueueBase):
     """Putting jobs into storage."""
+
+    @property
+    def max_payload_bytes(self) -> int:
+        """The largest encoded payload (after serialization, signing and encryption) an
+        enqueue stores, in bytes; 0 for no limit. Settable; a call may pass its own."""
+        return self._max_payload_bytes
+
+    @max_payload_bytes.setter
+    def max_payload_bytes(self, value: int) -> None:
+        self._max_payload_bytes = check.check_max_payload_bytes("max_payload_bytes", value)
 
     def _check_call(
         self, task_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -55,13 +67,20 @@ class EnqueueMixin(QueueBase):
         depends_on: str | list[str] | None = None,
         expires: float | None = None,
         result_ttl: float | None = None,
+        idempotency_key: str | None = None,
+        idempotent: bool | None = None,
+        max_payload_bytes: int | None = None,
     ) -> JobResult:
         """Store one job and return its handle.
 
         ``max_retries=0`` means no retries; a ``timeout`` of None takes the queue's
         ``default_timeout``. Unserializable arguments raise ``SerializationError`` and store
         nothing; ``depends_on`` naming a missing, dead or cancelled job raises
-        ``DependencyError`` (a ``RuntimeError``).
+        ``DependencyError`` (a ``RuntimeError``). ``idempotency_key`` (or, for an idempotent
+        call, a key hashed from the call) is stored as the unique key when none is given:
+        while a job holds it, the call returns that job (``queue/idempotency.py``). A payload
+        over ``max_payload_bytes`` (the call's, else the queue's) raises
+        ``PayloadTooLargeError`` and stores nothing.
         """
         options = EnqueueOptions(
             priority,
@@ -91,13 +110,58 @@ class EnqueueMixin(QueueBase):
             call = self._interception.intercept(args, kwargs)
             args, kwargs, envelope = call.args, call.kwargs, call.envelope
         serializer = self._check_call(task_name, args, kwargs)
-        job = build_job(self, task_name, args, kwargs, serializer, now_ms(), options, envelope)
-        record = self._storage.enqueue(job)
-        if self._event_bus.has_listeners(_ENQUEUED):
+        if (
+            idempotency_key is not None
+            or idempotent is not None
+            or self._task_is_idempotent(task_name)
+        ):
+            options = self._with_idempotency_key(
+                task_name, args, kwargs, serializer, envelope, options, idempotency_key, idempotent
+            )
+        limit = None
+        if max_payload_bytes is not None:
+            limit = check.check_max_payload_bytes("max_payload_bytes", max_payload_bytes)
+        job = build_job(
+            self, task_name, args, kwargs, serializer, now_ms(), options, envelope, limit
+        )
+        cap = self._caps.cap_for(self._storage, job.queue)
+        if cap is None:
+            record = self._storage.enqueue(job)
+        else:
+            record = self._storage.enqueue_capped([job], cap, batch=False)[0]
+        # Announced when stored: a call coalesced onto the holder of its key is not.
+        if record.id == job.id and self._event_bus.has_listeners(_ENQUEUED):
             self._event_bus.emit(
                 _ENQUEUED, {"task_name": task_name, "job_id": record.id, "queue": record.queue}
             )
         return JobResult(record, self)
+
+    def _with_idempotency_key(
+        self,
+        task_name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        serializer: Serializer,
+        envelope: dict[str, Any] | None,
+        options: EnqueueOptions,
+        idempotency_key: object,
+        idempotent: object,
+    ) -> EnqueueOptions:
+        """``options`` with the call's unique key: ``unique_key`` if given, else the
+        ``idempotency_key``, else the automatic key of an idempotent call."""
+        given = check_idempotent("idempotent", idempotent)
+        wanted = wants_auto_key(self._task_is_idempotent(task_name), given)
+        key = explicit_key("idempotency_key", idempotency_key)
+        if options.unique_key is not None:
+            return options
+        if key is None and wanted:
+            key = auto_key(serializer, task_name, args, kwargs, envelope)
+        options.unique_key = key
+        return options
+
+    def _task_is_idempotent(self, task_name: str) -> bool:
+        spec = self._task_registry.get(task_name)
+        return spec is not None and spec.idempotent
 
     def enqueue_many(
         self,
@@ -117,20 +181,36 @@ class EnqueueMixin(QueueBase):
         expires_list: Sequence[float | None] | None = None,
         result_ttl: float | None = None,
         result_ttl_list: Sequence[float | None] | None = None,
+        idempotency_keys: Sequence[str | None] | None = None,
+        idempotent: bool | None = None,
+        max_payload_bytes: int | None = None,
     ) -> list[JobResult]:
         """Store one job per entry of ``args_list`` in one transaction: all or nothing.
 
         Every ``*_list`` must match ``args_list`` in length and overrides the shared value for
         its job. ``on_enqueue`` runs per job through the global and the task's middleware.
-        Unique keys are not deduplicated: one held by an active job fails the whole batch.
+        Unique keys alone are not deduplicated: one held by an active job fails the whole
+        batch. With ``idempotency_keys`` or an idempotent call (``idempotent=``, or the
+        task's default) each job coalesces on its key instead: a key held by an active job,
+        or by an earlier job of the batch, gives that job's handle in its place. A payload
+        over ``max_payload_bytes`` raises naming its index; nothing of the batch is stored.
         """
         check.check_storable_name("task_name", task_name)
         if isinstance(args_list, str | bytes) or not isinstance(args_list, Sequence):
             raise TypeError(
                 f"args_list must be a list of argument tuples, not {type(args_list).__name__}"
             )
+        auto_keys = wants_auto_key(
+            self._task_is_idempotent(task_name), check_idempotent("idempotent", idempotent)
+        )
         lists = PerJobLists(
-            kwargs_list, delay_list, unique_keys, metadata_list, expires_list, result_ttl_list
+            kwargs_list,
+            delay_list,
+            unique_keys,
+            metadata_list,
+            expires_list,
+            result_ttl_list,
+            idempotency_keys,
         )
         lists.check(len(args_list))
         shared = EnqueueOptions(
@@ -143,8 +223,19 @@ class EnqueueMixin(QueueBase):
             expires=expires,
             result_ttl=result_ttl,
         )
-        batch = build_batch(self, task_name, args_list, lists, shared)
-        if isinstance(batch, JobBatch):
+        limit = None
+        if max_payload_bytes is not None:
+            limit = check.check_max_payload_bytes("max_payload_bytes", max_payload_bytes)
+        batch = build_batch(self, task_name, args_list, lists, shared, auto_keys, limit)
+        if auto_keys or idempotency_keys is not None:
+            assert not isinstance(batch, JobBatch)  # keyed batches are built job by job
+            return self._store_coalescing(task_name, batch)
+        cap = self._batch_cap(batch)
+        if cap is not None:
+            jobs = batch.jobs() if isinstance(batch, JobBatch) else batch
+            stored = self._storage.enqueue_capped(jobs, cap, batch=True)
+            handles = [JobResult(record, self) for record in stored]
+        elif isinstance(batch, JobBatch):
             if batch.ids:
                 self._storage.enqueue_batch(batch)
             handles = JobResult.of_batch(batch, self)
@@ -154,6 +245,30 @@ class EnqueueMixin(QueueBase):
             for handle in handles:
                 self._event_bus.emit(_ENQUEUED, {"job_id": handle.id, "task_name": task_name})
         return handles
+
+    def _batch_cap(self, batch: list[NewJob] | JobBatch) -> int | None:
+        """The ``max_pending`` cap a batch is checked against: its queue's, or None. A batch
+        that middleware spread over several queues, one of them capped, is refused."""
+        if isinstance(batch, JobBatch):
+            return self._caps.cap_for(self._storage, batch.queue) if batch.ids else None
+        queues = {job.queue for job in batch}
+        caps = {name: self._caps.cap_for(self._storage, name) for name in queues}
+        capped = sorted(name for name, cap in caps.items() if cap is not None)
+        if capped and len(queues) > 1:
+            raise QueueError(
+                f"a batch spread over queues {sorted(queues)} cannot be checked against the"
+                f" max_pending cap of {capped}: enqueue one batch per queue"
+            )
+        return caps[capped[0]] if capped else None
+
+    def _store_coalescing(self, task_name: str, jobs: list[NewJob]) -> list[JobResult]:
+        """Store a keyed batch, each job coalescing on its key; announce the inserted ones."""
+        outcomes = self._storage.enqueue_coalescing(jobs, self._batch_cap(jobs))
+        if self._event_bus.has_listeners(_ENQUEUED):
+            for record, inserted in outcomes:
+                if inserted:
+                    self._event_bus.emit(_ENQUEUED, {"job_id": record.id, "task_name": task_name})
+        return [JobResult(record, self) for record, _ in outcomes]
 
 
 __all__ = ["EnqueueMixin"]

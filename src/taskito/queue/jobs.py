@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from taskito.exceptions import ConfigurationError
+from taskito.exceptions import ConfigurationError, PayloadTooLargeError
 from taskito.ids import new_job_id
 from taskito.job import NewJob
 from taskito.queue import checks as check
@@ -92,12 +92,17 @@ def build_job(
     now: int,
     options: EnqueueOptions,
     envelope: dict[str, Any] | None = None,
+    payload_limit: int | None = None,
 ) -> NewJob:
     """Check every option of one job and encode its args, in the order ``enqueue`` lists the
-    options (so of several bad ones, the first is reported)."""
+    options (so of several bad ones, the first is reported). ``payload_limit``: the call's
+    ``max_payload_bytes`` (None: the queue's)."""
     settings = queue._settings
     job_id = new_job_id()
     payload = encode_payload(queue, serializer, job_id, task_name, args, kwargs, envelope)
+    limit = queue._max_payload_bytes if payload_limit is None else payload_limit
+    if limit and len(payload) > limit:
+        raise_too_large(task_name, len(payload), limit)
     priority, queue_name, max_retries, timeout_ms = _with_queue_defaults(settings, options)
     unique_key = options.unique_key
     if unique_key is not None:
@@ -124,6 +129,13 @@ def build_job(
         if result_ttl is None
         else to_ms(check.check_duration("result_ttl", result_ttl)),
         queue.namespace,
+    )
+
+
+def raise_too_large(task_name: str, size: int, limit: int) -> None:
+    raise PayloadTooLargeError(
+        f"the payload of task {task_name!r} is {size} bytes, over max_payload_bytes ({limit});"
+        " nothing was stored: pass large data by reference (a file path, a URL, a row id)"
     )
 
 
@@ -165,4 +177,4 @@ def _check_metadata(metadata: object) -> None:
     check_storable("metadata", metadata)
 
 
-__all__ = ["build_job", "encode_payload", "run_on_enqueue"]
+__all__ = ["build_job", "encode_payload", "raise_too_large", "run_on_enqueue"]

@@ -79,6 +79,9 @@ class TaskQueue(Protocol):
         depends_on: str | list[str] | None = None,
         expires: float | None = None,
         result_ttl: float | None = None,
+        idempotency_key: str | None = None,
+        idempotent: bool | None = None,
+        max_payload_bytes: int | None = None,
     ) -> JobResult: ...
 
     def enqueue_many(
@@ -99,6 +102,9 @@ class TaskQueue(Protocol):
         expires_list: Sequence[float | None] | None = None,
         result_ttl: float | None = None,
         result_ttl_list: Sequence[float | None] | None = None,
+        idempotency_keys: Sequence[str | None] | None = None,
+        idempotent: bool | None = None,
+        max_payload_bytes: int | None = None,
     ) -> list[JobResult]: ...
 
     def analyze_arguments(

@@ -19,8 +19,11 @@ from taskito.celery_habits import (
 from taskito.events import EventBus, EventCallback, EventType
 from taskito.exceptions import ConfigurationError
 from taskito.queue.admin import AdminMixin
+from taskito.queue.admission import AdmissionMixin
 from taskito.queue.async_api import AsyncMixin
 from taskito.queue.blocking import BlockingCalls
+from taskito.queue.caps import CapCache
+from taskito.queue.checks import DEFAULT_MAX_PAYLOAD_BYTES
 from taskito.queue.enqueue import EnqueueMixin
 from taskito.queue.flow import FlowMixin
 from taskito.queue.inspection import InspectionMixin
@@ -58,6 +61,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class Queue(
     EnqueueMixin,
+    AdmissionMixin,
     InspectionMixin,
     MetricsMixin,
     AdminMixin,
@@ -112,6 +116,7 @@ class Queue(
         retention: Retention | None = None,
         dlq_auto_retry_delay: float | None = None,
         dlq_auto_retry_max: int = 1,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
         if retention is not None and not isinstance(retention, Retention):
@@ -156,6 +161,7 @@ class Queue(
         )
         self._settings = settings
         self._share_state(settings)
+        self.max_payload_bytes = max_payload_bytes
         self._open(settings)
 
     def _share_state(self, settings: QueueSettings) -> None:
@@ -175,6 +181,7 @@ class Queue(
         self._webhook_manager = None
         self._interception = InterceptionParts.from_settings(settings)
         self._resource_definitions = {}
+        self._caps = CapCache()
 
     def _open(self, settings: QueueSettings) -> None:
         """Open storage and start the event bus; storage is closed again if the bus fails."""
@@ -305,6 +312,7 @@ class Queue(
         serializer: Any = None,
         max_retry_delay: float | None = None,
         max_concurrent: int | None = None,
+        idempotent: bool = False,
     ) -> Callable[[Callable[..., Any]], TaskWrapper]:
         """Register a function as a task: ``@queue.task()`` (the parentheses are required).
 
@@ -328,6 +336,7 @@ class Queue(
             serializer=serializer,
             max_retry_delay=max_retry_delay,
             max_concurrent=max_concurrent,
+            idempotent=idempotent,
         )
 
         def register(fn: Callable[..., Any]) -> TaskWrapper:

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from taskito.events import EventBus
     from taskito.middleware import TaskMiddleware
     from taskito.queue.blocking import BlockingCalls
+    from taskito.queue.caps import CapCache
     from taskito.queue.interception_parts import InterceptionParts
     from taskito.queue.protocol import EnqueueSink
     from taskito.queue.settings import QueueSettings
@@ -44,3 +45,5 @@ class QueueBase:
     _resource_definitions: dict[str, ResourceDefinition]
     _running_workers: RunningWorkers
     _closed: bool
+    _max_payload_bytes: int
+    _caps: CapCache

@@ -216,6 +216,27 @@ class Storage(ControlStorage, ABC):
         batch) raises ``UniqueConflictError`` and nothing is inserted.
         """
 
+    @abstractmethod
+    def enqueue_coalescing(
+        self, jobs: Sequence[NewJob], max_pending: int | None = None
+    ) -> list[tuple[JobRecord, bool]]:
+        """Insert the jobs in one transaction, coalescing each on its unique key: a job whose
+        key is held by an active job (or by an earlier job of the batch) is not inserted,
+        and its entry is that holder and False; an inserted one's is its record and True.
+        Atomic under concurrent producers, like ``enqueue``. Batches carry no dependencies.
+        ``max_pending``: jobs of one queue under that cap, checked first and whole, as
+        ``enqueue_capped`` checks a batch."""
+
+    @abstractmethod
+    def enqueue_capped(
+        self, jobs: Sequence[NewJob], max_pending: int, *, batch: bool
+    ) -> list[JobRecord]:
+        """``enqueue`` (one job, ``batch`` False) or ``enqueue_many`` (``batch`` True) of
+        jobs of one queue, under a cap: when the queue's pending jobs (every namespace,
+        delayed ones included) plus ``len(jobs)`` would pass ``max_pending``, raise
+        ``QueueFullError`` and store nothing. The count and the insert are one atomic step
+        under concurrent producers. The cap is checked first, even for a held unique key."""
+
     def enqueue_batch(self, batch: JobBatch) -> None:
         """``enqueue_many`` of ``batch.jobs()``: every job in one transaction, all or nothing;
         job ``i`` is then stored as ``batch.record(i)``. A backend may store the columns

@@ -141,6 +141,28 @@ def claim_queue_names(queues: object, limit: object, lease_ms: object) -> list[s
     return None if queues is None else list(dict.fromkeys(cast("Iterable[str]", queues)))
 
 
+def require_capped_jobs(jobs: Sequence[NewJob], max_pending: object, batch: bool) -> list[NewJob]:
+    """The jobs of ``Storage.enqueue_capped``, checked: new jobs of one queue (one job unless
+    ``batch``), and a cap that is an int of at least 0."""
+    checked = [require_new_job(job) for job in jobs]
+    if type(max_pending) is not int or max_pending < 0:
+        raise ValueError(f"max_pending must be an int of at least 0, not {max_pending!r}")
+    if not batch and len(checked) != 1:
+        raise ValueError(f"enqueue_capped without batch takes one job, not {len(checked)}")
+    if len({job.queue for job in checked}) > 1:
+        raise ValueError("enqueue_capped takes jobs of one queue")
+    return checked
+
+
+def require_coalescing_batch(jobs: Sequence[NewJob]) -> list[NewJob]:
+    """The jobs of ``Storage.enqueue_coalescing``, checked: new jobs without dependencies."""
+    batch = [require_new_job(job) for job in jobs]
+    for job in batch:
+        if job.depends_on:
+            raise ValueError(f"job {job.id}: a coalescing batch carries no dependencies")
+    return batch
+
+
 def require_new_job(job: object) -> NewJob:
     if not isinstance(job, NewJob):
         raise TypeError(f"expected a NewJob, got {type(job).__name__}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from taskito.exceptions import DependencyError, StorageError
+from taskito.exceptions import DependencyError, QueueFullError, StorageError
 from taskito.job import JobBatch, JobRecord, NewJob
 from taskito.storage import validation
 from taskito.storage.postgres import queries as q
@@ -176,6 +176,122 @@ def enqueue_many(
     _store(conns, stmts, insert_all, batch[0].id, single=len(chunks) == 1 and not has_dependencies)
     feed.notify()
     return [JobRecord.from_new(job) for job in batch]
+
+
+def enqueue_coalescing(
+    conns: PgConnections,
+    stmts: q.Statements,
+    feed: ChangeFeed,
+    jobs: Sequence[NewJob],
+    max_pending: int | None = None,
+) -> list[tuple[JobRecord, bool]]:
+    """``Storage.enqueue_coalescing``: one transaction; each row inserted unless an active
+    job (an earlier row included: the transaction sees its own inserts) holds its key.
+    Under a ``max_pending`` cap the queue's cap lock is held over the count and the rows."""
+    batch = validation.require_coalescing_batch(jobs)
+    if max_pending is not None:
+        validation.require_capped_jobs(batch, max_pending, True)
+    if not batch:
+        return []
+
+    def insert_each(cursor: Cursor) -> list[tuple[JobRecord, bool]]:
+        if max_pending is not None:
+            _check_cap(cursor, stmts, batch, max_pending)
+        return [enqueue_in(cursor, conns, stmts, job) for job in batch]
+
+    def recover(cursor: Cursor) -> list[tuple[JobRecord, bool]] | None:
+        # A lost attempt that inserted anything committed the whole transaction: each row
+        # is then its own job, or the holder of its key.
+        ids = [job.id for job in batch]
+        stored = {
+            row.id: row
+            for row in (
+                convert.row_to_job(found, conns.clock.offset_ms)
+                for job_id in ids
+                for found in cursor.execute(stmts.select_job, (job_id,)).fetchall()
+            )
+        }
+        if not stored:
+            return None
+        outcomes: list[tuple[JobRecord, bool]] = []
+        for job in batch:
+            if job.id in stored:
+                outcomes.append((stored[job.id], True))
+                continue
+            rows = cursor.execute(stmts.select_active_by_unique_key, (job.unique_key,))
+            holder = rows.fetchone()
+            if holder is None:
+                return None
+            outcomes.append((convert.row_to_job(holder, conns.clock.offset_ms), False))
+        return outcomes
+
+    outcomes = conns.transact(insert_each, recover=recover)
+    if any(inserted for _, inserted in outcomes):
+        feed.notify()
+    return outcomes
+
+
+# Producers under one queue's cap take this transaction-scoped lock, so counting its pending
+# jobs and inserting are one step for them; the key names the schema and the queue.
+_LOCK_QUEUE_CAP = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+_COUNT_PENDING_IN_QUEUE = "SELECT count(*) FROM {s}.jobs WHERE queue = %s AND status = 0"
+
+
+def enqueue_capped(
+    conns: PgConnections,
+    stmts: q.Statements,
+    feed: ChangeFeed,
+    request: tuple[Sequence[NewJob], int, bool],
+) -> list[JobRecord]:
+    """``Storage.enqueue_capped`` (``request``: the jobs, the cap and ``batch``): one
+    transaction holding the queue's cap lock over the count and the insert."""
+    jobs, max_pending, batch = request
+    checked = validation.require_capped_jobs(jobs, max_pending, batch)
+    if not checked:
+        return []
+    outside = validation.batch_outside_dependencies(checked)
+
+    def insert(cursor: Cursor) -> list[JobRecord]:
+        _check_cap(cursor, stmts, checked, max_pending)
+        if not batch:
+            return [enqueue_in(cursor, conns, stmts, checked[0])[0]]
+        transitions.lock_dependencies(cursor, stmts, outside)
+        for start in range(0, len(checked), _INSERT_CHUNK):
+            cursor.execute(
+                stmts.insert_jobs, _insert_columns(checked[start : start + _INSERT_CHUNK])
+            )
+        transitions.insert_dependencies(cursor, stmts, checked)
+        return [JobRecord.from_new(job) for job in checked]
+
+    records = conns.transact(insert, recover=_capped_recover(conns, stmts, checked))
+    feed.notify()
+    return records
+
+
+def _check_cap(cursor: Cursor, stmts: q.Statements, jobs: list[NewJob], cap: int) -> None:
+    """Take the cap lock of the jobs' queue (held to the end of the transaction) and raise
+    ``QueueFullError`` when its pending jobs and ``jobs`` would pass ``cap``."""
+    queue = jobs[0].queue
+    cursor.execute(_LOCK_QUEUE_CAP, (f"taskito-cap:{stmts.schema}:{queue}",))
+    row = cursor.execute(q.render(_COUNT_PENDING_IN_QUEUE, stmts.schema), (queue,)).fetchone()
+    pending = 0 if row is None else int(row[0])
+    if pending + len(jobs) > cap:
+        raise QueueFullError(queue, pending, len(jobs), cap)
+
+
+def _capped_recover(
+    conns: PgConnections, stmts: q.Statements, jobs: list[NewJob]
+) -> Callable[[Cursor], list[JobRecord] | None]:
+    """``recover`` for a capped enqueue: what a lost attempt stored, when it committed."""
+    first = _stored_job(conns, stmts, jobs[0].id)
+
+    def recover(cursor: Cursor) -> list[JobRecord] | None:
+        stored = first(cursor)
+        if stored is None:
+            return None
+        return [stored, *(JobRecord.from_new(job) for job in jobs[1:])]
+
+    return recover
 
 
 def enqueue_batch(

@@ -374,6 +374,18 @@ class PostgresStorage(PostgresControl, PostgresOperations, Storage):
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
         return enqueue.enqueue_many(self._conns, self._stmts, self._feed, jobs)
 
+    def enqueue_coalescing(
+        self, jobs: Sequence[NewJob], max_pending: int | None = None
+    ) -> list[tuple[JobRecord, bool]]:
+        return enqueue.enqueue_coalescing(self._conns, self._stmts, self._feed, jobs, max_pending)
+
+    def enqueue_capped(
+        self, jobs: Sequence[NewJob], max_pending: int, *, batch: bool
+    ) -> list[JobRecord]:
+        return enqueue.enqueue_capped(
+            self._conns, self._stmts, self._feed, (jobs, max_pending, batch)
+        )
+
     def enqueue_batch(self, batch: JobBatch) -> None:
         enqueue.enqueue_batch(self._conns, self._stmts, self._feed, batch)
 

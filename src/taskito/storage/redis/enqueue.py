@@ -6,16 +6,18 @@ an enqueue reply stands for, which ``fire_periodic`` and ``enqueue_replay`` (``c
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import cast
 
-from taskito.exceptions import StorageError, StorageUnavailableError
+from taskito.exceptions import QueueFullError, StorageError, StorageUnavailableError
 from taskito.job import JobRecord, NewJob
 from taskito.storage.redis.keys import check_batch, check_new_job, job_arguments
 from taskito.storage.redis.notify import ChangeListener
 from taskito.storage.redis.reads import get_jobs
 from taskito.storage.redis.records import job_from_packed
 from taskito.storage.redis.scripts import Scripts
+from taskito.storage.validation import require_capped_jobs, require_coalescing_batch
 
 logger = logging.getLogger("taskito.storage.redis")
 
@@ -42,6 +44,90 @@ def enqueue_many(
     _insert_new(scripts, "many", batch)
     listener.notify()
     return [JobRecord.from_new(job) for job in batch]
+
+
+def enqueue_coalescing(
+    scripts: Scripts,
+    listener: ChangeListener,
+    jobs: Sequence[NewJob],
+    max_pending: int | None = None,
+) -> list[tuple[JobRecord, bool]]:
+    """``Storage.enqueue_coalescing``: one script; after a dropped connection it runs once
+    more, and a job the lost attempt stored answers 'self' (the ids are the client's)."""
+    batch = [check_new_job(job) for job in require_coalescing_batch(jobs)]
+    mode = "coalesce"
+    if max_pending is not None:
+        require_capped_jobs(batch, max_pending, True)
+        mode = f"coalesce@{max_pending}"
+    if not batch:
+        return []
+    args: list[object] = [mode, len(batch), *[job_arguments(job) for job in batch]]
+    try:
+        reply = _run_capped(scripts, args, batch[0].queue)
+    except StorageUnavailableError as exc:
+        logger.info(
+            "lost the connection to redis mid-write; trying once more",
+            extra={"redis": scripts.connection.where, "error": str(exc)},
+        )
+        reply = _run_capped(scripts, args, batch[0].queue)
+    offset_ms = scripts.connection.clock_offset_ms()
+    outcomes: list[tuple[JobRecord, bool]] = []
+    position = 0
+    for job in batch:
+        if reply[position] == b"existing":
+            outcomes.append((job_from_packed(reply[position + 1], offset_ms), False))
+            position += 2
+        else:
+            outcomes.append((JobRecord.from_new(job), True))
+            position += 1
+    if any(inserted for _, inserted in outcomes):
+        listener.notify()
+    return outcomes
+
+
+def enqueue_capped(
+    scripts: Scripts,
+    listener: ChangeListener,
+    request: tuple[Sequence[NewJob], int, bool],
+) -> list[JobRecord]:
+    """``Storage.enqueue_capped`` (``request``: the jobs, the cap and ``batch``): the enqueue
+    script counts the queue's pending jobs before its checks, in the same atomic run."""
+    jobs, max_pending, batch = request
+    checked = [check_new_job(job) for job in require_capped_jobs(jobs, max_pending, batch)]
+    if not checked:
+        return []
+    if batch:
+        check_batch(checked)
+    mode = f"{'many' if batch else 'one'}@{max_pending}"
+    try:
+        reply = _insert_new(scripts, mode, checked)
+    except StorageError as exc:
+        full = _QUEUE_FULL.search(str(exc))
+        if full is None:
+            raise
+        pending, incoming, cap = (int(value) for value in full.groups())
+        raise QueueFullError(checked[0].queue, pending, incoming, cap) from None
+    if not batch and reply is not None:
+        return [enqueued(scripts, listener, checked[0], reply)]
+    listener.notify()
+    return [JobRecord.from_new(job) for job in checked]
+
+
+_QUEUE_FULL = re.compile(r"TASKITO_QUEUE_FULL (\d+) (\d+) (\d+)")
+
+
+def _run_capped(scripts: Scripts, args: list[object], queue: str) -> list[bytes]:
+    """The enqueue script's reply; its refusal under a cap as ``QueueFullError``."""
+    try:
+        return cast(list[bytes], scripts.run("enqueue", *args))
+    except StorageUnavailableError:
+        raise
+    except StorageError as exc:
+        full = _QUEUE_FULL.search(str(exc))
+        if full is None:
+            raise
+        pending, incoming, cap = (int(value) for value in full.groups())
+        raise QueueFullError(queue, pending, incoming, cap) from None
 
 
 def enqueued(
@@ -77,4 +163,4 @@ def _insert_new(scripts: Scripts, mode: str, jobs: Sequence[NewJob]) -> list[byt
         return None
 
 
-__all__ = ["enqueue", "enqueue_many", "enqueued"]
+__all__ = ["enqueue", "enqueue_capped", "enqueue_coalescing", "enqueue_many", "enqueued"]

@@ -115,6 +115,18 @@ class RedisStorage(RedisControl, RedisOperations, Storage):
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobRecord]:
         return redis_enqueue.enqueue_many(self._scripts, self._listener, jobs)
 
+    def enqueue_coalescing(
+        self, jobs: Sequence[NewJob], max_pending: int | None = None
+    ) -> list[tuple[JobRecord, bool]]:
+        return redis_enqueue.enqueue_coalescing(self._scripts, self._listener, jobs, max_pending)
+
+    def enqueue_capped(
+        self, jobs: Sequence[NewJob], max_pending: int, *, batch: bool
+    ) -> list[JobRecord]:
+        return redis_enqueue.enqueue_capped(
+            self._scripts, self._listener, (jobs, max_pending, batch)
+        )
+
     def get_job(self, job_id: str) -> JobRecord | None:
         found = redis_reads.get_jobs(self._scripts, [job_id])
         return found[0] if found else None

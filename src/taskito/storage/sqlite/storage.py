@@ -12,6 +12,7 @@ import os
 from collections.abc import Collection, Mapping, Sequence
 
 from taskito._checks import check_count, check_optional_bytes, check_positive, check_text
+from taskito.exceptions import QueueFullError
 from taskito.job import JobBatch, JobRecord, JobStatus, NewJob, TaskMetric
 from taskito.storage import validation
 from taskito.storage.base import (
@@ -39,6 +40,9 @@ from taskito.storage.validation import (
     require_new_job,
 )
 from taskito.storage.worker_resources import encode_health
+
+# Pending jobs of one queue, every namespace and delayed ones included (a max_pending cap).
+_COUNT_PENDING_IN_QUEUE = "SELECT count(*) FROM jobs WHERE queue = ? AND status = 0"
 
 
 class SqliteStorage(SqliteControl, SqliteOperations, Storage):
@@ -97,6 +101,53 @@ class SqliteStorage(SqliteControl, SqliteOperations, Storage):
             transitions.insert_dependencies(conn, batch)
         self._notify()
         return [JobRecord.from_new(job) for job in batch]
+
+    def enqueue_coalescing(
+        self, jobs: Sequence[NewJob], max_pending: int | None = None
+    ) -> list[tuple[JobRecord, bool]]:
+        """See ``Storage.enqueue_coalescing``: one write transaction (``BEGIN IMMEDIATE``,
+        so no other producer inserts a key between a row's lookup and its insert)."""
+        batch = validation.require_coalescing_batch(jobs)
+        if max_pending is not None:
+            validation.require_capped_jobs(batch, max_pending, True)
+        if not batch:
+            return []
+        with self._conns.write(notify=False, durable=self._durable) as conn:
+            if max_pending is not None:
+                (pending,) = conn.execute(_COUNT_PENDING_IN_QUEUE, (batch[0].queue,)).fetchone()
+                if pending + len(batch) > max_pending:
+                    raise QueueFullError(batch[0].queue, pending, len(batch), max_pending)
+            # Each row looks its key up inside the transaction, so an earlier row's insert
+            # is seen: a key repeated in the batch coalesces onto its first row.
+            outcomes = [transitions.enqueue_one(conn, job) for job in batch]
+        if any(inserted for _, inserted in outcomes):
+            self._notify()
+        return outcomes
+
+    def enqueue_capped(
+        self, jobs: Sequence[NewJob], max_pending: int, *, batch: bool
+    ) -> list[JobRecord]:
+        """See ``Storage.enqueue_capped``: the count and the insert share one ``BEGIN
+        IMMEDIATE`` transaction, so no other writer adds a job in between."""
+        checked = validation.require_capped_jobs(jobs, max_pending, batch)
+        if not checked:
+            return []
+        queue = checked[0].queue
+        with self._conns.write(notify=False, durable=self._durable) as conn:
+            (pending,) = conn.execute(_COUNT_PENDING_IN_QUEUE, (queue,)).fetchone()
+            if pending + len(checked) > max_pending:
+                raise QueueFullError(queue, pending, len(checked), max_pending)
+            if batch:
+                transitions.check_dependencies(conn, validation.batch_outside_dependencies(checked))
+                for sql, rows in q.insert_jobs(checked):
+                    conn.executemany(sql, rows)
+                transitions.insert_dependencies(conn, checked)
+                records = [JobRecord.from_new(job) for job in checked]
+            else:
+                record, _ = transitions.enqueue_one(conn, checked[0])
+                records = [record]
+        self._notify()
+        return records
 
     def enqueue_batch(self, batch: JobBatch) -> None:
         validation.require_job_batch(batch)
