@@ -385,3 +385,31 @@ def test_an_older_database_is_migrated_forward(
         assert conn.execute("SELECT COUNT(*) FROM added_later").fetchone() == (0,)
     finally:
         conn.close()
+
+
+_OPEN_AND_SAY_READY = """
+import sys
+from taskito import Queue
+queue = Queue(db_path=sys.argv[1])
+print("ready", flush=True)
+queue.close()
+"""
+
+
+def test_processes_opening_a_fresh_file_together_all_open_it(tmp_path: Path) -> None:
+    """The switch to WAL answers "database is locked" at once, without the busy handler,
+    while another process is creating the same new file: opening retries it."""
+    for attempt in range(12):
+        path = tmp_path / f"fresh-{attempt}.db"
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", _OPEN_AND_SAY_READY, str(path)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        for process in processes:
+            out, err = process.communicate(timeout=60)
+            assert out.strip() == "ready", err

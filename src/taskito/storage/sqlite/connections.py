@@ -36,6 +36,8 @@ _WAL_AUTOCHECKPOINT_PAGES = 4000
 # Each commit writes every page it touched to the WAL: a one-job enqueue touches one page per
 # index, so smaller pages make small transactions markedly cheaper.
 _PAGE_SIZE = 2048
+#: How long opening a fresh file waits before trying the WAL switch again (see _switch_to_wal).
+_WAL_SWITCH_RETRY_S = 0.01
 # ``synchronous`` of a write: FULL syncs the WAL at each commit, so a commit that returned
 # survives power loss; NORMAL syncs at checkpoints only (a crash of the process loses
 # nothing; power loss may undo the last commits). It is a setting of the connection, changed
@@ -139,6 +141,20 @@ class SqliteConnections:
             raise translate_error(exc, self.path) from exc
         return conn
 
+    def _switch_to_wal(self, conn: sqlite3.Connection) -> str:
+        """``PRAGMA journal_mode = WAL``, tried again while another process holds the new
+        file: the switch answers "database is locked" at once, without the busy handler, so
+        two processes opening a fresh file together would fail (up to the busy timeout)."""
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        while True:
+            try:
+                (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                return str(mode)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(_WAL_SWITCH_RETRY_S)
+
     def _initialise(self, conn: sqlite3.Connection) -> None:
         """Refuse newer or foreign files before writing anything, then switch to WAL and
         bring the schema up to date."""
@@ -147,7 +163,7 @@ class SqliteConnections:
             if not self.memory:
                 # Takes effect only on a file without tables yet; must precede WAL mode.
                 conn.execute(f"PRAGMA page_size = {_PAGE_SIZE}")
-                (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                mode = self._switch_to_wal(conn)
                 if str(mode).lower() != "wal":
                     logger.warning(
                         "SQLite refused WAL mode; concurrency will suffer",
