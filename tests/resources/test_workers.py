@@ -7,14 +7,11 @@ job naming it, a factory that raises keeps the worker from starting and loses no
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
 import subprocess
 import sys
-import textwrap
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +20,7 @@ import pytest
 
 from taskito import ConfigurationError, EventType, Queue, ResourceInitError
 from taskito.health import check_readiness
-from taskito.job import JobRecord
-from tests.api.backends.support import worker_thread
+from tests.api.backends.support import AppModule
 from tests.helpers import wait_until
 
 APP_SOURCE = """
@@ -127,46 +123,19 @@ def needs_ghost(ghost=None):
 """
 
 
-class App:
+class App(AppModule):
     """The app module written to ``root`` and imported; prefork children import it too."""
 
     def __init__(
         self, root: Path, *, broken: bool = False, unhealthy: bool = False, **options: Any
     ) -> None:
-        self.root = root
-        self.name = f"res_app_{uuid.uuid4().hex[:10]}"
         options = {"db_path": str(root / "jobs.db"), **options}
         source = (
             APP_SOURCE.replace("OPTIONS", repr(options))
             .replace("BROKEN", repr(broken))
             .replace("UNHEALTHY", repr(unhealthy))
         )
-        path = root / f"{self.name}.py"
-        path.write_text(textwrap.dedent(source))
-        spec = importlib.util.spec_from_file_location(self.name, path)
-        assert spec is not None and spec.loader is not None
-        self.module = importlib.util.module_from_spec(spec)
-        sys.modules[self.name] = self.module
-        spec.loader.exec_module(self.module)
-        self.queue: Queue = self.module.queue
-        self.spec = f"{self.name}:queue"
-
-    def close(self) -> None:
-        self.queue.close()
-        sys.modules.pop(self.name, None)
-
-    def run(self, pool: str) -> Any:
-        return worker_thread(self.queue, pool=pool, app=self.spec, workers=2)
-
-    def final(self, job_id: str, timeout_s: float = 30.0) -> JobRecord:
-        def settled() -> JobRecord | None:
-            record = self.queue._storage.get_job(job_id)
-            done = record is not None and record.status in ("complete", "dead", "failed")
-            return record if done else None
-
-        record = wait_until(settled, timeout_s, message=f"job {job_id} to settle")
-        assert record is not None
-        return record
+        super().__init__(root, "res_app_", source)
 
     def events(self) -> list[tuple[int, str]]:
         log = self.root / "events.log"

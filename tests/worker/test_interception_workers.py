@@ -8,10 +8,7 @@ does not have, a rebuild past its time limit."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import os
-import sys
-import textwrap
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,8 +19,7 @@ import pytest
 
 from taskito import Queue
 from taskito.interception.markers import PROXY
-from taskito.job import JobRecord
-from tests.api.backends.support import worker_thread
+from tests.api.backends.support import AppModule
 from tests.helpers import wait_until
 
 APP_SOURCE = '''
@@ -136,40 +132,14 @@ def slow(value):
 KEY = "recipe-key-for-the-tests"
 
 
-class App:
+class App(AppModule):
     """The app module written to ``root`` and imported; prefork children import it too."""
 
     def __init__(self, root: Path, *, json: bool = False, **options: Any) -> None:
-        self.name = f"icpt_app_{uuid.uuid4().hex[:10]}"
         options = {"db_path": str(root / "jobs.db"), "interception": "strict", **options}
         extra = "dict(serializer=JsonSerializer())" if json else "{}"
         source = APP_SOURCE.replace("OPTIONS", repr(options)).replace("EXTRA", extra)
-        path = root / f"{self.name}.py"
-        path.write_text(textwrap.dedent(source))
-        spec = importlib.util.spec_from_file_location(self.name, path)
-        assert spec is not None and spec.loader is not None
-        self.module = importlib.util.module_from_spec(spec)
-        sys.modules[self.name] = self.module
-        spec.loader.exec_module(self.module)
-        self.queue: Queue = self.module.queue
-        self.spec = f"{self.name}:queue"
-
-    def close(self) -> None:
-        self.queue.close()
-        sys.modules.pop(self.name, None)
-
-    def run(self, pool: str) -> Any:
-        return worker_thread(self.queue, pool=pool, app=self.spec, workers=2)
-
-    def final(self, job_id: str, timeout_s: float = 30.0) -> JobRecord:
-        def settled() -> JobRecord | None:
-            record = self.queue._storage.get_job(job_id)
-            done = record is not None and record.status in ("complete", "dead", "failed")
-            return record if done else None
-
-        record = wait_until(settled, timeout_s, message=f"job {job_id} to settle")
-        assert record is not None
-        return record
+        super().__init__(root, "icpt_app_", source)
 
 
 def result_on(app: App, job_id: str) -> Any:

@@ -7,13 +7,18 @@ a test opens as many Queues on it as it needs with ``backend.queue()``.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import textwrap
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from taskito import Queue
+from taskito.job import JobRecord
 from tests.backends import BACKEND_NAMES, QueueTarget, queue_target
 from tests.helpers import wait_until
 
@@ -92,3 +97,39 @@ def record_of(queue: Queue, job_id: str) -> Any:
     record = queue._storage.get_job(job_id)
     assert record is not None, f"no job {job_id}"
     return record
+
+
+class AppModule:
+    """A test's app module: ``source`` written to ``root`` as ``<prefix><random>.py`` and
+    imported, so ``--app <name>:queue`` (prefork children) finds it; its ``queue`` driven by a
+    worker thread."""
+
+    def __init__(self, root: Path, prefix: str, source: str) -> None:
+        self.root = root
+        self.name = f"{prefix}{uuid.uuid4().hex[:10]}"
+        path = root / f"{self.name}.py"
+        path.write_text(textwrap.dedent(source))
+        spec = importlib.util.spec_from_file_location(self.name, path)
+        assert spec is not None and spec.loader is not None
+        self.module = importlib.util.module_from_spec(spec)
+        sys.modules[self.name] = self.module
+        spec.loader.exec_module(self.module)
+        self.queue: Queue = self.module.queue
+        self.spec = f"{self.name}:queue"
+
+    def close(self) -> None:
+        self.queue.close()
+        sys.modules.pop(self.name, None)
+
+    def run(self, pool: str) -> Any:
+        return worker_thread(self.queue, pool=pool, app=self.spec, workers=2)
+
+    def final(self, job_id: str, timeout_s: float = 30.0) -> JobRecord:
+        def settled() -> JobRecord | None:
+            record = self.queue._storage.get_job(job_id)
+            done = record is not None and record.status in ("complete", "dead", "failed")
+            return record if done else None
+
+        record = wait_until(settled, timeout_s, message=f"job {job_id} to settle")
+        assert record is not None
+        return record
