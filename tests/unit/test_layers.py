@@ -53,6 +53,8 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("storage/base.py", "contracts"),
     ("storage/control.py", "contracts"),
     ("storage/operations.py", "contracts"),
+    ("storage/records.py", "contracts"),
+    ("storage/operator_contract.py", "contracts"),
     ("context.py", "contracts"),
     ("middleware.py", "contracts"),
     ("events.py", "contracts"),
