@@ -55,6 +55,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("storage/operations.py", "contracts"),
     ("storage/records.py", "contracts"),
     ("storage/operator_contract.py", "contracts"),
+    ("storage/workflow_contract.py", "contracts"),
     ("context.py", "contracts"),
     ("middleware.py", "contracts"),
     ("events.py", "contracts"),
