@@ -1,6 +1,6 @@
 """The workflow half of the storage contract: durable runs of a DAG of steps.
 
-A run's whole state lives in storage (docs/workflows.md): its definition, one run row, one
+A run's whole state lives in storage: its definition, one run row, one
 node row per step (fan-out children added at run time) and the jobs of its task nodes. The
 engine (``taskito.workflows``) decides what happens next from that state only, and every
 change it makes is one of the compare-and-set operations below, so any number of processes
