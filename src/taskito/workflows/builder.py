@@ -18,6 +18,7 @@ from taskito.queue.checks import (
     check_priority,
     check_storable_name,
 )
+from taskito.workflows import analysis
 from taskito.workflows.types import GateConfig, WorkflowContext
 
 #: The task name stored for a gate node.
@@ -196,6 +197,36 @@ class Workflow:
             gate=config,
         )
         return self
+
+    # -- analysis (workflows/analysis.py) -----------------------------------------------------
+
+    def ancestors(self, name: str) -> list[str]:
+        """Every step ``name`` runs after, directly or not, sorted."""
+        return analysis.ancestors(self.predecessors(), name)
+
+    def descendants(self, name: str) -> list[str]:
+        """Every step that runs after ``name``, directly or not, sorted."""
+        return analysis.descendants(self.predecessors(), name)
+
+    def topological_levels(self) -> list[list[str]]:
+        """The steps by level (roots first), each level sorted by name."""
+        return analysis.topological_levels(self.predecessors())
+
+    def stats(self) -> dict[str, Any]:
+        """``{nodes, edges, depth, width, density}`` of the DAG."""
+        return analysis.stats(self.predecessors())
+
+    def critical_path(self, costs: Mapping[str, float]) -> tuple[list[str], float]:
+        """The costliest chain of steps under ``costs`` (by step name) and its total."""
+        return analysis.critical_path(self.predecessors(), costs)
+
+    def execution_plan(self, max_workers: int = 1) -> list[list[str]]:
+        """The levels in batches of at most ``max_workers`` steps."""
+        return analysis.execution_plan(self.predecessors(), max_workers)
+
+    def bottleneck_analysis(self, costs: Mapping[str, float]) -> dict[str, Any]:
+        """The costliest step on the critical path, its share, and a suggestion."""
+        return analysis.bottleneck_analysis(self.predecessors(), costs)
 
     def _check_new_name(self, name: object) -> None:
         text = check_storable_name("step name", name)
