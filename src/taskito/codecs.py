@@ -241,8 +241,13 @@ def _codec_output(codec: PayloadCodec, method: str, value: object) -> bytes:
 
 def check_codec(name: str, value: object) -> PayloadCodec:
     """An object with callable ``encode`` and ``decode``; a ``TypeError`` naming ``name``."""
-    if isinstance(value, PayloadCodec):
-        return value
+    if isinstance(value, type):
+        raise TypeError(
+            f"{name} must be a codec instance, not the class {value.__name__}:"
+            f" use {value.__name__}(...)"
+        )
+    if callable(getattr(value, "encode", None)) and callable(getattr(value, "decode", None)):
+        return value  # type: ignore[return-value]
     hint = " (a serializer goes in serializer=)" if isinstance(value, Serializer) else ""
     raise TypeError(
         f"{name} must be a payload codec with encode(bytes) and decode(bytes) methods,"

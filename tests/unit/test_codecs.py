@@ -303,6 +303,14 @@ def test_queue_codec_options_are_checked() -> None:
         check_named_codecs("codecs", {"": gzip_codec})
     with pytest.raises(TypeError, match=r"codecs\['zip'\] must be a payload codec"):
         check_named_codecs("codecs", {"zip": "gzip"})
+    with pytest.raises(TypeError, match=r"codec must be a codec instance, not the class GzipCodec"):
+        check_codecs("codec", GzipCodec)
+
+    class NotCallable:
+        encode = decode = b"bytes"
+
+    with pytest.raises(TypeError, match=r"must be a payload codec .* not NotCallable"):
+        check_codecs("codec", [NotCallable()])
 
 
 def test_an_unknown_codec_name_lists_the_known_ones() -> None:

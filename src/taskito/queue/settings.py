@@ -78,7 +78,7 @@ class QueueSettings:
     #: ``Queue(codec=...)``: the codecs after the serializer, for payloads and results.
     codec: tuple[PayloadCodec, ...] = ()
     #: ``Queue(codecs=...)``: the codecs tasks may name in ``@queue.task(codecs=[...])``.
-    codecs: Mapping[str, PayloadCodec] = dataclasses.field(default_factory=dict)
+    codecs: Mapping[str, PayloadCodec] = dataclasses.field(default_factory=dict, hash=False)
 
     @classmethod
     def from_options(

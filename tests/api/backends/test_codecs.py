@@ -66,6 +66,8 @@ def test_the_queue_codec_covers_payloads_and_results(backend: Backend) -> None:
     assert result is not None and b"echo" not in result  # the result is encrypted too
     assert expected.loads(result) == {"length": len(BIG), "echo": "abcabc"}
     assert queue.job_arguments(job.id) == ((BIG,), {})
+    assert AES_KEY.hex() not in repr(queue.settings) and repr(AES_KEY) not in repr(queue.settings)
+    assert isinstance(hash(queue.settings), int)  # still hashable with codecs in it
 
 
 def test_a_tasks_codecs_cover_its_payloads_only(backend: Backend) -> None:
@@ -115,6 +117,24 @@ def test_task_codecs_run_before_the_queue_codec_and_wrap_a_tasks_own_serializer(
     # Results use the queue's serializer and codec, whatever the task's.
     result = record_of(queue, both.id).result
     assert CloudpickleSerializer().loads(aes.decode(result)) == sum(items)
+
+
+def test_a_periodic_task_fires_through_its_codecs(backend: Backend) -> None:
+    aes = AesGcmCodec(AES_KEY)
+    queue = backend.queue(codec=aes, codecs={"zip": GzipCodec()})
+    seen: list[str] = []
+
+    @queue.periodic("* * * * * *", name="tick", args=("tock",))
+    @queue.task(name="tick", codecs=["zip"])
+    def tick(word: str) -> None:
+        seen.append(word)
+
+    with worker_thread(queue):
+        wait_until(lambda: seen, 10, message="a slot ran")
+    assert seen[0] == "tock"
+    (fired, *_) = queue.list_jobs(task_name="tick")
+    payload = record_of(queue, fired.id).payload
+    assert CloudpickleSerializer().loads(gzip.decompress(aes.decode(payload))) == (("tock",), {})
 
 
 def test_auto_idempotency_keys_do_not_change_with_codecs(backend: Backend) -> None:
