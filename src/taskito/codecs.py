@@ -186,7 +186,11 @@ class CodecSerializer:
     order, ``loads`` the codecs in reverse and then ``delegate``. Bound contexts (see
     ``Serializer``) go to a delegate that takes them (``EncryptedSerializer``)."""
 
-    def __init__(self, delegate: Serializer, codecs: PayloadCodec | Iterable[PayloadCodec]) -> None:
+    def __init__(
+        self,
+        delegate: Serializer,
+        codecs: PayloadCodec | list[PayloadCodec] | tuple[PayloadCodec, ...],
+    ) -> None:
         if not isinstance(delegate, Serializer):
             raise TypeError(
                 "delegate must be a Serializer (with dumps and loads), "
@@ -200,6 +204,11 @@ class CodecSerializer:
 
     def __repr__(self) -> str:
         return f"CodecSerializer({self.inner!r}, {list(self.codecs)!r})"
+
+    @property
+    def delegate(self) -> Serializer:
+        """The serializer the codecs follow (also ``inner``)."""
+        return self.inner
 
     @property
     def binds_context(self) -> bool:

@@ -222,7 +222,7 @@ def test_a_changed_byte_is_refused_before_any_later_codec_or_the_serializer() ->
 def test_one_codec_need_not_be_in_a_list_and_inner_is_the_serializer() -> None:
     inner = CloudpickleSerializer()
     serializer = CodecSerializer(inner, GzipCodec())
-    assert serializer.inner is inner and len(serializer.codecs) == 1
+    assert serializer.inner is serializer.delegate is inner and len(serializer.codecs) == 1
     assert serializer.loads(serializer.dumps({"a": (1, 2)})) == {"a": (1, 2)}
     assert "GzipCodec" in repr(serializer)
 
