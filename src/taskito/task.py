@@ -61,6 +61,8 @@ class TaskOptions:
     serializer: Serializer | None
     max_concurrent: int | None
     idempotent: bool
+    #: Names of the queue's codecs this task's payloads go through (``Queue(codecs=...)``).
+    codecs: tuple[str, ...] = ()
 
     def spec_for(self, fn: Callable[..., Any]) -> TaskSpec:
         if not callable(fn):
@@ -107,6 +109,7 @@ def check_task_options(
     max_retry_delay: object,
     max_concurrent: object,
     idempotent: object = False,
+    codecs: object = None,
 ) -> TaskOptions:
     """Check every decorator option; raise ``TypeError``/``ValueError`` naming the bad one."""
     if callable(name):
@@ -136,6 +139,7 @@ def check_task_options(
             "max_concurrent", max_concurrent, minimum=1, error=ConfigurationError
         ),
         idempotent=_check_idempotent_task(idempotent),
+        codecs=_check_codec_names(codecs),
     )
 
 
@@ -143,6 +147,16 @@ def _check_idempotent_task(value: object) -> bool:
     if type(value) is not bool:
         raise TypeError(f"idempotent must be True or False, not {type(value).__name__}")
     return value
+
+
+def _check_codec_names(value: object) -> tuple[str, ...]:
+    """``codecs=``: names of the queue's codecs (looked up by ``Queue.task``), in order."""
+    if value is None:
+        return ()
+    names = _checks.check_names("codecs", value)
+    if not names:
+        raise ValueError("codecs is an empty list: name at least one codec, or leave it out")
+    return names
 
 
 def _check_inject(value: object) -> tuple[str, ...]:

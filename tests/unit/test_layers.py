@@ -26,6 +26,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("job.py", "foundation"),
     ("serializers.py", "foundation"),
     ("serializers/*", "foundation"),
+    ("codecs.py", "foundation"),
     ("ids.py", "foundation"),
     ("signing.py", "foundation"),
     ("storable.py", "foundation"),

@@ -33,6 +33,12 @@ PUBLIC_NAMES = {
     "MsgPackSerializer",
     "EncryptedSerializer",
     "SignedSerializer",
+    # Payload codecs (docs/operations.md).
+    "PayloadCodec",
+    "GzipCodec",
+    "AesGcmCodec",
+    "HmacCodec",
+    "CodecSerializer",
     "TestMode",
     "TestResult",
     "TestResults",
