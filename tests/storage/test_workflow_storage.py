@@ -333,6 +333,29 @@ def test_expired_gates_are_listed_oldest_deadline_first(wf: Store) -> None:
     assert wf.expired_workflow_gates(500, 10) == [(run.id, "g1")]
 
 
+def test_bad_arguments_of_the_run_operations_are_refused_before_anything_is_written(
+    wf: Store,
+) -> None:
+    parent = new_run(wf, "sub")
+    child = new_run(wf, "x", parent_run_id=parent.id, parent_node_name="sub")
+    not_final = ParentSettle(parent.id, "sub", "running", None, 10)
+    with pytest.raises(ValueError, match="terminal"):
+        wf.update_workflow_run(
+            child.id, {"running"}, {"state": "completed"}, settle_parent=not_final
+        )
+    with pytest.raises(TypeError, match="settle_parent"):
+        wf.update_workflow_run(child.id, {"running"}, {}, settle_parent=("p", "sub"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="seen_due_at"):
+        wf.clear_workflow_due(child.id, "soon", None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="due_at"):
+        wf.update_workflow_node(child.id, "x", {"pending"}, {}, due_at="soon")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="NewJob"):
+        wf.update_workflow_node(child.id, "x", {"pending"}, {"status": "running"}, new_jobs=["j"])  # type: ignore[list-item]
+    assert the_run(wf, child.id).state == "running"
+    assert the_node(wf, child.id, "x").status == "pending"
+    assert the_node(wf, parent.id, "sub").status == "pending"
+
+
 # --- listing runs --------------------------------------------------------------------------
 
 
