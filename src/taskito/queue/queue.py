@@ -42,6 +42,7 @@ from taskito.registry import (
     DEFAULT_METRICS_RETENTION_S,
     ExecutionEnv,
     Hooks,
+    OnExcess,
     PeriodicSpec,
     QueueLimits,
     TaskSpec,
@@ -313,10 +314,15 @@ class Queue(
         max_retry_delay: float | None = None,
         max_concurrent: int | None = None,
         idempotent: bool = False,
+        retry_budget: str | None = None,
+        on_excess: OnExcess | str = OnExcess.DEFER,
     ) -> Callable[[Callable[..., Any]], TaskWrapper]:
         """Register a function as a task: ``@queue.task()`` (the parentheses are required).
 
         Every option is checked now; a bad one raises ``TypeError``/``ValueError``.
+        ``retry_budget`` (``"N/s|m|h"``) caps the retries of all the task's jobs across every
+        worker; ``on_excess="drop"`` dead-letters a job its rate limit refuses instead of
+        deferring it (docs/operations.md).
         """
         options = check_task_options(
             name=name,
@@ -337,6 +343,8 @@ class Queue(
             max_retry_delay=max_retry_delay,
             max_concurrent=max_concurrent,
             idempotent=idempotent,
+            retry_budget=retry_budget,
+            on_excess=on_excess,
         )
 
         def register(fn: Callable[..., Any]) -> TaskWrapper:
