@@ -1,9 +1,10 @@
-"""Applying outcomes: the retry decision (``retry.decide``), one fenced ``finish_many`` write per
-batch (each outcome carrying its attempt's metric row, unless the queue records none), then
-circuit-breaker bookkeeping, outcome events, middleware hooks and the outcome's log line, once,
-for the writes that applied (docs/architecture.md, invariants 3 and 6). The retry policy, the
-breaker and the middleware chain come with each job (``HeldJob.claimed``), resolved at its
-claim: nothing is looked up by task name here.
+"""Applying outcomes: the retry decision (``retry.decide``, then the task's retry budget,
+``worker/retry_budget.py``), one fenced ``finish_many`` write per batch (each outcome carrying
+its attempt's metric row, unless the queue records none), then circuit-breaker bookkeeping,
+outcome events, middleware hooks and the outcome's log line, once, for the writes that applied
+(docs/architecture.md, invariants 3 and 6). The retry policy, the breaker and the middleware
+chain come with each job (``HeldJob.claimed``), resolved at its claim: nothing is looked up by
+task name here.
 
 Every error text is made storable first (``taskito.storable``). A batch that storage refuses
 twice for a reason other than being unreachable is written in halves, down to the one job it
