@@ -48,6 +48,7 @@ from taskito.middleware import TaskMiddleware
 from taskito.proxies.registry import NoProxy
 from taskito.queue.flow import PeriodicInfo
 from taskito.queue.queue import Queue
+from taskito.registry import OnExcess
 from taskito.result import JobResult
 from taskito.retention import Retention
 from taskito.serializers import (
@@ -92,6 +93,7 @@ __all__ = [
     "MockResource",
     "MsgPackSerializer",
     "NoProxy",
+    "OnExcess",
     "PayloadCodec",
     "PayloadTooLargeError",
     "PeriodicInfo",

@@ -26,7 +26,13 @@ from taskito.inject import merge_injected
 from taskito.queue import checks as check
 from taskito.queue.protocol import ENQUEUE_OPTIONS
 from taskito.queue.state import QueueBase
-from taskito.registry import CircuitBreakerConfig, RateLimit, TaskSpec, parse_rate_limit
+from taskito.registry import (
+    CircuitBreakerConfig,
+    OnExcess,
+    RateLimit,
+    TaskSpec,
+    parse_rate_limit,
+)
 from taskito.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -63,6 +69,8 @@ class TaskOptions:
     idempotent: bool
     #: Names of the queue's codecs this task's payloads go through (``Queue(codecs=...)``).
     codecs: tuple[str, ...] = ()
+    retry_budget: RateLimit | None = None
+    on_excess: OnExcess = OnExcess.DEFER
 
     def spec_for(self, fn: Callable[..., Any]) -> TaskSpec:
         if not callable(fn):
@@ -86,6 +94,8 @@ class TaskOptions:
             serializer=self.serializer,
             max_concurrent=self.max_concurrent,
             idempotent=self.idempotent,
+            retry_budget=self.retry_budget,
+            on_excess=self.on_excess,
         )
 
 
@@ -110,6 +120,8 @@ def check_task_options(
     max_concurrent: object,
     idempotent: object = False,
     codecs: object = None,
+    retry_budget: object = None,
+    on_excess: object = OnExcess.DEFER,
 ) -> TaskOptions:
     """Check every decorator option; raise ``TypeError``/``ValueError`` naming the bad one."""
     if callable(name):
@@ -140,7 +152,29 @@ def check_task_options(
         ),
         idempotent=_check_idempotent_task(idempotent),
         codecs=_check_codec_names(codecs),
+        retry_budget=_check_retry_budget(retry_budget),
+        on_excess=_check_on_excess(on_excess),
     )
+
+
+def _check_retry_budget(value: object) -> RateLimit | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(
+            f"retry_budget must be a string like '100/m' or None, not {type(value).__name__}"
+        )
+    return parse_rate_limit(value, "retry_budget")
+
+
+def _check_on_excess(value: object) -> OnExcess:
+    choices = ", ".join(repr(choice.value) for choice in OnExcess)
+    if not isinstance(value, str):
+        raise TypeError(f"on_excess must be one of {choices}, not {type(value).__name__}")
+    try:
+        return OnExcess(value)
+    except ValueError:
+        raise ValueError(f"invalid on_excess {value!r}: expected one of {choices}") from None
 
 
 def _check_idempotent_task(value: object) -> bool:

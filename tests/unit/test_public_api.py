@@ -51,6 +51,8 @@ PUBLIC_NAMES = {
     # Runtime overrides (docs/operations.md).
     "TaskOverride",
     "QueueOverride",
+    # What a task does with work its rate limit refuses (docs/operations.md).
+    "OnExcess",
     # Argument interception and proxies (docs/interception.md).
     "NoProxy",
     "InterceptionReport",

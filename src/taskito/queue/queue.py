@@ -44,6 +44,7 @@ from taskito.registry import (
     DEFAULT_METRICS_RETENTION_S,
     ExecutionEnv,
     Hooks,
+    OnExcess,
     PeriodicSpec,
     QueueLimits,
     TaskSpec,
@@ -321,11 +322,16 @@ class Queue(
         max_concurrent: int | None = None,
         idempotent: bool = False,
         codecs: list[str] | None = None,
+        retry_budget: str | None = None,
+        on_excess: OnExcess | str = OnExcess.DEFER,
     ) -> Callable[[Callable[..., Any]], TaskWrapper]:
         """Register a function as a task: ``@queue.task()`` (the parentheses are required).
 
         Every option is checked now; a bad one raises ``TypeError``/``ValueError`` (a name
         in ``codecs`` that ``Queue(codecs=...)`` does not define, too).
+        ``retry_budget`` (``"N/s|m|h"``) caps the retries of all the task's jobs across every
+        worker; ``on_excess="drop"`` dead-letters a job its rate limit refuses instead of
+        deferring it (docs/operations.md).
         """
         options = check_task_options(
             name=name,
@@ -347,6 +353,8 @@ class Queue(
             max_concurrent=max_concurrent,
             idempotent=idempotent,
             codecs=codecs,
+            retry_budget=retry_budget,
+            on_excess=on_excess,
         )
         options = dataclasses.replace(
             options, serializer=self._settings.task_serializer(options.serializer, options.codecs)
