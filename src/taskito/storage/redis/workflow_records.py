@@ -123,7 +123,7 @@ def check_run(run: object) -> WorkflowRunRecord:
 
 def check_nodes(run_id: str, nodes: Sequence[WorkflowNodeRecord]) -> list[WorkflowNodeRecord]:
     """Nodes of run ``run_id``, each well formed, no name twice."""
-    if isinstance(nodes, WorkflowNodeRecord) or isinstance(nodes, str | bytes):
+    if isinstance(nodes, WorkflowNodeRecord | str | bytes):
         raise TypeError("nodes must be a sequence of WorkflowNodeRecord")
     checked: list[WorkflowNodeRecord] = []
     names: set[str] = set()
@@ -131,7 +131,9 @@ def check_nodes(run_id: str, nodes: Sequence[WorkflowNodeRecord]) -> list[Workfl
         if not isinstance(node, WorkflowNodeRecord):
             raise TypeError(f"expected a WorkflowNodeRecord, got {type(node).__name__}")
         if node.run_id != run_id:
-            raise ValueError(f"workflow node {node.name!r} belongs to run {node.run_id!r}, not {run_id!r}")
+            raise ValueError(
+                f"workflow node {node.name!r} belongs to run {node.run_id!r}, not {run_id!r}"
+            )
         check_text("workflow node name", node.name)
         for name in NODE_FIELDS:
             value = getattr(node, name)

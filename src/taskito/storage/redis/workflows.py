@@ -112,7 +112,7 @@ class RedisWorkflows(WorkflowStorage):
     def get_workflow_definition(self, definition_id: str) -> WorkflowDefinitionRecord | None:
         key = f"{self.prefix}:wfdef:{definition_id}"
         fields = self._conn.call(lambda client: client.hgetall(key), idempotent=True)
-        return definition_from_fields(fields) if fields else None
+        return definition_from_fields(cast("dict[bytes, bytes]", fields)) if fields else None
 
     # --- runs and nodes: writes ---------------------------------------------------------
 
@@ -172,10 +172,12 @@ class RedisWorkflows(WorkflowStorage):
             idempotent=True,
         )
         if isinstance(reply, list):
-            raise ValueError(f"workflow node {reply[1].decode()!r} of run {run_id!r} already exists")
+            raise ValueError(
+                f"workflow node {reply[1].decode()!r} of run {run_id!r} already exists"
+            )
         if reply == 1 and packed_jobs:
             self._listener.notify()
-        return reply == 1
+        return bool(reply == 1)
 
     def update_workflow_run(
         self,
@@ -233,7 +235,10 @@ class RedisWorkflows(WorkflowStorage):
 
     def workflow_nodes(self, run_id: str) -> list[WorkflowNodeRecord]:
         key = f"{self.prefix}:wfnodes:{run_id}"
-        packed = self._conn.call(lambda client: client.hgetall(key), idempotent=True)
+        packed = cast(
+            "dict[bytes, bytes]",
+            self._conn.call(lambda client: client.hgetall(key), idempotent=True),
+        )
         nodes = [node_from_packed(run_id, blob) for blob in packed.values()]
         nodes.sort(key=lambda node: (node.position, node.name))
         return nodes
@@ -285,7 +290,7 @@ class RedisWorkflows(WorkflowStorage):
     def child_workflow_runs(self, run_id: str) -> list[WorkflowRunRecord]:
         key = f"{self.prefix}:wfchildren:{run_id}"
         ids = self._conn.call(lambda client: client.zrange(key, 0, -1), idempotent=True)
-        return self._runs(ids)
+        return self._runs(cast("list[bytes]", ids))
 
     def workflow_runs_due(self, now: int, limit: int) -> list[str]:
         members = self._by_score(f"{self.prefix}:wfdue", now, limit)
