@@ -145,6 +145,20 @@ def test_finish_and_claim_settles_the_node_of_a_finished_job(storage: RedisStora
     assert storage.workflow_runs_due(NOW + 3, 10) == ["r1"]
 
 
+def test_a_poison_pill_of_an_expired_lease_fails_its_node(storage: RedisStorage) -> None:
+    """``requeue.lua`` settles too (the suite's poison pill goes through ``release.lua``)."""
+    job = _job()
+    storage.create_workflow_run(_run("r1"), [_node("r1", "a", 0, job_id=job.id)], [job])
+    (claimed,) = storage.claim("w", None, None, 1, NOW, 1)
+    assert claimed.id == job.id
+    (rescued,) = storage.requeue_expired(NOW + 1_000, max_rescues=0)
+    assert rescued.id == job.id
+    (node,) = storage.workflow_nodes("r1")
+    assert node.status == "failed" and (node.error or "").startswith("poison pill")
+    assert node.completed_at == NOW + 1_000
+    assert storage.workflow_runs_due(NOW + 1_000, 10) == ["r1"]
+
+
 def test_pages_read_only_their_namespace_and_state(storage: RedisStorage) -> None:
     for n, (namespace, state) in enumerate(
         [(None, "running"), ("a:b", "running"), ("a", "completed"), (None, "completed")]
