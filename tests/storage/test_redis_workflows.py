@@ -216,11 +216,12 @@ def stalled(
 ) -> Iterator[tuple[RedisStorage, Callable[[float], threading.Thread], redis_py.Redis]]:
     """A storage (1 s socket timeout) on a private server, a way to stall that server for a
     while (DEBUG SLEEP, from a thread, returned once the server has stopped answering), and a
-    client of the server."""
+    client of the server. Stalled for 2 s, the server runs a call's first attempt after it
+    timed out (1 s) and while its repeat (sent 50 ms later) still waits for the answer."""
     server = private_server("--enable-debug-command", "yes")
     storage = RedisStorage(server.url, prefix=f"t{uuid.uuid4().hex}", socket_timeout_s=1.0)
     client = redis_py.Redis.from_url(server.url)
-    probe = redis_py.Redis.from_url(server.url, socket_timeout=0.05)
+    probe = redis_py.Redis.from_url(server.url, socket_timeout=0.1)
 
     def stalled_answer() -> bool:
         try:
@@ -231,10 +232,16 @@ def stalled(
 
     def stall(seconds: float) -> threading.Thread:
         sleeper = redis_py.Redis.from_url(server.url)
-        thread = threading.Thread(
-            target=lambda: (sleeper.execute_command("DEBUG", "SLEEP", seconds), sleeper.close())
-        )
+        sending = threading.Event()
+
+        def sleep() -> None:
+            sending.set()
+            sleeper.execute_command("DEBUG", "SLEEP", seconds)
+            sleeper.close()
+
+        thread = threading.Thread(target=sleep)
         thread.start()
+        assert sending.wait(timeout=5)
         wait_until(stalled_answer, timeout_s=5, message="the server to stall")
         return thread
 
@@ -260,7 +267,7 @@ def test_a_node_update_repeated_after_its_reply_was_lost_reports_it_applied(
     storage.create_workflow_run(_run("r1"), [_node("r1", "a", 0)], [])
     assert not storage.update_workflow_node("r1", "a", ["running"], {})  # scripts loaded
     calls = _evalsha_calls(client)
-    sleeper = stall(1.5)
+    sleeper = stall(2.0)
     assert storage.update_workflow_node("r1", "a", ["pending"], {"status": "running"})
     sleeper.join(timeout=10)
     assert _evalsha_calls(client) - calls == 2, "the lost attempt and its repeat both ran"
@@ -274,7 +281,7 @@ def test_a_run_creation_repeated_after_its_reply_was_lost_succeeds(
     storage.create_workflow_run(_run("warm"), [], [])  # scripts loaded
     calls = _evalsha_calls(client)
     job = _job()
-    sleeper = stall(1.5)
+    sleeper = stall(2.0)
     storage.create_workflow_run(_run("r1"), [_node("r1", "a", 0, job_id=job.id)], [job])
     sleeper.join(timeout=10)
     assert _evalsha_calls(client) - calls == 2, "the lost attempt and its repeat both ran"
