@@ -298,6 +298,20 @@ _MIGRATION_DEAD_LETTERS = (
     "CREATE INDEX idx_job_errors_failed ON {s}.job_errors (failed_at)",
 )
 
+# Migration 9 belongs to the durable workflows (another branch): this placeholder holds its
+# number until that migration takes its place here, so debounce stays migration 10.
+_MIGRATION_9_RESERVED: tuple[str, ...] = ()
+
+# Debounce (docs/operations.md, "Debounce"): the key a debounced job holds while it is pending
+# and was never claimed, unique per task and namespace (producers that race cannot both
+# insert: ON CONFLICT names this index); only those rows are in it.
+_MIGRATION_DEBOUNCE = (
+    'ALTER TABLE {s}.jobs ADD COLUMN debounce_key TEXT COLLATE "C"',
+    "CREATE UNIQUE INDEX uq_jobs_debounce ON {s}.jobs"
+    " (task_name, (coalesce(namespace, '')), debounce_key)"
+    " WHERE debounce_key IS NOT NULL AND status = 0 AND attempt = 0",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -307,6 +321,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_DASHBOARD_INDEXES,
     _MIGRATION_RESOURCES,
     _MIGRATION_DEAD_LETTERS,
+    _MIGRATION_9_RESERVED,
+    _MIGRATION_DEBOUNCE,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

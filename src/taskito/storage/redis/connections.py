@@ -51,6 +51,7 @@ SCRIPT_NAMES = (
     "claim",
     "counts",
     "dead_letters",
+    "debounce",
     "defer",
     "delete_dead",
     "enqueue",
@@ -92,6 +93,7 @@ _LIBRARIES = {
     "cancel_pending": ("lib_cancel",),
     "request_cancel": ("lib_cancel",),
     "enqueue": ("lib_enqueue",),
+    "debounce": ("lib_enqueue",),
     "enqueue_replay": ("lib_enqueue",),
     "fire_periodic": ("lib_enqueue",),
 }

@@ -281,6 +281,18 @@ _MIGRATION_DEAD_LETTERS = (
     "CREATE INDEX idx_job_errors_failed ON job_errors (failed_at)",
 )
 
+# Migration 8 belongs to the durable workflows (another branch): this placeholder holds its
+# number until that migration takes its place here, so debounce stays migration 9.
+_MIGRATION_8_RESERVED: tuple[str, ...] = ()
+
+# Debounce (docs/operations.md, "Debounce"): the key a debounced job holds while it is pending
+# and was never claimed, unique per task and namespace; only those rows are in the index.
+_MIGRATION_DEBOUNCE = (
+    "ALTER TABLE jobs ADD COLUMN debounce_key TEXT",
+    "CREATE UNIQUE INDEX uq_jobs_debounce ON jobs (task_name, ifnull(namespace, ''), debounce_key)"
+    " WHERE debounce_key IS NOT NULL AND status = 0 AND attempt = 0",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -289,6 +301,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_5,
     _MIGRATION_DASHBOARD_INDEXES,
     _MIGRATION_DEAD_LETTERS,
+    _MIGRATION_8_RESERVED,
+    _MIGRATION_DEBOUNCE,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
