@@ -72,6 +72,19 @@ def parse_rate_limit(text: str) -> RateLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class DebounceOptions:
+    """A debounce window (docs/operations.md, "Debounce"), checked by ``queue/debounce.py``:
+    calls that resolve ``key`` (a ``str.format`` template over the call's arguments) to the
+    same text make one job, run ``window_ms`` after the last of them, and at most
+    ``max_wait_ms`` after the first; ``replace_payload`` stores the last call's arguments."""
+
+    window_ms: int
+    key: str
+    max_wait_ms: int
+    replace_payload: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class CircuitBreakerConfig:
     """Options of a task's circuit breaker."""
 
@@ -200,6 +213,8 @@ class TaskSpec:
     max_concurrent: int | None = None
     #: Calls store an automatic idempotency key unless they say otherwise.
     idempotent: bool = False
+    #: The task's debounce window (None: calls are not debounced unless they say so).
+    debounce: DebounceOptions | None = None
     #: How ``fn`` may be called; read from its signature once, here.
     call_shape: CallShape = field(init=False, repr=False, compare=False)
 

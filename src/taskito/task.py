@@ -24,9 +24,16 @@ from taskito.celery_habits import (
 from taskito.exceptions import ConfigurationError
 from taskito.inject import merge_injected
 from taskito.queue import checks as check
+from taskito.queue.debounce import check_debounce
 from taskito.queue.protocol import ENQUEUE_OPTIONS
 from taskito.queue.state import QueueBase
-from taskito.registry import CircuitBreakerConfig, RateLimit, TaskSpec, parse_rate_limit
+from taskito.registry import (
+    CircuitBreakerConfig,
+    DebounceOptions,
+    RateLimit,
+    TaskSpec,
+    parse_rate_limit,
+)
 from taskito.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -61,6 +68,7 @@ class TaskOptions:
     serializer: Serializer | None
     max_concurrent: int | None
     idempotent: bool
+    debounce: DebounceOptions | None = None
 
     def spec_for(self, fn: Callable[..., Any]) -> TaskSpec:
         if not callable(fn):
@@ -84,6 +92,7 @@ class TaskOptions:
             serializer=self.serializer,
             max_concurrent=self.max_concurrent,
             idempotent=self.idempotent,
+            debounce=self.debounce,
         )
 
 
@@ -107,10 +116,19 @@ def check_task_options(
     max_retry_delay: object,
     max_concurrent: object,
     idempotent: object = False,
+    debounce: tuple[object, object, object, object] = (None, None, None, False),
 ) -> TaskOptions:
-    """Check every decorator option; raise ``TypeError``/``ValueError`` naming the bad one."""
+    """Check every decorator option; raise ``TypeError``/``ValueError`` naming the bad one.
+    ``debounce``: the ``debounce``, ``debounce_key``, ``debounce_max_wait`` and
+    ``debounce_replace_payload`` options, in that order."""
     if callable(name):
         raise TypeError("@queue.task must be called with parentheses: use @queue.task()")
+    window = check_debounce(*debounce)
+    if window is not None and idempotent is True:
+        raise ValueError(
+            "idempotent=True cannot be combined with debounce: the debounce key is the"
+            " identity of a debounced call"
+        )
     return TaskOptions(
         name=None if name is None else check.check_storable_name("name", name),
         max_retries=check.check_exact_count("max_retries", max_retries),
@@ -136,6 +154,7 @@ def check_task_options(
             "max_concurrent", max_concurrent, minimum=1, error=ConfigurationError
         ),
         idempotent=_check_idempotent_task(idempotent),
+        debounce=window,
     )
 
 
@@ -295,11 +314,16 @@ class TaskWrapper:
         idempotency_key: str | None = None,
         idempotent: bool | None = None,
         max_payload_bytes: int | None = None,
+        debounce: float | str | None = None,
+        debounce_key: str | None = None,
+        debounce_max_wait: float | str | None = None,
+        debounce_replace_payload: bool | None = None,
     ) -> JobResult:
         """Enqueue with per-call options; each None falls back to the decorator's value.
 
         ``countdown`` (seconds) is Celery's name for ``delay``; ``eta`` a timezone-aware
-        datetime to run at (a past one means now). Give at most one of the three.
+        datetime to run at (a past one means now). Give at most one of the three. Any
+        ``debounce*`` option gives this call its own window in place of the task's.
         """
         if countdown is not None or eta is not None:
             delay = apply_async_delay(delay, countdown, eta)
@@ -320,6 +344,10 @@ class TaskWrapper:
             idempotency_key=idempotency_key,
             idempotent=idempotent,
             max_payload_bytes=max_payload_bytes,
+            debounce=debounce,
+            debounce_key=debounce_key,
+            debounce_max_wait=debounce_max_wait,
+            debounce_replace_payload=debounce_replace_payload,
         )
 
     def map(self, iterable_of_arg_tuples: Iterable[tuple[Any, ...] | list[Any]]) -> list[JobResult]:

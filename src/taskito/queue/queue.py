@@ -313,10 +313,16 @@ class Queue(
         max_retry_delay: float | None = None,
         max_concurrent: int | None = None,
         idempotent: bool = False,
+        debounce: float | str | None = None,
+        debounce_key: str | None = None,
+        debounce_max_wait: float | str | None = None,
+        debounce_replace_payload: bool = False,
     ) -> Callable[[Callable[..., Any]], TaskWrapper]:
         """Register a function as a task: ``@queue.task()`` (the parentheses are required).
 
         Every option is checked now; a bad one raises ``TypeError``/``ValueError``.
+        ``debounce`` (a window, with ``debounce_key`` and ``debounce_max_wait``) makes the
+        task's calls trailing-edge debounced (docs/operations.md, "Debounce").
         """
         options = check_task_options(
             name=name,
@@ -337,6 +343,7 @@ class Queue(
             max_retry_delay=max_retry_delay,
             max_concurrent=max_concurrent,
             idempotent=idempotent,
+            debounce=(debounce, debounce_key, debounce_max_wait, debounce_replace_payload),
         )
 
         def register(fn: Callable[..., Any]) -> TaskWrapper:
