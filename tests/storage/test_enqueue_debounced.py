@@ -29,9 +29,7 @@ def _job(at: int = T0, **fields: Any) -> NewJob:
 def _debounce(
     storage: Storage, job: NewJob, key: str = "k", *, replace: bool = False, **options: Any
 ) -> tuple[Any, bool]:
-    return storage.enqueue_debounced(
-        job, key, WINDOW, MAX_WAIT, replace, job.created_at, **options
-    )
+    return storage.enqueue_debounced(job, key, WINDOW, MAX_WAIT, replace, job.created_at, **options)
 
 
 def test_no_open_window_inserts_the_job(storage: Storage) -> None:

@@ -144,9 +144,10 @@ def resolve_key(
     named = _named_arguments(fn, args, kwargs)
     try:
         key = template.format(*args, **named)
-    except (KeyError, IndexError) as exc:
+    except (KeyError, IndexError):
+        missing = _missing_field(template, len(args), named)
         raise ValueError(
-            f"debounce_key {template!r} names {exc.args[0]!r}, which this call of task"
+            f"debounce_key {template!r} names {missing}, which this call of task"
             f" {task_name!r} does not have; nothing was stored"
         ) from None
     except (AttributeError, TypeError, ValueError) as exc:
@@ -160,6 +161,23 @@ def resolve_key(
             " nothing was stored"
         )
     return check.check_storable_name("debounce_key", key)
+
+
+def _missing_field(template: str, positional: int, named: dict[str, Any]) -> str:
+    """The first placeholder of ``template`` the call cannot fill, as the message names it."""
+    automatic = 0
+    for _, field, _, _ in string.Formatter().parse(template):
+        if field is None:
+            continue
+        head = re.split(r"[.\[]", field, maxsplit=1)[0]
+        if head == "":
+            head, automatic = str(automatic), automatic + 1
+        if head.isdigit():
+            if int(head) >= positional:
+                return f"position {head}"
+        elif head not in named:
+            return repr(head)
+    return "a placeholder"
 
 
 def _named_arguments(
