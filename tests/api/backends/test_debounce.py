@@ -191,7 +191,10 @@ def test_retry_dead_gives_a_job_outside_the_window(backend: Backend) -> None:
 _BAD_DECORATIONS: list[tuple[dict[str, Any], str]] = [
     ({"debounce": "5", "debounce_key": "k", "debounce_max_wait": "1m"}, "debounce must be"),
     ({"debounce": "5 parsecs", "debounce_key": "k", "debounce_max_wait": "1m"}, "unit"),
-    ({"debounce": 0, "debounce_key": "k", "debounce_max_wait": "1m"}, "debounce must be a positive duration"),
+    (
+        {"debounce": 0, "debounce_key": "k", "debounce_max_wait": "1m"},
+        "debounce must be a positive duration",
+    ),
     ({"debounce": "-1s", "debounce_key": "k", "debounce_max_wait": "1m"}, "debounce must be"),
     ({"debounce": -2.5, "debounce_key": "k", "debounce_max_wait": "1m"}, "positive"),
     ({"debounce": math.inf, "debounce_key": "k", "debounce_max_wait": "1m"}, "finite"),
