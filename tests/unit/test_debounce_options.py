@@ -22,6 +22,9 @@ from taskito.registry import DebounceOptions
         ("2h", 7_200_000),
         ("1d", 86_400_000),
         (".5s", 500),
+        ("0.1s", 100),
+        (0.1, 100),
+        (1.001, 1_001),
         (2, 2_000),
         (0.25, 250),
         (0.0001, 1),  # a positive duration is never rounded down to nothing

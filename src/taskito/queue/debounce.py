@@ -63,7 +63,9 @@ def parse_duration_ms(name: str, value: object) -> int:
     if ms > _MAX_MS:
         limit = f"{check.MAX_SECONDS:g} s"
         raise ValueError(f"{name} must be finite and at most {limit}, got {value!r}")
-    return math.ceil(ms)
+    # round(), not ceil(): "0.1s" is 100.00000000000001 ms in floating point. A positive
+    # duration under half a millisecond still waits one.
+    return max(1, round(ms))
 
 
 def check_debounce(
