@@ -6,6 +6,7 @@ from __future__ import annotations
 from importlib import metadata as _metadata
 
 from taskito.canvas import Signature, chain, chord, chunks, group, starmap
+from taskito.codecs import AesGcmCodec, CodecSerializer, GzipCodec, HmacCodec, PayloadCodec
 from taskito.context import current_job
 from taskito.events import EventType
 from taskito.exceptions import (
@@ -13,6 +14,7 @@ from taskito.exceptions import (
     CircuitBreakerOpenError,
     CircularDependencyError,
     ConfigurationError,
+    CryptoError,
     DatabaseCorruptError,
     DependencyError,
     InterceptionError,
@@ -46,6 +48,7 @@ from taskito.middleware import TaskMiddleware
 from taskito.proxies.registry import NoProxy
 from taskito.queue.flow import PeriodicInfo
 from taskito.queue.queue import Queue
+from taskito.registry import OnExcess
 from taskito.result import JobResult
 from taskito.retention import Retention
 from taskito.serializers import (
@@ -66,15 +69,20 @@ except _metadata.PackageNotFoundError:  # running from a source tree that is not
     __version__ = "0.1.0"
 
 __all__ = [
+    "AesGcmCodec",
     "AppLoadError",
     "CircuitBreakerOpenError",
     "CircularDependencyError",
     "CloudpickleSerializer",
+    "CodecSerializer",
     "ConfigurationError",
+    "CryptoError",
     "DatabaseCorruptError",
     "DependencyError",
     "EncryptedSerializer",
     "EventType",
+    "GzipCodec",
+    "HmacCodec",
     "Inject",
     "InterceptionError",
     "InterceptionReport",
@@ -85,6 +93,8 @@ __all__ = [
     "MockResource",
     "MsgPackSerializer",
     "NoProxy",
+    "OnExcess",
+    "PayloadCodec",
     "PayloadTooLargeError",
     "PeriodicInfo",
     "ProxyCleanupError",

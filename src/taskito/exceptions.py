@@ -8,6 +8,7 @@
     │   └── MaxRetriesExceededError      ... of a dead-lettered job
     ├── SerializationError               arguments or a result could not be (de)serialized
     │   ├── SignatureError               a payload or result failed its signature check
+    │   ├── CryptoError                  a payload codec refused bytes (tampered, wrong key)
     │   └── InterceptionError            interception refused arguments (``.failures``)
     ├── CircuitBreakerOpenError
     ├── RateLimitExceededError
@@ -72,6 +73,11 @@ class SerializationError(TaskitoError):
 class SignatureError(SerializationError):
     """A payload or a result failed its signature check (``Queue(signing_key=...)``): it was
     not deserialised."""
+
+
+class CryptoError(SerializationError):
+    """A payload codec (``AesGcmCodec``, ``HmacCodec``) refused bytes: changed, truncated, or
+    made with another key. They were not deserialised."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +235,7 @@ __all__ = [
     "CircuitBreakerOpenError",
     "CircularDependencyError",
     "ConfigurationError",
+    "CryptoError",
     "DatabaseCorruptError",
     "DependencyError",
     "InterceptionError",

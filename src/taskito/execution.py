@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskito import context
 from taskito.context import ActiveJob, CancelFlag
-from taskito.exceptions import SignatureError
+from taskito.exceptions import CryptoError, SignatureError
 from taskito.execution_arguments import (
     Marked,
     decode_arguments,
@@ -296,6 +296,8 @@ def _prepare(
     except SignatureError as exc:
         # Checked before anything is deserialised: the bytes are never loaded.
         return fatal(f"payload signature check failed: {exc}", "SignatureError", started_ns)
+    except CryptoError as exc:  # a codec refused the bytes before the serializer saw them
+        return fatal(f"payload of job {job.id} refused: {exc}", "CryptoError", started_ns)
     except BaseException as exc:  # unpickling runs code that may raise anything
         text = f"payload of job {job.id} could not be decoded: {type(exc).__name__}: {exc}"
         return fatal(text, "SerializationError", started_ns)

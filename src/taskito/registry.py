@@ -10,6 +10,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from taskito.retention import Retention
@@ -41,6 +42,11 @@ class RateLimit:
     def per_second(self) -> float:
         return self.count / self.period_s
 
+    def describe(self) -> str:
+        """The rate as written: ``"100/m"``."""
+        unit = {1.0: "s", 60.0: "m", 3600.0: "h"}.get(self.period_s)
+        return f"{self.count}/{unit}" if unit else f"{self.count} per {self.period_s:g} s"
+
 
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*([a-z]+)\s*$")
 _PERIODS_S = {
@@ -56,19 +62,36 @@ _PERIODS_S = {
 }
 
 
-def parse_rate_limit(text: str) -> RateLimit:
-    """Parse ``"100/m"``; anything else raises ``ValueError`` naming the accepted forms."""
+def parse_rate_limit(text: str, option: str = "rate_limit") -> RateLimit:
+    """Parse ``"100/m"``; anything else raises ``ValueError`` naming ``option`` (the option
+    that holds the rate: ``rate_limit``, ``retry_budget``) and the accepted forms."""
     if not isinstance(text, str):
-        raise TypeError(f"rate_limit must be a string like '10/s', not {type(text).__name__}")
+        raise TypeError(f"{option} must be a string like '10/s', not {type(text).__name__}")
     match = _RATE_RE.match(text.lower())
     if match is None or match.group(2) not in _PERIODS_S:
         raise ValueError(
-            f"invalid rate_limit {text!r}: expected 'N/s', 'N/m' or 'N/h' (e.g. '100/m')"
+            f"invalid {option} {text!r}: expected 'N/s', 'N/m' or 'N/h' (e.g. '100/m')"
         )
     count = int(match.group(1))
     if count <= 0:
-        raise ValueError(f"invalid rate_limit {text!r}: N must be a positive whole number")
+        raise ValueError(f"invalid {option} {text!r}: N must be a positive whole number")
     return RateLimit(count=count, period_s=_PERIODS_S[match.group(2)])
+
+
+class OnExcess(StrEnum):
+    """What a worker does with a claimed job that its task's or its queue's rate limit
+    refuses: ``DEFER`` puts it back to pending for when a slot frees up (the default);
+    ``DROP`` dead-letters it at once, without running it (load shedding). A concurrency cap
+    or an open circuit breaker always defers."""
+
+    DEFER = "defer"
+    DROP = "drop"
+
+
+def retry_budget_key(namespace: str | None, task_name: str) -> str:
+    """The rate-slot key of a task's retry budget: one per (namespace, task), shared by every
+    worker on the database."""
+    return f"retry::{namespace or ''}::{task_name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +236,11 @@ class TaskSpec:
     max_concurrent: int | None = None
     #: Calls store an automatic idempotency key unless they say otherwise.
     idempotent: bool = False
+    #: At most this many retries of the task's jobs per period, across every worker (None:
+    #: no budget); a failure that finds it spent is dead-lettered at once.
+    retry_budget: RateLimit | None = None
+    #: What a claimed job that a rate limit refuses becomes: deferred or dropped.
+    on_excess: OnExcess = OnExcess.DEFER
     #: The task's debounce window (None: calls are not debounced unless they say so).
     debounce: DebounceOptions | None = None
     #: How ``fn`` may be called; read from its signature once, here.

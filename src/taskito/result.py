@@ -17,6 +17,7 @@ from taskito.celery_habits import (
     refuse_celery_keywords,
 )
 from taskito.exceptions import (
+    CryptoError,
     MaxRetriesExceededError,
     SerializationError,
     SignatureError,
@@ -213,6 +214,8 @@ class JobResult:
             ) from None
         try:
             return loads_bound(queue._serializer, data, context)
+        except CryptoError as exc:  # a codec refused the bytes: say so, not "deserialized"
+            raise CryptoError(f"result of job {self.id} refused: {exc}") from None
         except Exception as exc:
             raise SerializationError(
                 f"result of job {self.id} could not be deserialized: {type(exc).__name__}: {exc}"

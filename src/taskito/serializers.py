@@ -56,12 +56,14 @@ def loads_bound(serializer: Serializer, data: bytes, context: bytes) -> Any:
     return serializer.loads(data)
 
 
-def _require_bytes(data: object, serializer: str) -> bytes:
+def require_bytes(data: object, caller: str) -> bytes:
+    """``data`` as bytes (a bytearray or memoryview copied); a ``TypeError`` naming ``caller``
+    (``"JsonSerializer.loads()"``) otherwise."""
     if isinstance(data, bytes):
         return data
     if isinstance(data, bytearray | memoryview):
         return bytes(data)
-    raise TypeError(f"{serializer}.loads() expects bytes, not {type(data).__name__}")
+    raise TypeError(f"{caller} expects bytes, not {type(data).__name__}")
 
 
 _PLAIN_SCALARS = (str, int, float, bool, bytes, type(None))
@@ -151,7 +153,7 @@ class JsonSerializer:
         return json.dumps(obj, ensure_ascii=False, default=_reject_for_json).encode("utf-8")
 
     def loads(self, data: bytes) -> Any:
-        raw = _require_bytes(data, "JsonSerializer")
+        raw = require_bytes(data, "JsonSerializer.loads()")
         try:
             return json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -178,7 +180,7 @@ class MsgPackSerializer:
         return data
 
     def loads(self, data: bytes) -> Any:
-        raw = _require_bytes(data, "MsgPackSerializer")
+        raw = require_bytes(data, "MsgPackSerializer.loads()")
         try:
             return self._msgpack.unpackb(raw, raw=False, strict_map_key=False)
         except Exception as exc:  # msgpack raises several unrelated types for bad input
@@ -204,7 +206,7 @@ class EncryptedSerializer:
             raise TypeError(
                 f"inner must be a Serializer (with dumps and loads), not {type(inner).__name__}"
             )
-        keys = _aes_keys(key)
+        keys = check_aes_keys(key)
         try:
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
         except ImportError as exc:
@@ -228,7 +230,7 @@ class EncryptedSerializer:
         return nonce + ciphertext
 
     def loads(self, data: bytes, *, context: bytes = b"") -> Any:
-        raw = _require_bytes(data, "EncryptedSerializer")
+        raw = require_bytes(data, "EncryptedSerializer.loads()")
         if len(raw) < _NONCE_BYTES + _GCM_TAG_BYTES:
             raise ValueError("Decryption failed")
         nonce, sealed, associated = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _associated(context)
@@ -244,7 +246,7 @@ class EncryptedSerializer:
     def rebind(self, data: bytes, old_context: bytes, new_context: bytes) -> bytes:
         """``data`` (bound to ``old_context``) re-encrypted for ``new_context`` with the first
         key, without deserialising it: how a replayed or retried job gets its new id."""
-        raw = _require_bytes(data, "EncryptedSerializer")
+        raw = require_bytes(data, "EncryptedSerializer.rebind()")
         nonce, sealed = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
         for aead in self._aeads:
             try:
@@ -299,7 +301,7 @@ class SignedSerializer:
         return hmac.digest(self._key, body, "sha256") + body
 
     def loads(self, data: bytes) -> Any:
-        raw = _require_bytes(data, "SignedSerializer")
+        raw = require_bytes(data, "SignedSerializer.loads()")
         if len(raw) < _SIGNED_TAG_BYTES:
             raise ValueError(
                 f"SignedSerializer: {len(raw)} bytes is shorter than the"
@@ -331,7 +333,8 @@ def _associated(context: bytes) -> bytes | None:
     return context or None
 
 
-def _aes_keys(key: object) -> list[bytes]:
+def check_aes_keys(key: object) -> list[bytes]:
+    """One AES key (16, 24 or 32 bytes) or a non-empty list of them, as a list of bytes."""
     keys = list(key) if isinstance(key, list | tuple) else [key]
     if not keys:
         raise ValueError("key is an empty list: give at least one AES key")
@@ -354,8 +357,10 @@ __all__ = [
     "Serializer",
     "SignedSerializer",
     "binds_context",
+    "check_aes_keys",
     "dumps_bound",
     "loads_bound",
     "plain_call_encoder",
     "rebind_bound",
+    "require_bytes",
 ]

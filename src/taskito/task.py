@@ -30,6 +30,7 @@ from taskito.queue.state import QueueBase
 from taskito.registry import (
     CircuitBreakerConfig,
     DebounceOptions,
+    OnExcess,
     RateLimit,
     TaskSpec,
     parse_rate_limit,
@@ -68,6 +69,10 @@ class TaskOptions:
     serializer: Serializer | None
     max_concurrent: int | None
     idempotent: bool
+    #: Names of the queue's codecs this task's payloads go through (``Queue(codecs=...)``).
+    codecs: tuple[str, ...] = ()
+    retry_budget: RateLimit | None = None
+    on_excess: OnExcess = OnExcess.DEFER
     debounce: DebounceOptions | None = None
 
     def spec_for(self, fn: Callable[..., Any]) -> TaskSpec:
@@ -92,6 +97,8 @@ class TaskOptions:
             serializer=self.serializer,
             max_concurrent=self.max_concurrent,
             idempotent=self.idempotent,
+            retry_budget=self.retry_budget,
+            on_excess=self.on_excess,
             debounce=self.debounce,
         )
 
@@ -116,6 +123,9 @@ def check_task_options(
     max_retry_delay: object,
     max_concurrent: object,
     idempotent: object = False,
+    codecs: object = None,
+    retry_budget: object = None,
+    on_excess: object = OnExcess.DEFER,
     debounce: tuple[object, object, object, object] = (None, None, None, False),
 ) -> TaskOptions:
     """Check every decorator option; raise ``TypeError``/``ValueError`` naming the bad one.
@@ -154,14 +164,47 @@ def check_task_options(
             "max_concurrent", max_concurrent, minimum=1, error=ConfigurationError
         ),
         idempotent=_check_idempotent_task(idempotent),
+        codecs=_check_codec_names(codecs),
+        retry_budget=_check_retry_budget(retry_budget),
+        on_excess=_check_on_excess(on_excess),
         debounce=window,
     )
+
+
+def _check_retry_budget(value: object) -> RateLimit | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(
+            f"retry_budget must be a string like '100/m' or None, not {type(value).__name__}"
+        )
+    return parse_rate_limit(value, "retry_budget")
+
+
+def _check_on_excess(value: object) -> OnExcess:
+    choices = ", ".join(repr(choice.value) for choice in OnExcess)
+    if not isinstance(value, str):
+        raise TypeError(f"on_excess must be one of {choices}, not {type(value).__name__}")
+    try:
+        return OnExcess(value)
+    except ValueError:
+        raise ValueError(f"invalid on_excess {value!r}: expected one of {choices}") from None
 
 
 def _check_idempotent_task(value: object) -> bool:
     if type(value) is not bool:
         raise TypeError(f"idempotent must be True or False, not {type(value).__name__}")
     return value
+
+
+def _check_codec_names(value: object) -> tuple[str, ...]:
+    """``codecs=``: names of the queue's codecs (looked up by ``Queue.task``), in order."""
+    if value is None:
+        return ()
+    names = _checks.check_names("codecs", value)
+    if not names:
+        raise ValueError("codecs is an empty list: name at least one codec, or leave it out")
+    return names
 
 
 def _check_inject(value: object) -> tuple[str, ...]:

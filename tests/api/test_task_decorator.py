@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from taskito import EventType, JsonSerializer, Queue, TaskMiddleware, TaskWrapper
+from taskito import EventType, JsonSerializer, OnExcess, Queue, TaskMiddleware, TaskWrapper
 from taskito.registry import CircuitBreakerConfig, RateLimit
 from taskito.retry import RetryPolicy
 from taskito.task import default_task_name
@@ -123,7 +123,23 @@ def test_defaults_become_the_task_spec(queue: Queue) -> None:
     assert (spec.max_retries, spec.timeout_s, spec.priority, spec.queue) == (3, 300, 0, "default")
     assert spec.retry == RetryPolicy(backoff_s=1.0, delays_s=None, max_delay_s=None)
     assert spec.rate_limit is None and spec.circuit_breaker is None
+    assert spec.retry_budget is None and spec.on_excess is OnExcess.DEFER
     assert plain.inject == []
+
+
+def test_retry_budget_and_on_excess_become_the_task_spec(queue: Queue) -> None:
+    @queue.task(retry_budget="100/m", on_excess="drop")
+    def shed() -> None: ...
+
+    @queue.task(retry_budget=" 5 / s ", on_excess=OnExcess.DEFER)
+    def kept() -> None: ...
+
+    spec = queue._task_registry[shed.name]
+    assert spec.retry_budget == RateLimit(count=100, period_s=60.0)
+    assert spec.on_excess is OnExcess.DROP and spec.on_excess == "drop"
+    other = queue._task_registry[kept.name]
+    assert other.retry_budget == RateLimit(count=5, period_s=1.0)
+    assert other.on_excess is OnExcess.DEFER
 
 
 BAD_OPTIONS: list[tuple[dict[str, Any], type[Exception], str]] = [
@@ -160,6 +176,16 @@ BAD_OPTIONS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"serializer": object()}, TypeError, "serializer"),
     ({"max_retry_delay": -1}, ValueError, "max_retry_delay"),
     ({"max_concurrent": 0}, ValueError, "max_concurrent"),
+    ({"retry_budget": "lots"}, ValueError, "invalid retry_budget 'lots'"),
+    ({"retry_budget": "0/m"}, ValueError, "invalid retry_budget '0/m'.*positive"),
+    ({"retry_budget": "5/fortnight"}, ValueError, "retry_budget"),
+    ({"retry_budget": 100}, TypeError, "retry_budget must be a string"),
+    (
+        {"on_excess": "shed"},
+        ValueError,
+        "invalid on_excess 'shed': expected one of 'defer', 'drop'",
+    ),
+    ({"on_excess": None}, TypeError, "on_excess must be one of"),
 ]
 
 

@@ -27,8 +27,8 @@ PACKAGE = ROOT / "src" / "taskito"
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 NAME: str = PROJECT["name"]
 VERSION: str = PROJECT["version"]
-#: What pip needs besides src/ to build: the project file and the readme it embeds.
-BUILD_INPUTS = ("pyproject.toml", "README.md")
+#: What pip needs besides src/ to build: the project file, the readme it embeds and the license.
+BUILD_INPUTS = ("pyproject.toml", "README.md", "LICENSE")
 #: Build, venv and install each take a few seconds; allow for a loaded machine.
 STEP_TIMEOUT_S = 120
 
@@ -137,6 +137,15 @@ def test_the_metadata_names_the_distribution_its_dependency_and_extras(wheel: Pa
     unconditional = [r for r in metadata.get_all("Requires-Dist") or () if "extra ==" not in r]
     assert unconditional == PROJECT["dependencies"]
     assert "taskito = taskito.cli:main" in entry_points
+
+
+def test_the_wheel_carries_the_license(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = Parser().parsestr(archive.read(f"{NAME}-{VERSION}.dist-info/METADATA").decode())
+        licenses = [n for n in archive.namelist() if "/licenses/" in n]
+        texts = [archive.read(n).decode() for n in licenses]
+    assert metadata["License-Expression"] == "MIT"
+    assert any(text.startswith("MIT License") for text in texts), licenses
 
 
 def test_installed_in_a_fresh_venv_it_runs_the_quickstart(venv: Venv) -> None:

@@ -33,6 +33,12 @@ PUBLIC_NAMES = {
     "MsgPackSerializer",
     "EncryptedSerializer",
     "SignedSerializer",
+    # Payload codecs (docs/operations.md).
+    "PayloadCodec",
+    "GzipCodec",
+    "AesGcmCodec",
+    "HmacCodec",
+    "CodecSerializer",
     "TestMode",
     "TestResult",
     "TestResults",
@@ -45,6 +51,8 @@ PUBLIC_NAMES = {
     # Runtime overrides (docs/operations.md).
     "TaskOverride",
     "QueueOverride",
+    # What a task does with work its rate limit refuses (docs/operations.md).
+    "OnExcess",
     # Argument interception and proxies (docs/interception.md).
     "NoProxy",
     "InterceptionReport",

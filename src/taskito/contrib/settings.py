@@ -72,6 +72,8 @@ QUEUE_SETTINGS: tuple[Setting, ...] = (
     _queue_setting("dlq_auto_retry_delay", "seconds before a dead letter is retried (None: off)"),
     _queue_setting("dlq_auto_retry_max", "automatic retries of one job's dead letters"),
     _queue_setting("max_payload_bytes", "largest payload an enqueue stores (0: no limit)"),
+    _queue_setting("codec", "a payload codec, or a list, after the serializer (results too)"),
+    _queue_setting("codecs", "payload codecs by name, for @queue.task(codecs=[...])"),
 )
 
 #: Keys both integrations read themselves.

@@ -3,9 +3,10 @@ stores, from ``unique_key``, ``idempotency_key`` or, for an idempotent call, a k
 the call itself.
 
 An automatic key is ``"auto:"`` and the first 32 hex digits of SHA-256 over the task name
-(UTF-8), one NUL byte and the call's serialized arguments, taken before any signing or
-encryption (a serializer that wraps another, ``EncryptedSerializer``, is unwrapped): the same
-call makes the same key, while encrypted payloads differ on every call.
+(UTF-8), one NUL byte and the call's serialized arguments, taken before any signing,
+encryption or payload codec (a serializer that wraps another, ``EncryptedSerializer`` or a
+``CodecSerializer`` of the queue's or the task's codecs, is unwrapped): the same call makes the
+same key, while encrypted payloads differ on every call.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def check_idempotent(name: str, value: object) -> bool | None:
 
 
 def innermost(serializer: Serializer) -> Serializer:
-    """The serializer that encodes the call: wrappers that encrypt or sign expose the one they
-    wrap as ``inner``, and are peeled off."""
+    """The serializer that encodes the call: wrappers that encrypt, sign or run codecs expose
+    the one they wrap as ``inner``, and are peeled off."""
     seen = 0
     while True:
         inner = getattr(serializer, "inner", None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from taskito.exceptions import SerializationError, SignatureError
+from taskito.exceptions import CryptoError, SerializationError, SignatureError
 from taskito.serializers import binds_context, loads_bound
 from taskito.signing import payload_context, rebind, strip_unverified, unseal
 
@@ -43,7 +43,7 @@ def rebound_payload(
         raise SignatureError(
             f"job {old_id} cannot be copied: payload signature check failed: {exc}"
         ) from None
-    except ValueError as exc:
+    except (ValueError, CryptoError) as exc:
         raise SerializationError(
             f"job {old_id} cannot be copied: its payload could not be re-encrypted: {exc}"
         ) from None
@@ -65,6 +65,8 @@ def decoded_arguments(
             decoded = serializer.loads(strip_unverified(payload))
     except SignatureError as exc:
         raise SignatureError(f"arguments of job {job_id}: {exc}") from None
+    except CryptoError as exc:
+        raise CryptoError(f"arguments of job {job_id} refused: {exc}") from None
     except Exception as exc:
         raise SerializationError(
             f"arguments of job {job_id} could not be deserialized: {type(exc).__name__}: {exc}"

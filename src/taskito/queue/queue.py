@@ -4,6 +4,7 @@ worker entry point. Enqueue, inspection, admin and the async mirrors live in the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import os
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from taskito.celery_habits import (
     missing_attribute,
     refuse_celery_keywords,
 )
+from taskito.codecs import with_codecs
 from taskito.events import EventBus, EventCallback, EventType
 from taskito.exceptions import ConfigurationError
 from taskito.queue.admin import AdminMixin
@@ -42,6 +44,7 @@ from taskito.registry import (
     DEFAULT_METRICS_RETENTION_S,
     ExecutionEnv,
     Hooks,
+    OnExcess,
     PeriodicSpec,
     QueueLimits,
     TaskSpec,
@@ -117,6 +120,8 @@ class Queue(
         dlq_auto_retry_delay: float | None = None,
         dlq_auto_retry_max: int = 1,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        codec: Any = None,
+        codecs: dict[str, Any] | None = None,
     ) -> None:
         self._closed = True  # until storage is open, close() has nothing to do
         if retention is not None and not isinstance(retention, Retention):
@@ -158,6 +163,8 @@ class Queue(
             max_reconstruction_timeout=max_reconstruction_timeout,
             file_path_allowlist=file_path_allowlist,
             disabled_proxies=disabled_proxies,
+            codec=codec,
+            codecs=codecs,
         )
         self._settings = settings
         self._share_state(settings)
@@ -168,7 +175,8 @@ class Queue(
         """The state every part reads (``state.QueueBase``): what the parts and the engine
         share, taken from the settings once, and the registries, empty."""
         self.namespace = settings.namespace
-        self._serializer = settings.serializer
+        # Payloads and results of tasks without their own serializer or codecs.
+        self._serializer = with_codecs(settings.serializer, settings.codec)
         self._signer = settings.signer
         self._global_middleware = list(settings.middleware)
         self._task_registry: dict[str, TaskSpec] = {}
@@ -313,6 +321,9 @@ class Queue(
         max_retry_delay: float | None = None,
         max_concurrent: int | None = None,
         idempotent: bool = False,
+        codecs: list[str] | None = None,
+        retry_budget: str | None = None,
+        on_excess: OnExcess | str = OnExcess.DEFER,
         debounce: float | str | None = None,
         debounce_key: str | None = None,
         debounce_max_wait: float | str | None = None,
@@ -320,7 +331,11 @@ class Queue(
     ) -> Callable[[Callable[..., Any]], TaskWrapper]:
         """Register a function as a task: ``@queue.task()`` (the parentheses are required).
 
-        Every option is checked now; a bad one raises ``TypeError``/``ValueError``.
+        Every option is checked now; a bad one raises ``TypeError``/``ValueError`` (a name
+        in ``codecs`` that ``Queue(codecs=...)`` does not define, too).
+        ``retry_budget`` (``"N/s|m|h"``) caps the retries of all the task's jobs across every
+        worker; ``on_excess="drop"`` dead-letters a job its rate limit refuses instead of
+        deferring it (docs/operations.md).
         ``debounce`` (a window, with ``debounce_key`` and ``debounce_max_wait``) makes the
         task's calls trailing-edge debounced (docs/operations.md, "Debounce").
         """
@@ -344,6 +359,12 @@ class Queue(
             max_concurrent=max_concurrent,
             idempotent=idempotent,
             debounce=(debounce, debounce_key, debounce_max_wait, debounce_replace_payload),
+            codecs=codecs,
+            retry_budget=retry_budget,
+            on_excess=on_excess,
+        )
+        options = dataclasses.replace(
+            options, serializer=self._settings.task_serializer(options.serializer, options.codecs)
         )
 
         def register(fn: Callable[..., Any]) -> TaskWrapper:

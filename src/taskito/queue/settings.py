@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from taskito import _checks
+from taskito.codecs import check_codecs, check_named_codecs, pick_codecs, task_serializer
 from taskito.exceptions import ConfigurationError
 from taskito.interception.interceptor import check_mode
 from taskito.proxies.built_in import check_disabled_proxies
@@ -25,6 +26,9 @@ from taskito.signing import signer_from_settings
 from taskito.storage import resolve_target
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from taskito.codecs import PayloadCodec
     from taskito.middleware import TaskMiddleware
     from taskito.serializers import Serializer
     from taskito.signing import Signer
@@ -71,6 +75,10 @@ class QueueSettings:
     max_reconstruction_timeout: float = 10.0
     file_path_allowlist: tuple[str, ...] | None = None
     disabled_proxies: frozenset[str] = frozenset()
+    #: ``Queue(codec=...)``: the codecs after the serializer, for payloads and results.
+    codec: tuple[PayloadCodec, ...] = ()
+    #: ``Queue(codecs=...)``: the codecs tasks may name in ``@queue.task(codecs=[...])``.
+    codecs: Mapping[str, PayloadCodec] = dataclasses.field(default_factory=dict, hash=False)
 
     @classmethod
     def from_options(
@@ -106,6 +114,8 @@ class QueueSettings:
         max_reconstruction_timeout: float,
         file_path_allowlist: list[str] | None,
         disabled_proxies: list[str] | None,
+        codec: Any = None,
+        codecs: dict[str, Any] | None = None,
     ) -> QueueSettings:
         """Check every option of ``Queue(...)``, one concept after another: where jobs are
         stored, what a job gets when its call does not say, how payloads are encoded, how
@@ -115,6 +125,8 @@ class QueueSettings:
             **_storage_fields(db_path, backend, db_url, schema, pool_size, durable_enqueue),
             **_job_default_fields(default_retry, default_timeout, default_priority, result_ttl),
             **_payload_fields(serializer, middleware, signing_key, namespace),
+            codec=check_codecs("codec", codec),
+            codecs=check_named_codecs("codecs", codecs),
             **_worker_fields(
                 workers,
                 drain_timeout,
@@ -150,6 +162,14 @@ class QueueSettings:
         if drain_timeout is not None:
             changes["drain_timeout"] = _check_drain_timeout(drain_timeout)
         return dataclasses.replace(self, **changes) if changes else self
+
+    def task_serializer(
+        self, own: Serializer | None, codec_names: tuple[str, ...]
+    ) -> Serializer | None:
+        """The payload serializer of a task (``codecs.task_serializer``); None: the queue's.
+        A name ``codecs`` does not define is a ``ValueError``."""
+        task_codecs = pick_codecs(codec_names, self.codecs)
+        return task_serializer(self.serializer, self.codec, own, task_codecs)
 
     @property
     def default_timeout_ms(self) -> int | None:

@@ -10,6 +10,12 @@ limit would be counted as started but never finish). Held-back jobs go back to p
 (docs/architecture.md, "Where taskito differs"). The gate reads each job's task from its
 ``ClaimedJob`` (resolved once, after the claim). A job whose task and queue have no limit costs
 nothing here: no storage call, at most one dictionary look-up (its queue's limits).
+
+A task with ``on_excess="drop"`` sheds load instead: a job of it that its task's or its queue's
+rate limit refuses is dead-lettered at once without running, by a fenced ``finish_many`` write
+(error ``rate_limit: ...``, ``retry_count`` unchanged, pending dependents cancelled as for any
+dead job). No middleware hook, task event or metric row is written for it: it never ran; the
+worker logs it. A concurrency cap or an open circuit breaker always defers.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from taskito.job import JobStatus
+from taskito.registry import OnExcess
+from taskito.storage.base import Finish
 from taskito.storage.control import BreakerConfig, Deferral
 from taskito.worker.overrides import PAUSED_RECHECK_MS, OverrideSnapshot
 from taskito.worker.unknown_tasks import UnknownTaskHold
@@ -63,6 +72,8 @@ class _Limits:
     task_rate_ms: int | None
     queue_rate_ms: int | None
     breaker: BreakerConfig | None
+    #: ``on_excess="drop"``: a rate limit's refusal dead-letters the job instead of deferring.
+    drop_excess: bool = False
 
 
 @dataclass(slots=True)
@@ -85,9 +96,14 @@ class _Batch:
     claimed_ids: frozenset[str]
     now: int
     denied: dict[str, int] = field(default_factory=dict)  # job id -> until (ms)
+    dropped: set[str] = field(default_factory=set)  # job ids shed by a rate limit
 
     def open(self) -> list[tuple[JobRecord, _Limits]]:
-        return [(job, limits) for job, limits in self.jobs if job.id not in self.denied]
+        return [
+            (job, limits)
+            for job, limits in self.jobs
+            if job.id not in self.denied and job.id not in self.dropped
+        ]
 
     def deny(self, job: JobRecord, until: int) -> None:
         self.denied.setdefault(job.id, until)
@@ -111,6 +127,8 @@ class FlowGate:
         self._unknown = UnknownTaskHold(env, jitter)
         #: Deferrals whose write failed; retried before the next batch (fenced, so safe).
         self._unwritten: list[Deferral] = []
+        #: Drops (dead letters of shed jobs) whose write failed; retried the same way.
+        self._unwritten_drops: list[Finish] = []
 
     def admit(self, claimed: Sequence[ClaimedJob], now: int) -> Admission:
         """Split ``claimed`` (just claimed, running under this worker) into the jobs that may
@@ -136,28 +154,42 @@ class FlowGate:
             self._check_caps(batch)
             self._check_rates(batch)
             self._check_breakers(batch)
-        if not batch.denied:
+        if not batch.denied and not batch.dropped:
             return Admission(list(claimed))
         jobs = [one.job for one in claimed]
-        deferrals = [
-            Deferral(job.id, job.attempt, batch.denied[job.id], worker_id=job.worker_id or "")
-            for job in jobs
-            if job.id in batch.denied
+        if batch.denied:
+            deferrals = [
+                Deferral(job.id, job.attempt, batch.denied[job.id], worker_id=job.worker_id or "")
+                for job in jobs
+                if job.id in batch.denied
+            ]
+            self._write(deferrals, now)
+        if batch.dropped:
+            self._drop([_shed(job) for job in jobs if job.id in batch.dropped], now)
+        admitted = [
+            one
+            for one in claimed
+            if one.job.id not in batch.denied and one.job.id not in batch.dropped
         ]
-        self._write(deferrals, now)
-        admitted = [one for one in claimed if one.job.id not in batch.denied]
         return Admission(admitted, list(batch.denied.values()))
 
     def unwritten_ids(self) -> list[str]:
         """Jobs held back whose deferral is not written yet: still running under this worker,
         though the pool does not hold them."""
-        return [deferral.job_id for deferral in self._unwritten]
+        return [
+            *(deferral.job_id for deferral in self._unwritten),
+            *(finish.job_id for finish in self._unwritten_drops),
+        ]
 
     def write_unwritten(self, now: int) -> None:
-        """Try again to put back the jobs of an earlier failed ``defer_many``."""
+        """Try again to put back the jobs of an earlier failed ``defer_many``, and to
+        dead-letter the jobs of an earlier failed drop."""
         if self._unwritten:
             pending, self._unwritten = self._unwritten, []
             self._write(pending, now)
+        if self._unwritten_drops:
+            drops, self._unwritten_drops = self._unwritten_drops, []
+            self._drop(drops, now)
 
     # --- what limits a job ----------------------------------------------------------------
 
@@ -169,12 +201,14 @@ class FlowGate:
         if self._overrides is not None:
             queue_limits = self._overrides.queue_limits(claimed.job.queue, queue_limits)
         task_cap = task_rate = breaker = None
+        drop_excess = False
         if spec is not None:
             task_cap, task_rate, breaker = (
                 spec.max_concurrent,
                 spec.rate_limit,
                 spec.circuit_breaker,
             )
+            drop_excess = spec.on_excess is OnExcess.DROP
         queue_cap = queue_rate = None
         if queue_limits is not None:
             queue_cap, queue_rate = queue_limits.max_concurrent, queue_limits.rate_limit
@@ -186,6 +220,7 @@ class FlowGate:
             task_rate_ms=None if task_rate is None else rate_interval_ms(task_rate),
             queue_rate_ms=None if queue_rate is None else rate_interval_ms(queue_rate),
             breaker=None if breaker is None else breaker_config(breaker),
+            drop_excess=drop_excess,
         )
 
     # --- the three checks -----------------------------------------------------------------
@@ -251,20 +286,34 @@ class FlowGate:
             ):
                 if interval_ms is None:
                     continue
-                until = self._take_rate_slot(key, interval_ms, batch.now, refused)
+                until = self._take_rate_slot(
+                    key, interval_ms, batch.now, refused, spread=not limits.drop_excess
+                )
                 if until is not None:
-                    batch.deny(job, until)
+                    if limits.drop_excess:
+                        batch.dropped.add(job.id)
+                    else:
+                        batch.deny(job, until)
                     break
 
     def _take_rate_slot(
-        self, key: str, interval_ms: int, now: int, refused: dict[str, tuple[int, int]]
+        self,
+        key: str,
+        interval_ms: int,
+        now: int,
+        refused: dict[str, tuple[int, int]],
+        *,
+        spread: bool = True,
     ) -> int | None:
         """None when a slot was taken; else when to try again. Once a key refused, the
         batch's later jobs of that key are spread one interval apart without asking again,
-        so they do not all come back at the same instant."""
+        so they do not all come back at the same instant (a job that will be dropped, not
+        ``spread``, takes no place in that line)."""
         seen = refused.get(key)
         if seen is not None:
             first_free, sent = seen
+            if not spread:
+                return first_free
             refused[key] = (first_free, sent + 1)
             return first_free + sent * interval_ms
         try:
@@ -273,7 +322,7 @@ class FlowGate:
             logger.exception("taking a rate-limit slot for %s failed", key)
             return now + CHECK_FAILED_RETRY_MS
         if until is not None:
-            refused[key] = (until, 1)
+            refused[key] = (until, 1 if spread else 0)
         return until
 
     def _check_breakers(self, batch: _Batch) -> None:
@@ -308,5 +357,41 @@ class FlowGate:
             extra={"job_ids": [d.job_id for d, ok in zip(deferrals, applied, strict=True) if ok]},
         )
 
+    def _drop(self, drops: list[Finish], now: int) -> None:
+        """Dead-letter the shed jobs in one fenced write; a failed write is tried again
+        before the next batch (a drop that no longer applies is skipped by the fence)."""
+        try:
+            applied = self._storage.finish_many(drops, now)
+        except Exception:
+            logger.exception("dead-lettering %d shed job(s) failed; will retry", len(drops))
+            self._unwritten_drops.extend(drops)
+            return
+        for finish, ok in zip(drops, applied, strict=True):
+            if ok:
+                logger.warning(
+                    "job %s dropped: %s",
+                    finish.job_id,
+                    finish.error,
+                    extra={"job_id": finish.job_id, "attempt": finish.attempt},
+                )
 
-__all__ = ["Admission", "FlowGate", "breaker_config", "rate_interval_ms"]
+
+def shed_error(task_name: str) -> str:
+    """The error of a job its task's ``on_excess="drop"`` shed at a rate limit."""
+    return (
+        f"rate_limit: task {task_name!r} is over its dispatch rate limit, and its on_excess is drop"
+    )
+
+
+def _shed(job: JobRecord) -> Finish:
+    """The write that dead-letters a claimed job a rate limit refused, without running it."""
+    return Finish(
+        job.id,
+        job.attempt,
+        JobStatus.DEAD,
+        error=shed_error(job.task_name),
+        worker_id=job.worker_id or "",
+    )
+
+
+__all__ = ["Admission", "FlowGate", "breaker_config", "rate_interval_ms", "shed_error"]

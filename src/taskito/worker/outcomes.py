@@ -1,9 +1,10 @@
-"""Applying outcomes: the retry decision (``retry.decide``), one fenced ``finish_many`` write per
-batch (each outcome carrying its attempt's metric row, unless the queue records none), then
-circuit-breaker bookkeeping, outcome events, middleware hooks and the outcome's log line, once,
-for the writes that applied (docs/architecture.md, invariants 3 and 6). The retry policy, the
-breaker and the middleware chain come with each job (``HeldJob.claimed``), resolved at its
-claim: nothing is looked up by task name here.
+"""Applying outcomes: the retry decision (``retry.decide``, then the task's retry budget,
+``worker/retry_budget.py``), one fenced ``finish_many`` write per batch (each outcome carrying
+its attempt's metric row, unless the queue records none), then circuit-breaker bookkeeping,
+outcome events, middleware hooks and the outcome's log line, once, for the writes that applied
+(docs/architecture.md, invariants 3 and 6). The retry policy, the breaker and the middleware
+chain come with each job (``HeldJob.claimed``), resolved at its claim: nothing is looked up by
+task name here.
 
 Every error text is made storable first (``taskito.storable``). A batch that storage refuses
 twice for a reason other than being unreachable is written in halves, down to the one job it
@@ -27,6 +28,7 @@ from taskito.storable import error_line, storable_text
 from taskito.storage.base import Finish
 from taskito.worker.flow import breaker_config
 from taskito.worker.outcome_log import log_outcome
+from taskito.worker.retry_budget import RetryBudgets
 from taskito.worker.running import HeldJob
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ class OutcomeApplier:
         # is given up only when it happens to it a second time.
         self._refused_as_dead: set[tuple[str, int]] = set()
         self._split_wrote = False
+        self._budgets = RetryBudgets(self._storage)
 
     def can_claim_with(self) -> bool:
         """Whether the next ``apply`` may write together with a claim: not while an earlier
@@ -110,6 +113,7 @@ class OutcomeApplier:
                     held.job.id,
                     extra={"job_id": held.job.id, "attempt": held.job.attempt},
                 )
+        self._budgets.forget(finishes)
         return next_retry_at, claimed
 
     def _write_with_claim(
@@ -298,7 +302,7 @@ class OutcomeApplier:
             )
         spec = held.claimed.spec
         policy = spec.retry if spec is not None else _DEFAULT_POLICY
-        finish = decide(job, outcome, policy, now, metric=metric)
+        finish = self._budgets.apply(held, decide(job, outcome, policy, now, metric=metric), now)
         if finish.error is not None:
             error = storable_text(finish.error)
             if error is not finish.error:
@@ -347,7 +351,10 @@ class OutcomeApplier:
                 lambda: {"task_name": job.task_name, "job_id": job.id, "queue": job.queue},
             )
             return
-        error = outcome.error or finish.error or ""
+        if self._budgets.exhausted(finish):
+            error = finish.error or ""  # says why it did not retry, then the failure
+        else:
+            error = outcome.error or finish.error or ""
         self._emit(
             EventType.JOB_FAILED,
             lambda: {
