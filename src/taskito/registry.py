@@ -95,6 +95,19 @@ def retry_budget_key(namespace: str | None, task_name: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class DebounceOptions:
+    """A debounce window (docs/operations.md, "Debounce"), checked by ``queue/debounce.py``:
+    calls that resolve ``key`` (a ``str.format`` template over the call's arguments) to the
+    same text make one job, run ``window_ms`` after the last of them, and at most
+    ``max_wait_ms`` after the first; ``replace_payload`` stores the last call's arguments."""
+
+    window_ms: int
+    key: str
+    max_wait_ms: int
+    replace_payload: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class CircuitBreakerConfig:
     """Options of a task's circuit breaker."""
 
@@ -228,6 +241,8 @@ class TaskSpec:
     retry_budget: RateLimit | None = None
     #: What a claimed job that a rate limit refuses becomes: deferred or dropped.
     on_excess: OnExcess = OnExcess.DEFER
+    #: The task's debounce window (None: calls are not debounced unless they say so).
+    debounce: DebounceOptions | None = None
     #: How ``fn`` may be called; read from its signature once, here.
     call_shape: CallShape = field(init=False, repr=False, compare=False)
 

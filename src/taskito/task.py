@@ -24,10 +24,12 @@ from taskito.celery_habits import (
 from taskito.exceptions import ConfigurationError
 from taskito.inject import merge_injected
 from taskito.queue import checks as check
+from taskito.queue.debounce import check_debounce
 from taskito.queue.protocol import ENQUEUE_OPTIONS
 from taskito.queue.state import QueueBase
 from taskito.registry import (
     CircuitBreakerConfig,
+    DebounceOptions,
     OnExcess,
     RateLimit,
     TaskSpec,
@@ -71,6 +73,7 @@ class TaskOptions:
     codecs: tuple[str, ...] = ()
     retry_budget: RateLimit | None = None
     on_excess: OnExcess = OnExcess.DEFER
+    debounce: DebounceOptions | None = None
 
     def spec_for(self, fn: Callable[..., Any]) -> TaskSpec:
         if not callable(fn):
@@ -96,6 +99,7 @@ class TaskOptions:
             idempotent=self.idempotent,
             retry_budget=self.retry_budget,
             on_excess=self.on_excess,
+            debounce=self.debounce,
         )
 
 
@@ -122,10 +126,19 @@ def check_task_options(
     codecs: object = None,
     retry_budget: object = None,
     on_excess: object = OnExcess.DEFER,
+    debounce: tuple[object, object, object, object] = (None, None, None, False),
 ) -> TaskOptions:
-    """Check every decorator option; raise ``TypeError``/``ValueError`` naming the bad one."""
+    """Check every decorator option; raise ``TypeError``/``ValueError`` naming the bad one.
+    ``debounce``: the ``debounce``, ``debounce_key``, ``debounce_max_wait`` and
+    ``debounce_replace_payload`` options, in that order."""
     if callable(name):
         raise TypeError("@queue.task must be called with parentheses: use @queue.task()")
+    window = check_debounce(*debounce)
+    if window is not None and idempotent is True:
+        raise ValueError(
+            "idempotent=True cannot be combined with debounce: the debounce key is the"
+            " identity of a debounced call"
+        )
     return TaskOptions(
         name=None if name is None else check.check_storable_name("name", name),
         max_retries=check.check_exact_count("max_retries", max_retries),
@@ -154,6 +167,7 @@ def check_task_options(
         codecs=_check_codec_names(codecs),
         retry_budget=_check_retry_budget(retry_budget),
         on_excess=_check_on_excess(on_excess),
+        debounce=window,
     )
 
 
@@ -343,11 +357,16 @@ class TaskWrapper:
         idempotency_key: str | None = None,
         idempotent: bool | None = None,
         max_payload_bytes: int | None = None,
+        debounce: float | str | None = None,
+        debounce_key: str | None = None,
+        debounce_max_wait: float | str | None = None,
+        debounce_replace_payload: bool | None = None,
     ) -> JobResult:
         """Enqueue with per-call options; each None falls back to the decorator's value.
 
         ``countdown`` (seconds) is Celery's name for ``delay``; ``eta`` a timezone-aware
-        datetime to run at (a past one means now). Give at most one of the three.
+        datetime to run at (a past one means now). Give at most one of the three. Any
+        ``debounce*`` option gives this call its own window in place of the task's.
         """
         if countdown is not None or eta is not None:
             delay = apply_async_delay(delay, countdown, eta)
@@ -368,6 +387,10 @@ class TaskWrapper:
             idempotency_key=idempotency_key,
             idempotent=idempotent,
             max_payload_bytes=max_payload_bytes,
+            debounce=debounce,
+            debounce_key=debounce_key,
+            debounce_max_wait=debounce_max_wait,
+            debounce_replace_payload=debounce_replace_payload,
         )
 
     def map(self, iterable_of_arg_tuples: Iterable[tuple[Any, ...] | list[Any]]) -> list[JobResult]:

@@ -462,6 +462,10 @@ def test_signatures_keep_the_reference_parameters() -> None:
         ("idempotency_key", inspect.Parameter.KEYWORD_ONLY),
         ("idempotent", inspect.Parameter.KEYWORD_ONLY),
         ("max_payload_bytes", inspect.Parameter.KEYWORD_ONLY),
+        ("debounce", inspect.Parameter.KEYWORD_ONLY),
+        ("debounce_key", inspect.Parameter.KEYWORD_ONLY),
+        ("debounce_max_wait", inspect.Parameter.KEYWORD_ONLY),
+        ("debounce_replace_payload", inspect.Parameter.KEYWORD_ONLY),
     ]
     for fn in (Queue.task, TaskWrapper.apply_async, JobResult.get):
         kinds = {p.kind for p in inspect.signature(fn).parameters.values()}

@@ -16,6 +16,7 @@ from taskito.job import JobBatch, NewJob, now_ms
 from taskito.queue import checks as check
 from taskito.queue.arguments import as_args, as_kwargs
 from taskito.queue.batches import PerJobLists, build_batch
+from taskito.queue.debounce import call_options, enqueue_debounced, refuse_combinations
 from taskito.queue.idempotency import auto_key, check_idempotent, explicit_key, wants_auto_key
 from taskito.queue.jobs import build_job, run_on_enqueue
 from taskito.queue.protocol import EnqueueOptions
@@ -70,6 +71,10 @@ class EnqueueMixin(QueueBase):
         idempotency_key: str | None = None,
         idempotent: bool | None = None,
         max_payload_bytes: int | None = None,
+        debounce: float | str | None = None,
+        debounce_key: str | None = None,
+        debounce_max_wait: float | str | None = None,
+        debounce_replace_payload: bool | None = None,
     ) -> JobResult:
         """Store one job and return its handle.
 
@@ -80,8 +85,23 @@ class EnqueueMixin(QueueBase):
         call, a key hashed from the call) is stored as the unique key when none is given:
         while a job holds it, the call returns that job (``queue/idempotency.py``). A payload
         over ``max_payload_bytes`` (the call's, else the queue's) raises
-        ``PayloadTooLargeError`` and stores nothing.
+        ``PayloadTooLargeError`` and stores nothing. ``debounce*`` (any of them) give this
+        call its own debounce window in place of the task's (``queue/debounce.py``).
         """
+        window = call_options(debounce, debounce_key, debounce_max_wait, debounce_replace_payload)
+        if window is None and self._task_registry:
+            spec = self._task_registry.get(task_name)
+            window = None if spec is None else spec.debounce
+        if window is not None:
+            refuse_combinations(
+                task_name,
+                delay=delay,
+                unique_key=unique_key,
+                idempotency_key=idempotency_key,
+                idempotent=self._task_is_idempotent(task_name)
+                if idempotent is None
+                else idempotent,
+            )
         options = EnqueueOptions(
             priority,
             delay,
@@ -110,6 +130,16 @@ class EnqueueMixin(QueueBase):
             call = self._interception.intercept(args, kwargs)
             args, kwargs, envelope = call.args, call.kwargs, call.envelope
         serializer = self._check_call(task_name, args, kwargs)
+        if window is not None:
+            return enqueue_debounced(
+                self,
+                task_name,
+                (args, kwargs, envelope),
+                serializer,
+                options,
+                window,
+                _payload_limit(max_payload_bytes),
+            )
         if (
             idempotency_key is not None
             or idempotent is not None
@@ -118,9 +148,7 @@ class EnqueueMixin(QueueBase):
             options = self._with_idempotency_key(
                 task_name, args, kwargs, serializer, envelope, options, idempotency_key, idempotent
             )
-        limit = None
-        if max_payload_bytes is not None:
-            limit = check.check_max_payload_bytes("max_payload_bytes", max_payload_bytes)
+        limit = _payload_limit(max_payload_bytes)
         job = build_job(
             self, task_name, args, kwargs, serializer, now_ms(), options, envelope, limit
         )
@@ -196,6 +224,12 @@ class EnqueueMixin(QueueBase):
         over ``max_payload_bytes`` raises naming its index; nothing of the batch is stored.
         """
         check.check_storable_name("task_name", task_name)
+        spec = self._task_registry.get(task_name)
+        if spec is not None and spec.debounce is not None:
+            raise ValueError(
+                f"task {task_name!r} is debounced: enqueue_many() and map() cannot debounce a"
+                " batch; call delay() or apply_async() once per call"
+            )
         if isinstance(args_list, str | bytes) or not isinstance(args_list, Sequence):
             raise TypeError(
                 f"args_list must be a list of argument tuples, not {type(args_list).__name__}"
@@ -269,6 +303,13 @@ class EnqueueMixin(QueueBase):
                 if inserted:
                     self._event_bus.emit(_ENQUEUED, {"job_id": record.id, "task_name": task_name})
         return [JobResult(record, self) for record, _ in outcomes]
+
+
+def _payload_limit(max_payload_bytes: int | None) -> int | None:
+    """A call's own ``max_payload_bytes``, checked (None: the queue's applies)."""
+    if max_payload_bytes is None:
+        return None
+    return check.check_max_payload_bytes("max_payload_bytes", max_payload_bytes)
 
 
 __all__ = ["EnqueueMixin"]

@@ -82,6 +82,10 @@ class TaskQueue(Protocol):
         idempotency_key: str | None = None,
         idempotent: bool | None = None,
         max_payload_bytes: int | None = None,
+        debounce: float | str | None = None,
+        debounce_key: str | None = None,
+        debounce_max_wait: float | str | None = None,
+        debounce_replace_payload: bool | None = None,
     ) -> JobResult: ...
 
     def enqueue_many(

@@ -324,6 +324,10 @@ class Queue(
         codecs: list[str] | None = None,
         retry_budget: str | None = None,
         on_excess: OnExcess | str = OnExcess.DEFER,
+        debounce: float | str | None = None,
+        debounce_key: str | None = None,
+        debounce_max_wait: float | str | None = None,
+        debounce_replace_payload: bool = False,
     ) -> Callable[[Callable[..., Any]], TaskWrapper]:
         """Register a function as a task: ``@queue.task()`` (the parentheses are required).
 
@@ -332,6 +336,8 @@ class Queue(
         ``retry_budget`` (``"N/s|m|h"``) caps the retries of all the task's jobs across every
         worker; ``on_excess="drop"`` dead-letters a job its rate limit refuses instead of
         deferring it (docs/operations.md).
+        ``debounce`` (a window, with ``debounce_key`` and ``debounce_max_wait``) makes the
+        task's calls trailing-edge debounced (docs/operations.md, "Debounce").
         """
         options = check_task_options(
             name=name,
@@ -352,6 +358,7 @@ class Queue(
             max_retry_delay=max_retry_delay,
             max_concurrent=max_concurrent,
             idempotent=idempotent,
+            debounce=(debounce, debounce_key, debounce_max_wait, debounce_replace_payload),
             codecs=codecs,
             retry_budget=retry_budget,
             on_excess=on_excess,

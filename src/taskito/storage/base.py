@@ -107,6 +107,31 @@ class Storage(ControlStorage, OperatorStorage, ABC):
         ``QueueFullError`` and store nothing. The count and the insert are one atomic step
         under concurrent producers. The cap is checked first, even for a held unique key."""
 
+    @abstractmethod
+    def enqueue_debounced(
+        self,
+        job: NewJob,
+        key: str,
+        window_ms: int,
+        max_wait_ms: int,
+        replace_payload: bool,
+        now: int,
+        *,
+        max_pending: int | None = None,
+    ) -> tuple[JobRecord, bool]:
+        """Debounce (trailing edge), found, slid or inserted in one atomic step under
+        concurrent producers: while a job of ``job.task_name`` and ``job.namespace`` with
+        debounce ``key`` is pending and was never claimed (``attempt`` 0), move its
+        ``scheduled_at`` to ``min(now + window_ms, its created_at + max_wait_ms)`` (and, with
+        ``replace_payload``, store ``job.payload`` in place of its own) and return it and
+        True; ``job`` is not stored. Otherwise insert ``job`` as it is (the caller schedules
+        it at ``now + window_ms``) holding ``key``, and return it and False. A claimed job
+        is never moved, even once a retry sends it back to pending.
+
+        ``job`` carries no unique key; ``key`` is non-empty text; ``window_ms`` >= 1 and
+        ``max_wait_ms`` >= ``window_ms``. ``max_pending``: an insert (never a slide, which
+        adds no job) is checked against that cap as ``enqueue_capped`` checks one job."""
+
     def enqueue_batch(self, batch: JobBatch) -> None:
         """``enqueue_many`` of ``batch.jobs()``: every job in one transaction, all or nothing;
         job ``i`` is then stored as ``batch.record(i)``. A backend may store the columns

@@ -163,6 +163,34 @@ def require_coalescing_batch(jobs: Sequence[NewJob]) -> list[NewJob]:
     return batch
 
 
+def require_debounced(
+    job: object,
+    key: object,
+    window_ms: object,
+    max_wait_ms: object,
+    replace_payload: object,
+    now: object,
+    max_pending: object,
+) -> NewJob:
+    """The arguments of ``Storage.enqueue_debounced``, checked before anything is read."""
+    checked = require_new_job(job)
+    if checked.unique_key is not None:
+        raise ValueError(f"job {checked.id}: a debounced job carries no unique key")
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"the debounce key must be a non-empty str, not {key!r}")
+    if type(window_ms) is not int or window_ms < 1:
+        raise ValueError(f"window_ms must be an int of at least 1, not {window_ms!r}")
+    if type(max_wait_ms) is not int or max_wait_ms < window_ms:
+        raise ValueError(f"max_wait_ms must be an int of at least window_ms, not {max_wait_ms!r}")
+    if type(replace_payload) is not bool:
+        raise TypeError(f"replace_payload must be a bool, not {type(replace_payload).__name__}")
+    if type(now) is not int:
+        raise TypeError(f"now must be an int of ms, not {type(now).__name__}")
+    if max_pending is not None and (type(max_pending) is not int or max_pending < 0):
+        raise ValueError(f"max_pending must be an int of at least 0, not {max_pending!r}")
+    return checked
+
+
 def require_new_job(job: object) -> NewJob:
     if not isinstance(job, NewJob):
         raise TypeError(f"expected a NewJob, got {type(job).__name__}")

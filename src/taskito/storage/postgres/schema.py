@@ -367,6 +367,16 @@ _MIGRATION_WORKFLOWS = (
     " WHERE gate_deadline_at IS NOT NULL",
 )
 
+# Debounce (docs/operations.md, "Debounce"): the key a debounced job holds while it is pending
+# and was never claimed, unique per task and namespace (producers that race cannot both
+# insert: ON CONFLICT names this index); only those rows are in it.
+_MIGRATION_DEBOUNCE = (
+    'ALTER TABLE {s}.jobs ADD COLUMN debounce_key TEXT COLLATE "C"',
+    "CREATE UNIQUE INDEX uq_jobs_debounce ON {s}.jobs"
+    " (task_name, (coalesce(namespace, '')), debounce_key)"
+    " WHERE debounce_key IS NOT NULL AND status = 0 AND attempt = 0",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -377,6 +387,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_RESOURCES,
     _MIGRATION_DEAD_LETTERS,
     _MIGRATION_WORKFLOWS,
+    _MIGRATION_DEBOUNCE,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -39,7 +39,7 @@ from taskito.storage.base import (
 )
 from taskito.storage.postgres import claim as postgres_claim
 from taskito.storage.postgres import control_queries as cq
-from taskito.storage.postgres import enqueue, metrics, reads, transitions, workers
+from taskito.storage.postgres import debounce, enqueue, metrics, reads, transitions, workers
 from taskito.storage.postgres import queries as q
 from taskito.storage.postgres import records as convert
 from taskito.storage.postgres.control import PostgresControl
@@ -390,6 +390,22 @@ class PostgresStorage(
         return enqueue.enqueue_capped(
             self._conns, self._stmts, self._feed, (jobs, max_pending, batch)
         )
+
+    def enqueue_debounced(
+        self,
+        job: NewJob,
+        key: str,
+        window_ms: int,
+        max_wait_ms: int,
+        replace_payload: bool,
+        now: int,
+        *,
+        max_pending: int | None = None,
+    ) -> tuple[JobRecord, bool]:
+        call = debounce.Debounce(
+            job, key, window_ms, max_wait_ms, replace_payload, now, max_pending
+        )
+        return debounce.enqueue_debounced(self._conns, self._stmts, self._feed, call)
 
     def enqueue_batch(self, batch: JobBatch) -> None:
         enqueue.enqueue_batch(self._conns, self._stmts, self._feed, batch)

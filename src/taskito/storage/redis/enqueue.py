@@ -12,12 +12,21 @@ from typing import cast
 
 from taskito.exceptions import QueueFullError, StorageError, StorageUnavailableError
 from taskito.job import JobRecord, NewJob
-from taskito.storage.redis.keys import check_batch, check_new_job, job_arguments
+from taskito.storage.redis.keys import (
+    check_batch,
+    check_new_job,
+    debounce_field,
+    job_arguments,
+)
 from taskito.storage.redis.notify import ChangeListener
 from taskito.storage.redis.reads import get_jobs
 from taskito.storage.redis.records import job_from_packed
 from taskito.storage.redis.scripts import Scripts
-from taskito.storage.validation import require_capped_jobs, require_coalescing_batch
+from taskito.storage.validation import (
+    require_capped_jobs,
+    require_coalescing_batch,
+    require_debounced,
+)
 
 logger = logging.getLogger("taskito.storage.redis")
 
@@ -113,13 +122,44 @@ def enqueue_capped(
     return [JobRecord.from_new(job) for job in checked]
 
 
+def enqueue_debounced(
+    scripts: Scripts,
+    listener: ChangeListener,
+    call: tuple[NewJob, str, int, int, bool, int, int | None],
+) -> tuple[JobRecord, bool]:
+    """``Storage.enqueue_debounced`` (``call``: its arguments in order, ``max_pending``
+    last): one ``debounce.lua`` run, repeated after a dropped connection (a repeat slides
+    the job the lost run inserted to the same time)."""
+    job, key, window_ms, max_wait_ms, replace_payload, now, max_pending = call
+    require_debounced(job, key, window_ms, max_wait_ms, replace_payload, now, max_pending)
+    check_new_job(job)
+    cap = "" if max_pending is None else max_pending
+    field = debounce_field(job, key)
+    args: list[object] = [field, window_ms, max_wait_ms, int(replace_payload), now, cap]
+    args.append(job_arguments(job))
+    reply = _run_capped(scripts, args, job.queue, script="debounce", idempotent=True)
+    listener.notify()
+    if reply[0] == b"new":
+        return JobRecord.from_new(job), False
+    record = job_from_packed(reply[1], scripts.connection.clock_offset_ms())
+    return record, record.id != job.id
+
+
 _QUEUE_FULL = re.compile(r"TASKITO_QUEUE_FULL (\d+) (\d+) (\d+)")
 
 
-def _run_capped(scripts: Scripts, args: list[object], queue: str) -> list[bytes]:
-    """The enqueue script's reply; its refusal under a cap as ``QueueFullError``."""
+def _run_capped(
+    scripts: Scripts,
+    args: list[object],
+    queue: str,
+    *,
+    script: str = "enqueue",
+    idempotent: bool = False,
+) -> list[bytes]:
+    """The enqueue (or debounce) script's reply; its refusal under a cap as
+    ``QueueFullError``."""
     try:
-        return cast(list[bytes], scripts.run("enqueue", *args))
+        return cast(list[bytes], scripts.run(script, *args, idempotent=idempotent))
     except StorageUnavailableError:
         raise
     except StorageError as exc:
@@ -163,4 +203,11 @@ def _insert_new(scripts: Scripts, mode: str, jobs: Sequence[NewJob]) -> list[byt
         return None
 
 
-__all__ = ["enqueue", "enqueue_capped", "enqueue_coalescing", "enqueue_many", "enqueued"]
+__all__ = [
+    "enqueue",
+    "enqueue_capped",
+    "enqueue_coalescing",
+    "enqueue_debounced",
+    "enqueue_many",
+    "enqueued",
+]

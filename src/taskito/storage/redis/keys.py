@@ -42,10 +42,11 @@ def check_prefix(prefix: object) -> str:
 #: asserts that every name a script or this package builds is in this table, and each is used.
 KEY_NAMES = frozenset(
     {
-        "archive", "breakers", "cancels", "changes", "created", "deadindex", "done", "ended",
-        "heartbeats", "locktokens", "logindex", "logs", "meta", "metrics", "paused", "periodicdue",
-        "periodics", "queues", "rates", "resultexpiry", "running", "seq", "settings", "unique",
-        "workerhealth", "workers", "workerstatus", "wfdefindex", "wfdue", "wfgates", "wfjobs",
+        "archive", "breakers", "cancels", "changes", "created", "deadindex", "debounce", "done",
+        "ended", "heartbeats", "locktokens", "logindex", "logs", "meta", "metrics", "paused",
+        "periodicdue", "periodics", "queues", "rates", "resultexpiry", "running", "seq", "settings",
+        "unique", "wfdefindex", "wfdue", "wfgates", "wfjobs", "workerhealth", "workers",
+        "workerstatus",
     }
 )  # fmt: skip
 #: Key families: each name is followed by ``:<id>`` (or more parts, as in ``status:<code>:<q>``).
@@ -231,6 +232,14 @@ def job_arguments(job: NewJob) -> bytes:
             pack_fields(deps),
         )
     )
+
+
+def debounce_field(job: NewJob, key: str) -> str:
+    """The field of ``<prefix>:debounce`` (debounce key -> the id of its pending, never
+    claimed job) for ``key`` of ``job``'s task and namespace: unambiguous, since the task
+    name is preceded by its length."""
+    task = job.task_name
+    return f"{namespace_tag(job.namespace)}:{len(task.encode())}:{task}:{key}"
 
 
 def require_time(name: str, value: object) -> int:

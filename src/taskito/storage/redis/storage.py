@@ -129,6 +129,20 @@ class RedisStorage(RedisControl, RedisOperations, RedisWorkflows, Storage):
             self._scripts, self._listener, (jobs, max_pending, batch)
         )
 
+    def enqueue_debounced(
+        self,
+        job: NewJob,
+        key: str,
+        window_ms: int,
+        max_wait_ms: int,
+        replace_payload: bool,
+        now: int,
+        *,
+        max_pending: int | None = None,
+    ) -> tuple[JobRecord, bool]:
+        call = (job, key, window_ms, max_wait_ms, replace_payload, now, max_pending)
+        return redis_enqueue.enqueue_debounced(self._scripts, self._listener, call)
+
     def get_job(self, job_id: str) -> JobRecord | None:
         found = redis_reads.get_jobs(self._scripts, [job_id])
         return found[0] if found else None

@@ -352,6 +352,14 @@ _MIGRATION_WORKFLOWS = (
     " WHERE gate_deadline_at IS NOT NULL",
 )
 
+# Debounce (docs/operations.md, "Debounce"): the key a debounced job holds while it is pending
+# and was never claimed, unique per task and namespace; only those rows are in the index.
+_MIGRATION_DEBOUNCE = (
+    "ALTER TABLE jobs ADD COLUMN debounce_key TEXT",
+    "CREATE UNIQUE INDEX uq_jobs_debounce ON jobs (task_name, ifnull(namespace, ''), debounce_key)"
+    " WHERE debounce_key IS NOT NULL AND status = 0 AND attempt = 0",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -361,6 +369,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_DASHBOARD_INDEXES,
     _MIGRATION_DEAD_LETTERS,
     _MIGRATION_WORKFLOWS,
+    _MIGRATION_DEBOUNCE,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

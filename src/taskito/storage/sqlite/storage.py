@@ -151,6 +151,32 @@ class SqliteStorage(SqliteControl, SqliteOperations, SqliteWorkflows, Storage, W
         self._notify()
         return records
 
+    def enqueue_debounced(
+        self,
+        job: NewJob,
+        key: str,
+        window_ms: int,
+        max_wait_ms: int,
+        replace_payload: bool,
+        now: int,
+        *,
+        max_pending: int | None = None,
+    ) -> tuple[JobRecord, bool]:
+        """See ``Storage.enqueue_debounced``: one write transaction (``BEGIN IMMEDIATE``)."""
+        validation.require_debounced(
+            job, key, window_ms, max_wait_ms, replace_payload, now, max_pending
+        )
+        with self._conns.write(notify=False, durable=self._durable) as conn:
+            outcome = transitions.enqueue_debounced(
+                conn, job, key, window_ms, max_wait_ms, replace_payload, now
+            )
+            if max_pending is not None and not outcome[1]:
+                (pending,) = conn.execute(_COUNT_PENDING_IN_QUEUE, (job.queue,)).fetchone()
+                if pending > max_pending:  # the count includes the row just inserted
+                    raise QueueFullError(job.queue, pending - 1, 1, max_pending)
+        self._notify()
+        return outcome
+
     def enqueue_batch(self, batch: JobBatch) -> None:
         validation.require_job_batch(batch)
         if not batch.ids:

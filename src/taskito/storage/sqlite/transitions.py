@@ -99,6 +99,38 @@ def enqueue_one(conn: sqlite3.Connection, job: NewJob) -> tuple[JobRecord, bool]
     return JobRecord.from_new(job), True
 
 
+# A debounced job that is pending and was never claimed (the terms of uq_jobs_debounce).
+_SLIDE_DEBOUNCED = (
+    "UPDATE jobs SET scheduled_at = min(?, created_at + ?), payload = ifnull(?, payload)"
+    " WHERE task_name = ? AND ifnull(namespace, '') = ? AND debounce_key = ?"
+    " AND debounce_key IS NOT NULL AND status = 0 AND attempt = 0"
+    f" RETURNING {q.JOB_COLUMNS}"
+)
+_SET_DEBOUNCE_KEY = "UPDATE jobs SET debounce_key = ? WHERE id = ?"
+
+
+def enqueue_debounced(
+    conn: sqlite3.Connection,
+    job: NewJob,
+    key: str,
+    window_ms: int,
+    max_wait_ms: int,
+    replace_payload: bool,
+    now: int,
+) -> tuple[JobRecord, bool]:
+    """``Storage.enqueue_debounced`` inside the caller's write transaction (no other writer
+    comes between the slide and the insert): the slid job and True, or ``job`` inserted
+    holding ``key`` and False."""
+    payload = bytearray(job.payload) if replace_payload else None
+    params = (now + window_ms, max_wait_ms, payload, job.task_name, job.namespace or "", key)
+    row = conn.execute(_SLIDE_DEBOUNCED, params).fetchone()
+    if row is not None:
+        return q.row_to_job(row), True
+    record, _ = enqueue_one(conn, job)
+    conn.execute(_SET_DEBOUNCE_KEY, (key, job.id))
+    return record, False
+
+
 def cascade_cancel(conn: sqlite3.Connection, root_id: str, error: str, now: int) -> list[str]:
     """Cancel the pending dependents of ``root_id`` with ``error``, and theirs in turn with
     ``"dependency cancelled: <their cancelled dependency>"``; return every id cancelled."""

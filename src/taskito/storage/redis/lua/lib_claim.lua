@@ -79,6 +79,7 @@ local function claim_jobs(worker_id, now, lease, limit, nstag, queues)
     -- A request made before an expired lease was requeued applies to the next attempt at once.
     local cancel = job[R_CANCEL]
     if cancel and cancel ~= '0' then change(changes, 'HSET', CANCELS_KEY, id, cancel) end
+    if job[R_DEBOUNCE] and job[R_ATTEMPT] == '0' then release_debounce(job[R_DEBOUNCE], id) end
     local attempt = int(tonumber(job[R_ATTEMPT]) + 1)
     job[R_STATUS], job[R_ATTEMPT], job[R_WORKER] = RUNNING, attempt, worker_id
     job[R_STARTED], job[R_LEASE] = now, lease

@@ -11,6 +11,7 @@ local PENDING, RUNNING, COMPLETE, FAILED, DEAD, CANCELLED = '0', '1', '2', '3', 
 local RUNNING_KEY = P .. ':running'
 local CANCELS_KEY = P .. ':cancels'
 local UNIQUE_KEY = P .. ':unique'
+local DEBOUNCE_KEY = P .. ':debounce'
 local CREATED_KEY = P .. ':created'
 local DONE_KEY = P .. ':done'
 local QUEUES_KEY = P .. ':queues'
@@ -57,7 +58,7 @@ local function publish() redis.call('PUBLISH', CHANGES_CHANNEL, TOKEN) end
 local INDEX_FIELDS = {
   'status', 'queue', 'task_name', 'created_at', 'scheduled_at', 'expires_at', 'qk', 'pe',
   'wait', 'unique_key', 'attempt', 'retry_count', 'max_retries', 'worker_id',
-  'has_dependents', 'cancel_requested', 'result_ttl_ms', 'rescue_count',
+  'has_dependents', 'cancel_requested', 'result_ttl_ms', 'rescue_count', 'debounce',
 }
 
 local function load_job(id)
@@ -77,10 +78,12 @@ local RECORD_FIELDS = {
   'retry_count', 'max_retries', 'timeout_ms', 'started_at', 'completed_at', 'result', 'error',
   'unique_key', 'progress', 'metadata', 'cancel_requested', 'expires_at', 'result_ttl_ms',
   'namespace', 'worker_id', 'attempt', 'lease_expires_at', 'rescue_count', 'qk', 'pe',
+  'debounce',
 }
 local RECORD_LENGTH = 26
 local R_QUEUE, R_TASK, R_STATUS, R_CREATED, R_CANCEL, R_EXPIRES = 2, 3, 5, 7, 19, 20
 local R_STARTED, R_WORKER, R_ATTEMPT, R_LEASE, R_QK, R_PE = 12, 23, 24, 25, 27, 28
+local R_DEBOUNCE = 29
 local LENGTHS_FORMAT = '>' .. string.rep('i4', RECORD_LENGTH)
 
 local function load_record(id)
@@ -185,6 +188,14 @@ local function move_status(job, from, to)
   redis.call('ZADD', bystatus_key(to), job.created_at, job.id)
 end
 
+-- A debounced job holds its key while pending and never claimed (attempt 0): a claim or a
+-- cancel lets it go, unless a newer job holds it already.
+local function release_debounce(debounce, id)
+  if debounce and redis.call('HGET', DEBOUNCE_KEY, debounce) == id then
+    redis.call('HDEL', DEBOUNCE_KEY, debounce)
+  end
+end
+
 local function release_unique(job)
   if job.unique_key and redis.call('HGET', UNIQUE_KEY, job.unique_key) == job.id then
     redis.call('HDEL', UNIQUE_KEY, job.unique_key)
@@ -239,6 +250,7 @@ local function cancel_pending_job(job, now, message)
     redis.call('HDEL', key, 'error')
   end
   release_unique(job)
+  release_debounce(job.debounce, job.id)
   index_ended(job, now)
 end
 
