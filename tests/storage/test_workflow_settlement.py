@@ -2,8 +2,7 @@
 (``storage/workflow_contract.py``): finish_many and finish_and_claim, each outcome, fencing,
 terminal nodes and runs left alone, and the run's due mark.
 
-Runs on every backend fixture; a backend whose storage is not a ``WorkflowStorage`` yet is
-skipped with a message (the ``wf`` fixture, conftest.py)."""
+Runs on every backend fixture (the ``wf`` fixture, conftest.py)."""
 
 from __future__ import annotations
 

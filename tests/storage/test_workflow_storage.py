@@ -2,8 +2,7 @@
 atomic run creation, and the compare-and-set operations on nodes and runs, the sweep's reads
 and the pages of runs. Settlement by a finish: test_workflow_settlement.py.
 
-Runs on every backend fixture; a backend whose storage is not a ``WorkflowStorage`` yet is
-skipped with a message (the ``wf`` fixture, conftest.py)."""
+Runs on every backend fixture (the ``wf`` fixture, conftest.py)."""
 
 from __future__ import annotations
 

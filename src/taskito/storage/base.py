@@ -30,6 +30,7 @@ from taskito.storage.records import (
     WorkerInfo,
     poison_pill_error,
 )
+from taskito.storage.workflow_contract import WorkflowStorage
 
 __all__ = [
     "DEFAULT_MAX_RESCUES",
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 
-class Storage(ControlStorage, OperatorStorage, ABC):
+class Storage(ControlStorage, OperatorStorage, WorkflowStorage, ABC):
     """The one storage contract. A backend that passes ``tests/storage/`` is a backend.
 
     The flow-control families (queue state, limits, breakers, schedules, locks, archive,

@@ -47,7 +47,6 @@ from taskito.storage.postgres.operations import PostgresOperations
 from taskito.storage.postgres.schema import validate_schema_name
 from taskito.storage.postgres.workflows import PostgresWorkflows
 from taskito.storage.validation import claim_queue_names
-from taskito.storage.workflow_contract import WorkflowStorage
 
 INSTALL_HINT = 'the postgres backend needs psycopg 3: pip install "pytaskito[postgres]"'
 _DRIVER_PACKAGES = frozenset({"psycopg", "psycopg_pool", "psycopg_binary", "psycopg_c"})
@@ -67,9 +66,7 @@ if TYPE_CHECKING:
 DEFAULT_POOL_SIZE = 10
 
 
-class PostgresStorage(
-    PostgresControl, PostgresOperations, PostgresWorkflows, Storage, WorkflowStorage
-):
+class PostgresStorage(PostgresControl, PostgresOperations, PostgresWorkflows, Storage):
     """``Storage`` on a PostgreSQL schema, shared by any number of processes and hosts. The
     workflow half (``WorkflowStorage``) comes from ``PostgresWorkflows``."""
 

@@ -41,13 +41,12 @@ from taskito.storage.validation import (
     require_new_job,
 )
 from taskito.storage.worker_resources import encode_health
-from taskito.storage.workflow_contract import WorkflowStorage
 
 # Pending jobs of one queue, every namespace and delayed ones included (a max_pending cap).
 _COUNT_PENDING_IN_QUEUE = "SELECT count(*) FROM jobs WHERE queue = ? AND status = 0"
 
 
-class SqliteStorage(SqliteControl, SqliteOperations, SqliteWorkflows, Storage, WorkflowStorage):
+class SqliteStorage(SqliteControl, SqliteOperations, SqliteWorkflows, Storage):
     """``Storage`` on one SQLite file (or ``":memory:"`` for a single process). The
     flow-control methods come from ``SqliteControl``, the operator's from
     ``SqliteOperations``, the workflow half (``WorkflowStorage``) from ``SqliteWorkflows``."""
