@@ -13,7 +13,7 @@ import pytest
 from taskito import EventType, JsonSerializer, OnExcess, Queue, TaskMiddleware, TaskWrapper
 from taskito.registry import CircuitBreakerConfig, RateLimit
 from taskito.retry import RetryPolicy
-from taskito.task import default_task_name
+from taskito.task_options import default_task_name
 
 
 def test_bare_decorator_is_refused(queue: Queue) -> None:

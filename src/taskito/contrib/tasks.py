@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import taskito
 from taskito.celery_habits import TASK_KEYWORDS, keyword_error
-from taskito.task import check_task_options, default_task_name
+from taskito.task_options import check_task_options, default_task_name
 
 _TASK_SIGNATURE = inspect.signature(taskito.Queue.task)
 _TASK_DEFAULTS = {

@@ -19,7 +19,8 @@ from taskito.queue import checks as check
 from taskito.queue.arguments import as_args, as_kwargs
 from taskito.queue.state import QueueBase
 from taskito.registry import CallShape, PeriodicSpec, QueueLimits, parse_rate_limit
-from taskito.task import TaskWrapper, default_task_name
+from taskito.task import TaskWrapper
+from taskito.task_options import default_task_name
 from taskito.worker.scheduler import NEVER_MS
 
 if TYPE_CHECKING:

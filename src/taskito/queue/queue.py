@@ -53,7 +53,8 @@ from taskito.retention import Retention, dlq_auto_retry_options
 from taskito.signing import warn_if_unsigned
 from taskito.storage import open_storage
 from taskito.storage.base import DEFAULT_MAX_RESCUES
-from taskito.task import TaskWrapper, check_task_options
+from taskito.task import TaskWrapper
+from taskito.task_options import check_task_options
 
 if TYPE_CHECKING:
     from taskito.interception.interceptor import ArgumentInterceptor
