@@ -21,6 +21,7 @@ from taskito.queue.idempotency import auto_key, check_idempotent, explicit_key, 
 from taskito.queue.jobs import build_job, run_on_enqueue
 from taskito.queue.protocol import EnqueueOptions
 from taskito.queue.state import QueueBase
+from taskito.registry import DebounceOptions
 from taskito.result import JobResult
 
 if TYPE_CHECKING:
@@ -78,30 +79,20 @@ class EnqueueMixin(QueueBase):
     ) -> JobResult:
         """Store one job and return its handle.
 
-        ``max_retries=0`` means no retries; a ``timeout`` of None takes the queue's
-        ``default_timeout``. Unserializable arguments raise ``SerializationError`` and store
-        nothing; ``depends_on`` naming a missing, dead or cancelled job raises
-        ``DependencyError`` (a ``RuntimeError``). ``idempotency_key`` (or, for an idempotent
-        call, a key hashed from the call) is stored as the unique key when none is given:
-        while a job holds it, the call returns that job (``queue/idempotency.py``). A payload
-        over ``max_payload_bytes`` (the call's, else the queue's) raises
-        ``PayloadTooLargeError`` and stores nothing. ``debounce*`` (any of them) give this
-        call its own debounce window in place of the task's (``queue/debounce.py``).
-        """
-        window = call_options(debounce, debounce_key, debounce_max_wait, debounce_replace_payload)
-        if window is None and self._task_registry:
-            spec = self._task_registry.get(task_name)
-            window = None if spec is None else spec.debounce
-        if window is not None:
-            refuse_combinations(
-                task_name,
-                delay=delay,
-                unique_key=unique_key,
-                idempotency_key=idempotency_key,
-                idempotent=self._task_is_idempotent(task_name)
-                if idempotent is None
-                else idempotent,
-            )
+        ``max_retries=0``: no retries; ``timeout=None``: the queue's ``default_timeout``.
+        Nothing is stored when the arguments do not serialize (``SerializationError``), a
+        ``depends_on`` job is missing, dead or cancelled (``DependencyError``) or the payload
+        exceeds ``max_payload_bytes`` (``PayloadTooLargeError``). ``idempotency_key`` (or the
+        key of an idempotent call) returns the job holding it (``queue/idempotency.py``);
+        ``debounce*`` give the call its own debounce window (``queue/debounce.py``)."""
+        window = self._debounce_window(
+            task_name,
+            call_options(debounce, debounce_key, debounce_max_wait, debounce_replace_payload),
+            delay=delay,
+            unique_key=unique_key,
+            idempotency_key=idempotency_key,
+            idempotent=idempotent,
+        )
         options = EnqueueOptions(
             priority,
             delay,
@@ -117,6 +108,58 @@ class EnqueueMixin(QueueBase):
         if self._test_mode is not None:
             # Test mode runs the call now; its EagerJob has JobResult's surface.
             return cast("JobResult", self._test_mode.run_now(task_name, args, kwargs, options))
+        args, kwargs, envelope, options, serializer = self._prepare_call(
+            task_name, args, kwargs, options
+        )
+        limit = _payload_limit(max_payload_bytes)
+        if window is not None:
+            call = (args, kwargs, envelope)
+            return enqueue_debounced(self, task_name, call, serializer, options, window, limit)
+        options = self._with_idempotency_key(
+            task_name, args, kwargs, serializer, envelope, options, idempotency_key, idempotent
+        )
+        job = build_job(
+            self, task_name, args, kwargs, serializer, now_ms(), options, envelope, limit
+        )
+        return self._store_one(task_name, job)
+
+    def _debounce_window(
+        self,
+        task_name: str,
+        window: DebounceOptions | None,
+        *,
+        delay: float | None,
+        unique_key: str | None,
+        idempotency_key: str | None,
+        idempotent: bool | None,
+    ) -> DebounceOptions | None:
+        """The call's debounce window (its own, else the task's), after refusing the options
+        a debounced call cannot take."""
+        if window is None and self._task_registry:
+            spec = self._task_registry.get(task_name)
+            window = None if spec is None else spec.debounce
+        if window is not None:
+            refuse_combinations(
+                task_name,
+                delay=delay,
+                unique_key=unique_key,
+                idempotency_key=idempotency_key,
+                idempotent=self._task_is_idempotent(task_name)
+                if idempotent is None
+                else idempotent,
+            )
+        return window
+
+    def _prepare_call(
+        self,
+        task_name: str,
+        args: tuple[Any, ...] | list[Any],
+        kwargs: dict[str, Any] | None,
+        options: EnqueueOptions,
+    ) -> tuple[tuple[Any, ...], dict[str, Any], dict[str, Any] | None, EnqueueOptions, Serializer]:
+        """Check the task name and arguments, run ``on_enqueue`` middleware and interception,
+        and check the call against the task's signature: ``(args, kwargs, envelope, options,
+        serializer)``."""
         if type(task_name) is not str or not task_name:
             check.check_storable_name("task_name", task_name)
         if type(args) is not tuple:
@@ -130,28 +173,10 @@ class EnqueueMixin(QueueBase):
             call = self._interception.intercept(args, kwargs)
             args, kwargs, envelope = call.args, call.kwargs, call.envelope
         serializer = self._check_call(task_name, args, kwargs)
-        if window is not None:
-            return enqueue_debounced(
-                self,
-                task_name,
-                (args, kwargs, envelope),
-                serializer,
-                options,
-                window,
-                _payload_limit(max_payload_bytes),
-            )
-        if (
-            idempotency_key is not None
-            or idempotent is not None
-            or self._task_is_idempotent(task_name)
-        ):
-            options = self._with_idempotency_key(
-                task_name, args, kwargs, serializer, envelope, options, idempotency_key, idempotent
-            )
-        limit = _payload_limit(max_payload_bytes)
-        job = build_job(
-            self, task_name, args, kwargs, serializer, now_ms(), options, envelope, limit
-        )
+        return args, kwargs, envelope, options, serializer
+
+    def _store_one(self, task_name: str, job: NewJob) -> JobResult:
+        """Store one job (against its queue's ``max_pending`` cap, if any) and announce it."""
         cap = self._caps.cap_for(self._storage, job.queue)
         if cap is None:
             record = self._storage.enqueue(job)
@@ -177,6 +202,12 @@ class EnqueueMixin(QueueBase):
     ) -> EnqueueOptions:
         """``options`` with the call's unique key: ``unique_key`` if given, else the
         ``idempotency_key``, else the automatic key of an idempotent call."""
+        if (
+            idempotency_key is None
+            and idempotent is None
+            and not self._task_is_idempotent(task_name)
+        ):
+            return options
         given = check_idempotent("idempotent", idempotent)
         wanted = wants_auto_key(self._task_is_idempotent(task_name), given)
         key = explicit_key("idempotency_key", idempotency_key)
@@ -223,17 +254,7 @@ class EnqueueMixin(QueueBase):
         or by an earlier job of the batch, gives that job's handle in its place. A payload
         over ``max_payload_bytes`` raises naming its index; nothing of the batch is stored.
         """
-        check.check_storable_name("task_name", task_name)
-        spec = self._task_registry.get(task_name)
-        if spec is not None and spec.debounce is not None:
-            raise ValueError(
-                f"task {task_name!r} is debounced: enqueue_many() and map() cannot debounce a"
-                " batch; call delay() or apply_async() once per call"
-            )
-        if isinstance(args_list, str | bytes) or not isinstance(args_list, Sequence):
-            raise TypeError(
-                f"args_list must be a list of argument tuples, not {type(args_list).__name__}"
-            )
+        self._check_batch_call(task_name, args_list)
         auto_keys = wants_auto_key(
             self._task_is_idempotent(task_name), check_idempotent("idempotent", idempotent)
         )
@@ -264,6 +285,24 @@ class EnqueueMixin(QueueBase):
         if auto_keys or idempotency_keys is not None:
             assert not isinstance(batch, JobBatch)  # keyed batches are built job by job
             return self._store_coalescing(task_name, batch)
+        return self._store_batch(task_name, batch)
+
+    def _check_batch_call(self, task_name: str, args_list: object) -> None:
+        """Refuse a batch of a debounced task and an ``args_list`` that is not a list."""
+        check.check_storable_name("task_name", task_name)
+        spec = self._task_registry.get(task_name)
+        if spec is not None and spec.debounce is not None:
+            raise ValueError(
+                f"task {task_name!r} is debounced: enqueue_many() and map() cannot debounce a"
+                " batch; call delay() or apply_async() once per call"
+            )
+        if isinstance(args_list, str | bytes) or not isinstance(args_list, Sequence):
+            raise TypeError(
+                f"args_list must be a list of argument tuples, not {type(args_list).__name__}"
+            )
+
+    def _store_batch(self, task_name: str, batch: list[NewJob] | JobBatch) -> list[JobResult]:
+        """Store an unkeyed batch in one transaction (against its cap, if any), announce it."""
         cap = self._batch_cap(batch)
         if cap is not None:
             jobs = batch.jobs() if isinstance(batch, JobBatch) else batch
