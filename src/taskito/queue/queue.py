@@ -38,6 +38,7 @@ from taskito.queue.resources_api import ResourcesMixin
 from taskito.queue.settings import QueueSettings
 from taskito.queue.webhook_api import WebhookMixin
 from taskito.queue.workers import RunningWorkers, install_signal_handlers, worker_settings
+from taskito.queue.workflow_inspection import WorkflowInspectionMixin
 from taskito.registry import (
     DEFAULT_METRICS_RETENTION_S,
     ExecutionEnv,
@@ -73,6 +74,7 @@ class Queue(
     WebhookMixin,
     InterceptionMixin,
     ResourcesMixin,
+    WorkflowInspectionMixin,
     AsyncMixin,
 ):
     """A task queue backed by one storage (SQLite by default).
