@@ -65,6 +65,7 @@ def node_dict(node: WorkflowNodeRecord, status: str) -> dict[str, Any]:
         "fan_out_count": node.fan_out_count,
         "child_run_id": node.child_run_id,
         "gate_deadline_at": node.gate_deadline_at,
+        "gate_decision": node.gate_decision,
         "started_at": node.started_at,
         "completed_at": node.completed_at,
     }
@@ -98,6 +99,7 @@ def dag_graph(dag_text: str, nodes: list[dict[str, Any]]) -> dict[str, Any]:
                 "kind": node.get("kind"),
                 "status": node.get("status", "pending"),
                 "job_id": node.get("job_id"),
+                "child_run_id": node.get("child_run_id"),
                 "children": [
                     {"name": kid["name"], "status": kid["status"], "job_id": kid["job_id"]}
                     for kid in kids
