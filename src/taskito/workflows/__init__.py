@@ -1,0 +1,24 @@
+"""Durable workflows: a DAG of steps (tasks, approval gates, sub-workflows; fan-out and
+fan-in; conditions) run as jobs, with its whole state in storage (docs/workflows.md)."""
+
+from taskito.workflows.builder import StepSpec, SubWorkflowRef, Workflow
+from taskito.workflows.types import (
+    GateConfig,
+    NodeSnapshot,
+    NodeStatus,
+    WorkflowContext,
+    WorkflowState,
+    WorkflowStatus,
+)
+
+__all__ = [
+    "GateConfig",
+    "NodeSnapshot",
+    "NodeStatus",
+    "StepSpec",
+    "SubWorkflowRef",
+    "Workflow",
+    "WorkflowContext",
+    "WorkflowState",
+    "WorkflowStatus",
+]
