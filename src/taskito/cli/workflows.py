@@ -130,7 +130,7 @@ def _detail(queue: taskito.Queue, run_id: str) -> dict[str, Any]:
 
 def show_command(queue: taskito.Queue, args: argparse.Namespace, app_spec: str) -> int:
     detail = _detail(queue, args.run_id)
-    picture = mermaid(queue, detail)
+    picture = mermaid(detail)
     if args.format == "json":
         output.print_json({**detail, "mermaid": picture})
         return EXIT_OK
@@ -160,11 +160,15 @@ def format_run(detail: Mapping[str, Any]) -> str:
     return output.format_fields(fields)
 
 
-def mermaid(queue: taskito.Queue, detail: Mapping[str, Any]) -> str:
-    """The run's DAG with each node's status, as ``WorkflowRun.visualize`` draws it."""
-    from taskito.workflows import WorkflowRun
+def mermaid(detail: Mapping[str, Any]) -> str:
+    """The run's DAG with each step's status, as ``WorkflowRun.visualize`` draws it (fan-out
+    children are not steps of the definition, so they are not drawn)."""
+    from taskito.workflows.visualization import render_mermaid
 
-    return str(WorkflowRun(queue, detail["id"], detail["name"]).visualize("mermaid"))
+    steps = detail["dag"]["nodes"]
+    edges = [(edge["from"], edge["to"]) for edge in detail["dag"]["edges"]]
+    statuses = {step["name"]: step["status"] for step in steps}
+    return render_mermaid([step["name"] for step in steps], edges, statuses)
 
 
 # --- gates --------------------------------------------------------------------------------
