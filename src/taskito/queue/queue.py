@@ -38,6 +38,7 @@ from taskito.queue.resources_api import ResourcesMixin
 from taskito.queue.settings import QueueSettings
 from taskito.queue.webhook_api import WebhookMixin
 from taskito.queue.workers import RunningWorkers, install_signal_handlers, worker_settings
+from taskito.queue.workflows_api import WorkflowsMixin
 from taskito.registry import (
     DEFAULT_METRICS_RETENTION_S,
     ExecutionEnv,
@@ -73,6 +74,7 @@ class Queue(
     WebhookMixin,
     InterceptionMixin,
     ResourcesMixin,
+    WorkflowsMixin,
     AsyncMixin,
 ):
     """A task queue backed by one storage (SQLite by default).
@@ -182,6 +184,8 @@ class Queue(
         self._interception = InterceptionParts.from_settings(settings)
         self._resource_definitions = {}
         self._caps = CapCache()
+        self._workflow_registry = {}
+        self._workflows = None
 
     def _open(self, settings: QueueSettings) -> None:
         """Open storage and start the event bus; storage is closed again if the bus fails."""
@@ -288,6 +292,7 @@ class Queue(
             retention=self._retention,
             dlq_auto_retry_delay_ms=self._dlq_auto_retry_delay_ms,
             dlq_auto_retry_max=self._dlq_auto_retry_max,
+            advancer=self._run_advancer(),
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from taskito.signing import Signer
     from taskito.storage.base import Storage
     from taskito.webhooks import WebhookManager
+    from taskito.workflows.engine import WorkflowEngine
+    from taskito.workflows.proxy import WorkflowProxy
 
 
 class QueueBase:
@@ -47,3 +49,5 @@ class QueueBase:
     _closed: bool
     _max_payload_bytes: int
     _caps: CapCache
+    _workflow_registry: dict[str, WorkflowProxy]
+    _workflows: WorkflowEngine | None
