@@ -20,6 +20,7 @@ from taskito.queue.checks import (
 )
 from taskito.workflows import analysis
 from taskito.workflows.types import GateConfig, WorkflowContext
+from taskito.workflows.visualization import render_dot, render_mermaid
 
 #: The task name stored for a gate node.
 GATE_TASK_NAME = "__gate__"
@@ -227,6 +228,11 @@ class Workflow:
     def bottleneck_analysis(self, costs: Mapping[str, float]) -> dict[str, Any]:
         """The costliest step on the critical path, its share, and a suggestion."""
         return analysis.bottleneck_analysis(self.predecessors(), costs)
+
+    def visualize(self, fmt: str = "mermaid") -> str:
+        """The DAG as a picture's text: ``"dot"`` gives Graphviz DOT, anything else Mermaid."""
+        render = render_dot if fmt == "dot" else render_mermaid
+        return render(self.step_names, self.edges)
 
     def _check_new_name(self, name: object) -> None:
         text = check_storable_name("step name", name)
