@@ -5,7 +5,7 @@ the state in ``__init__``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from taskito.events import EventBus
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from taskito.signing import Signer
     from taskito.storage.base import Storage
     from taskito.webhooks import WebhookManager
-    from taskito.workflows.engine import WorkflowEngine
-    from taskito.workflows.proxy import WorkflowProxy
 
 
 class QueueBase:
@@ -49,5 +47,7 @@ class QueueBase:
     _closed: bool
     _max_payload_bytes: int
     _caps: CapCache
-    _workflow_registry: dict[str, WorkflowProxy]
-    _workflows: WorkflowEngine | None
+    #: ``@queue.workflow()`` proxies by name, and the workflow engine once built (typed
+    #: loosely: the workflows package imports the queue's parts, not the other way round).
+    _workflow_registry: dict[str, Any]
+    _workflows: Any

@@ -84,7 +84,7 @@ class WorkflowsMixin(QueueBase):
 
     def _workflow_engine(self) -> WorkflowEngine:
         """This Queue's engine (a clear error when its backend does not store workflows)."""
-        engine = self._workflows
+        engine: WorkflowEngine | None = self._workflows
         if engine is None:
             from taskito.workflows.engine import WorkflowEngine
 

@@ -38,6 +38,7 @@ def cached_steps(engine: Driver, workflow: Any, base_run_id: str, now: int) -> d
         {name: list(meta.after) for name, meta in dag.nodes.items()},
         cache_ttl=dag.cache_ttl,
         base_run_completed_at=base.completed_at,
+        now_ms=now,
     )
     return dict(cached)
 
