@@ -14,8 +14,10 @@ import pytest
 from taskito import Queue
 from taskito.dashboard import Users, create_app
 from taskito.storage.workflow_contract import WorkflowStorage
-from tests.api.backends.support import BACKEND_NAMES, Backend, open_backend
+from taskito.workflows import Workflow
+from tests.api.backends.support import BACKEND_NAMES, Backend, open_backend, worker_thread
 from tests.dashboard.harness import ADMIN, TEST_PASSWORD_COST, VIEWER, Client, serve
+from tests.helpers import wait_until
 from tests.workflow_runs import Node, fan_out_run, gate_run, store_run
 
 RUN_KEYS = {
@@ -197,3 +199,86 @@ def test_the_decisions_are_admin_only_and_need_the_csrf_token(queue: Queue) -> N
             no_csrf = admin.post(f"{base}/{action}", {"node": "review"}, csrf=False)
             assert no_csrf.status == 403
         assert answer(admin.get(base))["nodes"][1]["status"] == "waiting_approval"
+
+
+def _release(queue: Queue, task: Any) -> str:
+    flow = Workflow("release")
+    flow.step("build", task, args=(1, 2))
+    flow.gate("review", after="build")
+    flow.step("ship", task, args=(3, 4), after="review")
+    return str(queue.submit_workflow(flow).id)
+
+
+def _node(client: Client, run_id: str, name: str) -> dict[str, Any]:
+    nodes = answer(client.get(f"/api/workflows/runs/{run_id}"))["nodes"]
+    return next(node for node in nodes if node["name"] == name)
+
+
+def _state(client: Client, run_id: str) -> str:
+    state: str = answer(client.get(f"/api/workflows/runs/{run_id}"))["state"]
+    return state
+
+
+def test_gates_decided_and_runs_cancelled_with_a_real_worker(queue: Queue, client: Client) -> None:
+    add = queue.task(name="add")(lambda a, b: a + b)
+    items = queue.task(name="items")(lambda: [1, 2, 3])
+    double = queue.task(name="double")(lambda n: n * 2)
+    total = queue.task(name="total")(lambda values: sum(values))
+    fan = Workflow("fan")
+    fan.step("source", items)
+    fan.step("process", double, after="source", fan_out="each")
+    fan.step("total", total, after="process", fan_in="all")
+    fan_id = str(queue.submit_workflow(fan).id)
+    approved, rejected, cancelled = (_release(queue, add) for _ in range(3))
+    with worker_thread(queue):
+        for run_id in (approved, rejected, cancelled):
+            wait_until(
+                lambda run_id=run_id: (
+                    _node(client, run_id, "review")["status"] == "waiting_approval"
+                ),
+                timeout_s=20,
+                message="the gate is reached",
+            )
+        base = f"/api/workflows/runs/{approved}"
+        assert answer(client.post(base + "/approve", {"node": "review"})) == {"approved": "review"}
+        wait_until(lambda: _state(client, approved) == "completed", timeout_s=20)
+        again = answer(client.post(base + "/approve", {"node": "review"}), 409)
+        assert "review" in again["error"]
+        not_a_gate = answer(client.post(base + "/reject", {"node": "build"}), 409)
+        assert "build" in not_a_gate["error"]
+        unknown = answer(client.post(base + "/approve", {"node": "nope"}), 404)
+        assert unknown == {"error": f"workflow run {approved!r} has no node named 'nope'"}
+
+        reply = client.post(f"/api/workflows/runs/{rejected}/reject", {"node": "review",
+                            "error": "not today"})  # fmt: skip
+        assert answer(reply) == {"rejected": "review", "error": "not today"}
+        wait_until(lambda: _state(client, rejected) == "failed", timeout_s=20)
+        review = _node(client, rejected, "review")
+        assert (review["status"], review["error"]) == ("failed", "not today")
+        assert _node(client, rejected, "ship")["status"] == "skipped"
+
+        cancel = f"/api/workflows/runs/{cancelled}/cancel"
+        assert answer(client.post(cancel)) == {"cancelled": True, "state": "cancelled"}
+        assert answer(client.post(cancel)) == {"cancelled": False, "state": "cancelled"}
+        assert answer(client.post(f"/api/workflows/runs/{approved}/cancel")) == {
+            "cancelled": False, "state": "completed"
+        }  # fmt: skip
+        assert client.post("/api/workflows/runs/no-such-run/cancel").status == 404
+        wait_until(lambda: _state(client, fan_id) == "completed", timeout_s=20)
+
+    dag = answer(client.get(f"/api/workflows/runs/{fan_id}/dag"))
+    assert [(n["name"], n["kind"], n["status"]) for n in dag["nodes"]] == [
+        ("source", "task", "completed"),
+        ("process", "fan_out", "completed"),
+        ("total", "fan_in", "completed"),
+    ]
+    assert [c["name"] for c in dag["nodes"][1]["children"]] == [
+        "process[0]", "process[1]", "process[2]"
+    ]  # fmt: skip
+    assert all(c["job_id"] and c["status"] == "completed" for c in dag["nodes"][1]["children"])
+    assert [(e["from"], e["to"]) for e in dag["edges"]] == [
+        ("source", "process"),
+        ("process", "total"),
+    ]
+    listed = answer(client.get("/api/workflows/runs?state=completed"))["runs"]
+    assert {run["id"] for run in listed} == {approved, fan_id}
