@@ -20,12 +20,20 @@ FINISHED = frozenset({"completed", "failed", "cancelled"})
 DECIDED = frozenset({"completed", "failed", "skipped", "cache_hit"})
 DEFAULT_LIMIT = 20
 
+
+def node_counts(counts: object) -> str:
+    """``completed 2, pending 1`` from ``{"completed": 2, "pending": 1}``."""
+    if not isinstance(counts, Mapping) or not counts:
+        return output.NONE
+    return ", ".join(f"{status} {count}" for status, count in counts.items())
+
+
 RUN_COLUMNS = (
     output.Column("id", "ID"),
     output.Column("name", "NAME", max_width=30),
     output.Column("version", "VERSION", right=True),
     output.Column("state", "STATE"),
-    output.Column("node_counts", "NODES", lambda counts: node_counts(counts), max_width=40),
+    output.Column("node_counts", "NODES", node_counts, max_width=60),
     output.Column("started_at", "STARTED", output.timestamp),
     output.Column("completed_at", "FINISHED", output.timestamp),
     output.Column("error", "ERROR", output.last_line, max_width=50),
@@ -52,13 +60,6 @@ _RUN_FIELDS = (
     ("node_counts", "nodes"),
     ("error", "error"),
 )
-
-
-def node_counts(counts: object) -> str:
-    """``completed 2, pending 1`` from ``{"completed": 2, "pending": 1}``."""
-    if not isinstance(counts, Mapping) or not counts:
-        return output.NONE
-    return ", ".join(f"{status} {count}" for status, count in counts.items())
 
 
 def register(commands: options.Commands) -> None:

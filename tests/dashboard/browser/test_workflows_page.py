@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from taskito import Queue
-from tests.dashboard.browser.conftest import open_page
+from tests.dashboard.browser.conftest import Screenshots, open_page
 from tests.dashboard.browser.helpers import loaded, show, sign_in
 from tests.dashboard.harness import VIEWER
 from tests.helpers import wait_until
@@ -36,7 +36,9 @@ def _fill(page: Page, selector: str) -> str:
     return fill
 
 
-def test_runs_filtered_and_paged_and_a_run_drawn(page: Page, queue: Queue) -> None:
+def test_runs_filtered_and_paged_and_a_run_drawn(
+    page: Page, queue: Queue, screenshots: Screenshots
+) -> None:
     fan = fan_out_run(queue, started_at=T0)
     gate = gate_run(queue, started_at=T0 + 1)
     tiny = [
@@ -105,6 +107,7 @@ def test_runs_filtered_and_paged_and_a_run_drawn(page: Page, queue: Queue) -> No
     expect(gates).to_be_visible()
     expect(gates.locator('[data-gate="review"]')).to_contain_text("waiting_approval")
     assert _fill(page, '.wf-node[data-node="review"] rect.wf-box') == FILLS["waiting_approval"]
+    screenshots.take(page, "workflow-run")
     show(page, "/workflows/no-such-run")
     expect(page.locator("#page h2").first).to_have_text("Workflow run not found")
 

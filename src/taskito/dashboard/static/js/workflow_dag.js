@@ -16,14 +16,17 @@ const CHIP = { size: 14, gap: 4, perRow: 9 };
 const MAX_CHIPS = 45;
 const MAX_LABEL = 22;
 
-/** Status -> symbol, as the Mermaid and DOT pictures label nodes. */
+/**
+ * Status -> symbol, as the Mermaid and DOT pictures label nodes; but waiting for approval is
+ * "‖", not "⏸" (U+23F8), which many system fonts lack (the page would show an empty box).
+ */
 export const SYMBOLS = {
   completed: "✓",
   failed: "✗",
   running: "▶",
   pending: "○",
   skipped: "—",
-  waiting_approval: "⏸",
+  waiting_approval: "‖",
 };
 
 /** The statuses the legend explains, in the order a run goes through them. */

@@ -102,7 +102,7 @@ export function mount(ctx) {
     fill(gates, open.map((gate) => h("div", { class: "wf-gate", dataset: { gate: gate.name } },
       h("p", {}, h("strong", { class: "mono" }, gate.name), " ", statusBadge(gate.status),
         gate.status === "waiting_approval" ? "" : " (not reached yet: a decision is kept for it)",
-        gate.gate_deadline_at ? [" · decided on its own ", time(gate.gate_deadline_at)] : ""),
+        gate.gate_deadline_at ? [" · times out ", time(gate.gate_deadline_at)] : ""),
       h("div", { class: "actions" },
         actionButton("Approve", ctx, () => approve(gate)),
         actionButton("Reject", ctx, () => reject(gate), { danger: true })))));
