@@ -178,7 +178,8 @@ def mermaid(detail: Mapping[str, Any]) -> str:
 def _gate(queue: taskito.Queue, run_id: str, name: str) -> dict[str, Any]:
     """The gate node ``name`` of the run, still undecided; a clear error otherwise."""
     detail = _detail(queue, run_id)
-    node = next((node for node in detail["nodes"] if node["name"] == name), None)
+    nodes: list[dict[str, Any]] = detail["nodes"]
+    node = next((node for node in nodes if node["name"] == name), None)
     if node is None:
         raise not_found(f"node {name!r} in workflow run {run_id!r}")
     if node["kind"] != "gate":
