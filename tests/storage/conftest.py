@@ -16,6 +16,7 @@ import pytest
 from taskito.storage.base import Storage
 from taskito.storage.postgres import PostgresStorage
 from taskito.storage.sqlite import SqliteStorage
+from taskito.storage.workflow_contract import WorkflowStorage
 from tests.helpers import require_postgres, require_redis
 from tests.storage.factories import Backend
 
@@ -116,3 +117,12 @@ def storage(backend: Backend) -> Storage:
 def backend_storage_pair(backend: Backend) -> tuple[Storage, Storage]:
     """Two Storage objects on the same database (skips where that cannot exist)."""
     return backend.first(), backend.open_another()
+
+
+@pytest.fixture
+def wf(storage: Storage) -> Storage:
+    """The storage as a ``WorkflowStorage`` (the workflow suite); skips a backend that does not
+    implement that half yet."""
+    if not isinstance(storage, WorkflowStorage):
+        pytest.skip(f"{type(storage).__name__} does not implement WorkflowStorage yet")
+    return storage

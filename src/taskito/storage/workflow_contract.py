@@ -18,10 +18,14 @@ the same transaction, by compare-and-set from a non-terminal status:
 * ``CANCELLED`` -> node ``failed`` with ``"cancelled"``;
 * ``PENDING`` (a retry) leaves the node alone;
 
-and set the run's ``advance_due_at = now`` while the run is not terminal (so an engine sweep
-advances it). ``completed_at`` of the node is ``now``. Jobs cancelled without a finish (a
-pending job's cancel, a dependency cascade) are not settled there: the engine reconciles
-such nodes from their job's status when it advances the run.
+and mark the run due while it is not terminal (so an engine sweep advances it):
+``advance_due_at = now``, or one more than its value when that is ``now`` or later already, so
+the value always changes and an advance that read the old one keeps the run due
+(``clear_workflow_due``) however many settlements share a millisecond. ``completed_at`` of the
+node is ``now``. A poison pill (a job ``requeue_expired`` or ``release_jobs`` sends to dead)
+settles its node the same way. Jobs cancelled without a finish (a pending job's cancel, a
+dependency cascade) are not settled there: the engine reconciles such nodes from their job's
+status when it advances the run.
 """
 
 from __future__ import annotations
@@ -146,7 +150,8 @@ class WorkflowNodeRecord:
 class ParentSettle:
     """Settle a parent run's sub-workflow node together with a child run's final state:
     ``update_workflow_run`` moves ``node_name`` of ``run_id`` from a non-terminal status to
-    ``status`` (with ``error``, ``completed_at = now``) and marks that run due."""
+    ``status`` (a terminal one; with ``error``, ``completed_at = now``) and marks that run due
+    at ``now`` as a settlement does (unless that run is terminal)."""
 
     run_id: str
     node_name: str

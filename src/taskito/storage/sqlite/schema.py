@@ -281,6 +281,77 @@ _MIGRATION_DEAD_LETTERS = (
     "CREATE INDEX idx_job_errors_failed ON job_errors (failed_at)",
 )
 
+# Durable workflows (docs/workflows.md): definitions once per (name, version, digest), one row
+# per run and one per node. The sweep reads runs due for an advance and gates past their
+# deadline through the two partial indexes; a finish settles the node of its job through
+# idx_workflow_nodes_open_job.
+_MIGRATION_WORKFLOWS = (
+    """
+    CREATE TABLE workflow_definitions (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        digest TEXT NOT NULL,
+        dag TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (name, version, digest)
+    )
+    """,
+    """
+    CREATE TABLE workflow_runs (
+        id TEXT PRIMARY KEY,
+        definition_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        namespace TEXT,
+        state TEXT NOT NULL,
+        on_failure TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        completed_at INTEGER,
+        error TEXT,
+        parent_run_id TEXT,
+        parent_node_name TEXT,
+        base_run_id TEXT,
+        advance_due_at INTEGER
+    )
+    """,
+    "CREATE INDEX idx_workflow_runs_due ON workflow_runs (advance_due_at)"
+    " WHERE advance_due_at IS NOT NULL",
+    "CREATE INDEX idx_workflow_runs_page ON workflow_runs (namespace, started_at, id)",
+    "CREATE INDEX idx_workflow_runs_parent ON workflow_runs (parent_run_id, started_at, id)"
+    " WHERE parent_run_id IS NOT NULL",
+    """
+    CREATE TABLE workflow_nodes (
+        run_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        job_id TEXT,
+        error TEXT,
+        result_hash TEXT,
+        payload BLOB,
+        condition_blob BLOB,
+        fan_out_index INTEGER,
+        fan_out_count INTEGER,
+        child_run_id TEXT,
+        gate_deadline_at INTEGER,
+        gate_decision TEXT,
+        input_digest TEXT,
+        started_at INTEGER,
+        completed_at INTEGER,
+        PRIMARY KEY (run_id, name)
+    )
+    """,
+    "CREATE INDEX idx_workflow_nodes_job ON workflow_nodes (job_id) WHERE job_id IS NOT NULL",
+    # The nodes a finish may settle (transitions.settle_workflow_nodes): empty while no
+    # workflow job is in flight, so a batch then costs one probe of an empty index.
+    "CREATE INDEX idx_workflow_nodes_open_job ON workflow_nodes (job_id)"
+    " WHERE job_id IS NOT NULL AND status IN ('pending', 'ready', 'running', 'waiting_approval')",
+    "CREATE INDEX idx_workflow_nodes_gate ON workflow_nodes (status, gate_deadline_at)"
+    " WHERE gate_deadline_at IS NOT NULL",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -289,6 +360,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_5,
     _MIGRATION_DASHBOARD_INDEXES,
     _MIGRATION_DEAD_LETTERS,
+    _MIGRATION_WORKFLOWS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -357,7 +429,7 @@ def _refuse_foreign_tables(conn: sqlite3.Connection, path: str) -> None:
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN"
         " ('jobs', 'job_dependencies', 'job_errors', 'dead_letter', 'workers', 'task_logs',"
         " 'archived_jobs', 'circuit_breakers', 'periodic_schedules', 'replay_history',"
-        " 'task_metrics')"
+        " 'task_metrics', 'workflow_definitions', 'workflow_runs', 'workflow_nodes')"
     ).fetchall()
     if rows:
         names = ", ".join(sorted(row[0] for row in rows))

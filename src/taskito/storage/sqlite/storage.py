@@ -33,6 +33,7 @@ from taskito.storage.sqlite.connections import SqliteConnections
 from taskito.storage.sqlite.control import SqliteControl
 from taskito.storage.sqlite.enqueue import GroupCommit
 from taskito.storage.sqlite.operations import SqliteOperations
+from taskito.storage.sqlite.workflows import SqliteWorkflows
 from taskito.storage.validation import (
     check_job_cursor,
     check_page,
@@ -40,15 +41,16 @@ from taskito.storage.validation import (
     require_new_job,
 )
 from taskito.storage.worker_resources import encode_health
+from taskito.storage.workflow_contract import WorkflowStorage
 
 # Pending jobs of one queue, every namespace and delayed ones included (a max_pending cap).
 _COUNT_PENDING_IN_QUEUE = "SELECT count(*) FROM jobs WHERE queue = ? AND status = 0"
 
 
-class SqliteStorage(SqliteControl, SqliteOperations, Storage):
+class SqliteStorage(SqliteControl, SqliteOperations, SqliteWorkflows, Storage, WorkflowStorage):
     """``Storage`` on one SQLite file (or ``":memory:"`` for a single process). The
     flow-control methods come from ``SqliteControl``, the operator's from
-    ``SqliteOperations``."""
+    ``SqliteOperations``, the workflow half (``WorkflowStorage``) from ``SqliteWorkflows``."""
 
     def __init__(
         self, path: str, *, busy_timeout_ms: int = 5000, durable_enqueue: bool = True
@@ -302,6 +304,7 @@ class SqliteStorage(SqliteControl, SqliteOperations, Storage):
         with self._conns.write(notify=False) as conn:
             applied = [transitions.finish_one(conn, finish, now) for finish in batch]
             transitions.insert_metrics(conn, batch, applied, now)
+            transitions.settle_workflow_nodes(conn, batch, applied, now)
         if any(applied):
             self._notify()
         return applied
@@ -326,6 +329,7 @@ class SqliteStorage(SqliteControl, SqliteOperations, Storage):
         with self._conns.write(notify=False) as conn:
             applied = [transitions.finish_one(conn, finish, now) for finish in batch]
             transitions.insert_metrics(conn, batch, applied, now)
+            transitions.settle_workflow_nodes(conn, batch, applied, now)
             if claiming:
                 jobs, expired_any = sqlite_claim.claim(
                     conn, worker_id, queue_names, namespace, limit, now, lease_ms

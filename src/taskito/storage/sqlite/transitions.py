@@ -14,6 +14,12 @@ from taskito.job import JobRecord, JobStatus, NewJob
 from taskito.storage import rules
 from taskito.storage.base import CancelResult, Finish, poison_pill_error
 from taskito.storage.sqlite import queries as q
+from taskito.storage.workflow_contract import NODE_TERMINAL, RUN_TERMINAL, result_digest
+from taskito.storage.workflow_rules import (
+    CANCELLED_NODE_ERROR,
+    NODE_OPEN,
+    SETTLED_NODE_STATUS,
+)
 
 _FINISH_COMPLETE = (
     "UPDATE jobs SET status = 2, result = ?, completed_at = ?, worker_id = NULL,"
@@ -42,6 +48,35 @@ _SELECT_DEPENDENCY_STATUSES = (
     "SELECT id, status FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
 )
 _BLOCKING_DEPENDENCY_STATUSES = frozenset({JobStatus.DEAD.code, JobStatus.CANCELLED.code})
+
+NODE_TERMINAL_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(NODE_TERMINAL)) + ")"
+NODE_OPEN_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(NODE_OPEN)) + ")"
+RUN_TERMINAL_SQL = "(" + ", ".join(f"'{state}'" for state in sorted(RUN_TERMINAL)) + ")"
+# A run marked due at ``?1`` (the contract's settlement): ``now``, or one more than its due
+# time when that is ``now`` or later already, so the value always changes and an advance that
+# read the old one does not clear it (``clear_workflow_due``), however many settlements share
+# a millisecond.
+DUE_NOW_SQL = (
+    "CASE WHEN advance_due_at IS NULL OR advance_due_at < ?1 THEN ?1 ELSE advance_due_at + 1 END"
+)
+# Settlement: whether any node with a job is open at all (one probe of the partial index
+# idx_workflow_nodes_open_job, whose WHERE these queries repeat: the whole cost of a batch while
+# no workflow job is in flight), which finished jobs have one, then the compare-and-set of
+# those nodes and the due mark of their runs.
+_OPEN_NODE = " job_id IS NOT NULL AND status IN " + NODE_OPEN_SQL
+_ANY_OPEN_NODE_JOB = "SELECT 1 FROM workflow_nodes WHERE" + _OPEN_NODE + " LIMIT 1"
+_OPEN_NODE_JOBS = (
+    "SELECT job_id FROM workflow_nodes WHERE job_id IN (SELECT value FROM json_each(?))"
+    " AND" + _OPEN_NODE
+)
+_SETTLE_NODE = (
+    "UPDATE workflow_nodes SET status = ?, error = ?, result_hash = ?, completed_at = ?"
+    " WHERE job_id = ? AND status NOT IN " + NODE_TERMINAL_SQL
+)
+_MARK_JOB_RUN_DUE = (
+    "UPDATE workflow_runs SET advance_due_at = " + DUE_NOW_SQL + " WHERE id IN"
+    " (SELECT run_id FROM workflow_nodes WHERE job_id = ?2) AND state NOT IN " + RUN_TERMINAL_SQL
+)
 
 
 def check_dependencies(conn: sqlite3.Connection, job_ids: Iterable[str]) -> None:
@@ -173,6 +208,37 @@ def insert_metrics(
         conn.executemany(q.INSERT_METRIC, rows)
 
 
+def settle_workflow_nodes(
+    conn: sqlite3.Connection, finishes: Sequence[Finish], applied: Sequence[bool], now: int
+) -> None:
+    """Settle the open workflow nodes of the terminal outcomes that applied, and mark their
+    runs due (``workflow_contract``: settlement rides on the outcome write)."""
+    if conn.execute(_ANY_OPEN_NODE_JOB).fetchone() is None:
+        return
+    terminal = {
+        finish.job_id: finish
+        for finish, ok in zip(finishes, applied, strict=True)
+        if ok and finish.status.code in SETTLED_NODE_STATUS
+    }
+    if not terminal:
+        return
+    linked = [row[0] for row in conn.execute(_OPEN_NODE_JOBS, (q.json_list(terminal),))]
+    if not linked:
+        return
+    rows: list[tuple[str, str | None, str | None, int, str]] = []
+    for job_id in linked:
+        finish = terminal[job_id]
+        status = SETTLED_NODE_STATUS[finish.status.code]
+        if finish.status is JobStatus.COMPLETE:
+            rows.append((status, None, result_digest(finish.result), now, job_id))
+        elif finish.status is JobStatus.CANCELLED:
+            rows.append((status, CANCELLED_NODE_ERROR, None, now, job_id))
+        else:
+            rows.append((status, finish.error, None, now, job_id))
+    conn.executemany(_SETTLE_NODE, rows)
+    conn.executemany(_MARK_JOB_RUN_DUE, [(now, job_id) for job_id in linked])
+
+
 def rescue(
     conn: sqlite3.Connection, job: JobRecord, now: int, max_rescues: int, reason: str
 ) -> None:
@@ -183,7 +249,7 @@ def rescue(
     if job.rescue_count >= max_rescues:
         error = poison_pill_error(job.rescue_count)
         dead = Finish(job.id, job.attempt, JobStatus.DEAD, error=error, worker_id=worker_id)
-        finish_one(conn, dead, now)
+        settle_workflow_nodes(conn, [dead], [finish_one(conn, dead, now)], now)
         return
     if conn.execute(_RESCUE, (now, job.id, job.attempt, worker_id)).rowcount == 1:
         conn.execute(q.INSERT_JOB_ERROR, (job.id, job.retry_count, reason, now))
