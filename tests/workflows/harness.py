@@ -17,8 +17,8 @@ from typing import Any
 from taskito import Queue
 from tests.backends import QueueTarget
 from tests.helpers import wait_until
-from tests.workflows.app_source import WORKFLOW_APP_SOURCE
 from tests.worker.pool_app import stop_worker_thread
+from tests.workflows.app_source import WORKFLOW_APP_SOURCE
 
 #: A generous wait for one run: steps are trivial, but the machine is shared.
 RUN_TIMEOUT_S = 30.0

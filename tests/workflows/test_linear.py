@@ -3,6 +3,7 @@ with and without a worker, errors, events and the handle."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any
 
@@ -35,7 +36,7 @@ def test_steps_run_in_order_and_the_run_completes(app: WorkflowApp) -> None:
     assert final.error is None
     assert [n.status for n in final.nodes.values()] == [NodeStatus.COMPLETED] * 3
     jobs = [app.queue._storage.get_job(final.nodes[name].job_id or "") for name in "abc"]
-    for before, after in zip(jobs, jobs[1:], strict=False):
+    for before, after in itertools.pairwise(jobs):
         assert before is not None and after is not None
         assert before.completed_at is not None and after.started_at is not None
         assert before.completed_at <= after.started_at
