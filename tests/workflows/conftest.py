@@ -17,18 +17,21 @@ MakeApp = Callable[..., WorkflowApp]
 
 @pytest.fixture
 def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeApp]:
-    """``make_app(target=None, **queue_options)``: an app in ``tmp_path`` (default target: a
-    SQLite file there); each is closed, and server targets dropped, afterwards."""
+    """``make_app(target=None, name=None, **queue_options)``: an app in ``tmp_path`` (default
+    target: a SQLite file there; ``name``: the module of an earlier app, imported again);
+    each is closed, and server targets dropped, afterwards."""
     monkeypatch.chdir(tmp_path)
     apps: list[WorkflowApp] = []
     targets: list[QueueTarget] = []
 
-    def make(target: QueueTarget | None = None, **queue_options: Any) -> WorkflowApp:
+    def make(
+        target: QueueTarget | None = None, *, name: str | None = None, **queue_options: Any
+    ) -> WorkflowApp:
         if target is None:
             target = queue_target("sqlite", tmp_path)
         elif target not in targets:
             targets.append(target)
-        app = WorkflowApp(tmp_path, target, **queue_options)
+        app = WorkflowApp(tmp_path, target, name=name, **queue_options)
         apps.append(app)
         return app
 

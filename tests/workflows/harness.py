@@ -27,13 +27,17 @@ RUN_TIMEOUT_S = 30.0
 class WorkflowApp:
     """The app module in ``root`` on ``target``; ``module.<task>`` are its tasks."""
 
-    def __init__(self, root: Path, target: QueueTarget, **queue_options: Any) -> None:
+    def __init__(
+        self, root: Path, target: QueueTarget, *, name: str | None = None, **queue_options: Any
+    ) -> None:
+        """``name``: import the module an earlier app wrote (a restarted process)."""
         self.root = root
         self.target = target
-        self.name = f"wf_app_{uuid.uuid4().hex[:12]}"
+        self.name = name or f"wf_app_{uuid.uuid4().hex[:12]}"
         self.path = root / f"{self.name}.py"
-        source = WORKFLOW_APP_SOURCE.replace("TARGET_KWARGS", repr(target.kwargs))
-        self.path.write_text(source.replace("QUEUE_OPTIONS", repr(queue_options)))
+        if name is None:
+            source = WORKFLOW_APP_SOURCE.replace("TARGET_KWARGS", repr(target.kwargs))
+            self.path.write_text(source.replace("QUEUE_OPTIONS", repr(queue_options)))
         spec = importlib.util.spec_from_file_location(self.name, self.path)
         assert spec is not None and spec.loader is not None
         self.module = importlib.util.module_from_spec(spec)
