@@ -42,7 +42,7 @@ from taskito.worker.scheduler import PeriodicScheduler
 from taskito.worker.settings import WorkerSettings
 from taskito.worker.signals import install_shutdown_handlers
 from taskito.worker.watchdog import WATCHDOG_S, expire_overdue
-from taskito.worker.workflow_sweep import WorkflowSweeper
+from taskito.worker.workflow_sweep import WorkflowSweeper, workflow_run_hint
 
 if TYPE_CHECKING:
     from taskito.events import EventBus
@@ -364,14 +364,19 @@ class Worker:
             self._alarms.add(next_retry_at)  # wake when the retry is due, not at the idle poll
 
     def _poke_workflows(self, settled: list[HeldJob]) -> None:
-        """Outcomes of workflow jobs were written: their runs are due, so sweep soon."""
+        """Outcomes of workflow jobs were written: have their runs advanced soon (the run id
+        in the job's display metadata is only a hint; advancing any run is harmless)."""
         if self._workflows is None:
             return
-        for held in settled:
-            metadata = held.job.metadata
-            if metadata is not None and _WORKFLOW_MARK in metadata:
-                self._workflows.poke()
-                return
+        run_ids = [
+            run_id
+            for held in settled
+            if held.job.metadata is not None and _WORKFLOW_MARK in held.job.metadata
+            for run_id in [workflow_run_hint(held.job.metadata)]
+            if run_id is not None
+        ]
+        if run_ids:
+            self._workflows.poke(run_ids)
 
     # --- start and stop -----------------------------------------------------------------
 

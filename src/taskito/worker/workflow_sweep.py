@@ -3,7 +3,8 @@ of theirs just ended, or their safety-net time came) and resolves approval gates
 deadline passed, through the Queue's ``RunAdvancer`` (``advancing.py``).
 
 It wakes about once a second, and soon after the worker writes outcomes of workflow jobs
-(``poke``; at most every ``min_gap_s``). It is a thread of its own so that slow user code in
+(``poke``, with the runs those jobs' display metadata names, advanced first; at most every
+``min_gap_s``). It is a thread of its own so that slow user code in
 the engine (conditions, sub-workflow factories) never holds up outcome writes. Under prefork
 and the async pool it runs in the worker's own process, like every thread here.
 """
@@ -11,10 +12,11 @@ and the async pool it runs in the worker's own process, like every thread here.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from taskito.job import now_ms
@@ -28,6 +30,15 @@ logger = logging.getLogger("taskito.worker.workflows")
 
 #: Runs (and expired gates) taken per storage read.
 SWEEP_BATCH = 100
+
+
+def workflow_run_hint(metadata: str) -> str | None:
+    """The run id a workflow job's display metadata names, if it reads as one."""
+    try:
+        run_id = json.loads(metadata).get("workflow_run_id")
+    except (ValueError, AttributeError):
+        return None
+    return run_id if isinstance(run_id, str) else None
 
 
 class WorkflowSweeper:
@@ -46,6 +57,8 @@ class WorkflowSweeper:
         self._interval_s = interval_s
         self._min_gap_s = min_gap_s
         self._poked = threading.Event()
+        self._lock = threading.Lock()
+        self._hinted: set[str] = set()
         self._stop = threading.Event()
         self._backoff = Backoff("advancing workflow runs", logger)
         self._thread = threading.Thread(target=self._run, name="taskito-workflows", daemon=True)
@@ -59,8 +72,10 @@ class WorkflowSweeper:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
 
-    def poke(self) -> None:
-        """Sweep soon: outcomes of workflow jobs were just written."""
+    def poke(self, run_ids: Iterable[str] = ()) -> None:
+        """Sweep soon, advancing ``run_ids`` first: outcomes of their jobs were written."""
+        with self._lock:
+            self._hinted.update(run_ids)
         self._poked.set()
 
     def _run(self) -> None:
@@ -82,6 +97,13 @@ class WorkflowSweeper:
         A run whose advance raises is logged and left due for the next sweep."""
         count = 0
         advancer = self._advancer
+        with self._lock:
+            hinted, self._hinted = self._hinted, set()
+        for run_id in sorted(hinted):
+            if self._stop.is_set():
+                return count
+            self._safely(run_id, functools.partial(advancer.advance, run_id))
+            count += 1
         for run_id, node_name in self._storage.expired_workflow_gates(now, SWEEP_BATCH):
             if self._stop.is_set():
                 return count
@@ -101,4 +123,4 @@ class WorkflowSweeper:
             logger.exception("advancing workflow run %s failed", run_id, extra={"run_id": run_id})
 
 
-__all__ = ["SWEEP_BATCH", "WorkflowSweeper"]
+__all__ = ["SWEEP_BATCH", "WorkflowSweeper", "workflow_run_hint"]

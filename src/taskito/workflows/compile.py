@@ -8,7 +8,7 @@ rows."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from taskito.ids import new_job_id
@@ -124,55 +124,7 @@ def compile_run(
         dag=text,
         created_at=now,
     )
-    cached = cached or {}
-    digests = input_digests(queue, workflow)
-    nodes: list[WorkflowNodeRecord] = []
-    new_jobs: list[NewJob] = []
-    job_of: dict[str, str] = {}
-    for position, (name, spec) in enumerate(workflow.steps.items()):
-        meta = dag.nodes[name]
-        if name in cached:
-            nodes.append(
-                WorkflowNodeRecord(
-                    run_id=run_id,
-                    name=name,
-                    kind=meta.kind,
-                    status="cache_hit",
-                    position=position,
-                    result_hash=cached[name],
-                    input_digest=digests.get(name),
-                    started_at=now,
-                    completed_at=now,
-                )
-            )
-            continue
-        if not meta.deferred:
-            depends = tuple(job_of[p] for p in meta.after if p in job_of)
-            job = jobs.call_job(
-                queue,
-                meta,
-                run_id,
-                name,
-                tuple(spec.args),
-                dict(spec.kwargs),
-                now,
-                depends_on=depends,
-            )
-            job_of[name] = job.id
-            new_jobs.append(job)
-            nodes.append(
-                WorkflowNodeRecord(
-                    run_id=run_id,
-                    name=name,
-                    kind=meta.kind,
-                    status="pending",
-                    position=position,
-                    job_id=job.id,
-                    input_digest=digests.get(name),
-                )
-            )
-            continue
-        nodes.append(_deferred_node(queue, spec, meta, run_id, position, digests.get(name)))
+    nodes, new_jobs = _node_rows(queue, workflow, dag, run_id, now, cached or {})
     run = WorkflowRunRecord(
         id=run_id,
         definition_id=definition.id,
@@ -189,39 +141,62 @@ def compile_run(
     return CompiledRun(dag, definition, run, nodes, new_jobs)
 
 
+def _node_rows(
+    queue: QueueBase,
+    workflow: Any,
+    dag: Dag,
+    run_id: str,
+    now: int,
+    cached: Mapping[str, str],
+) -> tuple[list[WorkflowNodeRecord], list[NewJob]]:
+    """One node per step in step order, and the jobs of the static ones (``depends_on`` the
+    jobs of their predecessors; a cached predecessor has none)."""
+    digests = input_digests(queue, workflow)
+    nodes: list[WorkflowNodeRecord] = []
+    new_jobs: list[NewJob] = []
+    job_of: dict[str, str] = {}
+    for position, (name, spec) in enumerate(workflow.steps.items()):
+        meta = dag.nodes[name]
+        row = WorkflowNodeRecord(
+            run_id=run_id,
+            name=name,
+            kind=meta.kind,
+            status="pending",
+            position=position,
+            input_digest=digests.get(name),
+        )
+        if name in cached:
+            row = replace(
+                row, status="cache_hit", result_hash=cached[name], started_at=now, completed_at=now
+            )
+        elif not meta.deferred:
+            depends = tuple(job_of[p] for p in meta.after if p in job_of)
+            args, kwargs = tuple(spec.args), dict(spec.kwargs)
+            job = jobs.call_job(queue, meta, run_id, name, args, kwargs, now, depends_on=depends)
+            job_of[name] = job.id
+            new_jobs.append(job)
+            row = replace(row, job_id=job.id)
+        else:
+            row = _deferred_node(queue, spec, meta, row)
+        nodes.append(row)
+    return nodes, new_jobs
+
+
 def _deferred_node(
-    queue: QueueBase, spec: Any, meta: NodeMeta, run_id: str, position: int, digest: str | None
+    queue: QueueBase, spec: Any, meta: NodeMeta, row: WorkflowNodeRecord
 ) -> WorkflowNodeRecord:
+    """A deferred step's row: its payload (a task's call, a sub-workflow's params) bound to
+    the node, and its callable condition pickled and signed."""
+    key = jobs.node_key(row.run_id, meta.name)
     payload = None
     if meta.kind == "task":
-        payload = jobs.encode_call(
-            queue,
-            jobs.node_key(run_id, meta.name),
-            meta.task_name,
-            tuple(spec.args),
-            dict(spec.kwargs),
-        )
+        payload = jobs.encode_call(queue, key, meta.task_name, tuple(spec.args), dict(spec.kwargs))
     elif meta.kind == "subworkflow":
-        payload = jobs.encode_call(
-            queue,
-            jobs.node_key(run_id, meta.name),
-            meta.task_name,
-            (),
-            dict(spec.subworkflow.params),
-        )
+        payload = jobs.encode_call(queue, key, meta.task_name, (), dict(spec.subworkflow.params))
     blob = None
     if callable(spec.condition):
-        blob = seal_condition(queue._signer, run_id, meta.name, spec.condition)
-    return WorkflowNodeRecord(
-        run_id=run_id,
-        name=meta.name,
-        kind=meta.kind,
-        status="pending",
-        position=position,
-        payload=payload,
-        condition_blob=blob,
-        input_digest=digest,
-    )
+        blob = seal_condition(queue._signer, row.run_id, meta.name, spec.condition)
+    return replace(row, payload=payload, condition_blob=blob)
 
 
 __all__ = ["CompiledRun", "RunLinks", "compile_dag", "compile_run", "input_digests"]
