@@ -93,6 +93,8 @@ SCRIPT_NAMES = (
 _LIBRARIES = {
     "claim": ("lib_claim",),
     "finish": ("lib_workflow", "lib_finish"),
+    "release": ("lib_workflow",),
+    "requeue": ("lib_workflow",),
     "finish_claim": ("lib_workflow", "lib_finish", "lib_claim"),
     "cancel": ("lib_cancel",),
     "cancel_pending": ("lib_cancel",),

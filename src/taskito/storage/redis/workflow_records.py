@@ -14,18 +14,13 @@ import struct
 from collections.abc import Collection, Mapping, Sequence
 from typing import cast
 
-from taskito._checks import check_count, check_int, check_optional_bytes, check_text
+from taskito._checks import check_int, check_optional_bytes, check_text
 from taskito.storage.redis.keys import MAX_SAFE_INTEGER, pack_fields
 from taskito.storage.workflow_contract import (
-    NODE_KINDS,
-    NODE_STATUSES,
-    RUN_STATES,
     ParentSettle,
     WorkflowDefinitionRecord,
     WorkflowNodeRecord,
     WorkflowRunRecord,
-    check_node_changes,
-    check_run_changes,
 )
 
 #: The packed node's fields, in order (``lib_workflow.lua`` reads the same list).
@@ -97,95 +92,51 @@ def _check_field(
         raise TypeError(f"{where} must be a str, not {type(value).__name__}")
 
 
-def check_definition(definition: object) -> WorkflowDefinitionRecord:
-    if not isinstance(definition, WorkflowDefinitionRecord):
-        raise TypeError(f"expected a WorkflowDefinitionRecord, got {type(definition).__name__}")
-    for name in ("id", "name", "digest"):
-        check_text(f"workflow definition {name}", getattr(definition, name))
-    check_text("workflow definition dag", definition.dag, allow_empty=True)
+def storable_definition(definition: WorkflowDefinitionRecord) -> WorkflowDefinitionRecord:
+    """A definition the shared rules accepted (``workflow_rules``), with numbers Redis and Lua
+    keep exactly."""
     _check_time("workflow definition version", definition.version)
     _check_time("workflow definition created_at", definition.created_at)
     return definition
 
 
-def check_run(run: object) -> WorkflowRunRecord:
-    if not isinstance(run, WorkflowRunRecord):
-        raise TypeError(f"expected a WorkflowRunRecord, got {type(run).__name__}")
-    check_text("workflow run id", run.id)
+def storable_run(run: WorkflowRunRecord) -> WorkflowRunRecord:
+    """A run the shared rules accepted, each field of a type this backend stores as is."""
     for name in RUN_FIELDS:
-        _check_field(
-            "workflow run", name, getattr(run, name), ints=_RUN_INTS, required=_RUN_REQUIRED
-        )
-    if run.state not in RUN_STATES:
-        raise ValueError(f"unknown workflow run state: {run.state!r}")
+        value = getattr(run, name)
+        _check_field("workflow run", name, value, ints=_RUN_INTS, required=_RUN_REQUIRED)
     return run
 
 
-def check_nodes(run_id: str, nodes: Sequence[WorkflowNodeRecord]) -> list[WorkflowNodeRecord]:
-    """Nodes of run ``run_id``, each well formed, no name twice."""
-    if isinstance(nodes, WorkflowNodeRecord) or isinstance(nodes, str | bytes):
-        raise TypeError("nodes must be a sequence of WorkflowNodeRecord")
-    checked: list[WorkflowNodeRecord] = []
-    names: set[str] = set()
+def storable_nodes(nodes: Sequence[WorkflowNodeRecord]) -> list[WorkflowNodeRecord]:
+    """Nodes the shared rules accepted, each field of a type this backend stores as is."""
     for node in nodes:
-        if not isinstance(node, WorkflowNodeRecord):
-            raise TypeError(f"expected a WorkflowNodeRecord, got {type(node).__name__}")
-        if node.run_id != run_id:
-            raise ValueError(f"workflow node {node.name!r} belongs to run {node.run_id!r}, not {run_id!r}")
-        check_text("workflow node name", node.name)
         for name in NODE_FIELDS:
             value = getattr(node, name)
             _check_field("workflow node", name, value, ints=_NODE_INTS, required=_NODE_REQUIRED)
-        if node.kind not in NODE_KINDS:
-            raise ValueError(f"unknown workflow node kind: {node.kind!r}")
-        if node.status not in NODE_STATUSES:
-            raise ValueError(f"unknown workflow node status: {node.status!r}")
-        if node.name in names:
-            raise ValueError(f"workflow node {node.name!r} appears twice")
-        names.add(node.name)
-        checked.append(node)
-    return checked
-
-
-def check_expect(expect: object, valid: Collection[str], what: str) -> list[str]:
-    if isinstance(expect, str | bytes) or not isinstance(expect, Collection):
-        raise TypeError(f"expect must be a collection of {what}s, got {expect!r}")
-    unknown = [value for value in expect if value not in valid]
-    if unknown:
-        raise ValueError(f"unknown workflow {what} in expect: {unknown!r}")
-    return sorted(cast(Collection[str], expect))
+    return list(nodes)
 
 
 def pack_node_changes(changes: Mapping[str, object]) -> tuple[int, bytes]:
-    """``changes`` checked (``check_node_changes`` and each value's type) and packed as
+    """``changes`` (checked by the shared rules) with values of the types stored, packed as
     name/value pairs (a None value: absent)."""
-    if not isinstance(changes, Mapping):
-        raise TypeError(f"changes must be a mapping, got {type(changes).__name__}")
-    check_node_changes(changes)
     for name, value in changes.items():
         _check_field("workflow node", name, value, ints=_NODE_INTS, required=_NODE_REQUIRED)
     return _pack_pairs(changes)
 
 
 def pack_run_changes(changes: Mapping[str, object]) -> tuple[int, bytes]:
-    if not isinstance(changes, Mapping):
-        raise TypeError(f"changes must be a mapping, got {type(changes).__name__}")
-    check_run_changes(changes)
     for name, value in changes.items():
         _check_field("workflow run", name, value, ints=_RUN_INTS, required=_RUN_REQUIRED)
     return _pack_pairs(changes)
 
 
 def pack_settle(settle: ParentSettle | None) -> bytes:
-    """A ``ParentSettle`` for ``wf_run.lua`` (empty: none)."""
+    """A ``ParentSettle`` (checked by the shared rules) for ``wf_run.lua`` (empty: none)."""
     if settle is None:
         return b""
-    if not isinstance(settle, ParentSettle):
-        raise TypeError(f"settle_parent must be a ParentSettle, got {type(settle).__name__}")
     check_text("settle_parent run_id", settle.run_id)
     check_text("settle_parent node_name", settle.node_name)
-    if settle.status not in NODE_STATUSES:
-        raise ValueError(f"unknown workflow node status: {settle.status!r}")
     _check_field("settle_parent", "error", settle.error, ints=())
     _check_time("settle_parent now", settle.now)
     values = (settle.run_id, settle.node_name, settle.status, settle.error, settle.now)
@@ -267,18 +218,9 @@ def _decode(name: str, value: bytes | None, ints: Collection[str]) -> object:
     return value.decode()
 
 
-def check_limit(limit: object) -> int:
-    return check_count("limit", limit)
-
-
 __all__ = [
     "NODE_FIELDS",
     "RUN_FIELDS",
-    "check_definition",
-    "check_expect",
-    "check_limit",
-    "check_nodes",
-    "check_run",
     "definition_from_fields",
     "definition_key",
     "node_from_packed",
@@ -290,5 +232,8 @@ __all__ = [
     "pack_settle",
     "run_from_fields",
     "split_ref",
+    "storable_definition",
+    "storable_nodes",
+    "storable_run",
     "unpack_fields",
 ]

@@ -31,9 +31,8 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, cast
 
-from taskito._checks import check_optional_str, check_text
 from taskito.job import NewJob
-from taskito.storage import operation_rules as rules
+from taskito.storage import workflow_rules as rules
 from taskito.storage.operations import Cursor
 from taskito.storage.redis.connections import RedisConnection, redis
 from taskito.storage.redis.keys import (
@@ -48,11 +47,6 @@ from taskito.storage.redis.notify import ChangeListener
 from taskito.storage.redis.records import pairs
 from taskito.storage.redis.scripts import Scripts
 from taskito.storage.redis.workflow_records import (
-    check_definition,
-    check_expect,
-    check_limit,
-    check_nodes,
-    check_run,
     definition_from_fields,
     definition_key,
     node_from_packed,
@@ -63,10 +57,11 @@ from taskito.storage.redis.workflow_records import (
     pack_settle,
     run_from_fields,
     split_ref,
+    storable_definition,
+    storable_nodes,
+    storable_run,
 )
 from taskito.storage.workflow_contract import (
-    NODE_STATUSES,
-    RUN_STATES,
     ParentSettle,
     WorkflowDefinitionRecord,
     WorkflowNodeRecord,
@@ -76,7 +71,7 @@ from taskito.storage.workflow_contract import (
 
 
 def _jobs(jobs: Sequence[NewJob]) -> list[bytes]:
-    batch = [check_new_job(job) for job in jobs]
+    batch = [check_new_job(job) for job in rules.require_jobs(jobs)]
     check_batch(batch)
     return [job_arguments(job) for job in batch]
 
@@ -99,7 +94,7 @@ class RedisWorkflows(WorkflowStorage):
     def save_workflow_definition(
         self, definition: WorkflowDefinitionRecord
     ) -> WorkflowDefinitionRecord:
-        d = check_definition(definition)
+        d = storable_definition(rules.require_definition(definition))
         key = definition_key(d.name, d.version, d.digest)
         args = (d.id, d.name, d.version, d.digest, d.dag, d.created_at, key)
         reply = self._scripts.run("wf_define", *args, idempotent=True)
@@ -112,15 +107,15 @@ class RedisWorkflows(WorkflowStorage):
     def get_workflow_definition(self, definition_id: str) -> WorkflowDefinitionRecord | None:
         key = f"{self.prefix}:wfdef:{definition_id}"
         fields = self._conn.call(lambda client: client.hgetall(key), idempotent=True)
-        return definition_from_fields(fields) if fields else None
+        return definition_from_fields(cast("dict[bytes, bytes]", fields)) if fields else None
 
     # --- runs and nodes: writes ---------------------------------------------------------
 
     def create_workflow_run(
         self, run: WorkflowRunRecord, nodes: Sequence[WorkflowNodeRecord], jobs: Sequence[NewJob]
     ) -> None:
-        checked = check_run(run)
-        packed_nodes = [pack_node(node) for node in check_nodes(checked.id, nodes)]
+        checked = storable_run(rules.require_run(run))
+        packed_nodes = [pack_node(n) for n in storable_nodes(rules.require_nodes(run.id, nodes))]
         packed_jobs = _jobs(jobs)
         reply = self._scripts.run(
             "wf_create",
@@ -148,11 +143,12 @@ class RedisWorkflows(WorkflowStorage):
         new_jobs: Sequence[NewJob] = (),
         due_at: int | None = None,
     ) -> bool:
-        check_text("run_id", run_id)
-        check_text("name", name)
-        expected = check_expect(expect, NODE_STATUSES, "node status")
-        change_count, packed_changes = pack_node_changes(changes)
-        packed_nodes = [pack_node(node) for node in check_nodes(run_id, new_nodes)]
+        run_id, name, expected, checked, due_at = rules.node_update_args(
+            run_id, name, expect, changes, due_at
+        )
+        change_count, packed_changes = pack_node_changes(checked)
+        created = storable_nodes(rules.require_nodes(run_id, new_nodes))
+        packed_nodes = [pack_node(node) for node in created]
         packed_jobs = _jobs(new_jobs)
         due = "" if due_at is None else require_time("due_at", due_at)
         reply = self._scripts.run(
@@ -172,10 +168,12 @@ class RedisWorkflows(WorkflowStorage):
             idempotent=True,
         )
         if isinstance(reply, list):
-            raise ValueError(f"workflow node {reply[1].decode()!r} of run {run_id!r} already exists")
+            raise ValueError(
+                f"workflow node {reply[1].decode()!r} of run {run_id!r} already exists"
+            )
         if reply == 1 and packed_jobs:
             self._listener.notify()
-        return reply == 1
+        return bool(reply == 1)
 
     def update_workflow_run(
         self,
@@ -185,10 +183,11 @@ class RedisWorkflows(WorkflowStorage):
         *,
         settle_parent: ParentSettle | None = None,
     ) -> bool:
-        check_text("run_id", run_id)
-        expected = check_expect(expect, RUN_STATES, "run state")
-        change_count, packed_changes = pack_run_changes(changes)
-        settle = pack_settle(settle_parent)
+        run_id, expected, checked, parent = rules.run_update_args(
+            run_id, expect, changes, settle_parent
+        )
+        change_count, packed_changes = pack_run_changes(checked)
+        settle = pack_settle(parent)
         reply = self._scripts.run(
             "wf_run",
             _token(),
@@ -205,7 +204,7 @@ class RedisWorkflows(WorkflowStorage):
     def clear_workflow_due(
         self, run_id: str, seen_due_at: int | None, next_due_at: int | None
     ) -> bool:
-        check_text("run_id", run_id)
+        run_id, seen_due_at, next_due_at = rules.clear_due_args(run_id, seen_due_at, next_due_at)
         seen = "" if seen_due_at is None else require_time("seen_due_at", seen_due_at)
         following = "" if next_due_at is None else require_time("next_due_at", next_due_at)
         reply = self._scripts.run("wf_due", _token(), run_id, seen, following, idempotent=True)
@@ -233,7 +232,10 @@ class RedisWorkflows(WorkflowStorage):
 
     def workflow_nodes(self, run_id: str) -> list[WorkflowNodeRecord]:
         key = f"{self.prefix}:wfnodes:{run_id}"
-        packed = self._conn.call(lambda client: client.hgetall(key), idempotent=True)
+        packed = cast(
+            "dict[bytes, bytes]",
+            self._conn.call(lambda client: client.hgetall(key), idempotent=True),
+        )
         nodes = [node_from_packed(run_id, blob) for blob in packed.values()]
         nodes.sort(key=lambda node: (node.position, node.name))
         return nodes
@@ -253,10 +255,8 @@ class RedisWorkflows(WorkflowStorage):
         limit: int,
         after: Cursor | None,
     ) -> list[WorkflowRunRecord]:
-        if state is not None and state not in RUN_STATES:
-            raise ValueError(f"unknown workflow run state: {state!r}")
-        tag = namespace_tag(check_optional_str("namespace", namespace))
-        limit, after = check_limit(limit), rules.check_cursor(after)
+        state, namespace, limit, after = rules.runs_page_args(state, namespace, limit, after)
+        tag = namespace_tag(namespace)
         if state is None:
             index = f"{self.prefix}:wfruns:{tag}"
         else:
@@ -285,7 +285,7 @@ class RedisWorkflows(WorkflowStorage):
     def child_workflow_runs(self, run_id: str) -> list[WorkflowRunRecord]:
         key = f"{self.prefix}:wfchildren:{run_id}"
         ids = self._conn.call(lambda client: client.zrange(key, 0, -1), idempotent=True)
-        return self._runs(ids)
+        return self._runs(cast("list[bytes]", ids))
 
     def workflow_runs_due(self, now: int, limit: int) -> list[str]:
         members = self._by_score(f"{self.prefix}:wfdue", now, limit)
@@ -296,7 +296,8 @@ class RedisWorkflows(WorkflowStorage):
 
     def _by_score(self, key: str, now: int, limit: int) -> list[bytes]:
         """Up to ``limit`` members of ``key`` scored at most ``now``, lowest first."""
-        now, limit = require_time("now", now), check_limit(limit)
+        now, limit = rules.sweep_args(now, limit)
+        now = require_time("now", now)
         if limit == 0:
             return []
 

@@ -120,12 +120,17 @@ function wf.sync_due(run_id)
   end
 end
 
--- Settlement marks a run due at ``now`` unless it is terminal (or missing).
+-- Settlement marks a run due unless it is terminal (or missing): at ``now``, or one past its
+-- due time when that is ``now`` or later, so the value always changes and an advance that read
+-- the old one keeps the run due (clear_workflow_due).
 function wf.mark_due(run_id, now)
-  local state = redis.call('HGET', wf.run_key(run_id), 'state')
-  if state and not wf.RUN_TERMINAL[state] then
-    redis.call('HSET', wf.run_key(run_id), 'advance_due_at', now)
-    redis.call('ZADD', wf.DUE_KEY, now, run_id)
+  local key = wf.run_key(run_id)
+  local run = redis.call('HMGET', key, 'state', 'advance_due_at')
+  if run[1] and not wf.RUN_TERMINAL[run[1]] then
+    local due = now
+    if run[2] and tonumber(run[2]) >= tonumber(now) then due = int(tonumber(run[2]) + 1) end
+    redis.call('HSET', key, 'advance_due_at', due)
+    redis.call('ZADD', wf.DUE_KEY, due, run_id)
   end
 end
 
