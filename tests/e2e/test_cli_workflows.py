@@ -133,6 +133,16 @@ def test_list_and_show(cli: WorkflowCli) -> None:
     assert [n["status"] for n in document["nodes"]] == ["completed", "waiting_approval", "pending"]
     assert "review[review ⏸]" in document["mermaid"]
 
+    parent = store_run(
+        cli.producer, "parent", ["nested"], [], [Node("nested", "running", kind="subworkflow")]
+    )
+    child = store_run(cli.producer, "child", ["a"], [], [Node("a")], parent=(parent.id, "nested"))
+    with_child = cli.run("show", parent.id)
+    assert with_child.returncode == 0, with_child.stderr
+    assert "child runs (1):" in with_child.stdout and child.id in with_child.stdout
+    assert [c["id"] for c in cli.json("show", parent.id)["children"]] == [child.id]
+    assert "child runs" not in shown.stdout and document["children"] == []
+
     bad_cursor = cli.run("list", "--after", "page-two")
     assert bad_cursor.returncode == 2 and "invalid cursor: 'page-two'" in error_line(bad_cursor)
     bad_state = cli.run("list", "--state", "done")

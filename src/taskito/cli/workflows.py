@@ -76,7 +76,9 @@ def register(commands: options.Commands) -> None:
     )
     jobs.add_after_argument(listing)
     output.add_format_argument(listing)
-    show = _action(actions, "show", "a run's fields, its nodes and its picture", show_command)
+    show = _action(
+        actions, "show", "a run's fields, its nodes, its child runs and its picture", show_command
+    )
     show.add_argument("run_id", metavar="RUN_ID")
     output.add_format_argument(show)
     approve = _action(actions, "approve", "approve a gate waiting for a decision", approve_command)
@@ -132,13 +134,18 @@ def _detail(queue: taskito.Queue, run_id: str) -> dict[str, Any]:
 def show_command(queue: taskito.Queue, args: argparse.Namespace, app_spec: str) -> int:
     detail = _detail(queue, args.run_id)
     picture = mermaid(detail)
+    children = queue.workflow_run_children(args.run_id)
     if args.format == "json":
-        output.print_json({**detail, "mermaid": picture})
+        output.print_json({**detail, "children": children, "mermaid": picture})
         return EXIT_OK
     print(format_run(detail))
     print()
     print(f"nodes ({len(detail['nodes'])}):")
     print(output.format_table(detail["nodes"], NODE_COLUMNS))
+    if children:
+        print()
+        print(f"child runs ({len(children)}):")
+        print(output.format_table(children, RUN_COLUMNS))
     print()
     print("picture (Mermaid):")
     print(picture)
