@@ -98,7 +98,16 @@ def test_runs_filtered_and_paged_and_a_run_drawn(
         "process[0]", "process[1]", "process[2]"
     ]  # fmt: skip
     assert _fill(page, '.wf-child[data-node="process[1]"] rect') == FILLS["failed"]
-    expect(page.locator("#workflow-nodes tbody tr")).to_have_count(6)
+    steps = page.locator('#workflow-nodes table[aria-label="Nodes"] tbody tr')
+    expect(steps).to_have_count(3)
+    fold = page.locator('#workflow-nodes details[data-step="process"]')
+    expect(fold.locator("summary")).to_have_text("process: 3 fan-out children")
+    fold.locator("summary").click()
+    expect(fold.locator("tbody tr").nth(1)).to_contain_text("process[1]")
+    expect(fold.locator("tbody tr").nth(1)).to_contain_text("boom")
+    refreshed = page.locator("#refreshed").get_attribute("data-at") or ""
+    expect(page.locator("#refreshed")).not_to_have_attribute("data-at", refreshed)
+    expect(fold).to_have_attribute("open", "")  # still unfolded after a refresh
     expect(page.locator("#workflow-gates")).to_be_hidden()
     expect(page.get_by_role("button", name="Cancel run")).to_be_enabled()
 

@@ -108,6 +108,29 @@ export function mount(ctx) {
         actionButton("Reject", ctx, () => reject(gate), { danger: true })))));
   }
 
+  // Which fan-out steps' children are unfolded, kept across refreshes.
+  const unfolded = new Set();
+  function showNodes(all) {
+    const children = new Map();
+    for (const node of all) {
+      const step = node.kind === "fan_out_child" ? node.name.slice(0, node.name.indexOf("[")) : null;
+      if (step !== null) (children.get(step) || children.set(step, []).get(step)).push(node);
+    }
+    const steps = all.filter((n) => n.kind !== "fan_out_child");
+    const folds = [...children].map(([step, kids]) => {
+      const fold = h("details", { class: "wf-children", dataset: { step }, open: unfolded.has(step) },
+        h("summary", {}, `${step}: ${kids.length} fan-out child${kids.length === 1 ? "" : "ren"}`),
+        table(nodeColumns, kids.sort((a, b) => a.fan_out_index - b.fan_out_index),
+          { label: `Children of ${step}` }));
+      fold.addEventListener("toggle", () => {
+        if (fold.open) unfolded.add(step);
+        else unfolded.delete(step);
+      });
+      return fold;
+    });
+    fill(nodes, table(nodeColumns, steps, { label: "Nodes", empty: "No nodes." }), folds);
+  }
+
   async function refresh() {
     let run;
     try {
@@ -124,7 +147,7 @@ export function mount(ctx) {
     showGates(run);
     fill(graph, workflowDagView(run.dag));
     fill(details, runFields(run));
-    fill(nodes, table(nodeColumns, run.nodes, { label: "Nodes", empty: "No nodes." }));
+    showNodes(run.nodes);
     const childRuns = await get(base + "/children");
     fill(children, table(runColumns, childRuns, { label: "Sub-workflow runs",
       empty: "This run started no sub-workflow." }));
