@@ -229,6 +229,13 @@ def test_gates_decided_and_runs_cancelled_with_a_real_worker(queue: Queue, clien
     fan.step("process", double, after="source", fan_out="each")
     fan.step("total", total, after="process", fan_in="all")
     fan_id = str(queue.submit_workflow(fan).id)
+
+    @queue.workflow("inner")
+    def inner() -> Workflow:
+        return Workflow().step("a", add, args=(1, 1))
+
+    outer = Workflow("outer").step("nested", inner.as_step())
+    outer_id = str(queue.submit_workflow(outer).id)
     approved, rejected, cancelled = (_release(queue, add) for _ in range(3))
     with worker_thread(queue):
         for run_id in (approved, rejected, cancelled):
@@ -265,6 +272,13 @@ def test_gates_decided_and_runs_cancelled_with_a_real_worker(queue: Queue, clien
         }  # fmt: skip
         assert client.post("/api/workflows/runs/no-such-run/cancel").status == 404
         wait_until(lambda: _state(client, fan_id) == "completed", timeout_s=20)
+        wait_until(lambda: _state(client, outer_id) == "completed", timeout_s=20)
+
+    (child,) = answer(client.get(f"/api/workflows/runs/{outer_id}/children"))
+    assert (child["name"], child["state"]) == ("inner", "completed")
+    assert (child["parent_run_id"], child["parent_node_name"]) == (outer_id, "nested")
+    (nested,) = answer(client.get(f"/api/workflows/runs/{outer_id}/dag"))["nodes"]
+    assert (nested["kind"], nested["child_run_id"]) == ("subworkflow", child["id"])
 
     dag = answer(client.get(f"/api/workflows/runs/{fan_id}/dag"))
     assert [(n["name"], n["kind"], n["status"]) for n in dag["nodes"]] == [
@@ -281,4 +295,4 @@ def test_gates_decided_and_runs_cancelled_with_a_real_worker(queue: Queue, clien
         ("process", "total"),
     ]
     listed = answer(client.get("/api/workflows/runs?state=completed"))["runs"]
-    assert {run["id"] for run in listed} == {approved, fan_id}
+    assert {run["id"] for run in listed} == {approved, fan_id, outer_id, child["id"]}
