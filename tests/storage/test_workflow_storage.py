@@ -14,7 +14,7 @@ import pytest
 from taskito.exceptions import DependencyError
 from taskito.job import JobStatus
 from taskito.storage.workflow_contract import ParentSettle
-from tests.storage.factories import make_job
+from tests.storage.factories import Backend, make_job, open_storages, race
 from tests.storage.workflow_support import (
     Store,
     definition,
@@ -333,6 +333,29 @@ def test_expired_gates_are_listed_oldest_deadline_first(wf: Store) -> None:
     assert wf.expired_workflow_gates(500, 10) == [(run.id, "g1")]
 
 
+def test_bad_arguments_of_the_run_operations_are_refused_before_anything_is_written(
+    wf: Store,
+) -> None:
+    parent = new_run(wf, "sub")
+    child = new_run(wf, "x", parent_run_id=parent.id, parent_node_name="sub")
+    not_final = ParentSettle(parent.id, "sub", "running", None, 10)
+    with pytest.raises(ValueError, match="terminal"):
+        wf.update_workflow_run(
+            child.id, {"running"}, {"state": "completed"}, settle_parent=not_final
+        )
+    with pytest.raises(TypeError, match="settle_parent"):
+        wf.update_workflow_run(child.id, {"running"}, {}, settle_parent=("p", "sub"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="seen_due_at"):
+        wf.clear_workflow_due(child.id, "soon", None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="due_at"):
+        wf.update_workflow_node(child.id, "x", {"pending"}, {}, due_at="soon")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="NewJob"):
+        wf.update_workflow_node(child.id, "x", {"pending"}, {"status": "running"}, new_jobs=["j"])  # type: ignore[list-item]
+    assert the_run(wf, child.id).state == "running"
+    assert the_node(wf, child.id, "x").status == "pending"
+    assert the_node(wf, parent.id, "sub").status == "pending"
+
+
 # --- listing runs --------------------------------------------------------------------------
 
 
@@ -363,3 +386,38 @@ def test_child_runs_are_listed_oldest_first(wf: Store) -> None:
     new_run(wf, "x", parent_run_id="someone-else", parent_node_name="a")
     assert wf.child_workflow_runs(parent.id) == [earlier, later]
     assert wf.child_workflow_runs(later.id) == []
+
+
+# --- racing advancers ----------------------------------------------------------------------
+
+
+def test_racing_expansions_of_one_fan_out_apply_once(wf: Store, backend: Backend) -> None:
+    run = new_run(wf, "split")
+    storages = open_storages(backend, 4)
+
+    def expand(storage: Any) -> bool:
+        jobs = [make_job() for _ in range(2)]
+        children = [
+            node(run.id, f"split[{i}]", 1 + i, kind="fan_out_child", job_id=job.id)
+            for i, job in enumerate(jobs)
+        ]
+        return storage.update_workflow_node(
+            run.id, "split", {"pending"}, {"status": "running"}, new_nodes=children, new_jobs=jobs
+        )
+
+    assert sorted(race(storages, expand)) == [False, False, False, True]
+    nodes = wf.workflow_nodes(run.id)
+    assert [n.name for n in nodes] == ["split", "split[0]", "split[1]"]
+    assert sum(wf.count_jobs().values()) == 2
+
+
+def test_racing_finalizations_of_one_run_apply_once(wf: Store, backend: Backend) -> None:
+    run = new_run(wf, "a")
+    storages = open_storages(backend, 4)
+    outcomes = race(
+        storages,
+        lambda storage: storage.update_workflow_run(
+            run.id, {"running"}, {"state": "completed", "completed_at": 1}
+        ),
+    )
+    assert sorted(outcomes) == [False, False, False, True]

@@ -23,6 +23,7 @@ from taskito.storage.workflow_contract import (
     NODE_STATUSES,
     NODE_TERMINAL,
     RUN_STATES,
+    RUN_TERMINAL,
     ParentSettle,
     WorkflowDefinitionRecord,
     WorkflowNodeRecord,
@@ -36,6 +37,29 @@ CANCELLED_NODE_ERROR = "cancelled"
 
 #: The node statuses a finish may settle (every status but the terminal ones).
 NODE_OPEN = NODE_STATUSES - NODE_TERMINAL
+
+
+def _sql_list(values: Collection[str]) -> str:
+    return "(" + ", ".join(f"'{value}'" for value in sorted(values)) + ")"
+
+
+#: SQL literal lists of the status sets, for ``status IN ...`` terms (a partial index serves
+#: only queries that repeat its WHERE literally: the schemas spell NODE_OPEN_SQL the same way).
+NODE_OPEN_SQL = _sql_list(NODE_OPEN)
+NODE_TERMINAL_SQL = _sql_list(NODE_TERMINAL)
+RUN_TERMINAL_SQL = _sql_list(RUN_TERMINAL)
+
+
+def due_now_sql(now: str) -> str:
+    """The SQL value of ``advance_due_at`` for a run marked due at ``now`` (a placeholder):
+    ``now``, or one more than its due time when that is ``now`` or later already, so the
+    value always changes and an advance that read the old one does not clear it
+    (``clear_workflow_due``), however many settlements share a millisecond."""
+    return (
+        f"CASE WHEN advance_due_at IS NULL OR advance_due_at < {now} THEN {now}"
+        " ELSE advance_due_at + 1 END"
+    )
+
 
 #: Job outcomes that settle a node, by ``JobStatus`` code: the node status they give.
 SETTLED_NODE_STATUS = {

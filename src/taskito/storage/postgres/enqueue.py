@@ -178,6 +178,18 @@ def enqueue_many(
     return [JobRecord.from_new(job) for job in batch]
 
 
+def insert_jobs_in(cursor: Cursor, stmts: q.Statements, jobs: Sequence[NewJob]) -> None:
+    """``enqueue_many`` of checked jobs inside the caller's transaction (a workflow run's
+    jobs are written with its nodes)."""
+    if not jobs:
+        return
+    transitions.lock_dependencies(cursor, stmts, validation.batch_outside_dependencies(jobs))
+    for start in range(0, len(jobs), _INSERT_CHUNK):
+        cursor.execute(stmts.insert_jobs, _insert_columns(jobs[start : start + _INSERT_CHUNK]))
+    if any(job.depends_on for job in jobs):
+        transitions.insert_dependencies(cursor, stmts, jobs)
+
+
 def enqueue_coalescing(
     conns: PgConnections,
     stmts: q.Statements,

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from taskito.job import JobRecord, JobStatus
+from taskito.storage import workflow_rules as wf_rules
 from taskito.storage.base import JobFilter
 from taskito.storage.validation import check_job_cursor
 
@@ -185,6 +186,28 @@ LOCK_WORKER_RUNNING = (
 # Retries (status 0) and dead jobs (4) get an error row; dead jobs a dead-letter row too. A
 # rescue (status 0 with ``rescue``) counts in rescue_count, not retry_count.
 # m_*: the outcome's metric (NULLs: none), a task_metrics row when the outcome applies.
+# Settlement (storage/workflow_contract.py): the open workflow node of each job that reached
+# a terminal status moves to completed (with the SHA-256 hex of the result, read from the
+# statement's own array by the outcome's position) or failed, and its run is marked due. The
+# node lookup is one probe of idx_workflow_nodes_open_job (its WHERE repeated here) per
+# terminal outcome, empty while no workflow job is in flight.
+_SETTLE_WORKFLOW_NODES = (
+    " settled AS (UPDATE {s}.workflow_nodes AS n SET"
+    " status = CASE WHEN d.status = 2 THEN 'completed' ELSE 'failed' END,"
+    " error = CASE WHEN d.status = 2 THEN NULL WHEN d.status = 5 THEN '"
+    + wf_rules.CANCELLED_NODE_ERROR
+    + "' ELSE d.error END,"
+    " result_hash = CASE WHEN d.status = 2 THEN encode(sha256(coalesce("
+    "(%(results)b::bytea[])[d.ord::integer], ''::bytea)), 'hex') END,"
+    " completed_at = %(now)b::bigint FROM done AS d"
+    " WHERE d.status IN (2, 3, 4, 5) AND n.job_id = d.id AND n.job_id IS NOT NULL"
+    " AND n.status IN " + wf_rules.NODE_OPEN_SQL + " RETURNING n.run_id),"
+    " due AS (UPDATE {s}.workflow_runs SET advance_due_at = "
+    + wf_rules.due_now_sql("%(now)b::bigint")
+    + " WHERE id IN (SELECT run_id FROM settled) AND state NOT IN "
+    + wf_rules.RUN_TERMINAL_SQL
+    + ")"
+)
 # The CTEs of FINISH_MANY (``done`` names the applied outcomes), also used by the claim
 # module's statement that finishes and claims at once.
 FINISH_MANY_CTES = (
@@ -224,7 +247,8 @@ FINISH_MANY_CTES = (
     " FROM done WHERE status = 4 ORDER BY ord),"
     " metrics AS (INSERT INTO {s}.task_metrics (task_name, queue, job_id, attempt, outcome,"
     " started_at, finished_at, wall_ns) SELECT m_task, m_queue, id, attempt, m_outcome,"
-    " m_start, %(now)b::bigint, m_wall FROM done WHERE m_outcome IS NOT NULL ORDER BY ord)"
+    " m_start, %(now)b::bigint, m_wall FROM done WHERE m_outcome IS NOT NULL ORDER BY ord),"
+    + _SETTLE_WORKFLOW_NODES
 )
 FINISH_MANY = (
     FINISH_MANY_CTES + notify_if("done") + f" SELECT ord, id, status, {NOTIFIED} FROM done"

@@ -298,6 +298,75 @@ _MIGRATION_DEAD_LETTERS = (
     "CREATE INDEX idx_job_errors_failed ON {s}.job_errors (failed_at)",
 )
 
+# Durable workflows (docs/workflows.md): definitions once per (name, version, digest), one row
+# per run and one per node. The sweep reads runs due for an advance and gates past their
+# deadline through partial indexes; a finish settles the open node of its job through
+# idx_workflow_nodes_open_job (its WHERE repeated literally by queries.FINISH_MANY_CTES).
+_MIGRATION_WORKFLOWS = (
+    """
+    CREATE TABLE {s}.workflow_definitions (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT COLLATE "C" NOT NULL,
+        version BIGINT NOT NULL,
+        digest TEXT COLLATE "C" NOT NULL,
+        dag TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        UNIQUE (name, version, digest)
+    )
+    """,
+    """
+    CREATE TABLE {s}.workflow_runs (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        definition_id TEXT COLLATE "C" NOT NULL,
+        name TEXT COLLATE "C" NOT NULL,
+        version BIGINT NOT NULL,
+        namespace TEXT COLLATE "C",
+        state TEXT COLLATE "C" NOT NULL,
+        on_failure TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        completed_at BIGINT,
+        error TEXT,
+        parent_run_id TEXT COLLATE "C",
+        parent_node_name TEXT COLLATE "C",
+        base_run_id TEXT COLLATE "C",
+        advance_due_at BIGINT
+    )
+    """,
+    "CREATE INDEX idx_workflow_runs_due ON {s}.workflow_runs (advance_due_at, id)"
+    " WHERE advance_due_at IS NOT NULL",
+    "CREATE INDEX idx_workflow_runs_page ON {s}.workflow_runs (namespace, started_at, id)",
+    "CREATE INDEX idx_workflow_runs_parent ON {s}.workflow_runs (parent_run_id, started_at, id)"
+    " WHERE parent_run_id IS NOT NULL",
+    """
+    CREATE TABLE {s}.workflow_nodes (
+        run_id TEXT COLLATE "C" NOT NULL,
+        name TEXT COLLATE "C" NOT NULL,
+        kind TEXT COLLATE "C" NOT NULL,
+        status TEXT COLLATE "C" NOT NULL,
+        position BIGINT NOT NULL,
+        job_id TEXT COLLATE "C",
+        error TEXT,
+        result_hash TEXT,
+        payload BYTEA,
+        condition_blob BYTEA,
+        fan_out_index BIGINT,
+        fan_out_count BIGINT,
+        child_run_id TEXT COLLATE "C",
+        gate_deadline_at BIGINT,
+        gate_decision TEXT,
+        input_digest TEXT,
+        started_at BIGINT,
+        completed_at BIGINT,
+        PRIMARY KEY (run_id, name)
+    )
+    """,
+    "CREATE INDEX idx_workflow_nodes_job ON {s}.workflow_nodes (job_id) WHERE job_id IS NOT NULL",
+    "CREATE INDEX idx_workflow_nodes_open_job ON {s}.workflow_nodes (job_id)"
+    " WHERE job_id IS NOT NULL AND status IN ('pending', 'ready', 'running', 'waiting_approval')",
+    "CREATE INDEX idx_workflow_nodes_gate ON {s}.workflow_nodes (status, gate_deadline_at)"
+    " WHERE gate_deadline_at IS NOT NULL",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -307,6 +376,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_DASHBOARD_INDEXES,
     _MIGRATION_RESOURCES,
     _MIGRATION_DEAD_LETTERS,
+    _MIGRATION_WORKFLOWS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -326,6 +396,9 @@ _TABLE_NAMES = (
     "replay_history",
     "settings",
     "task_metrics",
+    "workflow_definitions",
+    "workflow_runs",
+    "workflow_nodes",
 )
 
 

@@ -45,7 +45,9 @@ from taskito.storage.postgres import records as convert
 from taskito.storage.postgres.control import PostgresControl
 from taskito.storage.postgres.operations import PostgresOperations
 from taskito.storage.postgres.schema import validate_schema_name
+from taskito.storage.postgres.workflows import PostgresWorkflows
 from taskito.storage.validation import claim_queue_names
+from taskito.storage.workflow_contract import WorkflowStorage
 
 INSTALL_HINT = 'the postgres backend needs psycopg 3: pip install "pytaskito[postgres]"'
 _DRIVER_PACKAGES = frozenset({"psycopg", "psycopg_pool", "psycopg_binary", "psycopg_c"})
@@ -65,8 +67,11 @@ if TYPE_CHECKING:
 DEFAULT_POOL_SIZE = 10
 
 
-class PostgresStorage(PostgresControl, PostgresOperations, Storage):
-    """``Storage`` on a PostgreSQL schema, shared by any number of processes and hosts."""
+class PostgresStorage(
+    PostgresControl, PostgresOperations, PostgresWorkflows, Storage, WorkflowStorage
+):
+    """``Storage`` on a PostgreSQL schema, shared by any number of processes and hosts. The
+    workflow half (``WorkflowStorage``) comes from ``PostgresWorkflows``."""
 
     def __init__(
         self,

@@ -12,14 +12,10 @@ from taskito.exceptions import DependencyError
 from taskito.ids import new_job_id
 from taskito.job import JobRecord, JobStatus, NewJob
 from taskito.storage import rules
+from taskito.storage import workflow_rules as wf_rules
 from taskito.storage.base import CancelResult, Finish, poison_pill_error
 from taskito.storage.sqlite import queries as q
-from taskito.storage.workflow_contract import NODE_TERMINAL, RUN_TERMINAL, result_digest
-from taskito.storage.workflow_rules import (
-    CANCELLED_NODE_ERROR,
-    NODE_OPEN,
-    SETTLED_NODE_STATUS,
-)
+from taskito.storage.workflow_contract import result_digest
 
 _FINISH_COMPLETE = (
     "UPDATE jobs SET status = 2, result = ?, completed_at = ?, worker_id = NULL,"
@@ -49,21 +45,11 @@ _SELECT_DEPENDENCY_STATUSES = (
 )
 _BLOCKING_DEPENDENCY_STATUSES = frozenset({JobStatus.DEAD.code, JobStatus.CANCELLED.code})
 
-NODE_TERMINAL_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(NODE_TERMINAL)) + ")"
-NODE_OPEN_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(NODE_OPEN)) + ")"
-RUN_TERMINAL_SQL = "(" + ", ".join(f"'{state}'" for state in sorted(RUN_TERMINAL)) + ")"
-# A run marked due at ``?1`` (the contract's settlement): ``now``, or one more than its due
-# time when that is ``now`` or later already, so the value always changes and an advance that
-# read the old one does not clear it (``clear_workflow_due``), however many settlements share
-# a millisecond.
-DUE_NOW_SQL = (
-    "CASE WHEN advance_due_at IS NULL OR advance_due_at < ?1 THEN ?1 ELSE advance_due_at + 1 END"
-)
 # Settlement: whether any node with a job is open at all (one probe of the partial index
 # idx_workflow_nodes_open_job, whose WHERE these queries repeat: the whole cost of a batch while
 # no workflow job is in flight), which finished jobs have one, then the compare-and-set of
 # those nodes and the due mark of their runs.
-_OPEN_NODE = " job_id IS NOT NULL AND status IN " + NODE_OPEN_SQL
+_OPEN_NODE = " job_id IS NOT NULL AND status IN " + wf_rules.NODE_OPEN_SQL
 _ANY_OPEN_NODE_JOB = "SELECT 1 FROM workflow_nodes WHERE" + _OPEN_NODE + " LIMIT 1"
 _OPEN_NODE_JOBS = (
     "SELECT job_id FROM workflow_nodes WHERE job_id IN (SELECT value FROM json_each(?))"
@@ -71,11 +57,12 @@ _OPEN_NODE_JOBS = (
 )
 _SETTLE_NODE = (
     "UPDATE workflow_nodes SET status = ?, error = ?, result_hash = ?, completed_at = ?"
-    " WHERE job_id = ? AND status NOT IN " + NODE_TERMINAL_SQL
+    " WHERE job_id = ? AND status NOT IN " + wf_rules.NODE_TERMINAL_SQL
 )
 _MARK_JOB_RUN_DUE = (
-    "UPDATE workflow_runs SET advance_due_at = " + DUE_NOW_SQL + " WHERE id IN"
-    " (SELECT run_id FROM workflow_nodes WHERE job_id = ?2) AND state NOT IN " + RUN_TERMINAL_SQL
+    "UPDATE workflow_runs SET advance_due_at = " + wf_rules.due_now_sql("?1") + " WHERE id IN"
+    " (SELECT run_id FROM workflow_nodes WHERE job_id = ?2) AND state NOT IN "
+    + wf_rules.RUN_TERMINAL_SQL
 )
 
 
@@ -218,7 +205,7 @@ def settle_workflow_nodes(
     terminal = {
         finish.job_id: finish
         for finish, ok in zip(finishes, applied, strict=True)
-        if ok and finish.status.code in SETTLED_NODE_STATUS
+        if ok and finish.status.code in wf_rules.SETTLED_NODE_STATUS
     }
     if not terminal:
         return
@@ -228,11 +215,11 @@ def settle_workflow_nodes(
     rows: list[tuple[str, str | None, str | None, int, str]] = []
     for job_id in linked:
         finish = terminal[job_id]
-        status = SETTLED_NODE_STATUS[finish.status.code]
+        status = wf_rules.SETTLED_NODE_STATUS[finish.status.code]
         if finish.status is JobStatus.COMPLETE:
             rows.append((status, None, result_digest(finish.result), now, job_id))
         elif finish.status is JobStatus.CANCELLED:
-            rows.append((status, CANCELLED_NODE_ERROR, None, now, job_id))
+            rows.append((status, wf_rules.CANCELLED_NODE_ERROR, None, now, job_id))
         else:
             rows.append((status, finish.error, None, now, job_id))
     conn.executemany(_SETTLE_NODE, rows)

@@ -70,11 +70,11 @@ _RUN_IN_STATE = (
 _SET_RUN_DUE = "UPDATE workflow_runs SET advance_due_at = ? WHERE id = ?"
 _SETTLE_PARENT_NODE = (
     "UPDATE workflow_nodes SET status = ?, error = ?, completed_at = ?"
-    " WHERE run_id = ? AND name = ? AND status NOT IN " + transitions.NODE_TERMINAL_SQL
+    " WHERE run_id = ? AND name = ? AND status NOT IN " + rules.NODE_TERMINAL_SQL
 )
 _MARK_RUN_DUE = (
-    "UPDATE workflow_runs SET advance_due_at = " + transitions.DUE_NOW_SQL + " WHERE id = ?2"
-    " AND state NOT IN " + transitions.RUN_TERMINAL_SQL
+    "UPDATE workflow_runs SET advance_due_at = " + rules.due_now_sql("?1") + " WHERE id = ?2"
+    " AND state NOT IN " + rules.RUN_TERMINAL_SQL
 )
 _PAGE = (
     f"SELECT {_RUN_COLUMNS} FROM workflow_runs WHERE namespace IS ? AND (? IS NULL OR state = ?)"
@@ -86,7 +86,7 @@ _CHILDREN = (
 _CLEAR_DUE = "UPDATE workflow_runs SET advance_due_at = ? WHERE id = ? AND advance_due_at IS ?"
 _DUE = (
     "SELECT id FROM workflow_runs WHERE advance_due_at <= ?"
-    " AND state NOT IN " + transitions.RUN_TERMINAL_SQL + " ORDER BY advance_due_at, id LIMIT ?"
+    " AND state NOT IN " + rules.RUN_TERMINAL_SQL + " ORDER BY advance_due_at, id LIMIT ?"
 )
 _EXPIRED_GATES = (
     "SELECT run_id, name FROM workflow_nodes WHERE status = 'waiting_approval'"
