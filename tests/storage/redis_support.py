@@ -1,7 +1,8 @@
 """What the Redis-only test files share: the ``redis_url``, ``client`` and ``open_redis``
 fixtures (import them as ``fixture_*``; pytest knows them by the name given) and the opener
-behind the last, a periodic schedule to register, and the checker that the archive and
-expiry indexes agree with the jobs."""
+behind the last, a private redis-server child (``private_server``) for tests that stop or stall
+a server, a periodic schedule to register, and the checker that the archive and expiry indexes
+agree with the jobs."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 
 from taskito.storage.control import PeriodicSchedule
-from tests.helpers import require_redis
+from tests.helpers import require_redis, wait_until
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -74,6 +75,68 @@ def delete_prefixes(client: Redis, prefixes: Iterable[str]) -> None:
         keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
         for start in range(0, len(keys), 1000):
             client.unlink(*keys[start : start + 1000])
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PrivateServer:
+    """A redis-server child on a free port, without persistence, for tests that stop it."""
+
+    def __init__(self, binary: str, directory: str, *options: str) -> None:
+        self.port = closed_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                         "--appendonly", "no", "--dir", directory, *options]  # fmt: skip
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self._command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        client = redis_py.Redis.from_url(self.url, socket_connect_timeout=0.5)
+        try:
+            wait_until(lambda: _answers(client), timeout_s=10, message="redis-server to start")
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+def _answers(client: redis_py.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis_py.RedisError:
+        return False
+
+
+@pytest.fixture(name="private_server")
+def fixture_private_server(tmp_path: object) -> Iterator[Callable[..., PrivateServer]]:
+    import shutil
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not on PATH: the outage tests start their own server")
+    started: list[PrivateServer] = []
+
+    def start(*options: str) -> PrivateServer:
+        server = PrivateServer(binary, str(tmp_path), *options)
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 def make_schedule(name: str, next_run: int, **overrides: object) -> PeriodicSchedule:

@@ -10,7 +10,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -20,8 +20,11 @@ from tests.helpers import wait_until
 from tests.storage.factories import make_job
 from tests.storage.redis_support import (  # noqa: F401  (fixtures)
     OpenRedis,
+    PrivateServer,
+    closed_port,
     fixture_client,
     fixture_open_redis,
+    fixture_private_server,
     fixture_redis_url,
 )
 
@@ -39,19 +42,11 @@ def _run_python(code: str, timeout_s: float = 60) -> subprocess.CompletedProcess
     )
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 # --- failures and the install hint ----------------------------------------------------------
 
 
 def test_an_unreachable_server_fails_fast_with_storage_unavailable() -> None:
-    url = f"redis://127.0.0.1:{_closed_port()}/0"
+    url = f"redis://127.0.0.1:{closed_port()}/0"
     started = time.monotonic()
     with pytest.raises(StorageUnavailableError, match="unreachable"):
         RedisStorage(url, connect_timeout_s=1.0)
@@ -128,60 +123,6 @@ def test_the_subscription_comes_back_after_its_connection_is_killed(
 
 
 # --- a private server: outages, memory limits ----------------------------------------------
-
-
-class PrivateServer:
-    """A redis-server child on a free port, without persistence, for tests that stop it."""
-
-    def __init__(self, binary: str, directory: str, *options: str) -> None:
-        self.port = _closed_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                         "--appendonly", "no", "--dir", directory, *options]  # fmt: skip
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            self._command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        client = redis_py.Redis.from_url(self.url, socket_connect_timeout=0.5)
-        try:
-            wait_until(lambda: _answers(client), timeout_s=10, message="redis-server to start")
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process = None
-
-
-def _answers(client: redis_py.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis_py.RedisError:
-        return False
-
-
-@pytest.fixture
-def private_server(tmp_path: object) -> Iterator[Callable[..., PrivateServer]]:
-    import shutil
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not on PATH: the outage tests start their own server")
-    started: list[PrivateServer] = []
-
-    def start(*options: str) -> PrivateServer:
-        server = PrivateServer(binary, str(tmp_path), *options)
-        server.start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def _enqueue_works(storage: RedisStorage) -> bool:

@@ -82,18 +82,31 @@ SCRIPT_NAMES = (
     "running_ids",
     "schema",
     "setting_if",
+    "wf_create",
+    "wf_define",
+    "wf_due",
+    "wf_node",
+    "wf_node_for_job",
+    "wf_run",
 )
 # Shared Lua that some scripts include between the prelude and their own file.
 _LIBRARIES = {
     "claim": ("lib_claim",),
-    "finish": ("lib_finish",),
-    "finish_claim": ("lib_finish", "lib_claim"),
+    "finish": ("lib_workflow", "lib_finish"),
+    "release": ("lib_workflow",),
+    "requeue": ("lib_workflow",),
+    "finish_claim": ("lib_workflow", "lib_finish", "lib_claim"),
     "cancel": ("lib_cancel",),
     "cancel_pending": ("lib_cancel",),
     "request_cancel": ("lib_cancel",),
     "enqueue": ("lib_enqueue",),
     "enqueue_replay": ("lib_enqueue",),
     "fire_periodic": ("lib_enqueue",),
+    "wf_create": ("lib_enqueue", "lib_workflow"),
+    "wf_due": ("lib_workflow",),
+    "wf_node": ("lib_enqueue", "lib_workflow"),
+    "wf_node_for_job": ("lib_workflow",),
+    "wf_run": ("lib_workflow",),
 }
 # Reads and writes that give the same result when repeated may be retried after a dropped
 # connection; the scripts that insert or move jobs are not, since a reply lost after the

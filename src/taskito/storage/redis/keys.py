@@ -17,6 +17,7 @@ from taskito.job import JobStatus, NewJob
 from taskito.storage.base import Finish
 from taskito.storage.redis.records import encode_metric
 from taskito.storage.validation import require_metric
+from taskito.storage.workflow_contract import result_digest
 
 #: Times are stored as sorted-set scores (doubles) and compared in Lua (doubles): integers of
 #: magnitude up to 2**53 are exact, which is 285,000 years of milliseconds.
@@ -44,7 +45,7 @@ KEY_NAMES = frozenset(
         "archive", "breakers", "cancels", "changes", "created", "deadindex", "done", "ended",
         "heartbeats", "locktokens", "logindex", "logs", "meta", "metrics", "paused", "periodicdue",
         "periodics", "queues", "rates", "resultexpiry", "running", "seq", "settings", "unique",
-        "workerhealth", "workers", "workerstatus",
+        "workerhealth", "workers", "workerstatus", "wfdefindex", "wfdue", "wfgates", "wfjobs",
     }
 )  # fmt: skip
 #: Key families: each name is followed by ``:<id>`` (or more parts, as in ``status:<code>:<q>``).
@@ -52,7 +53,8 @@ KEY_FAMILIES = frozenset(
     {
         "archived", "breaker", "bystatus", "dead", "dependents", "deps", "errors", "expiry",
         "job", "joblogs", "levels", "lock", "nsqueues", "periodic", "ready", "replay", "replays",
-        "status", "taskpending",
+        "status", "taskpending", "wfchildren", "wfdef", "wfnodes", "wfop", "wfrun", "wfruns",
+        "wfstate",
     }
 )  # fmt: skip
 
@@ -239,6 +241,7 @@ def require_time(name: str, value: object) -> int:
     return value
 
 
+_EMPTY_DIGEST = result_digest(None).encode()
 _FINISHABLE = frozenset(
     {JobStatus.COMPLETE, JobStatus.PENDING, JobStatus.DEAD, JobStatus.CANCELLED, JobStatus.FAILED}
 )
@@ -246,8 +249,9 @@ _FINISHABLE = frozenset(
 
 def finish_arguments(finish: Finish) -> bytes:
     """One outcome packed for ``finish.lua`` (a DEAD one brings the id of its dead letter, one
-    with a metric its member of the ``metrics`` set); refuses outcomes that no transition
-    allows."""
+    with a metric its member of the ``metrics`` set, a COMPLETE one the ``result_digest`` of
+    its result, for its workflow node if it has one: Lua has no SHA-256); refuses outcomes
+    that no transition allows."""
     if not isinstance(finish, Finish):
         raise TypeError(f"finish_many expects Finish records, got {type(finish).__name__}")
     status = finish.status
@@ -261,11 +265,13 @@ def finish_arguments(finish: Finish) -> bytes:
     if not isinstance(finish.job_id, str):
         raise TypeError(f"job ids are str, got {finish.job_id!r}")
     value: bytes | None
+    digest = None
     if status is JobStatus.COMPLETE:
         result = finish.result
         if result is not None and not isinstance(result, bytes | bytearray | memoryview):
             raise TypeError(f"job {finish.job_id}: result must be bytes, got {result!r}")
         value = None if result is None else bytes(result)
+        digest = _EMPTY_DIGEST if value is None else result_digest(value).encode()
     else:
         error = finish.error
         if error is not None and not isinstance(error, str):
@@ -289,6 +295,7 @@ def finish_arguments(finish: Finish) -> bytes:
             dead_id,
             finish.worker_id.encode(),
             member,
+            digest,
         )
     )
 

@@ -1,7 +1,8 @@
 """The Redis storage backend: any number of machines share one Redis; each operation that moves
 jobs is one Lua script (atomic, one round trip) and every change is announced over pub/sub.
 
-``RedisStorage`` is the ``Storage`` half, ``RedisControl`` (``control``) the flow-control half;
+``RedisStorage`` is the ``Storage`` half, ``RedisControl`` (``control``) the flow-control half,
+``RedisWorkflows`` (``workflows``) the workflow half;
 the parts they call are listed in the package docstring (``redis/__init__.py``). The storage
 object holds what its parts share: the connection, the key names, the script runner and the
 change listener. Task metrics are read and purged in ``metrics``.
@@ -54,6 +55,7 @@ from taskito.storage.redis.operations import RedisOperations
 from taskito.storage.redis.records import encode_log, job_from_packed
 from taskito.storage.redis.schema import open_prefix
 from taskito.storage.redis.scripts import CHUNK, Scripts
+from taskito.storage.redis.workflows import RedisWorkflows
 from taskito.storage.validation import (
     cancel_arguments,
     claim_queue_names,
@@ -65,7 +67,7 @@ from taskito.storage.worker_resources import encode_health
 _REQUEUE_CHUNK = 100
 
 
-class RedisStorage(RedisControl, RedisOperations, Storage):
+class RedisStorage(RedisControl, RedisOperations, RedisWorkflows, Storage):
     """``Storage`` on a Redis server (6.2 or newer), every key under ``<prefix>:``."""
 
     def __init__(

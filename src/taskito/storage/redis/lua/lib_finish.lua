@@ -2,10 +2,11 @@
 -- applies the ``count`` packed outcomes at ARGV[first], ARGV[first + 1], ... (see
 -- unpack_fields): job_id, attempt, status code, value (the result for complete, else the
 -- error; absent for none), retry_at (absent: now), dead letter id, worker id, metric (its
--- member of the metrics set; absent: none). Each outcome applies only while the job is
--- running under that attempt for that worker (fenced); an outcome that applies adds its
--- metric, scored by now. Returns one 1/0 per outcome, and whether any applied (the caller
--- publishes then).
+-- member of the metrics set; absent: none), result digest (of a complete one). Each outcome
+-- applies only while the job is running under that attempt for that worker (fenced); an
+-- outcome that applies adds its metric, scored by now, and a terminal one settles the job's
+-- workflow node, if it has one (lib_workflow: one HGET for a job without). Returns one 1/0
+-- per outcome, and whether any applied (the caller publishes then).
 
 local function finish_outcomes(now, count, first)
   -- The fence, and all a completion needs (the common outcome): one short read. Other
@@ -20,7 +21,7 @@ local function finish_outcomes(now, count, first)
   local changes = new_changes()
   local any = false
   for n = 1, count do
-    local outcome = unpack_fields(ARGV[first + n - 1], 8)
+    local outcome = unpack_fields(ARGV[first + n - 1], 9)
     local id, attempt, code, value = outcome[1], outcome[2], outcome[3], outcome[4]
     local has_value = value ~= false
     local key = job_key(id)
@@ -49,6 +50,7 @@ local function finish_outcomes(now, count, first)
         end
         release_unique(job)
         if job.has_dependents then release_dependents(id) end
+        wf.settle_job(id, COMPLETE, nil, outcome[9], now)
       elseif code == PENDING then
         local job = load_job(id)
         local retry_at = outcome[5] or now
@@ -62,6 +64,7 @@ local function finish_outcomes(now, count, first)
         if has_value then message = value end
         if code == CANCELLED and not message then message = 'cancelled by request' end
         end_running(job, code, message, now, outcome[6])
+        wf.settle_job(id, code, has_value and value or nil, nil, now)
       end
       if outcome[8] then redis.call('ZADD', METRICS_KEY, now, outcome[8]) end
       applied[#applied + 1] = 1

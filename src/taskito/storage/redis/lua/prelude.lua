@@ -357,14 +357,15 @@ end
 
 -- Storage.release_jobs: a running job goes back to pending as a rescue (retries kept, an
 -- error row with ``reason``), or to dead as a poison pill once rescued ``max_rescues`` times
--- (the text of base.poison_pill_error). Returns true when it used ``dead_id``.
+-- (the text of base.poison_pill_error). Returns true and the error when it used ``dead_id``
+-- (the caller settles the job's workflow node: lib_workflow).
 local function rescue_running(job, max_rescues, reason, now, dead_id)
   local rescues = tonumber(job.rescue_count or '0')
   if rescues >= max_rescues then
     local message = 'poison pill: rescued ' .. int(rescues) ..
       ' times (its worker kept dying while running it)'
     end_running(job, DEAD, message, now, dead_id)
-    return true
+    return true, message
   end
   -- The cancel request stays: the next attempt honours it at once.
   requeue_running(job, now, 'rescue_count')

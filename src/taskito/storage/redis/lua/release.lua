@@ -1,7 +1,8 @@
--- release_jobs. ARGV: worker_id, now, max_rescues, reason, keep count, kept ids, then spare
--- dead letter ids. Every job running under worker_id and not kept is rescued
--- (rescue_running). Returns {1, packed jobs as they were before...}, or {0, n} without
--- writing anything when the poison pills among them need n spare dead letter ids.
+-- release_jobs (after lib_workflow). ARGV: worker_id, now, max_rescues, reason, keep count,
+-- kept ids, then spare dead letter ids. Every job running under worker_id and not kept is
+-- rescued (rescue_running; a poison pill settles its workflow node). Returns {1, packed jobs
+-- as they were before...}, or {0, n} without writing anything when the poison pills among
+-- them need n spare dead letter ids.
 
 local worker_id, now, max_rescues, reason = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local keep_count = tonumber(ARGV[7])
@@ -26,8 +27,10 @@ local reply = {1}
 local next_dead_id = first_dead_id
 for _, job in ipairs(mine) do
   reply[#reply + 1] = pack_job(job.id)
-  if rescue_running(job, max_rescues, reason, now, ARGV[next_dead_id]) then
+  local poisoned, message = rescue_running(job, max_rescues, reason, now, ARGV[next_dead_id])
+  if poisoned then
     next_dead_id = next_dead_id + 1
+    wf.settle_job(job.id, DEAD, message, nil, now)
   end
 end
 if #mine > 0 then publish() end
