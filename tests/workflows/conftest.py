@@ -1,5 +1,6 @@
-"""Fixtures of the workflow suite: ``app`` (a ``WorkflowApp`` on a SQLite file, the working
-directory set to its folder) and ``make_app`` for tests that want another target."""
+"""Fixtures of the workflow suite: ``app`` (a ``WorkflowApp`` on each backend: a SQLite file,
+a fresh Postgres schema, a fresh Redis prefix; the working directory set to its folder) and
+``make_app`` for tests that want a target of their own."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.backends import QueueTarget, queue_target
+from tests.backends import BACKEND_NAMES, QueueTarget, queue_target
 from tests.workflows.harness import WorkflowApp
 
 MakeApp = Callable[..., WorkflowApp]
@@ -44,6 +45,11 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeAp
             target.cleanup()
 
 
-@pytest.fixture
-def app(make_app: MakeApp) -> WorkflowApp:
-    return make_app()
+@pytest.fixture(params=BACKEND_NAMES)
+def app(make_app: MakeApp, request: pytest.FixtureRequest, tmp_path: Path) -> WorkflowApp:
+    """The suite's app, on each backend in turn (a server backend skips without its server,
+    and fails under CI)."""
+    backend: str = request.param
+    if backend == "sqlite":
+        return make_app()
+    return make_app(queue_target(backend, tmp_path))

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from taskito.events import EventType
+from taskito.exceptions import SerializationError
 from taskito.workflows import (
     NodeStatus,
     Workflow,
@@ -189,3 +190,22 @@ def test_steps_take_the_task_options_unless_overridden(app: WorkflowApp) -> None
     assert plain is not None and tuned is not None
     assert (plain.max_retries, plain.queue, plain.priority) == (0, "default", 0)
     assert (tuned.max_retries, tuned.queue, tuned.priority) == (5, "other", 7)
+
+
+def test_an_argument_that_cannot_be_stored_fails_the_submit_naming_the_step(
+    app: WorkflowApp,
+) -> None:
+    for deferred in (False, True):
+        wf = Workflow(name="unstorable", on_failure="continue" if deferred else "fail_fast")
+        wf.step("a", app.tag, args=("a",))
+        wf.step("locked", app.echo, args=(threading.Lock(),), after="a")
+        with pytest.raises(SerializationError, match="step 'locked'"):
+            app.queue.submit_workflow(wf)
+    assert app.queue._storage.list_workflow_runs(None, None, 10, None) == []
+    assert app.queue.list_jobs() == []
+
+
+def test_wait_refuses_a_poll_interval_that_is_not_positive(app: WorkflowApp) -> None:
+    run = app.queue.submit_workflow(linear(app, "polled"))
+    with pytest.raises(ValueError, match="poll_interval"):
+        run.wait(1, poll_interval=0)

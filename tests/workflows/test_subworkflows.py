@@ -84,3 +84,15 @@ def test_parallel_children_then_a_join(app: WorkflowApp) -> None:
     assert final.state is WorkflowState.COMPLETED
     assert len(app.queue._storage.child_workflow_runs(run.id)) == 2
     assert app.calls("join") == 1
+
+
+def test_a_sub_workflow_no_longer_registered_fails_its_node(app: WorkflowApp) -> None:
+    gone = app.queue.workflow(name="gone")(app.child._factory)
+    wf = Workflow(name="missing_child")
+    wf.step("sub", gone.as_step())
+    del app.queue._workflow_registry["gone"]
+    final = app.queue.submit_workflow(wf).wait(RUN_TIMEOUT_S)
+    assert final.state is WorkflowState.FAILED
+    assert final.nodes["sub"].error == (
+        "sub-workflow submit failed: no workflow named 'gone' is registered on this queue"
+    )

@@ -7,10 +7,12 @@ rows."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from taskito.exceptions import SerializationError
 from taskito.ids import new_job_id
 from taskito.job import NewJob
 from taskito.storage.workflow_contract import (
@@ -172,14 +174,29 @@ def _node_rows(
         elif not meta.deferred:
             depends = tuple(job_of[p] for p in meta.after if p in job_of)
             args, kwargs = tuple(spec.args), dict(spec.kwargs)
-            job = jobs.call_job(queue, meta, run_id, name, args, kwargs, now, depends_on=depends)
+            with _naming_the_step(name):
+                job = jobs.call_job(
+                    queue, meta, run_id, name, args, kwargs, now, depends_on=depends
+                )
             job_of[name] = job.id
             new_jobs.append(job)
             row = replace(row, job_id=job.id)
         else:
-            row = _deferred_node(queue, spec, meta, row)
+            with _naming_the_step(name):
+                row = _deferred_node(queue, spec, meta, row)
         nodes.append(row)
     return nodes, new_jobs
+
+
+@contextmanager
+def _naming_the_step(name: str) -> Iterator[None]:
+    """An argument that cannot be stored fails the submit naming its step."""
+    try:
+        yield
+    except SerializationError as exc:
+        if f"step {name!r}" in str(exc):
+            raise
+        raise SerializationError(f"step {name!r}: {exc}") from exc
 
 
 def _deferred_node(
