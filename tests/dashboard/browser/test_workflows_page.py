@@ -117,6 +117,18 @@ def test_runs_filtered_and_paged_and_a_run_drawn(
     expect(gates.locator('[data-gate="review"]')).to_contain_text("waiting_approval")
     assert _fill(page, '.wf-node[data-node="review"] rect.wf-box') == FILLS["waiting_approval"]
     screenshots.take(page, "workflow-run")
+    # A run id typed into the palette: the second choice opens the run.
+    page.keyboard.press("Control+k")
+    palette.get_by_role("combobox").fill(fan.id)
+    expect(palette.get_by_role("option").nth(1)).to_have_text(
+        re.compile(f"^Open workflow run {fan.id}")
+    )
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(f"/workflows/{fan.id}$"))
+    loaded(page)
+    expect(page.locator(".job-title")).to_contain_text("fan")
+
     show(page, "/workflows/no-such-run")
     expect(page.locator("#page h2").first).to_have_text("Workflow run not found")
 
