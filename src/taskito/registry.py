@@ -18,6 +18,7 @@ from taskito.retry import RetryPolicy
 from taskito.storage.base import DEFAULT_MAX_RESCUES
 
 if TYPE_CHECKING:
+    from taskito.advancing import RunAdvancer
     from taskito.interception.settings import RestoreSettings
     from taskito.job import JobRecord
     from taskito.middleware import TaskMiddleware
@@ -363,6 +364,9 @@ class ExecutionEnv:
     #: ``dlq_auto_retry_max``: automatic retries per job.
     dlq_auto_retry_delay_ms: int | None = None
     dlq_auto_retry_max: int = 1
+    #: The Queue's workflow engine (built on first use); None: this worker drives no
+    #: workflow runs.
+    advancer: RunAdvancer | None = None
 
     @property
     def records_metrics(self) -> bool:

@@ -60,6 +60,7 @@ LAYER_PATTERNS: tuple[tuple[str, str], ...] = (
     ("context.py", "contracts"),
     ("middleware.py", "contracts"),
     ("events.py", "contracts"),
+    ("advancing.py", "contracts"),
     ("events/*", "contracts"),
     ("retry.py", "contracts"),
     ("cron.py", "contracts"),

@@ -9,8 +9,9 @@ Every error is one line on stderr, ``taskito COMMAND: error: ...``, and one of t
       traceback comes first), ``dead retry --all`` could not retry every letter; no command
 2     a usage or configuration error: an unknown command or option, a bad value, a missing
       or bad ``--app``, an option the worker refuses
-3     not found: no job (or dead letter) has this id
-4     ``job cancel``: the job had already finished; nothing changed
+3     not found: no job (or dead letter, or workflow run or node) has this id
+4     ``job cancel``: the job had already finished; ``workflows cancel``: the run had;
+      ``workflows approve|reject``: the gate was already decided; nothing changed
 5     ``job cancel``: the job is running; a cancel request was sent (it stops when its task
       next checks, or at once with ``--force`` on prefork and async pools)
 6     ``job watch``: the job ended failed or dead

@@ -32,6 +32,7 @@ from taskito.cli import (
     scaler,
     worker,
     workers,
+    workflows,
 )
 from taskito.cli.app import load_queue
 from taskito.cli.errors import (
@@ -64,6 +65,7 @@ SUBCOMMANDS: tuple[Callable[[options.Commands], None], ...] = (
     resources.register,
     reload.register,
     retention.register,
+    workflows.register,
 )
 
 

@@ -26,7 +26,7 @@ from taskito.worker.scheduler import NEVER_MS
 if TYPE_CHECKING:
     from taskito.storage.control import BreakerState, PeriodicSchedule
 
-    _TaskDecorator = Callable[[Callable[..., Any]], TaskWrapper]
+    _TaskDecorator = Callable[[Callable[..., Any]], Any]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -99,7 +99,9 @@ class FlowMixin(QueueBase):
         queue = check.check_storable_name("queue", queue)
         call_args, call_kwargs = self._periodic_arguments(name or cron, args, kwargs)
 
-        def register(fn: Callable[..., Any]) -> TaskWrapper:
+        def register(fn: Callable[..., Any]) -> Any:
+            if getattr(fn, "_is_workflow_proxy", False):
+                return self._periodic_workflow(fn, cron, queue, timezone)
             if not callable(fn):
                 raise TypeError(f"@queue.periodic() decorates a function, not {type(fn).__name__}")
             task = self._own_task(fn)
@@ -125,6 +127,25 @@ class FlowMixin(QueueBase):
             return wrapper
 
         return register
+
+    def _periodic_workflow(self, proxy: Any, cron: str, queue: str, timezone: str | None) -> Any:
+        """``@queue.periodic`` over a ``WorkflowProxy`` (workflows spec 2.12): a launcher task
+        ``_wf_launcher_<name>`` that submits a run, on the schedule; the proxy is returned."""
+        launcher_name = f"_wf_launcher_{proxy.name}"
+        if launcher_name in self._periodic:
+            raise ConfigurationError(
+                f"workflow {proxy.name!r} already has a periodic schedule on this queue"
+            )
+
+        def launch() -> str:
+            return f"submitted workflow run {proxy.submit().id}"
+
+        launch.__name__ = launch.__qualname__ = launcher_name
+        self.task(name=launcher_name)(launch)
+        self._periodic[launcher_name] = PeriodicSpec(
+            name=launcher_name, task_name=launcher_name, cron=cron, timezone=timezone, queue=queue
+        )
+        return proxy
 
     def list_periodic(self) -> list[PeriodicInfo]:
         """Every periodic schedule stored on the database, by name: those a worker of any

@@ -40,6 +40,8 @@ from taskito.queue.resources_api import ResourcesMixin
 from taskito.queue.settings import QueueSettings
 from taskito.queue.webhook_api import WebhookMixin
 from taskito.queue.workers import RunningWorkers, install_signal_handlers, worker_settings
+from taskito.queue.workflow_inspection import WorkflowInspectionMixin
+from taskito.queue.workflows_api import WorkflowsMixin
 from taskito.registry import (
     DEFAULT_METRICS_RETENTION_S,
     ExecutionEnv,
@@ -77,6 +79,8 @@ class Queue(
     WebhookMixin,
     InterceptionMixin,
     ResourcesMixin,
+    WorkflowsMixin,
+    WorkflowInspectionMixin,
     AsyncMixin,
 ):
     """A task queue backed by one storage (SQLite by default).
@@ -191,6 +195,8 @@ class Queue(
         self._interception = InterceptionParts.from_settings(settings)
         self._resource_definitions = {}
         self._caps = CapCache()
+        self._workflow_registry = {}
+        self._workflows = None
 
     def _open(self, settings: QueueSettings) -> None:
         """Open storage and start the event bus; storage is closed again if the bus fails."""
@@ -297,6 +303,7 @@ class Queue(
             retention=self._retention,
             dlq_auto_retry_delay_ms=self._dlq_auto_retry_delay_ms,
             dlq_auto_retry_max=self._dlq_auto_retry_max,
+            advancer=self._run_advancer(),
         )
 
     # --- tasks, hooks, events -----------------------------------------------------------

@@ -5,7 +5,7 @@ the state in ``__init__``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from taskito.events import EventBus
@@ -47,3 +47,7 @@ class QueueBase:
     _closed: bool
     _max_payload_bytes: int
     _caps: CapCache
+    #: ``@queue.workflow()`` proxies by name, and the workflow engine once built (typed
+    #: loosely: the workflows package imports the queue's parts, not the other way round).
+    _workflow_registry: dict[str, Any]
+    _workflows: Any

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from taskito.events import EventType
 from taskito.job import JobRecord, Outcome, OutcomeKind, now_ms
 from taskito.storage.base import Finish, WorkerInfo
+from taskito.storage.workflow_contract import WorkflowStorage
 from taskito.worker.alarms import Alarms
 from taskito.worker.backoff import Backoff
 from taskito.worker.banner import log_start
@@ -41,6 +42,7 @@ from taskito.worker.scheduler import PeriodicScheduler
 from taskito.worker.settings import WorkerSettings
 from taskito.worker.signals import install_shutdown_handlers
 from taskito.worker.watchdog import WATCHDOG_S, expire_overdue
+from taskito.worker.workflow_sweep import WorkflowSweeper, workflow_run_hint
 
 if TYPE_CHECKING:
     from taskito.events import EventBus
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("taskito.worker")
 
 ClaimReply = tuple[list[bool], list[JobRecord]]
+#: What the display metadata of a workflow node's job holds (``workflows/jobs.py``).
+_WORKFLOW_MARK = '"workflow_run_id"'
 
 
 class Worker:
@@ -109,6 +113,9 @@ class Worker:
             cleanup_interval_s=settings.cleanup_interval_s,
             on_fired=lambda _jobs: self._wake.set(),
         )
+        self._workflows: WorkflowSweeper | None = None
+        if env.advancer is not None and isinstance(self._storage, WorkflowStorage):
+            self._workflows = WorkflowSweeper(self._storage, env.advancer)
 
     def _make_lease_keeper(self) -> LeaseKeeper:
         return LeaseKeeper(
@@ -183,6 +190,8 @@ class Worker:
             self._keeper.start()
             self._watcher.start()
             self._scheduler.start()
+            if self._workflows is not None:
+                self._workflows.start()
             if self._settings.install_signals:  # SIGHUP reloads, passed on to prefork children
                 self._resources.install_reload_signal(getattr(self._pool, "child_pids", None))
             log_start(self._env, self._pool, self._queues, self.worker_id)
@@ -268,6 +277,7 @@ class Worker:
         self._flush_backoff.succeeded()
         self._claim_backoff.succeeded()
         self._held.release(settled)
+        self._poke_workflows(settled)
         if next_retry_at is not None:
             self._alarms.add(next_retry_at)
         self._start_claimed(jobs, claimed_at, free)
@@ -349,8 +359,24 @@ class Worker:
             return
         self._flush_backoff.succeeded()
         self._held.release(settled)
+        self._poke_workflows(settled)
         if next_retry_at is not None:
             self._alarms.add(next_retry_at)  # wake when the retry is due, not at the idle poll
+
+    def _poke_workflows(self, settled: list[HeldJob]) -> None:
+        """Outcomes of workflow jobs were written: have their runs advanced soon (the run id
+        in the job's display metadata is only a hint; advancing any run is harmless)."""
+        if self._workflows is None:
+            return
+        run_ids = [
+            run_id
+            for held in settled
+            if held.job.metadata is not None and _WORKFLOW_MARK in held.job.metadata
+            for run_id in [workflow_run_hint(held.job.metadata)]
+            if run_id is not None
+        ]
+        if run_ids:
+            self._workflows.poke(run_ids)
 
     # --- start and stop -----------------------------------------------------------------
 
@@ -363,6 +389,8 @@ class Worker:
             self._flush()
             self._gate.write_unwritten(now_ms())
             self._scheduler.stop()
+            if self._workflows is not None:
+                self._workflows.stop()
             self._watcher.stop()
             self._keeper.stop()
         if self._held.ids():

@@ -2,6 +2,8 @@
 fan-in; conditions) run as jobs, with its whole state in storage (docs/workflows.md)."""
 
 from taskito.workflows.builder import StepSpec, SubWorkflowRef, Workflow
+from taskito.workflows.proxy import WorkflowProxy
+from taskito.workflows.run import WorkflowRun, WorkflowTimeoutError
 from taskito.workflows.types import (
     GateConfig,
     NodeSnapshot,
@@ -19,6 +21,9 @@ __all__ = [
     "SubWorkflowRef",
     "Workflow",
     "WorkflowContext",
+    "WorkflowProxy",
+    "WorkflowRun",
     "WorkflowState",
     "WorkflowStatus",
+    "WorkflowTimeoutError",
 ]

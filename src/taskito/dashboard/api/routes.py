@@ -21,6 +21,7 @@ from taskito.dashboard.api import (
     queues,
     settings,
     system,
+    workflows,
 )
 from taskito.dashboard.api.errors import bad_request
 from taskito.dashboard.api.values import Answer, PlainText
@@ -187,6 +188,20 @@ def _schedule(call: Call) -> str:
     return call.path["name"]
 
 
+def _workflow_runs(queue: taskito.Queue, call: Call) -> Any:
+    limit = params.required_integer(call.query, "limit", 50, minimum=1, maximum=params.MAX_LIMIT)
+    state = params.text(call.query, "state")
+    return workflows.list_runs(queue, state, limit, params.text(call.query, "cursor"))
+
+
+def _on_run(route: Callable[[taskito.Queue, str], Any]) -> Handler:
+    return lambda queue, call: route(queue, workflows.run_id_of(call.path["run_id"]))
+
+
+def _on_run_body(route: Callable[[taskito.Queue, str, Any], Any]) -> Handler:
+    return lambda queue, call: route(queue, workflows.run_id_of(call.path["run_id"]), call.body)
+
+
 def _no_args(route: Callable[[taskito.Queue], Any]) -> Handler:
     return lambda queue, call: route(queue)
 
@@ -298,6 +313,21 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/dead-letters/{dead_id}/retry", "admin", _retry_dead),
     Route("POST", "/api/dead-letters/purge-task", "admin", _purge_dead_task),
     Route("DELETE", "/api/dead-letters/{dead_id}", "admin", _delete_dead),
+    # Workflow runs, their DAGs and child runs; gate decisions and cancel.
+    Route("GET", "/api/workflows/runs", "read", _workflow_runs),
+    Route("GET", "/api/workflows/runs/{run_id}", "read", _on_run(workflows.run_detail)),
+    Route("GET", "/api/workflows/runs/{run_id}/dag", "read", _on_run(workflows.run_dag)),
+    Route("GET", "/api/workflows/runs/{run_id}/children", "read", _on_run(workflows.run_children)),
+    Route(
+        "POST",
+        "/api/workflows/runs/{run_id}/approve",
+        "admin",
+        _on_run_body(workflows.approve_gate),
+    ),
+    Route(
+        "POST", "/api/workflows/runs/{run_id}/reject", "admin", _on_run_body(workflows.reject_gate)
+    ),
+    Route("POST", "/api/workflows/runs/{run_id}/cancel", "admin", _on_run(workflows.cancel_run)),
     # Retention: the windows, the last sweep's report, and a purge preview.
     Route("GET", "/api/retention", "read", _no_args(operator.retention)),
     Route("GET", "/api/retention/dry-run", "read", _retention_dry_run),

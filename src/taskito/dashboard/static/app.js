@@ -101,9 +101,12 @@ function setTitle(...crumbs) {
     .join(" · ");
 }
 
+// A detail page marks the list it belongs to.
+const LIST_OF = { job: "jobs", workflow: "workflows" };
+
 function markNav(name) {
   for (const link of document.querySelectorAll("#nav a[data-page]")) {
-    const active = link.dataset.page === name || (name === "job" && link.dataset.page === "jobs");
+    const active = link.dataset.page === name || LIST_OF[name] === link.dataset.page;
     if (active) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }

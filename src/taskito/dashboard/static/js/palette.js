@@ -1,6 +1,7 @@
 // The command palette (⌘K or Ctrl+K): a search field over every page of the sidebar, the
 // header's settings (theme, refresh interval) and, for an admin, the actions that change
-// things. A job id typed opens that job with Enter; a full one pasted opens it at once.
+// things. A job id typed opens that job with Enter (or, one down, the workflow run of that id);
+// a full one pasted opens the job at once.
 // Arrows move, Enter runs, Escape closes; focus stays in the dialog while it is open and
 // goes back where it was afterwards.
 
@@ -125,7 +126,11 @@ export function setUpPalette(shell) {
     if (jobId) {
       const open = { id: "job", label: `Open job ${jobId}`, group: "Job",
         run: () => navigate(`/jobs/${encodeURIComponent(jobId)}`) };
-      shown = UUID.test(jobId) || !shown.length ? [open, ...shown] : [...shown, open];
+      // Workflow run ids look the same: offered right after the job.
+      const openRun = { id: "workflow-run", label: `Open workflow run ${jobId}`,
+        group: "Workflow", run: () => navigate(`/workflows/${encodeURIComponent(jobId)}`) };
+      shown = UUID.test(jobId) || !shown.length ? [open, openRun, ...shown]
+        : [...shown, open, openRun];
     }
     fill(list, shown.length ? shown.map((c, i) => h("li", {
       id: `palette-${c.id}`, role: "option", class: "palette-item", "aria-selected": "false",

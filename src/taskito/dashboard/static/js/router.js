@@ -14,6 +14,8 @@ const ROUTES = [
   ["/jobs/:id", "job"],
   ["/task-metrics", "metrics"],
   ["/logs", "logs"],
+  ["/workflows", "workflows"],
+  ["/workflows/:id", "workflow"],
   ["/queues", "queues"],
   ["/workers", "workers"],
   ["/resources", "resources"],

@@ -16,6 +16,8 @@ import { mount as resources } from "./resources.js";
 import { mount as settings } from "./settings.js";
 import { mount as system } from "./system.js";
 import { mount as workers } from "./workers.js";
+import { mount as workflow } from "./workflow.js";
+import { mount as workflows } from "./workflows.js";
 
 export const PAGES = {
   overview,
@@ -23,6 +25,8 @@ export const PAGES = {
   job,
   metrics,
   logs,
+  workflows,
+  workflow,
   queues,
   workers,
   resources,
