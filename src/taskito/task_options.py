@@ -110,14 +110,16 @@ def check_task_options(
     codecs: object = None,
     retry_budget: object = None,
     on_excess: object = OnExcess.DEFER,
-    debounce: tuple[object, object, object, object] = (None, None, None, False),
+    debounce: object = None,
+    debounce_key: object = None,
+    debounce_max_wait: object = None,
+    debounce_replace_payload: object = False,
 ) -> TaskOptions:
     """Check every decorator option; raise ``TypeError``/``ValueError`` naming the bad one.
-    ``debounce``: the ``debounce``, ``debounce_key``, ``debounce_max_wait`` and
-    ``debounce_replace_payload`` options, in that order."""
+    The keywords are ``@queue.task()``'s."""
     if callable(name):
         raise TypeError("@queue.task must be called with parentheses: use @queue.task()")
-    window = check_debounce(*debounce)
+    window = check_debounce(debounce, debounce_key, debounce_max_wait, debounce_replace_payload)
     if window is not None and idempotent is True:
         raise ValueError(
             "idempotent=True cannot be combined with debounce: the debounce key is the"
