@@ -172,7 +172,18 @@ def test_settlements_in_one_millisecond_keep_the_run_due_for_an_advance_that_rea
     assert wf.finish_many(outcomes, now) == [True, True]
     assert [n.status for n in wf.workflow_nodes(run.id)] == ["completed"] * 3
     assert not wf.clear_workflow_due(run.id, seen, None)
-    assert wf.workflow_runs_due(now + 10, 10) == [run.id]
+    assert wf.workflow_runs_due(now, 10) == [run.id]
+
+
+def test_a_settlement_makes_a_run_with_a_later_safety_net_time_due_at_once(wf: Store) -> None:
+    run, job = run_with_job(wf)
+    running = claim_job(wf, job.id)
+    now = now_ms()
+    assert wf.clear_workflow_due(run.id, None, now + 10_000)  # the engine's next check
+    assert wf.workflow_runs_due(now, 10) == []
+    assert finish_via(wf, "finish_many", running, JobStatus.COMPLETE, now)
+    assert the_run(wf, run.id).advance_due_at == now
+    assert wf.workflow_runs_due(now, 10) == [run.id]
 
 
 def test_a_batch_settles_the_nodes_of_several_runs(wf: Store) -> None:

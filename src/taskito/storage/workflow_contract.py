@@ -19,9 +19,10 @@ the same transaction, by compare-and-set from a non-terminal status:
 * ``PENDING`` (a retry) leaves the node alone;
 
 and mark the run due while it is not terminal (so an engine sweep advances it):
-``advance_due_at = now``, or one more than its value when that is ``now`` or later already, so
-the value always changes and an advance that read the old one keeps the run due
-(``clear_workflow_due``) however many settlements share a millisecond. ``completed_at`` of the
+``advance_due_at = now`` when it is unset or later (a safety-net time the engine set), else one
+less than its value: due at once either way, and always a new value, so an advance that read
+the old one keeps the run due (``clear_workflow_due``) however many settlements share a
+millisecond. ``completed_at`` of the
 node is ``now``. A poison pill (a job ``requeue_expired`` or ``release_jobs`` sends to dead)
 settles its node the same way. Jobs cancelled without a finish (a pending job's cancel, a
 dependency cascade) are not settled there: the engine reconciles such nodes from their job's

@@ -52,12 +52,12 @@ RUN_TERMINAL_SQL = _sql_list(RUN_TERMINAL)
 
 def due_now_sql(now: str) -> str:
     """The SQL value of ``advance_due_at`` for a run marked due at ``now`` (a placeholder):
-    ``now``, or one more than its due time when that is ``now`` or later already, so the
-    value always changes and an advance that read the old one does not clear it
-    (``clear_workflow_due``), however many settlements share a millisecond."""
+    ``now`` when it is unset or later (a safety-net time), else one less than its value: due
+    at once either way, and always a new value, so an advance that read the old one does not
+    clear it (``clear_workflow_due``), however many settlements share a millisecond."""
     return (
-        f"CASE WHEN advance_due_at IS NULL OR advance_due_at < {now} THEN {now}"
-        " ELSE advance_due_at + 1 END"
+        f"CASE WHEN advance_due_at IS NULL OR advance_due_at > {now} THEN {now}"
+        " ELSE advance_due_at - 1 END"
     )
 
 

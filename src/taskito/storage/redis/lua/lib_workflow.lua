@@ -120,15 +120,16 @@ function wf.sync_due(run_id)
   end
 end
 
--- Settlement marks a run due unless it is terminal (or missing): at ``now``, or one past its
--- due time when that is ``now`` or later, so the value always changes and an advance that read
--- the old one keeps the run due (clear_workflow_due).
+-- Settlement marks a run due unless it is terminal (or missing): at ``now`` when its due time
+-- is unset or later (a safety-net time), else one less than its due time: due at once either
+-- way, and the value always changes, so an advance that read the old one keeps the run due
+-- (clear_workflow_due).
 function wf.mark_due(run_id, now)
   local key = wf.run_key(run_id)
   local run = redis.call('HMGET', key, 'state', 'advance_due_at')
   if run[1] and not wf.RUN_TERMINAL[run[1]] then
     local due = now
-    if run[2] and tonumber(run[2]) >= tonumber(now) then due = int(tonumber(run[2]) + 1) end
+    if run[2] and tonumber(run[2]) <= tonumber(now) then due = int(tonumber(run[2]) - 1) end
     redis.call('HSET', key, 'advance_due_at', due)
     redis.call('ZADD', wf.DUE_KEY, due, run_id)
   end
