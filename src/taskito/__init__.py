@@ -47,6 +47,7 @@ from taskito.interception.report import InterceptionReport
 from taskito.middleware import TaskMiddleware
 from taskito.proxies.registry import NoProxy
 from taskito.queue.flow import PeriodicInfo
+from taskito.queue.operator import Page
 from taskito.queue.queue import Queue
 from taskito.registry import OnExcess
 from taskito.result import JobResult
@@ -95,6 +96,7 @@ __all__ = [
     "NoProxy",
     "OnExcess",
     "PayloadCodec",
+    "Page",
     "PayloadTooLargeError",
     "PeriodicInfo",
     "ProxyCleanupError",

@@ -53,6 +53,8 @@ PUBLIC_NAMES = {
     "QueueOverride",
     # What a task does with work its rate limit refuses (docs/operations.md).
     "OnExcess",
+    # A keyset page of the *_after listings (docs/operations.md).
+    "Page",
     # Argument interception and proxies (docs/interception.md).
     "NoProxy",
     "InterceptionReport",

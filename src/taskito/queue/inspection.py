@@ -17,6 +17,38 @@ from taskito.storage.base import JobFilter, LogEntry, WorkerInfo
 from taskito.storage.worker_resources import encode_health, encode_names
 
 
+def job_filter_of(
+    namespace: str | None,
+    any_namespace: bool,
+    *,
+    status: str | None = None,
+    queue: str | None = None,
+    task_name: str | None = None,
+    metadata_like: str | None = None,
+    error_like: str | None = None,
+    created_after: int | None = None,
+    created_before: int | None = None,
+    before: tuple[int, str] | None = None,
+) -> JobFilter:
+    """The ``JobFilter`` of a listing's arguments, each checked (a bad one raises naming it)."""
+    return JobFilter(
+        status=None if status is None else JobStatus.parse(status),
+        queue=_checks.check_optional_str("queue", queue),
+        task_name=_checks.check_optional_str("task_name", task_name),
+        namespace=namespace,
+        any_namespace=any_namespace,
+        metadata_like=_checks.check_optional_str("metadata_like", metadata_like),
+        error_like=_checks.check_optional_str("error_like", error_like),
+        created_after=_checks.check_optional_int(
+            "created_after", created_after, error=ConfigurationError
+        ),
+        created_before=_checks.check_optional_int(
+            "created_before", created_before, error=ConfigurationError
+        ),
+        before=before,
+    )
+
+
 class _Unset(enum.Enum):
     UNSET = "unset"
 
@@ -136,20 +168,16 @@ class InspectionMixin(QueueBase):
         however deep (use ``offset=0`` with it)."""
         limit, offset = check.check_page(limit, offset)
         ns, any_namespace = self._namespace_filter(namespace)
-        job_filter = JobFilter(
-            status=None if status is None else JobStatus.parse(status),
-            queue=_checks.check_optional_str("queue", queue),
-            task_name=_checks.check_optional_str("task_name", task_name),
-            namespace=ns,
-            any_namespace=any_namespace,
-            metadata_like=_checks.check_optional_str("metadata_like", metadata_like),
-            error_like=_checks.check_optional_str("error_like", error_like),
-            created_after=_checks.check_optional_int(
-                "created_after", created_after, error=ConfigurationError
-            ),
-            created_before=_checks.check_optional_int(
-                "created_before", created_before, error=ConfigurationError
-            ),
+        job_filter = job_filter_of(
+            ns,
+            any_namespace,
+            status=status,
+            queue=queue,
+            task_name=task_name,
+            metadata_like=metadata_like,
+            error_like=error_like,
+            created_after=created_after,
+            created_before=created_before,
             before=_check_cursor(before),
         )
         records = self._storage.list_jobs(job_filter, limit, offset)

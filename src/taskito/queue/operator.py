@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from taskito.job import JobStatus, now_ms
+from taskito.job import now_ms
 from taskito.queue import checks as check
+from taskito.queue.inspection import job_filter_of
 from taskito.queue.state import QueueBase
 from taskito.registry import ExecutionEnv
 from taskito.result import job_to_dict
 from taskito.retention import Retention, RetentionPreview
-from taskito.storage.base import DeadLetter, JobFilter
+from taskito.storage.base import DeadLetter
 from taskito.storage.operations import format_cursor, page_cursor, parse_cursor
 from taskito.worker import retention as retention_rules
 from taskito.worker.upkeep import HistoryUpkeep, report_key
@@ -109,15 +110,34 @@ class OperatorMixin(QueueBase):
         after: str | None = None,
     ) -> Page:
         """Jobs of this namespace, newest first, one keyset page after ``after``."""
-        parsed = None if status is None else JobStatus.parse(status)
-        filter = JobFilter(
-            status=parsed,
+        return self.list_jobs_filtered_after(status, queue, task_name, limit=limit, after=after)
+
+    def list_jobs_filtered_after(
+        self,
+        status: str | None = None,
+        queue: str | None = None,
+        task_name: str | None = None,
+        metadata_like: str | None = None,
+        error_like: str | None = None,
+        created_after: int | None = None,
+        created_before: int | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> Page:
+        """``list_jobs_filtered``'s filters as keyset pages: jobs of this namespace, newest
+        first, one page after ``after``."""
+        job_filter = job_filter_of(
+            self.namespace,
+            False,
+            status=status,
             queue=queue,
             task_name=task_name,
-            namespace=self.namespace,
-            any_namespace=False,
+            metadata_like=metadata_like,
+            error_like=error_like,
+            created_after=created_after,
+            created_before=created_before,
         )
-        jobs = self._storage.list_jobs_after(filter, limit, parse_cursor(after))
+        jobs = self._storage.list_jobs_after(job_filter, limit, parse_cursor(after))
         last = None if not jobs else (jobs[-1].created_at, jobs[-1].id)
         return _page([job_to_dict(job) for job in jobs], limit, last)
 
@@ -194,6 +214,55 @@ class OperatorMixin(QueueBase):
         self, limit: int = 10, after: str | None = None, task_name: str | None = None
     ) -> Page:
         return await self._blocking.run(self.dead_letters_after, limit, after, task_name)
+
+    async def alist_jobs_after(
+        self,
+        status: str | None = None,
+        queue: str | None = None,
+        task_name: str | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> Page:
+        return await self._blocking.run(
+            self.list_jobs_after, status, queue, task_name, limit, after
+        )
+
+    async def alist_jobs_filtered_after(
+        self,
+        status: str | None = None,
+        queue: str | None = None,
+        task_name: str | None = None,
+        metadata_like: str | None = None,
+        error_like: str | None = None,
+        created_after: int | None = None,
+        created_before: int | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> Page:
+        return await self._blocking.run(
+            self.list_jobs_filtered_after,
+            status,
+            queue,
+            task_name,
+            metadata_like,
+            error_like,
+            created_after,
+            created_before,
+            limit,
+            after,
+        )
+
+    async def alist_archived_after(self, limit: int = 50, after: str | None = None) -> Page:
+        return await self._blocking.run(self.list_archived_after, limit, after)
+
+    async def alogs_after(
+        self,
+        task_name: str | None = None,
+        level: str | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> Page:
+        return await self._blocking.run(self.logs_after, task_name, level, limit, after)
 
     async def apurge_dead_by_task(self, task_name: str) -> int:
         return await self._blocking.run(self.purge_dead_by_task, task_name)

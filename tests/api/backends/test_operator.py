@@ -3,6 +3,7 @@ worker, a real blocked task), dead-letter management, keyset pages and retention
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -221,3 +222,34 @@ def test_every_listing_pages_by_key(backend: Backend) -> None:
     for bad in ("x", "1:", ":id", "1.5:id"):
         with pytest.raises(ValueError, match="invalid cursor"):
             queue.list_jobs_after(after=bad)
+
+
+def test_filtered_listings_page_by_key_and_have_async_mirrors(backend: Backend) -> None:
+    queue = backend.queue()
+    tagged = [queue.enqueue("t", (i,), metadata=f'{{"tag": "blue-{i}"}}') for i in range(3)]
+    queue.enqueue("t", (9,), metadata='{"tag": "red"}')
+    queue.enqueue("other", (1,), metadata='{"tag": "blue-x"}')
+    first = queue.list_jobs_filtered_after(task_name="t", metadata_like="blue", limit=2)
+    assert [j["id"] for j in first] == [tagged[2].id, tagged[1].id]
+    rest = queue.list_jobs_filtered_after(
+        task_name="t", metadata_like="blue", limit=2, after=first.next_cursor
+    )
+    assert [j["id"] for j in rest] == [tagged[0].id] and rest.next_cursor is None
+    everything = queue.list_jobs_filtered_after(status="pending", limit=10)
+    assert len(everything) == 5
+
+    async def mirrors() -> tuple[int, int, int, int]:
+        return (
+            len(await queue.alist_jobs_after(task_name="other")),
+            len(await queue.alist_jobs_filtered_after(metadata_like="red")),
+            len(await queue.alist_archived_after()),
+            len(await queue.alogs_after()),
+        )
+
+    assert asyncio.run(mirrors()) == (1, 1, 0, 0)
+    with pytest.raises(ValueError, match="invalid cursor"):
+        queue.list_jobs_filtered_after(after="nope")
+    with pytest.raises(ValueError, match="status"):
+        queue.list_jobs_filtered_after(status="sleeping")
+    with pytest.raises(TypeError, match="metadata_like"):
+        queue.list_jobs_filtered_after(metadata_like=3)  # type: ignore[arg-type]
