@@ -115,7 +115,7 @@ def _action(
 
 def list_command(queue: taskito.Queue, args: argparse.Namespace, app_spec: str) -> int:
     page = jobs.keyset_page(
-        lambda: queue.list_workflow_runs(args.state, limit=args.limit, cursor=args.after)
+        lambda: queue.list_workflow_runs(args.state, limit=args.limit, after=args.after)
     )
     empty = "no workflow runs match" if args.state else "no workflow runs"
     output.render(list(page), RUN_COLUMNS, args.format, empty=empty)

@@ -151,17 +151,17 @@ class WorkflowInspectionMixin(QueueBase):
         return run
 
     def list_workflow_runs(
-        self, state: str | None = None, *, limit: int = 50, cursor: str | None = None
+        self, state: str | None = None, *, limit: int = 50, after: str | None = None
     ) -> Page:
         """Runs of this Queue's namespace (in ``state`` when given), newest first, one keyset
-        page after ``cursor`` (the ``next_cursor`` of the previous page). Each item is a
+        page after ``after`` (the ``next_cursor`` of the previous page). Each item is a
         summary: ``id, name, version, state, started_at, completed_at, error, parent_run_id,
         parent_node_name, base_run_id, node_counts`` (nodes per status)."""
         state = check_run_state(state)
         limit = check_int("limit", limit, minimum=1, maximum=MAX_RUNS_PAGE)
-        after = parse_cursor(cursor)
+        cursor = parse_cursor(after)
         storage = self._workflow_storage()
-        runs = storage.list_workflow_runs(state, self.namespace, limit, after)
+        runs = storage.list_workflow_runs(state, self.namespace, limit, cursor)
         items = [run_summary(run, storage.workflow_nodes(run.id)) for run in runs]
         last = runs[-1] if len(runs) == limit else None
         next_cursor = None if last is None else format_cursor(page_cursor(last.started_at, last.id))

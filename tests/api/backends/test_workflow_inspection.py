@@ -27,15 +27,15 @@ def test_pages_by_key_while_runs_are_added(queue: Queue) -> None:
     assert [run["id"] for run in first] == [stored[4].id, stored[3].id]
     # A run started after the first page neither repeats nor hides the others.
     store_run(queue, "r", ["a"], [], [Node("a")], started_at=T0 + 10)
-    second = queue.list_workflow_runs(limit=2, cursor=first.next_cursor)
-    third = queue.list_workflow_runs(limit=2, cursor=second.next_cursor)
+    second = queue.list_workflow_runs(limit=2, after=first.next_cursor)
+    third = queue.list_workflow_runs(limit=2, after=second.next_cursor)
     assert [run["id"] for run in (*second, *third)] == [stored[2].id, stored[1].id, stored[0].id]
     assert third.next_cursor is None
     # Same start time: the id breaks the tie, and the pages still cover every run once.
     twins = [store_run(queue, "t", ["a"], [], [Node("a")], started_at=T0 + 20) for _ in range(3)]
     seen, cursor = [], None
     while True:
-        page = queue.list_workflow_runs("running", limit=1, cursor=cursor)
+        page = queue.list_workflow_runs("running", limit=1, after=cursor)
         seen += [run["id"] for run in page]
         if page.next_cursor is None:
             break
@@ -62,7 +62,7 @@ def test_bad_inputs_are_refused_by_name(queue: Queue) -> None:
     with pytest.raises(ValueError, match="cancelled, completed, failed, paused, pending, running"):
         queue.list_workflow_runs("RUNNING")
     with pytest.raises(ValueError, match=r"invalid cursor: 'page-two'"):
-        queue.list_workflow_runs(cursor="page-two")
+        queue.list_workflow_runs(after="page-two")
     with pytest.raises(ValueError, match=r"limit must be >= 1, got 0"):
         queue.list_workflow_runs(limit=0)
     with pytest.raises(ValueError, match=r"limit must be <= 1000"):

@@ -32,7 +32,7 @@ def list_runs(
     """``{"runs": [summary...], "next_cursor": str | null}``, newest first; 400 for an
     unknown state or a cursor no page gave."""
     try:
-        page = queue.list_workflow_runs(state, limit=limit, cursor=cursor)
+        page = queue.list_workflow_runs(state, limit=limit, after=cursor)
     except ValueError as exc:
         raise bad_request(str(exc)) from None
     except NotImplementedError as exc:
