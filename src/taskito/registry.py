@@ -308,6 +308,9 @@ class ClaimedJob:
     job: JobRecord
     spec: TaskSpec | None
     middleware: tuple[TaskMiddleware, ...]
+    #: Names of the task's middleware a runtime override switched off (already left out of
+    #: ``middleware``); a prefork child, which resolves its own chain, is told them.
+    disabled_middleware: frozenset[str] = frozenset()
 
 
 class ResourceProvider(Protocol):

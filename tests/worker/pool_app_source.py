@@ -167,6 +167,20 @@ async def apid():
     return os.getpid(), threading.current_thread().name, current_job.id
 
 
+class Stamp(TaskMiddleware):
+    """A task middleware that marks, in the process running the task, that it ran."""
+
+    name = "stamp"
+
+    def before(self, ctx):
+        mark("stamped", os.getpid())
+
+
+@queue.task(middleware=[Stamp()])
+def stamped():
+    return os.getpid()
+
+
 @queue.task()
 def noisy(text):
     print(text, flush=True)

@@ -45,3 +45,32 @@ def test_a_running_prefork_worker_applies_a_task_pause(make_app: MakeApp) -> Non
         assert (app.status(held.id), record.retry_count) == ("pending", 0)
         queue.clear_task_override(paused_task.name)
         app.wait_for_status(held.id, "complete")
+
+
+def test_a_running_prefork_worker_skips_a_middleware_switched_off(make_app: MakeApp) -> None:
+    app = make_app()
+    queue = app.queue
+    task = app.task("stamped")
+    with app.running("prefork", workers=2) as worker:
+        first = task.delay()
+        app.wait_for_status(first.id, "complete")
+        child = queue._storage.get_job(first.id)
+        assert child is not None and app.mark(first.id, "stamped") is not None
+        queue.disable_middleware_for_task(task.name, "stamp")
+        wait_until(
+            lambda: worker._overrides.current.disabled_middleware.get(task.name) == {"stamp"},
+            10,
+            message="the switch seen by the worker",
+        )
+        second = task.delay()
+        app.wait_for_status(second.id, "complete")
+        assert app.mark(second.id, "stamped") is None  # the child left it out
+        queue.enable_middleware_for_task(task.name, "stamp")
+        wait_until(
+            lambda: not worker._overrides.current.disabled_middleware.get(task.name),
+            10,
+            message="the switch lifted",
+        )
+        third = task.delay()
+        app.wait_for_status(third.id, "complete")
+        assert app.mark(third.id, "stamped") is not None

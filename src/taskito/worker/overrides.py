@@ -202,7 +202,13 @@ class OverrideSnapshot:
                 spec = dataclasses.replace(spec, **changes)
             if override.timeout is not None:
                 job = dataclasses.replace(job, timeout_ms=round(override.timeout * 1000))
-        return dataclasses.replace(claimed, job=job, spec=spec, middleware=middleware)
+        return dataclasses.replace(
+            claimed,
+            job=job,
+            spec=spec,
+            middleware=middleware,
+            disabled_middleware=disabled or frozenset(),
+        )
 
     def paused(self, task_name: str) -> bool:
         override = self.current.tasks.get(task_name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import dataclasses
 import logging
 import os
 import queue
@@ -23,9 +24,9 @@ from collections.abc import Sequence
 
 from taskito.exceptions import AppLoadError
 from taskito.execution import run_job
-from taskito.job import JobRecord
 from taskito.loading import load_attr, wrong_type
-from taskito.registry import ExecutionEnv
+from taskito.registry import ClaimedJob, ExecutionEnv
+from taskito.worker.overrides import middleware_name
 from taskito.worker.pools.base import CancelFlag
 from taskito.worker.pools.prefork import protocol
 from taskito.worker.resources import WorkerResources
@@ -64,7 +65,7 @@ class Child:
         self._env = env
         self._reader = reader
         self._writer = writer
-        self._inbox: queue.SimpleQueue[JobRecord | None] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[protocol.Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._flags: dict[str, CancelFlag] = {}
 
@@ -73,12 +74,14 @@ class Child:
         threading.Thread(target=self._read, name="taskito-prefork-reader", daemon=True).start()
         self._writer.send(protocol.Ready(os.getpid()))
         while True:
-            job = self._inbox.get()
-            if job is None:
+            message = self._inbox.get()
+            if message is None:
                 return EXIT_OK
+            job = message.record
             with self._lock:
                 flag = self._flags[job.id]
-            outcome = run_job(self._env.resolve(job), self._env, flag)
+            claimed = _without(self._env.resolve(job), message.skip_middleware)
+            outcome = run_job(claimed, self._env, flag)
             with self._lock:
                 del self._flags[job.id]
             try:
@@ -102,10 +105,9 @@ class Child:
 
     def _handle(self, message: object) -> None:
         if isinstance(message, protocol.Job):
-            job = message.record
             with self._lock:
-                self._flags[job.id] = CancelFlag()
-            self._inbox.put(job)
+                self._flags[message.record.id] = CancelFlag()
+            self._inbox.put(message)
         elif isinstance(message, protocol.Cancel):
             with self._lock:
                 flag = self._flags.get(message.job_id)
@@ -117,6 +119,14 @@ class Child:
             self._inbox.put(None)
         else:
             logger.error("unexpected message from the parent: %r", type(message).__name__)
+
+
+def _without(claimed: ClaimedJob, names: tuple[str, ...]) -> ClaimedJob:
+    """``claimed`` without the middleware a runtime override switched off in the parent."""
+    if not names:
+        return claimed
+    kept = tuple(m for m in claimed.middleware if middleware_name(m) not in names)
+    return dataclasses.replace(claimed, middleware=kept, disabled_middleware=frozenset(names))
 
 
 def die_with_parent(parent_pid: int) -> None:

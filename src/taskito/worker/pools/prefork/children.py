@@ -33,6 +33,8 @@ class Submitted:
 
     job: JobRecord
     on_done: OnDone
+    #: Middleware names a runtime override switched off for this job's task.
+    skip_middleware: tuple[str, ...] = ()
     submitted_mono: float = field(default_factory=time.monotonic)
     started_mono: float | None = None
 

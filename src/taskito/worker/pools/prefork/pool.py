@@ -187,7 +187,7 @@ class PreforkPool(ChildSupervision, Pool):
     def submit(self, claimed: ClaimedJob, on_done: OnDone) -> None:
         # A child has its own registry: it is sent the record alone and resolves it there.
         job = claimed.job
-        submitted = Submitted(job, on_done)
+        submitted = Submitted(job, on_done, tuple(sorted(claimed.disabled_middleware)))
         with self._lock:
             if not self._serving or self._closed:
                 raise RuntimeError("the prefork pool is not running")

@@ -36,9 +36,11 @@ class ProtocolError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """Run this claimed attempt."""
+    """Run this claimed attempt, leaving out the middleware named in ``skip_middleware`` (a
+    runtime override switched them off for its task)."""
 
     record: jobs.JobRecord
+    skip_middleware: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,7 @@ def encode(message: ToChild | ToParent) -> bytes:
         record = message.record
         values = [getattr(record, name) for name in _RECORD_FIELDS]
         values[_STATUS_INDEX] = record.status.value
-        data = (_JOB, tuple(values))
+        data = (_JOB, tuple(values), message.skip_middleware)
     elif isinstance(message, Outcome):
         outcome = message.outcome
         data = (
@@ -132,7 +134,7 @@ def decode(body: bytes) -> ToChild | ToParent:
         if tag == _JOB:
             values = list(data[1])
             values[_STATUS_INDEX] = jobs.JobStatus(values[_STATUS_INDEX])
-            return Job(jobs.JobRecord(*values))
+            return Job(jobs.JobRecord(*values), tuple(data[2]))
         if tag == _OUTCOME:
             _, job_id, attempt, kind, result, error, retryable, wall_time_ns, exc_type = data
             outcome = jobs.Outcome(

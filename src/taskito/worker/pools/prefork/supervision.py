@@ -63,7 +63,7 @@ class ChildSupervision:
         submitted.started_mono = time.monotonic()
         self._jobs[submitted.job.id] = child
         # A child that died meanwhile fails this job through its reader thread.
-        child.send(protocol.Job(submitted.job))
+        child.send(protocol.Job(submitted.job, submitted.skip_middleware))
 
     def _feed_locked(self, child: ChildProcess) -> None:
         """``child`` just became idle: give it the oldest waiting job, or stop it."""
