@@ -4,11 +4,13 @@ and a sweep resolves expired gates."""
 
 from __future__ import annotations
 
+from taskito.events import EventType
 from taskito.job import now_ms
 from taskito.storage.workflow_contract import WorkflowStorage
 from taskito.worker.workflow_sweep import WorkflowSweeper, workflow_run_hint
 from taskito.workflows import NodeStatus, Workflow, WorkflowState
 from taskito.workflows.engine import SAFETY_NET_MS
+from tests.helpers import wait_until
 from tests.workflows.harness import WorkflowApp
 
 
@@ -52,3 +54,37 @@ def test_the_run_hint_reads_only_a_run_id() -> None:
     assert workflow_run_hint('{"workflow_run_id": 3}') is None
     assert workflow_run_hint("not json") is None
     assert workflow_run_hint("[1, 2]") is None
+
+
+def test_a_cancel_cut_short_after_its_first_write_is_finished_by_the_sweep(
+    app: WorkflowApp,
+) -> None:
+    run = app.queue.submit_workflow(linear_three(app))
+    storage = app.queue._storage
+    assert isinstance(storage, WorkflowStorage)
+    # What a canceller that died right after its first write leaves behind.
+    assert storage.update_workflow_run(
+        run.id, ("running",), {"state": "cancelling", "advance_due_at": now_ms()}
+    )
+    assert run.status().state is WorkflowState.CANCELLING
+    cancelled: list[dict[str, object]] = []
+    app.queue.on_event(EventType.WORKFLOW_CANCELLED, lambda _e, payload: cancelled.append(payload))
+    assert sweeper(app).sweep(now_ms()) == 1
+    final = run.status()
+    assert final.state is WorkflowState.CANCELLED
+    assert {n.status for n in final.nodes.values()} == {NodeStatus.SKIPPED}
+    for node in final.nodes.values():
+        job = app.queue.get_job(node.job_id or "")
+        assert job is not None and job.status == "cancelled"
+    wait_until(lambda: cancelled == [{"run_id": run.id, "state": "cancelled", "error": None}], 5)
+    assert sweeper(app).sweep(now_ms() + SAFETY_NET_MS + 1) == 0  # nothing left due
+    run.cancel()  # a cancelled run: nothing more happens
+    assert len(cancelled) == 1
+
+
+def linear_three(app: WorkflowApp) -> Workflow:
+    wf = Workflow(name="cut_short")
+    wf.step("a", app.tag, args=("a",))
+    wf.step("b", app.tag, args=("b",), after="a")
+    wf.step("c", app.tag, args=("c",), after="b")
+    return wf

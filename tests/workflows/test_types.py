@@ -32,6 +32,7 @@ def test_states_are_the_contract_strings() -> None:
         "failed",
         "cancelled",
         "paused",
+        "cancelling",  # ours: a cancel being carried out
     ]
     assert {state.value for state in WorkflowState} == RUN_STATES
     assert {state.value for state in WorkflowState if state.is_terminal} == RUN_TERMINAL

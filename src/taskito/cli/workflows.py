@@ -14,7 +14,7 @@ from taskito.cli import jobs, options, output
 from taskito.cli.errors import EXIT_ALREADY_FINISHED, EXIT_OK, EXIT_USAGE, CommandError, not_found
 
 #: The states of a run (``WorkflowState``), for ``list --state``.
-STATES = ("pending", "running", "completed", "failed", "cancelled", "paused")
+STATES = ("pending", "running", "completed", "failed", "cancelled", "paused", "cancelling")
 FINISHED = frozenset({"completed", "failed", "cancelled"})
 #: Node statuses that mean a gate has been decided (or skipped).
 DECIDED = frozenset({"completed", "failed", "skipped", "cache_hit"})

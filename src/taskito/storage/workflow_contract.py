@@ -39,7 +39,11 @@ from dataclasses import dataclass
 from taskito.job import NewJob
 from taskito.storage.operations import Cursor
 
-RUN_STATES = frozenset({"pending", "running", "completed", "failed", "cancelled", "paused"})
+#: ``cancelling``: a cancel was asked and its cleanup has not ended (the engine finishes it,
+#: from any process, whenever it advances the run).
+RUN_STATES = frozenset(
+    {"pending", "running", "completed", "failed", "cancelled", "paused", "cancelling"}
+)
 RUN_TERMINAL = frozenset({"completed", "failed", "cancelled"})
 NODE_STATUSES = frozenset(
     {

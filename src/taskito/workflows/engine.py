@@ -34,6 +34,8 @@ logger = logging.getLogger("taskito.workflows")
 
 #: Node statuses a compare-and-set may move a node out of.
 NON_TERMINAL = frozenset({"pending", "ready", "running", "waiting_approval"})
+#: Run states an advance, a cancel or a finalize may move a run out of.
+_OPEN_RUN = ("pending", "running", "paused")
 #: Passes of one advance before it stops (each pass acts on what the last one changed).
 MAX_PASSES = 100
 #: A run not terminal after an advance is due again this much later: the safety net for
@@ -96,6 +98,9 @@ class WorkflowEngine:
         any process, any number of times."""
         run = self.storage.get_workflow_run(run_id)
         if run is None or run.state in RUN_TERMINAL:
+            return
+        if run.state == "cancelling":
+            self._finish_cancel(run_id)
             return
         seen_due = run.advance_due_at
         dag = self.dag_of(run)
@@ -228,7 +233,7 @@ class WorkflowEngine:
             )
         won = self.storage.update_workflow_run(
             run.id,
-            ("pending", "running", "paused"),
+            _OPEN_RUN,
             {"state": state, "completed_at": now, "error": error, "advance_due_at": None},
             settle_parent=settle,
         )
@@ -240,53 +245,72 @@ class WorkflowEngine:
         return True
 
     def cancel(self, run_id: str) -> None:
-        """Cancel the run and its child runs (workflows spec 2.11, ours)."""
+        """Cancel the run and its child runs (workflows spec 2.11, ours). The run first turns
+        ``cancelling`` (one compare-and-set), then its nodes are skipped, their jobs cancelled
+        and its children cancelled, then it turns ``cancelled``. A process that dies in between
+        leaves a ``cancelling`` run that is due: whoever advances it next finishes the cancel."""
         run = self.storage.get_workflow_run(run_id)
         if run is None:
             raise ValueError(f"workflow run '{run_id}' not found")
-        if run.state in ("completed", "failed"):
-            return
+        state: str | None = run.state
+        if state in _OPEN_RUN:
+            if self.storage.update_workflow_run(
+                run_id, _OPEN_RUN, {"state": "cancelling", "advance_due_at": now_ms()}
+            ):
+                state = "cancelling"
+            else:  # it moved meanwhile
+                current = self.storage.get_workflow_run(run_id)
+                state = None if current is None else current.state
+        if state in ("cancelling", "cancelled"):
+            self._finish_cancel(run_id)
+
+    def _finish_cancel(self, run_id: str) -> None:
+        """Carry out a cancel: skip every open node (again, until none is left: an advance
+        that read the run before the cancel may still have moved one), cancel the child runs,
+        then turn the run ``cancelled``; idempotent."""
         now = now_ms()
-        won = run.state != "cancelled" and self._mark_cancelled(run, now)
-        if not won:
-            current = self.storage.get_workflow_run(run_id)
-            if current is None or current.state != "cancelled":
-                return  # it ended meanwhile
-        self._skip_all(run_id, now)
+        for _ in range(MAX_PASSES):
+            if not self._skip_all(run_id, now):
+                break
         for child in self.storage.child_workflow_runs(run_id):
             self.cancel(child.id)
-        if won:
-            self.emit(
-                EventType.WORKFLOW_CANCELLED,
-                {"run_id": run_id, "state": "cancelled", "error": None},
-            )
-            if run.parent_run_id is not None:
-                self.advance(run.parent_run_id)
+        run = self.storage.get_workflow_run(run_id)
+        if run is None or run.state != "cancelling" or not self._mark_cancelled(run, now):
+            return
+        self.emit(
+            EventType.WORKFLOW_CANCELLED, {"run_id": run_id, "state": "cancelled", "error": None}
+        )
+        if run.parent_run_id is not None:
+            self.advance(run.parent_run_id)
 
     def _mark_cancelled(self, run: WorkflowRunRecord, now: int) -> bool:
-        """Compare-and-set the run to cancelled (a child's parent node fails with it)."""
+        """Compare-and-set the run from cancelling to cancelled (a child's parent node fails
+        with it)."""
         settle = None
         if run.parent_run_id is not None and run.parent_node_name is not None:
             error = f"sub-workflow {run.id} cancelled: None"
             settle = ParentSettle(run.parent_run_id, run.parent_node_name, "failed", error, now)
         return self.storage.update_workflow_run(
             run.id,
-            ("pending", "running", "paused"),
+            ("cancelling",),
             {"state": "cancelled", "completed_at": now, "advance_due_at": None},
             settle_parent=settle,
         )
 
-    def _skip_all(self, run_id: str, now: int) -> None:
+    def _skip_all(self, run_id: str, now: int) -> bool:
         """Skip every node not yet terminal and cancel its job (a running one gets a cancel
-        request, delivered to whichever pool runs it)."""
+        request, delivered to whichever pool runs it); True when any node was still open."""
+        found = False
         for node in self.nodes(run_id).values():
             if node.status not in NON_TERMINAL:
                 continue
+            found = True
             skipped = self.set_node(
                 node, {"status": "skipped", "gate_deadline_at": None, "completed_at": now}
             )
             if skipped and node.job_id is not None:
                 self.jobs.cancel(node.job_id, False, now)
+        return found
 
 
 def _settlement(job: JobRecord | None, now: int) -> dict[str, object] | None:

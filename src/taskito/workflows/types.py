@@ -21,7 +21,9 @@ GATE_TIMEOUT_ACTIONS = ("approve", "reject")
 
 
 class WorkflowState(StrEnum):
-    """The state of a run; ``paused`` exists for compatibility and is never produced."""
+    """The state of a run; ``paused`` exists for compatibility and is never produced.
+    ``cancelling`` (ours) is a run whose cancel was asked and is being carried out: its
+    nodes are being skipped and their jobs cancelled; it ends ``cancelled``."""
 
     PENDING = "pending"
     RUNNING = "running"
@@ -29,6 +31,7 @@ class WorkflowState(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     PAUSED = "paused"
+    CANCELLING = "cancelling"
 
     @property
     def is_terminal(self) -> bool:

@@ -10,7 +10,9 @@ import { href } from "../router.js";
 import { pager, section, statusBadge, table, time } from "../ui.js";
 
 export const PAGE_SIZE = 20;
-export const STATES = ["pending", "running", "completed", "failed", "cancelled", "paused"];
+export const STATES = [
+  "pending", "running", "completed", "failed", "cancelled", "paused", "cancelling",
+];
 const CURSOR = /^-?\d+:.+$/;
 const MAX_TRAIL = 100;
 
