@@ -59,7 +59,8 @@ def test_bad_inputs_are_refused_by_name(queue: Queue) -> None:
     run = gate_run(queue)
     with pytest.raises(ValueError, match=r"unknown workflow run state 'done': expected one of "):
         queue.list_workflow_runs("done")
-    with pytest.raises(ValueError, match="cancelled, cancelling, completed, failed, paused, pending, running"):
+    valid = "cancelled, cancelling, completed, failed, paused, pending, running"
+    with pytest.raises(ValueError, match=valid):
         queue.list_workflow_runs("RUNNING")
     with pytest.raises(ValueError, match=r"invalid cursor: 'page-two'"):
         queue.list_workflow_runs(after="page-two")
