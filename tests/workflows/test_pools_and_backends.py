@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from taskito.storage.workflow_contract import WorkflowStorage
 from taskito.workflows import NodeStatus, Workflow, WorkflowState
 from tests.backends import queue_target
 from tests.helpers import wait_until
@@ -74,8 +73,6 @@ def test_every_feature_on_the_server_backends(
     make_app: MakeApp, backend: str, tmp_path: object
 ) -> None:
     app = make_app(queue_target(backend, tmp_path))  # type: ignore[arg-type]
-    if not isinstance(app.queue._storage, WorkflowStorage):
-        pytest.skip(f"the {backend} backend does not store workflows yet")
     run_everything(app, "thread")
 
 
@@ -84,6 +81,4 @@ def test_every_feature_on_the_server_backends_under_prefork(
     make_app: MakeApp, backend: str, tmp_path: object
 ) -> None:
     app = make_app(queue_target(backend, tmp_path))  # type: ignore[arg-type]
-    if not isinstance(app.queue._storage, WorkflowStorage):
-        pytest.skip(f"the {backend} backend does not store workflows yet")
     run_everything(app, "prefork")

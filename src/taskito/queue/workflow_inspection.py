@@ -17,7 +17,6 @@ from taskito.storage.workflow_contract import (
     RUN_STATES,
     WorkflowNodeRecord,
     WorkflowRunRecord,
-    WorkflowStorage,
 )
 
 #: The longest page of runs one call returns.
@@ -134,18 +133,10 @@ def parse_dag(dag_text: str) -> tuple[list[str], list[tuple[str, str]]]:
 class WorkflowInspectionMixin(QueueBase):
     """``list_workflow_runs``, ``workflow_run_detail`` and ``workflow_run_children``."""
 
-    def _workflow_storage(self) -> WorkflowStorage:
-        storage = self._storage
-        if not isinstance(storage, WorkflowStorage):
-            raise NotImplementedError(
-                f"workflows are not stored by this backend yet ({storage.describe()})"
-            )
-        return storage
-
     def _run_of_namespace(self, run_id: object) -> WorkflowRunRecord:
         if not isinstance(run_id, str) or not run_id:
             raise ValueError(f"run_id must be a non-empty string, not {run_id!r}")
-        run = self._workflow_storage().get_workflow_run(run_id)
+        run = self._storage.get_workflow_run(run_id)
         if run is None or run.namespace != self.namespace:
             raise KeyError(f"workflow run {run_id!r} not found")
         return run
@@ -160,7 +151,7 @@ class WorkflowInspectionMixin(QueueBase):
         state = check_run_state(state)
         limit = check_int("limit", limit, minimum=1, maximum=MAX_RUNS_PAGE)
         cursor = parse_cursor(after)
-        storage = self._workflow_storage()
+        storage = self._storage
         runs = storage.list_workflow_runs(state, self.namespace, limit, cursor)
         items = [run_summary(run, storage.workflow_nodes(run.id)) for run in runs]
         last = runs[-1] if len(runs) == limit else None
@@ -174,7 +165,7 @@ class WorkflowInspectionMixin(QueueBase):
         definition's steps with their status and fan-out children, and its edges). A node
         still pending whose job runs shows ``running``. ``KeyError`` for an unknown run."""
         run = self._run_of_namespace(run_id)
-        storage = self._workflow_storage()
+        storage = self._storage
         records = storage.workflow_nodes(run.id)
         nodes = [node_dict(node, self._shown_status(node)) for node in records]
         definition = storage.get_workflow_definition(run.definition_id)
@@ -186,7 +177,7 @@ class WorkflowInspectionMixin(QueueBase):
     def workflow_run_children(self, run_id: str) -> list[dict[str, Any]]:
         """Summaries of the sub-workflow runs started by ``run_id``, oldest first."""
         run = self._run_of_namespace(run_id)
-        storage = self._workflow_storage()
+        storage = self._storage
         return [
             run_summary(child, storage.workflow_nodes(child.id))
             for child in storage.child_workflow_runs(run.id)

@@ -95,12 +95,8 @@ class WorkflowsMixin(QueueBase):
         return engine
 
     def _run_advancer(self) -> RunAdvancer | None:
-        """What a worker of this Queue advances runs with: the engine, built on first use;
-        None when the backend does not store workflows."""
-        from taskito.storage.workflow_contract import WorkflowStorage
-
-        if not isinstance(self._storage, WorkflowStorage):
-            return None
+        """What a worker of this Queue advances runs with: the engine, built on first use
+        (every backend stores workflows)."""
         return _LazyAdvancer(self)
 
 

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from taskito.events import EventType
 from taskito.job import JobRecord, Outcome, OutcomeKind, now_ms
 from taskito.storage.base import Finish, WorkerInfo
-from taskito.storage.workflow_contract import WorkflowStorage
 from taskito.worker.alarms import Alarms
 from taskito.worker.backoff import Backoff
 from taskito.worker.banner import log_start
@@ -114,7 +113,7 @@ class Worker:
             on_fired=lambda _jobs: self._wake.set(),
         )
         self._workflows: WorkflowSweeper | None = None
-        if env.advancer is not None and isinstance(self._storage, WorkflowStorage):
+        if env.advancer is not None:
             self._workflows = WorkflowSweeper(self._storage, env.advancer)
 
     def _make_lease_keeper(self) -> LeaseKeeper:

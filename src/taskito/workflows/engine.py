@@ -43,21 +43,12 @@ MAX_PASSES = 100
 SAFETY_NET_MS = 10_000
 
 
-def workflow_storage(storage: Storage) -> WorkflowStorage:
-    """``storage`` as a workflow store, or a clear error naming its backend."""
-    if not isinstance(storage, WorkflowStorage):
-        raise NotImplementedError(
-            f"workflows are not supported on this backend yet ({type(storage).__name__})"
-        )
-    return storage
-
-
 class WorkflowEngine:
     """Drives the workflow runs of one Queue."""
 
     def __init__(self, queue: QueueBase) -> None:
         self.queue = queue
-        self.storage = workflow_storage(queue._storage)
+        self.storage: WorkflowStorage = queue._storage
         #: The same storage, for its jobs.
         self.jobs: Storage = queue._storage
         self._dags: dict[str, Dag] = {}
@@ -345,4 +336,4 @@ def _default_condition(dag: Dag, node: WorkflowNodeRecord) -> bool:
     return meta.condition in (None, "on_success")
 
 
-__all__ = ["NON_TERMINAL", "SAFETY_NET_MS", "WorkflowEngine", "workflow_storage"]
+__all__ = ["NON_TERMINAL", "SAFETY_NET_MS", "WorkflowEngine"]

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from taskito.exceptions import TaskitoError
 from taskito.job import JobStatus
 from taskito.workflows.dag import Dag
-from taskito.workflows.engine import workflow_storage
 from taskito.workflows.types import NodeSnapshot, NodeStatus, WorkflowState, WorkflowStatus
 
 if TYPE_CHECKING:
@@ -44,7 +43,7 @@ class WorkflowRun:
     def status(self) -> WorkflowStatus:
         """The run as stored now (``ValueError`` for an unknown run). A node waiting on a
         job reads ``running`` while that job runs."""
-        storage = workflow_storage(self._queue._storage)
+        storage = self._queue._storage
         run = storage.get_workflow_run(self.id)
         if run is None:
             raise ValueError(f"workflow run '{self.id}' not found")
@@ -99,7 +98,7 @@ class WorkflowRun:
         """The run's DAG with each node's status: Mermaid, or DOT for ``fmt="dot"``."""
         from taskito.workflows.visualization import render_dot, render_mermaid
 
-        storage = workflow_storage(self._queue._storage)
+        storage = self._queue._storage
         run = storage.get_workflow_run(self.id)
         if run is None:
             raise ValueError(f"workflow run '{self.id}' not found")

@@ -8,17 +8,9 @@ import pytest
 
 from taskito import Queue
 from taskito.job import now_ms
-from taskito.storage.workflow_contract import WorkflowStorage
 from tests.workflow_runs import Node, gate_run, store_run
 
 T0 = 1_750_000_000_000
-
-
-@pytest.fixture
-def queue(queue: Queue) -> Queue:
-    if not isinstance(queue._storage, WorkflowStorage):
-        pytest.skip(f"{queue._storage.describe()} stores no workflows on this branch yet")
-    return queue
 
 
 def test_pages_by_key_while_runs_are_added(queue: Queue) -> None:
