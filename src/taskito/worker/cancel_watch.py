@@ -3,6 +3,13 @@ them to the pool, and that relays storage change notifications to the worker loo
 
 It asks storage every ``poll_s`` while jobs run, and at once when ``wait_for_change`` fires, so
 ``check_cancelled()`` itself never does I/O (docs/architecture.md, invariant 5).
+
+Under a drain every claim and finish is a change, so rounds come back to back. A round costs a
+read and a wake-up of the worker loop, and on SQLite each wake-up takes the GIL from the loop in
+the middle of its write: the watcher keeps ``min_interval_s`` between rounds while changes are
+sparse (a cancel is seen about a millisecond after it is written) and ``busy_interval_s`` once
+several rounds in a row found a change at once (a cancel made during a drain waits at most that
+long).
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from taskito.worker.running import HeldJobs
 logger = logging.getLogger("taskito.worker.cancel_watch")
 #: How long ``start()`` waits for the watcher to begin counting changes.
 _READY_TIMEOUT_S = 5.0
+#: After this many rounds in a row that found a change at once, rounds are ``busy_interval_s``
+#: apart (a claim and a finish are two changes: a lone job never makes the watcher busy).
+_BUSY_AFTER_ROUNDS = 3
 
 
 class CancelWatcher:
@@ -35,6 +45,7 @@ class CancelWatcher:
         poll_s: float = 0.005,
         idle_wait_s: float = 0.1,
         min_interval_s: float = 0.001,
+        busy_interval_s: float = 0.005,
         name: str = "taskito-cancel-watch",
     ) -> None:
         self._storage = storage
@@ -44,6 +55,7 @@ class CancelWatcher:
         self._poll_s = poll_s
         self._idle_wait_s = idle_wait_s
         self._min_interval_s = min_interval_s
+        self._busy_interval_s = busy_interval_s
         self._backoff = Backoff("watching for cancel requests", logger)
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -67,9 +79,12 @@ class CancelWatcher:
     def _run(self) -> None:
         self._begin_counting()
         last_round = 0.0
+        back_to_back = 0  # rounds in a row whose wait ended at once on a change
         while not self._stop.is_set():
-            # Changes can arrive back to back under load: keep a floor between rounds.
-            pause = last_round + self._min_interval_s - time.monotonic()
+            # Changes arrive back to back under load: keep a floor between rounds.
+            busy = back_to_back >= _BUSY_AFTER_ROUNDS
+            interval = self._busy_interval_s if busy else self._min_interval_s
+            pause = last_round + interval - time.monotonic()
             if pause > 0 and self._stop.wait(pause):
                 return
             last_round = time.monotonic()
@@ -84,6 +99,8 @@ class CancelWatcher:
                 self._stop.wait(self._backoff.failed(exc, "waiting for storage changes"))
                 continue
             self._backoff.succeeded()
+            quick = changed and time.monotonic() - last_round < self._min_interval_s
+            back_to_back = back_to_back + 1 if quick else 0
             if changed:
                 self._notify()
 
