@@ -1,15 +1,17 @@
-"""The cancel watcher under back-to-back changes: it slows its rounds to ``busy_interval_s``
-(each round reads storage and wakes the worker loop) and still delivers a cancel request."""
+"""The cancel watcher while its worker churns through jobs: it slows its rounds to
+``busy_interval_s`` (each round reads storage and wakes the worker loop) and still delivers a
+cancel request; changes made by others alone do not slow it."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
 import pytest
 
 from taskito.ids import new_job_id
-from taskito.job import NewJob, now_ms
+from taskito.job import NewJob, Outcome, OutcomeKind, now_ms
 from taskito.registry import ClaimedJob
 from taskito.worker.cancel_watch import CancelWatcher
 from taskito.worker.running import HeldJobs
@@ -18,6 +20,9 @@ from tests.helpers import wait_until
 
 WRITES = 300
 BUSY_INTERVAL_S = 0.02
+CHURNED_JOBS = 20
+#: The churning worker takes on a job about every this long (a drain of short jobs).
+CHURN_EVERY_S = 0.0002
 
 
 def _job() -> NewJob:
@@ -25,15 +30,16 @@ def _job() -> NewJob:
     return NewJob(new_job_id(), "default", "t", b"x", 0, now, now, 0, None)
 
 
-def test_back_to_back_changes_slow_the_rounds_and_a_cancel_still_arrives(
+def test_a_churning_worker_slows_the_rounds_and_a_cancel_still_arrives(
     target: QueueTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     storage = target.open_storage()
     writer_storage = target.open_storage()
-    stop_writing = threading.Event()
+    stop = threading.Event()
     try:
-        storage.enqueue(_job())
-        (running,) = storage.claim("me", None, None, 1, now_ms(), 60_000)
+        for _ in range(CHURNED_JOBS + 1):
+            storage.enqueue(_job())
+        running, *churned = storage.claim("me", None, None, CHURNED_JOBS + 1, now_ms(), 60_000)
         held = HeldJobs()
         held.add(ClaimedJob(running, None, ()), time.monotonic())
         rounds = [0]
@@ -52,29 +58,80 @@ def test_back_to_back_changes_slow_the_rounds_and_a_cancel_still_arrives(
             on_change=lambda: None,
             busy_interval_s=BUSY_INTERVAL_S,
         )
-
         written = [0]
 
-        def write() -> None:  # another process enqueueing as fast as it can
-            while not stop_writing.is_set():
+        def write() -> None:  # changes as a drain makes them: a commit after another
+            while not stop.is_set():
                 writer_storage.enqueue(_job())
                 written[0] += 1
 
-        writer = threading.Thread(target=write, daemon=True)
+        def churn() -> None:  # the worker taking on short jobs and settling them
+            for record in itertools.cycle(churned):
+                if stop.wait(CHURN_EVERY_S):
+                    return
+                one = held.add(ClaimedJob(record, None, ()), time.monotonic())
+                held.settle(one, Outcome(OutcomeKind.SUCCESS))
+                held.release([one])
+
+        threads = [threading.Thread(target=work, daemon=True) for work in (write, churn)]
         watcher.start()
         started = time.monotonic()
-        writer.start()
+        for thread in threads:
+            thread.start()
         try:
             wait_until(lambda: written[0] >= WRITES, 60.0, message="the writer is stuck")
             counted, elapsed = rounds[0], time.monotonic() - started
-            # A round per change, 1 ms apart at least (the floor while changes are sparse),
-            # would be up to WRITES rounds; busy rounds are BUSY_INTERVAL_S apart.
+            # A round per change, 1 ms apart at least (the floor while the worker is not
+            # churning), would be up to WRITES rounds; busy rounds are BUSY_INTERVAL_S apart.
             assert counted <= elapsed / BUSY_INTERVAL_S + 10, (counted, elapsed)
             assert storage.request_cancel(running.id)
             wait_until(lambda: delivered, 5.0, message="the cancel request was not delivered")
             assert delivered == [(running.id, False)]
         finally:
-            stop_writing.set()
+            stop.set()
+            for thread in threads:
+                thread.join()
+            watcher.stop()
+    finally:
+        writer_storage.close()
+        storage.close()
+
+
+def test_changes_made_by_others_alone_keep_the_watcher_at_its_short_floor(
+    target: QueueTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing churns here: other processes' writes are no reason to look less often, and a
+    cancel among them is delivered."""
+    storage = target.open_storage()
+    writer_storage = target.open_storage()
+    stop = threading.Event()
+    try:
+        storage.enqueue(_job())
+        (running,) = storage.claim("me", None, None, 1, now_ms(), 60_000)
+        held = HeldJobs()
+        held.add(ClaimedJob(running, None, ()), time.monotonic())
+        delivered: list[tuple[str, bool]] = []
+        watcher = CancelWatcher(
+            storage,
+            held,
+            deliver=lambda job_id, force: delivered.append((job_id, force)),
+            on_change=lambda: None,
+        )
+
+        def write() -> None:
+            while not stop.is_set():
+                writer_storage.enqueue(_job())
+
+        writer = threading.Thread(target=write, daemon=True)
+        watcher.start()
+        writer.start()
+        try:
+            assert storage.request_cancel(running.id, force=True)
+            wait_until(lambda: delivered, 5.0, message="the cancel request was not delivered")
+            assert delivered == [(running.id, True)]
+            assert held.taken == 1
+        finally:
+            stop.set()
             writer.join()
             watcher.stop()
     finally:

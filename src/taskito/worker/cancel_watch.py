@@ -4,12 +4,13 @@ them to the pool, and that relays storage change notifications to the worker loo
 It asks storage every ``poll_s`` while jobs run, and at once when ``wait_for_change`` fires, so
 ``check_cancelled()`` itself never does I/O (docs/architecture.md, invariant 5).
 
-Under a drain every claim and finish is a change, so rounds come back to back. A round costs a
-read and a wake-up of the worker loop, and on SQLite each wake-up takes the GIL from the loop in
-the middle of its write: the watcher keeps ``min_interval_s`` between rounds while changes are
-sparse (a cancel is seen about a millisecond after it is written) and ``busy_interval_s`` once
-several rounds in a row found a change at once (a cancel made during a drain waits at most that
-long).
+While the worker churns through short jobs (a drain), every claim and finish is a change, so
+rounds would come back to back, each a read and a wake-up of the worker loop that takes the GIL
+from the loop in the middle of its write. The watcher keeps ``min_interval_s`` between rounds
+(a cancel is seen about a millisecond after it is written) unless the worker took on jobs at
+``_BUSY_JOBS_PER_S`` or faster since the previous round: then ``busy_interval_s`` (a cancel
+made during a drain waits at most that long). Only the worker's own churn slows it: changes made by
+others, however many, do not.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from taskito.worker.running import HeldJobs
 logger = logging.getLogger("taskito.worker.cancel_watch")
 #: How long ``start()`` waits for the watcher to begin counting changes.
 _READY_TIMEOUT_S = 5.0
-#: After this many rounds in a row that found a change at once, rounds are ``busy_interval_s``
-#: apart (a claim and a finish are two changes: a lone job never makes the watcher busy).
-_BUSY_AFTER_ROUNDS = 3
+#: The rate of jobs taken on (since the previous round began) that makes the next round wait
+#: ``busy_interval_s``: a job a millisecond or more is a drain of short jobs.
+_BUSY_JOBS_PER_S = 1000.0
 
 
 class CancelWatcher:
@@ -79,15 +80,18 @@ class CancelWatcher:
     def _run(self) -> None:
         self._begin_counting()
         last_round = 0.0
-        back_to_back = 0  # rounds in a row whose wait ended at once on a change
+        taken = self._held.taken
+        interval = self._min_interval_s
         while not self._stop.is_set():
-            # Changes arrive back to back under load: keep a floor between rounds.
-            busy = back_to_back >= _BUSY_AFTER_ROUNDS
-            interval = self._busy_interval_s if busy else self._min_interval_s
+            # Changes arrive back to back under load: keep a floor between rounds, longer
+            # while the worker took on several jobs since the previous round began.
             pause = last_round + interval - time.monotonic()
             if pause > 0 and self._stop.wait(pause):
                 return
-            last_round = time.monotonic()
+            now, now_taken = time.monotonic(), self._held.taken
+            busy = now_taken - taken >= max(2.0, (now - last_round) * _BUSY_JOBS_PER_S)
+            interval = self._busy_interval_s if busy else self._min_interval_s
+            last_round, taken = now, now_taken
             running = self._held.executing_ids()
             if running and not self._check(running):
                 continue
@@ -99,8 +103,6 @@ class CancelWatcher:
                 self._stop.wait(self._backoff.failed(exc, "waiting for storage changes"))
                 continue
             self._backoff.succeeded()
-            quick = changed and time.monotonic() - last_round < self._min_interval_s
-            back_to_back = back_to_back + 1 if quick else 0
             if changed:
                 self._notify()
 

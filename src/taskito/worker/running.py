@@ -38,6 +38,7 @@ class HeldJobs:
         self._lock = threading.Lock()
         self._jobs: dict[str, HeldJob] = {}
         self._executing = 0
+        self._taken = 0
 
     def __len__(self) -> int:
         with self._lock:
@@ -52,6 +53,7 @@ class HeldJobs:
                 raise ValueError(f"job {job.id} is already held by this worker")
             self._jobs[job.id] = held
             self._executing += 1
+            self._taken += 1
         return held
 
     def get(self, job_id: str, attempt: int) -> HeldJob | None:
@@ -79,6 +81,11 @@ class HeldJobs:
                     del self._jobs[held.job.id]
                     if held.outcome is None:
                         self._executing -= 1
+
+    @property
+    def taken(self) -> int:
+        """How many jobs this table ever took on: how fast the worker churns through jobs."""
+        return self._taken  # one int read: no lock needed
 
     @property
     def executing(self) -> int:
