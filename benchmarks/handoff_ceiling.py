@@ -8,7 +8,10 @@ its pool threads do. No taskito code runs in the timed part.
 
 For each K it prints the rate of the same loop without threads (the loop runs the no-ops
 itself) and with the hand-offs, and the CPU time per row of each: the difference is what
-waking a thread and taking the GIL back costs on this machine, paid for every job.
+waking a thread and taking the GIL back costs on this machine, paid for every job. The second
+line of each K runs the same loop on taskito's own storage call
+(``SqliteStorage.finish_and_claim``, metric rows included, as the worker makes it), so the
+three rungs are: the database, taskito's storage layer, and ``drain.py``'s whole worker.
 """
 
 from __future__ import annotations
@@ -20,15 +23,23 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from claim_ceiling import _claim, _database, _finish
+
+from taskito import Queue
+from taskito.job import AttemptMetric, JobRecord, JobStatus, OutcomeKind, now_ms
+from taskito.storage.records import Finish
+
+ENQUEUE_BATCH = 1000
+LEASE_MS = 60_000
 
 
 def _noop() -> None:
     return None
 
 
-def _inline(ids: list[str]) -> list[str]:
+def _inline(ids: list[Any]) -> list[Any]:
     for _ in ids:
         _noop()
     return ids
@@ -38,8 +49,8 @@ class _Slots:
     """``threads`` threads, each taking a row, running the no-op and handing the row back."""
 
     def __init__(self, threads: int) -> None:
-        self._work: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        self._done: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._work: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._threads = [threading.Thread(target=self._serve) for _ in range(threads)]
         for thread in self._threads:
@@ -51,11 +62,11 @@ class _Slots:
             self._done.put(row)
             self._wake.set()
 
-    def run(self, ids: list[str]) -> list[str]:
+    def run(self, ids: list[Any]) -> list[Any]:
         """Start every row on a thread; return them once all are back."""
         for row in ids:
             self._work.put(row)
-        back: list[str] = []
+        back: list[Any] = []
         while len(back) < len(ids):
             self._wake.wait()
             self._wake.clear()
@@ -78,7 +89,7 @@ def measure(directory: str, rows: int, threads: int, handoff: bool) -> tuple[flo
     finishing them with the next claim, running each row inline or on a slot thread."""
     conn, path = _database(directory, rows)
     slots = _Slots(threads) if handoff else None
-    run: Callable[[list[str]], list[str]] = slots.run if slots is not None else _inline
+    run: Callable[[list[Any]], list[Any]] = slots.run if slots is not None else _inline
     try:
         done, held = 0, []
         started, cpu = time.perf_counter(), time.process_time()
@@ -104,6 +115,54 @@ def measure(directory: str, rows: int, threads: int, handoff: bool) -> tuple[flo
     return rows / elapsed, cpu / rows * 1e6
 
 
+def _completions(jobs: list[JobRecord]) -> list[Finish]:
+    now = now_ms()
+    return [
+        Finish(
+            job.id,
+            job.attempt,
+            JobStatus.COMPLETE,
+            worker_id=job.worker_id or "",
+            metric=AttemptMetric(job.task_name, job.queue, OutcomeKind.SUCCESS, now, 1000),
+        )
+        for job in jobs
+    ]
+
+
+def measure_storage(directory: str, rows: int, threads: int, handoff: bool) -> tuple[float, float]:
+    """``measure`` on taskito's SQLite storage: ``finish_and_claim`` of the held jobs' outcomes
+    and of ``threads`` new jobs, one call a round, as the worker's loop makes it."""
+    path = os.path.join(directory, f"handoff-{os.getpid()}-{time.monotonic_ns()}.db")
+    queue_ = Queue(db_path=path)
+    storage = queue_._storage
+    slots = _Slots(threads) if handoff else None
+    run: Callable[[list[Any]], list[Any]] = slots.run if slots is not None else _inline
+    try:
+        for start in range(0, rows, ENQUEUE_BATCH):
+            queue_.enqueue_many("bench.noop", [()] * min(ENQUEUE_BATCH, rows - start))
+        done, held = 0, []
+        started, cpu = time.perf_counter(), time.process_time()
+        while True:
+            applied, held = storage.finish_and_claim(
+                _completions(held), "w", None, None, threads, now_ms(), LEASE_MS
+            )
+            done += sum(applied)
+            if not held:
+                break
+            held = run(held)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        if slots is not None:
+            slots.close()
+        queue_.close()
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+    if done != rows:
+        raise SystemExit(f"finished {done} jobs of {rows}")
+    return rows / elapsed, cpu / rows * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=20_000, help="rows per measurement")
@@ -113,15 +172,16 @@ def main() -> None:
     if args.rows < 1 or min(args.threads) < 1:
         raise SystemExit("--rows and --threads must be positive")
     directory = args.dir or tempfile.gettempdir()
-    print(f"plain sqlite3, {args.rows:,} rows, in {directory}, {os.cpu_count()} CPUs")
+    print(f"{args.rows:,} rows, in {directory}, {os.cpu_count()} CPUs")
     for threads in args.threads:
-        inline, inline_cpu = measure(directory, args.rows, threads, handoff=False)
-        handed, handed_cpu = measure(directory, args.rows, threads, handoff=True)
-        print(
-            f"  {threads:2} slots: no threads {inline:8,.0f} rows/s"
-            f" ({inline_cpu:5.1f} us CPU a row)   a thread per slot {handed:8,.0f} rows/s"
-            f" ({handed_cpu:5.1f} us CPU a row)"
-        )
+        for label, how in (("sqlite3", measure), ("taskito storage", measure_storage)):
+            inline, inline_cpu = how(directory, args.rows, threads, False)
+            handed, handed_cpu = how(directory, args.rows, threads, True)
+            print(
+                f"  {threads:2} slots, {label:15}: no threads {inline:8,.0f} rows/s"
+                f" ({inline_cpu:5.1f} us CPU a row)   a thread per slot {handed:8,.0f} rows/s"
+                f" ({handed_cpu:5.1f} us CPU a row)"
+            )
 
 
 if __name__ == "__main__":
