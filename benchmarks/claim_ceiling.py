@@ -43,7 +43,7 @@ _METRIC = (
 )
 
 
-def _database(directory: str, rows: int) -> tuple[sqlite3.Connection, str]:
+def make_database(directory: str, rows: int) -> tuple[sqlite3.Connection, str]:
     path = os.path.join(directory, f"claim-ceiling-{uuid.uuid4().hex}.db")
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA page_size = 2048")
@@ -66,14 +66,14 @@ def _database(directory: str, rows: int) -> tuple[sqlite3.Connection, str]:
     return conn, path
 
 
-def _claim(conn: sqlite3.Connection, batch: int) -> list[str]:
+def claim_batch(conn: sqlite3.Connection, batch: int) -> list[str]:
     now = time.time_ns() // 1_000_000
     ids = [row[0] for row in conn.execute(_NEXT, (now, batch)).fetchall()]
     conn.executemany(_RUNNING, ((now, now + 30_000, job_id) for job_id in ids))
     return ids
 
 
-def _finish(conn: sqlite3.Connection, ids: list[str]) -> None:
+def finish_batch(conn: sqlite3.Connection, ids: list[str]) -> None:
     now = time.time_ns() // 1_000_000
     conn.executemany(_COMPLETE, ((now, job_id) for job_id in ids))
     conn.executemany(_METRIC, ((job_id, now, now) for job_id in ids))
@@ -82,7 +82,7 @@ def _finish(conn: sqlite3.Connection, ids: list[str]) -> None:
 def measure(directory: str, rows: int, batch: int, together: bool) -> float:
     """Rows per second claimed and completed in batches of ``batch``; with ``together``, one
     transaction finishes a batch and claims the next, else one each."""
-    conn, path = _database(directory, rows)
+    conn, path = make_database(directory, rows)
     try:
         done = 0
         held: list[str] = []
@@ -90,15 +90,15 @@ def measure(directory: str, rows: int, batch: int, together: bool) -> float:
         while True:
             conn.execute("BEGIN IMMEDIATE")
             if together:
-                _finish(conn, held)
+                finish_batch(conn, held)
                 done += len(held)
-                held = _claim(conn, batch)
+                held = claim_batch(conn, batch)
                 conn.execute("COMMIT")
             else:
-                held = _claim(conn, batch)
+                held = claim_batch(conn, batch)
                 conn.execute("COMMIT")
                 conn.execute("BEGIN IMMEDIATE")
-                _finish(conn, held)
+                finish_batch(conn, held)
                 conn.execute("COMMIT")
                 done += len(held)
             if not held:

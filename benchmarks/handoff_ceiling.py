@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from claim_ceiling import _claim, _database, _finish
+from claim_ceiling import claim_batch, finish_batch, make_database
 
 from taskito import Queue
 from taskito.job import AttemptMetric, JobRecord, JobStatus, OutcomeKind, now_ms
@@ -87,7 +87,7 @@ class _Slots:
 def measure(directory: str, rows: int, threads: int, handoff: bool) -> tuple[float, float]:
     """Rows per second and CPU microseconds per row, claiming ``threads`` rows at a time and
     finishing them with the next claim, running each row inline or on a slot thread."""
-    conn, path = _database(directory, rows)
+    conn, path = make_database(directory, rows)
     slots = _Slots(threads) if handoff else None
     run: Callable[[list[Any]], list[Any]] = slots.run if slots is not None else _inline
     try:
@@ -95,9 +95,9 @@ def measure(directory: str, rows: int, threads: int, handoff: bool) -> tuple[flo
         started, cpu = time.perf_counter(), time.process_time()
         while True:
             conn.execute("BEGIN IMMEDIATE")
-            _finish(conn, held)
+            finish_batch(conn, held)
             done += len(held)
-            held = _claim(conn, threads)
+            held = claim_batch(conn, threads)
             conn.execute("COMMIT")
             if not held:
                 break
