@@ -233,7 +233,10 @@ def test_request_shutdown_without_workers_does_nothing(queue: Queue) -> None:
     queue.request_shutdown()
 
 
-def test_run_worker_runs_jobs_until_request_shutdown(queue: Queue) -> None:
+@pytest.mark.parametrize("stop", ["request_shutdown", "shutdown"])
+def test_run_worker_runs_jobs_until_request_shutdown(queue: Queue, stop: str) -> None:
+    """``shutdown()`` is the reference's later name for ``request_shutdown()``."""
+
     @queue.task()
     def add(a: int, b: int) -> int:
         return a + b
@@ -252,7 +255,7 @@ def test_run_worker_runs_jobs_until_request_shutdown(queue: Queue) -> None:
         assert add.delay(2, 3).result(timeout=10) == 5
     finally:
         wait_until(lambda: queue._running_workers, message="worker registered")
-        queue.request_shutdown()
+        getattr(queue, stop)()
         thread.join(timeout=15)
     assert not thread.is_alive()
     assert errors == []

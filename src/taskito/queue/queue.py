@@ -470,6 +470,10 @@ class Queue(
         ``run_worker`` call is still starting. Any thread may call it."""
         self._running_workers.request_shutdown()
 
+    def shutdown(self) -> None:
+        """The reference's later name for ``request_shutdown()``: the same call."""
+        self.request_shutdown()
+
     async def arun_worker(
         self,
         queues: list[str] | None = None,
