@@ -59,7 +59,6 @@ TASK_KEYWORDS: Mapping[str, str] = {
         "share behaviour through a TaskMiddleware (middleware=[...]) or the queue's "
         "before_task/after_task/on_failure hooks"
     ),
-    "expires": "pass expires= (seconds) to apply_async()",
 }
 
 #: ``apply_async`` keywords of Celery that taskito spells otherwise (``countdown`` and ``eta``

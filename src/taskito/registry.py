@@ -242,6 +242,9 @@ class TaskSpec:
     retry_budget: RateLimit | None = None
     #: What a claimed job that a rate limit refuses becomes: deferred or dropped.
     on_excess: OnExcess = OnExcess.DEFER
+    #: Seconds a job of this task may wait to start before it is cancelled as expired, when
+    #: the call gives none (None: its jobs never expire).
+    expires_s: float | None = None
     #: The task's debounce window (None: calls are not debounced unless they say so).
     debounce: DebounceOptions | None = None
     #: How ``fn`` may be called; read from its signature once, here.

@@ -51,6 +51,7 @@ class TaskWrapper:
         self._priority = spec.priority
         self._max_retries = spec.max_retries
         self._timeout_s = spec.timeout_s
+        self._expires_s = spec.expires_s
 
     @property
     def name(self) -> str:
@@ -72,7 +73,7 @@ class TaskWrapper:
             raise missing_attribute(self, name, TASK_ATTRIBUTES)
 
     def delay(self, *args: Any, **kwargs: Any) -> JobResult:
-        """Enqueue with the decorator's priority, queue, max_retries and timeout."""
+        """Enqueue with the decorator's priority, queue, max_retries, timeout and expires."""
         return self._queue.enqueue(
             self._name,
             args,
@@ -81,6 +82,7 @@ class TaskWrapper:
             queue=self._task_queue,
             max_retries=self._max_retries,
             timeout=self._timeout_s,
+            expires=self._expires_s,
         )
 
     @refuse_celery_keywords("apply_async()", APPLY_ASYNC_KEYWORDS)
@@ -129,7 +131,7 @@ class TaskWrapper:
             unique_key=unique_key,
             metadata=metadata,
             depends_on=depends_on,
-            expires=expires,
+            expires=self._expires_s if expires is None else expires,
             result_ttl=result_ttl,
             idempotency_key=idempotency_key,
             idempotent=idempotent,
@@ -149,6 +151,7 @@ class TaskWrapper:
             queue=self._task_queue,
             max_retries=self._max_retries,
             timeout=self._timeout_s,
+            expires=self._expires_s,
         )
 
     def analyze(self, *args: Any, **kwargs: Any) -> InterceptionReport:
@@ -225,6 +228,7 @@ class Signature:
             "queue": task._task_queue,
             "max_retries": task._max_retries,
             "timeout": task._timeout_s,
+            "expires": task._expires_s,
             **self.options,
         }
         return target.enqueue(task.name, args, dict(self.kwargs) or None, **options)

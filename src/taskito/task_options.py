@@ -58,6 +58,7 @@ class TaskOptions:
     retry_budget: RateLimit | None = None
     on_excess: OnExcess = OnExcess.DEFER
     debounce: DebounceOptions | None = None
+    expires_s: float | None = None
 
     def spec_for(self, fn: Callable[..., Any]) -> TaskSpec:
         if not callable(fn):
@@ -84,6 +85,7 @@ class TaskOptions:
             retry_budget=self.retry_budget,
             on_excess=self.on_excess,
             debounce=self.debounce,
+            expires_s=self.expires_s,
         )
 
 
@@ -114,6 +116,7 @@ def check_task_options(
     debounce_key: object = None,
     debounce_max_wait: object = None,
     debounce_replace_payload: object = False,
+    expires: object = None,
 ) -> TaskOptions:
     """Check every decorator option; raise ``TypeError``/``ValueError`` naming the bad one.
     The keywords are ``@queue.task()``'s."""
@@ -154,6 +157,7 @@ def check_task_options(
         retry_budget=_check_retry_budget(retry_budget),
         on_excess=_check_on_excess(on_excess),
         debounce=window,
+        expires_s=check.check_optional_duration("expires", expires, allow_zero=False),
     )
 
 

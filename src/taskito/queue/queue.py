@@ -336,6 +336,7 @@ class Queue(
         debounce_key: str | None = None,
         debounce_max_wait: float | str | None = None,
         debounce_replace_payload: bool = False,
+        expires: float | None = None,
     ) -> Callable[[Callable[..., Any]], TaskWrapper]:
         """Register a function as a task: ``@queue.task()`` (the parentheses are required).
 
@@ -346,6 +347,7 @@ class Queue(
         deferring it (docs/operations.md).
         ``debounce`` (a window, with ``debounce_key`` and ``debounce_max_wait``) makes the
         task's calls trailing-edge debounced (docs/operations.md, "Debounce").
+        ``expires`` (seconds) is the default of the calls' own ``expires``.
         """
         options = check_task_options(
             name=name,
@@ -373,6 +375,7 @@ class Queue(
             codecs=codecs,
             retry_budget=retry_budget,
             on_excess=on_excess,
+            expires=expires,
         )
         options = dataclasses.replace(
             options, serializer=self._settings.task_serializer(options.serializer, options.codecs)

@@ -121,6 +121,42 @@ def test_expires_must_be_non_negative(queue: Queue) -> None:
         queue.enqueue("t", expires=-1)
 
 
+def test_the_task_expires_is_the_default_of_every_way_to_enqueue(backend: Backend) -> None:
+    """``@queue.task(expires=)``: delay, apply_async, map and a signature take it; a call's own
+    ``expires`` wins; a task without it stores no expiry."""
+    queue = backend.queue()
+
+    @queue.task(expires=60)
+    def expiring() -> None: ...
+
+    @queue.task()
+    def lasting() -> None: ...
+
+    def expires_in_s(job_id: str) -> float | None:
+        record = record_of(queue, job_id)
+        if record.expires_at is None:
+            return None
+        return round((record.expires_at - record.created_at) / 1000)
+
+    assert expires_in_s(expiring.delay().id) == 60
+    assert expires_in_s(expiring.apply_async().id) == 60
+    assert expires_in_s(expiring.apply_async(expires=5).id) == 5
+    assert [expires_in_s(job.id) for job in expiring.map([(), ()])] == [60, 60]
+    assert expires_in_s(expiring.s().apply().id) == 60
+    assert expires_in_s(lasting.delay().id) is None
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), "60"])
+def test_a_bad_task_expires_is_refused_when_the_task_is_defined(queue: Queue, bad: object) -> None:
+    error = TypeError if isinstance(bad, str) else ValueError
+    with pytest.raises(error, match="expires"):
+
+        @queue.task(expires=bad)  # type: ignore[arg-type]
+        def never() -> None: ...
+
+    assert queue.list_jobs() == []
+
+
 # --- result_ttl -----------------------------------------------------------------------------
 
 
