@@ -39,6 +39,12 @@ class EventType(StrEnum):
     WORKFLOW_GATE_REACHED = "workflow.gate_reached"
 
 
+def outcome_duration_ms(wall_time_ns: int) -> float:
+    """The ``duration_ms`` of ``JOB_COMPLETED`` and ``JOB_FAILED``: how long the attempt ran,
+    in milliseconds to the microsecond."""
+    return round(wall_time_ns / 1_000_000, 3)
+
+
 class EventBus:
     """Listeners per event type, called as ``callback(event_type, payload)`` on a pool.
 

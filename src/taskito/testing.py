@@ -7,6 +7,7 @@ restores them, so a strict queue refuses in a test what it refuses in production
 from __future__ import annotations
 
 import itertools
+import time
 import traceback
 from dataclasses import dataclass
 from types import TracebackType
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskito.celery_habits import JOB_ATTRIBUTES, missing_attribute
 from taskito.context import ActiveJob
-from taskito.events import EventType
+from taskito.events import EventType, outcome_duration_ms
 from taskito.exceptions import ResourceNotFoundError
 from taskito.execution import Invocation, invoke
 from taskito.interception.markers import read_envelope
@@ -220,9 +221,11 @@ class TestMode:
         )
         env = owner._execution_env()
         middleware = env.middleware_for(spec)
+        started_ns = time.perf_counter_ns()
         outcome, call_args, call_kwargs = self._invoke(
             spec, env, active, call.envelope, call_args, call_kwargs, middleware
         )
+        wall_time_ns = time.perf_counter_ns() - started_ns
         run = TestResult(
             job_id,
             spec.name,
@@ -233,7 +236,7 @@ class TestMode:
             outcome.traceback,
         )
         self._results.append(run)
-        self._emit_outcome(run, queue_name)
+        self._emit_outcome(run, queue_name, wall_time_ns)
         if outcome.error is not None and self._propagate_errors:
             raise outcome.error
         return EagerJob(spec, job_id, queue_name, run)
@@ -272,12 +275,13 @@ class TestMode:
             restored.release()
         return invocation, restored.args, restored.kwargs
 
-    def _emit_outcome(self, run: TestResult, queue_name: str) -> None:
+    def _emit_outcome(self, run: TestResult, queue_name: str, wall_time_ns: int) -> None:
         bus = self._queue._event_bus
         payload: dict[str, Any] = {
             "task_name": run.task_name,
             "job_id": run.job_id,
             "queue": queue_name,
+            "duration_ms": outcome_duration_ms(wall_time_ns),
         }
         if run.error is None:
             if bus.has_listeners(EventType.JOB_COMPLETED):

@@ -187,6 +187,8 @@ def test_middleware_hooks_and_events_run_but_on_enqueue_does_not(make_queue: Mak
     assert calls[:4] == ["mw.before", "before_task", "on_success", "mw.after:1"]
     assert "mw.on_enqueue" not in calls
     assert queue._event_bus.flush(timeout_s=5)
+    durations = [payload.pop("duration_ms") for _, payload in events]
+    assert all(isinstance(duration, float) and duration >= 0 for duration in durations)
     assert sorted(events, key=lambda e: e[1]["job_id"]) == [
         (
             EventType.JOB_COMPLETED,

@@ -69,9 +69,11 @@ def test_a_failure_retries_then_completes(harness: Harness) -> None:
     assert [(p["job_id"], p["queue"], p["task_name"]) for p in failed] == [
         (job_id, "default", "flaky")
     ]
-    assert harness.events.of(EventType.JOB_COMPLETED) == [
-        {"task_name": "flaky", "job_id": job_id, "queue": "default"}
-    ]
+    (completed,) = harness.events.of(EventType.JOB_COMPLETED)
+    duration_ms = completed.pop("duration_ms")
+    assert completed == {"task_name": "flaky", "job_id": job_id, "queue": "default"}
+    assert isinstance(duration_ms, float) and duration_ms >= 0
+    assert all(isinstance(p["duration_ms"], float) for p in failed)
     assert [e.attempt for e in harness.storage.job_errors(job_id)] == [0]
 
 
@@ -205,6 +207,28 @@ def test_each_outcome_event_fires_once_per_job(harness: Harness) -> None:
     harness.burst(lambda: harness.is_terminal(*ids), threads=4)
     completed = [p["job_id"] for p in harness.events.of(EventType.JOB_COMPLETED)]
     assert sorted(completed) == sorted(ids)
+
+
+def test_outcome_events_carry_how_long_the_attempt_ran(harness: Harness) -> None:
+    """``duration_ms`` (a later release's field) on JOB_COMPLETED and JOB_FAILED: the task's
+    own run time, not the time the job waited."""
+
+    def slow(fail: bool) -> None:
+        threading.Event().wait(0.05)  # the run time being measured
+        if fail:
+            raise RuntimeError("failed after 50 ms")
+
+    harness.task(slow)
+    ids = [harness.enqueue("slow", False), harness.enqueue("slow", True, max_retries=0)]
+    harness.burst(lambda: harness.is_terminal(*ids))
+    ((completed, completed_ms),) = [
+        (p["job_id"], p["duration_ms"]) for p in harness.events.of(EventType.JOB_COMPLETED)
+    ]
+    ((failed, failed_ms),) = [
+        (p["job_id"], p["duration_ms"]) for p in harness.events.of(EventType.JOB_FAILED)
+    ]
+    assert [completed, failed] == ids
+    assert 50 <= completed_ms < 10_000 and 50 <= failed_ms < 10_000
 
 
 @pytest.mark.parametrize("write", ["finish_many", "finish_and_claim"])

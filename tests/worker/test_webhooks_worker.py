@@ -76,6 +76,7 @@ def test_a_completed_job_reaches_the_webhook_signed(queue: Queue) -> None:
         for request in receiver.requests:
             digest = hmac.new(b"k", request.body, hashlib.sha256).hexdigest()
             assert request.headers["X-Taskito-Signature"] == f"sha256={digest}"
+    assert isinstance(bodies["job.completed"].pop("duration_ms"), float)
     assert bodies["job.completed"] == {
         "event": "job.completed",
         "task_name": add.name,

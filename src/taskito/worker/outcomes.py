@@ -20,7 +20,7 @@ from dataclasses import replace
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from taskito.events import EventType
+from taskito.events import EventType, outcome_duration_ms
 from taskito.exceptions import StorageUnavailableError
 from taskito.job import AttemptMetric, JobStatus, OutcomeKind, now_ms
 from taskito.retry import CANCELLED_ERROR, RetryPolicy, decide
@@ -345,10 +345,16 @@ class OutcomeApplier:
     def _announce(self, held: HeldJob, finish: Finish) -> None:
         job, outcome = held.job, held.outcome
         assert outcome is not None
+        duration_ms = outcome_duration_ms(outcome.wall_time_ns)
         if finish.status is JobStatus.COMPLETE:
             self._emit(
                 EventType.JOB_COMPLETED,
-                lambda: {"task_name": job.task_name, "job_id": job.id, "queue": job.queue},
+                lambda: {
+                    "task_name": job.task_name,
+                    "job_id": job.id,
+                    "queue": job.queue,
+                    "duration_ms": duration_ms,
+                },
             )
             return
         if self._budgets.exhausted(finish):
@@ -362,6 +368,7 @@ class OutcomeApplier:
                 "job_id": job.id,
                 "queue": job.queue,
                 "error": error,
+                "duration_ms": duration_ms,
             },
         )
         ctx = SimpleNamespace(
