@@ -242,6 +242,8 @@ class TaskSpec:
     retry_budget: RateLimit | None = None
     #: What a claimed job that a rate limit refuses becomes: deferred or dropped.
     on_excess: OnExcess = OnExcess.DEFER
+    #: At most this many jobs of the task run at once in one worker (None: no share cap).
+    max_in_flight_per_task: int | None = None
     #: Seconds a job of this task may wait to start before it is cancelled as expired, when
     #: the call gives none (None: its jobs never expire).
     expires_s: float | None = None

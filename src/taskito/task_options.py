@@ -59,6 +59,7 @@ class TaskOptions:
     on_excess: OnExcess = OnExcess.DEFER
     debounce: DebounceOptions | None = None
     expires_s: float | None = None
+    max_in_flight_per_task: int | None = None
 
     def spec_for(self, fn: Callable[..., Any]) -> TaskSpec:
         if not callable(fn):
@@ -86,6 +87,7 @@ class TaskOptions:
             on_excess=self.on_excess,
             debounce=self.debounce,
             expires_s=self.expires_s,
+            max_in_flight_per_task=self.max_in_flight_per_task,
         )
 
 
@@ -117,6 +119,7 @@ def check_task_options(
     debounce_max_wait: object = None,
     debounce_replace_payload: object = False,
     expires: object = None,
+    max_in_flight_per_task: object = None,
 ) -> TaskOptions:
     """Check every decorator option; raise ``TypeError``/``ValueError`` naming the bad one.
     The keywords are ``@queue.task()``'s."""
@@ -158,6 +161,9 @@ def check_task_options(
         on_excess=_check_on_excess(on_excess),
         debounce=window,
         expires_s=check.check_optional_duration("expires", expires, allow_zero=False),
+        max_in_flight_per_task=_checks.check_optional_int(
+            "max_in_flight_per_task", max_in_flight_per_task, minimum=1, error=ConfigurationError
+        ),
     )
 
 

@@ -337,6 +337,7 @@ class Queue(
         debounce_max_wait: float | str | None = None,
         debounce_replace_payload: bool = False,
         expires: float | None = None,
+        max_in_flight_per_task: int | None = None,
     ) -> Callable[[Callable[..., Any]], TaskWrapper]:
         """Register a function as a task: ``@queue.task()`` (the parentheses are required).
 
@@ -348,6 +349,7 @@ class Queue(
         ``debounce`` (a window, with ``debounce_key`` and ``debounce_max_wait``) makes the
         task's calls trailing-edge debounced (docs/operations.md, "Debounce").
         ``expires`` (seconds) is the default of the calls' own ``expires``.
+        ``max_in_flight_per_task`` caps the task's jobs running at once in one worker.
         """
         options = check_task_options(
             name=name,
@@ -376,6 +378,7 @@ class Queue(
             retry_budget=retry_budget,
             on_excess=on_excess,
             expires=expires,
+            max_in_flight_per_task=max_in_flight_per_task,
         )
         options = dataclasses.replace(
             options, serializer=self._settings.task_serializer(options.serializer, options.codecs)

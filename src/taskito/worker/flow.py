@@ -2,14 +2,16 @@
 rate limit or a circuit breaker does not let start yet, and the jobs of tasks this worker does
 not know (``unknown_tasks``: left for a worker that knows them).
 
-Checks run in this order for each job: the task's and the queue's ``max_concurrent``, then the
-task's and the queue's rate limit, then the task's circuit breaker. The breaker comes last so
-that a half-open probe it admits always runs (a probe admitted and then held back by a rate
-limit would be counted as started but never finish). Held-back jobs go back to pending in one
-``defer_many`` write and never reach the pool; a deferral does not spend a retry
-(docs/architecture.md, "Where taskito differs"). The gate reads each job's task from its
-``ClaimedJob`` (resolved once, after the claim). A job whose task and queue have no limit costs
-nothing here: no storage call, at most one dictionary look-up (its queue's limits).
+Checks run in this order for each job: the task's share of this worker
+(``max_in_flight_per_task``, ``in_flight.py``: no storage call), the task's and the queue's
+``max_concurrent``, then the task's and the queue's rate limit, then the task's circuit
+breaker. The breaker comes last so that a half-open probe it admits always runs (a probe
+admitted and then held back by a rate limit would be counted as started but never finish).
+Held-back jobs go back to pending in one ``defer_many`` write and never reach the pool; a
+deferral does not spend a retry (docs/architecture.md, "Where taskito differs"). The gate
+reads each job's task from its ``ClaimedJob`` (resolved once, after the claim). A job whose
+task and queue have no limit costs nothing here: no storage call, at most one dictionary
+look-up (its queue's limits).
 
 A task with ``on_excess="drop"`` sheds load instead: a job of it that its task's or its queue's
 rate limit refuses is dead-lettered at once without running, by a fenced ``finish_many`` write
@@ -30,6 +32,7 @@ from taskito.job import JobStatus
 from taskito.registry import OnExcess
 from taskito.storage.base import Finish
 from taskito.storage.control import BreakerConfig, Deferral
+from taskito.worker.in_flight import over_share
 from taskito.worker.overrides import PAUSED_RECHECK_MS, OverrideSnapshot
 from taskito.worker.unknown_tasks import UnknownTaskHold
 
@@ -118,8 +121,11 @@ class FlowGate:
         *,
         jitter: Callable[[], float] = random.random,
         overrides: OverrideSnapshot | None = None,
+        running_here: Callable[[str], int] | None = None,
     ) -> None:
         self._env = env
+        #: How many jobs of a task this worker runs now (``max_in_flight_per_task``).
+        self._running_here = running_here
         #: Runtime overrides (a cached snapshot): paused tasks and queue limits set at runtime.
         self._overrides = overrides
         self._storage = env.storage
@@ -142,6 +148,8 @@ class FlowGate:
             for one in claimed:
                 if one.job.id not in held and paused(one.job.task_name):
                     held[one.job.id] = now + PAUSED_RECHECK_MS
+        if self._running_here is not None:
+            held.update(over_share(claimed, held, self._running_here, lambda: self._cap_retry(now)))
         limited = [
             (one.job, limits)
             for one in claimed
@@ -275,7 +283,11 @@ class FlowGate:
             key=lambda job: rank.get(job.id, len(rank)),
         )
         for job in candidates[max(0, cap - others) :]:
-            batch.deny(job, batch.now + CAP_RETRY_MS + round(self._jitter() * CAP_JITTER_MS))
+            batch.deny(job, self._cap_retry(batch.now))
+
+    def _cap_retry(self, now: int) -> int:
+        """When a job held back by a cap is due again."""
+        return now + CAP_RETRY_MS + round(self._jitter() * CAP_JITTER_MS)
 
     def _check_rates(self, batch: _Batch) -> None:
         refused: dict[str, tuple[int, int]] = {}  # key -> (next free time, jobs sent there)

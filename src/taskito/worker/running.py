@@ -93,6 +93,15 @@ class HeldJobs:
         with self._lock:
             return self._executing
 
+    def executing_of(self, task_name: str) -> int:
+        """Jobs of ``task_name`` still running in the pool."""
+        with self._lock:
+            return sum(
+                1
+                for held in self._jobs.values()
+                if held.outcome is None and held.job.task_name == task_name
+            )
+
     def ids(self) -> list[str]:
         with self._lock:
             return list(self._jobs)

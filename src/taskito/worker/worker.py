@@ -106,7 +106,7 @@ class Worker:
         )
         self._keeper = self._make_lease_keeper()
         self._overrides = OverrideSnapshot(self._storage)
-        self._gate = FlowGate(env, overrides=self._overrides)
+        self._gate = FlowGate(env, overrides=self._overrides, running_here=self._held.executing_of)
         self._scheduler = PeriodicScheduler(
             env,
             cleanup_interval_s=settings.cleanup_interval_s,
