@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from taskito import Queue
+from taskito.job import now_ms
 from tests.dashboard.browser.conftest import Screenshots, open_page
 from tests.dashboard.browser.helpers import loaded, show, sign_in
 from tests.dashboard.harness import VIEWER
@@ -20,7 +21,8 @@ from tests.workflow_runs import Node, fan_out_run, gate_run, store_run
 
 pytestmark = pytest.mark.slow
 
-T0 = 1_750_000_000_000
+#: The fixture runs started an hour ago (the screenshots show recent times).
+T0 = now_ms() - 3_600_000
 #: The fills of the spec's colour table, as the browser computes them.
 FILLS = {
     "completed": "rgb(144, 238, 144)",
