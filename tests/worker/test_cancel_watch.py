@@ -97,11 +97,11 @@ def test_a_churning_worker_slows_the_rounds_and_a_cancel_still_arrives(
         storage.close()
 
 
-def test_changes_made_by_others_alone_keep_the_watcher_at_its_short_floor(
-    target: QueueTarget, monkeypatch: pytest.MonkeyPatch
+def test_a_cancel_among_others_writes_is_delivered_and_they_are_not_churn(
+    target: QueueTarget,
 ) -> None:
-    """Nothing churns here: other processes' writes are no reason to look less often, and a
-    cancel among them is delivered."""
+    """Nothing of this worker churns here: other processes' writes come back to back, count as
+    no job taken on (the pacing reads only ``taken``), and a cancel among them arrives."""
     storage = target.open_storage()
     writer_storage = target.open_storage()
     stop = threading.Event()
