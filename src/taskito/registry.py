@@ -244,8 +244,7 @@ class TaskSpec:
     on_excess: OnExcess = OnExcess.DEFER
     #: At most this many jobs of the task run at once in one worker (None: no share cap).
     max_in_flight_per_task: int | None = None
-    #: Seconds a job of this task may wait to start before it is cancelled as expired, when
-    #: the call gives none (None: its jobs never expire).
+    #: The ``expires`` (seconds) of the task's calls that give none (None: they never expire).
     expires_s: float | None = None
     #: The task's debounce window (None: calls are not debounced unless they say so).
     debounce: DebounceOptions | None = None
