@@ -345,7 +345,6 @@ class OutcomeApplier:
     def _announce(self, held: HeldJob, finish: Finish) -> None:
         job, outcome = held.job, held.outcome
         assert outcome is not None
-        duration_ms = outcome_duration_ms(outcome.wall_time_ns)
         if finish.status is JobStatus.COMPLETE:
             self._emit(
                 EventType.JOB_COMPLETED,
@@ -353,7 +352,7 @@ class OutcomeApplier:
                     "task_name": job.task_name,
                     "job_id": job.id,
                     "queue": job.queue,
-                    "duration_ms": duration_ms,
+                    "duration_ms": outcome_duration_ms(outcome.wall_time_ns),
                 },
             )
             return
@@ -368,7 +367,7 @@ class OutcomeApplier:
                 "job_id": job.id,
                 "queue": job.queue,
                 "error": error,
-                "duration_ms": duration_ms,
+                "duration_ms": outcome_duration_ms(outcome.wall_time_ns),
             },
         )
         ctx = SimpleNamespace(
