@@ -90,6 +90,13 @@ def fresh_database(
             delete_redis_keys(url, namespace)
 
 
+def remove_sqlite_files(path: str) -> None:
+    """A SQLite database file and its WAL and shared-memory files, where they exist."""
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+
+
 def drop_postgres_schema(url: str, schema: str) -> None:
     import psycopg
     from psycopg import sql

@@ -19,6 +19,8 @@ import tempfile
 import time
 import uuid
 
+from bench_backend import remove_sqlite_files
+
 from taskito.storage.sqlite.schema import MIGRATIONS
 
 _INSERT = (
@@ -109,9 +111,7 @@ def measure(directory: str, rows: int, batch: int, together: bool) -> float:
         return rows / elapsed
     finally:
         conn.close()
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.remove(path + suffix)
+        remove_sqlite_files(path)
 
 
 def main() -> None:

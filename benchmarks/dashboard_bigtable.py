@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from bench_backend import remove_sqlite_files
 
 from taskito import Queue
 
@@ -469,9 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.jobs < 1000:
         parser.error("--jobs must be at least 1000")
     if args.rebuild or stored_jobs(args.db) != args.jobs:
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(args.db + suffix):
-                os.remove(args.db + suffix)
+        remove_sqlite_files(args.db)
         started = time.perf_counter()
         build(args.db, args.jobs)
         print(f"built {args.db} in {time.perf_counter() - started:.1f} s")

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench_backend import remove_sqlite_files
 from claim_ceiling import claim_batch, finish_batch, make_database
 
 from taskito import Queue
@@ -84,21 +85,21 @@ class _Slots:
             thread.join()
 
 
-def measure(directory: str, rows: int, threads: int, handoff: bool) -> tuple[float, float]:
-    """Rows per second and CPU microseconds per row, claiming ``threads`` rows at a time and
-    finishing them with the next claim, running each row inline or on a slot thread."""
-    conn, path = make_database(directory, rows)
+#: One round of a drain: finish the held rows and claim the next ones; (finished, claimed).
+Round = Callable[[list[Any]], tuple[int, list[Any]]]
+
+
+def _drain(round_: Round, rows: int, threads: int, handoff: bool) -> tuple[float, float]:
+    """Rows per second and CPU microseconds per row of ``round_`` repeated until it claims
+    nothing, each claimed row run inline or on a slot thread in between."""
     slots = _Slots(threads) if handoff else None
     run: Callable[[list[Any]], list[Any]] = slots.run if slots is not None else _inline
     try:
         done, held = 0, []
         started, cpu = time.perf_counter(), time.process_time()
         while True:
-            conn.execute("BEGIN IMMEDIATE")
-            finish_batch(conn, held)
-            done += len(held)
-            held = claim_batch(conn, threads)
-            conn.execute("COMMIT")
+            finished, held = round_(held)
+            done += finished
             if not held:
                 break
             held = run(held)
@@ -106,13 +107,28 @@ def measure(directory: str, rows: int, threads: int, handoff: bool) -> tuple[flo
     finally:
         if slots is not None:
             slots.close()
-        conn.close()
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.remove(path + suffix)
     if done != rows:
         raise SystemExit(f"finished {done} rows of {rows}")
     return rows / elapsed, cpu / rows * 1e6
+
+
+def measure(directory: str, rows: int, threads: int, handoff: bool) -> tuple[float, float]:
+    """``_drain`` on plain sqlite3: claim ``threads`` rows at a time and finish them with the
+    next claim, in one transaction."""
+    conn, path = make_database(directory, rows)
+
+    def round_(held: list[str]) -> tuple[int, list[str]]:
+        conn.execute("BEGIN IMMEDIATE")
+        finish_batch(conn, held)
+        claimed = claim_batch(conn, threads)
+        conn.execute("COMMIT")
+        return len(held), claimed
+
+    try:
+        return _drain(round_, rows, threads, handoff)
+    finally:
+        conn.close()
+        remove_sqlite_files(path)
 
 
 def _completions(jobs: list[JobRecord]) -> list[Finish]:
@@ -130,37 +146,25 @@ def _completions(jobs: list[JobRecord]) -> list[Finish]:
 
 
 def measure_storage(directory: str, rows: int, threads: int, handoff: bool) -> tuple[float, float]:
-    """``measure`` on taskito's SQLite storage: ``finish_and_claim`` of the held jobs' outcomes
+    """``_drain`` on taskito's SQLite storage: ``finish_and_claim`` of the held jobs' outcomes
     and of ``threads`` new jobs, one call a round, as the worker's loop makes it."""
     path = os.path.join(directory, f"handoff-{os.getpid()}-{time.monotonic_ns()}.db")
     queue_ = Queue(db_path=path)
     storage = queue_._storage
-    slots = _Slots(threads) if handoff else None
-    run: Callable[[list[Any]], list[Any]] = slots.run if slots is not None else _inline
+
+    def round_(held: list[JobRecord]) -> tuple[int, list[JobRecord]]:
+        applied, claimed = storage.finish_and_claim(
+            _completions(held), "w", None, None, threads, now_ms(), LEASE_MS
+        )
+        return sum(applied), claimed
+
     try:
         for start in range(0, rows, ENQUEUE_BATCH):
             queue_.enqueue_many("bench.noop", [()] * min(ENQUEUE_BATCH, rows - start))
-        done, held = 0, []
-        started, cpu = time.perf_counter(), time.process_time()
-        while True:
-            applied, held = storage.finish_and_claim(
-                _completions(held), "w", None, None, threads, now_ms(), LEASE_MS
-            )
-            done += sum(applied)
-            if not held:
-                break
-            held = run(held)
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        return _drain(round_, rows, threads, handoff)
     finally:
-        if slots is not None:
-            slots.close()
         queue_.close()
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.remove(path + suffix)
-    if done != rows:
-        raise SystemExit(f"finished {done} jobs of {rows}")
-    return rows / elapsed, cpu / rows * 1e6
+        remove_sqlite_files(path)
 
 
 def main() -> None:

@@ -19,6 +19,8 @@ import tempfile
 import time
 import uuid
 
+from bench_backend import remove_sqlite_files
+
 from taskito.storage.sqlite.schema import MIGRATIONS
 
 
@@ -79,9 +81,7 @@ def measure(directory: str, rows: int, with_indexes: bool, sync: str) -> tuple[f
         return per_row, batch
     finally:
         conn.close()
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.remove(path + suffix)
+        remove_sqlite_files(path)
 
 
 def main() -> None:
