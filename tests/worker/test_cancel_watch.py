@@ -7,12 +7,14 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from typing import Any
 
 import pytest
 
 from taskito.ids import new_job_id
-from taskito.job import NewJob, Outcome, OutcomeKind, now_ms
+from taskito.job import JobRecord, NewJob, Outcome, OutcomeKind, now_ms
 from taskito.registry import ClaimedJob
+from taskito.storage.base import Storage
 from taskito.worker.cancel_watch import CancelWatcher
 from taskito.worker.running import HeldJobs
 from tests.backends import QueueTarget
@@ -30,6 +32,43 @@ def _job() -> NewJob:
     return NewJob(new_job_id(), "default", "t", b"x", 0, now, now, 0, None)
 
 
+def _holding(storage: Storage, count: int) -> tuple[HeldJobs, JobRecord, list[JobRecord]]:
+    """``count`` jobs claimed by this worker: the first held as running, and the others."""
+    for _ in range(count):
+        storage.enqueue(_job())
+    running, *others = storage.claim("me", None, None, count, now_ms(), 60_000)
+    held = HeldJobs()
+    held.add(ClaimedJob(running, None, ()), time.monotonic())
+    return held, running, others
+
+
+def _watcher(
+    storage: Storage, held: HeldJobs, **options: Any
+) -> tuple[CancelWatcher, list[tuple[str, bool]]]:
+    """A watcher of ``held`` and the ``(job id, forced)`` requests it delivered."""
+    delivered: list[tuple[str, bool]] = []
+    watcher = CancelWatcher(
+        storage,
+        held,
+        deliver=lambda job_id, force: delivered.append((job_id, force)),
+        on_change=lambda: None,
+        **options,
+    )
+    return watcher, delivered
+
+
+def _writer(storage: Storage, stop: threading.Event, written: list[int]) -> threading.Thread:
+    """Another process enqueueing as fast as it can (a commit after another, as a drain makes
+    them), counting its writes in ``written[0]``."""
+
+    def write() -> None:
+        while not stop.is_set():
+            storage.enqueue(_job())
+            written[0] += 1
+
+    return threading.Thread(target=write, daemon=True)
+
+
 def test_a_churning_worker_slows_the_rounds_and_a_cancel_still_arrives(
     target: QueueTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -37,11 +76,7 @@ def test_a_churning_worker_slows_the_rounds_and_a_cancel_still_arrives(
     writer_storage = target.open_storage()
     stop = threading.Event()
     try:
-        for _ in range(CHURNED_JOBS + 1):
-            storage.enqueue(_job())
-        running, *churned = storage.claim("me", None, None, CHURNED_JOBS + 1, now_ms(), 60_000)
-        held = HeldJobs()
-        held.add(ClaimedJob(running, None, ()), time.monotonic())
+        held, running, churned = _holding(storage, CHURNED_JOBS + 1)
         rounds = [0]
         real_cancel_requests = storage.cancel_requests
 
@@ -50,20 +85,8 @@ def test_a_churning_worker_slows_the_rounds_and_a_cancel_still_arrives(
             return real_cancel_requests(job_ids)
 
         monkeypatch.setattr(storage, "cancel_requests", cancel_requests)
-        delivered: list[tuple[str, bool]] = []
-        watcher = CancelWatcher(
-            storage,
-            held,
-            deliver=lambda job_id, force: delivered.append((job_id, force)),
-            on_change=lambda: None,
-            busy_interval_s=BUSY_INTERVAL_S,
-        )
+        watcher, delivered = _watcher(storage, held, busy_interval_s=BUSY_INTERVAL_S)
         written = [0]
-
-        def write() -> None:  # changes as a drain makes them: a commit after another
-            while not stop.is_set():
-                writer_storage.enqueue(_job())
-                written[0] += 1
 
         def churn() -> None:  # the worker taking on short jobs and settling them
             for record in itertools.cycle(churned):
@@ -73,7 +96,10 @@ def test_a_churning_worker_slows_the_rounds_and_a_cancel_still_arrives(
                 held.settle(one, Outcome(OutcomeKind.SUCCESS))
                 held.release([one])
 
-        threads = [threading.Thread(target=work, daemon=True) for work in (write, churn)]
+        threads = [
+            _writer(writer_storage, stop, written),
+            threading.Thread(target=churn, daemon=True),
+        ]
         watcher.start()
         started = time.monotonic()
         for thread in threads:
@@ -106,23 +132,9 @@ def test_a_cancel_among_others_writes_is_delivered_and_they_are_not_churn(
     writer_storage = target.open_storage()
     stop = threading.Event()
     try:
-        storage.enqueue(_job())
-        (running,) = storage.claim("me", None, None, 1, now_ms(), 60_000)
-        held = HeldJobs()
-        held.add(ClaimedJob(running, None, ()), time.monotonic())
-        delivered: list[tuple[str, bool]] = []
-        watcher = CancelWatcher(
-            storage,
-            held,
-            deliver=lambda job_id, force: delivered.append((job_id, force)),
-            on_change=lambda: None,
-        )
-
-        def write() -> None:
-            while not stop.is_set():
-                writer_storage.enqueue(_job())
-
-        writer = threading.Thread(target=write, daemon=True)
+        held, running, _ = _holding(storage, 1)
+        watcher, delivered = _watcher(storage, held)
+        writer = _writer(writer_storage, stop, [0])
         watcher.start()
         writer.start()
         try:
