@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from taskito import Queue
+from taskito.workflows import NodeStatus, WorkflowState, WorkflowStatus
 from tests.backends import QueueTarget
 from tests.helpers import wait_until
 from tests.worker.pool_app import stop_worker_thread
@@ -22,6 +23,16 @@ from tests.workflows.app_source import WORKFLOW_APP_SOURCE
 
 #: A generous wait for one run: steps are trivial, but the machine is shared.
 RUN_TIMEOUT_S = 30.0
+
+
+def assert_fully_cancelled(app: WorkflowApp, snapshot: WorkflowStatus) -> None:
+    """A run as a finished cancel leaves it: cancelled, every node skipped, every node's job
+    cancelled."""
+    assert snapshot.state is WorkflowState.CANCELLED
+    assert {n.status for n in snapshot.nodes.values()} == {NodeStatus.SKIPPED}
+    for node in snapshot.nodes.values():
+        job = app.queue.get_job(node.job_id or "")
+        assert job is not None and job.status == "cancelled"
 
 
 class WorkflowApp:

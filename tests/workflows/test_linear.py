@@ -18,7 +18,7 @@ from taskito.workflows import (
     WorkflowState,
     WorkflowTimeoutError,
 )
-from tests.workflows.harness import RUN_TIMEOUT_S, WorkflowApp
+from tests.workflows.harness import RUN_TIMEOUT_S, WorkflowApp, assert_fully_cancelled
 
 
 def linear(app: WorkflowApp, name: str = "linear") -> Workflow:
@@ -107,12 +107,7 @@ def test_an_unknown_run_is_a_value_error(app: WorkflowApp) -> None:
 def test_cancel_without_a_worker_skips_every_node(app: WorkflowApp) -> None:
     run = app.queue.submit_workflow(linear(app))
     run.cancel()
-    snapshot = run.status()
-    assert snapshot.state is WorkflowState.CANCELLED
-    assert {n.status for n in snapshot.nodes.values()} == {NodeStatus.SKIPPED}
-    for node in snapshot.nodes.values():
-        job = app.queue.get_job(node.job_id or "")
-        assert job is not None and job.status == "cancelled"
+    assert_fully_cancelled(app, run.status())
     run.cancel()  # a terminal run: nothing happens
     assert run.status().state is WorkflowState.CANCELLED
 

@@ -11,7 +11,7 @@ from taskito.worker.workflow_sweep import WorkflowSweeper, workflow_run_hint
 from taskito.workflows import NodeStatus, Workflow, WorkflowState
 from taskito.workflows.engine import SAFETY_NET_MS
 from tests.helpers import wait_until
-from tests.workflows.harness import WorkflowApp
+from tests.workflows.harness import WorkflowApp, assert_fully_cancelled
 
 
 def sweeper(app: WorkflowApp) -> WorkflowSweeper:
@@ -70,12 +70,7 @@ def test_a_cancel_cut_short_after_its_first_write_is_finished_by_the_sweep(
     cancelled: list[dict[str, object]] = []
     app.queue.on_event(EventType.WORKFLOW_CANCELLED, lambda _e, payload: cancelled.append(payload))
     assert sweeper(app).sweep(now_ms()) == 1
-    final = run.status()
-    assert final.state is WorkflowState.CANCELLED
-    assert {n.status for n in final.nodes.values()} == {NodeStatus.SKIPPED}
-    for node in final.nodes.values():
-        job = app.queue.get_job(node.job_id or "")
-        assert job is not None and job.status == "cancelled"
+    assert_fully_cancelled(app, run.status())
     wait_until(lambda: cancelled == [{"run_id": run.id, "state": "cancelled", "error": None}], 5)
     assert sweeper(app).sweep(now_ms() + SAFETY_NET_MS + 1) == 0  # nothing left due
     run.cancel()  # a cancelled run: nothing more happens
