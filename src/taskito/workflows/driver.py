@@ -9,11 +9,7 @@ if TYPE_CHECKING:
     from taskito.events import EventType
     from taskito.queue.state import QueueBase
     from taskito.storage.base import Storage
-    from taskito.storage.workflow_contract import (
-        WorkflowNodeRecord,
-        WorkflowRunRecord,
-        WorkflowStorage,
-    )
+    from taskito.storage.workflow_contract import WorkflowNodeRecord, WorkflowRunRecord
     from taskito.workflows.dag import Dag
 
 
@@ -21,8 +17,9 @@ class Driver(Protocol):
     """``WorkflowEngine``, as its parts see it."""
 
     queue: QueueBase
-    storage: WorkflowStorage
-    jobs: Storage
+    #: The queue's storage: its jobs and its workflow runs (``Storage`` is a
+    #: ``WorkflowStorage``).
+    storage: Storage
 
     def dag_of(self, run: WorkflowRunRecord) -> Dag: ...
 

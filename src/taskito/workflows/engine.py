@@ -20,7 +20,6 @@ from taskito.storage.workflow_contract import (
     ParentSettle,
     WorkflowNodeRecord,
     WorkflowRunRecord,
-    WorkflowStorage,
     result_digest,
 )
 from taskito.workflows import gates, steps
@@ -48,9 +47,7 @@ class WorkflowEngine:
 
     def __init__(self, queue: QueueBase) -> None:
         self.queue = queue
-        self.storage: WorkflowStorage = queue._storage
-        #: The same storage, for its jobs.
-        self.jobs: Storage = queue._storage
+        self.storage: Storage = queue._storage
         self._dags: dict[str, Dag] = {}
 
     # --- reading ----------------------------------------------------------------------------
@@ -152,7 +149,7 @@ class WorkflowEngine:
     def _jobs_of(self, nodes: dict[str, WorkflowNodeRecord]) -> dict[str, JobRecord | None]:
         """The job of each non-terminal node that has one."""
         return {
-            node.name: self.jobs.get_job(node.job_id)
+            node.name: self.storage.get_job(node.job_id)
             for node in nodes.values()
             if node.job_id is not None and node.status in NON_TERMINAL
         }
@@ -200,7 +197,7 @@ class WorkflowEngine:
             ):
                 changed = True
                 if node.job_id is not None:
-                    self.jobs.cancel_pending(node.job_id, now)
+                    self.storage.cancel_pending(node.job_id, now)
         return changed
 
     # --- finishing --------------------------------------------------------------------------
@@ -300,7 +297,7 @@ class WorkflowEngine:
                 node, {"status": "skipped", "gate_deadline_at": None, "completed_at": now}
             )
             if skipped and node.job_id is not None:
-                self.jobs.cancel(node.job_id, False, now)
+                self.storage.cancel(node.job_id, False, now)
         return found
 
 

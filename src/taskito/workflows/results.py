@@ -22,7 +22,7 @@ def result_job(engine: Driver, node: WorkflowNodeRecord) -> JobRecord | None:
     storage = engine.storage
     for _ in range(MAX_BASE_DEPTH):
         if node.status == "completed" and node.job_id is not None:
-            job = engine.jobs.get_job(node.job_id)
+            job = storage.get_job(node.job_id)
             return job if job is not None and job.status is JobStatus.COMPLETE else None
         if node.status != "cache_hit":
             return None
